@@ -1,0 +1,36 @@
+# The two commands a newcomer needs (see README.md):
+#   make verify   set up, then verify the reference stack on the embedded moto and print the report
+#   make test     set up, then run the whole test suite (what CI runs)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+VERIFY_ARGS ?= terraform --var-file terraform/environments/prod.tfvars --var allow_destroy_for_tests=true
+
+.PHONY: setup verify test unit integration lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+verify: setup
+	$(BIN)/stackprobe verify $(VERIFY_ARGS)
+
+test: setup
+	$(BIN)/pytest
+
+unit: setup
+	$(BIN)/pytest -m unit
+
+integration: setup
+	$(BIN)/pytest -m integration
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

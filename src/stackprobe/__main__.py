@@ -1,0 +1,5 @@
+"""`python -m stackprobe` is the CLI."""
+
+from stackprobe.cli import main
+
+raise SystemExit(main())

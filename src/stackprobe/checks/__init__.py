@@ -1,0 +1,66 @@
+"""The check catalogue and the loop that runs it.
+
+Every module in this package defines `Check` records with the `@check` decorator; `CATALOGUE`
+collects them in a fixed order. Running a check never raises: an exception becomes an ERROR
+result with the message, and a check needing a service the backend does not serve is SKIPPED with
+the backend's reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import traceback
+from collections.abc import Iterable
+
+from stackprobe.checks.base import Check, CheckContext, CheckResult
+
+LOG = logging.getLogger("stackprobe.checks")
+_NON_CHECK_MODULES = {"base", "environment"}
+
+
+def _discover() -> list[Check]:
+    found: list[Check] = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name in _NON_CHECK_MODULES or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        found += [value for value in vars(module).values() if isinstance(value, Check)]
+    ids = [c.id for c in found]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise RuntimeError(f"duplicate check ids: {sorted(duplicates)}")
+    return found
+
+
+CATALOGUE: list[Check] = _discover()
+
+
+def by_id(check_id: str) -> Check:
+    for item in CATALOGUE:
+        if item.id == check_id:
+            return item
+    raise KeyError(check_id)
+
+
+def run_check(item: Check, context: CheckContext) -> CheckResult:
+    result = CheckResult(check=item)
+    for service in item.services:
+        reason = context.backend.unavailable_reason(service)
+        if reason:
+            result.skipped_reason = reason
+            return result
+    if item.plan_level and context.plan is None:
+        result.skipped_reason = "plan-level check, and no plan was given"
+        return result
+    try:
+        result.findings = list(item.run(item, context))
+    except Exception as exc:  # a broken check must not hide the others
+        LOG.debug("check %s failed:\n%s", item.id, traceback.format_exc())
+        result.error = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def run_checks(context: CheckContext, checks: Iterable[Check] | None = None) -> list[CheckResult]:
+    return [run_check(item, context) for item in (CATALOGUE if checks is None else checks)]

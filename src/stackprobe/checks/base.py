@@ -1,0 +1,230 @@
+"""Checks are data plus one function; findings are the records every report is generated from.
+
+A `Check` says what it guards (id, title, severity, category, fidelity, the AWS services it reads, why
+it matters, and the fix). Its function receives a `CheckContext` and yields `Finding`s: one per
+resource inspected, passing or failing, each with the evidence seen. A check that inspects nothing
+yields nothing, and its result is "not applicable", never "pass".
+
+Fidelity is honest about what an emulator can prove:
+- `config`: the deployed configuration was read back and judged (meaningful on an emulator);
+- `behaviour`: the behaviour was exercised live (a request made, a process run, a message moved).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stackprobe.backends.base import AwsBackend
+    from stackprobe.terraform.plan import Plan
+
+
+class Severity(IntEnum):
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            choices = ", ".join(s.label for s in cls)
+            raise ValueError(f"unknown severity {text!r}; choose one of {choices}") from None
+
+
+class Category(StrEnum):
+    SECURITY = "Security"
+    RELIABILITY = "Reliability"
+    BEST_PRACTICE = "Best practice"
+    OPERATIONS = "Operations"
+    COST = "Cost"
+
+
+class Fidelity(StrEnum):
+    CONFIG = "config"
+    BEHAVIOUR = "behaviour"
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_APPLICABLE = "not applicable"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one check saw on one resource.
+
+    `resource` identifies the deployed resource (ARN, id or name); `address` is its Terraform address
+    when the state maps it. `evidence` is what was observed, phrased so that a reader can verify it
+    (e.g. `0.0.0.0/0 → sg-0abc (db):5432`).
+    """
+
+    check_id: str
+    passed: bool
+    resource: str
+    evidence: str
+    address: str | None = None
+    severity: Severity | None = None  # overrides the check's severity for this one finding
+
+    @property
+    def status(self) -> Status:
+        return Status.PASS if self.passed else Status.FAIL
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may read. Checks discover resources themselves through `client()`."""
+
+    backend: AwsBackend
+    plan: Plan | None = None
+    state: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    app_dir: Path | None = None
+    work_dir: Path | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _address_index: dict[str, str] | None = None
+
+    def client(self, service: str, region_name: str | None = None) -> Any:
+        return self.backend.client(service, region_name=region_name)
+
+    def address_for(self, *identifiers: str | None) -> str | None:
+        """The Terraform address whose state holds any of `identifiers` (id, arn, name, url)."""
+        if self._address_index is None:
+            self._address_index = _index_state(self.state)
+        for identifier in identifiers:
+            if identifier and identifier in self._address_index:
+                return self._address_index[identifier]
+        return None
+
+    def finding(
+        self,
+        check: Check,
+        passed: bool,
+        resource: str,
+        evidence: str,
+        *ids: str | None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        """A Finding for `check`, with the Terraform address looked up from `resource` and `ids`."""
+        return Finding(
+            check_id=check.id,
+            passed=passed,
+            resource=resource,
+            evidence=evidence,
+            address=self.address_for(resource, *ids),
+            severity=severity,
+        )
+
+
+def _index_state(state: Mapping[str, Any]) -> dict[str, str]:
+    index: dict[str, str] = {}
+    for resource in state.get("resources", []):
+        if resource.get("mode") != "managed":
+            continue
+        prefix = f"{resource['module']}." if resource.get("module") else ""
+        for instance in resource.get("instances", []):
+            key = instance.get("index_key")
+            suffix = "" if key is None else (f'["{key}"]' if isinstance(key, str) else f"[{key}]")
+            address = f"{prefix}{resource['type']}.{resource['name']}{suffix}"
+            attributes = instance.get("attributes", {}) or {}
+            for name in ("id", "arn", "name", "bucket", "url", "identifier", "function_name", "repository_url"):
+                value = attributes.get(name)
+                if isinstance(value, str) and value:
+                    index.setdefault(value, address)
+    return index
+
+
+CheckFunction = Callable[["Check", CheckContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One guarded property. `run` yields a Finding per inspected resource."""
+
+    id: str
+    title: str
+    severity: Severity
+    category: Category
+    fidelity: Fidelity
+    services: tuple[str, ...]
+    why: str
+    fix: str
+    run: CheckFunction = field(compare=False, repr=False)
+    # Where the reference stack implements the fix (for generated improvement reports).
+    reference: str = ""
+    # Plan-level checks read the plan only and need no deployed stack.
+    plan_level: bool = False
+
+
+@dataclass
+class CheckResult:
+    check: Check
+    findings: list[Finding] = field(default_factory=list)
+    skipped_reason: str = ""
+    error: str = ""
+
+    @property
+    def status(self) -> Status:
+        if self.error:
+            return Status.ERROR
+        if self.skipped_reason:
+            return Status.SKIPPED
+        if not self.findings:
+            return Status.NOT_APPLICABLE
+        return Status.FAIL if any(not f.passed for f in self.findings) else Status.PASS
+
+    @property
+    def failures(self) -> list[Finding]:
+        return [f for f in self.findings if not f.passed]
+
+    def worst_severity(self) -> Severity:
+        if not self.failures:
+            return Severity.INFO
+        return max(f.severity or self.check.severity for f in self.failures)
+
+
+def check(
+    id: str,
+    title: str,
+    *,
+    severity: Severity,
+    category: Category,
+    fidelity: Fidelity = Fidelity.CONFIG,
+    services: Iterable[str],
+    why: str,
+    fix: str,
+    reference: str = "",
+    plan_level: bool = False,
+) -> Callable[[CheckFunction], Check]:
+    """Decorator that turns a function into a Check record (the function stays its `run`)."""
+
+    def wrap(function: CheckFunction) -> Check:
+        return Check(
+            id=id,
+            title=title,
+            severity=severity,
+            category=category,
+            fidelity=fidelity,
+            services=tuple(services),
+            why=why,
+            fix=fix,
+            run=function,
+            reference=reference,
+            plan_level=plan_level,
+        )
+
+    return wrap

@@ -1,0 +1,198 @@
+"""`stackprobe`: verify a Terraform configuration on an emulated AWS, and print what it proved.
+
+Subcommands:
+  verify DIR   plan, apply, run every check, second plan, destroy; exit 1 if any check fails
+  audit DIR    the same, for any configuration; findings grouped by severity, exit 1 at --fail-on
+  compat       the moto compatibility table (patches, known drift, gaps)
+  serve        start the embedded moto and print its endpoint (for poking at it by hand)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from stackprobe.checks.base import Severity
+from stackprobe.errors import StackprobeError
+from stackprobe.report.render import render
+from stackprobe.session import sigterm_as_interrupt
+from stackprobe.settings import RunSettings, StackSpec
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_ERROR = 3
+PROGRESS_MARKERS = (
+    "Creating...",
+    "Creation complete",
+    "Still creating",
+    "Destroying...",
+    "Destruction complete",
+    "Still destroying",
+    "Modifying...",
+    "Error:",
+)
+
+
+def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("tf_dir", type=Path, help="Terraform root module directory")
+    parser.add_argument(
+        "--var-file", action="append", default=[], type=Path, metavar="FILE", help="a .tfvars file (repeatable)"
+    )
+    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="a -var (repeatable)")
+    parser.add_argument(
+        "--format",
+        choices=("text", "md", "json", "junit"),
+        default="text",
+        help="report format on stdout (default: text)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also write the report to FILE; the format follows the suffix (.md, .json, .xml); repeatable",
+    )
+    parser.add_argument("--keep-stack", action="store_true", help="do not destroy at the end")
+    parser.add_argument("--terraform", default=None, metavar="BINARY", help="terraform or tofu binary")
+    parser.add_argument("--provider-mirror", default=None, metavar="DIR", help="provider filesystem mirror")
+    parser.add_argument("--moto-port", type=int, default=0, help="embedded moto port (default: a free port)")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="apply/destroy timeout in seconds")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stackprobe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    verify = sub.add_parser("verify", help="verify a configuration end to end")
+    _add_stack_arguments(verify)
+    audit = sub.add_parser("audit", help="audit any configuration; findings by severity")
+    _add_stack_arguments(audit)
+    audit.add_argument("--fail-on", default="high", help="lowest severity that fails the run (default: high)")
+    compat = sub.add_parser("compat", help="print the moto compatibility table")
+    compat.add_argument("--markdown", action="store_true", help="as the Markdown committed in docs/backends.md")
+    serve = sub.add_parser("serve", help="run the embedded moto until interrupted")
+    serve.add_argument("--port", type=int, default=0)
+    return parser
+
+
+def _spec(args: argparse.Namespace) -> StackSpec:
+    variables = []
+    for item in args.var:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"stackprobe: --var expects NAME=VALUE, got {item!r}")
+        variables.append((name, value))
+    return StackSpec(
+        tf_dir=args.tf_dir.resolve(), var_files=tuple(p.resolve() for p in args.var_file), variables=tuple(variables)
+    )
+
+
+def _settings(args: argparse.Namespace) -> RunSettings:
+    return RunSettings(
+        terraform_binary=args.terraform,
+        provider_mirror=args.provider_mirror,
+        moto_port=args.moto_port,
+        apply_timeout=args.timeout,
+        keep_stack=args.keep_stack,
+    )
+
+
+def _progress(quiet: bool) -> tuple[logging.Handler | None, float]:
+    if quiet:
+        return None, time.monotonic()
+    started = time.monotonic()
+
+    class ProgressHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if any(marker in message for marker in PROGRESS_MARKERS):
+                sys.stderr.write(f"  [{time.monotonic() - started:5.0f}s] {message}\n")
+
+    handler = ProgressHandler()
+    logger = logging.getLogger("stackprobe.terraform")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler, started
+
+
+def _write_outputs(report: object, outputs: list[Path]) -> None:
+    from stackprobe.report.model import RunReport
+
+    assert isinstance(report, RunReport)
+    formats = {".md": "md", ".json": "json", ".xml": "junit"}
+    for path in outputs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(report, formats.get(path.suffix, "text")), encoding="utf-8")
+
+
+def _run_stack(args: argparse.Namespace, title: str) -> int:
+    from stackprobe.pipeline import verify
+
+    spec = _spec(args)
+    settings = _settings(args)
+    _, started = _progress(args.quiet)
+
+    def say(message: str) -> None:
+        if not args.quiet:
+            sys.stderr.write(f"[{time.monotonic() - started:5.0f}s] {message}\n")
+
+    with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
+        report = verify(spec, settings, Path(work_root), title=title, progress=say)
+    sys.stdout.write(render(report, args.format))
+    _write_outputs(report, args.output)
+    if title == "audit":
+        threshold = Severity.parse(args.fail_on)
+        return EXIT_FAILED if report.errors or report.failed_at_or_above(threshold) else 0
+    return 0 if report.passed else EXIT_FAILED
+
+
+def _compat(args: argparse.Namespace) -> int:
+    from stackprobe.backends.compat.table import markdown_table, text_table
+
+    sys.stdout.write(markdown_table() if args.markdown else text_table())
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from stackprobe.backends.moto import EmbeddedMoto
+
+    emulator = EmbeddedMoto(port=args.port)
+    backend = emulator.start()
+    sys.stdout.write(f"{backend.endpoint}\n")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in ("verify", "audit"):
+            return _run_stack(args, args.command)
+        if args.command == "compat":
+            return _compat(args)
+        if args.command == "serve":
+            return _serve(args)
+    except StackprobeError as exc:
+        sys.stderr.write(f"stackprobe: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("stackprobe: interrupted; what was applied has been destroyed.\n")
+        return 130
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""The report of one run: what was deployed, every check result, drift, teardown, and limitations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stackprobe.checks.base import CheckResult, Severity, Status
+
+
+@dataclass
+class StepTiming:
+    name: str
+    seconds: float
+
+
+@dataclass
+class RunReport:
+    title: str
+    stack: str
+    backend: str
+    results: list[CheckResult] = field(default_factory=list)
+    timings: list[StepTiming] = field(default_factory=list)
+    limitations: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def by_status(self, status: Status) -> list[CheckResult]:
+        return [r for r in self.results if r.status == status]
+
+    def failed_at_or_above(self, threshold: Severity) -> list[CheckResult]:
+        return [r for r in self.results if r.status == Status.FAIL and r.worst_severity() >= threshold]
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors and not any(r.status in (Status.FAIL, Status.ERROR) for r in self.results)
+
+    def counts(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in Status}
+        for result in self.results:
+            counts[result.status.value] += 1
+        return counts
+
+    def findings_by_severity(self) -> dict[Severity, list[CheckResult]]:
+        grouped: dict[Severity, list[CheckResult]] = {}
+        for result in self.results:
+            if result.status == Status.FAIL:
+                grouped.setdefault(result.worst_severity(), []).append(result)
+        return dict(sorted(grouped.items(), key=lambda item: -item[0]))

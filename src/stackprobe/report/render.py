@@ -1,0 +1,196 @@
+"""Render a RunReport as terminal text, Markdown, JSON or JUnit XML (all from the same records)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from stackprobe.checks.base import CheckResult, Finding, Severity, Status
+from stackprobe.report.model import RunReport
+
+STATUS_MARK = {
+    Status.PASS: "PASS",
+    Status.FAIL: "FAIL",
+    Status.NOT_APPLICABLE: "N/A ",
+    Status.SKIPPED: "SKIP",
+    Status.ERROR: "ERR ",
+}
+
+
+def _finding_line(finding: Finding) -> str:
+    where = f"{finding.address} ({finding.resource})" if finding.address else finding.resource
+    return f"{where}: {finding.evidence}"
+
+
+def _detail(result: CheckResult) -> list[str]:
+    if result.status == Status.SKIPPED:
+        return [f"skipped: {result.skipped_reason}"]
+    if result.status == Status.ERROR:
+        return [f"error: {result.error}"]
+    if result.status == Status.FAIL:
+        return [_finding_line(f) for f in result.failures]
+    if result.status == Status.PASS:
+        return [_finding_line(f) for f in result.findings[:3]] + (
+            [f"... and {len(result.findings) - 3} more"] if len(result.findings) > 3 else []
+        )
+    return ["nothing of this kind was deployed"]
+
+
+def to_terminal(report: RunReport, verbose: bool = False) -> str:
+    lines = [f"stackprobe {report.title}: {report.stack} on {report.backend}", ""]
+    for result in sorted(report.results, key=lambda r: (list(Status).index(r.status) != 1, -r.worst_severity())):
+        check = result.check
+        lines.append(
+            f"[{STATUS_MARK[result.status]}] {check.id:<40} {check.severity.label:<8} {check.fidelity.value:<9} "
+            f"{check.title}"
+        )
+        if result.status != Status.PASS or verbose:
+            lines += [f"         - {line}" for line in _detail(result)]
+            if result.status == Status.FAIL:
+                lines.append(f"         fix: {check.fix}")
+    if report.limitations:
+        lines += ["", "Emulator limitations (not defects of the stack):"]
+        lines += [f"  - {item}" for item in report.limitations]
+    if report.notes:
+        lines += ["", *report.notes]
+    if report.errors:
+        lines += ["", "Errors:"] + [f"  {error}" for error in report.errors]
+    if report.timings:
+        lines += ["", "Timings: " + ", ".join(f"{t.name} {t.seconds:.0f}s" for t in report.timings)]
+    counts = report.counts()
+    lines += [
+        "",
+        "Result: "
+        + ("PASSED" if report.passed else "FAILED")
+        + " — "
+        + ", ".join(f"{n} {name}" for name, n in counts.items() if n),
+    ]
+    return "\n".join(lines)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def to_markdown(report: RunReport) -> str:
+    lines = [f"# stackprobe {report.title}: `{report.stack}`", "", f"Backend: {report.backend}", ""]
+    counts = report.counts()
+    lines.append(
+        "**"
+        + ("PASSED" if report.passed else "FAILED")
+        + "** — "
+        + ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+        + "\n"
+    )
+    grouped = report.findings_by_severity()
+    if grouped:
+        lines += ["## Findings by severity", ""]
+        for severity, results in grouped.items():
+            lines += [f"### {severity.label.capitalize()}", ""]
+            for result in sorted(results, key=lambda r: (r.check.category.value, r.check.id)):
+                check = result.check
+                lines.append(f"- **{check.id}** ({check.category.value}, {check.fidelity.value}): {check.title}")
+                for finding in result.failures:
+                    lines.append(f"  - `{finding.address or finding.resource}`: {_md_escape(finding.evidence)}")
+                lines.append(f"  - Why: {check.why}")
+                lines.append(f"  - Fix: {check.fix}")
+            lines.append("")
+    lines += [
+        "## All checks",
+        "",
+        "| Check | Status | Severity | Category | Fidelity | Evidence |",
+        "|---|---|---|---|---|---|",
+    ]
+    for result in report.results:
+        check = result.check
+        evidence = _md_escape("; ".join(_detail(result))[:400])
+        lines.append(
+            f"| `{check.id}` | {result.status.value} | {check.severity.label} | {check.category.value} | "
+            f"{check.fidelity.value} | {evidence} |"
+        )
+    if report.limitations:
+        lines += ["", "## Emulator limitations", ""] + [f"- {item}" for item in report.limitations]
+    if report.errors:
+        lines += ["", "## Errors", ""] + [f"```\n{error}\n```" for error in report.errors]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(report: RunReport) -> str:
+    def finding(f: Finding) -> dict[str, Any]:
+        return {
+            "resource": f.resource,
+            "address": f.address,
+            "passed": f.passed,
+            "evidence": f.evidence,
+            "severity": (f.severity.label if f.severity else None),
+        }
+
+    body = {
+        "title": report.title,
+        "stack": report.stack,
+        "backend": report.backend,
+        "passed": report.passed,
+        "counts": report.counts(),
+        "checks": [
+            {
+                "id": r.check.id,
+                "title": r.check.title,
+                "status": r.status.value,
+                "severity": r.check.severity.label,
+                "worst_failed_severity": r.worst_severity().label if r.failures else None,
+                "category": r.check.category.value,
+                "fidelity": r.check.fidelity.value,
+                "why": r.check.why,
+                "fix": r.check.fix,
+                "skipped_reason": r.skipped_reason or None,
+                "error": r.error or None,
+                "findings": [finding(f) for f in r.findings],
+            }
+            for r in report.results
+        ],
+        "limitations": report.limitations,
+        "errors": report.errors,
+        "timings": {t.name: round(t.seconds, 1) for t in report.timings},
+    }
+    return json.dumps(body, indent=2) + "\n"
+
+
+def to_junit(report: RunReport) -> str:
+    suite = ET.Element(
+        "testsuite",
+        name=f"stackprobe {report.title} {report.stack}",
+        tests=str(len(report.results)),
+        failures=str(len(report.by_status(Status.FAIL))),
+        errors=str(len(report.by_status(Status.ERROR))),
+        skipped=str(len(report.by_status(Status.SKIPPED)) + len(report.by_status(Status.NOT_APPLICABLE))),
+    )
+    for result in report.results:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"stackprobe.{result.check.category.value}", name=result.check.id
+        )
+        text = "\n".join(_detail(result))
+        if result.status == Status.FAIL:
+            node = ET.SubElement(case, "failure", message=f"{result.worst_severity().label}: {result.check.title}")
+            node.text = text + f"\nfix: {result.check.fix}"
+        elif result.status == Status.ERROR:
+            ET.SubElement(case, "error", message=result.error)
+        elif result.status in (Status.SKIPPED, Status.NOT_APPLICABLE):
+            ET.SubElement(case, "skipped", message=text)
+    for error in report.errors:
+        case = ET.SubElement(suite, "testcase", classname="stackprobe.run", name="run")
+        ET.SubElement(case, "error", message=error[:200]).text = error
+    return ET.tostring(suite, encoding="unicode") + "\n"
+
+
+RENDERERS = {"text": to_terminal, "md": to_markdown, "json": to_json, "junit": to_junit}
+
+
+def render(report: RunReport, fmt: str) -> str:
+    if fmt == "text":
+        return to_terminal(report)
+    return RENDERERS[fmt](report)  # type: ignore[operator]
+
+
+def severity_threshold(text: str) -> Severity:
+    return Severity.parse(text)

@@ -1,0 +1,151 @@
+"""The per-process set of stacks: one backend, and each configuration planned or applied at most once.
+
+Both the pytest plugin and the CLI go through this object, so a unit test's plan and an integration
+test's apply of the same configuration share one workspace and one init, and the pre-apply plan is
+not computed twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+
+from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.guard import check_caller_identity, check_pinned, pin_process_environ
+from stackprobe.backends.moto import EmbeddedMoto
+from stackprobe.errors import StackprobeError
+from stackprobe.settings import RunSettings, StackSpec
+from stackprobe.stack import DeployedStack, StackUnderTest
+from stackprobe.terraform.plan import Plan
+
+LOG = logging.getLogger("stackprobe.session")
+
+
+class StackSession:
+    """Owns the emulator for this process and every StackUnderTest created in it."""
+
+    def __init__(self, settings: RunSettings, work_root: Path, on_output: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        self.work_root = work_root
+        self.on_output = on_output
+        self.emulator: EmbeddedMoto | None = None
+        self._backend: AwsBackend | None = None
+        self._stacks: dict[StackSpec, StackUnderTest] = {}
+        self._plans: dict[StackSpec, Plan] = {}
+        self._lock = threading.Lock()
+        self._saved_environ: dict[str, str] | None = None
+
+    # -- backend -------------------------------------------------------------------------------
+    @property
+    def backend(self) -> AwsBackend:
+        if self._backend is None:
+            self._backend = self._start_backend()
+        return self._backend
+
+    def _start_backend(self) -> AwsBackend:
+        if self.settings.backend != "moto":
+            raise StackprobeError(
+                f"Unknown backend {self.settings.backend!r}",
+                "use --stackprobe-backend=moto (embedded, the default).",
+            )
+        self.emulator = EmbeddedMoto(port=self.settings.moto_port, region=self.settings.region)
+        backend = self.emulator.start()
+        # Pinned for the life of the session (boto3 in tests and the app processes inherit it), and
+        # restored on close so that a nested session does not leave the outer one pointing at it.
+        self._saved_environ = dict(os.environ)
+        pin_process_environ(backend)
+        check_pinned(backend, os.environ)
+        check_caller_identity(backend)
+        LOG.info("embedded moto listening on %s", backend.endpoint)
+        return backend
+
+    # -- stacks --------------------------------------------------------------------------------
+    def stack(self, spec: StackSpec) -> StackUnderTest:
+        with self._lock:
+            if spec not in self._stacks:
+                work_dir = self.work_root / f"stack{len(self._stacks)}-{_slug(spec.name)}"
+                work_dir.mkdir(parents=True, exist_ok=True)
+                self._stacks[spec] = StackUnderTest(
+                    spec,
+                    self.backend,
+                    self.settings,
+                    emulator=self.emulator,
+                    work_dir=work_dir,
+                    on_output=self.on_output,
+                )
+            return self._stacks[spec]
+
+    def plan(self, spec: StackSpec) -> Plan:
+        """The pre-apply plan of `spec` (computed once, against an emulator with no stack in it)."""
+        if spec not in self._plans:
+            stack = self.stack(spec)
+            if stack.deployed is not None:
+                self._plans[spec] = stack.deployed.plan
+            else:
+                self._plans[spec] = stack.plan()
+        return self._plans[spec]
+
+    def deploy(self, spec: StackSpec) -> DeployedStack:
+        stack = self.stack(spec)
+        if stack.deployed is None:
+            stack.deploy(plan=self._plans.get(spec))
+            if self.emulator is not None:
+                # Only one stack at a time shares the emulator: inventory baselines assume it.
+                pass
+        assert stack.deployed is not None
+        return stack.deployed
+
+    def deployed_stacks(self) -> list[StackUnderTest]:
+        return [s for s in self._stacks.values() if s.armed and s.teardown_report is None]
+
+    def reset_emulator(self) -> AwsBackend:
+        """Empty the emulator for a test that needs a clean account; refused while a stack is deployed."""
+        backend = self.backend
+        deployed = self.deployed_stacks()
+        if deployed:
+            raise StackprobeError(
+                f"Cannot reset the emulator: {deployed[0].spec.name} is deployed in it",
+                "run tests that need an empty emulator before the integration tests (the plugin orders "
+                "them so), or in a separate xdist worker.",
+            )
+        if self.emulator is not None:
+            self.emulator.reset()
+        return backend
+
+    def close(self) -> None:
+        for stack in self._stacks.values():
+            with contextlib.suppress(Exception):
+                stack.teardown()
+        if self.emulator is not None:
+            self.emulator.stop()
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:60]
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so the same cleanup path (destroy) runs for both."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,57 @@
+"""Run settings shared by the pytest plugin and the CLI, resolved once per session."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_REGION = "eu-west-1"
+
+
+def default_cache_dir() -> Path:
+    """Per-user cache for terraform init results and apply caches ($STACKPROBE_CACHE_DIR overrides)."""
+    override = os.environ.get("STACKPROBE_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
+    return Path(base) / "stackprobe"
+
+
+@dataclass
+class RunSettings:
+    """Everything a run needs besides the configuration itself."""
+
+    backend: str = "moto"
+    region: str = DEFAULT_REGION
+    terraform_binary: str | None = None
+    provider_mirror: str | None = None
+    moto_port: int = 0
+    endpoint: str | None = None
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    work_dir: Path | None = None
+    apply_timeout: float = 1800.0
+    parallelism: int = 10
+    keep_stack: bool = False
+    reuse_stack: bool = False
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """A configuration to deploy: the directory, its variable files and -var values."""
+
+    tf_dir: Path
+    var_files: tuple[Path, ...] = ()
+    variables: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        suffix = "+".join(p.stem for p in self.var_files)
+        return f"{self.tf_dir.name}{'[' + suffix + ']' if suffix else ''}"
+
+    def cli_arguments(self) -> str:
+        """How to say this spec on the stackprobe command line (used in reproduce hints)."""
+        parts = [str(self.tf_dir)]
+        parts += [f"--var-file {p}" for p in self.var_files]
+        parts += [f"--var {k}={v}" for k, v in self.variables]
+        return " ".join(parts)

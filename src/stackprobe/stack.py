@@ -1,0 +1,280 @@
+"""One configuration, deployed to one emulator, from workspace to verified teardown.
+
+The order of operations is the contract users rely on:
+1. the workspace, terraform init and the guard run before anything touches the emulator;
+2. a baseline inventory of the emulator is taken, so teardown can be proven without the state file;
+3. destroy is armed *before* apply: whatever happens next (a failed or partial apply, Ctrl-C,
+   SIGTERM, the emulator dying) `teardown()` runs destroy and then checks the emulator holds nothing
+   new. If the embedded emulator died, it is restarted on the same port first, so terraform can
+   refresh (finding nothing) and clear its state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shlex
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.guard import check_caller_identity, check_pinned
+from stackprobe.backends.moto import EmbeddedMoto
+from stackprobe.errors import BackendError, StackprobeError, TerraformFailed
+from stackprobe.inventory import Snapshot, leftovers, snapshot
+from stackprobe.settings import RunSettings, StackSpec
+from stackprobe.terraform.binary import find_binary
+from stackprobe.terraform.drift import DriftReport, classify
+from stackprobe.terraform.mirror import resolve_provider_source
+from stackprobe.terraform.plan import Plan
+from stackprobe.terraform.runner import TerraformRunner
+from stackprobe.terraform.workspace import create_workspace
+
+LOG = logging.getLogger("stackprobe.stack")
+
+
+@dataclass
+class DeployedStack:
+    """What an applied stack offers to checks and tests."""
+
+    spec: StackSpec
+    backend: AwsBackend
+    outputs: dict[str, Any]
+    plan: Plan
+    resources: list[str]
+    apply_seconds: float
+
+    def output(self, name: str) -> Any:
+        if name not in self.outputs:
+            raise KeyError(f"output {name!r} not found; outputs: {', '.join(sorted(self.outputs))}")
+        return self.outputs[name]
+
+
+@dataclass
+class TeardownReport:
+    destroyed: bool
+    leftovers: dict[str, set[str]] = field(default_factory=dict)
+    unlisted: list[str] = field(default_factory=list)
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return self.destroyed and not self.leftovers
+
+    def render(self) -> str:
+        if self.clean:
+            return f"Destroyed in {self.seconds:.0f} s; the emulator holds nothing the stack created."
+        lines = [f"Teardown incomplete ({self.error or 'resources remain'}):"]
+        lines += [f"  {kind}: {', '.join(sorted(items))}" for kind, items in sorted(self.leftovers.items())]
+        return "\n".join(lines)
+
+
+class StackUnderTest:
+    """Drives one StackSpec through plan, apply, second plan and destroy on one backend."""
+
+    def __init__(
+        self,
+        spec: StackSpec,
+        backend: AwsBackend,
+        settings: RunSettings,
+        *,
+        emulator: EmbeddedMoto | None = None,
+        work_dir: Path | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.backend = backend
+        self.settings = settings
+        self.emulator = emulator
+        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="stackprobe-"))
+        self.on_output = on_output
+        self.runner: TerraformRunner | None = None
+        self.baseline: Snapshot | None = None
+        self._baseline_thread: threading.Thread | None = None
+        self.armed = False
+        self.deployed: DeployedStack | None = None
+        self.teardown_report: TeardownReport | None = None
+
+    # -- preparation ---------------------------------------------------------------------------
+    def prepare(self) -> TerraformRunner:
+        """Copy, override, init. Nothing here talks to the emulator except the identity check."""
+        if self.runner is not None:
+            return self.runner
+        binary = find_binary(self.settings.terraform_binary)
+        source = resolve_provider_source(self.settings.provider_mirror)
+        workspace = create_workspace(
+            self.spec.tf_dir,
+            self.work_dir,
+            endpoint=self.backend.endpoint,
+            access_key=self.backend.access_key,
+            secret_key=self.backend.secret_key,
+        )
+        missing = [p for p in self.spec.var_files if not p.is_file()]
+        if missing:
+            raise StackprobeError(
+                f"Variable file {missing[0]} does not exist",
+                "pass an existing .tfvars file with --var-file (paths are relative to the current directory).",
+            )
+        self.runner = TerraformRunner(
+            workspace,
+            binary,
+            self.backend,
+            source,
+            self.settings.cache_dir,
+            var_files=list(self.spec.var_files),
+            variables=dict(self.spec.variables),
+            timeouts={"apply": self.settings.apply_timeout, "destroy": self.settings.apply_timeout},
+            parallelism=self.settings.parallelism,
+            on_output=self.on_output,
+        )
+        # The inventory baseline takes seconds on a fresh emulator; it runs while init and plan do.
+        self.start_baseline()
+        self.runner.init()
+        return self.runner
+
+    def check_guard(self) -> None:
+        runner = self.prepare()
+        check_pinned(self.backend, runner.environ())
+        check_caller_identity(self.backend)
+
+    def start_baseline(self) -> None:
+        """Inventory the emulator in the background while terraform boots (it takes seconds)."""
+        if self.baseline is not None or self._baseline_thread is not None:
+            return
+
+        def take() -> None:
+            self.baseline, _ = snapshot(self.backend, self.regions())
+
+        self._baseline_thread = threading.Thread(target=take, name="stackprobe-baseline", daemon=True)
+        self._baseline_thread.start()
+
+    def wait_baseline(self) -> Snapshot:
+        if self._baseline_thread is not None:
+            self._baseline_thread.join()
+        if self.baseline is None:
+            self.baseline, _ = snapshot(self.backend, self.regions())
+        return self.baseline
+
+    def regions(self) -> list[str]:
+        return [self.backend.region] + (["us-east-1"] if self.backend.region != "us-east-1" else [])
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def plan(self) -> Plan:
+        runner = self.prepare()
+        check_caller_identity(self.backend)
+        return runner.plan()
+
+    def deploy(self, plan: Plan | None = None) -> DeployedStack:
+        """Plan (unless given the pre-apply plan), then apply with destroy armed first."""
+        runner = self.prepare()
+        self.check_guard()
+        self.start_baseline()
+        if plan is None:
+            plan = runner.plan()
+        self.wait_baseline()
+        self.armed = True
+        started = time.monotonic()
+        try:
+            runner.apply_plan(plan)
+        except TerraformFailed as exc:
+            if self.emulator is not None and not self.emulator.alive():
+                raise BackendError(
+                    "The embedded emulator stopped answering during apply",
+                    "nothing to fix in the stack; rerun. If it recurs, look at the request log tail below for "
+                    "the last call the emulator served.",
+                    detail=exc.problem,
+                ) from exc
+            raise
+        self.deployed = DeployedStack(
+            spec=self.spec,
+            backend=self.backend,
+            outputs=runner.output(),
+            plan=plan,
+            resources=runner.state_resources(),
+            apply_seconds=time.monotonic() - started,
+        )
+        return self.deployed
+
+    def second_plan(self) -> tuple[Plan, DriftReport]:
+        runner = self.prepare()
+        plan = runner.plan()
+        return plan, classify(plan, backend=self.backend.name)
+
+    def teardown(self) -> TeardownReport:
+        """Destroy (even after a partial apply) and prove the emulator holds nothing new."""
+        if self.teardown_report is not None:
+            return self.teardown_report
+        started = time.monotonic()
+        report = TeardownReport(destroyed=False)
+        if self.runner is None or not self.armed:
+            report.destroyed = True
+            self.teardown_report = report
+            return report
+        if self.emulator is not None and not self.emulator.alive():
+            LOG.warning("the emulator is not answering; restarting it on the same port to finish destroy")
+            self.backend = self.emulator.restart()
+            self.runner.rebind(self.backend)
+        try:
+            self._destroy_uninterruptibly()
+            report.destroyed = True
+        except StackprobeError as exc:
+            report.error = str(exc)
+        after, report.unlisted = snapshot(self.backend, self.regions())
+        report.leftovers = leftovers(self.baseline or {}, after)
+        report.seconds = time.monotonic() - started
+        self.teardown_report = report
+        LOG.info("%s", report.render())
+        return report
+
+    def _destroy_uninterruptibly(self) -> None:
+        """Destroy with a second Ctrl-C deferred: an interrupted destroy is what leaves resources behind."""
+        assert self.runner is not None
+        interrupted: list[BaseException] = []
+        for _attempt in range(2):
+            try:
+                self.runner.destroy()
+                break
+            except KeyboardInterrupt as exc:
+                LOG.warning("destroy interrupted; retrying once so the emulator is left empty")
+                interrupted.append(exc)
+        if interrupted:
+            raise interrupted[0]
+
+    # -- reporting -----------------------------------------------------------------------------
+    def reproduce_command(self) -> str:
+        return f"stackprobe verify {self.spec.cli_arguments()}"
+
+    def failure_context(self, exc: BaseException | None = None) -> str:
+        """What a user needs after a failure: the reproduce line, terraform's error, the emulator's view."""
+        parts = [f"Reproduce: {self.reproduce_command()}"]
+        if self.runner is not None:
+            parts.append(f"Terraform by hand: {self.runner.command_line('plan')}")
+            errors = self.runner.transcript.errors()
+            if errors:
+                parts.append("Terraform error:\n" + errors)
+        if self.emulator is not None:
+            parts.append("Last requests served by the emulator:\n" + self.emulator.request_log.render_tail(15))
+        if isinstance(exc, StackprobeError):
+            parts.insert(0, str(exc))
+        return "\n\n".join(parts)
+
+
+def quote_paths(paths: list[Path]) -> str:
+    return " ".join(shlex.quote(str(p)) for p in paths)
+
+
+@contextlib.contextmanager
+def embedded_backend(settings: RunSettings) -> Any:
+    """Start the embedded moto for a run and stop it afterwards."""
+    emulator = EmbeddedMoto(port=settings.moto_port, region=settings.region)
+    backend = emulator.start()
+    try:
+        yield emulator, backend
+    finally:
+        emulator.stop()

@@ -1,0 +1,399 @@
+"""Run terraform through tftest, with timeouts, live output, a shared init, and the guard on every call.
+
+`tftest.TerraformTest` builds the command lines and parses plan/output/state JSON; this module adds
+what a harness needs on top of it: every command has a timeout and runs in its own process group
+(so Ctrl-C reaches terraform exactly once, as an interrupt it can handle gracefully), stdout and
+stderr stream live to the `stackprobe.terraform` logger and are kept for the failure report, and the
+guard re-checks the environment before anything that talks to AWS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import tftest
+
+from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.guard import check_pinned
+from stackprobe.errors import TerraformFailed, TerraformTimeout
+from stackprobe.terraform.binary import TerraformBinary
+from stackprobe.terraform.mirror import ProviderSource
+from stackprobe.terraform.plan import Plan
+from stackprobe.terraform.workspace import Workspace
+
+LOG = logging.getLogger("stackprobe.terraform")
+# Commands that contact the provider's API and therefore must pass the guard first.
+TALKS_TO_AWS = {"plan", "apply", "destroy", "refresh", "import", "console"}
+DEFAULT_TIMEOUTS = {"init": 300.0, "plan": 900.0, "show": 300.0, "apply": 1800.0, "destroy": 1800.0}
+# Seconds terraform gets to stop gracefully after an interrupt before it is killed.
+INTERRUPT_GRACE = 90.0
+
+
+@dataclass
+class CommandRecord:
+    """One terraform invocation, kept for reports and for counting provider boots in the benchmark."""
+
+    args: list[str]
+    seconds: float
+    returncode: int | None
+    output: str
+
+
+@dataclass
+class Transcript:
+    commands: list[CommandRecord] = field(default_factory=list)
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.commands:
+            return ""
+        return "\n".join(self.commands[-1].output.splitlines()[-lines:])
+
+    def errors(self) -> str:
+        """Terraform's own `Error:` paragraphs from the last failing command."""
+        for record in reversed(self.commands):
+            if record.returncode not in (0, 2, None):
+                return _error_paragraphs(record.output)
+        return ""
+
+
+def _error_paragraphs(output: str) -> str:
+    blocks: list[str] = []
+    current: list[str] = []
+    inside = False
+    for line in output.splitlines():
+        stripped = line.strip("│╷╵ ").rstrip()
+        if stripped.startswith("Error:"):
+            if current:
+                blocks.append("\n".join(current))
+            current, inside = [stripped], True
+        elif inside:
+            if line.startswith("╵") or (not stripped and len(current) > 6):
+                blocks.append("\n".join(current))
+                current, inside = [], False
+            elif stripped:
+                current.append(stripped)
+    if current:
+        blocks.append("\n".join(current))
+    return "\n\n".join(blocks)
+
+
+class _GuardedTerraform(tftest.TerraformTest):  # type: ignore[misc]
+    """tftest's runner with one method replaced: how a command is executed."""
+
+    def __init__(self, owner: TerraformRunner, tfdir: str, binary: str, env: dict[str, str]) -> None:
+        super().__init__(tfdir=tfdir, binary=binary, env=env)
+        # tftest merges os.environ into env; the pinned environment must be the whole environment.
+        self.env = dict(env)
+        self._owner = owner
+
+    def execute_command(self, cmd: str, *cmd_args: str) -> Any:
+        return self._owner._execute(cmd, list(cmd_args))
+
+
+class TerraformRunner:
+    """terraform for one workspace against one backend."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        binary: TerraformBinary,
+        backend: AwsBackend,
+        provider_source: ProviderSource,
+        cache_dir: Path,
+        *,
+        var_files: list[Path] | None = None,
+        variables: dict[str, str] | None = None,
+        timeouts: dict[str, float] | None = None,
+        parallelism: int = 10,
+        on_output: Callable[[str], None] | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.binary = binary
+        self.backend = backend
+        self.provider_source = provider_source
+        self.cache_dir = cache_dir
+        self.var_files = [p.resolve() for p in var_files or []]
+        self.variables = dict(variables or {})
+        self.timeouts = {**DEFAULT_TIMEOUTS, **(timeouts or {})}
+        self.parallelism = parallelism
+        self.on_output = on_output
+        self.transcript = Transcript()
+        self.cli_config = cache_dir / "terraform.tfrc"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        self.cli_config.write_text(provider_source.cli_config(), encoding="utf-8")
+        self._current: subprocess.Popen[str] | None = None
+        self._tf = _GuardedTerraform(self, str(workspace.module_dir), binary.path, self.environ())
+
+    # -- environment ---------------------------------------------------------------------------
+    def environ(self) -> dict[str, str]:
+        env = self.backend.environ(os.environ)
+        env.update(
+            {
+                "TF_CLI_CONFIG_FILE": str(self.cli_config),
+                "TF_IN_AUTOMATION": "1",
+                "TF_INPUT": "0",
+                "CHECKPOINT_DISABLE": "1",
+            }
+        )
+        env.pop("TF_LOG", None)
+        env.pop("TF_WORKSPACE", None)
+        env.pop("TF_DATA_DIR", None)
+        return env
+
+    def rebind(self, backend: AwsBackend) -> None:
+        """Point at a (re)started backend; the overrides carry the endpoint, so they are rewritten."""
+        from stackprobe.terraform.workspace import write_overrides
+
+        self.backend = backend
+        write_overrides(
+            self.workspace, endpoint=backend.endpoint, access_key=backend.access_key, secret_key=backend.secret_key
+        )
+        self._tf.env = self.environ()
+
+    # -- execution -----------------------------------------------------------------------------
+    def _execute(self, cmd: str, args: list[str]) -> Any:
+        env = self._tf.env
+        if cmd in TALKS_TO_AWS:
+            check_pinned(self.backend, env)
+        # Flags go first: a saved plan file (apply PLANFILE) must stay the last, positional argument.
+        if cmd in ("plan", "apply", "destroy") and not any(a.startswith("-parallelism") for a in args):
+            args = [f"-parallelism={self.parallelism}", *args]
+        if cmd in ("plan", "apply", "destroy", "init", "show", "output", "validate") and "-no-color" not in args:
+            args = ["-no-color", *args]
+        argv = [self.binary.path, cmd, *args]
+        timeout = self.timeouts.get(cmd, 600.0)
+        LOG.info("$ %s", shlex.join(argv[1:]))
+        started = time.monotonic()
+        process = subprocess.Popen(
+            argv,
+            cwd=self.workspace.module_dir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            # Own process group: the terminal's Ctrl-C reaches only us, and we forward one SIGINT.
+            start_new_session=True,
+        )
+        self._current = process
+        stdout: list[str] = []
+        stderr: list[str] = []
+        readers = [
+            threading.Thread(target=self._pump, args=(process.stdout, stdout), daemon=True),
+            threading.Thread(target=self._pump, args=(process.stderr, stderr), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            returncode = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._stop(process)
+            for reader in readers:
+                reader.join(timeout=5)
+            output = "".join(stdout) + "".join(stderr)
+            self.transcript.commands.append(CommandRecord(argv[1:], time.monotonic() - started, None, output))
+            raise TerraformTimeout(
+                f"`terraform {cmd}` did not finish within {timeout:.0f} s and was stopped",
+                "look at the last resources still creating in the output below: on an emulator this usually "
+                "means a read-back the emulator does not implement (see docs/backends.md); raise the limit "
+                "with --stackprobe-timeout if the stack is just slow.",
+                output=output,
+            ) from None
+        except KeyboardInterrupt:
+            self._stop(process)
+            raise
+        finally:
+            self._current = None
+        for reader in readers:
+            reader.join(timeout=10)
+        output_text = "".join(stdout)
+        error_text = "".join(stderr)
+        self.transcript.commands.append(
+            CommandRecord(argv[1:], time.monotonic() - started, returncode, output_text + error_text)
+        )
+        # `plan -detailed-exitcode` uses 2 for "changes present"; everything else non-zero is failure.
+        if returncode != 0 and not (returncode == 2 and "-detailed-exitcode" in args):
+            raise TerraformFailed(
+                f"`terraform {cmd}` failed (exit {returncode})",
+                "read terraform's error above; the one-line command printed with it reproduces the run.",
+                detail=_error_paragraphs(output_text + error_text)[:4000],
+                output=output_text + error_text,
+            )
+        return tftest.TerraformCommandOutput(returncode, output_text, error_text)
+
+    def _pump(self, stream: IO[str] | None, sink: list[str]) -> None:
+        if stream is None:
+            return
+        for line in stream:
+            sink.append(line)
+            text = line.rstrip()
+            if text:
+                LOG.info("%s", text)
+                if self.on_output is not None:
+                    self.on_output(text)
+
+    def _stop(self, process: subprocess.Popen[str]) -> None:
+        """Interrupt terraform like Ctrl-C would (it then saves state), and kill it if it hangs."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=INTERRUPT_GRACE)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def interrupt(self) -> None:
+        """Stop the command in flight, if any (used by signal handlers)."""
+        if self._current is not None:
+            self._stop(self._current)
+
+    # -- commands ------------------------------------------------------------------------------
+    def _var_args(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if self.variables:
+            kwargs["tf_vars"] = self.variables
+        if self.var_files:
+            kwargs["tf_var_file"] = [str(p) for p in self.var_files]
+        return kwargs
+
+    def _init_key(self) -> str:
+        """What `.terraform` depends on: binary, provider source, lock file, and every module call."""
+        digest = hashlib.sha256()
+        digest.update(f"{self.binary.path}|{self.binary.version}|{self.provider_source.mirror}".encode())
+        lock = self.workspace.module_dir / ".terraform.lock.hcl"
+        if lock.exists():
+            digest.update(lock.read_bytes())
+        for directory in sorted(self.workspace.modules):
+            module = self.workspace.modules[directory]
+            digest.update(str(directory.relative_to(self.workspace.root)).encode())
+            digest.update(json.dumps(sorted(module.local_module_sources)).encode())
+            digest.update(json.dumps(sorted(module.aws_local_names)).encode())
+        for path in sorted(self.workspace.module_dir.glob("*.tf")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if "required_providers" in text or "backend" in text:
+                digest.update(text.encode())
+        return digest.hexdigest()[:24]
+
+    def init(self) -> str:
+        """`terraform init`, done once per configuration shape and reused by later runs and workers.
+
+        The initialised `.terraform` directory (provider links, module manifest) and the lock file are
+        kept in the cache under a key of everything they depend on; a later workspace with the same
+        key copies them (symlinks preserved, so no provider binary is duplicated) instead of running
+        init again. A file lock keeps two xdist workers from initialising the same key at once.
+        """
+        key = self._init_key()
+        entry = self.cache_dir / "init" / key
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        target = self.workspace.module_dir / ".terraform"
+        with _file_lock(entry.with_suffix(".lock")):
+            if (entry / ".terraform").is_dir():
+                LOG.info("reusing terraform init %s", key)
+                if target.exists():
+                    shutil.rmtree(target)
+                shutil.copytree(entry / ".terraform", target, symlinks=True)
+                cached_lock = entry / ".terraform.lock.hcl"
+                if cached_lock.exists():
+                    shutil.copy2(cached_lock, self.workspace.module_dir / ".terraform.lock.hcl")
+                # The local-backend marker holds absolute paths of the original workspace.
+                (target / "terraform.tfstate").unlink(missing_ok=True)
+                self._tf.execute_command("init", "-input=false", "-backend=true", "-get=false")
+                return "reused"
+            output = str(self._tf.setup(cleanup_on_exit=False, input=False))
+            staging = entry.with_name(entry.name + ".tmp")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            shutil.copytree(target, staging / ".terraform", symlinks=True)
+            lock = self.workspace.module_dir / ".terraform.lock.hcl"
+            if lock.exists():
+                shutil.copy2(lock, staging / ".terraform.lock.hcl")
+            staging.rename(entry)
+            return output
+
+    def validate(self) -> dict[str, Any]:
+        result = self._tf.execute_command("validate", "-json")
+        return dict(json.loads(result.out))
+
+    def plan(self, *, destroy: bool = False, refresh: bool = True) -> Plan:
+        """A saved plan, shown as JSON, wrapped in the Plan model."""
+        out = self.workspace.module_dir / ("destroy.tfplan" if destroy else "stackprobe.tfplan")
+        args = ["-input=false", f"-out={out}", f"-refresh={'true' if refresh else 'false'}"]
+        if destroy:
+            args.append("-destroy")
+        args += tftest.parse_args(**self._var_args())
+        self._tf.execute_command("plan", *args)
+        shown = self._tf.execute_command("show", "-json", str(out))
+        return Plan(json.loads(shown.out), path=out)
+
+    def apply(self) -> str:
+        return str(self._tf.apply(input=False, **self._var_args()))
+
+    def apply_plan(self, plan: Plan) -> str:
+        """Apply a saved plan: no second refresh-and-plan, which on a big stack saves 15-20 s."""
+        if plan.path is None or not plan.path.exists():
+            return self.apply()
+        return str(self._tf.execute_command("apply", "-input=false", "-auto-approve", str(plan.path)).out)
+
+    def output(self) -> dict[str, Any]:
+        raw = self._tf.execute_command("output", "-json").out
+        return {name: value.get("value") for name, value in json.loads(raw or "{}").items()}
+
+    def state(self) -> dict[str, Any]:
+        if not self.workspace.state_path.exists():
+            return {}
+        return dict(json.loads(self.workspace.state_path.read_text(encoding="utf-8")))
+
+    def state_resources(self) -> list[str]:
+        """Addresses of the managed resources in the local state (empty when none or no state)."""
+        addresses = []
+        for resource in self.state().get("resources", []):
+            if resource.get("mode") != "managed":
+                continue
+            prefix = f"{resource['module']}." if resource.get("module") else ""
+            for instance in resource.get("instances", []):
+                index = instance.get("index_key")
+                suffix = "" if index is None else f"[{json.dumps(index)}]"
+                addresses.append(f"{prefix}{resource['type']}.{resource['name']}{suffix}")
+        return addresses
+
+    def destroy(self) -> str:
+        return str(self._tf.destroy(**self._var_args()))
+
+    # -- reporting -----------------------------------------------------------------------------
+    def command_line(self, cmd: str) -> str:
+        """A one-line shell command that repeats `cmd` by hand in this workspace."""
+        var_args = " ".join(tftest.parse_args(**self._var_args()))
+        return (
+            f"cd {shlex.quote(str(self.workspace.module_dir))} && "
+            f"TF_CLI_CONFIG_FILE={shlex.quote(str(self.cli_config))} AWS_ENDPOINT_URL={self.backend.endpoint} "
+            f"AWS_ACCESS_KEY_ID={self.backend.access_key} AWS_SECRET_ACCESS_KEY={self.backend.secret_key} "
+            f"{self.binary.flavour} {cmd} {var_args}".rstrip()
+        )
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,189 @@
+"""An isolated copy of the configuration under test, with the emulator wired in by override files.
+
+Nothing is ever written into the user's directory. The copy keeps the relative layout between the
+root and every local module it calls (so `source = "../modules/x"` still resolves), skips state,
+`.terraform` and unrelated Terraform roots, and then gets two kinds of generated files:
+- `stackprobe_override.tf` next to every AWS provider block (the trick `tflocal` uses): dummy
+  credentials, skip flags, path-style S3, few retries, loopback endpoints. Override files merge into
+  the original blocks, so the stack keeps its production provider block, aliases included;
+- a `backend "local"` override when the root declares a remote backend, so state stays in the copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stackprobe.errors import StackprobeError
+from stackprobe.terraform.config import ModuleConfig, read_tree
+
+OVERRIDE_NAME = "stackprobe_override.tf"
+PROVIDER_NAME = "stackprobe_provider.tf"
+SKIPPED_NAMES = {".terraform", ".git", ".tftest-cache", "__pycache__", ".venv", "node_modules"}
+SKIPPED_SUFFIXES = (".tfstate", ".tfstate.backup", ".tfplan")
+# The provider retries an unimplemented call (HTTP 500/501) for ten minutes or more by default; two
+# retries turn an emulator gap into an error within seconds.
+EMULATOR_MAX_RETRIES = 2
+# Services whose endpoints are written explicitly. Writing any `endpoints` block replaces a user's
+# own block entirely (override semantics for nested blocks); every other service then follows the
+# global AWS_ENDPOINT_URL the runner sets, which the guard checks is loopback.
+EXPLICIT_ENDPOINTS = ("sts", "iam", "s3")
+
+
+class WorkspaceError(StackprobeError):
+    """The configuration directory cannot be prepared."""
+
+
+@dataclass
+class Workspace:
+    """Where terraform runs: `module_dir` inside a private copy rooted at `root`."""
+
+    source_dir: Path
+    root: Path
+    module_dir: Path
+    modules: dict[Path, ModuleConfig] = field(default_factory=dict)
+    generated: list[Path] = field(default_factory=list)
+
+    @property
+    def state_path(self) -> Path:
+        return self.module_dir / "terraform.tfstate"
+
+    def config_hash(self) -> str:
+        """Hash of every copied file except generated and runtime ones (for init and apply caches)."""
+        digest = hashlib.sha256()
+        generated = {path.resolve() for path in self.generated}
+        for path in sorted(self.root.rglob("*")):
+            relative = path.relative_to(self.root)
+            if (
+                path.is_file()
+                and path.resolve() not in generated
+                and not set(relative.parts) & SKIPPED_NAMES
+                and not path.name.endswith(SKIPPED_SUFFIXES)
+                and path.name != ".terraform.lock.hcl.bak"
+            ):
+                digest.update(str(relative).encode())
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+
+def _common_root(directories: list[Path]) -> Path:
+    return Path(os.path.commonpath([str(d) for d in directories]))
+
+
+def _copy_tree(source: Path, target: Path, needed: set[Path]) -> None:
+    """Copy `source` to `target`, skipping runtime files and sub-directories that are other roots."""
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        if entry.name in SKIPPED_NAMES or entry.name.endswith(SKIPPED_SUFFIXES):
+            continue
+        if entry.name.endswith("_override.tf") and entry.name.startswith("stackprobe"):
+            continue
+        destination = target / entry.name
+        if entry.is_dir():
+            resolved = entry.resolve()
+            # A sub-directory holding .tf files that the root never calls is another configuration
+            # (e.g. legacy/ next to modules/): copying it is waste and can confuse readers of the copy.
+            if any(resolved.glob("*.tf")) and resolved not in needed:
+                continue
+            _copy_tree(entry, destination, needed)
+        elif entry.is_file():
+            shutil.copy2(entry, destination)
+
+
+def provider_override(local_name: str, alias: str | None, endpoint: str, *, access_key: str, secret_key: str) -> str:
+    lines = [f'provider "{local_name}" {{']
+    if alias:
+        lines.append(f'  alias                       = "{alias}"')
+    lines += [
+        f'  access_key                  = "{access_key}"',
+        f'  secret_key                  = "{secret_key}"',
+        "  token                       = null",
+        "  profile                     = null",
+        "  shared_config_files         = null",
+        "  shared_credentials_files    = null",
+        "  allowed_account_ids         = null",
+        "  forbidden_account_ids       = null",
+        "  skip_credentials_validation = true",
+        "  skip_metadata_api_check     = true",
+        "  skip_region_validation      = true",
+        # false on purpose: moto answers GetCallerIdentity, and a real account id keeps ARNs and
+        # security-group references stable between plans.
+        "  skip_requesting_account_id  = false",
+        "  s3_use_path_style           = true",
+        "  use_fips_endpoint           = false",
+        "  use_dualstack_endpoint      = false",
+        f"  max_retries                 = {EMULATOR_MAX_RETRIES}",
+        "  endpoints {",
+        *[f'    {service} = "{endpoint}"' for service in EXPLICIT_ENDPOINTS],
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+HEADER = "# Generated by stackprobe for a run against a local AWS emulator. Never commit this file.\n"
+
+
+def create_workspace(source_dir: Path, parent: Path, *, endpoint: str, access_key: str, secret_key: str) -> Workspace:
+    """Copy `source_dir` (and the local modules it calls) under `parent`, then write the overrides."""
+    source_dir = source_dir.expanduser().resolve()
+    if not source_dir.is_dir():
+        raise WorkspaceError(
+            f"The Terraform directory {source_dir} does not exist",
+            "pass the directory that holds your root module's .tf files (e.g. `stackprobe verify terraform/`).",
+        )
+    if not any(source_dir.glob("*.tf")) and not any(source_dir.glob("*.tf.json")):
+        raise WorkspaceError(
+            f"The directory {source_dir} holds no .tf files",
+            "pass the directory of the root module (the one you run `terraform plan` in).",
+        )
+    modules = read_tree(source_dir)
+    common = _common_root(list(modules))
+    root = parent / "src"
+    if root.exists():
+        shutil.rmtree(root)
+    needed = set(modules)
+    # Copy each top-most needed directory once; nested ones come along with their parent.
+    for directory in sorted(modules, key=lambda d: len(d.parts)):
+        if any(directory != other and other in directory.parents for other in needed):
+            continue
+        _copy_tree(directory, root / directory.relative_to(common), needed)
+    workspace = Workspace(
+        source_dir=source_dir,
+        root=root,
+        module_dir=root / source_dir.relative_to(common),
+        modules={root / d.relative_to(common): m for d, m in modules.items()},
+    )
+    write_overrides(workspace, endpoint=endpoint, access_key=access_key, secret_key=secret_key)
+    return workspace
+
+
+def write_overrides(workspace: Workspace, *, endpoint: str, access_key: str, secret_key: str) -> None:
+    """(Re)write the generated files; called again when the emulator endpoint changes."""
+    for path in workspace.generated:
+        path.unlink(missing_ok=True)
+    workspace.generated = []
+    for directory, module in workspace.modules.items():
+        blocks = module.aws_provider_blocks()
+        is_root = directory == workspace.module_dir
+        if blocks:
+            text = "".join(
+                provider_override(name, alias, endpoint, access_key=access_key, secret_key=secret_key)
+                for name, alias in blocks
+            )
+            path = directory / OVERRIDE_NAME
+        elif is_root:
+            # No provider block to override: an override of a block that does not exist is an error,
+            # so the root gets an ordinary provider file instead (the implicit default provider).
+            name = "aws" if "aws" in module.aws_local_names else sorted(module.aws_local_names)[0]
+            text = provider_override(name, None, endpoint, access_key=access_key, secret_key=secret_key)
+            path = directory / PROVIDER_NAME
+        else:
+            continue
+        if is_root and (module.has_backend or module.has_cloud_block):
+            text += 'terraform {\n  backend "local" {}\n}\n'
+        path.write_text(HEADER + text, encoding="utf-8")
+        workspace.generated.append(path)

@@ -1,0 +1,117 @@
+"""Bad input and bad luck: each ends in a clear error, a destroy, and an empty emulator.
+
+These tests run real terraform against the embedded moto, so each costs tens of seconds; they use
+small purpose-built stacks under tests/harness/stacks/.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stackprobe.errors import BackendError, TerraformFailed
+from stackprobe.session import StackSession
+from stackprobe.settings import RunSettings, StackSpec
+
+pytestmark = pytest.mark.harness
+
+STACKS = Path(__file__).parent / "stacks"
+
+
+@pytest.fixture
+def private_session(tmp_path: Path) -> Iterator[StackSession]:
+    """A session with its own emulator port, so a test may stop or restart it."""
+    session = StackSession(RunSettings(), tmp_path)
+    yield session
+    session.close()
+
+
+def _spec(name: str) -> StackSpec:
+    return StackSpec(tf_dir=(STACKS / name).resolve())
+
+
+def test_invalid_hcl_reports_terraforms_parse_error(private_session: StackSession) -> None:
+    stack = private_session.stack(_spec("invalid_hcl"))
+    with pytest.raises(TerraformFailed) as error:
+        stack.prepare()
+    context = stack.failure_context(error.value)
+    assert "Argument or block definition required" in context or "Unclosed configuration block" in context
+    assert "Reproduce: stackprobe verify" in context
+    assert stack.teardown().clean
+
+
+def test_apply_failing_half_way_is_destroyed(private_session: StackSession) -> None:
+    spec = _spec("fails_halfway")
+    stack = private_session.stack(spec)
+    with pytest.raises(TerraformFailed) as error:
+        private_session.deploy(spec)
+    assert "sg-0123456789abcdef0" in error.value.output
+    # Something was created before the failure: that is what makes the destroy meaningful.
+    assert "aws_s3_bucket.data" in stack.prepare().state_resources()
+    context = stack.failure_context(error.value)
+    assert "Last requests served by the emulator" in context
+    report = stack.teardown()
+    assert report.destroyed, report.error
+    assert report.leftovers == {}, report.render()
+
+
+def _when_output(stack_session: StackSession, marker: str, action: object) -> None:
+    """Run `action` once, the first time terraform prints a line containing `marker`."""
+    fired = threading.Event()
+
+    def watch(line: str) -> None:
+        if marker in line and not fired.is_set():
+            fired.set()
+            threading.Thread(target=action, daemon=True).start()  # type: ignore[arg-type]
+
+    stack_session.on_output = watch
+
+
+def test_emulator_dying_mid_apply_is_reported_and_cleaned(private_session: StackSession) -> None:
+    spec = _spec("slow")
+    stack = private_session.stack(spec)
+    stack.prepare()
+    assert private_session.emulator is not None
+    emulator = private_session.emulator
+    stack.runner.on_output = None  # type: ignore[union-attr]
+    fired = threading.Event()
+
+    def watch(line: str) -> None:
+        if "aws_sqs_queue.slow: Creating..." in line and not fired.is_set():
+            fired.set()
+            threading.Thread(target=emulator.stop, daemon=True).start()
+
+    stack.runner.on_output = watch  # type: ignore[union-attr]
+    with pytest.raises(BackendError, match="stopped answering during apply"):
+        private_session.deploy(spec)
+    report = stack.teardown()
+    assert emulator.alive(), "teardown restarts the emulator to finish destroy"
+    assert report.destroyed, report.error
+    assert report.leftovers == {}, report.render()
+
+
+def test_ctrl_c_during_apply_still_destroys(private_session: StackSession) -> None:
+    spec = _spec("slow")
+    stack = private_session.stack(spec)
+    stack.prepare()
+    fired = threading.Event()
+
+    def watch(line: str) -> None:
+        if "aws_sqs_queue.slow: Creating..." in line and not fired.is_set():
+            fired.set()
+            # What a terminal does on Ctrl-C: SIGINT to the process, which Python turns into
+            # KeyboardInterrupt in the main thread (where the apply is waiting).
+            threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGINT)).start()
+
+    stack.runner.on_output = watch  # type: ignore[union-attr]
+    with pytest.raises(KeyboardInterrupt):
+        private_session.deploy(spec)
+    assert fired.is_set()
+    report = stack.teardown()
+    assert report.destroyed, report.error
+    assert report.leftovers == {}, report.render()
