@@ -1,0 +1,240 @@
+"""HTTP API of the modelserve container (Flask).
+
+Production runs ``gunicorn "modelserve.api:create_app()"``; ``python -m modelserve.api`` runs the same
+app on werkzeug's threaded server for local live probes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Flask, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
+
+from .aws import error_code, make_s3_client, make_sqs_client
+from .config import Config, ConfigError, load_config
+from .jobs import JobMessage, get_state, is_valid_image_key, is_valid_job_id, new_job_id, put_state
+from .model import InvalidModelError, ModelNotFoundError, is_number, is_valid_model_name, load_model
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+log = logging.getLogger("modelserve.api")
+
+UPLOAD_URL_EXPIRES_IN = 300
+# A bare file name: no "/" so the client cannot pick its own prefix inside uploads/<uuid>/.
+_FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+
+
+def _error(status: int, message: str, **extra: Any) -> ResponseReturnValue:
+    return jsonify({"error": message, **extra}), status
+
+
+def _json_body() -> dict[str, Any] | None:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+def _aws_check(call: Callable[[], object], target: str) -> dict[str, Any]:
+    try:
+        call()
+    except (ClientError, BotoCoreError) as exc:
+        return {"ok": False, "target": target, "error": error_code(exc)}
+    return {"ok": True, "target": target}
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app; raises ConfigError (naming the variable) when the environment is incomplete."""
+    cfg = config if config is not None else load_config()
+    s3 = make_s3_client(cfg.region)
+    sqs = make_sqs_client(cfg.region)
+
+    # No static folder: the API serves no files, and the implicit /static route would only widen
+    # what a misconfigured HEALTH_PATH could collide with.
+    app = Flask("modelserve", static_folder=None)
+    app.config["MODELSERVE"] = cfg
+    _register_routes(app, cfg, s3, sqs)
+    _register_health(app, cfg.health_path)
+    return app
+
+
+def _register_health(app: Flask, path: str) -> None:
+    adapter = app.url_map.bind("localhost")
+    try:
+        adapter.match(path, method="GET")
+    except NotFound:
+        pass
+    except (MethodNotAllowed, RequestRedirect) as exc:
+        raise ConfigError(f"HEALTH_PATH={path!r} collides with an API route") from exc
+    else:
+        raise ConfigError(f"HEALTH_PATH={path!r} collides with an API route")
+
+    def health() -> ResponseReturnValue:
+        # Liveness deliberately touches nothing outside the process: the ALB and the ECS container
+        # health check replace tasks that fail it, so if it consulted the database (or S3/SQS) a
+        # single dependency blip would make every task fail at once and ECS would kill the whole
+        # service, turning a brief outage into a long one. Dependency state belongs in /ready.
+        return jsonify({"status": "ok"})
+
+    app.add_url_rule(path, endpoint="health", view_func=health, methods=["GET"])
+
+
+def _register_routes(app: Flask, cfg: Config, s3: S3Client, sqs: SQSClient) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
+        return _error(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(ClientError)
+    @app.errorhandler(BotoCoreError)
+    def aws_error(exc: Exception) -> ResponseReturnValue:
+        log.error("AWS call failed: %s", exc)
+        return _error(502, "upstream AWS request failed", code=error_code(exc))
+
+    @app.get("/ready")
+    def ready() -> ResponseReturnValue:
+        checks: dict[str, Any] = {
+            "models_bucket": _aws_check(lambda: s3.head_bucket(Bucket=cfg.models_bucket), cfg.models_bucket),
+            "uploads_bucket": _aws_check(
+                lambda: s3.head_bucket(Bucket=cfg.uploads_bucket), cfg.uploads_bucket
+            ),
+            "jobs_queue": _aws_check(
+                lambda: sqs.get_queue_attributes(QueueUrl=cfg.jobs_queue_url, AttributeNames=["QueueArn"]),
+                cfg.jobs_queue_url,
+            ),
+        }
+        ok = all(check["ok"] for check in checks.values())
+        # The database is reported as configured but never contacted: the fixture has no code path
+        # that uses it, and the emulator the probes run against has no PostgreSQL to reach.
+        checks["database"] = {
+            "configured": True,
+            "checked": False,
+            "target": f"{cfg.db.host}:{cfg.db.port}/{cfg.db.name}",
+        }
+        return jsonify({"status": "ready" if ok else "not_ready", "checks": checks}), 200 if ok else 503
+
+    @app.post("/predict")
+    def predict() -> ResponseReturnValue:
+        body = _json_body()
+        if body is None:
+            return _error(400, "request body must be a JSON object")
+        name, inputs = body.get("model"), body.get("inputs")
+        if not is_valid_model_name(name):
+            return _error(400, "'model' must be a model name such as 'iris-v1'")
+        if not isinstance(inputs, list) or not inputs or not all(is_number(v) for v in inputs):
+            return _error(400, "'inputs' must be a non-empty list of finite numbers")
+        assert isinstance(name, str)
+        try:
+            model = load_model(s3, cfg.models_bucket, name)
+        except ModelNotFoundError:
+            return _error(404, f"model {name!r} not found")
+        except InvalidModelError as exc:
+            log.error("%s", exc)
+            return _error(500, str(exc))
+        if len(inputs) != model.input_size:
+            return _error(400, f"model {name!r} expects {model.input_size} inputs, got {len(inputs)}")
+        return jsonify({"model": name, **model.predict([float(v) for v in inputs])})
+
+    @app.get("/upload-url")
+    def upload_url() -> ResponseReturnValue:
+        filename = request.args.get("filename", "")
+        if not _FILENAME_RE.match(filename):
+            return _error(400, "'filename' must be a bare file name such as photo.jpg")
+        key = f"uploads/{new_job_id()}/{filename}"
+        # Only Bucket and Key are signed. Adding ServerSideEncryption/SSEKMSKeyId here would sign
+        # x-amz-server-side-encryption* headers, and every client would then have to send exactly
+        # matching headers or get 403; the bucket's default SSE-KMS encryption applies anyway.
+        url = s3.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": cfg.uploads_bucket, "Key": key},
+            ExpiresIn=UPLOAD_URL_EXPIRES_IN,
+            HttpMethod="PUT",
+        )
+        return jsonify({"url": url, "key": key, "expires_in": UPLOAD_URL_EXPIRES_IN})
+
+    @app.post("/start-job")
+    def start_job() -> ResponseReturnValue:
+        body = _json_body()
+        if body is None:
+            return _error(400, "request body must be a JSON object")
+        image_key, name = body.get("image_key"), body.get("model")
+        if not is_valid_image_key(image_key):
+            return _error(400, "'image_key' must be an object key under uploads/")
+        if not is_valid_model_name(name):
+            return _error(400, "'model' must be a model name such as 'iris-v1'")
+        assert isinstance(image_key, str) and isinstance(name, str)
+        # The image is not checked here: a missing object is the worker's failure to report, which
+        # keeps the poison-message path reachable end to end.
+        message = JobMessage(job_id=new_job_id(), image_key=image_key, model=name)
+        # State first, message second: a fast worker could otherwise write "done" before this
+        # request writes "queued" and the later write would clobber the result.
+        put_state(s3, cfg.uploads_bucket, message.state("queued"))
+        try:
+            sqs.send_message(QueueUrl=cfg.jobs_queue_url, MessageBody=message.to_json())
+        except (ClientError, BotoCoreError) as exc:
+            try:
+                put_state(
+                    s3, cfg.uploads_bucket, message.state("failed", error=f"enqueue: {error_code(exc)}")
+                )
+            except (ClientError, BotoCoreError):
+                log.exception("could not record enqueue failure of job %s", message.job_id)
+            raise
+        response = jsonify({"job_id": message.job_id, "status": "queued"})
+        response.headers["Location"] = f"/job/{message.job_id}/results"
+        return response, 202
+
+    @app.get("/job/<job_id>/results")
+    def job_results(job_id: str) -> ResponseReturnValue:
+        state = get_state(s3, cfg.uploads_bucket, job_id) if is_valid_job_id(job_id) else None
+        if state is None:
+            return _error(404, f"job {job_id!r} not found")
+        return jsonify(state)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modelserve.api", description=__doc__)
+    parser.add_argument("--host", default="0.0.0.0", help="interface to bind (default: 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=None, help="overrides APP_PORT")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        config = load_config()
+        app = create_app(config)
+    except ConfigError as exc:
+        print(f"modelserve: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+    from werkzeug.serving import make_server
+
+    server = make_server(
+        args.host, args.port if args.port is not None else config.app_port, app, threaded=True
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # Unwinds serve_forever() from the main thread; shutdown() would deadlock here because it
+        # waits for the very loop the handler interrupted.
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"modelserve: listening on http://{args.host}:{server.server_port}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""HTTP API against an in-process moto account (Flask test client)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from modelserve.api import create_app
+from modelserve.config import ConfigError, load_config
+from modelserve_testlib import MODELS_BUCKET, UPLOADS_BUCKET, Stack
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def app(stack: Stack) -> Flask:
+    return create_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def test_health_is_ok_without_touching_dependencies(stack: Stack, client: FlaskClient) -> None:
+    # Remove every dependency: liveness must not notice.
+    stack.s3.delete_object(Bucket=MODELS_BUCKET, Key="models/toy.json")
+    for bucket in (MODELS_BUCKET, UPLOADS_BUCKET):
+        stack.s3.delete_bucket(Bucket=bucket)
+    stack.sqs.delete_queue(QueueUrl=stack.queue_url)
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_health_route_follows_health_path(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEALTH_PATH", "/internal/healthz")
+    client = create_app().test_client()
+    assert client.get("/internal/healthz").get_json() == {"status": "ok"}
+    assert client.get("/health").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/ready", "/predict", "/job/x/results"])
+def test_health_path_may_not_shadow_an_api_route(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    monkeypatch.setenv("HEALTH_PATH", path)
+    with pytest.raises(ConfigError, match="collides with an API route"):
+        create_app()
+
+
+def test_ready_reports_each_dependency_and_never_the_database(stack: Stack, client: FlaskClient) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ready"
+    assert body["checks"]["models_bucket"] == {"ok": True, "target": MODELS_BUCKET}
+    assert body["checks"]["uploads_bucket"] == {"ok": True, "target": UPLOADS_BUCKET}
+    assert body["checks"]["jobs_queue"] == {"ok": True, "target": stack.queue_url}
+    assert body["checks"]["database"] == {
+        "configured": True,
+        "checked": False,
+        "target": "db.internal.example:5432/modelserve",
+    }
+    assert "s3cr3t" not in response.get_data(as_text=True)
+
+
+def test_ready_is_503_naming_the_broken_dependency(stack: Stack, client: FlaskClient) -> None:
+    stack.s3.delete_bucket(Bucket=UPLOADS_BUCKET)
+    stack.sqs.delete_queue(QueueUrl=stack.queue_url)
+    response = client.get("/ready")
+    assert response.status_code == 503
+    checks = response.get_json()["checks"]
+    assert response.get_json()["status"] == "not_ready"
+    assert checks["models_bucket"]["ok"] is True
+    assert checks["uploads_bucket"] == {"ok": False, "target": UPLOADS_BUCKET, "error": "404"}
+    assert checks["jobs_queue"]["ok"] is False
+    assert "NonExistentQueue" in checks["jobs_queue"]["error"]
+
+
+def test_predict_scores_with_the_stored_model(client: FlaskClient) -> None:
+    response = client.post("/predict", json={"model": "toy", "inputs": [0.2, 0.9]})
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "model": "toy",
+        "label": "dog",
+        "scores": {"cat": 0.2, "dog": 0.9, "fox": 0.65},
+    }
+
+
+def test_predict_reads_the_model_on_every_request(stack: Stack, client: FlaskClient) -> None:
+    assert client.post("/predict", json={"model": "toy", "inputs": [1, 0]}).get_json()["label"] == "cat"
+    stack.put_model("toy", {"labels": ["only"], "weights": [[1, 1]]})
+    assert client.post("/predict", json={"model": "toy", "inputs": [1, 0]}).get_json()["label"] == "only"
+
+
+def test_predict_unknown_model_is_404(client: FlaskClient) -> None:
+    response = client.post("/predict", json={"model": "nope", "inputs": [1.0, 2.0]})
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "model 'nope' not found"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[1, 2]",
+        json.dumps({"inputs": [1, 2]}),
+        json.dumps({"model": "../toy", "inputs": [1, 2]}),
+        json.dumps({"model": "toy"}),
+        json.dumps({"model": "toy", "inputs": []}),
+        json.dumps({"model": "toy", "inputs": ["1", 2]}),
+        json.dumps({"model": "toy", "inputs": [True, 2]}),
+        '{"model": "toy", "inputs": [NaN, 2]}',
+        json.dumps({"model": "toy", "inputs": [1, 2, 3]}),
+    ],
+)
+def test_predict_bad_input_is_400(client: FlaskClient, body: str) -> None:
+    response = client.post("/predict", data=body, content_type="application/json")
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]
+
+
+def test_predict_with_a_corrupt_model_object_is_a_server_error(stack: Stack, client: FlaskClient) -> None:
+    stack.put_model("broken", "{not json")
+    response = client.post("/predict", json={"model": "broken", "inputs": [1]})
+    assert response.status_code == 500
+    assert "not valid JSON" in response.get_json()["error"]
+
+
+def test_upload_url_is_a_presigned_put_without_sse_headers(client: FlaskClient) -> None:
+    response = client.get("/upload-url?filename=cat.jpg")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["expires_in"] == 300
+    prefix, upload_id, filename = body["key"].split("/")
+    assert (prefix, filename) == ("uploads", "cat.jpg")
+    assert str(uuid.UUID(upload_id)) == upload_id
+    url = urlsplit(body["url"])
+    query = parse_qs(url.query)
+    assert url.path.endswith(f"/{body['key']}")
+    assert UPLOADS_BUCKET in url.netloc + url.path
+    assert query["X-Amz-Expires"] == ["300"]
+    assert query["X-Amz-SignedHeaders"] == ["host"]
+    assert "x-amz-server-side-encryption" not in body["url"].lower()
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?filename=", "?filename=a/b.jpg", "?filename=../x.jpg", "?filename=.hidden"]
+)
+def test_upload_url_rejects_bad_filenames(client: FlaskClient, query: str) -> None:
+    assert client.get(f"/upload-url{query}").status_code == 400
+
+
+def test_start_job_stores_state_then_enqueues(stack: Stack, client: FlaskClient) -> None:
+    response = client.post("/start-job", json={"image_key": "uploads/abc/cat.jpg", "model": "toy"})
+    assert response.status_code == 202
+    job_id = response.get_json()["job_id"]
+    assert str(uuid.UUID(job_id)) == job_id
+    assert response.headers["Location"] == f"/job/{job_id}/results"
+
+    messages = stack.sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"]) for m in messages] == [
+        {"job_id": job_id, "image_key": "uploads/abc/cat.jpg", "model": "toy"}
+    ]
+    expected = {"job_id": job_id, "status": "queued", "image_key": "uploads/abc/cat.jpg", "model": "toy"}
+    assert stack.state(job_id) == expected
+
+    result = client.get(f"/job/{job_id}/results")
+    assert result.status_code == 200
+    assert result.get_json() == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"image_key": "cat.jpg", "model": "toy"},
+        {"image_key": "uploads/", "model": "toy"},
+        {"image_key": "uploads/a/cat.jpg"},
+        {"image_key": "uploads/a/cat.jpg", "model": "a/b"},
+    ],
+)
+def test_start_job_bad_input_is_400_and_enqueues_nothing(
+    stack: Stack, client: FlaskClient, body: dict[str, str]
+) -> None:
+    assert client.post("/start-job", json=body).status_code == 400
+    assert stack.queue_depth(stack.queue_url) == (0, 0)
+
+
+def test_start_job_enqueue_failure_is_502_and_recorded(stack: Stack) -> None:
+    missing_queue = stack.queue_url.rsplit("/", 1)[0] + "/does-not-exist"
+    config = dataclasses.replace(load_config(), jobs_queue_url=missing_queue)
+    client = create_app(config).test_client()
+    response = client.post("/start-job", json={"image_key": "uploads/a/cat.jpg", "model": "toy"})
+    assert response.status_code == 502
+    assert "NonExistentQueue" in response.get_json()["code"]
+    [obj] = stack.s3.list_objects_v2(Bucket=UPLOADS_BUCKET, Prefix="results/")["Contents"]
+    state = json.loads(stack.s3.get_object(Bucket=UPLOADS_BUCKET, Key=obj["Key"])["Body"].read())
+    assert state["status"] == "failed"
+    assert state["error"].startswith("enqueue: ")
+
+
+@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid", str(uuid.uuid4()).upper()])
+def test_unknown_job_is_404(client: FlaskClient, job_id: str) -> None:
+    response = client.get(f"/job/{job_id}/results")
+    assert response.status_code == 404
+    assert response.get_json() == {"error": f"job {job_id!r} not found"}
+
+
+def test_unknown_route_answers_json(client: FlaskClient) -> None:
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert "error" in response.get_json()
