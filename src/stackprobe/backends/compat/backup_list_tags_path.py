@@ -1,0 +1,49 @@
+"""AWS Backup: ListTags finds the resource whether or not its path ends with a slash.
+
+The Backup API documents `GET /tags/{ResourceArn}/`, and moto 5.2 takes the ARN from the second-to-last
+path segment. The Go SDK the provider uses sends `GET /tags/{ResourceArn}` without the trailing slash, so
+moto looks up the tags of a resource named "tags" and answers none: every tagged `aws_backup_vault` (and
+`aws_backup_plan`) reads back without its tags and re-plans them on every plan. AWS accepts both forms.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from moto.backup.responses import BackupResponse
+
+from stackprobe.backends.compat._monkey import replace
+from stackprobe.backends.compat.base import GapKind, MotoPatch
+
+_applied = False
+
+
+def resource_arn_from_path(path: str) -> str:
+    return unquote(path.split("/tags/", 1)[1].split("?", 1)[0].rstrip("/"))
+
+
+def _list_tags(self: Any) -> str:
+    tags = self.backup_backend.list_tags(resource_arn=resource_arn_from_path(self.path))
+    return json.dumps({"Tags": tags})
+
+
+def _apply() -> None:
+    global _applied
+    if _applied:
+        return
+    replace(BackupResponse, "list_tags", _list_tags)
+    _applied = True
+
+
+PATCH = MotoPatch(
+    name="backup-list-tags-path",
+    moto_versions=">=5.2.5,<5.3",
+    kind=GapKind.DRIFT,
+    resource_types=("aws_backup_vault", "aws_backup_plan"),
+    gap="ListTags reads the ARN from the wrong path segment when the path has no trailing slash (as the Go "
+    "SDK sends it), so tags read back empty and drift on every plan.",
+    fix="Takes the ARN from everything after /tags/, with or without a trailing slash.",
+    apply=_apply,
+)

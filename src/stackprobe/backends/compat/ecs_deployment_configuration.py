@@ -1,0 +1,87 @@
+"""ECS: a service's deployment settings are stored and read back.
+
+moto 5.2's CreateService drops `deploymentConfiguration` (circuit breaker, minimumHealthyPercent,
+maximumPercent), `healthCheckGracePeriodSeconds` and `availabilityZoneRebalancing`, so DescribeServices
+answers without them: the provider reads the circuit breaker back as absent, the grace period as 0 and the
+rebalancing as unset, and re-plans them forever (a probe of the rollback behaviour would also see nothing
+configured). UpdateService stores them as sent but without AWS's defaults. AWS returns what it was given,
+with maximumPercent 200 and minimumHealthyPercent 100 filled in for a REPLICA service (100 and 0 for
+DAEMON), and availabilityZoneRebalancing DISABLED, when not given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.ecs.models import EC2ContainerServiceBackend, Service
+from moto.ecs.responses import EC2ContainerServiceResponse
+
+from stackprobe.backends.compat._monkey import replace
+from stackprobe.backends.compat.base import GapKind, MotoPatch
+
+_applied = False
+DEFAULT_AZ_REBALANCING = "DISABLED"
+
+
+def with_aws_defaults(configuration: dict[str, Any] | None, scheduling_strategy: Any) -> dict[str, Any]:
+    """The deploymentConfiguration DescribeServices reports for what CreateService/UpdateService sent."""
+    result = dict(configuration or {})
+    daemon = scheduling_strategy == "DAEMON"
+    result.setdefault("maximumPercent", 100 if daemon else 200)
+    result.setdefault("minimumHealthyPercent", 0 if daemon else 100)
+    return result
+
+
+def _store(service: Any, configuration: Any, grace_period: Any, rebalancing: Any) -> None:
+    # None means "not in this request": keep what the service has, or AWS's default on create.
+    if configuration is not None or getattr(service, "deployment_configuration", None) is None:
+        service.deployment_configuration = with_aws_defaults(configuration, service.scheduling_strategy)
+    if grace_period is not None:
+        service.health_check_grace_period_seconds = int(grace_period)
+    if rebalancing is not None or getattr(service, "availability_zone_rebalancing", None) is None:
+        service.availability_zone_rebalancing = rebalancing or DEFAULT_AZ_REBALANCING
+
+
+def _apply() -> None:
+    global _applied
+    if _applied:
+        return
+    original_create = EC2ContainerServiceResponse.create_service
+    original_update = EC2ContainerServiceBackend.update_service
+
+    def create_service(self: Any) -> Any:
+        result = original_create(self)
+        answer: Any = result.result
+        _store(
+            answer["service"],
+            self._get_param("deploymentConfiguration"),
+            self._get_param("healthCheckGracePeriodSeconds"),
+            self._get_param("availabilityZoneRebalancing"),
+        )
+        return result
+
+    def update_service(self: EC2ContainerServiceBackend, service_properties: dict[str, Any]) -> Service:
+        # The response layer passes every request field, snake_cased; take ours out before moto's setattr loop.
+        configuration = service_properties.pop("deployment_configuration", None)
+        grace_period = service_properties.pop("health_check_grace_period_seconds", None)
+        rebalancing = service_properties.pop("availability_zone_rebalancing", None)
+        service = original_update(self, service_properties)
+        _store(service, configuration, grace_period, rebalancing)
+        return service
+
+    replace(EC2ContainerServiceResponse, "create_service", create_service)
+    replace(EC2ContainerServiceBackend, "update_service", update_service)
+    _applied = True
+
+
+PATCH = MotoPatch(
+    name="ecs-service-deployment-settings",
+    moto_versions=">=5.2.5,<5.3",
+    kind=GapKind.NOT_STORED,
+    resource_types=("aws_ecs_service",),
+    gap="CreateService drops deploymentConfiguration (circuit breaker, minimum/maximum percent), "
+    "healthCheckGracePeriodSeconds and availabilityZoneRebalancing; DescribeServices returns none of them.",
+    fix="Stores them on create and update and returns them, with AWS's defaults (minimum/maximum percent, "
+    "availabilityZoneRebalancing DISABLED).",
+    apply=_apply,
+)

@@ -1,0 +1,86 @@
+"""The table of moto patches, known drift and known gaps (data only; the patches live beside it)."""
+
+from __future__ import annotations
+
+from stackprobe.backends.compat import (
+    appautoscaling_tags,
+    backup_list_tags_path,
+    backup_selections,
+    cloudfront_absent_settings,
+    ec2_default_network_acl,
+    ec2_sg_rule_descriptions,
+    ecs_deployment_configuration,
+    elasticache_member_clusters,
+    kms_rotation_period,
+    rds_instance_identity,
+    rds_parameter_source,
+    rds_performance_insights,
+    s3_logging_policy,
+    sqs_redrive_allow_policy,
+    sqs_redrive_policy_json,
+)
+from stackprobe.backends.compat.base import GapKind, KnownDrift, KnownGap, MotoPatch
+
+PATCHES: list[MotoPatch] = [
+    appautoscaling_tags.PATCH,
+    rds_instance_identity.PATCH,
+    sqs_redrive_allow_policy.PATCH,
+    sqs_redrive_policy_json.PATCH,
+    backup_selections.PATCH,
+    backup_list_tags_path.PATCH,
+    elasticache_member_clusters.PATCH,
+    s3_logging_policy.PATCH,
+    ecs_deployment_configuration.PATCH,
+    rds_parameter_source.PATCH,
+    rds_performance_insights.PATCH,
+    kms_rotation_period.PATCH,
+    ec2_sg_rule_descriptions.PATCH,
+    cloudfront_absent_settings.PATCH,
+    ec2_default_network_acl.PATCH,
+]
+
+KNOWN_DRIFT: list[KnownDrift] = []
+
+KNOWN_GAPS: list[KnownGap] = [
+    KnownGap(
+        name="elb-target-health-faked",
+        kind=GapKind.FAKED,
+        resource_types=("aws_lb_target_group", "aws_lb_target_group_attachment"),
+        gap="moto reports every registered target as healthy and runs no health check.",
+        consequence="Target health read from moto is not evidence; stackprobe runs the health check live.",
+    ),
+    KnownGap(
+        name="ecs-tasks-never-run",
+        kind=GapKind.FAKED,
+        resource_types=("aws_ecs_service", "aws_ecs_task_definition"),
+        gap="moto accepts ECS services but starts no container.",
+        consequence="Container behaviour is probed by running the app locally with the task definition's env.",
+    ),
+    KnownGap(
+        name="s3-access-logs-delivered-at-once",
+        kind=GapKind.FAKED,
+        resource_types=("aws_s3_bucket_logging", "aws_s3_bucket"),
+        gap="moto writes an S3 server access log object into the target bucket synchronously with every "
+        "request to a logged bucket; AWS delivers access logs best-effort, minutes to hours later.",
+        consequence="A log bucket fills during apply, so destroying it without force_destroy fails with "
+        "BucketNotEmpty at once, which in AWS would only happen once logs have arrived.",
+    ),
+    KnownGap(
+        name="elasticache-member-cluster-nodes",
+        kind=GapKind.FAKED,
+        resource_types=("aws_elasticache_replication_group",),
+        gap="The member cache clusters stackprobe's patch creates for a replication group carry the group's "
+        "settings but no cache nodes, endpoints or engine: nothing listens on them.",
+        consequence="Replication group settings are checked from the API; cache behaviour (failover, "
+        "encryption in transit) cannot be probed against moto.",
+    ),
+    KnownGap(
+        name="backup-selection-not-evaluated",
+        kind=GapKind.FAKED,
+        resource_types=("aws_backup_selection",),
+        gap="Backup selections are stored as given: the IAM role is not checked to be assumable by AWS "
+        "Backup, and no backup job ever runs against the selected resources.",
+        consequence="A selection that reads back is not evidence that resources are backed up; check the "
+        "selection's resources and tags against the stack's inventory instead.",
+    ),
+]

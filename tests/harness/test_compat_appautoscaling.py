@@ -1,0 +1,69 @@
+"""Application Auto Scaling tags on scalable targets, read back the way the provider does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.moto import EmbeddedMoto
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[AwsBackend]:
+    moto = EmbeddedMoto()
+    yield moto.start()
+    moto.stop()
+
+
+def _table_target(backend: AwsBackend, table: str, tags: dict[str, str] | None = None) -> str:
+    backend.client("dynamodb").create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    extra: dict[str, Any] = {"Tags": tags} if tags else {}
+    answer = backend.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="dynamodb",
+        ResourceId=f"table/{table}",
+        ScalableDimension="dynamodb:table:ReadCapacityUnits",
+        MinCapacity=5,
+        MaxCapacity=50,
+        **extra,
+    )
+    return str(answer["ScalableTargetARN"])
+
+
+def test_register_tags_are_listed_under_the_target_arn(backend: AwsBackend) -> None:
+    arn = _table_target(backend, "aas-tags-on-create", {"team": "probe"})
+    aas = backend.client("application-autoscaling")
+
+    described = aas.describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=["table/aas-tags-on-create"])
+
+    assert described["ScalableTargets"][0]["ScalableTargetARN"] == arn
+    assert arn.startswith("arn:aws:application-autoscaling:eu-west-1:123456789012:scalable-target/")
+    assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "probe"}
+
+
+def test_tag_and_untag_resource(backend: AwsBackend) -> None:
+    arn = _table_target(backend, "aas-tag-untag")
+    aas = backend.client("application-autoscaling")
+
+    assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {}
+    aas.tag_resource(ResourceARN=arn, Tags={"env": "test", "owner": "a"})
+    aas.untag_resource(ResourceARN=arn, TagKeys=["owner"])
+
+    assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"env": "test"}
+
+
+def test_tags_of_an_unknown_target_are_not_found(backend: AwsBackend) -> None:
+    aas = backend.client("application-autoscaling")
+    unknown = "arn:aws:application-autoscaling:eu-west-1:123456789012:scalable-target/none"
+
+    with pytest.raises(aas.exceptions.ResourceNotFoundException):
+        aas.list_tags_for_resource(ResourceARN=unknown)

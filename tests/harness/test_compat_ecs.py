@@ -1,0 +1,93 @@
+"""ECS: deploymentConfiguration, healthCheckGracePeriodSeconds and availabilityZoneRebalancing read back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.moto import EmbeddedMoto
+
+pytestmark = pytest.mark.unit
+
+CIRCUIT_BREAKER = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[AwsBackend]:
+    moto = EmbeddedMoto()
+    started = moto.start()
+    ecs = started.client("ecs")
+    ecs.create_cluster(clusterName="compat")
+    ecs.register_task_definition(
+        family="compat-app",
+        containerDefinitions=[{"name": "app", "image": "app:1", "memory": 128}],
+    )
+    yield started
+    moto.stop()
+
+
+def _service(backend: AwsBackend, name: str, **extra: Any) -> dict[str, Any]:
+    backend.client("ecs").create_service(
+        cluster="compat", serviceName=name, taskDefinition="compat-app", desiredCount=1, **extra
+    )
+    described = backend.client("ecs").describe_services(cluster="compat", services=[name])
+    return dict(described["services"][0])
+
+
+def test_create_stores_deployment_configuration_and_grace_period(backend: AwsBackend) -> None:
+    service = _service(
+        backend,
+        "compat-breaker",
+        deploymentConfiguration={**CIRCUIT_BREAKER, "maximumPercent": 150, "minimumHealthyPercent": 50},
+        healthCheckGracePeriodSeconds=60,
+        availabilityZoneRebalancing="ENABLED",
+    )
+
+    assert service["deploymentConfiguration"] == {
+        **CIRCUIT_BREAKER,
+        "maximumPercent": 150,
+        "minimumHealthyPercent": 50,
+    }
+    assert service["healthCheckGracePeriodSeconds"] == 60
+    assert service["availabilityZoneRebalancing"] == "ENABLED"
+
+
+def test_missing_percentages_get_the_aws_defaults(backend: AwsBackend) -> None:
+    replica = _service(backend, "compat-defaults", deploymentConfiguration=CIRCUIT_BREAKER)
+    plain = _service(backend, "compat-plain")
+
+    assert replica["deploymentConfiguration"] == {
+        **CIRCUIT_BREAKER,
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100,
+    }
+    assert plain["deploymentConfiguration"] == {"maximumPercent": 200, "minimumHealthyPercent": 100}
+    assert plain["availabilityZoneRebalancing"] == "DISABLED"
+
+
+def test_update_replaces_deployment_configuration_and_grace_period(backend: AwsBackend) -> None:
+    ecs = backend.client("ecs")
+    _service(backend, "compat-update", deploymentConfiguration=CIRCUIT_BREAKER, healthCheckGracePeriodSeconds=30)
+
+    ecs.update_service(
+        cluster="compat",
+        service="compat-update",
+        deploymentConfiguration={
+            "deploymentCircuitBreaker": {"enable": True, "rollback": False},
+            "maximumPercent": 120,
+        },
+        healthCheckGracePeriodSeconds=90,
+    )
+    ecs.update_service(cluster="compat", service="compat-update", desiredCount=2)
+    service = ecs.describe_services(cluster="compat", services=["compat-update"])["services"][0]
+
+    assert service["deploymentConfiguration"] == {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": False},
+        "maximumPercent": 120,
+        "minimumHealthyPercent": 100,
+    }
+    assert service["healthCheckGracePeriodSeconds"] == 90
+    assert service["desiredCount"] == 2

@@ -1,0 +1,81 @@
+"""ElastiCache: replication groups own member cache clusters, and deletes complete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.moto import EmbeddedMoto
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[AwsBackend]:
+    moto = EmbeddedMoto()
+    yield moto.start()
+    moto.stop()
+
+
+def _group(backend: AwsBackend, group_id: str) -> dict[str, object]:
+    # The provider's request for num_cache_clusters = 2: NumCacheClusters alone, no ReplicasPerNodeGroup.
+    answer = backend.client("elasticache").create_replication_group(
+        ReplicationGroupId=group_id,
+        ReplicationGroupDescription="compat",
+        Engine="redis",
+        CacheNodeType="cache.t4g.micro",
+        NumCacheClusters=2,
+        AtRestEncryptionEnabled=True,
+        TransitEncryptionEnabled=True,
+    )
+    return dict(answer["ReplicationGroup"])
+
+
+def test_member_clusters_exist_and_carry_the_group_settings(backend: AwsBackend) -> None:
+    elasticache = backend.client("elasticache")
+    group = _group(backend, "compat-rg")
+    members = group["MemberClusters"]
+    assert isinstance(members, list) and len(members) == 2
+
+    # The provider's read: the first node group member, with node info.
+    first = elasticache.describe_cache_clusters(CacheClusterId=members[0], ShowCacheNodeInfo=True)["CacheClusters"][0]
+
+    assert first["ReplicationGroupId"] == "compat-rg"
+    assert first["AtRestEncryptionEnabled"] is True
+    assert first["TransitEncryptionEnabled"] is True
+    assert first["CacheNodeType"] == "cache.t4g.micro"
+    assert first["Engine"] == "redis"
+    assert first["EngineVersion"]
+    assert first["CacheParameterGroup"]["CacheParameterGroupName"].startswith("default.redis")
+    for member in members:
+        assert elasticache.describe_cache_clusters(CacheClusterId=member)["CacheClusters"]
+
+
+def test_deleting_the_group_deletes_it_and_its_members(backend: AwsBackend) -> None:
+    elasticache = backend.client("elasticache")
+    members = _group(backend, "compat-rg-delete")["MemberClusters"]
+    assert isinstance(members, list)
+
+    answer = elasticache.delete_replication_group(ReplicationGroupId="compat-rg-delete")
+
+    assert answer["ReplicationGroup"]["Status"] == "deleting"
+    with pytest.raises(elasticache.exceptions.ReplicationGroupNotFoundFault):
+        elasticache.describe_replication_groups(ReplicationGroupId="compat-rg-delete")
+    for member in members:
+        with pytest.raises(elasticache.exceptions.CacheClusterNotFoundFault):
+            elasticache.describe_cache_clusters(CacheClusterId=member)
+
+
+def test_deleting_a_cache_cluster_completes(backend: AwsBackend) -> None:
+    elasticache = backend.client("elasticache")
+    elasticache.create_cache_cluster(
+        CacheClusterId="compat-cluster", Engine="memcached", CacheNodeType="cache.t4g.micro", NumCacheNodes=1
+    )
+
+    answer = elasticache.delete_cache_cluster(CacheClusterId="compat-cluster")
+
+    assert answer["CacheCluster"]["CacheClusterStatus"] == "deleting"
+    with pytest.raises(elasticache.exceptions.CacheClusterNotFoundFault):
+        elasticache.describe_cache_clusters(CacheClusterId="compat-cluster")
