@@ -1,0 +1,51 @@
+# Scenario: asynchronous image classification (POST /start-job -> SQS -> worker
+# -> results), rebuilt after the connection-pool exhaustion incident.
+#
+# The incident (terraform/legacy/image-classifier): worker_count was raised
+# from 4 to 20 to clear a backlog, each task kept a SQLAlchemy pool of 50:
+#   20 tasks x 50 connections = 1000 connections
+# against a db.t3.micro whose max_connections = 1 GiB / 9531392 B = 112.
+# New tasks could not connect, failed, were replaced and retried: the backlog
+# grew instead of shrinking.
+#
+# The fix, enforced by a precondition in modules/database:
+#   demand = 2 (rolling deploy, maximum_percent 200) x (api max + worker max) x pool
+#          = 2 x (4 + 20) x 5 = 240 connections
+#   budget = db.t4g.medium (4 GiB) max_connections 4 GiB / 9531392 B = 450,
+#            x 90% (RDS Proxy max_connections_percent)       = 405
+#   240 <= 405, with 165 connections of headroom.
+# RDS Proxy additionally multiplexes idle client connections, and the worker
+# scales on backlog per task instead of a hand-edited count.
+
+project     = "image-classifier"
+environment = "prod"
+owner       = "vision-team"
+cost_center = "image-classifier"
+image_tag   = "1.9.0"
+
+github_repository = "example-org/image-classifier"
+
+az_count           = 3
+single_nat_gateway = false
+
+domain_name = "api.image-classifier.example.com"
+
+create_waf = true
+
+# Classification of one image takes ~20 s on 2 vCPU; allow up to 2 minutes.
+worker_cpu                       = 2048
+worker_memory                    = 4096
+max_job_duration_seconds         = 120
+queue_visibility_timeout_seconds = 180 # > 120 s job time, else a second worker picks up a running job
+queue_max_receive_count          = 3
+
+api_scaling    = { min = 2, max = 4, desired = 2 }
+worker_scaling = { min = 2, max = 20, desired = 2 }
+
+# Backlog per task target: accept 5 minutes of queueing at 20 s per job
+#   300 s / 20 s = 15 jobs per worker.
+worker_backlog_per_task = 15
+
+db_instance_class      = "db.t4g.medium"
+db_pool_size_per_task  = 5
+worker_database_access = true

@@ -1,0 +1,70 @@
+################################################################################
+# General
+################################################################################
+
+variable "create" {
+  description = "Whether to create the backup vault, plan and selection."
+  type        = bool
+  default     = true
+}
+
+variable "name" {
+  description = "Name of the vault, plan and selection."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]{2,50}$", var.name))
+    error_message = "name must be 2-50 letters, digits, hyphens or underscores."
+  }
+}
+
+variable "tags" {
+  description = "Additional tags for all resources (also copied to recovery points)."
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# Vault
+################################################################################
+
+variable "kms_key_arn" {
+  description = "ARN of the KMS key encrypting recovery points."
+  type        = string
+}
+
+################################################################################
+# Plan
+################################################################################
+
+variable "schedule" {
+  description = "Cron expression of the daily backup (UTC)."
+  type        = string
+  default     = "cron(0 5 * * ? *)"
+
+  validation {
+    condition     = can(regex("^cron\\(.+\\)$", var.schedule))
+    error_message = "schedule must be a cron() expression."
+  }
+}
+
+variable "retention_days" {
+  description = "Days recovery points are kept."
+  type        = number
+  default     = 35
+
+  validation {
+    condition     = var.retention_days >= 7
+    error_message = "retention_days must be at least 7."
+  }
+}
+
+################################################################################
+# Selection
+################################################################################
+
+variable "resource_arns" {
+  description = "ARNs of the resources to back up (DB instance, S3 buckets)."
+  type        = list(string)
+  default     = []
+}

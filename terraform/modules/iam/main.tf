@@ -1,0 +1,394 @@
+################################################################################
+# General
+################################################################################
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+
+  create_github_provider = var.create_github_oidc && var.github_oidc_provider_arn == null
+  github_provider_arn    = local.create_github_provider ? try(aws_iam_openid_connect_provider.github[0].arn, null) : var.github_oidc_provider_arn
+
+  models_objects  = var.models_bucket_arn == null ? [] : ["${var.models_bucket_arn}/${var.models_prefix}*"]
+  uploads_objects = var.uploads_bucket_arn == null ? [] : ["${var.uploads_bucket_arn}/${var.uploads_prefix}*"]
+  results_objects = var.uploads_bucket_arn == null ? [] : ["${var.uploads_bucket_arn}/${var.results_prefix}*"]
+  buckets         = compact([var.models_bucket_arn, var.uploads_bucket_arn])
+}
+
+################################################################################
+# Task execution role
+################################################################################
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    # Confused-deputy protection: only ECS tasks of this account and region.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  count = var.create_task_roles ? 1 : 0
+
+  name               = "${var.name}-ecs-execution"
+  description        = "ECS agent: pull the image, write container logs, inject secrets"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "execution" {
+  count = var.create_task_roles ? 1 : 0
+
+  # GetAuthorizationToken has no resource-level permissions; it only returns
+  # a registry login token, image access is scoped by the statement below.
+  statement {
+    sid       = "ECRAuth"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.ecr_repository_arns) > 0 ? [1] : []
+
+    content {
+      sid = "ECRPull"
+      actions = [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+      ]
+      resources = var.ecr_repository_arns
+    }
+  }
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = [for arn in var.log_group_arns : "${arn}:log-stream:*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.secret_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "InjectSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = var.secret_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.secret_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "DecryptSecrets"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  count = var.create_task_roles ? 1 : 0
+
+  name   = "execution"
+  role   = aws_iam_role.execution[0].id
+  policy = data.aws_iam_policy_document.execution[0].json
+}
+
+################################################################################
+# Task roles
+################################################################################
+
+resource "aws_iam_role" "api" {
+  count = var.create_task_roles ? 1 : 0
+
+  name               = "${var.name}-api-task"
+  description        = "Model-serving API: read models, issue upload URLs, enqueue jobs, read results"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "api" {
+  count = var.create_task_roles ? 1 : 0
+
+  # HeadBucket (readiness) and 404-vs-403 on missing keys need ListBucket.
+  statement {
+    sid       = "ListOwnBuckets"
+    actions   = ["s3:ListBucket"]
+    resources = local.buckets
+  }
+
+  statement {
+    sid       = "ReadModels"
+    actions   = ["s3:GetObject"]
+    resources = local.models_objects
+  }
+
+  # Pre-signed upload URLs are signed with these credentials, so the task
+  # role itself must be allowed to PutObject under uploads/.
+  statement {
+    sid       = "WriteUploadsAndResults"
+    actions   = ["s3:PutObject"]
+    resources = concat(local.uploads_objects, local.results_objects)
+  }
+
+  statement {
+    sid       = "ReadResults"
+    actions   = ["s3:GetObject"]
+    resources = local.results_objects
+  }
+
+  statement {
+    sid       = "EnqueueJobs"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    resources = [var.queue_arn]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.secret_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadDatabaseSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = var.secret_arns
+    }
+  }
+
+  # SSE-KMS on S3 and SQS: GenerateDataKey to write, Decrypt to read.
+  statement {
+    sid       = "UseStackKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "api" {
+  count = var.create_task_roles ? 1 : 0
+
+  name   = "api"
+  role   = aws_iam_role.api[0].id
+  policy = data.aws_iam_policy_document.api[0].json
+}
+
+resource "aws_iam_role" "worker" {
+  count = var.create_task_roles ? 1 : 0
+
+  name               = "${var.name}-worker-task"
+  description        = "Job worker: consume jobs, read models and uploads, write results"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "worker" {
+  count = var.create_task_roles ? 1 : 0
+
+  statement {
+    sid       = "ListOwnBuckets"
+    actions   = ["s3:ListBucket"]
+    resources = local.buckets
+  }
+
+  statement {
+    sid       = "ReadModelsAndUploads"
+    actions   = ["s3:GetObject"]
+    resources = concat(local.models_objects, local.uploads_objects)
+  }
+
+  statement {
+    sid       = "WriteResults"
+    actions   = ["s3:PutObject", "s3:GetObject"]
+    resources = local.results_objects
+  }
+
+  statement {
+    sid = "ConsumeJobs"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+    ]
+    resources = [var.queue_arn]
+  }
+
+  statement {
+    sid       = "UseStackKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "worker" {
+  count = var.create_task_roles ? 1 : 0
+
+  name   = "worker"
+  role   = aws_iam_role.worker[0].id
+  policy = data.aws_iam_policy_document.worker[0].json
+}
+
+################################################################################
+# GitHub Actions OIDC
+################################################################################
+
+# One provider per account and URL: set github_oidc_provider_arn to reuse an
+# existing one instead of creating it (e.g. a second environment in the same
+# account).
+resource "aws_iam_openid_connect_provider" "github" {
+  count = local.create_github_provider ? 1 : 0
+
+  url             = "https://token.actions.githubusercontent.com"
+  client_id_list  = ["sts.amazonaws.com"]
+  thumbprint_list = var.github_oidc_thumbprints
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "github_assume" {
+  count = var.create_github_oidc ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [local.github_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    # Exact subjects only (no wildcards): the main branch, and jobs running in
+    # the protected GitHub environment, of this one repository.
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values = [
+        "repo:${var.github_repository}:ref:refs/heads/${var.github_branch}",
+        "repo:${var.github_repository}:environment:${var.github_environment}",
+      ]
+    }
+  }
+}
+
+resource "aws_iam_role" "github_deploy" {
+  count = var.create_github_oidc ? 1 : 0
+
+  name                 = "${var.name}-github-deploy"
+  description          = "GitHub Actions (${var.github_repository}): push the image and roll the ECS services"
+  assume_role_policy   = data.aws_iam_policy_document.github_assume[0].json
+  max_session_duration = 3600
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.github_repository != null
+      error_message = "github_repository (owner/name) is required when create_github_oidc is true."
+    }
+  }
+}
+
+data "aws_iam_policy_document" "github_deploy" {
+  count = var.create_github_oidc ? 1 : 0
+
+  statement {
+    sid       = "ECRAuth"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.ecr_repository_arns) > 0 ? [1] : []
+
+    content {
+      sid = "ECRPush"
+      actions = [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:CompleteLayerUpload",
+        "ecr:DescribeImageScanFindings",
+        "ecr:DescribeImages",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:InitiateLayerUpload",
+        "ecr:PutImage",
+        "ecr:UploadLayerPart",
+      ]
+      resources = var.ecr_repository_arns
+    }
+  }
+
+  # Task definition registration has no resource-level permissions in IAM.
+  statement {
+    sid       = "RegisterTaskDefinitions"
+    actions   = ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.ecs_service_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "RollServices"
+      actions   = ["ecs:UpdateService", "ecs:DescribeServices"]
+      resources = var.ecs_service_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.create_task_roles ? [1] : []
+
+    content {
+      sid       = "PassTaskRoles"
+      actions   = ["iam:PassRole"]
+      resources = [aws_iam_role.execution[0].arn, aws_iam_role.api[0].arn, aws_iam_role.worker[0].arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["ecs-tasks.amazonaws.com"]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "github_deploy" {
+  count = var.create_github_oidc ? 1 : 0
+
+  name   = "deploy"
+  role   = aws_iam_role.github_deploy[0].id
+  policy = data.aws_iam_policy_document.github_deploy[0].json
+}
