@@ -1,0 +1,12 @@
+variable "name" {
+  type = string
+}
+
+variable "cidr" {
+  type = string
+}
+
+variable "public_subnets" {
+  description = "Map of availability zone => CIDR block."
+  type        = map(string)
+}
