@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-VERIFY_ARGS ?= terraform --var-file terraform/environments/prod.tfvars --var allow_destroy_for_tests=true
+VERIFY_ARGS ?= terraform --var-file terraform/environments/prod.tfvars --teardown-var allow_destroy_for_tests=true
 
 .PHONY: setup verify test unit integration lint clean
 

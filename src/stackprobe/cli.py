@@ -44,6 +44,9 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
         "--var-file", action="append", default=[], type=Path, metavar="FILE", help="a .tfvars file (repeatable)"
     )
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="a -var (repeatable)")
+    parser.add_argument("--teardown-var", action="append", default=[], metavar="NAME=VALUE",
+                        help="a -var applied only just before destroy, e.g. a test-only switch that lifts "
+                             "deletion protection (repeatable)")
     parser.add_argument(
         "--format",
         choices=("text", "md", "json", "junit"),
@@ -83,15 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _spec(args: argparse.Namespace) -> StackSpec:
-    variables = []
-    for item in args.var:
+def _pairs(items: list[str], option: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in items:
         name, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"stackprobe: --var expects NAME=VALUE, got {item!r}")
-        variables.append((name, value))
+            raise SystemExit(f"stackprobe: {option} expects NAME=VALUE, got {item!r}")
+        pairs.append((name.strip(), value))
+    return tuple(pairs)
+
+
+def _spec(args: argparse.Namespace) -> StackSpec:
     return StackSpec(
-        tf_dir=args.tf_dir.resolve(), var_files=tuple(p.resolve() for p in args.var_file), variables=tuple(variables)
+        tf_dir=args.tf_dir.resolve(),
+        var_files=tuple(p.resolve() for p in args.var_file),
+        variables=_pairs(args.var, "--var"),
+        teardown_variables=_pairs(args.teardown_var, "--teardown-var"),
     )
 
 

@@ -54,6 +54,14 @@ def _ecs_services(client: Any) -> list[str]:
     return found
 
 
+def _active_ecs_clusters(client: Any) -> list[str]:
+    arns = client.list_clusters().get("clusterArns", [])
+    if not arns:
+        return []
+    # DeleteCluster leaves the cluster INACTIVE and still listed for a while (AWS documents the same).
+    return [c["clusterArn"] for c in client.describe_clusters(clusters=arns)["clusters"] if c["status"] == "ACTIVE"]
+
+
 def _scalable_targets(client: Any) -> list[str]:
     found = []
     for namespace in ("ecs", "dynamodb", "rds"):
@@ -82,7 +90,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     Collection("flow log", "ec2", "describe_flow_logs", "FlowLogs[].FlowLogId"),
     Collection("load balancer", "elbv2", "describe_load_balancers", "LoadBalancers[].LoadBalancerArn"),
     Collection("target group", "elbv2", "describe_target_groups", "TargetGroups[].TargetGroupArn"),
-    Collection("ecs cluster", "ecs", "list_clusters", "clusterArns[]"),
+    Collection("ecs cluster", "ecs", "list_clusters", "", custom=_active_ecs_clusters),
     Collection("ecs service", "ecs", "list_clusters", "", custom=_ecs_services),
     Collection(
         "ecs task definition", "ecs", "list_task_definitions", "taskDefinitionArns[]", kwargs={"status": "ACTIVE"}

@@ -70,7 +70,7 @@ def verify(
     try:
         started = time.monotonic()
         say(f"==> starting the {settings.backend} backend and preparing {spec.tf_dir}")
-        backend = session.backend
+        session.backend  # start (and guard) the emulator before anything else
         stack = session.stack(spec)
         stack.prepare()
         step("init", started)
@@ -86,7 +86,7 @@ def verify(
         started = time.monotonic()
         say(f"==> {len(selected)} checks on the deployed stack")
         context = CheckContext(
-            backend=backend,
+            backend=deployed.backend,
             plan=plan,
             state=stack.runner.state() if stack.runner else {},
             outputs=deployed.outputs,

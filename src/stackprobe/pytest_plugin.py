@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from stackprobe.backends.base import AwsBackend
+from stackprobe.checks.base import CheckContext
 from stackprobe.errors import StackprobeError
 from stackprobe.session import StackSession, sigterm_as_interrupt
 from stackprobe.settings import RunSettings, StackSpec
@@ -41,9 +42,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("stackprobe", "stackprobe: Terraform on an emulated AWS")
     group.addoption(
         "--stackprobe-backend",
-        choices=("moto",),
+        choices=("moto", "localstack"),
         default=None,
-        help="emulator backend (default: moto, embedded in the test process)",
+        help="emulator backend (default: moto, embedded in the test process; localstack: a running one at "
+        "--stackprobe-endpoint / $AWS_ENDPOINT_URL, a container, or the open-source runtime started on the host)",
+    )
+    group.addoption(
+        "--stackprobe-endpoint",
+        default=None,
+        metavar="URL",
+        help="a running LocalStack on loopback, for --stackprobe-backend=localstack",
     )
     group.addoption(
         "--stackprobe-tf-dir",
@@ -64,6 +72,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="NAME=VALUE",
         help="a -var for the stack under test; repeatable (ini: stackprobe_vars)",
+    )
+    group.addoption(
+        "--stackprobe-teardown-var",
+        action="append",
+        default=None,
+        metavar="NAME=VALUE",
+        help="a -var applied only just before destroy (e.g. to lift deletion protection); repeatable "
+        "(ini: stackprobe_teardown_vars)",
+    )
+    group.addoption(
+        "--stackprobe-app-dir",
+        default=None,
+        metavar="DIR",
+        help="the application live probes run, as its task definitions say (ini: stackprobe_app_dir)",
     )
     group.addoption(
         "--keep-stack",
@@ -106,6 +128,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("stackprobe_tf_dir", "Terraform root module under test", default="terraform")
     parser.addini("stackprobe_var_files", "var files for the stack under test", type="linelist", default=[])
     parser.addini("stackprobe_vars", "NAME=VALUE variables for the stack under test", type="linelist", default=[])
+    parser.addini(
+        "stackprobe_teardown_vars", "NAME=VALUE variables applied just before destroy", type="linelist", default=[]
+    )
+    parser.addini("stackprobe_app_dir", "the application live probes run", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -138,6 +164,7 @@ def _settings(config: pytest.Config) -> RunSettings:
         terraform_binary=config.getoption("--stackprobe-terraform"),
         provider_mirror=config.getoption("--stackprobe-provider-mirror"),
         moto_port=config.getoption("--stackprobe-moto-port"),
+        endpoint=config.getoption("--stackprobe-endpoint"),
         apply_timeout=config.getoption("--stackprobe-timeout"),
         keep_stack=config.getoption("--keep-stack"),
         reuse_stack=config.getoption("--reuse-stack"),
@@ -159,18 +186,31 @@ def _spec(config: pytest.Config) -> StackSpec:
         if cli_files
         else [resolve(f, True) for f in config.getini("stackprobe_var_files")]
     )
-    raw_vars = list(config.getini("stackprobe_vars")) + list(config.getoption("--stackprobe-var") or [])
-    variables: dict[str, str] = {}
-    for item in raw_vars:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise pytest.UsageError(f"--stackprobe-var expects NAME=VALUE, got {item!r}")
-        variables[name.strip()] = value
     return StackSpec(
         tf_dir=tf_dir.resolve(),
         var_files=tuple(p.resolve() for p in var_files),
-        variables=tuple(sorted(variables.items())),
+        variables=_pairs(config, "stackprobe_vars", "--stackprobe-var"),
+        teardown_variables=_pairs(config, "stackprobe_teardown_vars", "--stackprobe-teardown-var"),
     )
+
+
+def _pairs(config: pytest.Config, ini: str, option: str) -> tuple[tuple[str, str], ...]:
+    """NAME=VALUE items from the ini file, then the command line (which wins)."""
+    found: dict[str, str] = {}
+    for item in list(config.getini(ini)) + list(config.getoption(option) or []):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise pytest.UsageError(f"{option} expects NAME=VALUE, got {item!r}")
+        found[name.strip()] = value
+    return tuple(sorted(found.items()))
+
+
+def app_dir(config: pytest.Config) -> Path | None:
+    value = config.getoption("--stackprobe-app-dir") or str(config.getini("stackprobe_app_dir"))
+    if not value:
+        return None
+    path = Path(value)
+    return (path if path.is_absolute() else Path(str(config.rootpath)) / path).resolve()
 
 
 def reproduce_command(config: pytest.Config, nodeid: str) -> str:
@@ -179,6 +219,7 @@ def reproduce_command(config: pytest.Config, nodeid: str) -> str:
     parts = ["pytest", nodeid, f"--stackprobe-tf-dir={spec.tf_dir}"]
     parts += [f"--stackprobe-var-file={p}" for p in spec.var_files]
     parts += [f"--stackprobe-var={k}={v}" for k, v in spec.variables]
+    parts += [f"--stackprobe-teardown-var={k}={v}" for k, v in spec.teardown_variables]
     return shlex.join(parts)
 
 
@@ -268,6 +309,21 @@ def deployed_stack(stacks: StackSession, stack_spec: StackSpec, aws_backend: Aws
             report = stack.teardown()
             if not report.clean:
                 pytest.fail(report.render() + "\n\n" + stack.failure_context(), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def check_context(request: pytest.FixtureRequest, stacks: StackSession, stack_spec: StackSpec,
+                  deployed_stack: DeployedStack) -> CheckContext:
+    """What every check needs about the deployed stack: backend, plan, state, outputs and the app."""
+    stack = stacks.stack(stack_spec)
+    return CheckContext(
+        backend=deployed_stack.backend,
+        plan=deployed_stack.plan,
+        state=stack.runner.state() if stack.runner else {},
+        outputs=deployed_stack.outputs,
+        app_dir=app_dir(request.config),
+        work_dir=stack.work_dir,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
-from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.base import AwsBackend, Emulator
 from stackprobe.backends.guard import check_caller_identity, check_pinned, pin_process_environ
 from stackprobe.backends.moto import EmbeddedMoto
 from stackprobe.errors import StackprobeError
+from stackprobe.inventory import snapshot
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.stack import DeployedStack, StackUnderTest
 from stackprobe.terraform.plan import Plan
@@ -34,12 +35,13 @@ class StackSession:
         self.settings = settings
         self.work_root = work_root
         self.on_output = on_output
-        self.emulator: EmbeddedMoto | None = None
+        self.emulator: Emulator | None = None
         self._backend: AwsBackend | None = None
         self._stacks: dict[StackSpec, StackUnderTest] = {}
         self._plans: dict[StackSpec, Plan] = {}
         self._lock = threading.Lock()
         self._saved_environ: dict[str, str] | None = None
+        self._warmup: threading.Thread | None = None
 
     # -- backend -------------------------------------------------------------------------------
     @property
@@ -49,20 +51,37 @@ class StackSession:
         return self._backend
 
     def _start_backend(self) -> AwsBackend:
-        if self.settings.backend != "moto":
+        backend: AwsBackend
+        if self.settings.backend == "localstack":
+            # Started before the environment is pinned, so a user's AWS_ENDPOINT_URL is still seen.
+            from stackprobe.backends.localstack import start_localstack
+
+            handle = start_localstack(self.settings, self.work_root)
+            self.emulator = handle
+            backend = handle.backend
+        elif self.settings.backend == "moto":
+            moto = EmbeddedMoto(port=self.settings.moto_port, region=self.settings.region)
+            backend = moto.start()
+            self.emulator = moto
+        else:
             raise StackprobeError(
                 f"Unknown backend {self.settings.backend!r}",
-                "use --stackprobe-backend=moto (embedded, the default).",
+                "use --stackprobe-backend=moto (embedded, the default) or --stackprobe-backend=localstack.",
             )
-        self.emulator = EmbeddedMoto(port=self.settings.moto_port, region=self.settings.region)
-        backend = self.emulator.start()
         # Pinned for the life of the session (boto3 in tests and the app processes inherit it), and
         # restored on close so that a nested session does not leave the outer one pointing at it.
         self._saved_environ = dict(os.environ)
         pin_process_environ(backend)
         check_pinned(backend, os.environ)
         check_caller_identity(backend)
-        LOG.info("embedded moto listening on %s", backend.endpoint)
+        LOG.info("%s listening on %s", backend.name, backend.endpoint)
+        # moto imports each service's models on first use and boto3 loads a service model per client:
+        # together tens of seconds on a loaded machine. Listing every service once, in the background
+        # while terraform inits and plans, moves that cost off the critical path of the first apply.
+        self._warmup = threading.Thread(
+            target=snapshot, args=(backend, [backend.region, "us-east-1"]), name="stackprobe-warmup", daemon=True
+        )
+        self._warmup.start()
         return backend
 
     # -- stacks --------------------------------------------------------------------------------
@@ -94,10 +113,13 @@ class StackSession:
     def deploy(self, spec: StackSpec) -> DeployedStack:
         stack = self.stack(spec)
         if stack.deployed is None:
+            if self._warmup is not None:
+                self._warmup.join()
+            if self.emulator is not None and not self.deployed_stacks():
+                # Checks discover everything in the account, so whatever earlier tests left in the
+                # emulator would be judged as part of this stack: start it from an empty account.
+                self.emulator.reset()
             stack.deploy(plan=self._plans.get(spec))
-            if self.emulator is not None:
-                # Only one stack at a time shares the emulator: inventory baselines assume it.
-                pass
         assert stack.deployed is not None
         return stack.deployed
 

@@ -43,6 +43,9 @@ class StackSpec:
     tf_dir: Path
     var_files: tuple[Path, ...] = ()
     variables: tuple[tuple[str, str], ...] = ()
+    # Applied just before destroy, e.g. a test-only switch that lifts deletion protection. Checks see
+    # the stack exactly as configured; only teardown sees these.
+    teardown_variables: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -54,4 +57,5 @@ class StackSpec:
         parts = [str(self.tf_dir)]
         parts += [f"--var-file {p}" for p in self.var_files]
         parts += [f"--var {k}={v}" for k, v in self.variables]
+        parts += [f"--teardown-var {k}={v}" for k, v in self.teardown_variables]
         return " ".join(parts)

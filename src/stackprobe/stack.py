@@ -11,20 +11,18 @@ The order of operations is the contract users rely on:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shlex
 import tempfile
-import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.base import AwsBackend, Emulator
 from stackprobe.backends.guard import check_caller_identity, check_pinned
-from stackprobe.backends.moto import EmbeddedMoto
 from stackprobe.errors import BackendError, StackprobeError, TerraformFailed
 from stackprobe.inventory import Snapshot, leftovers, snapshot
 from stackprobe.settings import RunSettings, StackSpec
@@ -53,6 +51,23 @@ class DeployedStack:
         if name not in self.outputs:
             raise KeyError(f"output {name!r} not found; outputs: {', '.join(sorted(self.outputs))}")
         return self.outputs[name]
+
+
+def stack_region(state: dict[str, Any], default: str) -> str:
+    """The region most of the stack's ARNs name (a stack may set its own region, e.g. from a variable).
+
+    Checks query one region; pointing them at the stack's own region, read from what was deployed,
+    works for third-party configurations whose provider region the harness cannot evaluate.
+    """
+    regions: Counter[str] = Counter()
+    for resource in state.get("resources", []):
+        for instance in resource.get("instances", []):
+            arn = (instance.get("attributes") or {}).get("arn")
+            if isinstance(arn, str) and arn.startswith("arn:"):
+                parts = arn.split(":")
+                if len(parts) > 3 and parts[3]:
+                    regions[parts[3]] += 1
+    return regions.most_common(1)[0][0] if regions else default
 
 
 @dataclass
@@ -84,7 +99,7 @@ class StackUnderTest:
         backend: AwsBackend,
         settings: RunSettings,
         *,
-        emulator: EmbeddedMoto | None = None,
+        emulator: Emulator | None = None,
         work_dir: Path | None = None,
         on_output: Callable[[str], None] | None = None,
     ) -> None:
@@ -96,8 +111,9 @@ class StackUnderTest:
         self.on_output = on_output
         self.runner: TerraformRunner | None = None
         self.baseline: Snapshot | None = None
-        self._baseline_thread: threading.Thread | None = None
+        self._plan: Plan | None = None
         self.armed = False
+        self.emulator_restarted = False
         self.deployed: DeployedStack | None = None
         self.teardown_report: TeardownReport | None = None
 
@@ -133,8 +149,6 @@ class StackUnderTest:
             parallelism=self.settings.parallelism,
             on_output=self.on_output,
         )
-        # The inventory baseline takes seconds on a fresh emulator; it runs while init and plan do.
-        self.start_baseline()
         self.runner.init()
         return self.runner
 
@@ -143,41 +157,34 @@ class StackUnderTest:
         check_pinned(self.backend, runner.environ())
         check_caller_identity(self.backend)
 
-    def start_baseline(self) -> None:
-        """Inventory the emulator in the background while terraform boots (it takes seconds)."""
-        if self.baseline is not None or self._baseline_thread is not None:
-            return
-
-        def take() -> None:
-            self.baseline, _ = snapshot(self.backend, self.regions())
-
-        self._baseline_thread = threading.Thread(target=take, name="stackprobe-baseline", daemon=True)
-        self._baseline_thread.start()
-
-    def wait_baseline(self) -> Snapshot:
-        if self._baseline_thread is not None:
-            self._baseline_thread.join()
-        if self.baseline is None:
-            self.baseline, _ = snapshot(self.backend, self.regions())
+    def take_baseline(self) -> Snapshot:
+        """Inventory the emulator before apply: teardown proof compares against this, not the state."""
+        self.baseline, _ = snapshot(self.backend, self.regions())
         return self.baseline
 
     def regions(self) -> list[str]:
-        return [self.backend.region] + (["us-east-1"] if self.backend.region != "us-east-1" else [])
+        """Where to look for the stack's resources: the run's region, us-east-1 (global services keep
+        their resources there) and every region the configuration's provider blocks name."""
+        found = [self.backend.region, "us-east-1"]
+        if self._plan is not None:
+            found += sorted(self._plan.provider_regions())
+        return list(dict.fromkeys(found))
 
     # -- lifecycle -----------------------------------------------------------------------------
     def plan(self) -> Plan:
         runner = self.prepare()
         check_caller_identity(self.backend)
-        return runner.plan()
+        self._plan = runner.plan()
+        return self._plan
 
     def deploy(self, plan: Plan | None = None) -> DeployedStack:
         """Plan (unless given the pre-apply plan), then apply with destroy armed first."""
         runner = self.prepare()
         self.check_guard()
-        self.start_baseline()
         if plan is None:
             plan = runner.plan()
-        self.wait_baseline()
+        self._plan = plan
+        self.take_baseline()
         self.armed = True
         started = time.monotonic()
         try:
@@ -191,9 +198,10 @@ class StackUnderTest:
                     detail=exc.problem,
                 ) from exc
             raise
+        region = stack_region(runner.state(), self.backend.region)
         self.deployed = DeployedStack(
             spec=self.spec,
-            backend=self.backend,
+            backend=replace(self.backend, region=region) if region != self.backend.region else self.backend,
             outputs=runner.output(),
             plan=plan,
             resources=runner.state_resources(),
@@ -220,6 +228,7 @@ class StackUnderTest:
             LOG.warning("the emulator is not answering; restarting it on the same port to finish destroy")
             self.backend = self.emulator.restart()
             self.runner.rebind(self.backend)
+            self.emulator_restarted = True
         try:
             self._destroy_uninterruptibly()
             report.destroyed = True
@@ -232,17 +241,38 @@ class StackUnderTest:
         LOG.info("%s", report.render())
         return report
 
+    def _prepare_destroy(self) -> None:
+        """Apply the teardown variables (e.g. lift deletion protection) so destroy can succeed.
+
+        Without refresh: the state was just written by apply, and refreshing 150 resources costs as
+        much as a plan. If this apply fails (say, after a half-way apply), destroy is still attempted.
+        """
+        assert self.runner is not None
+        if not self.spec.teardown_variables or not self.runner.state_resources():
+            return
+        self.runner.variables.update(dict(self.spec.teardown_variables))
+        try:
+            self.runner.apply(refresh=False)
+        except StackprobeError as exc:
+            LOG.warning("applying the teardown variables failed; destroying anyway: %s", exc.problem)
+
     def _destroy_uninterruptibly(self) -> None:
         """Destroy with a second Ctrl-C deferred: an interrupted destroy is what leaves resources behind."""
         assert self.runner is not None
         interrupted: list[BaseException] = []
-        for _attempt in range(2):
+        self._prepare_destroy()
+        for attempt in range(2):
             try:
-                self.runner.destroy()
+                # The first attempt trusts the state (fast); a retry refreshes in case it was stale.
+                self.runner.destroy(refresh=attempt > 0 or self.emulator_restarted)
                 break
             except KeyboardInterrupt as exc:
                 LOG.warning("destroy interrupted; retrying once so the emulator is left empty")
                 interrupted.append(exc)
+            except StackprobeError:
+                if attempt > 0:
+                    raise
+                LOG.warning("destroy failed; retrying once with a refresh")
         if interrupted:
             raise interrupted[0]
 
@@ -260,6 +290,9 @@ class StackUnderTest:
                 parts.append("Terraform error:\n" + errors)
         if self.emulator is not None:
             parts.append("Last requests served by the emulator:\n" + self.emulator.request_log.render_tail(15))
+            exceptions = self.emulator.request_log.render_exceptions()
+            if exceptions:
+                parts.append("Emulator exceptions:\n" + exceptions)
         if isinstance(exc, StackprobeError):
             parts.insert(0, str(exc))
         return "\n\n".join(parts)
@@ -267,14 +300,3 @@ class StackUnderTest:
 
 def quote_paths(paths: list[Path]) -> str:
     return " ".join(shlex.quote(str(p)) for p in paths)
-
-
-@contextlib.contextmanager
-def embedded_backend(settings: RunSettings) -> Any:
-    """Start the embedded moto for a run and stop it afterwards."""
-    emulator = EmbeddedMoto(port=settings.moto_port, region=settings.region)
-    backend = emulator.start()
-    try:
-        yield emulator, backend
-    finally:
-        emulator.stop()

@@ -10,7 +10,7 @@ import pytest
 from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.moto import EmbeddedMoto
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.harness
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +67,47 @@ def test_tags_of_an_unknown_target_are_not_found(backend: AwsBackend) -> None:
 
     with pytest.raises(aas.exceptions.ResourceNotFoundException):
         aas.list_tags_for_resource(ResourceARN=unknown)
+
+
+def _tracking_alarms(backend: AwsBackend, table: str) -> list[str]:
+    alarms = backend.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"TargetTracking-table/{table}-")
+    return sorted(a["AlarmName"] for a in alarms["MetricAlarms"])
+
+
+def _put_cpu_policy(backend: AwsBackend, table: str, target: float) -> None:
+    backend.client("application-autoscaling").put_scaling_policy(
+        PolicyName="reads",
+        ServiceNamespace="dynamodb",
+        ResourceId=f"table/{table}",
+        ScalableDimension="dynamodb:table:ReadCapacityUnits",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": target,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "DynamoDBReadCapacityUtilization"},
+        },
+    )
+
+
+def test_replacing_a_policy_replaces_its_alarms(backend: AwsBackend) -> None:
+    _table_target(backend, "compat-alarms-replace")
+    _put_cpu_policy(backend, "compat-alarms-replace", 50.0)
+    first = _tracking_alarms(backend, "compat-alarms-replace")
+    _put_cpu_policy(backend, "compat-alarms-replace", 60.0)
+    second = _tracking_alarms(backend, "compat-alarms-replace")
+    assert first and len(second) == len(first), "a replaced policy keeps exactly its own alarm set"
+    assert not set(first) & set(second), "the old policy's alarms are gone"
+
+
+def test_deregistering_the_target_deletes_policies_and_alarms(backend: AwsBackend) -> None:
+    _table_target(backend, "compat-alarms-deregister")
+    _put_cpu_policy(backend, "compat-alarms-deregister", 50.0)
+    assert _tracking_alarms(backend, "compat-alarms-deregister")
+    client = backend.client("application-autoscaling")
+    client.deregister_scalable_target(
+        ServiceNamespace="dynamodb",
+        ResourceId="table/compat-alarms-deregister",
+        ScalableDimension="dynamodb:table:ReadCapacityUnits",
+    )
+    assert _tracking_alarms(backend, "compat-alarms-deregister") == []
+    policies = client.describe_scaling_policies(ServiceNamespace="dynamodb")["ScalingPolicies"]
+    assert not [p for p in policies if p["ResourceId"] == "table/compat-alarms-deregister"]

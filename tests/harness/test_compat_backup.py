@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSRequest
 from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.moto import EmbeddedMoto
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.harness
 
 ROLE = "arn:aws:iam::123456789012:role/backup"
 

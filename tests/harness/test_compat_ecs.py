@@ -10,7 +10,7 @@ import pytest
 from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.moto import EmbeddedMoto
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.harness
 
 CIRCUIT_BREAKER = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
 
@@ -91,3 +91,23 @@ def test_update_replaces_deployment_configuration_and_grace_period(backend: AwsB
     }
     assert service["healthCheckGracePeriodSeconds"] == 90
     assert service["desiredCount"] == 2
+
+
+def test_capacity_provider_strategy_and_flags_read_back(backend: AwsBackend) -> None:
+    """Without these, a FARGATE_SPOT worker is planned for replacement after every apply."""
+    strategy = [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
+    service = _service(backend, "compat-spot", capacityProviderStrategy=strategy, enableECSManagedTags=True)
+    assert service["capacityProviderStrategy"] == strategy
+    assert service["enableECSManagedTags"] is True
+    assert service["enableExecuteCommand"] is False
+
+    backend.client("ecs").update_service(cluster="compat", service="compat-spot", enableExecuteCommand=True)
+    updated = backend.client("ecs").describe_services(cluster="compat", services=["compat-spot"])["services"][0]
+    assert updated["capacityProviderStrategy"] == strategy
+    assert updated["enableExecuteCommand"] is True
+
+
+def test_flags_default_to_false_like_aws(backend: AwsBackend) -> None:
+    service = _service(backend, "compat-flags")
+    assert service["enableECSManagedTags"] is False
+    assert "capacityProviderStrategy" not in service or service["capacityProviderStrategy"] == []

@@ -12,7 +12,7 @@ from stackprobe.backends import compat
 from stackprobe.backends.compat import GapKind, KnownGap, MotoPatch, apply_patches, moto_version
 from stackprobe.backends.compat._monkey import MotoShapeChanged, add, replace
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.harness
 
 
 def _fake(name: str, versions: str, calls: list[str]) -> MotoPatch:

@@ -11,7 +11,7 @@ import pytest
 from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.moto import EmbeddedMoto
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.harness
 
 
 @pytest.fixture(scope="module")

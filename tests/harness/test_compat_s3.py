@@ -12,7 +12,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.compat.s3_logging_policy import policy_allows_log_delivery
 from stackprobe.backends.moto import EmbeddedMoto
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.harness
 
 DENY_INSECURE: dict[str, Any] = {
     "Sid": "DenyInsecure",

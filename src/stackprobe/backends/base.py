@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -17,6 +17,30 @@ _CLIENT_LOCK = threading.Lock()
 
 DUMMY_ACCESS_KEY = "test"
 DUMMY_SECRET_KEY = "test"
+
+
+class RequestTail(Protocol):
+    def render_tail(self, count: int = 20) -> str: ...
+
+    def render_exceptions(self) -> str: ...
+
+
+class Emulator(Protocol):
+    """What the harness needs from a running emulator, whichever one it is (moto, LocalStack)."""
+
+    @property
+    def request_log(self) -> RequestTail: ...
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def alive(self, timeout: float = 5.0) -> bool: ...
+
+    def reset(self) -> None: ...
+
+    def restart(self) -> AwsBackend: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)

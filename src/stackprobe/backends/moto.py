@@ -87,8 +87,17 @@ class EmbeddedMoto:
         for key, value in MOTO_SETTINGS.items():
             os.environ.setdefault(key, value)
         apply_patches()
-        # werkzeug's logger would otherwise repeat every request at INFO in the pytest log.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # werkzeug's logger would otherwise repeat every request at INFO, and print a full traceback for
+        # every call moto does not implement; the request log keeps the last line of each instead.
+        werkzeug_log = logging.getLogger("werkzeug")
+        werkzeug_log.setLevel(logging.ERROR)
+        werkzeug_log.propagate = False
+        # The logger is process-wide: the most recently started server's log collects the exceptions.
+        for old in [h for h in werkzeug_log.handlers if getattr(h, "_stackprobe", False)]:
+            werkzeug_log.removeHandler(old)
+        handler = self.request_log.exception_handler()
+        handler._stackprobe = True  # type: ignore[attr-defined]
+        werkzeug_log.addHandler(handler)
         if self.requested_port and not port_is_free(self.requested_port, self.host):
             raise BackendError(
                 f"The embedded moto server could not listen on {self.host}:{self.requested_port}: the port is busy",

@@ -8,6 +8,7 @@ failure. Only the operation is kept, never bodies: they can be large and may con
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import time
 from collections import deque
@@ -41,6 +42,9 @@ class RequestLog:
 
     def __init__(self, size: int = 500) -> None:
         self._records: deque[RequestRecord] = deque(maxlen=size)
+        # Last lines of the tracebacks moto raised (an unimplemented action, a bug): kept here rather
+        # than printed, because they name the gap precisely and belong in the failure report.
+        self.exceptions: deque[str] = deque(maxlen=20)
         self._lock = threading.Lock()
         self.total = 0
         self.errors = 0
@@ -61,6 +65,24 @@ class RequestLog:
         if not records:
             return "(the emulator served no requests)"
         return "\n".join(record.line() for record in records)
+
+    def exception_handler(self) -> logging.Handler:
+        """A logging handler for werkzeug's logger that keeps each traceback's last line."""
+        log = self
+
+        class _Keep(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                text = record.getMessage()
+                if record.exc_info and record.exc_info[1] is not None:
+                    text = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+                elif "Traceback" in text:
+                    text = text.strip().splitlines()[-1]
+                log.exceptions.append(text[:300])
+
+        return _Keep(level=logging.ERROR)
+
+    def render_exceptions(self) -> str:
+        return "\n".join(self.exceptions)
 
     def wrap(self, app: WsgiApp) -> WsgiApp:
         def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -228,6 +228,21 @@ class Plan:
                 found.append(item)
         return found
 
+    def provider_regions(self, provider: str = "aws") -> set[str]:
+        """Regions the configuration's provider blocks name, as constants or through root variables."""
+        variables = self.variables()
+        regions: set[str] = set()
+        for config in self.configuration().get("provider_config", {}).values():
+            if config.get("name") != provider:
+                continue
+            expression = config.get("expressions", {}).get("region", {})
+            if isinstance(expression.get("constant_value"), str):
+                regions.add(expression["constant_value"])
+            for reference in expression.get("references", []):
+                if reference.startswith("var.") and isinstance(variables.get(reference[4:]), str):
+                    regions.add(variables[reference[4:]])
+        return regions
+
     def configuration(self) -> dict[str, Any]:
         return dict(self.raw.get("configuration", {}))
 

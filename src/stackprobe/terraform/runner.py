@@ -342,8 +342,8 @@ class TerraformRunner:
         shown = self._tf.execute_command("show", "-json", str(out))
         return Plan(json.loads(shown.out), path=out)
 
-    def apply(self) -> str:
-        return str(self._tf.apply(input=False, **self._var_args()))
+    def apply(self, refresh: bool = True) -> str:
+        return str(self._tf.apply(input=False, refresh=refresh, **self._var_args()))
 
     def apply_plan(self, plan: Plan) -> str:
         """Apply a saved plan: no second refresh-and-plan, which on a big stack saves 15-20 s."""
@@ -373,8 +373,8 @@ class TerraformRunner:
                 addresses.append(f"{prefix}{resource['type']}.{resource['name']}{suffix}")
         return addresses
 
-    def destroy(self) -> str:
-        return str(self._tf.destroy(**self._var_args()))
+    def destroy(self, refresh: bool = True) -> str:
+        return str(self._tf.destroy(refresh=refresh, **self._var_args()))
 
     # -- reporting -----------------------------------------------------------------------------
     def command_line(self, cmd: str) -> str:

@@ -7,6 +7,10 @@ rebalancing as unset, and re-plans them forever (a probe of the rollback behavio
 configured). UpdateService stores them as sent but without AWS's defaults. AWS returns what it was given,
 with maximumPercent 200 and minimumHealthyPercent 100 filled in for a REPLICA service (100 and 0 for
 DAEMON), and availabilityZoneRebalancing DISABLED, when not given.
+
+The same create path also drops `capacityProviderStrategy` (a FARGATE_SPOT worker reads back with no
+strategy, so the provider plans to *replace* the service on every plan), `enableECSManagedTags` and
+`enableExecuteCommand` (read back absent, so they drift from false to unset).
 """
 
 from __future__ import annotations
@@ -30,6 +34,23 @@ def with_aws_defaults(configuration: dict[str, Any] | None, scheduling_strategy:
     result.setdefault("maximumPercent", 100 if daemon else 200)
     result.setdefault("minimumHealthyPercent", 0 if daemon else 100)
     return result
+
+
+# Request field → Service attribute (moto serialises attributes by their snake_case name), with the
+# value AWS reports when the request did not carry the field.
+PLAIN_SETTINGS = {
+    "capacityProviderStrategy": ("capacity_provider_strategy", None),
+    "enableECSManagedTags": ("enable_ecs_managed_tags", False),
+    "enableExecuteCommand": ("enable_execute_command", False),
+}
+
+
+def _store_plain(service: Any, request: dict[str, Any], creating: bool) -> None:
+    for field, (attribute, default) in PLAIN_SETTINGS.items():
+        if request.get(field) is not None:
+            setattr(service, attribute, request[field])
+        elif creating and default is not None:
+            setattr(service, attribute, default)
 
 
 def _store(service: Any, configuration: Any, grace_period: Any, rebalancing: Any) -> None:
@@ -58,6 +79,7 @@ def _apply() -> None:
             self._get_param("healthCheckGracePeriodSeconds"),
             self._get_param("availabilityZoneRebalancing"),
         )
+        _store_plain(answer["service"], {field: self._get_param(field) for field in PLAIN_SETTINGS}, creating=True)
         return result
 
     def update_service(self: EC2ContainerServiceBackend, service_properties: dict[str, Any]) -> Service:
@@ -65,8 +87,10 @@ def _apply() -> None:
         configuration = service_properties.pop("deployment_configuration", None)
         grace_period = service_properties.pop("health_check_grace_period_seconds", None)
         rebalancing = service_properties.pop("availability_zone_rebalancing", None)
+        plain = {field: service_properties.pop(attribute, None) for field, (attribute, _) in PLAIN_SETTINGS.items()}
         service = original_update(self, service_properties)
         _store(service, configuration, grace_period, rebalancing)
+        _store_plain(service, plain, creating=False)
         return service
 
     replace(EC2ContainerServiceResponse, "create_service", create_service)
@@ -80,8 +104,10 @@ PATCH = MotoPatch(
     kind=GapKind.NOT_STORED,
     resource_types=("aws_ecs_service",),
     gap="CreateService drops deploymentConfiguration (circuit breaker, minimum/maximum percent), "
-    "healthCheckGracePeriodSeconds and availabilityZoneRebalancing; DescribeServices returns none of them.",
+    "healthCheckGracePeriodSeconds, availabilityZoneRebalancing, capacityProviderStrategy, enableECSManagedTags "
+    "and enableExecuteCommand; DescribeServices returns none of them (a FARGATE_SPOT service is replaced on "
+    "every plan).",
     fix="Stores them on create and update and returns them, with AWS's defaults (minimum/maximum percent, "
-    "availabilityZoneRebalancing DISABLED).",
+    "availabilityZoneRebalancing DISABLED, managed tags and execute command off).",
     apply=_apply,
 )

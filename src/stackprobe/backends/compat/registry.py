@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stackprobe.backends.compat import (
+    appautoscaling_policy_alarms,
     appautoscaling_tags,
     backup_list_tags_path,
     backup_selections,
@@ -16,6 +17,7 @@ from stackprobe.backends.compat import (
     rds_parameter_source,
     rds_performance_insights,
     s3_logging_policy,
+    s3_secure_transport_condition,
     sqs_redrive_allow_policy,
     sqs_redrive_policy_json,
 )
@@ -23,6 +25,7 @@ from stackprobe.backends.compat.base import GapKind, KnownDrift, KnownGap, MotoP
 
 PATCHES: list[MotoPatch] = [
     appautoscaling_tags.PATCH,
+    appautoscaling_policy_alarms.PATCH,
     rds_instance_identity.PATCH,
     sqs_redrive_allow_policy.PATCH,
     sqs_redrive_policy_json.PATCH,
@@ -30,6 +33,7 @@ PATCHES: list[MotoPatch] = [
     backup_list_tags_path.PATCH,
     elasticache_member_clusters.PATCH,
     s3_logging_policy.PATCH,
+    s3_secure_transport_condition.PATCH,
     ecs_deployment_configuration.PATCH,
     rds_parameter_source.PATCH,
     rds_performance_insights.PATCH,

@@ -1,0 +1,29 @@
+"""Plan-level fixtures: every scenario tfvars planned once per session, in parallel.
+
+Each plan is a separate terraform process that mostly waits on the provider; planning the seven
+scenarios concurrently (one workspace each, one shared init) costs little more than the slowest one.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from scenario_specs import SCENARIOS, scenario_spec
+
+from stackprobe.session import StackSession
+from stackprobe.terraform.plan import Plan
+
+PARALLEL_PLANS = 4
+
+
+@pytest.fixture(scope="session")
+def scenario_plans(stacks: StackSession) -> dict[str, Plan]:
+    """Scenario name → its pre-apply plan."""
+    specs = {name: scenario_spec(name) for name in SCENARIOS}
+    # Prepare (copy + init) one after another: the first init fills the shared cache the rest reuse.
+    for spec in specs.values():
+        stacks.stack(spec).prepare()
+    with ThreadPoolExecutor(max_workers=PARALLEL_PLANS) as pool:
+        futures = {name: pool.submit(stacks.plan, spec) for name, spec in specs.items()}
+        return {name: future.result() for name, future in futures.items()}
