@@ -1,0 +1,131 @@
+"""Load balancer edge checks: HTTPS only, a modern TLS policy, header hygiene, logs and protection.
+
+Read from ELBv2 (every load balancer and listener in the account). On an emulator these are
+configuration checks: they prove what the load balancer is configured to do, not that TLS works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
+from stackprobe.checks.environment import is_production
+
+REFERENCE = "terraform/modules/edge"
+# Policies that allow only TLS 1.2 and 1.3 (AWS's documented names).
+MODERN_TLS_PREFIXES = ("ELBSecurityPolicy-TLS13-", "ELBSecurityPolicy-TLS-1-2-", "ELBSecurityPolicy-FS-1-2-")
+
+
+def _load_balancers(ctx: CheckContext) -> list[dict[str, Any]]:
+    pages = ctx.client("elbv2").get_paginator("describe_load_balancers").paginate()
+    return [lb for lb in pages.build_full_result().get("LoadBalancers", []) if lb.get("Type") == "application"]
+
+
+def _listeners(ctx: CheckContext, lb_arn: str) -> list[dict[str, Any]]:
+    return list(ctx.client("elbv2").describe_listeners(LoadBalancerArn=lb_arn).get("Listeners", []))
+
+
+def _attributes(ctx: CheckContext, lb_arn: str) -> dict[str, str]:
+    answer = ctx.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=lb_arn)
+    return {a["Key"]: a["Value"] for a in answer.get("Attributes", [])}
+
+
+def _tags(ctx: CheckContext, arn: str) -> list[dict[str, str]]:
+    descriptions = ctx.client("elbv2").describe_tags(ResourceArns=[arn]).get("TagDescriptions", [])
+    return list(descriptions[0].get("Tags", [])) if descriptions else []
+
+
+@check(
+    "edge.https-only",
+    "Internet-facing load balancers serve HTTPS; plain HTTP only redirects to it",
+    severity=Severity.HIGH,
+    category=Category.SECURITY,
+    services=("elbv2",),
+    why="An HTTP listener that forwards to the application sends credentials, tokens and data in clear "
+    "text across the internet, where anyone on the path can read or change them.",
+    fix="Serve the application on an HTTPS listener (ACM certificate) and make the port-80 listener's default "
+    "action a redirect to HTTPS (status HTTP_301).",
+    reference=REFERENCE,
+)
+def https_only(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for lb in _load_balancers(ctx):
+        # AWS's default scheme is internet-facing (moto leaves the field out when it was not given).
+        if lb.get("Scheme", "internet-facing") != "internet-facing":
+            continue
+        listeners = _listeners(ctx, lb["LoadBalancerArn"])
+        https = [x for x in listeners if x.get("Protocol") == "HTTPS"]
+        for listener in listeners:
+            if listener.get("Protocol") != "HTTP":
+                continue
+            actions = listener.get("DefaultActions", [])
+            redirects = all(
+                a.get("Type") == "redirect" and (a.get("RedirectConfig") or {}).get("Protocol") == "HTTPS"
+                for a in actions
+            )
+            kinds = ", ".join(a.get("Type", "?") for a in actions)
+            evidence = (
+                f"HTTP:{listener.get('Port')} redirects to HTTPS"
+                if redirects
+                else f"HTTP:{listener.get('Port')} default action {kinds} serves plain HTTP"
+            )
+            yield ctx.finding(check_, redirects, listener["ListenerArn"], evidence, lb["LoadBalancerArn"])
+        if not https:
+            yield ctx.finding(check_, False, lb["LoadBalancerArn"], f"{lb['LoadBalancerName']} has no HTTPS listener")
+
+
+@check(
+    "edge.tls-policy",
+    "HTTPS listeners accept only TLS 1.2 and newer",
+    severity=Severity.MEDIUM,
+    category=Category.SECURITY,
+    services=("elbv2",),
+    why="TLS 1.0/1.1 have known weaknesses and are refused by compliance regimes (PCI DSS); an old policy "
+    "also keeps weak ciphers enabled.",
+    fix='Use ssl_policy = "ELBSecurityPolicy-TLS13-1-2-2021-06" (TLS 1.3 with 1.2 fallback).',
+    reference=REFERENCE,
+)
+def tls_policy(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for lb in _load_balancers(ctx):
+        for listener in _listeners(ctx, lb["LoadBalancerArn"]):
+            if listener.get("Protocol") != "HTTPS":
+                continue
+            policy = str(listener.get("SslPolicy") or "")
+            yield ctx.finding(
+                check_,
+                policy.startswith(MODERN_TLS_PREFIXES),
+                listener["ListenerArn"],
+                f"HTTPS:{listener.get('Port')} SslPolicy={policy or 'none'}",
+                lb["LoadBalancerArn"],
+            )
+
+
+@check(
+    "edge.load-balancer-hardening",
+    "Load balancers drop invalid headers, keep access logs, and are deletion-protected in production",
+    severity=Severity.MEDIUM,
+    category=Category.OPERATIONS,
+    services=("elbv2",),
+    why="Invalid header fields enable request smuggling; without access logs an incident has no record of "
+    "who called what; a production load balancer deleted by mistake takes the service down.",
+    fix="Set drop_invalid_header_fields = true, access_logs { enabled = true } to an S3 bucket, and "
+    "enable_deletion_protection = true in production.",
+    reference=REFERENCE,
+)
+def hardening(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for lb in _load_balancers(ctx):
+        attributes = _attributes(ctx, lb["LoadBalancerArn"])
+        production = is_production(_tags(ctx, lb["LoadBalancerArn"]))
+        problems = []
+        if attributes.get("routing.http.drop_invalid_header_fields.enabled") != "true":
+            problems.append("drop_invalid_header_fields disabled")
+        if attributes.get("access_logs.s3.enabled") != "true":
+            problems.append("access logs disabled")
+        if production and attributes.get("deletion_protection.enabled") != "true":
+            problems.append("deletion protection off in production")
+        evidence = "; ".join(problems) or (
+            "drops invalid headers, logs to s3://"
+            + attributes.get("access_logs.s3.bucket", "?")
+            + ("; deletion protection on" if production else "")
+        )
+        yield ctx.finding(check_, not problems, lb["LoadBalancerArn"], evidence)
