@@ -262,10 +262,13 @@ locals {
     UPLOADS_BUCKET = module.storage.uploads_bucket_id
     JOBS_QUEUE_URL = module.queue.queue_url
   }
+  # DB_POOL_SIZE is the same number the connection-budget precondition uses,
+  # so what the app opens and what the budget assumes cannot drift apart.
   db_environment = var.create_database ? {
-    DB_HOST = module.database.client_host
-    DB_PORT = tostring(module.database.port)
-    DB_NAME = module.database.db_name
+    DB_HOST      = module.database.client_host
+    DB_PORT      = tostring(module.database.port)
+    DB_NAME      = module.database.db_name
+    DB_POOL_SIZE = tostring(var.db_pool_size_per_task)
   } : {}
   # DB_SECRET is the RDS-managed master secret (JSON with username and
   # password), injected by ECS from Secrets Manager at task start.

@@ -1,0 +1,265 @@
+"""Health checks: the ALB's and the container's agree with the app, and the app really passes them.
+
+A health check that asks the wrong port or path, or expects a status the app never sends, marks every
+task unhealthy: ECS replaces them in a loop and the service never serves. moto cannot show this (it
+reports every registered target as healthy and runs no check), so `health.consistency` compares the
+settings, and `health.live` runs the app and executes both checks against it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stackprobe.checks._workloads import Workload, discover_workloads
+from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
+from stackprobe.probes.app import AppStartError, TaskLaunch, free_port
+from stackprobe.probes.health import AlbHealthCheck, Matcher, MatcherError, probe_target, run_container_check
+
+DEFAULT_APP_PORT = 8080
+DEFAULT_HEALTH_PATH = "/health"
+# Beyond these, a broken task keeps receiving traffic (or a new one waits for traffic) for minutes.
+MAX_DETECTION_SECONDS = 300
+_LOOPBACK_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0)(?::(?P<port>\d+))?(?P<path>/[^\s'\"|;&]*)?")
+_VARIABLE = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|\$(?P<plain>[A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """One (ECS service, load-balancer entry, target group) triple."""
+
+    workload: Workload
+    container: Mapping[str, Any]
+    container_port: int
+    target_group: Mapping[str, Any]
+    attributes: Mapping[str, str]
+
+    @property
+    def name(self) -> str:
+        return str(self.target_group.get("TargetGroupName", self.target_group["TargetGroupArn"]))
+
+
+@dataclass(frozen=True)
+class ContainerProbe:
+    """Where the container's own healthCheck looks: port, path, and how that was read."""
+
+    port: int | None
+    path: str | None
+    source: str
+
+
+def _expand(text: str, env: Mapping[str, str]) -> str:
+    return _VARIABLE.sub(lambda m: env.get(m["braced"] or m["plain"], m.group(0)), text)
+
+
+def container_probe(container: Mapping[str, Any], env: Mapping[str, str]) -> ContainerProbe | None:
+    """What the container healthCheck requests, when it can be read: `modelserve.healthcheck` reads
+    APP_PORT/HEALTH_PATH from the task env; a curl/wget command names its URL."""
+    command = [str(part) for part in (container.get("healthCheck") or {}).get("command") or []]
+    if not command:
+        return None
+    joined = _expand(" ".join(command[1:] if command[0] in ("CMD", "CMD-SHELL") else command), env)
+    if "modelserve.healthcheck" in joined:
+        port_text = env.get("APP_PORT", "").strip()
+        path = env.get("HEALTH_PATH", "").strip() or DEFAULT_HEALTH_PATH
+        port = int(port_text) if port_text.isdigit() else (DEFAULT_APP_PORT if not port_text else None)
+        return ContainerProbe(port, path, f"modelserve.healthcheck (APP_PORT={port_text or 'unset→8080'}, "
+                                          f"HEALTH_PATH={env.get('HEALTH_PATH') or 'unset→/health'})")
+    match = _LOOPBACK_URL.search(joined)
+    if match is None:
+        return None
+    port = int(match["port"]) if match["port"] else (443 if match.group(0).startswith("https") else 80)
+    path = (match["path"] or "/").split("?", 1)[0]
+    return ContainerProbe(port, path, f"`{joined}`")
+
+
+def service_targets(ctx: CheckContext) -> Iterator[ServiceTarget]:
+    """Every target group behind a load balancer that an ECS service registers its tasks in."""
+    elb = ctx.client("elbv2")
+    for workload in discover_workloads(ctx):
+        for entry in workload.load_balancers:
+            groups = elb.describe_target_groups(TargetGroupArns=[entry["targetGroupArn"]]).get("TargetGroups", [])
+            if not groups or not groups[0].get("LoadBalancerArns"):
+                continue  # not behind a listener: no traffic, no health check
+            container = workload.container(entry.get("containerName"))
+            if container is None:
+                continue
+            attributes = {
+                a["Key"]: a["Value"]
+                for a in elb.describe_target_group_attributes(TargetGroupArn=entry["targetGroupArn"])["Attributes"]
+            }
+            yield ServiceTarget(workload, container, int(entry.get("containerPort") or 0), groups[0], attributes)
+
+
+def _app_port(env: Mapping[str, str]) -> tuple[str, int] | None:
+    for name in ("APP_PORT", "PORT"):
+        value = env.get(name, "").strip()
+        if value.isdigit():
+            return name, int(value)
+    return None
+
+
+def consistency_problems(target: ServiceTarget) -> tuple[list[str], str]:
+    """The mismatches between target group, service, container and app, and a summary of what was compared."""
+    problems: list[str] = []
+    group, container, port = target.target_group, target.container, target.container_port
+    env = target.workload.environment(container)
+    mapped = sorted(int(m.get("containerPort") or 0) for m in container.get("portMappings") or [])
+    if port not in mapped:
+        problems.append(f"the service sends traffic to container port {port}, the container maps {mapped or 'none'}")
+    if group.get("HealthCheckEnabled") is False:
+        problems.append("health checks are disabled on the target group")
+    hc_port_text = str(group.get("HealthCheckPort") or "traffic-port")
+    hc_port = port if hc_port_text == "traffic-port" else int(hc_port_text) if hc_port_text.isdigit() else None
+    if hc_port is not None and hc_port != port and hc_port not in mapped:
+        problems.append(f"health check port {hc_port} is neither the traffic port {port} nor a mapped container port")
+    app_port = _app_port(env)
+    if app_port is not None and app_port[1] != port:
+        problems.append(f"{app_port[0]}={app_port[1]} but the target group's traffic goes to container port {port}")
+    protocol = str(group.get("HealthCheckProtocol") or "HTTP").upper()
+    path = str(group.get("HealthCheckPath") or "/").split("?", 1)[0]
+    probe = container_probe(container, env)
+    if probe is not None and probe.port is not None and probe.port != (app_port[1] if app_port else port):
+        problems.append(f"the container healthCheck asks port {probe.port}, the app listens on "
+                        f"{app_port[1] if app_port else port}")
+    expected_path = probe.path if probe is not None else env.get("HEALTH_PATH")
+    if protocol in ("HTTP", "HTTPS") and expected_path and path != expected_path:
+        origin = "the container healthCheck" if probe is not None else "HEALTH_PATH"
+        problems.append(f"target group path {path} ≠ {expected_path} used by {origin}")
+    matcher_text = str((group.get("Matcher") or {}).get("HttpCode") or "")
+    if probe is not None and matcher_text:
+        try:
+            if not Matcher.parse(matcher_text).accepts(200):
+                problems.append(f"matcher {matcher_text} rejects 200, the answer the container healthCheck passes on")
+        except MatcherError as exc:
+            problems.append(str(exc))
+    problems += _timing_problems(target)
+    compared = (f"{protocol} {path} on {hc_port_text} (container port {port}), matcher {matcher_text or '-'}"
+                + (f" vs container healthCheck {probe.source}" if probe else " (no readable container healthCheck)"))
+    return problems, compared
+
+
+def _timing_problems(target: ServiceTarget) -> list[str]:
+    group, service = target.target_group, target.workload.service
+    problems: list[str] = []
+    interval = int(group.get("HealthCheckIntervalSeconds") or 30)
+    timeout = int(group.get("HealthCheckTimeoutSeconds") or 5)
+    healthy = int(group.get("HealthyThresholdCount") or 5)
+    unhealthy = int(group.get("UnhealthyThresholdCount") or 2)
+    if timeout >= interval:
+        problems.append(f"health check timeout {timeout} s ≥ interval {interval} s")
+    if unhealthy * interval > MAX_DETECTION_SECONDS:
+        problems.append(f"a failing task stays in service {unhealthy}x{interval} s = {unhealthy * interval} s")
+    if healthy * interval > MAX_DETECTION_SECONDS:
+        problems.append(f"a new task waits {healthy}x{interval} s = {healthy * interval} s before receiving traffic")
+    start_period = int((target.container.get("healthCheck") or {}).get("startPeriod") or 0)
+    grace = int(service.get("healthCheckGracePeriodSeconds") or 0)
+    if start_period and grace < start_period:
+        problems.append(f"healthCheckGracePeriodSeconds={grace} < container startPeriod {start_period} s: the ALB "
+                        "can fail tasks that are still starting")
+    return problems
+
+
+def _timing_summary(target: ServiceTarget) -> str:
+    group = target.target_group
+    interval = int(group.get("HealthCheckIntervalSeconds") or 30)
+    start_period = (target.container.get("healthCheck") or {}).get("startPeriod")
+    start = f"startPeriod {start_period} s" if start_period else "no declared startPeriod (health.live measures start)"
+    return (f"grace {int(target.workload.service.get('healthCheckGracePeriodSeconds') or 0)} s, {start}; "
+            f"healthy after {group.get('HealthyThresholdCount')}x{interval} s, unhealthy after "
+            f"{group.get('UnhealthyThresholdCount')}x{interval} s; deregistration delay "
+            f"{target.attributes.get('deregistration_delay.timeout_seconds', '300')} s")
+
+
+@check(
+    "health.consistency",
+    "ALB health check, container health check, port mapping and grace period agree",
+    severity=Severity.HIGH,
+    category=Category.RELIABILITY,
+    services=("ecs", "elbv2"),
+    why="When the target group asks a path or port the app does not serve, or expects a status it never "
+    "sends, every task fails its health check and ECS replaces them in a loop: the service never serves. "
+    "A grace period shorter than the start time kills tasks that are still starting.",
+    fix="Derive the target group's path/port/matcher and the container healthCheck from the same values "
+    "the app reads (APP_PORT, HEALTH_PATH); use port `traffic-port`; set healthCheckGracePeriodSeconds "
+    "to at least the container's startPeriod.",
+    reference="terraform/modules/edge (target group) and terraform/modules/service (task definition)",
+)
+def consistency(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for target in service_targets(ctx):
+        problems, compared = consistency_problems(target)
+        label = f"{target.workload.label} → {target.name}"
+        detail = "; ".join(problems) if problems else f"{compared}; {_timing_summary(target)}"
+        evidence = f"{label}: {detail}"
+        yield ctx.finding(check_, not problems, target.workload.arn, evidence,
+                          target.target_group["TargetGroupArn"], target.workload.task_definition_arn)
+
+
+@check(
+    "health.live",
+    "The app, started with the deployed task definition, passes the ALB and container health checks",
+    severity=Severity.CRITICAL,
+    category=Category.RELIABILITY,
+    fidelity=Fidelity.BEHAVIOUR,
+    services=("ecs", "elbv2"),
+    why="A task that fails its health checks never receives traffic and is replaced forever. moto reports "
+    "every target as healthy, so the only evidence is to run the app with the task definition's "
+    "environment and execute the target group's check (path, port, matcher, timeout, thresholds) and the "
+    "container's healthCheck command against it.",
+    fix="Make the target group's path, port and matcher, and the container healthCheck, match what the app "
+    "serves with the environment the task definition gives it.",
+    reference="terraform/modules/edge (health_check) and terraform/modules/service (healthCheck)",
+)
+def live(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    # DescribeTargetHealth is deliberately never read here: moto answers "healthy" for every target.
+    for target in service_targets(ctx):
+        if not target.workload.runs_reference_app():
+            continue  # only the reference app can stand in for the image locally
+        try:
+            health_check = AlbHealthCheck.from_target_group(target.target_group)
+        except MatcherError:
+            continue
+        passed, evidence = _run_live(ctx, target, health_check)
+        yield ctx.finding(check_, passed, target.workload.arn, f"{target.workload.label} → {target.name}: {evidence}",
+                          target.target_group["TargetGroupArn"], target.workload.task_definition_arn)
+
+
+def _run_live(ctx: CheckContext, target: ServiceTarget, health_check: AlbHealthCheck) -> tuple[bool, str]:
+    launch = TaskLaunch.from_task_definition(
+        ctx.backend, target.workload.task_definition_arn, str(target.container.get("name")), app_dir=ctx.app_dir
+    )
+    unused: dict[int, int] = {}
+
+    def to_local(port: int) -> int:
+        # A port the container does not map gets a loopback port nothing listens on: refused, as in AWS.
+        mapped = launch.local_port_for(port)
+        return mapped if mapped is not None else unused.setdefault(port, free_port())
+
+    hc_port = target.container_port if health_check.port == "traffic-port" else int(health_check.port)
+    try:
+        with launch.process() as process:
+            verdict = probe_target(health_check, to_local(hc_port))
+            container_check = target.container.get("healthCheck")
+            container_result = (
+                run_container_check(container_check, launch.env, to_local, cwd=launch.app_dir)
+                if container_check else None
+            )
+            startup = process.startup_seconds or 0.0
+    except AppStartError as exc:
+        return False, f"{launch.describe()}: {exc.evidence()}"
+    grace = int(target.workload.service.get("healthCheckGracePeriodSeconds") or 0)
+    budget = grace + health_check.unhealthy_threshold * health_check.interval_seconds
+    parts = [launch.describe(), f"listening after {startup:.1f} s", f"ALB check {verdict.summary}"]
+    passed = verdict.healthy
+    if container_result is not None:
+        parts.append(container_result.describe())
+        passed = passed and container_result.passed
+    else:
+        parts.append("no container healthCheck declared")
+    if startup > budget:
+        passed = False
+        parts.append(f"start took {startup:.1f} s even here, more than grace {grace} s + "
+                     f"{health_check.unhealthy_threshold}x{health_check.interval_seconds} s")
+    return passed, "; ".join(parts)

@@ -1,0 +1,52 @@
+"""CloudWatch Logs checks: every log group has a retention period and a KMS key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
+
+REFERENCE = "terraform/modules/observability"
+
+
+def _log_groups(ctx: CheckContext) -> list[dict[str, Any]]:
+    pages = ctx.client("logs").get_paginator("describe_log_groups").paginate()
+    return list(pages.build_full_result().get("logGroups", []))
+
+
+@check(
+    "logs.retention",
+    "Every log group expires its logs",
+    severity=Severity.MEDIUM,
+    category=Category.OPERATIONS,
+    services=("logs",),
+    why="A log group without retention keeps every line forever: storage cost grows without bound and "
+    "personal data in logs outlives any retention promise.",
+    fix="Set retention_in_days on every aws_cloudwatch_log_group (and create Lambda/ECS groups in "
+    "Terraform before the service does, so they get one too).",
+    reference=REFERENCE,
+)
+def retention(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for group in _log_groups(ctx):
+        days = group.get("retentionInDays")
+        evidence = f"retentionInDays={days}" if days else "never expires (no retentionInDays)"
+        yield ctx.finding(check_, bool(days), group["logGroupName"], evidence, group.get("logGroupArn"))
+
+
+@check(
+    "logs.kms-encryption",
+    "Every log group is encrypted with a KMS key",
+    severity=Severity.LOW,
+    category=Category.SECURITY,
+    services=("logs",),
+    why="Logs often carry request data and identifiers; a customer-managed key makes reading them a "
+    "separate, auditable and revocable permission.",
+    fix="Set kms_key_id on the log group, with a key policy that lets logs.<region>.amazonaws.com use it.",
+    reference=REFERENCE,
+)
+def kms_encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for group in _log_groups(ctx):
+        key = group.get("kmsKeyId")
+        evidence = f"kmsKeyId={key}" if key else "no kmsKeyId (service-managed encryption only)"
+        yield ctx.finding(check_, bool(key), group["logGroupName"], evidence, group.get("logGroupArn"))

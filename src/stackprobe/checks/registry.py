@@ -1,0 +1,138 @@
+"""ECR checks: immutable tags, vulnerability scanning, encryption and image lifecycle, per repository.
+
+Findings name repositories by ARN: the repository name is also the Terraform id of its lifecycle and
+repository policies, so only the ARN maps a finding to aws_ecr_repository itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stackprobe.aws_policy import wildcard_match
+from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
+
+REFERENCE = "terraform/modules/registry"
+
+
+def _repositories(ctx: CheckContext) -> list[dict[str, Any]]:
+    pages = ctx.client("ecr").get_paginator("describe_repositories").paginate()
+    return list(pages.build_full_result().get("repositories", []))
+
+
+@check(
+    "ecr.immutable-tags",
+    "Image tags cannot be overwritten",
+    severity=Severity.MEDIUM,
+    category=Category.BEST_PRACTICE,
+    services=("ecr",),
+    why="With mutable tags, pushing `v1.2` again silently changes what every task definition referencing "
+    "it runs: deploys stop being reproducible and a compromised CI can replace a running image.",
+    fix="Set image_tag_mutability = \"IMMUTABLE\" and deploy by unique tag (git SHA) or digest.",
+    reference=REFERENCE,
+)
+def immutable_tags(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for repo in _repositories(ctx):
+        mutability = str(repo.get("imageTagMutability", "MUTABLE"))
+        exclusions = [f.get("filter", "") for f in repo.get("imageTagMutabilityExclusionFilters") or []]
+        # IMMUTABLE_WITH_EXCLUSION keeps release tags immutable and lets named tags (e.g. `latest`) move.
+        passed = mutability.startswith("IMMUTABLE")
+        evidence = f"imageTagMutability={mutability}"
+        if exclusions:
+            evidence += f" (exclusions: {', '.join(exclusions)})"
+        yield ctx.finding(check_, passed, repo["repositoryArn"], evidence)
+
+
+def _registry_scan_rule(ctx: CheckContext, repository: str) -> str | None:
+    """The registry-level scanning rule that covers `repository` on push (or continuously), or None."""
+    try:
+        config = ctx.client("ecr").get_registry_scanning_configuration().get("scanningConfiguration", {})
+    except ClientError:
+        return None
+    for rule in config.get("rules", []):
+        if rule.get("scanFrequency") not in ("SCAN_ON_PUSH", "CONTINUOUS_SCAN"):
+            continue
+        for item in rule.get("repositoryFilters", []):
+            if item.get("filterType") == "WILDCARD" and wildcard_match(str(item.get("filter", "")), repository):
+                return f"registry {config.get('scanType', '')} scanning rule {rule['scanFrequency']} " \
+                       f"(filter {item.get('filter')})"
+    return None
+
+
+@check(
+    "ecr.scan-on-push",
+    "Images are scanned for vulnerabilities when pushed",
+    severity=Severity.MEDIUM,
+    category=Category.SECURITY,
+    services=("ecr",),
+    why="Without scanning, images with known-exploitable CVEs ship to production unnoticed.",
+    fix="Set image_scanning_configuration { scan_on_push = true } on the repository, or a registry "
+    "scanning rule (enhanced scanning) that covers it.",
+    reference=REFERENCE,
+)
+def scan_on_push(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for repo in _repositories(ctx):
+        name = repo["repositoryName"]
+        if (repo.get("imageScanningConfiguration") or {}).get("scanOnPush"):
+            yield ctx.finding(check_, True, repo["repositoryArn"], "scanOnPush=true")
+            continue
+        rule = _registry_scan_rule(ctx, name)
+        evidence = (f"scanOnPush=false, but covered by the {rule}" if rule
+                    else "scanOnPush=false, no registry scanning rule")
+        yield ctx.finding(check_, rule is not None, repo["repositoryArn"], evidence)
+
+
+@check(
+    "ecr.kms-encryption",
+    "Repositories are encrypted with a KMS key",
+    severity=Severity.LOW,
+    category=Category.SECURITY,
+    services=("ecr",),
+    why="AES256 encryption is on by default, but only KMS makes access to image layers auditable in "
+    "CloudTrail and revocable by disabling the key.",
+    fix="Set encryption_configuration { encryption_type = \"KMS\", kms_key = <your key> } (set at creation: "
+    "changing it replaces the repository).",
+    reference=REFERENCE,
+)
+def kms_encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for repo in _repositories(ctx):
+        config = repo.get("encryptionConfiguration") or {}
+        kind = str(config.get("encryptionType", "AES256"))
+        evidence = f"encryptionType={kind}" + (f", kmsKey={config['kmsKey']}" if config.get("kmsKey") else "")
+        yield ctx.finding(check_, kind.startswith("KMS"), repo["repositoryArn"], evidence)
+
+
+@check(
+    "ecr.lifecycle-policy",
+    "Repositories expire old images with a lifecycle policy",
+    severity=Severity.LOW,
+    category=Category.COST,
+    services=("ecr",),
+    why="Every CI build pushes an image; without expiry they accumulate storage cost forever and bury "
+    "the images that matter.",
+    fix="Add aws_ecr_lifecycle_policy expiring untagged images after a few days and keeping the last N "
+    "release images.",
+    reference=REFERENCE,
+)
+def lifecycle_policy(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    ecr = ctx.client("ecr")
+    for repo in _repositories(ctx):
+        name = repo["repositoryName"]
+        try:
+            text = ecr.get_lifecycle_policy(repositoryName=name).get("lifecyclePolicyText", "")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "LifecyclePolicyNotFoundException":
+                raise
+            yield ctx.finding(check_, False, repo["repositoryArn"], "no lifecycle policy")
+            continue
+        try:
+            rules = json.loads(text).get("rules") or []
+        except (ValueError, AttributeError):
+            rules = []
+        actions = sorted({str(rule.get("action", {}).get("type", "?")) for rule in rules})
+        evidence = f"lifecycle policy with {len(rules)} rule(s), actions {', '.join(actions)}" if rules else \
+            "lifecycle policy without rules"
+        yield ctx.finding(check_, bool(rules), repo["repositoryArn"], evidence)
