@@ -44,9 +44,14 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
         "--var-file", action="append", default=[], type=Path, metavar="FILE", help="a .tfvars file (repeatable)"
     )
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="a -var (repeatable)")
-    parser.add_argument("--teardown-var", action="append", default=[], metavar="NAME=VALUE",
-                        help="a -var applied only just before destroy, e.g. a test-only switch that lifts "
-                             "deletion protection (repeatable)")
+    parser.add_argument(
+        "--teardown-var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a -var applied only just before destroy, e.g. a test-only switch that lifts "
+        "deletion protection (repeatable)",
+    )
     parser.add_argument(
         "--format",
         choices=("text", "md", "json", "junit"),
@@ -79,8 +84,25 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit any configuration; findings by severity")
     _add_stack_arguments(audit)
     audit.add_argument("--fail-on", default="high", help="lowest severity that fails the run (default: high)")
+    audit.add_argument(
+        "--improvements",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write an IMPROVEMENTS report (Markdown) generated from the findings",
+    )
+    mutate = sub.add_parser("mutate", help="plant every catalogued defect; each must be killed by a check")
+    _add_stack_arguments(mutate)
+    mutate.add_argument("--catalogue", type=Path, default=None, help="mutant catalogue (default: DIR/mutants.yaml)")
+    mutate.add_argument("--only", action="append", default=[], metavar="ID", help="run only these mutants")
+    mutate.add_argument(
+        "--isolated",
+        action="store_true",
+        help="one apply per mutant instead of batches (slow; proves batching changes nothing)",
+    )
     compat = sub.add_parser("compat", help="print the moto compatibility table")
     compat.add_argument("--markdown", action="store_true", help="as the Markdown committed in docs/backends.md")
+    compat.add_argument("--terraform-dir", default="terraform", help="configurations whose services to list")
     serve = sub.add_parser("serve", help="run the embedded moto until interrupted")
     serve.add_argument("--port", type=int, default=0)
     return parser
@@ -159,15 +181,48 @@ def _run_stack(args: argparse.Namespace, title: str) -> int:
     sys.stdout.write(render(report, args.format))
     _write_outputs(report, args.output)
     if title == "audit":
+        if args.improvements is not None:
+            from stackprobe.report.improvements import render_improvements
+
+            args.improvements.parent.mkdir(parents=True, exist_ok=True)
+            name = args.tf_dir.resolve().name
+            command = f"stackprobe audit {args.tf_dir} --improvements {args.improvements}"
+            args.improvements.write_text(render_improvements(report, name, command), encoding="utf-8")
         threshold = Severity.parse(args.fail_on)
         return EXIT_FAILED if report.errors or report.failed_at_or_above(threshold) else 0
     return 0 if report.passed else EXIT_FAILED
 
 
-def _compat(args: argparse.Namespace) -> int:
-    from stackprobe.backends.compat.table import markdown_table, text_table
+def _mutate(args: argparse.Namespace) -> int:
+    from stackprobe.mutants.catalogue import load_catalogue
+    from stackprobe.mutants.runner import MutationRun, context_factory
+    from stackprobe.pipeline import APP_DIR
+    from stackprobe.session import StackSession
 
-    sys.stdout.write(markdown_table() if args.markdown else text_table())
+    spec = _spec(args)
+    catalogue = load_catalogue(args.catalogue or spec.tf_dir / "mutants.yaml")
+    mutants = [m for m in catalogue.mutants if not args.only or m.id in args.only]
+    _progress(args.quiet)
+    with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
+        session = StackSession(_settings(args), Path(work_root))
+        try:
+            if not args.quiet:
+                sys.stderr.write(f"==> deploying {spec.name}, then {len(mutants)} mutants\n")
+            session.deploy(spec)
+            stack = session.stack(spec)
+            run = MutationRun(stack, context_factory(stack, APP_DIR if APP_DIR.is_dir() else None))
+            report = run.run(mutants, isolated=args.isolated)
+        finally:
+            session.close()
+    sys.stdout.write(report.render() + "\n")
+    return 0 if report.score == 1.0 else EXIT_FAILED
+
+
+def _compat(args: argparse.Namespace) -> int:
+    from stackprobe.backends.compat.table import text_table
+    from stackprobe.report.backends_doc import render
+
+    sys.stdout.write(render(Path(args.terraform_dir)) if args.markdown else text_table())
     return 0
 
 
@@ -191,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("verify", "audit"):
             return _run_stack(args, args.command)
+        if args.command == "mutate":
+            return _mutate(args)
         if args.command == "compat":
             return _compat(args)
         if args.command == "serve":

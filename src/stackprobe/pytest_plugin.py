@@ -152,10 +152,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             "deployed_stack" in getattr(item, "fixturenames", ()) or item.get_closest_marker("integration") is not None
         )
 
+    def order(item: pytest.Item) -> int:
+        # Mutants change the deployed stack, so they run after every test that reads it.
+        return 2 if item.get_closest_marker("mutants") else (1 if deploys(item) else 0)
+
     for item in items:
         if deploys(item):
             item.add_marker(pytest.mark.xdist_group("stackprobe-deployed-stack"))
-    items.sort(key=deploys)
+    items.sort(key=order)
 
 
 def _settings(config: pytest.Config) -> RunSettings:

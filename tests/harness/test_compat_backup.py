@@ -15,6 +15,8 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
+# The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
+COVERS = ("backup-selections", "backup-list-tags-path")
 
 ROLE = "arn:aws:iam::123456789012:role/backup"
 

@@ -11,6 +11,8 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
+# The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
+COVERS = ("ecs-service-deployment-settings",)
 
 CIRCUIT_BREAKER = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
 

@@ -10,6 +10,8 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
+# The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
+COVERS = ("elasticache-member-clusters",)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
+# The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
+COVERS = ("kms-rotation-period", "ec2-sg-rule-descriptions", "cloudfront-absent-settings")
 
 
 @pytest.fixture(scope="module")

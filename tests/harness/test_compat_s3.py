@@ -13,6 +13,8 @@ from stackprobe.backends.compat.s3_logging_policy import policy_allows_log_deliv
 from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
+# The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
+COVERS = ("s3-logging-policy-principal",)
 
 DENY_INSECURE: dict[str, Any] = {
     "Sid": "DenyInsecure",

@@ -12,6 +12,8 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.compat.s3_secure_transport_condition import rewrite_statement
 
 pytestmark = pytest.mark.harness
+# The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
+COVERS = ("s3-secure-transport-condition",)
 
 BUCKET = "compat-tls-only"
 

@@ -14,7 +14,7 @@ import pkgutil
 import traceback
 from collections.abc import Iterable
 
-from stackprobe.checks.base import Check, CheckContext, CheckResult
+from stackprobe.checks.base import Check, CheckContext, CheckResult, NotExercisable
 
 LOG = logging.getLogger("stackprobe.checks")
 _NON_CHECK_MODULES = {"base", "environment"}
@@ -56,6 +56,8 @@ def run_check(item: Check, context: CheckContext) -> CheckResult:
         return result
     try:
         result.findings = list(item.run(item, context))
+    except NotExercisable as exc:
+        result.skipped_reason = f"not exercisable on this emulator: {exc}"
     except Exception as exc:  # a broken check must not hide the others
         LOG.debug("check %s failed:\n%s", item.id, traceback.format_exc())
         result.error = f"{type(exc).__name__}: {exc}"

@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from stackprobe.terraform.plan import Plan
 
 
+class NotExercisable(RuntimeError):  # noqa: N818 (a verdict, not an error: the check is skipped)
+    """The emulator cannot exercise what this check would prove; judging now would judge the emulator.
+
+    Raised from inside a check (or a probe it runs); the result becomes SKIPPED with this message.
+    """
+
+
 class Severity(IntEnum):
     INFO = 0
     LOW = 1

@@ -50,7 +50,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from stackprobe.aws_policy import PolicyError, Statement, parse_policy
 from stackprobe.backends.base import AwsBackend
 from stackprobe.checks._workloads import discover_workloads
-from stackprobe.checks.base import CheckContext
+from stackprobe.checks.base import CheckContext, NotExercisable
 
 # One enforcement window at a time in this process: two overlapping windows would restore each
 # other's setting in the wrong order and leave enforcement on.
@@ -64,7 +64,7 @@ ALWAYS_UNENFORCEABLE = (
 )
 
 
-class EnforcementNotExercisable(RuntimeError):
+class EnforcementNotExercisable(NotExercisable):
     """Nothing could be enforced: judging the stack here would judge the emulator instead."""
 
 

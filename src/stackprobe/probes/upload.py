@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.aws_policy import PolicyError, parse_policy
 from stackprobe.checks._workloads import discover_workloads
-from stackprobe.checks.base import CheckContext
+from stackprobe.checks.base import CheckContext, NotExercisable
 from stackprobe.probes.app import AppStartError, TaskLaunch
 
 PROBE_FILENAME = "stackprobe-upload-probe.txt"
@@ -36,7 +36,7 @@ PROBE_BODY = b"stackprobe pre-signed upload probe\n"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class UploadNotExercisable(RuntimeError):
+class UploadNotExercisable(NotExercisable):
     """The emulator itself refuses the request, so the probe would judge the emulator, not the stack."""
 
 

@@ -37,8 +37,33 @@ def _detail(result: CheckResult) -> list[str]:
     return ["nothing of this kind was deployed"]
 
 
+def _audit_findings(report: RunReport) -> list[str]:
+    """Failing findings grouped by severity, then category: the order a remediation plan follows."""
+    lines: list[str] = []
+    for severity, results in report.findings_by_severity().items():
+        lines.append(f"{severity.label.upper()}")
+        by_category: dict[str, list[CheckResult]] = {}
+        for result in results:
+            by_category.setdefault(result.check.category.value, []).append(result)
+        for category in sorted(by_category):
+            lines.append(f"  {category}")
+            for result in sorted(by_category[category], key=lambda r: r.check.id):
+                lines.append(f"    {result.check.id}: {result.check.title}")
+                lines += [
+                    f"      - {_finding_line(f)}"
+                    for f in result.failures
+                    if (f.severity or result.check.severity) == severity
+                ]
+                lines.append(f"      fix: {result.check.fix}")
+        lines.append("")
+    return lines
+
+
 def to_terminal(report: RunReport, verbose: bool = False) -> str:
     lines = [f"stackprobe {report.title}: {report.stack} on {report.backend}", ""]
+    if report.title == "audit":
+        lines += _audit_findings(report) or ["No failing check.", ""]
+        lines.append("All checks:")
     for result in sorted(report.results, key=lambda r: (list(Status).index(r.status) != 1, -r.worst_severity())):
         check = result.check
         lines.append(

@@ -1,0 +1,246 @@
+"""Run a mutant catalogue against a deployed stack, in few applies, and say which check killed each.
+
+Batching is what makes this affordable: mutants that share no file, variable or killer check are
+planted together and applied in one `terraform apply` (without refresh: the state is fresh), and the
+next batch's apply also reverts the previous one. Attribution stays exact because no two mutants in a
+batch share a killer: a new failing finding of a killer check can only come from its own mutant.
+Mutants Terraform itself must refuse (validation, preconditions) are planned together, once.
+`isolated=True` runs one mutant per apply instead, to check that batching changes no verdict.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from stackprobe.checks import by_id, run_checks
+from stackprobe.checks.base import CheckContext, CheckResult
+from stackprobe.errors import StackprobeError, TerraformFailed
+from stackprobe.mutants.catalogue import TERRAFORM_KILLER, Mutant
+from stackprobe.stack import StackUnderTest
+
+LOG = logging.getLogger("stackprobe.mutants")
+MUTANT_FILE_MARKER = "zz_stackprobe_mutant_"
+
+
+class Verdict(StrEnum):
+    KILLED = "killed"
+    SURVIVED = "survived"
+    ERROR = "error"
+
+
+@dataclass
+class MutantResult:
+    mutant: Mutant
+    verdict: Verdict
+    killed_by: str = ""
+    evidence: str = ""
+    batch: int = 0
+
+
+@dataclass
+class MutationReport:
+    results: list[MutantResult] = field(default_factory=list)
+    applies: int = 0
+    plans: int = 0
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(r.verdict == Verdict.KILLED for r in self.results) / len(self.results) if self.results else 0.0
+
+    def result(self, mutant_id: str) -> MutantResult:
+        for item in self.results:
+            if item.mutant.id == mutant_id:
+                return item
+        raise KeyError(mutant_id)
+
+    def render(self) -> str:
+        lines = []
+        for item in self.results:
+            by = f" by {item.killed_by}" if item.killed_by else ""
+            lines.append(f"[{item.verdict.value.upper():8}] {item.mutant.id:<36}{by}")
+            if item.evidence:
+                lines.append(f"             {item.evidence[:300]}")
+        killed = sum(r.verdict == Verdict.KILLED for r in self.results)
+        lines.append(
+            f"Mutation score: {killed}/{len(self.results)} killed ({self.score:.0%}) with {self.applies} applies "
+            f"and {self.plans} plans in {self.seconds:.0f} s"
+        )
+        return "\n".join(lines)
+
+
+def plan_batches(mutants: list[Mutant], isolated: bool = False) -> list[list[Mutant]]:
+    """Greedy batches of mutants that share nothing (files, variables, killers); slow ones last."""
+    if isolated:
+        return [[m] for m in mutants]
+    batches: list[tuple[set[str], list[Mutant]]] = []
+    for mutant in sorted(mutants, key=lambda m: m.slow):
+        for used, members in batches:
+            if not used & mutant.touches() and members[0].slow == mutant.slow:
+                used |= mutant.touches()
+                members.append(mutant)
+                break
+        else:
+            batches.append((set(mutant.touches()), [mutant]))
+    return [members for _, members in batches]
+
+
+def _failure_keys(results: list[CheckResult]) -> set[tuple[str, str, str]]:
+    return {(r.check.id, f.resource, f.evidence) for r in results for f in r.failures}
+
+
+class MutationRun:
+    def __init__(self, stack: StackUnderTest, context: Callable[[], CheckContext]) -> None:
+        if stack.runner is None or stack.deployed is None:
+            raise StackprobeError("Mutants need a deployed stack", "deploy the stack before running mutants.")
+        self.stack = stack
+        self.runner = stack.runner
+        self.context = context
+        self.base_variables = dict(self.runner.variables)
+        self.written: list[Path] = []
+
+    # -- planting ------------------------------------------------------------------------------
+    def _plant(self, batch: list[Mutant]) -> None:
+        root = self.runner.workspace.module_dir
+        variables = dict(self.base_variables)
+        for mutant in batch:
+            for relative, text in mutant.files:
+                path = root / relative
+                name = path.name
+                # Keep the `_override.tf` suffix last: Terraform recognises override files by it.
+                stem = name[: -len("_override.tf")] if name.endswith("_override.tf") else name[: -len(".tf")]
+                suffix = "_override.tf" if name.endswith("_override.tf") else ".tf"
+                target = path.with_name(f"{MUTANT_FILE_MARKER}{mutant.id.replace('-', '_')}_{stem}{suffix}")
+                target.write_text(text, encoding="utf-8")
+                self.written.append(target)
+            variables.update(dict(mutant.variables))
+        self.runner.variables = variables
+
+    def clear(self) -> None:
+        for path in self.written:
+            path.unlink(missing_ok=True)
+        self.written = []
+        self.runner.variables = dict(self.base_variables)
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self, mutants: list[Mutant], *, isolated: bool = False) -> MutationReport:
+        started = time.monotonic()
+        report = MutationReport()
+        killers = sorted({k for m in mutants for k in m.killers if k != TERRAFORM_KILLER})
+        checks = [by_id(k) for k in killers]
+        baseline = _failure_keys(run_checks(self.context(), checks))
+        try:
+            plan_stage = [m for m in mutants if m.plan_stage]
+            if plan_stage:
+                report.results += self._run_plan_stage(plan_stage, report, isolated)
+            for number, batch in enumerate(plan_batches([m for m in mutants if not m.plan_stage], isolated), 1):
+                report.results += self._run_batch(number, batch, baseline, report)
+        finally:
+            self.clear()
+        order = {m.id: i for i, m in enumerate(mutants)}
+        report.results.sort(key=lambda r: order[r.mutant.id])
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _run_plan_stage(self, mutants: list[Mutant], report: MutationReport, isolated: bool) -> list[MutantResult]:
+        """Plant every plan-stage mutant at once: one plan must report each one's expected refusal."""
+        groups = [[m] for m in mutants] if isolated else [mutants]
+        results: list[MutantResult] = []
+        pending: list[Mutant] = []
+        for group in groups:
+            output = self._plan_output(group, report)
+            for mutant in group:
+                if mutant.plan_error in output:
+                    results.append(MutantResult(mutant, Verdict.KILLED, TERRAFORM_KILLER, mutant.plan_error))
+                elif len(group) > 1:
+                    pending.append(mutant)  # another mutant's error may have stopped the plan first
+                else:
+                    results.append(MutantResult(mutant, Verdict.SURVIVED, evidence="Terraform accepted the plan"))
+        for mutant in pending:
+            output = self._plan_output([mutant], report)
+            verdict = Verdict.KILLED if mutant.plan_error in output else Verdict.SURVIVED
+            results.append(
+                MutantResult(
+                    mutant,
+                    verdict,
+                    TERRAFORM_KILLER if verdict == Verdict.KILLED else "",
+                    mutant.plan_error if verdict == Verdict.KILLED else "Terraform accepted it",
+                )
+            )
+        return results
+
+    def _plan_output(self, group: list[Mutant], report: MutationReport) -> str:
+        self._plant(group)
+        report.plans += 1
+        try:
+            self.runner.plan(refresh=False)
+            return ""
+        except TerraformFailed as exc:
+            return " ".join(exc.output.replace("│", " ").split())
+        finally:
+            self.clear()
+
+    def _run_batch(
+        self, number: int, batch: list[Mutant], baseline: set[tuple[str, str, str]], report: MutationReport
+    ) -> list[MutantResult]:
+        LOG.info("mutant batch %d: %s", number, ", ".join(m.id for m in batch))
+        self._plant(batch)
+        report.applies += 1
+        try:
+            # Plan, then apply that saved plan: the same cost as one apply, and plan-level killers
+            # (which read the configuration) see the mutated plan.
+            plan = self.runner.plan(refresh=False)
+            self.runner.apply_plan(plan)
+        except TerraformFailed as exc:
+            self.clear()
+            if len(batch) > 1:
+                LOG.warning("batch %d failed to apply; running its mutants one by one", number)
+                results = []
+                for mutant in batch:
+                    results += self._run_batch(number, [mutant], baseline, report)
+                return results
+            text = " ".join(exc.output.replace("│", " ").split())
+            refused = "precondition" in text.lower() or "Invalid value for variable" in text
+            verdict = Verdict.KILLED if refused else Verdict.ERROR
+            return [MutantResult(batch[0], verdict, TERRAFORM_KILLER if refused else "", exc.detail[:500], number)]
+        context = self.context()
+        context.plan = plan
+        results = []
+        for mutant in batch:
+            checks = [by_id(k) for k in mutant.killers if k != TERRAFORM_KILLER]
+            fresh = _failure_keys(run_checks(context, checks)) - baseline
+            if fresh:
+                check_id, resource, evidence = sorted(fresh)[0]
+                results.append(MutantResult(mutant, Verdict.KILLED, check_id, f"{resource}: {evidence}", number))
+            else:
+                results.append(
+                    MutantResult(
+                        mutant, Verdict.SURVIVED, evidence="no killer check reported a new failure", batch=number
+                    )
+                )
+        self.clear()
+        return results
+
+
+def context_factory(stack: StackUnderTest, app_dir: Path | None, **extras: Any) -> Callable[[], CheckContext]:
+    """A CheckContext for the stack as it is now (state re-read each time: mutants change it)."""
+
+    def make() -> CheckContext:
+        assert stack.runner is not None and stack.deployed is not None
+        return CheckContext(
+            backend=stack.deployed.backend,
+            plan=stack.deployed.plan,
+            state=stack.runner.state(),
+            outputs=stack.deployed.outputs,
+            app_dir=app_dir,
+            work_dir=stack.work_dir,
+            extras=dict(extras),
+        )
+
+    return make

@@ -1,0 +1,111 @@
+"""The inherited stacks: `stackprobe audit` finds every planted defect, at the right severity, and the
+reference stack passes the check that caught it.
+
+The four audits run as the user runs them, `stackprobe audit DIR --format json`, in four concurrent
+subprocesses (each with its own embedded emulator), while this process works on the reference stack.
+Every defect in a stack's defects.json is one test, named after the defect.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackprobe.checks import by_id, run_check
+from stackprobe.checks.base import CheckContext, Status
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+LEGACY = REPO / "terraform" / "legacy"
+IMPROVEMENTS = REPO / "docs" / "improvements"
+STACKS = sorted(p.parent.name for p in LEGACY.glob("*/defects.json"))
+DEFECTS = [(name, defect) for name in STACKS for defect in json.loads((LEGACY / name / "defects.json").read_text())]
+AUDIT_TIMEOUT = 1500
+
+
+@dataclass
+class Audit:
+    name: str
+    returncode: int
+    report: dict[str, Any]
+    improvements: str
+    stderr: str
+
+    def failing(self, address: str) -> list[tuple[str, str, str]]:
+        """(check id, severity, evidence) of every failing finding on `address` (or one of its instances)."""
+        found = []
+        for check in self.report["checks"]:
+            for finding in check["findings"]:
+                where = finding.get("address") or ""
+                if not finding["passed"] and (where == address or where.startswith(address + "[")):
+                    found.append((check["id"], finding.get("severity") or check["severity"], finding["evidence"]))
+        return found
+
+
+def _audit(name: str, out: Path) -> Audit:
+    improvements = out / f"{name}.md"
+    command = [sys.executable, "-m", "stackprobe", "audit", f"terraform/legacy/{name}", "--format", "json",
+               "--fail-on", "high", "--quiet", "--improvements", f"docs/improvements/{name}.md"]
+    # The report names the command that made it; the file itself goes to a scratch copy for comparison.
+    completed = subprocess.run(
+        [*command[:-1], str(improvements)], cwd=REPO, capture_output=True, text=True, timeout=AUDIT_TIMEOUT,
+        check=False,
+    )
+    try:
+        report = json.loads(completed.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"`{' '.join(command)}` printed no JSON report:\n{completed.stderr[-3000:]}", pytrace=False)
+    text = improvements.read_text() if improvements.exists() else ""
+    return Audit(name, completed.returncode, report, text.replace(str(improvements), f"docs/improvements/{name}.md"),
+                 completed.stderr)
+
+
+@pytest.fixture(scope="session")
+def legacy_audits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Audit]:
+    out = tmp_path_factory.mktemp("legacy-audits")
+    with ThreadPoolExecutor(max_workers=len(STACKS)) as pool:
+        futures = {name: pool.submit(_audit, name, out) for name in STACKS}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_audit_fails_at_high_and_reports_no_crash(legacy_audits: dict[str, Audit], name: str) -> None:
+    audit = legacy_audits[name]
+    assert audit.returncode == 1, f"exit {audit.returncode}:\n{audit.stderr[-2000:]}"
+    assert not audit.report["errors"], audit.report["errors"]
+    crashed = [c["id"] for c in audit.report["checks"] if c["status"] == "error"]
+    assert not crashed, f"checks errored on {name}: {crashed}"
+
+
+@pytest.mark.parametrize(("name", "defect"), DEFECTS, ids=[f"{n}/{d['id']}" for n, d in DEFECTS])
+def test_legacy_defect_is_caught_and_fixed_in_the_reference(
+    legacy_audits: dict[str, Audit], check_context: CheckContext, name: str, defect: dict[str, Any]
+) -> None:
+    """Fails on the legacy stack (a finding at the defect's address and severity), passes on the reference."""
+    findings = legacy_audits[name].failing(defect["resource"])
+    assert findings, f"{name}: nothing reported on {defect['resource']} for {defect['id']} ({defect['title']})"
+    at_severity = [f for f in findings if f[1] == defect["severity"]]
+    assert at_severity, f"{name}/{defect['id']}: expected {defect['severity']}, found {findings}"
+    check_id = at_severity[0][0]
+    reference = run_check(by_id(check_id), check_context)
+    assert reference.status in (Status.PASS, Status.NOT_APPLICABLE), (
+        f"the reference stack fails {check_id} too: {[f.evidence for f in reference.failures]}"
+    )
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_committed_improvements_report_matches_a_fresh_audit(legacy_audits: dict[str, Audit], name: str) -> None:
+    committed = IMPROVEMENTS / f"{name}.md"
+    fresh = legacy_audits[name].improvements
+    assert committed.exists() and committed.read_text() == fresh, (
+        f"docs/improvements/{name}.md is stale; regenerate it with: "
+        f".venv/bin/stackprobe audit terraform/legacy/{name} --improvements docs/improvements/{name}.md"
+    )
