@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 verify: setup
 	$(BIN)/stackprobe verify $(VERIFY_ARGS)
 
+# Four xdist workers, grouped so that each stack is applied once: the reference stack (integration and
+# mutants), the legacy audits, the scenario plans, and the harness tests spread over what is left.
+PYTEST_WORKERS ?= 4
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 unit: setup
 	$(BIN)/pytest -m unit

@@ -105,9 +105,7 @@ def _register_routes(app: Flask, cfg: Config, s3: S3Client, sqs: SQSClient) -> N
     def ready() -> ResponseReturnValue:
         checks: dict[str, Any] = {
             "models_bucket": _aws_check(lambda: s3.head_bucket(Bucket=cfg.models_bucket), cfg.models_bucket),
-            "uploads_bucket": _aws_check(
-                lambda: s3.head_bucket(Bucket=cfg.uploads_bucket), cfg.uploads_bucket
-            ),
+            "uploads_bucket": _aws_check(lambda: s3.head_bucket(Bucket=cfg.uploads_bucket), cfg.uploads_bucket),
             "jobs_queue": _aws_check(
                 lambda: sqs.get_queue_attributes(QueueUrl=cfg.jobs_queue_url, AttributeNames=["QueueArn"]),
                 cfg.jobs_queue_url,
@@ -183,9 +181,7 @@ def _register_routes(app: Flask, cfg: Config, s3: S3Client, sqs: SQSClient) -> N
             sqs.send_message(QueueUrl=cfg.jobs_queue_url, MessageBody=message.to_json())
         except (ClientError, BotoCoreError) as exc:
             try:
-                put_state(
-                    s3, cfg.uploads_bucket, message.state("failed", error=f"enqueue: {error_code(exc)}")
-                )
+                put_state(s3, cfg.uploads_bucket, message.state("failed", error=f"enqueue: {error_code(exc)}"))
             except (ClientError, BotoCoreError):
                 log.exception("could not record enqueue failure of job %s", message.job_id)
             raise
@@ -216,9 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from werkzeug.serving import make_server
 
-    server = make_server(
-        args.host, args.port if args.port is not None else config.app_port, app, threaded=True
-    )
+    server = make_server(args.host, args.port if args.port is not None else config.app_port, app, threaded=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # Unwinds serve_forever() from the main thread; shutdown() would deadlock here because it

@@ -100,9 +100,7 @@ class _Reader:
         value = self.required(name)
         if value and not value.startswith(("https://", "http://")):
             # Queue ARN or bare queue name: SQS APIs need the URL (aws_sqs_queue.x.url / .id).
-            self.invalid.append(
-                f"{name}={value!r} is not a queue URL; expected https://sqs.../<account>/<name>"
-            )
+            self.invalid.append(f"{name}={value!r} is not a queue URL; expected https://sqs.../<account>/<name>")
         return value
 
     def port(self, name: str, default: int | None = None) -> int:
@@ -149,20 +147,14 @@ def _read_db(reader: _Reader) -> DbConfig:
             parsed = json.loads(secret)
         except ValueError:
             parsed = None
-            reader.invalid.append(
-                "DB_SECRET is not valid JSON (expected an object with username and password)"
-            )
+            reader.invalid.append("DB_SECRET is not valid JSON (expected an object with username and password)")
         if parsed is not None:
             if not isinstance(parsed, dict):
                 reader.invalid.append("DB_SECRET must be a JSON object with username and password")
             else:
-                absent = [
-                    k for k in ("username", "password") if not isinstance(parsed.get(k), str) or not parsed[k]
-                ]
+                absent = [k for k in ("username", "password") if not isinstance(parsed.get(k), str) or not parsed[k]]
                 if absent:
-                    reader.invalid.append(
-                        "DB_SECRET JSON lacks non-empty string field(s): " + ", ".join(absent)
-                    )
+                    reader.invalid.append("DB_SECRET JSON lacks non-empty string field(s): " + ", ".join(absent))
                 else:
                     username, password = parsed["username"], parsed["password"]
     return DbConfig(host=host, port=port, name=name, username=username, password=password)

@@ -40,15 +40,11 @@ class JobFailedError(Exception):
 
 
 class Worker:
-    def __init__(
-        self, config: WorkerConfig, s3: S3Client | None = None, sqs: SQSClient | None = None
-    ) -> None:
+    def __init__(self, config: WorkerConfig, s3: S3Client | None = None, sqs: SQSClient | None = None) -> None:
         self.config = config
         self.s3 = s3 if s3 is not None else make_s3_client(config.region)
         # The read timeout must outlast the long poll, or every empty poll would end in a timeout.
-        self.sqs = (
-            sqs if sqs is not None else make_sqs_client(config.region, read_timeout=config.wait_seconds + 10)
-        )
+        self.sqs = sqs if sqs is not None else make_sqs_client(config.region, read_timeout=config.wait_seconds + 10)
         self._stop = threading.Event()
         self._max_receive_count: int | None = None
         self._redrive_known = False
@@ -101,9 +97,7 @@ class Worker:
         try:
             job = JobMessage.from_json(message.get("Body", ""))
             result = self._classify(job)
-            put_state(
-                self.s3, self.config.uploads_bucket, job.state("done", result=result, attempts=attempts)
-            )
+            put_state(self.s3, self.config.uploads_bucket, job.state("done", result=result, attempts=attempts))
         except Exception as exc:
             # Broad on purpose: whatever goes wrong with one message (including a bug) must not kill
             # the loop; the message goes back to the queue and the redrive policy decides its fate.

@@ -420,8 +420,11 @@ def is_public_grant(statement: Statement) -> bool:
 
 def grants_everything(statement: Statement) -> bool:
     """Allow of every action on every resource (`"Action": "*"`, `"Resource": "*"`): administrator."""
-    return statement.is_allow and statement.not_actions is None and statement.covers_all_actions() and (
-        statement.any_resource
+    return (
+        statement.is_allow
+        and statement.not_actions is None
+        and statement.covers_all_actions()
+        and (statement.any_resource)
     )
 
 

@@ -19,7 +19,7 @@ from stackprobe.checks.lifecycle import DRIFT_KEY, TEARDOWN_KEY, clean_teardown,
 from stackprobe.errors import StackprobeError
 from stackprobe.report.model import RunReport, StepTiming
 from stackprobe.session import StackSession
-from stackprobe.settings import RunSettings, StackSpec
+from stackprobe.settings import RunSettings, StackSpec, load_requirements
 from stackprobe.terraform.plan import Plan
 
 LOG = logging.getLogger("stackprobe.pipeline")
@@ -70,7 +70,7 @@ def verify(
     try:
         started = time.monotonic()
         say(f"==> starting the {settings.backend} backend and preparing {spec.tf_dir}")
-        session.backend  # start (and guard) the emulator before anything else
+        _ = session.backend  # start (and guard) the emulator before anything else
         stack = session.stack(spec)
         stack.prepare()
         step("init", started)
@@ -86,6 +86,7 @@ def verify(
         started = time.monotonic()
         say(f"==> {len(selected)} checks on the deployed stack")
         context = CheckContext(
+            requirements=load_requirements(spec.tf_dir),
             backend=deployed.backend,
             plan=plan,
             state=stack.runner.state() if stack.runner else {},

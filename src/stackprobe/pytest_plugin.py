@@ -24,7 +24,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks.base import CheckContext
 from stackprobe.errors import StackprobeError
 from stackprobe.session import StackSession, sigterm_as_interrupt
-from stackprobe.settings import RunSettings, StackSpec
+from stackprobe.settings import RunSettings, StackSpec, load_requirements
 from stackprobe.stack import DeployedStack
 from stackprobe.terraform.drift import DriftReport
 from stackprobe.terraform.plan import Plan
@@ -94,12 +94,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="do not destroy the deployed stack at the end; keep its workspace",
     )
     group.addoption(
-        "--reuse-stack",
-        action="store_true",
-        default=False,
-        help="reuse a stack kept by --keep-stack when its configuration is unchanged",
-    )
-    group.addoption(
         "--stackprobe-terraform",
         default=None,
         metavar="BINARY",
@@ -148,16 +142,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """
 
     def deploys(item: pytest.Item) -> bool:
-        return (
-            "deployed_stack" in getattr(item, "fixturenames", ()) or item.get_closest_marker("integration") is not None
-        )
+        return "deployed_stack" in getattr(item, "fixturenames", ())
 
     def order(item: pytest.Item) -> int:
         # Mutants change the deployed stack, so they run after every test that reads it.
         return 2 if item.get_closest_marker("mutants") else (1 if deploys(item) else 0)
 
     for item in items:
-        if deploys(item):
+        if deploys(item) and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group("stackprobe-deployed-stack"))
     items.sort(key=order)
 
@@ -171,7 +163,6 @@ def _settings(config: pytest.Config) -> RunSettings:
         endpoint=config.getoption("--stackprobe-endpoint"),
         apply_timeout=config.getoption("--stackprobe-timeout"),
         keep_stack=config.getoption("--keep-stack"),
-        reuse_stack=config.getoption("--reuse-stack"),
     )
 
 
@@ -316,11 +307,13 @@ def deployed_stack(stacks: StackSession, stack_spec: StackSpec, aws_backend: Aws
 
 
 @pytest.fixture(scope="session")
-def check_context(request: pytest.FixtureRequest, stacks: StackSession, stack_spec: StackSpec,
-                  deployed_stack: DeployedStack) -> CheckContext:
+def check_context(
+    request: pytest.FixtureRequest, stacks: StackSession, stack_spec: StackSpec, deployed_stack: DeployedStack
+) -> CheckContext:
     """What every check needs about the deployed stack: backend, plan, state, outputs and the app."""
     stack = stacks.stack(stack_spec)
     return CheckContext(
+        requirements=load_requirements(stack_spec.tf_dir),
         backend=deployed_stack.backend,
         plan=deployed_stack.plan,
         state=stack.runner.state() if stack.runner else {},
@@ -351,4 +344,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_report_header(config: pytest.Config) -> str:
     spec = _spec(config)
     files = ", ".join(os.path.relpath(p) for p in spec.var_files) or "none"
-    return f"stackprobe: backend={config.getoption('--stackprobe-backend') or 'moto'} tf-dir={spec.tf_dir} var-files={files}"
+    backend = config.getoption("--stackprobe-backend") or "moto"
+    return f"stackprobe: backend={backend} tf-dir={spec.tf_dir} var-files={files}"

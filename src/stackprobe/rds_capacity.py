@@ -31,20 +31,35 @@ POSTGRES_CAP = 5000
 
 # Nominal memory (GiB) of the common classes, as AWS lists them.
 CLASS_MEMORY_GIB: dict[str, float] = {
-    **{f"db.{family}.{size}": gib
-       for family in ("t2", "t3", "t4g")
-       for size, gib in {"micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32}.items()},
-    **{f"db.{family}.{size}": gib
-       for family in ("m5", "m6g", "m6i", "m7g")
-       for size, gib in {"large": 8, "xlarge": 16, "2xlarge": 32, "4xlarge": 64}.items()},
-    **{f"db.{family}.{size}": gib
-       for family in ("r5", "r6g", "r6i", "r7g")
-       for size, gib in {"large": 16, "xlarge": 32, "2xlarge": 64, "4xlarge": 128}.items()},
+    **{
+        f"db.{family}.{size}": gib
+        for family in ("t2", "t3", "t4g")
+        for size, gib in {"micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32}.items()
+    },
+    **{
+        f"db.{family}.{size}": gib
+        for family in ("m5", "m6g", "m6i", "m7g")
+        for size, gib in {"large": 8, "xlarge": 16, "2xlarge": 32, "4xlarge": 64}.items()
+    },
+    **{
+        f"db.{family}.{size}": gib
+        for family in ("r5", "r6g", "r6i", "r7g")
+        for size, gib in {"large": 16, "xlarge": 32, "2xlarge": 64, "4xlarge": 128}.items()
+    },
 }
 # Other sizes of the non-burstable families follow vCPUs x GiB-per-vCPU (m: 4, r: 8, x2: 16, c: 2),
 # e.g. db.r6g.8xlarge = 32 x 8.
-_SIZE_VCPUS = {"large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32, "12xlarge": 48,
-               "16xlarge": 64, "24xlarge": 96, "32xlarge": 128}
+_SIZE_VCPUS = {
+    "large": 2,
+    "xlarge": 4,
+    "2xlarge": 8,
+    "4xlarge": 16,
+    "8xlarge": 32,
+    "12xlarge": 48,
+    "16xlarge": 64,
+    "24xlarge": 96,
+    "32xlarge": 128,
+}
 _GIB_PER_VCPU = {"m": 4, "r": 8, "x2": 16, "c": 2}
 _CLASS_RE = re.compile(r"^db\.(?P<family>[a-z0-9]+)\.(?P<size>[a-z0-9]+)$")
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stackprobe.errors import StackprobeError
 
 DEFAULT_REGION = "eu-west-1"
+# Declared requirements of a configuration, beside its .tf files (see stackprobe.checks.requirements).
+REQUIREMENTS_FILE = "stackprobe-requirements.yaml"
 
 
 def default_cache_dir() -> Path:
@@ -33,7 +40,6 @@ class RunSettings:
     apply_timeout: float = 1800.0
     parallelism: int = 10
     keep_stack: bool = False
-    reuse_stack: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,3 +65,14 @@ class StackSpec:
         parts += [f"--var {k}={v}" for k, v in self.variables]
         parts += [f"--teardown-var {k}={v}" for k, v in self.teardown_variables]
         return " ".join(parts)
+
+
+def load_requirements(tf_dir: Path) -> dict[str, Any]:
+    """The configuration's declared requirements, or {} when it declares none."""
+    path = tf_dir / REQUIREMENTS_FILE
+    if not path.is_file():
+        return {}
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(loaded, dict):
+        raise StackprobeError(f"{path} is not a mapping", "write it as `name: value` lines.")
+    return loaded

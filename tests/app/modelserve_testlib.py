@@ -89,16 +89,12 @@ def build_stack(s3: S3Client, sqs: SQSClient) -> tuple[str, str]:
     for bucket in (MODELS_BUCKET, UPLOADS_BUCKET):
         s3.create_bucket(Bucket=bucket)
     dlq_url = sqs.create_queue(QueueName="sp-test-jobs-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
         QueueName="sp-test-jobs",
         Attributes={
             "VisibilityTimeout": "30",
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
-            ),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
         },
     )["QueueUrl"]
     return queue_url, dlq_url

@@ -46,9 +46,7 @@ def test_health_route_follows_health_path(stack: Stack, monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize("path", ["/ready", "/predict", "/job/x/results"])
-def test_health_path_may_not_shadow_an_api_route(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch, path: str
-) -> None:
+def test_health_path_may_not_shadow_an_api_route(stack: Stack, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     monkeypatch.setenv("HEALTH_PATH", path)
     with pytest.raises(ConfigError, match="collides with an API route"):
         create_app()
@@ -150,9 +148,7 @@ def test_upload_url_is_a_presigned_put_without_sse_headers(client: FlaskClient) 
     assert "x-amz-server-side-encryption" not in body["url"].lower()
 
 
-@pytest.mark.parametrize(
-    "query", ["", "?filename=", "?filename=a/b.jpg", "?filename=../x.jpg", "?filename=.hidden"]
-)
+@pytest.mark.parametrize("query", ["", "?filename=", "?filename=a/b.jpg", "?filename=../x.jpg", "?filename=.hidden"])
 def test_upload_url_rejects_bad_filenames(client: FlaskClient, query: str) -> None:
     assert client.get(f"/upload-url{query}").status_code == 400
 

@@ -77,9 +77,7 @@ def emulator() -> Iterator[Emulator]:
         s3.put_object(
             Bucket="sp-test-models",
             Key="models/toy.json",
-            Body=json.dumps(
-                {"labels": ["cat", "dog"], "weights": [[1.0], [0.0]], "bias": [0.0, 0.5]}
-            ).encode(),
+            Body=json.dumps({"labels": ["cat", "dog"], "weights": [[1.0], [0.0]], "bias": [0.0, 0.5]}).encode(),
         )
         yield Emulator(endpoint=endpoint, s3=s3, queue_url=queue_url, dlq_url=dlq_url, kms_key_arn=key_arn)
     finally:

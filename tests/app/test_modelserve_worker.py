@@ -102,9 +102,7 @@ def test_missing_model_fails_the_job(stack: Stack, client: FlaskClient) -> None:
     "body",
     ["{not json", json.dumps({"job_id": "x", "image_key": "uploads/a", "model": "toy"}), json.dumps([1])],
 )
-def test_malformed_message_is_never_deleted_and_reaches_the_dlq(
-    stack: Stack, client: FlaskClient, body: str
-) -> None:
+def test_malformed_message_is_never_deleted_and_reaches_the_dlq(stack: Stack, client: FlaskClient, body: str) -> None:
     stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body)
     for _ in range(MAX_RECEIVE_COUNT):
         assert worker.process_once() == 1
@@ -113,9 +111,7 @@ def test_malformed_message_is_never_deleted_and_reaches_the_dlq(
     assert "Contents" not in stack.s3.list_objects_v2(Bucket=UPLOADS_BUCKET, Prefix="results/")
 
 
-def test_one_bad_message_does_not_block_a_good_one_in_the_same_batch(
-    stack: Stack, client: FlaskClient
-) -> None:
+def test_one_bad_message_does_not_block_a_good_one_in_the_same_batch(stack: Stack, client: FlaskClient) -> None:
     stack.s3.put_object(Bucket=UPLOADS_BUCKET, Key="uploads/u3/a.jpg", Body=b"a")
     bad = start(client, "uploads/u3/missing.jpg")
     good = start(client, "uploads/u3/a.jpg")

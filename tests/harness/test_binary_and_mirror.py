@@ -50,7 +50,7 @@ def test_real_terraform_is_found() -> None:
 
 
 def test_explicit_mirror_without_a_registry_tree_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ProviderUnavailable, match="has no `registry.terraform.io/<namespace>/<type>` tree"):
+    with pytest.raises(ProviderUnavailable, match=r"has no `registry\.terraform\.io/<namespace>/<type>` tree"):
         resolve_provider_source(str(tmp_path))
 
 

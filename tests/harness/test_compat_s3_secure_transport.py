@@ -45,7 +45,7 @@ def test_tls_only_policy_lets_requests_through(clean_backend: AwsBackend) -> Non
 def test_a_deny_that_holds_for_tls_requests_still_denies(clean_backend: AwsBackend) -> None:
     """The patch must not open buckets: a Deny meant for TLS requests keeps denying."""
     s3 = _bucket_with(clean_backend, _deny(["true"], operator="BoolIfExists"))
-    with pytest.raises(ClientError, match="403|AccessDenied|Forbidden"):
+    with pytest.raises(ClientError, match=r"403|AccessDenied|Forbidden"):
         s3.put_object(Bucket=BUCKET, Key="k", Body=b"v")
 
 

@@ -23,13 +23,14 @@ def test_backends_doc_is_generated_from_the_records() -> None:
 
 def test_every_patch_and_gap_is_in_the_table() -> None:
     text = (REPO / "docs" / "backends.md").read_text()
-    missing = [p.name for p in PATCHES if f"`{p.name}`" not in text] + [g.name for g in KNOWN_GAPS
-                                                                         if f"`{g.name}`" not in text]
+    missing = [p.name for p in PATCHES if f"`{p.name}`" not in text] + [
+        g.name for g in KNOWN_GAPS if f"`{g.name}`" not in text
+    ]
     assert not missing, missing
 
 
 def test_every_patch_has_its_own_test() -> None:
     """Each patch is listed in the COVERS of a test module that exercises it."""
     tests = "\n".join(p.read_text() for p in (REPO / "tests" / "harness").glob("test_compat_*.py"))
-    untested = [p.name for p in PATCHES if f"\"{p.name}\"" not in tests]
+    untested = [p.name for p in PATCHES if f'"{p.name}"' not in tests]
     assert not untested, f"patches without a test naming them or their module: {untested}"

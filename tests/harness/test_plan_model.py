@@ -84,7 +84,7 @@ def test_resources_flatten_modules_and_mark_unknowns() -> None:
 
 
 def test_unknown_address_lists_what_exists() -> None:
-    with pytest.raises(KeyError, match="aws_s3_bucket.models"):
+    with pytest.raises(KeyError, match=r"aws_s3_bucket\.models"):
         Plan(PLAN).resource("aws_s3_bucket.nope")
 
 

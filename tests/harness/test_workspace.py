@@ -118,5 +118,5 @@ def test_missing_directory_is_explained(tmp_path: Path) -> None:
 
 def test_directory_without_tf_files_is_explained(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(WorkspaceError, match="holds no .tf files"):
+    with pytest.raises(WorkspaceError, match=r"holds no \.tf files"):
         create_workspace(tmp_path / "empty", tmp_path / "ws", endpoint=ENDPOINT, access_key="test", secret_key="test")

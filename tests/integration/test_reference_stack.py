@@ -106,7 +106,9 @@ def test_task_roles_can_do_their_job_and_nothing_else(check_context: CheckContex
     assert_check(check_context, "iam.enforced-least-privilege")
 
 
-@pytest.mark.parametrize("check_id", ["iam.no-wildcard-admin", "iam.no-wildcard-actions", "iam.task-role-least-privilege"])
+@pytest.mark.parametrize(
+    "check_id", ["iam.no-wildcard-admin", "iam.no-wildcard-actions", "iam.task-role-least-privilege"]
+)
 def test_iam_policies_are_scoped(check_context: CheckContext, check_id: str) -> None:
     assert_check(check_context, check_id)
 
@@ -118,6 +120,7 @@ def test_iam_policies_are_scoped(check_context: CheckContext, check_id: str) -> 
         "edge.https-only",
         "edge.tls-policy",
         "edge.load-balancer-hardening",
+        "edge.service-behind-load-balancer",
         "deployment.circuit-breaker",
         "deployment.zero-downtime",
         "queue.dead-letter",

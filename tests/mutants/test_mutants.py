@@ -23,8 +23,9 @@ CATALOGUE = load_catalogue(Path(__file__).resolve().parents[2] / "terraform" / "
 
 
 @pytest.fixture(scope="session")
-def mutation_report(request: pytest.FixtureRequest, stacks: StackSession, stack_spec: StackSpec,
-                    deployed_stack: DeployedStack) -> MutationReport:
+def mutation_report(
+    request: pytest.FixtureRequest, stacks: StackSession, stack_spec: StackSpec, deployed_stack: DeployedStack
+) -> MutationReport:
     stack = stacks.stack(stack_spec)
     run = MutationRun(stack, context_factory(stack, app_dir(request.config)))
     report = run.run(CATALOGUE.mutants)

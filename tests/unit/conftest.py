@@ -17,6 +17,13 @@ from stackprobe.terraform.plan import Plan
 PARALLEL_PLANS = 4
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # One xdist worker plans the scenarios; spread over several, each would plan all seven.
+    for item in items:
+        if "scenario_plans" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("scenario-plans"))
+
+
 @pytest.fixture(scope="session")
 def scenario_plans(stacks: StackSession) -> dict[str, Plan]:
     """Scenario name → its pre-apply plan."""

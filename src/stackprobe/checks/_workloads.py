@@ -129,7 +129,7 @@ class Workload:
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def discover_workloads(ctx: CheckContext) -> list[Workload]:
@@ -155,13 +155,15 @@ def discover_workloads(ctx: CheckContext) -> list[Workload]:
                     arn = service["taskDefinition"]
                     if arn not in task_definitions:
                         task_definitions[arn] = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-                    workloads.append(Workload(
-                        cluster_name=str(cluster["clusterName"]),
-                        service=service,
-                        task_definition=task_definitions[arn],
-                        service_tags=tags_to_dict(service.get("tags")),
-                        cluster_tags=cluster_tags,
-                    ))
+                    workloads.append(
+                        Workload(
+                            cluster_name=str(cluster["clusterName"]),
+                            service=service,
+                            task_definition=task_definitions[arn],
+                            service_tags=tags_to_dict(service.get("tags")),
+                            cluster_tags=cluster_tags,
+                        )
+                    )
     return workloads
 
 

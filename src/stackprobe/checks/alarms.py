@@ -42,20 +42,26 @@ def alarm_metrics(alarm: Mapping[str, Any]) -> list[Metric]:
     """Every metric an alarm reads, whether it is a plain metric alarm or metric math."""
     found: list[Metric] = []
     if alarm.get("MetricName"):
-        found.append(Metric(
-            str(alarm.get("Namespace", "")), str(alarm["MetricName"]),
-            {d["Name"]: d["Value"] for d in alarm.get("Dimensions") or []},
-            str(alarm.get("ExtendedStatistic") or alarm.get("Statistic") or ""),
-        ))
+        found.append(
+            Metric(
+                str(alarm.get("Namespace", "")),
+                str(alarm["MetricName"]),
+                {d["Name"]: d["Value"] for d in alarm.get("Dimensions") or []},
+                str(alarm.get("ExtendedStatistic") or alarm.get("Statistic") or ""),
+            )
+        )
     for query in alarm.get("Metrics") or []:
         stat = query.get("MetricStat") or {}
         metric = stat.get("Metric") or {}
         if metric.get("MetricName"):
-            found.append(Metric(
-                str(metric.get("Namespace", "")), str(metric["MetricName"]),
-                {d["Name"]: d["Value"] for d in metric.get("Dimensions") or []},
-                str(stat.get("Stat", "")),
-            ))
+            found.append(
+                Metric(
+                    str(metric.get("Namespace", "")),
+                    str(metric["MetricName"]),
+                    {d["Name"]: d["Value"] for d in metric.get("Dimensions") or []},
+                    str(stat.get("Stat", "")),
+                )
+            )
     return found
 
 
@@ -81,9 +87,12 @@ def watchers(
 ) -> list[Mapping[str, Any]]:
     """The alarms that read one of `names` in `namespace` with matching dimensions (and statistic)."""
     return [
-        alarm for alarm in alarms
+        alarm
+        for alarm in alarms
         if any(
-            m.namespace == namespace and m.name in names and dimensions(m.dimensions)
+            m.namespace == namespace
+            and m.name in names
+            and dimensions(m.dimensions)
             and (statistic is None or statistic(m.statistic))
             for m in alarm_metrics(alarm)
         )
@@ -119,30 +128,60 @@ def signals(ctx: CheckContext) -> Iterator[Signal]:
                 if lb.get("Type") != "application":
                     continue
                 suffix = lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
-                yield Signal(lb["LoadBalancerArn"], f"{lb['LoadBalancerName']} 5xx", "AWS/ApplicationELB",
-                             ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"), _equals(LoadBalancer=suffix))
-                yield Signal(lb["LoadBalancerArn"], f"{lb['LoadBalancerName']} tail latency", "AWS/ApplicationELB",
-                             ("TargetResponseTime",), _equals(LoadBalancer=suffix), _is_tail)
+                yield Signal(
+                    lb["LoadBalancerArn"],
+                    f"{lb['LoadBalancerName']} 5xx",
+                    "AWS/ApplicationELB",
+                    ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"),
+                    _equals(LoadBalancer=suffix),
+                )
+                yield Signal(
+                    lb["LoadBalancerArn"],
+                    f"{lb['LoadBalancerName']} tail latency",
+                    "AWS/ApplicationELB",
+                    ("TargetResponseTime",),
+                    _equals(LoadBalancer=suffix),
+                    _is_tail,
+                )
                 groups = elb.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"]).get("TargetGroups", [])
                 for group in groups:
                     tg_suffix = group["TargetGroupArn"].split(":", 5)[-1]
-                    yield Signal(group["TargetGroupArn"], f"{group['TargetGroupName']} unhealthy hosts",
-                                 "AWS/ApplicationELB", ("UnHealthyHostCount",),
-                                 _equals(LoadBalancer=suffix, TargetGroup=tg_suffix))
+                    yield Signal(
+                        group["TargetGroupArn"],
+                        f"{group['TargetGroupName']} unhealthy hosts",
+                        "AWS/ApplicationELB",
+                        ("UnHealthyHostCount",),
+                        _equals(LoadBalancer=suffix, TargetGroup=tg_suffix),
+                    )
     if ctx.backend.serves("ecs"):
         for workload in discover_workloads(ctx):
             for metric, what in (("CPUUtilization", "CPU"), ("MemoryUtilization", "memory")):
-                yield Signal(workload.arn, f"{workload.label} {what}", "AWS/ECS", (metric,),
-                             _equals(ClusterName=workload.cluster_name, ServiceName=workload.name))
+                yield Signal(
+                    workload.arn,
+                    f"{workload.label} {what}",
+                    "AWS/ECS",
+                    (metric,),
+                    _equals(ClusterName=workload.cluster_name, ServiceName=workload.name),
+                )
     if ctx.backend.serves("rds"):
         for page in ctx.client("rds").get_paginator("describe_db_instances").paginate():
             for db in page.get("DBInstances", []):
                 identifier = db["DBInstanceIdentifier"]
-                yield Signal(db["DBInstanceArn"], f"{identifier} CPU", "AWS/RDS", ("CPUUtilization",),
-                             _equals(DBInstanceIdentifier=identifier))
+                yield Signal(
+                    db["DBInstanceArn"],
+                    f"{identifier} CPU",
+                    "AWS/RDS",
+                    ("CPUUtilization",),
+                    _equals(DBInstanceIdentifier=identifier),
+                )
                 if not db.get("DBClusterIdentifier"):  # Aurora storage is the cluster's and grows by itself
-                    yield Signal(db["DBInstanceArn"], f"{identifier} free storage", "AWS/RDS",
-                                 ("FreeStorageSpace",), _equals(DBInstanceIdentifier=identifier))
+                    yield Signal(
+                        db["DBInstanceArn"],
+                        f"{identifier} free storage",
+                        "AWS/RDS",
+                        ("FreeStorageSpace",),
+                        _equals(DBInstanceIdentifier=identifier),
+                    )
     if ctx.backend.serves("sqs"):
         yield from _queue_signals(ctx)
 
@@ -158,17 +197,28 @@ def _queue_signals(ctx: CheckContext) -> Iterator[Signal]:
     }
     dead_letter_arns = {
         json.loads(attrs["RedrivePolicy"]).get("deadLetterTargetArn")
-        for attrs in attributes.values() if attrs.get("RedrivePolicy")
+        for attrs in attributes.values()
+        if attrs.get("RedrivePolicy")
     }
     for url, attrs in attributes.items():
         name = url.rstrip("/").rsplit("/", 1)[-1]
         arn = attrs.get("QueueArn", url)
         if arn in dead_letter_arns:
-            yield Signal(arn, f"{name} dead-letter depth", "AWS/SQS",
-                         ("ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessages"), _equals(QueueName=name))
+            yield Signal(
+                arn,
+                f"{name} dead-letter depth",
+                "AWS/SQS",
+                ("ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessages"),
+                _equals(QueueName=name),
+            )
         else:
-            yield Signal(arn, f"{name} age of oldest message", "AWS/SQS", ("ApproximateAgeOfOldestMessage",),
-                         _equals(QueueName=name))
+            yield Signal(
+                arn,
+                f"{name} age of oldest message",
+                "AWS/SQS",
+                ("ApproximateAgeOfOldestMessage",),
+                _equals(QueueName=name),
+            )
 
 
 @check(
@@ -191,17 +241,23 @@ def coverage(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         found = watchers(alarms, signal.namespace, signal.metrics, signal.dimensions, signal.statistic)
         notifying = [alarm for alarm in found if notifying_actions(alarm)]
         if notifying:
-            yield ctx.finding(check_, True, signal.resource,
-                              f"{signal.label}: " + "; ".join(_describe(a) for a in notifying))
+            yield ctx.finding(
+                check_, True, signal.resource, f"{signal.label}: " + "; ".join(_describe(a) for a in notifying)
+            )
         elif found:
-            yield ctx.finding(check_, False, signal.resource,
-                              f"{signal.label}: " + "; ".join(_describe(a) for a in found))
+            yield ctx.finding(
+                check_, False, signal.resource, f"{signal.label}: " + "; ".join(_describe(a) for a in found)
+            )
         else:
             extra = ""
             if signal.statistic is not None and watchers(alarms, signal.namespace, signal.metrics, signal.dimensions):
                 extra = " (only alarms on a non-percentile statistic, which hides the tail)"
-            yield ctx.finding(check_, False, signal.resource,
-                              f"{signal.label}: no alarm on {signal.namespace} {'/'.join(signal.metrics)}{extra}")
+            yield ctx.finding(
+                check_,
+                False,
+                signal.resource,
+                f"{signal.label}: no alarm on {signal.namespace} {'/'.join(signal.metrics)}{extra}",
+            )
 
 
 @check(
@@ -227,5 +283,9 @@ def topic_encrypted(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         except sns.exceptions.NotFoundException:
             continue  # another account's topic, or gone: nothing of this stack to judge
         key = attributes.get("KmsMasterKeyId")
-        yield ctx.finding(check_, bool(key), topic,
-                          f"KmsMasterKeyId={key}" if key else "no KmsMasterKeyId: notifications stored unencrypted")
+        yield ctx.finding(
+            check_,
+            bool(key),
+            topic,
+            f"KmsMasterKeyId={key}" if key else "no KmsMasterKeyId: notifications stored unencrypted",
+        )

@@ -74,9 +74,12 @@ def scalable_target(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             continue  # DAEMON services run one task per instance; they are not scaled by count
         target = targets.get(workload.resource_id)
         if target is None:
-            yield ctx.finding(check_, False, workload.arn,
-                              f"{workload.resource_id}: no scalable target; desiredCount fixed at "
-                              f"{workload.desired_count}")
+            yield ctx.finding(
+                check_,
+                False,
+                workload.arn,
+                f"{workload.resource_id}: no scalable target; desiredCount fixed at {workload.desired_count}",
+            )
             continue
         low, high = int(target.get("MinCapacity", 0)), int(target.get("MaxCapacity", 0))
         problems: list[str] = []
@@ -91,14 +94,18 @@ def scalable_target(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         if not low <= workload.desired_count <= high:
             problems.append(f"desiredCount {workload.desired_count} outside [{low}, {high}]")
         environment = "production" if workload.is_production else "non-production"
-        evidence = (f"{workload.resource_id}: " + "; ".join(problems) if problems else
-                    f"{workload.resource_id}: MinCapacity {low}, MaxCapacity {high}, desiredCount "
-                    f"{workload.desired_count} ({environment})")
+        evidence = (
+            f"{workload.resource_id}: " + "; ".join(problems)
+            if problems
+            else f"{workload.resource_id}: MinCapacity {low}, MaxCapacity {high}, desiredCount "
+            f"{workload.desired_count} ({environment})"
+        )
         yield ctx.finding(check_, not problems, workload.arn, evidence, target.get("ScalableTargetARN"))
 
 
-def tracking_problems(workload: Workload, policies: Iterable[Mapping[str, Any]],
-                      sqs_step_policies: set[str]) -> tuple[list[str], list[str]]:
+def tracking_problems(
+    workload: Workload, policies: Iterable[Mapping[str, Any]], sqs_step_policies: set[str]
+) -> tuple[list[str], list[str]]:
     """(problems, policy descriptions) for one service's scaling policies."""
     problems: list[str] = []
     described: list[str] = []
@@ -125,8 +132,9 @@ def tracking_problems(workload: Workload, policies: Iterable[Mapping[str, Any]],
                 low, high = CPU_TARGET_RANGE
                 problems.append(f"{name}: CPU target {target:g}% outside {low:g}-{high:g}%")
         elif metric == MEMORY_METRIC and not MEMORY_TARGET_RANGE[0] <= target <= MEMORY_TARGET_RANGE[1]:
-            problems.append(f"{name}: memory target {target:g}% outside "
-                            f"{MEMORY_TARGET_RANGE[0]:g}-{MEMORY_TARGET_RANGE[1]:g}%")
+            problems.append(
+                f"{name}: memory target {target:g}% outside {MEMORY_TARGET_RANGE[0]:g}-{MEMORY_TARGET_RANGE[1]:g}%"
+            )
         elif metric == REQUESTS_METRIC:
             label = str(_predefined(policy).get("ResourceLabel") or "")
             group = label.split("/targetgroup/", 1)[-1] if "/targetgroup/" in label else ""
@@ -213,8 +221,10 @@ def scaling_alarms(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
                 else:
                     # moto creates two placeholder alarms (AWS/ECS CPUUtilization, threshold 6) for every ECS
                     # target-tracking policy whatever its metric: their existence is all this shows.
-                    evidence = (f"{resource_id} {name}: {len(listed)} alarms created by Application Auto Scaling "
-                                "exist (on moto, placeholders: only their presence is evidence)")
+                    evidence = (
+                        f"{resource_id} {name}: {len(listed)} alarms created by Application Auto Scaling "
+                        "exist (on moto, placeholders: only their presence is evidence)"
+                    )
                 yield ctx.finding(check_, passed, arn, evidence)
                 continue
             triggers = [alarm for alarm in alarms if arn in (alarm.get("AlarmActions") or [])]
@@ -225,5 +235,9 @@ def scaling_alarms(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
                 )
                 yield ctx.finding(check_, True, arn, f"{resource_id} {name}: invoked by {shown}")
             else:
-                yield ctx.finding(check_, False, arn,
-                                  f"{resource_id} {name}: no CloudWatch alarm invokes this step policy; it never runs")
+                yield ctx.finding(
+                    check_,
+                    False,
+                    arn,
+                    f"{resource_id} {name}: no CloudWatch alarm invokes this step policy; it never runs",
+                )

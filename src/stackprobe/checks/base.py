@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from stackprobe.terraform.plan import Plan
 
 
-class NotExercisable(RuntimeError):  # noqa: N818 (a verdict, not an error: the check is skipped)
+class NotExercisable(RuntimeError):
     """The emulator cannot exercise what this check would prove; judging now would judge the emulator.
 
     Raised from inside a check (or a probe it runs); the result becomes SKIPPED with this message.
@@ -103,6 +103,9 @@ class CheckContext:
     app_dir: Path | None = None
     work_dir: Path | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # What the service must provide beyond universal good practice (stackprobe-requirements.yaml);
+    # the requirements.* checks are not applicable unless something is declared here.
+    requirements: Mapping[str, Any] = field(default_factory=dict)
     _address_index: dict[str, str] | None = None
 
     def client(self, service: str, region_name: str | None = None) -> Any:

@@ -55,11 +55,24 @@ def _prod(db: Mapping[str, Any]) -> bool:
     return is_production(db.get("TagList"))
 
 
-def _finding(ctx: CheckContext, check_: Check, db: Mapping[str, Any], passed: bool, evidence: str,
-             severity: Severity | None = None) -> Finding:
+def _finding(
+    ctx: CheckContext,
+    check_: Check,
+    db: Mapping[str, Any],
+    passed: bool,
+    evidence: str,
+    severity: Severity | None = None,
+) -> Finding:
     identifier = str(db["DBInstanceIdentifier"])
-    return ctx.finding(check_, passed, str(db["DBInstanceArn"]), f"{identifier}: {evidence}", identifier,
-                       db.get("DbiResourceId"), severity=severity)
+    return ctx.finding(
+        check_,
+        passed,
+        str(db["DBInstanceArn"]),
+        f"{identifier}: {evidence}",
+        identifier,
+        db.get("DbiResourceId"),
+        severity=severity,
+    )
 
 
 @check(
@@ -81,12 +94,19 @@ def backup_retention(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         required = MIN_PROD_RETENTION_DAYS if _prod(db) else MIN_RETENTION_DAYS
         where = "production" if _prod(db) else "non-production"
         if days == 0:
-            yield _finding(ctx, check_, db, False, "BackupRetentionPeriod=0: automated backups and point-in-time "
-                           "recovery are off", Severity.HIGH)
+            yield _finding(
+                ctx,
+                check_,
+                db,
+                False,
+                "BackupRetentionPeriod=0: automated backups and point-in-time recovery are off",
+                Severity.HIGH,
+            )
         else:
             relation = "≥" if days >= required else "<"
-            yield _finding(ctx, check_, db, days >= required,
-                           f"BackupRetentionPeriod={days} ({relation} {required} days, {where})")
+            yield _finding(
+                ctx, check_, db, days >= required, f"BackupRetentionPeriod={days} ({relation} {required} days, {where})"
+            )
 
 
 def _clock(text: str) -> int:
@@ -153,8 +173,9 @@ def backup_window(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             yield _finding(ctx, check_, db, False, f"cannot read windows backup={backup!r} maintenance={maintenance!r}")
             continue
         if day is None:
-            yield _finding(ctx, check_, db, True,
-                           f"backup {backup} (daily) and maintenance {maintenance} do not overlap")
+            yield _finding(
+                ctx, check_, db, True, f"backup {backup} (daily) and maintenance {maintenance} do not overlap"
+            )
         else:
             yield _finding(ctx, check_, db, False, f"backup {backup} overlaps maintenance {maintenance} on {day}")
 
@@ -300,8 +321,10 @@ def final_snapshot_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         address, attributes = in_state[identifier]
         skip = bool(attributes.get("skip_final_snapshot"))
         snapshot = attributes.get("final_snapshot_identifier")
-        evidence = (f"skip_final_snapshot={str(skip).lower()} in the Terraform state ({address}; not visible "
-                    "through the RDS API)" + ("" if skip else f", final_snapshot_identifier={snapshot}"))
+        evidence = (
+            f"skip_final_snapshot={str(skip).lower()} in the Terraform state ({address}; not visible "
+            "through the RDS API)" + ("" if skip else f", final_snapshot_identifier={snapshot}")
+        )
         yield _finding(ctx, check_, db, not skip, evidence)
 
 
@@ -332,6 +355,7 @@ def selection_covers(selection: Mapping[str, Any], arn: str, tags: Mapping[str, 
     Resources (ARN patterns) and ListOfTags are alternatives; Conditions must all hold as well;
     NotResources excludes.
     """
+
     def like(value: str | None, pattern: str) -> bool:
         return value is not None and fnmatch.fnmatchcase(value, pattern)
 
@@ -357,7 +381,8 @@ def selection_covers(selection: Mapping[str, Any], arn: str, tags: Mapping[str, 
     if condition_list:
         held = all(
             checks[name](tags.get(_tag_condition_key(str(c["ConditionKey"]))), str(c["ConditionValue"]))
-            for name, c in condition_list if name in checks
+            for name, c in condition_list
+            if name in checks
         )
         if not held:
             return None
@@ -431,8 +456,9 @@ def backup_plan(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             ruleless = " | ".join(f"{text}, but the plan has no rule" for _, text in selected)
             yield _finding(ctx, check_, db, False, ruleless, severity)
         else:
-            yield _finding(ctx, check_, db, False, f"no selection of the {len(plans)} backup plan(s) covers it",
-                           severity)
+            yield _finding(
+                ctx, check_, db, False, f"no selection of the {len(plans)} backup plan(s) covers it", severity
+            )
 
 
 # -- connection budget ------------------------------------------------------------------------------------
@@ -454,10 +480,15 @@ def db_proxies(ctx: CheckContext) -> list[Proxy]:
         endpoints = [str(proxy.get("Endpoint", ""))]
         # Extra (reader/cross-VPC) endpoints; moto 5.2 does not implement the call and answers an HTML 500.
         with contextlib.suppress(ClientError, BotoCoreError, ResponseParserError):
-            endpoints += [str(e.get("Endpoint", "")) for e in rds.describe_db_proxy_endpoints(
-                DBProxyName=name).get("DBProxyEndpoints", [])]
-        targets = [str(t.get("RdsResourceId", "")) for t in rds.describe_db_proxy_targets(
-            DBProxyName=name).get("Targets", []) if t.get("Type", "RDS_INSTANCE") == "RDS_INSTANCE"]
+            endpoints += [
+                str(e.get("Endpoint", ""))
+                for e in rds.describe_db_proxy_endpoints(DBProxyName=name).get("DBProxyEndpoints", [])
+            ]
+        targets = [
+            str(t.get("RdsResourceId", ""))
+            for t in rds.describe_db_proxy_targets(DBProxyName=name).get("Targets", [])
+            if t.get("Type", "RDS_INSTANCE") == "RDS_INSTANCE"
+        ]
         groups = rds.describe_db_proxy_target_groups(DBProxyName=name).get("TargetGroups", [])
         default = next((g for g in groups if g.get("IsDefault")), groups[0] if groups else {})
         percent = int((default.get("ConnectionPoolConfig") or {}).get("MaxConnectionsPercent", 100))
@@ -473,6 +504,7 @@ class PoolSize:
 
 def pool_size(env: Mapping[str, str]) -> PoolSize:
     """Connections one task can hold: pool (+ overflow) per process, times WEB_CONCURRENCY when declared."""
+
     def number(keys: tuple[str, ...]) -> tuple[str, int] | None:
         for key in keys:
             if re.fullmatch(r"\d+", env.get(key, "").strip()):
@@ -523,8 +555,9 @@ def database_clients(
             clients.direct.append((workload, "direct"))
         elif master_secret and any(v.startswith(master_secret) for v in workload.secret_sources().values()):
             clients.direct.append((workload, "uses the instance's master secret"))
-        elif only_database and any(key in workload.all_environment() or key in workload.secret_sources()
-                                   for key in DB_HINT_KEYS):
+        elif only_database and any(
+            key in workload.all_environment() or key in workload.secret_sources() for key in DB_HINT_KEYS
+        ):
             clients.direct.append((workload, "assumed: DB settings and the only database in the account"))
     return clients
 
@@ -568,11 +601,14 @@ def connection_budget(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
                     continue
                 connections = ceiling.tasks * pool.per_task
                 demand[kind] += connections
-                lines.append(f"{workload.label} ({how}): {ceiling.explanation} x {pool.per_task} "
-                             f"({pool.explanation}) = {connections}")
+                lines.append(
+                    f"{workload.label} ({how}): {ceiling.explanation} x {pool.per_task} "
+                    f"({pool.explanation}) = {connections}"
+                )
         if unknown:
-            yield _finding(ctx, check_, db, False, "; ".join(unknown + lines) + f"; limit {limit_text}",
-                           Severity.MEDIUM)
+            yield _finding(
+                ctx, check_, db, False, "; ".join(unknown + lines) + f"; limit {limit_text}", Severity.MEDIUM
+            )
             continue
         if limit.value is None:
             yield _finding(ctx, check_, db, False, "; ".join(lines) + f"; {limit_text}", Severity.MEDIUM)
@@ -587,9 +623,11 @@ def connection_budget(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             if clients.proxied:
                 fits = demand["proxied"] <= proxy_budget
                 passed &= fits
-                verdicts.append(f"through proxy {demand['proxied']} {'≤' if fits else '>'} {proxy_budget} "
-                                f"(RDS Proxy {proxy.name} MaxConnectionsPercent {proxy.max_connections_percent} of "
-                                f"{limit_text})")
+                verdicts.append(
+                    f"through proxy {demand['proxied']} {'≤' if fits else '>'} {proxy_budget} "
+                    f"(RDS Proxy {proxy.name} MaxConnectionsPercent {proxy.max_connections_percent} of "
+                    f"{limit_text})"
+                )
         if clients.direct:
             fits = demand["direct"] <= direct_budget
             passed &= fits
@@ -651,8 +689,15 @@ def connections_alarm(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             )
             yield _finding(ctx, check_, db, True, shown)
         elif found:
-            yield _finding(ctx, check_, db, False,
-                           f"alarm {', '.join(str(a['AlarmName']) for a in found)} has no notifying action", severity)
+            yield _finding(
+                ctx,
+                check_,
+                db,
+                False,
+                f"alarm {', '.join(str(a['AlarmName']) for a in found)} has no notifying action",
+                severity,
+            )
         else:
-            yield _finding(ctx, check_, db, False, "no alarm on AWS/RDS DatabaseConnections for this instance",
-                           severity)
+            yield _finding(
+                ctx, check_, db, False, "no alarm on AWS/RDS DatabaseConnections for this instance", severity
+            )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from stackprobe.checks._workloads import discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 from stackprobe.checks.environment import is_production
 
@@ -129,3 +130,36 @@ def hardening(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             + ("; deletion protection on" if production else "")
         )
         yield ctx.finding(check_, not problems, lb["LoadBalancerArn"], evidence)
+
+
+@check(
+    "edge.service-behind-load-balancer",
+    "ECS services that serve a port do so behind a load balancer",
+    severity=Severity.HIGH,
+    category=Category.RELIABILITY,
+    services=("ecs",),
+    why="A service reached directly on its tasks' addresses has no health-checked routing, no TLS termination "
+    "and no way to spread load over several tasks; every task replacement changes the address clients use.",
+    fix="Register the service with a target group (load_balancer block) behind an ALB, and keep the tasks in "
+    "private subnets.",
+    reference="terraform/modules/edge",
+)
+def service_behind_load_balancer(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for workload in discover_workloads(ctx):
+        ports = [
+            mapping.get("containerPort")
+            for container in workload.containers
+            for mapping in container.get("portMappings") or []
+        ]
+        if not ports:
+            continue  # a worker that serves nothing needs no load balancer
+        if workload.load_balancers:
+            groups = ", ".join(lb["targetGroupArn"].rsplit(":", 1)[-1] for lb in workload.load_balancers)
+            yield ctx.finding(check_, True, workload.arn, f"{workload.label}: behind {groups}")
+        else:
+            yield ctx.finding(
+                check_,
+                False,
+                workload.arn,
+                f"{workload.label} serves port(s) {', '.join(str(p) for p in ports)} with no load balancer",
+            )

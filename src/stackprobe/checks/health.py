@@ -65,8 +65,12 @@ def container_probe(container: Mapping[str, Any], env: Mapping[str, str]) -> Con
         port_text = env.get("APP_PORT", "").strip()
         path = env.get("HEALTH_PATH", "").strip() or DEFAULT_HEALTH_PATH
         port = int(port_text) if port_text.isdigit() else (DEFAULT_APP_PORT if not port_text else None)
-        return ContainerProbe(port, path, f"modelserve.healthcheck (APP_PORT={port_text or 'unset→8080'}, "
-                                          f"HEALTH_PATH={env.get('HEALTH_PATH') or 'unset→/health'})")
+        return ContainerProbe(
+            port,
+            path,
+            f"modelserve.healthcheck (APP_PORT={port_text or 'unset→8080'}, "
+            f"HEALTH_PATH={env.get('HEALTH_PATH') or 'unset→/health'})",
+        )
     match = _LOOPBACK_URL.search(joined)
     if match is None:
         return None
@@ -122,8 +126,9 @@ def consistency_problems(target: ServiceTarget) -> tuple[list[str], str]:
     path = str(group.get("HealthCheckPath") or "/").split("?", 1)[0]
     probe = container_probe(container, env)
     if probe is not None and probe.port is not None and probe.port != (app_port[1] if app_port else port):
-        problems.append(f"the container healthCheck asks port {probe.port}, the app listens on "
-                        f"{app_port[1] if app_port else port}")
+        problems.append(
+            f"the container healthCheck asks port {probe.port}, the app listens on {app_port[1] if app_port else port}"
+        )
     expected_path = probe.path if probe is not None else env.get("HEALTH_PATH")
     if protocol in ("HTTP", "HTTPS") and expected_path and path != expected_path:
         origin = "the container healthCheck" if probe is not None else "HEALTH_PATH"
@@ -136,8 +141,9 @@ def consistency_problems(target: ServiceTarget) -> tuple[list[str], str]:
         except MatcherError as exc:
             problems.append(str(exc))
     problems += _timing_problems(target)
-    compared = (f"{protocol} {path} on {hc_port_text} (container port {port}), matcher {matcher_text or '-'}"
-                + (f" vs container healthCheck {probe.source}" if probe else " (no readable container healthCheck)"))
+    compared = f"{protocol} {path} on {hc_port_text} (container port {port}), matcher {matcher_text or '-'}" + (
+        f" vs container healthCheck {probe.source}" if probe else " (no readable container healthCheck)"
+    )
     return problems, compared
 
 
@@ -157,8 +163,10 @@ def _timing_problems(target: ServiceTarget) -> list[str]:
     start_period = int((target.container.get("healthCheck") or {}).get("startPeriod") or 0)
     grace = int(service.get("healthCheckGracePeriodSeconds") or 0)
     if start_period and grace < start_period:
-        problems.append(f"healthCheckGracePeriodSeconds={grace} < container startPeriod {start_period} s: the ALB "
-                        "can fail tasks that are still starting")
+        problems.append(
+            f"healthCheckGracePeriodSeconds={grace} < container startPeriod {start_period} s: the ALB "
+            "can fail tasks that are still starting"
+        )
     return problems
 
 
@@ -167,10 +175,12 @@ def _timing_summary(target: ServiceTarget) -> str:
     interval = int(group.get("HealthCheckIntervalSeconds") or 30)
     start_period = (target.container.get("healthCheck") or {}).get("startPeriod")
     start = f"startPeriod {start_period} s" if start_period else "no declared startPeriod (health.live measures start)"
-    return (f"grace {int(target.workload.service.get('healthCheckGracePeriodSeconds') or 0)} s, {start}; "
-            f"healthy after {group.get('HealthyThresholdCount')}x{interval} s, unhealthy after "
-            f"{group.get('UnhealthyThresholdCount')}x{interval} s; deregistration delay "
-            f"{target.attributes.get('deregistration_delay.timeout_seconds', '300')} s")
+    return (
+        f"grace {int(target.workload.service.get('healthCheckGracePeriodSeconds') or 0)} s, {start}; "
+        f"healthy after {group.get('HealthyThresholdCount')}x{interval} s, unhealthy after "
+        f"{group.get('UnhealthyThresholdCount')}x{interval} s; deregistration delay "
+        f"{target.attributes.get('deregistration_delay.timeout_seconds', '300')} s"
+    )
 
 
 @check(
@@ -193,8 +203,14 @@ def consistency(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         label = f"{target.workload.label} → {target.name}"
         detail = "; ".join(problems) if problems else f"{compared}; {_timing_summary(target)}"
         evidence = f"{label}: {detail}"
-        yield ctx.finding(check_, not problems, target.workload.arn, evidence,
-                          target.target_group["TargetGroupArn"], target.workload.task_definition_arn)
+        yield ctx.finding(
+            check_,
+            not problems,
+            target.workload.arn,
+            evidence,
+            target.target_group["TargetGroupArn"],
+            target.workload.task_definition_arn,
+        )
 
 
 @check(
@@ -222,8 +238,14 @@ def live(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         except MatcherError:
             continue
         passed, evidence = _run_live(ctx, target, health_check)
-        yield ctx.finding(check_, passed, target.workload.arn, f"{target.workload.label} → {target.name}: {evidence}",
-                          target.target_group["TargetGroupArn"], target.workload.task_definition_arn)
+        yield ctx.finding(
+            check_,
+            passed,
+            target.workload.arn,
+            f"{target.workload.label} → {target.name}: {evidence}",
+            target.target_group["TargetGroupArn"],
+            target.workload.task_definition_arn,
+        )
 
 
 def _run_live(ctx: CheckContext, target: ServiceTarget, health_check: AlbHealthCheck) -> tuple[bool, str]:
@@ -244,7 +266,8 @@ def _run_live(ctx: CheckContext, target: ServiceTarget, health_check: AlbHealthC
             container_check = target.container.get("healthCheck")
             container_result = (
                 run_container_check(container_check, launch.env, to_local, cwd=launch.app_dir)
-                if container_check else None
+                if container_check
+                else None
             )
             startup = process.startup_seconds or 0.0
     except AppStartError as exc:
@@ -260,6 +283,8 @@ def _run_live(ctx: CheckContext, target: ServiceTarget, health_check: AlbHealthC
         parts.append("no container healthCheck declared")
     if startup > budget:
         passed = False
-        parts.append(f"start took {startup:.1f} s even here, more than grace {grace} s + "
-                     f"{health_check.unhealthy_threshold}x{health_check.interval_seconds} s")
+        parts.append(
+            f"start took {startup:.1f} s even here, more than grace {grace} s + "
+            f"{health_check.unhealthy_threshold}x{health_check.interval_seconds} s"
+        )
     return passed, "; ".join(parts)

@@ -19,17 +19,40 @@ _CACHE_KEY = "stackprobe.iam.policies"
 # Data-plane actions a compromised task could use to read, change or destroy data. A task role that
 # grants any of them on every resource reaches every bucket, queue, secret and key in the account.
 DATA_ACTIONS = (
-    "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetObjectVersion",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:ListBucket",
+    "s3:GetObjectVersion",
     "s3:DeleteObjectVersion",
-    "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:PurgeQueue",
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:PurgeQueue",
     "sns:Publish",
-    "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
-    "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom",
-    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
-    "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
-    "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter",
-    "kinesis:PutRecord", "kinesis:PutRecords", "kinesis:GetRecords",
-    "lambda:InvokeFunction", "states:StartExecution",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:ReEncryptFrom",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "ssm:PutParameter",
+    "kinesis:PutRecord",
+    "kinesis:PutRecords",
+    "kinesis:GetRecords",
+    "lambda:InvokeFunction",
+    "states:StartExecution",
 )
 # Service wildcards that hand over the account, not just one service's data.
 ESCALATING_SERVICES = {"iam", "sts", "organizations"}
@@ -71,12 +94,33 @@ def policy_records(ctx: CheckContext) -> list[PolicyRecord]:
     records: list[PolicyRecord] = []
     attachments: dict[str, list[str]] = {}
     kinds = (
-        ("role", "list_roles", "Roles", "RoleName", "list_role_policies", "get_role_policy",
-         "list_attached_role_policies"),
-        ("user", "list_users", "Users", "UserName", "list_user_policies", "get_user_policy",
-         "list_attached_user_policies"),
-        ("group", "list_groups", "Groups", "GroupName", "list_group_policies", "get_group_policy",
-         "list_attached_group_policies"),
+        (
+            "role",
+            "list_roles",
+            "Roles",
+            "RoleName",
+            "list_role_policies",
+            "get_role_policy",
+            "list_attached_role_policies",
+        ),
+        (
+            "user",
+            "list_users",
+            "Users",
+            "UserName",
+            "list_user_policies",
+            "get_user_policy",
+            "list_attached_user_policies",
+        ),
+        (
+            "group",
+            "list_groups",
+            "Groups",
+            "GroupName",
+            "list_group_policies",
+            "get_group_policy",
+            "list_attached_group_policies",
+        ),
     )
     for kind, lister, key, name_arg, inline_lister, inline_getter, attached_lister in kinds:
         for principal in _paginate(iam, lister, key):
@@ -86,8 +130,16 @@ def policy_records(ctx: CheckContext) -> list[PolicyRecord]:
             for policy_name in _paginate(iam, inline_lister, "PolicyNames", **{name_arg: name}):
                 document = getattr(iam, inline_getter)(**{name_arg: name, "PolicyName": policy_name})["PolicyDocument"]
                 statements, problem = _parse(document)
-                records.append(PolicyRecord(f"{name}:{policy_name}", f"inline policy {policy_name} of {kind} {name}",
-                                            statements, (f"{kind}/{name}",), True, problem))
+                records.append(
+                    PolicyRecord(
+                        f"{name}:{policy_name}",
+                        f"inline policy {policy_name} of {kind} {name}",
+                        statements,
+                        (f"{kind}/{name}",),
+                        True,
+                        problem,
+                    )
+                )
             for attached in _paginate(iam, attached_lister, "AttachedPolicies", **{name_arg: name}):
                 attachments.setdefault(attached["PolicyArn"], []).append(f"{kind}/{name}")
     local = _paginate(iam, "list_policies", "Policies", Scope="Local")
@@ -98,8 +150,16 @@ def policy_records(ctx: CheckContext) -> list[PolicyRecord]:
         version = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
         statements, problem = _parse(version["Document"])
         customer = arn in local_arns
-        records.append(PolicyRecord(arn, f"{'managed' if customer else 'AWS-managed'} policy {policy['PolicyName']}",
-                                    statements, tuple(attachments.get(arn, ())), customer, problem))
+        records.append(
+            PolicyRecord(
+                arn,
+                f"{'managed' if customer else 'AWS-managed'} policy {policy['PolicyName']}",
+                statements,
+                tuple(attachments.get(arn, ())),
+                customer,
+                problem,
+            )
+        )
     ctx.extras[_CACHE_KEY] = records
     return records
 
@@ -114,7 +174,7 @@ def _attached(record: PolicyRecord) -> str:
     severity=Severity.CRITICAL,
     category=Category.SECURITY,
     services=("iam",),
-    why="Action \"*\" on Resource \"*\" makes the holder an account administrator: compromising the task, "
+    why='Action "*" on Resource "*" makes the holder an account administrator: compromising the task, '
     "instance or user that has it compromises the whole account.",
     fix="Replace the statement with the specific actions on the specific ARNs the workload uses "
     "(start from the app's documented IAM needs, or IAM Access Analyzer policy generation).",
@@ -123,8 +183,9 @@ def _attached(record: PolicyRecord) -> str:
 def no_wildcard_admin(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     for record in policy_records(ctx):
         if record.problem:
-            yield ctx.finding(check_, False, record.resource, f"{record.describe}: {record.problem}",
-                              severity=Severity.LOW)
+            yield ctx.finding(
+                check_, False, record.resource, f"{record.describe}: {record.problem}", severity=Severity.LOW
+            )
             continue
         admin = [s.label for s in record.statements if grants_everything(s)]
         if not admin:
@@ -139,8 +200,11 @@ def no_wildcard_admin(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             severity = Severity.MEDIUM
         elif all(boundaries.values()):
             severity = Severity.MEDIUM
-            evidence += " (capped by permissions boundaries: " + ", ".join(
-                f"{who} → {arn}" for who, arn in boundaries.items()) + ")"
+            evidence += (
+                " (capped by permissions boundaries: "
+                + ", ".join(f"{who} → {arn}" for who, arn in boundaries.items())
+                + ")"
+            )
         yield ctx.finding(check_, False, record.resource, evidence, severity=severity)
 
 
@@ -180,15 +244,14 @@ def _wildcard_grants(statement: Statement) -> tuple[list[str], Severity] | None:
 
 @check(
     "iam.no-wildcard-actions",
-    "No policy grants a whole service (s3:*, iam:*) or \"everything except\"",
+    'No policy grants a whole service (s3:*, iam:*) or "everything except"',
     severity=Severity.HIGH,
     category=Category.SECURITY,
     services=("iam",),
     why="A service wildcard grants destructive and administrative actions the workload never calls "
-    "(s3:* includes DeleteBucket and PutBucketPolicy); on Resource \"*\" it reaches every resource of "
+    '(s3:* includes DeleteBucket and PutBucketPolicy); on Resource "*" it reaches every resource of '
     "that service, and iam:* or NotAction grants amount to administrator.",
-    fix="List the actions the workload calls (s3:GetObject, sqs:SendMessage...) and scope them to its "
-    "resources' ARNs.",
+    fix="List the actions the workload calls (s3:GetObject, sqs:SendMessage...) and scope them to its resources' ARNs.",
     reference=REFERENCE,
 )
 def no_wildcard_actions(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
@@ -205,10 +268,12 @@ def no_wildcard_actions(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         worst = max(severity for _, (_, severity) in grants)
         if not record.attached_to:
             worst = Severity(max(Severity.LOW, worst - 1))
-        described = "; ".join(f"statement {s.label} allows {', '.join(granted)} on {s.render_resources()}"
-                              for s, (granted, _) in grants)
-        yield ctx.finding(check_, False, record.resource, f"{record.describe}: {described}; {_attached(record)}",
-                          severity=worst)
+        described = "; ".join(
+            f"statement {s.label} allows {', '.join(granted)} on {s.render_resources()}" for s, (granted, _) in grants
+        )
+        yield ctx.finding(
+            check_, False, record.resource, f"{record.describe}: {described}; {_attached(record)}", severity=worst
+        )
 
 
 @check(
@@ -235,8 +300,13 @@ def no_long_lived_keys(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         for key in active:
             created = key.get("CreateDate")
             since = f", created {created:%Y-%m-%d}" if created is not None else ""
-            yield ctx.finding(check_, False, key["AccessKeyId"],
-                              f"user {name} has active access key {key['AccessKeyId']}{since}", name)
+            yield ctx.finding(
+                check_,
+                False,
+                key["AccessKeyId"],
+                f"user {name} has active access key {key['AccessKeyId']}{since}",
+                name,
+            )
 
 
 def task_role_arns(ctx: CheckContext) -> dict[str, list[str]]:
@@ -306,8 +376,10 @@ def task_role_least_privilege(check_: Check, ctx: CheckContext) -> Iterator[Find
                 broad = _broad_grants(statement)
                 if broad:
                     actions = "every action" if statement.covers_all_actions() else ", ".join(broad)
-                    problems.append(f"{record.describe} statement {statement.label} allows {actions} on "
-                                    f"{statement.render_resources()}")
+                    problems.append(
+                        f"{record.describe} statement {statement.label} allows {actions} on "
+                        f"{statement.render_resources()}"
+                    )
         used_by = f"task role of {', '.join(definitions)}"
         if problems:
             yield ctx.finding(check_, False, role_arn, f"{used_by}: " + "; ".join(problems))
@@ -336,8 +408,9 @@ def enforced_least_privilege(check_: Check, ctx: CheckContext) -> Iterator[Findi
     report = probe_task_roles(ctx)
     judged = [outcome for outcome in report.roles if outcome.enforced]
     if report.roles and not judged:
-        reasons = "; ".join(f"{o.role.arn}: {', '.join(o.unenforceable) or 'no applicable request'}"
-                            for o in report.roles)
+        reasons = "; ".join(
+            f"{o.role.arn}: {', '.join(o.unenforceable) or 'no applicable request'}" for o in report.roles
+        )
         raise EnforcementNotExercisable(f"nothing could be enforced on this emulator ({reasons})")
     for outcome in judged:
         services = ", ".join(outcome.role.services)
@@ -349,6 +422,10 @@ def enforced_least_privilege(check_: Check, ctx: CheckContext) -> Iterator[Findi
         yield ctx.finding(check_, outcome.passed, outcome.role.arn, evidence)
     unenforceable = [f"{o.role.arn.rsplit('/', 1)[-1]}: {item}" for o in report.roles for item in o.unenforceable]
     if judged:
-        yield Finding(check_.id, True, "moto IAM enforcement",
-                      "not enforceable on moto, so not judged: " + "; ".join([*unenforceable, *report.notes]),
-                      severity=Severity.INFO)
+        yield Finding(
+            check_.id,
+            True,
+            "moto IAM enforcement",
+            "not enforceable on moto, so not judged: " + "; ".join([*unenforceable, *report.notes]),
+            severity=Severity.INFO,
+        )

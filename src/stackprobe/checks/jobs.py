@@ -29,8 +29,9 @@ class JobFlow:
 
     @property
     def services(self) -> JobServices:
-        return JobServices(self.api.task_definition_arn, self.api_container,
-                           self.worker.task_definition_arn, self.worker_container)
+        return JobServices(
+            self.api.task_definition_arn, self.api_container, self.worker.task_definition_arn, self.worker_container
+        )
 
     @property
     def label(self) -> str:
@@ -64,8 +65,9 @@ def job_flows(ctx: CheckContext) -> list[JobFlow]:
 
 
 def _finding(ctx: CheckContext, check_: Check, flow: JobFlow, report: FlowReport) -> Finding:
-    return ctx.finding(check_, report.passed, flow.queue_url, f"{flow.label}: {report.evidence}",
-                       flow.api.arn, flow.worker.arn)
+    return ctx.finding(
+        check_, report.passed, flow.queue_url, f"{flow.label}: {report.evidence}", flow.api.arn, flow.worker.arn
+    )
 
 
 @check(

@@ -39,10 +39,41 @@ _GRAPH_KEY = "stackprobe.network.graph"
 WEB_PORTS = frozenset({80, 443})
 # Ports that give a shell, a remote desktop, a container runtime or a data store when reachable: a
 # world rule on them is critical wherever it is attached.
-SENSITIVE_PORTS = frozenset({
-    21, 22, 23, 135, 139, 445, 1433, 1521, 2049, 2375, 2376, 2379, 3306, 3389, 5432, 5601, 5900, 5984, 5985,
-    5986, 6379, 6443, 7001, 8500, 9042, 9092, 9200, 9300, 10250, 11211, 27017,
-})
+SENSITIVE_PORTS = frozenset(
+    {
+        21,
+        22,
+        23,
+        135,
+        139,
+        445,
+        1433,
+        1521,
+        2049,
+        2375,
+        2376,
+        2379,
+        3306,
+        3389,
+        5432,
+        5601,
+        5900,
+        5984,
+        5985,
+        5986,
+        6379,
+        6443,
+        7001,
+        8500,
+        9042,
+        9092,
+        9200,
+        9300,
+        10250,
+        11211,
+        27017,
+    }
+)
 
 
 def network_graph(ctx: CheckContext) -> Graph:
@@ -59,8 +90,9 @@ def network_graph(ctx: CheckContext) -> Graph:
     return graph
 
 
-def _finding(check_: Check, ctx: CheckContext, workload: Workload, problems: list[tuple[Severity, str]],
-             passed_evidence: str) -> Finding:
+def _finding(
+    check_: Check, ctx: CheckContext, workload: Workload, problems: list[tuple[Severity, str]], passed_evidence: str
+) -> Finding:
     if not problems:
         return ctx.finding(check_, True, workload.id, passed_evidence, *workload.other_ids)
     severity = max(s for s, _ in problems)
@@ -157,8 +189,12 @@ def service_only_from_lb(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     for workload in network.workloads:
         if workload.kind is not WorkloadKind.ECS_SERVICE or not workload.attachments:
             continue
-        lbs = {lb.id: lb for a in workload.attachments for arn in a.load_balancer_arns
-               if (lb := network.load_balancer(arn)) is not None}
+        lbs = {
+            lb.id: lb
+            for a in workload.attachments
+            for arn in a.load_balancer_arns
+            if (lb := network.load_balancer(arn)) is not None
+        }
         if not lbs:
             continue  # the target group is attached to no load balancer we can see: nothing to compare with
         lb_groups = {g for lb in lbs.values() for g in lb.group_ids}
@@ -173,15 +209,17 @@ def service_only_from_lb(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
                 if reach.reachable:
                     reaches.append(reach.path.render())
                 else:
-                    problems.append((Severity.HIGH, f"{lb.label} cannot reach the tasks on {port}: "
-                                     + "; ".join(reach.blockers)))
+                    problems.append(
+                        (Severity.HIGH, f"{lb.label} cannot reach the tasks on {port}: " + "; ".join(reach.blockers))
+                    )
         sources = ", ".join(sorted(network.group_label(g) for g in lb_groups)) or "the load balancer's clients"
         passed = f"admits only {sources} on {', '.join(map(str, sorted(ports)))}: " + "; ".join(reaches)
         yield _finding(check_, ctx, workload, problems, passed)
 
 
-def _service_ingress_problems(graph: Graph, workload: Workload, lb_groups: set[str], ports: set[int],
-                              client_ips_arrive: bool) -> list[tuple[Severity, str]]:
+def _service_ingress_problems(
+    graph: Graph, workload: Workload, lb_groups: set[str], ports: set[int], client_ips_arrive: bool
+) -> list[tuple[Severity, str]]:
     problems: list[tuple[Severity, str]] = []
     for admission in graph.admissions(workload):
         rule, text = admission.rule, admission.path.render()
@@ -262,8 +300,11 @@ def _data_ingress_problems(graph: Graph, workload: Workload, compute_groups: set
                 problems.append((Severity.MEDIUM, f"{text} (that group is on {carried}, not application compute)"))
         elif is_world(rule.cidr):
             exposure = graph.internet_exposure(workload)
-            today = ("internet-reachable now: " + exposure.paths[0].render() if exposure.paths
-                     else f"not internet-reachable today: {exposure.reason}")
+            today = (
+                "internet-reachable now: " + exposure.paths[0].render()
+                if exposure.paths
+                else f"not internet-reachable today: {exposure.reason}"
+            )
             problems.append((Severity.CRITICAL, f"{text} ({today})"))
         else:
             net = parse_network(rule.cidr) if rule.cidr else None
@@ -291,7 +332,7 @@ def _data_ingress_problems(graph: Graph, workload: Workload, compute_groups: set
     "all ports or an admin/data port open is critical; other ports there are high; on a load balancer "
     "only, ports without a listener are answered by nobody (medium, high for all ports); a group attached "
     "to nothing is a latent hazard (medium).",
-    fix="Replace cidr_blocks = [\"0.0.0.0/0\"] with a referenced security group (the load balancer's, the "
+    fix='Replace cidr_blocks = ["0.0.0.0/0"] with a referenced security group (the load balancer\'s, the '
     "application's) or a specific CIDR; keep world ingress only on the load balancer's listener ports.",
     reference="terraform/modules/edge",
 )
@@ -313,7 +354,8 @@ def no_world_ingress(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             else:
                 failing.append(rule)
         on = ", ".join(w.label for w in attached) or (
-            "network interfaces only" if network.is_attached(group.id) else "nothing (unattached)")
+            "network interfaces only" if network.is_attached(group.id) else "nothing (unattached)"
+        )
         for rule in failing:
             severity = _world_rule_severity(network, group.id, rule, others, lbs)
             evidence = f"{graph.peer_label(rule)} → {group.label}:{rule.port_label} (on {on})"
@@ -334,8 +376,9 @@ def _admits_world(network: Network, rule: SgRule) -> bool:
     return prefix_list is not None and any(is_world(c) for c in prefix_list.cidrs)
 
 
-def _world_rule_severity(network: Network, group_id: str, rule: SgRule, others: list[Workload],
-                         lbs: list[Workload]) -> Severity:
+def _world_rule_severity(
+    network: Network, group_id: str, rule: SgRule, others: list[Workload], lbs: list[Workload]
+) -> Severity:
     if rule.protocol not in (TCP, UDP, ALL):
         return Severity.LOW  # ICMP: answers pings, opens no service
     if not network.is_attached(group_id):
@@ -396,8 +439,7 @@ def private_egress(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     why="Subnets decide where things can run. A load balancer, a service or a DB subnet group confined to "
     "one availability zone goes down with it, however many tasks or replicas it has; spreading costs "
     "nothing but a second subnet.",
-    fix="Give load balancers, ECS services and DB subnet groups one subnet in each of two or more "
-    "availability zones.",
+    fix="Give load balancers, ECS services and DB subnet groups one subnet in each of two or more availability zones.",
     reference="terraform/modules/network",
 )
 def multi_az(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
@@ -486,11 +528,11 @@ def ecs_no_public_ip(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         problems: list[tuple[Severity, str]] = []
         if workload.assign_public_ip:
             problems.append((Severity.HIGH, f"{workload.label}: assignPublicIp=ENABLED"))
-        public = [f"{s.id} public via {igw}" for s in graph.network.subnets_of(workload)
-                  if (igw := graph.internet_gateway(s))]
+        public = [
+            f"{s.id} public via {igw}" for s in graph.network.subnets_of(workload) if (igw := graph.internet_gateway(s))
+        ]
         if public:
             problems.append((Severity.MEDIUM, f"{workload.label} runs in {', '.join(public)}"))
         subnets = ", ".join(f"{s.id} ({graph.default_route_label(s)})" for s in graph.network.subnets_of(workload))
         passed = f"{workload.label}: assignPublicIp=DISABLED in private subnets {subnets}"
         yield _finding(check_, ctx, workload, problems, passed)
-

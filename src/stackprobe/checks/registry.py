@@ -31,7 +31,7 @@ def _repositories(ctx: CheckContext) -> list[dict[str, Any]]:
     services=("ecr",),
     why="With mutable tags, pushing `v1.2` again silently changes what every task definition referencing "
     "it runs: deploys stop being reproducible and a compromised CI can replace a running image.",
-    fix="Set image_tag_mutability = \"IMMUTABLE\" and deploy by unique tag (git SHA) or digest.",
+    fix='Set image_tag_mutability = "IMMUTABLE" and deploy by unique tag (git SHA) or digest.',
     reference=REFERENCE,
 )
 def immutable_tags(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
@@ -57,8 +57,10 @@ def _registry_scan_rule(ctx: CheckContext, repository: str) -> str | None:
             continue
         for item in rule.get("repositoryFilters", []):
             if item.get("filterType") == "WILDCARD" and wildcard_match(str(item.get("filter", "")), repository):
-                return f"registry {config.get('scanType', '')} scanning rule {rule['scanFrequency']} " \
-                       f"(filter {item.get('filter')})"
+                return (
+                    f"registry {config.get('scanType', '')} scanning rule {rule['scanFrequency']} "
+                    f"(filter {item.get('filter')})"
+                )
     return None
 
 
@@ -80,8 +82,9 @@ def scan_on_push(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             yield ctx.finding(check_, True, repo["repositoryArn"], "scanOnPush=true")
             continue
         rule = _registry_scan_rule(ctx, name)
-        evidence = (f"scanOnPush=false, but covered by the {rule}" if rule
-                    else "scanOnPush=false, no registry scanning rule")
+        evidence = (
+            f"scanOnPush=false, but covered by the {rule}" if rule else "scanOnPush=false, no registry scanning rule"
+        )
         yield ctx.finding(check_, rule is not None, repo["repositoryArn"], evidence)
 
 
@@ -93,7 +96,7 @@ def scan_on_push(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     services=("ecr",),
     why="AES256 encryption is on by default, but only KMS makes access to image layers auditable in "
     "CloudTrail and revocable by disabling the key.",
-    fix="Set encryption_configuration { encryption_type = \"KMS\", kms_key = <your key> } (set at creation: "
+    fix='Set encryption_configuration { encryption_type = "KMS", kms_key = <your key> } (set at creation: '
     "changing it replaces the repository).",
     reference=REFERENCE,
 )
@@ -113,8 +116,7 @@ def kms_encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     services=("ecr",),
     why="Every CI build pushes an image; without expiry they accumulate storage cost forever and bury "
     "the images that matter.",
-    fix="Add aws_ecr_lifecycle_policy expiring untagged images after a few days and keeping the last N "
-    "release images.",
+    fix="Add aws_ecr_lifecycle_policy expiring untagged images after a few days and keeping the last N release images.",
     reference=REFERENCE,
 )
 def lifecycle_policy(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
@@ -133,6 +135,9 @@ def lifecycle_policy(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         except (ValueError, AttributeError):
             rules = []
         actions = sorted({str(rule.get("action", {}).get("type", "?")) for rule in rules})
-        evidence = f"lifecycle policy with {len(rules)} rule(s), actions {', '.join(actions)}" if rules else \
-            "lifecycle policy without rules"
+        evidence = (
+            f"lifecycle policy with {len(rules)} rule(s), actions {', '.join(actions)}"
+            if rules
+            else "lifecycle policy without rules"
+        )
         yield ctx.finding(check_, bool(rules), repo["repositoryArn"], evidence)

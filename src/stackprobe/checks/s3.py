@@ -150,8 +150,9 @@ def effective_public_access_block(ctx: CheckContext, bucket: str) -> tuple[dict[
     """Each setting is on when the bucket or the account turns it on; with a description of both."""
     on_bucket = bucket_public_access_block(ctx, bucket)
     on_account = account_public_access_block(ctx)
-    effective = {name: (on_bucket or {}).get(name, False) or (on_account or {}).get(name, False)
-                 for name in PAB_SETTINGS}
+    effective = {
+        name: (on_bucket or {}).get(name, False) or (on_account or {}).get(name, False) for name in PAB_SETTINGS
+    }
 
     def show(config: dict[str, bool] | None, where: str) -> str:
         if config is None:
@@ -248,7 +249,7 @@ def default_encryption(ctx: CheckContext, bucket: str) -> tuple[str, str | None,
     why="SSE-S3 lets anyone with s3:GetObject read the data; a customer-managed KMS key adds a second, "
     "auditable permission (kms:Decrypt) and lets you revoke access by disabling the key. The bucket "
     "key cuts the KMS requests (and their cost) by about 99%.",
-    fix="aws_s3_bucket_server_side_encryption_configuration with sse_algorithm = \"aws:kms\", "
+    fix='aws_s3_bucket_server_side_encryption_configuration with sse_algorithm = "aws:kms", '
     "kms_master_key_id = your key, bucket_key_enabled = true (ALB access-log buckets must stay SSE-S3).",
     reference=REFERENCE,
 )
@@ -259,8 +260,7 @@ def encryption_kms(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             alb = _receives_alb_logs(bucket_policy(ctx, bucket).statements)
             if alb:
                 # ALB/CLB access-log delivery supports SSE-S3 only: SSE-KMS would silently drop the logs.
-                yield ctx.finding(check_, True, bucket,
-                                  f"SSE-S3 (AES256), as ALB access-log delivery requires: {alb}")
+                yield ctx.finding(check_, True, bucket, f"SSE-S3 (AES256), as ALB access-log delivery requires: {alb}")
             else:
                 yield ctx.finding(check_, False, bucket, "SSE-S3 (AES256): readable by anyone with s3:GetObject")
             continue
@@ -280,8 +280,13 @@ def encryption_kms(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         described = f"{algorithm} with customer-managed key {key.arn}" + (f" ({key.note})" if key.note else "")
         # DSSE-KMS does not support S3 bucket keys, so the bucket key is required for aws:kms only.
         if algorithm == "aws:kms" and not bucket_key:
-            yield ctx.finding(check_, False, bucket, f"{described}, BucketKeyEnabled=false (a KMS call per object)",
-                              severity=Severity.LOW)
+            yield ctx.finding(
+                check_,
+                False,
+                bucket,
+                f"{described}, BucketKeyEnabled=false (a KMS call per object)",
+                severity=Severity.LOW,
+            )
             continue
         suffix = ", BucketKeyEnabled=true" if bucket_key else ""
         yield ctx.finding(check_, True, bucket, described + suffix)
@@ -295,7 +300,7 @@ def encryption_kms(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     services=("s3",),
     why="Without versioning an overwrite or delete (a bug, a compromised credential, a bad deploy) "
     "destroys the only copy of the object.",
-    fix="Add aws_s3_bucket_versioning with status = \"Enabled\", plus a lifecycle rule expiring "
+    fix='Add aws_s3_bucket_versioning with status = "Enabled", plus a lifecycle rule expiring '
     "noncurrent versions so old versions do not accumulate cost.",
     reference=REFERENCE,
 )
@@ -322,7 +327,7 @@ def _public_acl_grants(ctx: CheckContext, bucket: str) -> list[str]:
     severity=Severity.CRITICAL,
     category=Category.SECURITY,
     services=("s3",),
-    why="A grant to AllUsers, or a policy Allow to principal \"*\" without a condition pinning the "
+    why='A grant to AllUsers, or a policy Allow to principal "*" without a condition pinning the '
     "caller, publishes the bucket to the internet: data leaks, or strangers write into it.",
     fix="Remove public ACL grants (set object ownership to BucketOwnerEnforced) and public policy "
     "statements; serve public content through CloudFront with origin access control instead.",
@@ -351,8 +356,13 @@ def no_public_access(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         if exposed:
             yield ctx.finding(check_, False, bucket, f"{evidence} (public access block: {described})")
         else:
-            yield ctx.finding(check_, False, bucket, f"{evidence}; neutralised for now by the public access block "
-                              f"({described})", severity=Severity.MEDIUM)
+            yield ctx.finding(
+                check_,
+                False,
+                bucket,
+                f"{evidence}; neutralised for now by the public access block ({described})",
+                severity=Severity.MEDIUM,
+            )
 
 
 @check(
@@ -363,8 +373,8 @@ def no_public_access(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     services=("s3",),
     why="S3 still accepts plain-HTTP requests; only a Deny on aws:SecureTransport=false guarantees "
     "that no client (a misconfigured SDK, a curl in a script) sends data or credentials unencrypted.",
-    fix="Add a bucket policy statement: Effect Deny, Principal \"*\", Action \"s3:*\", Resource the "
-    "bucket ARN and ARN/*, Condition Bool aws:SecureTransport = \"false\".",
+    fix='Add a bucket policy statement: Effect Deny, Principal "*", Action "s3:*", Resource the '
+    'bucket ARN and ARN/*, Condition Bool aws:SecureTransport = "false".',
     reference=REFERENCE,
 )
 def tls_only(check_: Check, ctx: CheckContext) -> Iterator[Finding]:

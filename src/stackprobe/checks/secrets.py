@@ -14,15 +14,62 @@ from typing import Any
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 # Name tokens (split on "_", "-", ".") that mark a variable as holding a credential.
-SECRET_TOKENS = {"PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "SECRETS", "TOKEN", "CREDENTIAL", "CREDENTIALS",
-                 "APIKEY", "PRIVATEKEY", "PWD"}
-SECRET_PAIRS = {("API", "KEY"), ("PRIVATE", "KEY"), ("ACCESS", "KEY"), ("SECRET", "KEY"), ("SIGNING", "KEY"),
-                ("ENCRYPTION", "KEY"), ("CLIENT", "SECRET")}
+SECRET_TOKENS = {
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "SECRET",
+    "SECRETS",
+    "TOKEN",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "APIKEY",
+    "PRIVATEKEY",
+    "PWD",
+}
+SECRET_PAIRS = {
+    ("API", "KEY"),
+    ("PRIVATE", "KEY"),
+    ("ACCESS", "KEY"),
+    ("SECRET", "KEY"),
+    ("SIGNING", "KEY"),
+    ("ENCRYPTION", "KEY"),
+    ("CLIENT", "SECRET"),
+}
 # A last token that makes the variable a pointer to, or a setting about, a secret rather than the
 # secret itself (DB_SECRET_ARN, TOKEN_URL, PASSWORD_MIN_LENGTH, AWS_ACCESS_KEY_ID).
-NON_SECRET_SUFFIXES = {"ARN", "NAME", "ID", "IDS", "PATH", "FILE", "URL", "URI", "ENDPOINT", "REGION", "LENGTH", "TTL",
-                       "EXPIRY", "EXPIRES", "HEADER", "PARAM", "PARAMETER", "ENABLED", "TYPE", "ALGORITHM", "FIELD",
-                       "VERSION", "STAGE", "DIR", "PREFIX", "BUCKET", "KEY_ID", "ROTATION", "DAYS", "SECONDS"}
+NON_SECRET_SUFFIXES = {
+    "ARN",
+    "NAME",
+    "ID",
+    "IDS",
+    "PATH",
+    "FILE",
+    "URL",
+    "URI",
+    "ENDPOINT",
+    "REGION",
+    "LENGTH",
+    "TTL",
+    "EXPIRY",
+    "EXPIRES",
+    "HEADER",
+    "PARAM",
+    "PARAMETER",
+    "ENABLED",
+    "TYPE",
+    "ALGORITHM",
+    "FIELD",
+    "VERSION",
+    "STAGE",
+    "DIR",
+    "PREFIX",
+    "BUCKET",
+    "KEY_ID",
+    "ROTATION",
+    "DAYS",
+    "SECONDS",
+}
 # scheme://user:password@host (a DSN or URL with an embedded password), whatever the variable's name.
 URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:\s]+:[^/@\s]+@", re.IGNORECASE)
 PLAN_PASSWORD_ATTRIBUTES = {
@@ -121,8 +168,9 @@ class _Source:
     via_default: bool = False
 
 
-def _resolve(expression: Mapping[str, Any] | None, module: _Module, root_values: Mapping[str, Any],
-             depth: int = 0) -> _Source | None:
+def _resolve(
+    expression: Mapping[str, Any] | None, module: _Module, root_values: Mapping[str, Any], depth: int = 0
+) -> _Source | None:
     """Where a value comes from: a literal (in an expression or a variable default) or a reference."""
     if not expression or depth > 20:
         return None
@@ -148,8 +196,9 @@ def _resolve(expression: Mapping[str, Any] | None, module: _Module, root_values:
     if module.parent is None and root_values.get(variable, {}).get("value") != default:
         return _Source(False, f"var.{variable}, set at plan time (its literal default is not used)")
     place = f"variable {variable}" + (f" in {module.address}" if module.address else "")
-    return _Source(True, f"var.{variable}, whose default is a literal ({len(default)} characters) in {place}",
-                   via_default=True)
+    return _Source(
+        True, f"var.{variable}, whose default is a literal ({len(default)} characters) in {place}", via_default=True
+    )
 
 
 @check(
@@ -176,11 +225,17 @@ def no_hardcoded_db_password(check_: Check, ctx: CheckContext) -> Iterator[Findi
                 continue
             address = f"{module.address}.{resource['address']}" if module.address else str(resource["address"])
             expressions = resource.get("expressions") or {}
-            managed = [a for a in MANAGED_PASSWORD_ATTRIBUTES
-                       if (expressions.get(a) or {}).get("constant_value") is True]
+            managed = [
+                a for a in MANAGED_PASSWORD_ATTRIBUTES if (expressions.get(a) or {}).get("constant_value") is True
+            ]
             if managed:
-                yield Finding(check_.id, True, address, f"{managed[0]} = true: the service keeps the password in "
-                              "Secrets Manager", address)
+                yield Finding(
+                    check_.id,
+                    True,
+                    address,
+                    f"{managed[0]} = true: the service keeps the password in Secrets Manager",
+                    address,
+                )
                 continue
             found = [(a, s) for a in attributes if (s := _resolve(expressions.get(a), module, root_values))]
             if not found:
@@ -188,9 +243,22 @@ def no_hardcoded_db_password(check_: Check, ctx: CheckContext) -> Iterator[Findi
                 continue
             attribute, source = found[0]
             if not source.literal:
-                yield Finding(check_.id, True, address, f"{attribute} comes {source.detail}"
-                              if source.detail.startswith("from") else f"{attribute} is {source.detail}", address)
+                yield Finding(
+                    check_.id,
+                    True,
+                    address,
+                    f"{attribute} comes {source.detail}"
+                    if source.detail.startswith("from")
+                    else f"{attribute} is {source.detail}",
+                    address,
+                )
                 continue
             # A literal default can be overridden per environment, but as written it is what deploys.
-            yield Finding(check_.id, False, address, f"{attribute} is {source.detail}", address,
-                          severity=Severity.HIGH if source.via_default else None)
+            yield Finding(
+                check_.id,
+                False,
+                address,
+                f"{attribute} is {source.detail}",
+                address,
+                severity=Severity.HIGH if source.via_default else None,
+            )

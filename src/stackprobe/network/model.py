@@ -238,8 +238,10 @@ def parse_permissions(group_id: str, permissions: Iterable[Mapping[str, Any]], e
         peers += [(r, {"cidr": r["CidrIpv6"]}) for r in permission.get("Ipv6Ranges", [])]
         peers += [(r, {"peer_group": r["GroupId"]}) for r in permission.get("UserIdGroupPairs", []) if r.get("GroupId")]
         peers += [(r, {"prefix_list": r["PrefixListId"]}) for r in permission.get("PrefixListIds", [])]
-        rules += [SgRule(group_id, egress, protocol, ports, description=raw.get("Description") or "", **peer)
-                  for raw, peer in peers]
+        rules += [
+            SgRule(group_id, egress, protocol, ports, description=raw.get("Description") or "", **peer)
+            for raw, peer in peers
+        ]
     return rules
 
 
@@ -275,8 +277,9 @@ class Route:
 def _route(raw: Mapping[str, Any]) -> Route | None:
     if raw.get("State", "active") != "active":
         return None  # blackhole: the target is gone, nothing flows
-    destination = raw.get("DestinationCidrBlock") or raw.get("DestinationIpv6CidrBlock") or raw.get(
-        "DestinationPrefixListId")
+    destination = (
+        raw.get("DestinationCidrBlock") or raw.get("DestinationIpv6CidrBlock") or raw.get("DestinationPrefixListId")
+    )
     if not destination:
         return None
     gateway = str(raw.get("GatewayId") or "")
@@ -310,8 +313,12 @@ class RouteTable:
         best: Route | None = None
         for route in self.routes:
             net = route.network
-            if net is not None and network_contains(net, destination) and (
-                best is None or net.prefixlen > best.network.prefixlen  # type: ignore[union-attr]
+            if (
+                net is not None
+                and network_contains(net, destination)
+                and (
+                    best is None or net.prefixlen > best.network.prefixlen  # type: ignore[union-attr]
+                )
             ):
                 best = route
         return best
@@ -420,7 +427,7 @@ class VpcEndpoint:
 def endpoint_short_name(service_name: str, region: str) -> str:
     """`com.amazonaws.eu-west-1.ecr.dkr` → `ecr.dkr` (and leave unusual names whole)."""
     prefix = f"com.amazonaws.{region}."
-    return service_name[len(prefix):] if service_name.startswith(prefix) else service_name
+    return service_name[len(prefix) :] if service_name.startswith(prefix) else service_name
 
 
 @dataclass(frozen=True)
@@ -558,8 +565,10 @@ class Network:
         return [w for w in self.workloads if group_id in w.group_ids]
 
     def is_attached(self, group_id: str) -> bool:
-        return bool(self.workloads_with_group(group_id)) or group_id in self.eni_group_ids or any(
-            group_id in e.group_ids for e in self.endpoints
+        return (
+            bool(self.workloads_with_group(group_id))
+            or group_id in self.eni_group_ids
+            or any(group_id in e.group_ids for e in self.endpoints)
         )
 
     def hosts_workloads(self, vpc_id: str) -> bool:
@@ -594,7 +603,7 @@ def _paginate(client: Client, operation: str, key: str, **kwargs: Any) -> Iterat
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def read_network(backend: AwsBackend) -> Network:
@@ -618,11 +627,15 @@ def read_network(backend: AwsBackend) -> Network:
 
 def _read_ec2(ec2: Client, network: Network) -> None:
     for raw in _paginate(ec2, "describe_vpcs", "Vpcs"):
-        cidrs = [a["CidrBlock"] for a in raw.get("CidrBlockAssociationSet", [])
-                 if a.get("CidrBlockState", {}).get("State", "associated") == "associated"]
+        cidrs = [
+            a["CidrBlock"]
+            for a in raw.get("CidrBlockAssociationSet", [])
+            if a.get("CidrBlockState", {}).get("State", "associated") == "associated"
+        ]
         cidrs += [a["Ipv6CidrBlock"] for a in raw.get("Ipv6CidrBlockAssociationSet", []) if a.get("Ipv6CidrBlock")]
-        network.vpcs[raw["VpcId"]] = Vpc(raw["VpcId"], tuple(cidrs or [raw["CidrBlock"]]), bool(raw.get("IsDefault")),
-                                         tags_to_dict(raw.get("Tags")))
+        network.vpcs[raw["VpcId"]] = Vpc(
+            raw["VpcId"], tuple(cidrs or [raw["CidrBlock"]]), bool(raw.get("IsDefault")), tags_to_dict(raw.get("Tags"))
+        )
 
     tables = list(_paginate(ec2, "describe_route_tables", "RouteTables"))
     table_of: dict[str, str] = {}
@@ -632,47 +645,73 @@ def _read_ec2(ec2: Client, network: Network) -> None:
         table_of.update({s: raw["RouteTableId"] for s in subnet_ids})
         routes = tuple(r for r in (_route(x) for x in raw.get("Routes", [])) if r is not None)
         network.route_tables[raw["RouteTableId"]] = RouteTable(
-            raw["RouteTableId"], raw["VpcId"], any(a.get("Main") for a in associations), routes, subnet_ids)
+            raw["RouteTableId"], raw["VpcId"], any(a.get("Main") for a in associations), routes, subnet_ids
+        )
 
     nacl_of: dict[str, str] = {}
     for raw in _paginate(ec2, "describe_network_acls", "NetworkAcls"):
         subnet_ids = tuple(a["SubnetId"] for a in raw.get("Associations", []) if a.get("SubnetId"))
         nacl_of.update({s: raw["NetworkAclId"] for s in subnet_ids})
         network.nacls[raw["NetworkAclId"]] = NetworkAcl(
-            raw["NetworkAclId"], raw["VpcId"], bool(raw.get("IsDefault")),
-            tuple(_nacl_entry(e) for e in raw.get("Entries", [])), subnet_ids)
+            raw["NetworkAclId"],
+            raw["VpcId"],
+            bool(raw.get("IsDefault")),
+            tuple(_nacl_entry(e) for e in raw.get("Entries", [])),
+            subnet_ids,
+        )
 
     for raw in _paginate(ec2, "describe_subnets", "Subnets"):
         ipv6 = tuple(a["Ipv6CidrBlock"] for a in raw.get("Ipv6CidrBlockAssociationSet", []) if a.get("Ipv6CidrBlock"))
         network.subnets[raw["SubnetId"]] = Subnet(
-            raw["SubnetId"], raw["VpcId"], raw.get("CidrBlock", ""), ipv6, raw.get("AvailabilityZone", ""),
-            table_of.get(raw["SubnetId"]), nacl_of.get(raw["SubnetId"]), tags_to_dict(raw.get("Tags")))
+            raw["SubnetId"],
+            raw["VpcId"],
+            raw.get("CidrBlock", ""),
+            ipv6,
+            raw.get("AvailabilityZone", ""),
+            table_of.get(raw["SubnetId"]),
+            nacl_of.get(raw["SubnetId"]),
+            tags_to_dict(raw.get("Tags")),
+        )
 
     for raw in _paginate(ec2, "describe_security_groups", "SecurityGroups"):
         group_id = raw["GroupId"]
         network.groups[group_id] = SecurityGroup(
-            group_id, raw.get("GroupName", ""), raw.get("VpcId", ""),
+            group_id,
+            raw.get("GroupName", ""),
+            raw.get("VpcId", ""),
             tuple(parse_permissions(group_id, raw.get("IpPermissions", []), egress=False)),
             tuple(parse_permissions(group_id, raw.get("IpPermissionsEgress", []), egress=True)),
-            tags_to_dict(raw.get("Tags")))
+            tags_to_dict(raw.get("Tags")),
+        )
 
     for raw in _paginate(ec2, "describe_nat_gateways", "NatGateways"):
         if raw.get("State") in ("deleted", "deleting", "failed"):
             continue
         network.nat_gateways[raw["NatGatewayId"]] = NatGateway(
-            raw["NatGatewayId"], raw.get("VpcId", ""), raw.get("SubnetId", ""), raw.get("State") == "available",
-            raw.get("ConnectivityType", "public") == "public")
+            raw["NatGatewayId"],
+            raw.get("VpcId", ""),
+            raw.get("SubnetId", ""),
+            raw.get("State") == "available",
+            raw.get("ConnectivityType", "public") == "public",
+        )
 
     for raw in _paginate(ec2, "describe_vpc_endpoints", "VpcEndpoints"):
         state = str(raw.get("State", "available")).lower()
         if state in ("deleted", "deleting", "rejected", "failed", "expired"):
             continue
-        network.endpoints.append(VpcEndpoint(
-            raw["VpcEndpointId"], raw.get("VpcId", ""),
-            endpoint_short_name(raw.get("ServiceName", ""), network.region),
-            raw.get("VpcEndpointType", "Gateway"), state == "available", bool(raw.get("PrivateDnsEnabled")),
-            tuple(raw.get("RouteTableIds", [])), tuple(raw.get("SubnetIds", [])),
-            tuple(g["GroupId"] for g in raw.get("Groups", []))))
+        network.endpoints.append(
+            VpcEndpoint(
+                raw["VpcEndpointId"],
+                raw.get("VpcId", ""),
+                endpoint_short_name(raw.get("ServiceName", ""), network.region),
+                raw.get("VpcEndpointType", "Gateway"),
+                state == "available",
+                bool(raw.get("PrivateDnsEnabled")),
+                tuple(raw.get("RouteTableIds", [])),
+                tuple(raw.get("SubnetIds", [])),
+                tuple(g["GroupId"] for g in raw.get("Groups", [])),
+            )
+        )
 
     for raw in _paginate(ec2, "describe_network_interfaces", "NetworkInterfaces"):
         network.eni_group_ids.update(g["GroupId"] for g in raw.get("Groups", []))
@@ -680,8 +719,10 @@ def _read_ec2(ec2: Client, network: Network) -> None:
     # Only prefix lists that rules name are resolved (entries cost one call each).
     referenced = {r.prefix_list for g in network.groups.values() for r in (*g.ingress, *g.egress) if r.prefix_list}
     if referenced:
-        names = {p["PrefixListId"]: p.get("PrefixListName", "")
-                 for p in _paginate(ec2, "describe_managed_prefix_lists", "PrefixLists")}
+        names = {
+            p["PrefixListId"]: p.get("PrefixListName", "")
+            for p in _paginate(ec2, "describe_managed_prefix_lists", "PrefixLists")
+        }
         for pl_id in sorted(referenced):
             entries = _paginate(ec2, "get_managed_prefix_list_entries", "Entries", PrefixListId=pl_id)
             network.prefix_lists[pl_id] = PrefixList(pl_id, names.get(pl_id, ""), tuple(e["Cidr"] for e in entries))
@@ -703,31 +744,45 @@ def _read_elbv2(elbv2: Client, network: Network) -> None:
         arn = raw["LoadBalancerArn"]
         listeners = _paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=arn)
         public = raw.get("Scheme") == "internet-facing"
-        network.workloads.append(Workload(
-            kind=WorkloadKind.LOAD_BALANCER, id=arn, name=raw.get("LoadBalancerName", arn),
-            vpc_id=raw.get("VpcId", ""), group_ids=tuple(raw.get("SecurityGroups") or ()),
-            subnet_ids=tuple(z["SubnetId"] for z in raw.get("AvailabilityZones", []) if z.get("SubnetId")),
-            ports=tuple(sorted({int(listener["Port"]) for listener in listeners})),
-            public_ipv4="internet-facing" if public else None,
-            public_ipv6="internet-facing dualstack" if public and "dualstack" in str(raw.get("IpAddressType"))
-            else None,
-            subtype=str(raw.get("Type", "application")),
-            other_ids=(raw.get("LoadBalancerName", ""), raw.get("DNSName", "")),
-        ))
+        network.workloads.append(
+            Workload(
+                kind=WorkloadKind.LOAD_BALANCER,
+                id=arn,
+                name=raw.get("LoadBalancerName", arn),
+                vpc_id=raw.get("VpcId", ""),
+                group_ids=tuple(raw.get("SecurityGroups") or ()),
+                subnet_ids=tuple(z["SubnetId"] for z in raw.get("AvailabilityZones", []) if z.get("SubnetId")),
+                ports=tuple(sorted({int(listener["Port"]) for listener in listeners})),
+                public_ipv4="internet-facing" if public else None,
+                public_ipv6="internet-facing dualstack"
+                if public and "dualstack" in str(raw.get("IpAddressType"))
+                else None,
+                subtype=str(raw.get("Type", "application")),
+                other_ids=(raw.get("LoadBalancerName", ""), raw.get("DNSName", "")),
+            )
+        )
 
 
 def _read_classic_elb(elb: Client, network: Network) -> None:
     for raw in _paginate(elb, "describe_load_balancers", "LoadBalancerDescriptions"):
         if not raw.get("VPCId"):
             continue  # EC2-Classic leftovers have no VPC to reason about
-        network.workloads.append(Workload(
-            kind=WorkloadKind.LOAD_BALANCER, id=raw["LoadBalancerName"], name=raw["LoadBalancerName"],
-            vpc_id=raw["VPCId"], group_ids=tuple(raw.get("SecurityGroups", [])),
-            subnet_ids=tuple(raw.get("Subnets", [])),
-            ports=tuple(sorted({int(d["Listener"]["LoadBalancerPort"]) for d in raw.get("ListenerDescriptions", [])})),
-            public_ipv4="internet-facing" if raw.get("Scheme") == "internet-facing" else None,
-            subtype="classic", other_ids=(raw.get("DNSName", ""),),
-        ))
+        network.workloads.append(
+            Workload(
+                kind=WorkloadKind.LOAD_BALANCER,
+                id=raw["LoadBalancerName"],
+                name=raw["LoadBalancerName"],
+                vpc_id=raw["VPCId"],
+                group_ids=tuple(raw.get("SecurityGroups", [])),
+                subnet_ids=tuple(raw.get("Subnets", [])),
+                ports=tuple(
+                    sorted({int(d["Listener"]["LoadBalancerPort"]) for d in raw.get("ListenerDescriptions", [])})
+                ),
+                public_ipv4="internet-facing" if raw.get("Scheme") == "internet-facing" else None,
+                subtype="classic",
+                other_ids=(raw.get("DNSName", ""),),
+            )
+        )
 
 
 # Image URIs of private ECR in this account's region; anything else needs a route to the internet.
@@ -763,8 +818,11 @@ def _read_ecs(ecs: Client, network: Network) -> None:
     cluster_arns = list(_paginate(ecs, "list_clusters", "clusterArns"))
     if not cluster_arns:
         return
-    clusters = {c["clusterArn"]: c for chunk in _chunks(cluster_arns, 100)
-                for c in ecs.describe_clusters(clusters=chunk).get("clusters", [])}
+    clusters = {
+        c["clusterArn"]: c
+        for chunk in _chunks(cluster_arns, 100)
+        for c in ecs.describe_clusters(clusters=chunk).get("clusters", [])
+    }
     task_definitions: dict[str, Mapping[str, Any]] = {}
     for cluster_arn in cluster_arns:
         service_arns = list(_paginate(ecs, "list_services", "serviceArns", cluster=cluster_arn))
@@ -787,20 +845,32 @@ def _read_ecs(ecs: Client, network: Network) -> None:
                     lb_arns = network.target_groups.get(tg_arn, ())
                     attachments.append(LbAttachment(tg_arn, lb_arns, int(lb["containerPort"])))
                 ports = {a.container_port for a in attachments}
-                ports |= {int(p["containerPort"]) for c in task_definition.get("containerDefinitions", [])
-                          for p in c.get("portMappings", []) or [] if p.get("containerPort") is not None}
+                ports |= {
+                    int(p["containerPort"])
+                    for c in task_definition.get("containerDefinitions", [])
+                    for p in c.get("portMappings", []) or []
+                    if p.get("containerPort") is not None
+                }
                 subnets = tuple(vpc_config.get("subnets", []))
                 assign = vpc_config.get("assignPublicIp") == "ENABLED"
-                network.workloads.append(Workload(
-                    kind=WorkloadKind.ECS_SERVICE, id=service["serviceArn"], name=service.get("serviceName", ""),
-                    vpc_id=_vpc_of_subnets(network, subnets), group_ids=tuple(vpc_config.get("securityGroups", [])),
-                    subnet_ids=subnets, ports=tuple(sorted(ports)),
-                    public_ipv4="assignPublicIp=ENABLED" if assign else None,
-                    attachments=tuple(attachments), assign_public_ip=assign,
-                    fargate=_is_fargate(service, clusters.get(cluster_arn, {})),
-                    egress_needs=_egress_needs(task_definition, network.region) if task_definition else None,
-                    tags=tags_to_dict(service.get("tags")), other_ids=(service.get("serviceName", ""),),
-                ))
+                network.workloads.append(
+                    Workload(
+                        kind=WorkloadKind.ECS_SERVICE,
+                        id=service["serviceArn"],
+                        name=service.get("serviceName", ""),
+                        vpc_id=_vpc_of_subnets(network, subnets),
+                        group_ids=tuple(vpc_config.get("securityGroups", [])),
+                        subnet_ids=subnets,
+                        ports=tuple(sorted(ports)),
+                        public_ipv4="assignPublicIp=ENABLED" if assign else None,
+                        attachments=tuple(attachments),
+                        assign_public_ip=assign,
+                        fargate=_is_fargate(service, clusters.get(cluster_arn, {})),
+                        egress_needs=_egress_needs(task_definition, network.region) if task_definition else None,
+                        tags=tags_to_dict(service.get("tags")),
+                        other_ids=(service.get("serviceName", ""),),
+                    )
+                )
 
 
 _ENGINE_FAMILY_PORTS = {"POSTGRESQL": 5432, "MYSQL": 3306, "SQLSERVER": 1433}
@@ -823,41 +893,63 @@ def _read_rds(rds: Client, network: Network) -> None:
             continue
         group = raw.get("DBSubnetGroup") or {}
         subnets = tuple(s["SubnetIdentifier"] for s in group.get("Subnets", [])) or group_subnets(
-            group.get("DBSubnetGroupName"))
+            group.get("DBSubnetGroupName")
+        )
         port = (raw.get("Endpoint") or {}).get("Port") or raw.get("DbInstancePort")
-        network.workloads.append(Workload(
-            kind=WorkloadKind.DB_INSTANCE, id=raw.get("DBInstanceArn", raw["DBInstanceIdentifier"]),
-            name=raw["DBInstanceIdentifier"], vpc_id=group.get("VpcId") or _vpc_of_subnets(network, subnets),
-            group_ids=tuple(g["VpcSecurityGroupId"] for g in raw.get("VpcSecurityGroups", [])), subnet_ids=subnets,
-            ports=(int(port),) if port else (), public_ipv4="PubliclyAccessible=true" if raw.get("PubliclyAccessible")
-            else None, subtype=str(raw.get("Engine", "")), subnet_group=group.get("DBSubnetGroupName"),
-            tags=tags_to_dict(raw.get("TagList")), other_ids=(raw["DBInstanceIdentifier"],),
-        ))
+        network.workloads.append(
+            Workload(
+                kind=WorkloadKind.DB_INSTANCE,
+                id=raw.get("DBInstanceArn", raw["DBInstanceIdentifier"]),
+                name=raw["DBInstanceIdentifier"],
+                vpc_id=group.get("VpcId") or _vpc_of_subnets(network, subnets),
+                group_ids=tuple(g["VpcSecurityGroupId"] for g in raw.get("VpcSecurityGroups", [])),
+                subnet_ids=subnets,
+                ports=(int(port),) if port else (),
+                public_ipv4="PubliclyAccessible=true" if raw.get("PubliclyAccessible") else None,
+                subtype=str(raw.get("Engine", "")),
+                subnet_group=group.get("DBSubnetGroupName"),
+                tags=tags_to_dict(raw.get("TagList")),
+                other_ids=(raw["DBInstanceIdentifier"],),
+            )
+        )
 
     for raw in _paginate(rds, "describe_db_clusters", "DBClusters"):
         name = raw["DBClusterIdentifier"]
         group_name = raw.get("DBSubnetGroup")
         subnets = group_subnets(group_name if isinstance(group_name, str) else None)
         public = bool(raw.get("PubliclyAccessible")) or any(members_public.get(name, []))
-        network.workloads.append(Workload(
-            kind=WorkloadKind.DB_CLUSTER, id=raw.get("DBClusterArn", name), name=name,
-            vpc_id=_vpc_of_subnets(network, subnets, subnet_groups.get(str(group_name), {}).get("VpcId", "")),
-            group_ids=tuple(g["VpcSecurityGroupId"] for g in raw.get("VpcSecurityGroups", [])), subnet_ids=subnets,
-            ports=(int(raw["Port"]),) if raw.get("Port") else (),
-            public_ipv4="PubliclyAccessible=true" if public else None, subtype=str(raw.get("Engine", "")),
-            subnet_group=group_name if isinstance(group_name, str) else None,
-            tags=tags_to_dict(raw.get("TagList")), other_ids=(name,),
-        ))
+        network.workloads.append(
+            Workload(
+                kind=WorkloadKind.DB_CLUSTER,
+                id=raw.get("DBClusterArn", name),
+                name=name,
+                vpc_id=_vpc_of_subnets(network, subnets, subnet_groups.get(str(group_name), {}).get("VpcId", "")),
+                group_ids=tuple(g["VpcSecurityGroupId"] for g in raw.get("VpcSecurityGroups", [])),
+                subnet_ids=subnets,
+                ports=(int(raw["Port"]),) if raw.get("Port") else (),
+                public_ipv4="PubliclyAccessible=true" if public else None,
+                subtype=str(raw.get("Engine", "")),
+                subnet_group=group_name if isinstance(group_name, str) else None,
+                tags=tags_to_dict(raw.get("TagList")),
+                other_ids=(name,),
+            )
+        )
 
     for raw in _paginate(rds, "describe_db_proxies", "DBProxies"):
         port = _ENGINE_FAMILY_PORTS.get(str(raw.get("EngineFamily", "")).upper())
         subnets = tuple(raw.get("VpcSubnetIds", []))
-        network.workloads.append(Workload(
-            kind=WorkloadKind.DB_PROXY, id=raw.get("DBProxyArn", raw["DBProxyName"]), name=raw["DBProxyName"],
-            vpc_id=raw.get("VpcId") or _vpc_of_subnets(network, subnets),
-            group_ids=tuple(raw.get("VpcSecurityGroupIds", [])), subnet_ids=subnets,
-            ports=(port,) if port else (), other_ids=(raw["DBProxyName"],),
-        ))
+        network.workloads.append(
+            Workload(
+                kind=WorkloadKind.DB_PROXY,
+                id=raw.get("DBProxyArn", raw["DBProxyName"]),
+                name=raw["DBProxyName"],
+                vpc_id=raw.get("VpcId") or _vpc_of_subnets(network, subnets),
+                group_ids=tuple(raw.get("VpcSecurityGroupIds", [])),
+                subnet_ids=subnets,
+                ports=(port,) if port else (),
+                other_ids=(raw["DBProxyName"],),
+            )
+        )
 
 
 _CACHE_PORTS = {"redis": 6379, "valkey": 6379, "memcached": 11211}
@@ -865,8 +957,10 @@ _CACHE_PORTS = {"redis": 6379, "valkey": 6379, "memcached": 11211}
 
 def _read_elasticache(elasticache: Client, network: Network) -> None:
     clusters = list(_paginate(elasticache, "describe_cache_clusters", "CacheClusters", ShowCacheNodeInfo=True))
-    subnet_groups = {g["CacheSubnetGroupName"]: tuple(s["SubnetIdentifier"] for s in g.get("Subnets", []))
-                     for g in _paginate(elasticache, "describe_cache_subnet_groups", "CacheSubnetGroups")}
+    subnet_groups = {
+        g["CacheSubnetGroupName"]: tuple(s["SubnetIdentifier"] for s in g.get("Subnets", []))
+        for g in _paginate(elasticache, "describe_cache_subnet_groups", "CacheSubnetGroups")
+    }
     by_id = {c["CacheClusterId"]: c for c in clusters}
 
     def cache_workload(name: str, arn: str, members: list[Mapping[str, Any]], port: int | None) -> Workload:
@@ -875,10 +969,16 @@ def _read_elasticache(elasticache: Client, network: Network) -> None:
         group_ids = {g["SecurityGroupId"] for m in members for g in m.get("SecurityGroups", []) or []}
         subnets = subnet_groups.get(str(first.get("CacheSubnetGroupName", "")), ())
         return Workload(
-            kind=WorkloadKind.CACHE, id=arn, name=name, vpc_id=_vpc_of_subnets(network, subnets),
-            group_ids=tuple(sorted(group_ids)), subnet_ids=subnets,
-            ports=(port or _CACHE_PORTS.get(engine, 6379),), subtype=engine,
-            subnet_group=first.get("CacheSubnetGroupName"), other_ids=(name,),
+            kind=WorkloadKind.CACHE,
+            id=arn,
+            name=name,
+            vpc_id=_vpc_of_subnets(network, subnets),
+            group_ids=tuple(sorted(group_ids)),
+            subnet_ids=subnets,
+            ports=(port or _CACHE_PORTS.get(engine, 6379),),
+            subtype=engine,
+            subnet_group=first.get("CacheSubnetGroupName"),
+            other_ids=(name,),
         )
 
     grouped: set[str] = set()
@@ -887,19 +987,29 @@ def _read_elasticache(elasticache: Client, network: Network) -> None:
             continue
         members = [by_id[m] for m in raw.get("MemberClusters", []) if m in by_id]
         grouped.update(raw.get("MemberClusters", []))
-        endpoint = raw.get("ConfigurationEndpoint") or next(
-            (g.get("PrimaryEndpoint") for g in raw.get("NodeGroups", []) if g.get("PrimaryEndpoint")), None) or {}
-        network.workloads.append(cache_workload(raw["ReplicationGroupId"], raw.get("ARN", raw["ReplicationGroupId"]),
-                                                members, endpoint.get("Port")))
+        endpoint = (
+            raw.get("ConfigurationEndpoint")
+            or next((g.get("PrimaryEndpoint") for g in raw.get("NodeGroups", []) if g.get("PrimaryEndpoint")), None)
+            or {}
+        )
+        network.workloads.append(
+            cache_workload(
+                raw["ReplicationGroupId"], raw.get("ARN", raw["ReplicationGroupId"]), members, endpoint.get("Port")
+            )
+        )
     for raw in clusters:
         if raw["CacheClusterId"] in grouped or raw.get("ReplicationGroupId"):
             continue  # a member: the replication group is the workload
         if raw.get("CacheClusterStatus") == "deleting":
             continue
-        endpoint = raw.get("ConfigurationEndpoint") or next(
-            (n.get("Endpoint") for n in raw.get("CacheNodes", []) or [] if n.get("Endpoint")), None) or {}
-        network.workloads.append(cache_workload(raw["CacheClusterId"], raw.get("ARN", raw["CacheClusterId"]),
-                                                [raw], endpoint.get("Port")))
+        endpoint = (
+            raw.get("ConfigurationEndpoint")
+            or next((n.get("Endpoint") for n in raw.get("CacheNodes", []) or [] if n.get("Endpoint")), None)
+            or {}
+        )
+        network.workloads.append(
+            cache_workload(raw["CacheClusterId"], raw.get("ARN", raw["CacheClusterId"]), [raw], endpoint.get("Port"))
+        )
 
 
 def _read_lambda(lambda_: Client, network: Network) -> None:
@@ -908,13 +1018,18 @@ def _read_lambda(lambda_: Client, network: Network) -> None:
         subnets = tuple(config.get("SubnetIds") or ())
         if not subnets:
             continue  # not in a VPC: nothing in the network model can reach or block it
-        network.workloads.append(Workload(
-            kind=WorkloadKind.LAMBDA, id=raw["FunctionArn"], name=raw["FunctionName"],
-            # Read the VPC from the subnets: moto reports a placeholder VpcId.
-            vpc_id=_vpc_of_subnets(network, subnets, config.get("VpcId", "")),
-            group_ids=tuple(config.get("SecurityGroupIds") or ()), subnet_ids=subnets,
-            other_ids=(raw["FunctionName"],),
-        ))
+        network.workloads.append(
+            Workload(
+                kind=WorkloadKind.LAMBDA,
+                id=raw["FunctionArn"],
+                name=raw["FunctionName"],
+                # Read the VPC from the subnets: moto reports a placeholder VpcId.
+                vpc_id=_vpc_of_subnets(network, subnets, config.get("VpcId", "")),
+                group_ids=tuple(config.get("SecurityGroupIds") or ()),
+                subnet_ids=subnets,
+                other_ids=(raw["FunctionName"],),
+            )
+        )
 
 
 def _read_instances(ec2: Client, network: Network) -> None:
@@ -929,15 +1044,26 @@ def _read_instances(ec2: Client, network: Network) -> None:
             subnets = [raw["SubnetId"]] if raw.get("SubnetId") else []
             subnets += [i["SubnetId"] for i in interfaces if i.get("SubnetId") and i["SubnetId"] not in subnets]
             public_ip = raw.get("PublicIpAddress") or next(
-                ((i.get("Association") or {}).get("PublicIp") for i in interfaces
-                 if (i.get("Association") or {}).get("PublicIp")), None)
+                (
+                    (i.get("Association") or {}).get("PublicIp")
+                    for i in interfaces
+                    if (i.get("Association") or {}).get("PublicIp")
+                ),
+                None,
+            )
             ipv6 = next((a["Ipv6Address"] for i in interfaces for a in i.get("Ipv6Addresses", [])), None)
             tags = tags_to_dict(raw.get("Tags"))
             name = tags.get("Name")
-            network.workloads.append(Workload(
-                kind=WorkloadKind.INSTANCE, id=raw["InstanceId"],
-                name=f"{raw['InstanceId']} ({name})" if name else raw["InstanceId"],
-                vpc_id=raw.get("VpcId") or _vpc_of_subnets(network, subnets), group_ids=tuple(sorted(groups)),
-                subnet_ids=tuple(subnets), public_ipv4=f"public IP {public_ip}" if public_ip else None,
-                public_ipv6=f"IPv6 {ipv6}" if ipv6 else None, tags=tags,
-            ))
+            network.workloads.append(
+                Workload(
+                    kind=WorkloadKind.INSTANCE,
+                    id=raw["InstanceId"],
+                    name=f"{raw['InstanceId']} ({name})" if name else raw["InstanceId"],
+                    vpc_id=raw.get("VpcId") or _vpc_of_subnets(network, subnets),
+                    group_ids=tuple(sorted(groups)),
+                    subnet_ids=tuple(subnets),
+                    public_ipv4=f"public IP {public_ip}" if public_ip else None,
+                    public_ipv6=f"IPv6 {ipv6}" if ipv6 else None,
+                    tags=tags,
+                )
+            )

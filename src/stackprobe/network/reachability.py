@@ -151,8 +151,14 @@ class Admission:
 
     @property
     def path(self) -> Path:
-        return Path(self.source, self.group.label, self.rule.port_label, (self.workload.label,),
-                    (self.rule.port_span(),), self.rule.protocol)
+        return Path(
+            self.source,
+            self.group.label,
+            self.rule.port_label,
+            (self.workload.label,),
+            (self.rule.port_span(),),
+            self.rule.protocol,
+        )
 
 
 @dataclass(frozen=True)
@@ -186,8 +192,9 @@ class Graph:
 
     # -- NACLs --------------------------------------------------------------------------------------
 
-    def nacl_allows(self, subnet: Subnet, *, egress: bool, protocol: str, ports: PortRange,
-                    peer: IpNetwork) -> list[PortRange]:
+    def nacl_allows(
+        self, subnet: Subnet, *, egress: bool, protocol: str, ports: PortRange, peer: IpNetwork
+    ) -> list[PortRange]:
         """The parts of `ports` the subnet's NACL lets through to/from `peer`, first matching rule wins.
 
         Entries apply only when their CIDR contains the whole peer range (see the module docstring).
@@ -208,8 +215,9 @@ class Graph:
                 break
         return merge_ranges(allowed)
 
-    def _nacl_pair(self, subnet: Subnet, protocol: str, ports: PortRange, peer: IpNetwork,
-                   inbound: bool = True) -> tuple[list[PortRange], str | None]:
+    def _nacl_pair(
+        self, subnet: Subnet, protocol: str, ports: PortRange, peer: IpNetwork, inbound: bool = True
+    ) -> tuple[list[PortRange], str | None]:
         """Ports allowed through `subnet`'s NACL for a connection with `peer`, replies included.
 
         inbound=True: `peer` connects to `ports` in the subnet; False: the subnet connects out to `peer`.
@@ -259,16 +267,20 @@ class Graph:
             if not public:
                 reasons.append(f"{world} → {opened} admitted, but the {workload.kind.value} has no public address")
                 continue
-            public_subnets = [(s, igw) for s in self.network.subnets_of(workload)
-                              if (igw := self.internet_gateway(s, world))]
+            public_subnets = [
+                (s, igw) for s in self.network.subnets_of(workload) if (igw := self.internet_gateway(s, world))
+            ]
             if not public_subnets:
                 routes = ", ".join(f"{s.id}: {self.default_route_label(s)}" for s in self.network.subnets_of(workload))
-                reasons.append(f"{world} → {opened} admitted, but no subnet routes {world} to an internet gateway"
-                               f" ({routes or 'no subnets'})")
+                reasons.append(
+                    f"{world} → {opened} admitted, but no subnet routes {world} to an internet gateway"
+                    f" ({routes or 'no subnets'})"
+                )
                 continue
             for target, _, (rule_protocol, spans) in candidates:
-                path, blocker = self._first_open_subnet(workload, world_net, target, rule_protocol, spans,
-                                                        public_subnets, public)
+                path, blocker = self._first_open_subnet(
+                    workload, world_net, target, rule_protocol, spans, public_subnets, public
+                )
                 if path:
                     paths.append(path)
                 elif blocker:
@@ -277,14 +289,17 @@ class Graph:
             if workload.is_load_balancer and not workload.ports:
                 reasons.append("no listener")
             elif workload.is_load_balancer:
-                reasons.append(f"no security group rule admits 0.0.0.0/0 or ::/0 on a listener port "
-                               f"({', '.join(map(str, workload.ports))})")
+                reasons.append(
+                    f"no security group rule admits 0.0.0.0/0 or ::/0 on a listener port "
+                    f"({', '.join(map(str, workload.ports))})"
+                )
             else:
                 reasons.append("no security group rule admits 0.0.0.0/0 or ::/0")
         return Exposure(workload, tuple(paths), "; ".join(dict.fromkeys(reasons)))
 
-    def _world_admissions(self, workload: Workload, world: IpNetwork
-                          ) -> list[tuple[str, str, tuple[str, list[PortRange]]]]:
+    def _world_admissions(
+        self, workload: Workload, world: IpNetwork
+    ) -> list[tuple[str, str, tuple[str, list[PortRange]]]]:
         """(target label, port label, (protocol, port spans)) of every rule admitting the whole internet."""
         found: list[tuple[str, str, tuple[str, list[PortRange]]]] = []
         listeners = [PortRange(p, p) for p in workload.ports]
@@ -309,9 +324,16 @@ class Graph:
                 found.append((group.label, rule.port_label, (rule.protocol, spans)))
         return found
 
-    def _first_open_subnet(self, workload: Workload, world: IpNetwork, target: str, protocol: str,
-                           spans: list[PortRange], public_subnets: list[tuple[Subnet, str]], public: str
-                           ) -> tuple[Path | None, str | None]:
+    def _first_open_subnet(
+        self,
+        workload: Workload,
+        world: IpNetwork,
+        target: str,
+        protocol: str,
+        spans: list[PortRange],
+        public_subnets: list[tuple[Subnet, str]],
+        public: str,
+    ) -> tuple[Path | None, str | None]:
         blocker = None
         for subnet, igw in sorted(public_subnets, key=lambda item: item[0].id):
             allowed: list[PortRange] = []
@@ -329,8 +351,12 @@ class Graph:
             else:
                 label = ranges_label(allowed) + ("/udp" if protocol == UDP else "")
             acl = self.network.nacl(subnet)
-            via = (workload.label, f"{subnet.id} public via {igw}", public,
-                   f"{acl.id if acl else 'default NACL'} allows")
+            via = (
+                workload.label,
+                f"{subnet.id} public via {igw}",
+                public,
+                f"{acl.id if acl else 'default NACL'} allows",
+            )
             return Path(str(world), target, label, via, tuple(allowed), protocol), None
         return None, blocker
 
@@ -400,17 +426,27 @@ class Graph:
             workload = source.workload
             groups = frozenset(workload.group_ids)
             label = ", ".join(self.network.group_label(g) for g in workload.group_ids) or workload.label
-            return [_Location(label, s.network, s, groups, s.vpc_id)
-                    for s in sorted(self.network.subnets_of(workload), key=lambda s: s.id)]
+            return [
+                _Location(label, s.network, s, groups, s.vpc_id)
+                for s in sorted(self.network.subnets_of(workload), key=lambda s: s.id)
+            ]
         if source.group_id is not None:
             group = self.network.groups.get(source.group_id)
-            return [_Location(self.network.group_label(source.group_id), None, None, frozenset({source.group_id}),
-                              group.vpc_id if group else None)]
+            return [
+                _Location(
+                    self.network.group_label(source.group_id),
+                    None,
+                    None,
+                    frozenset({source.group_id}),
+                    group.vpc_id if group else None,
+                )
+            ]
         net = parse_network(source.cidr or "")
         return [_Location(str(net), net, None, frozenset(), None)] if net is not None else []
 
-    def _admitting(self, location: _Location, workload: Workload, port: int, protocol: str,
-                   blockers: list[str]) -> tuple[str, str] | None:
+    def _admitting(
+        self, location: _Location, workload: Workload, port: int, protocol: str, blockers: list[str]
+    ) -> tuple[str, str] | None:
         """(target group label, note) of the first rule admitting the location, or None (blocker added)."""
         if workload.is_load_balancer and port not in workload.ports:
             blockers.append(f"{workload.label} has no listener on {port}")
@@ -450,8 +486,11 @@ class Graph:
         if location.net is None or location.subnet is not None:
             # Security group references (and workloads) live in a VPC: same VPC means the local route.
             if location.vpc_id and location.vpc_id != subnet.vpc_id:
-                return (), f"{location.label} is in {location.vpc_id}, {workload.label} in {subnet.vpc_id}" \
-                           " (cross-VPC paths are not modelled)"
+                return (
+                    (),
+                    f"{location.label} is in {location.vpc_id}, {workload.label} in {subnet.vpc_id}"
+                    " (cross-VPC paths are not modelled)",
+                )
             return (), None
         net = location.net
         if vpc is not None and vpc.contains(net):
@@ -508,14 +547,22 @@ class Graph:
                 routes.append(EgressRoute(subnet, False, f"{internet_detail}; {endpoints_detail}"))
         return routes
 
-    def _https_out_blocker(self, workload: Workload, subnet: Subnet, peer: IpNetwork,
-                           peer_groups: Iterable[str] = (), crosses_subnet: bool = True) -> str | None:
+    def _https_out_blocker(
+        self,
+        workload: Workload,
+        subnet: Subnet,
+        peer: IpNetwork,
+        peer_groups: Iterable[str] = (),
+        crosses_subnet: bool = True,
+    ) -> str | None:
         """What stops HTTPS from the workload to `peer` (its groups' egress, the subnet NACL both ways)."""
         peer_groups = set(peer_groups)
         allowed = any(
-            rule.matches_protocol(TCP) and rule.port_span().contains(HTTPS)
+            rule.matches_protocol(TCP)
+            and rule.port_span().contains(HTTPS)
             and ((rule.peer_group is not None and rule.peer_group in peer_groups) or self._rule_contains(rule, peer))
-            for group in self.network.groups_of(workload) for rule in group.egress
+            for group in self.network.groups_of(workload)
+            for rule in group.egress
         )
         if not allowed:
             groups = ", ".join(self.network.group_label(g) for g in workload.group_ids) or "no security group"
@@ -584,15 +631,17 @@ class Graph:
         return True, "VPC endpoints " + ", ".join(served)
 
     def _endpoint_for(self, workload: Workload, subnet: Subnet, service: str) -> tuple[bool, str]:
-        candidates = [e for e in self.network.endpoints
-                      if e.vpc_id == subnet.vpc_id and e.service == service and e.available]
+        candidates = [
+            e for e in self.network.endpoints if e.vpc_id == subnet.vpc_id and e.service == service and e.available
+        ]
         problems = []
         table = self.network.route_table(subnet)
         for endpoint in candidates:
             if endpoint.kind == "Gateway":
                 if table is None or table.id not in endpoint.route_table_ids:
-                    problems.append(f"{service} gateway {endpoint.id} is not on {table.id if table else 'the'} "
-                                    "route table")
+                    problems.append(
+                        f"{service} gateway {endpoint.id} is not on {table.id if table else 'the'} route table"
+                    )
                     continue
                 blocker = self._gateway_egress_blocker(workload, subnet, service)
             else:
@@ -608,9 +657,14 @@ class Graph:
         lists = [p for p in self.network.prefix_lists.values() if p.name.endswith(f".{service}")]
         for group in self.network.groups_of(workload):
             for rule in group.egress:
-                if rule.matches_protocol(TCP) and rule.port_span().contains(HTTPS) and (
-                    (rule.prefix_list and any(rule.prefix_list == p.id for p in lists)) or (
-                        rule.cidr and parse_network(rule.cidr) == parse_network(WORLD_V4))):
+                if (
+                    rule.matches_protocol(TCP)
+                    and rule.port_span().contains(HTTPS)
+                    and (
+                        (rule.prefix_list and any(rule.prefix_list == p.id for p in lists))
+                        or (rule.cidr and parse_network(rule.cidr) == parse_network(WORLD_V4))
+                    )
+                ):
                     world = parse_network(WORLD_V4)
                     assert world is not None
                     _, blocker = self._nacl_pair(subnet, TCP, PortRange(HTTPS, HTTPS), world, inbound=False)
@@ -625,10 +679,14 @@ class Graph:
         if subnet.network is None:
             return None
         admitted = any(
-            rule.matches_protocol(TCP) and rule.port_span().contains(HTTPS)
-            and ((rule.peer_group is not None and rule.peer_group in workload.group_ids)
-                 or self._rule_contains(rule, subnet.network))
-            for group_id in endpoint.group_ids if (group := self.network.groups.get(group_id))
+            rule.matches_protocol(TCP)
+            and rule.port_span().contains(HTTPS)
+            and (
+                (rule.peer_group is not None and rule.peer_group in workload.group_ids)
+                or self._rule_contains(rule, subnet.network)
+            )
+            for group_id in endpoint.group_ids
+            if (group := self.network.groups.get(group_id))
             for rule in group.ingress
         )
         if not admitted:
@@ -639,8 +697,9 @@ class Graph:
         for peer in sorted(endpoint_subnets, key=lambda s: s.id != subnet.id):
             if peer.network is None:
                 continue
-            blocker = self._https_out_blocker(workload, subnet, peer.network, endpoint.group_ids,
-                                              crosses_subnet=peer.id != subnet.id)
+            blocker = self._https_out_blocker(
+                workload, subnet, peer.network, endpoint.group_ids, crosses_subnet=peer.id != subnet.id
+            )
             if blocker is None:
                 return None
             blockers.append(blocker)

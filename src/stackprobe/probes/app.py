@@ -314,12 +314,14 @@ class TaskLaunch:
     def process(self, *, name: str | None = None, start_timeout: float = 20.0) -> LocalProcess:
         if self.secret_errors:
             # ECS resolves secrets before the container starts; an unresolvable one stops the task.
-            raise AppStartError(
-                "the task would not start: ECS cannot resolve " + "; ".join(self.secret_errors)
-            )
+            raise AppStartError("the task would not start: ECS cannot resolve " + "; ".join(self.secret_errors))
         return LocalProcess(
-            self.argv, self.env, cwd=self.app_dir, name=name or self.container_name,
-            listen_port=self.listen_port, start_timeout=start_timeout,
+            self.argv,
+            self.env,
+            cwd=self.app_dir,
+            name=name or self.container_name,
+            listen_port=self.listen_port,
+            start_timeout=start_timeout,
         )
 
 
@@ -423,8 +425,10 @@ class LocalProcess:
             start_new_session=True,
         )
         assert self._process.stdout is not None and self._process.stderr is not None
-        self._pumps = [_Pump(self._process.stdout, self._lines, self._lock),
-                       _Pump(self._process.stderr, self._lines, self._lock)]
+        self._pumps = [
+            _Pump(self._process.stdout, self._lines, self._lock),
+            _Pump(self._process.stderr, self._lines, self._lock),
+        ]
 
     def start(self) -> float:
         """Spawn, then wait until the listen port accepts connections; returns the seconds that took.

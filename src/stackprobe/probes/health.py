@@ -92,8 +92,10 @@ class AlbHealthCheck:
         )
 
     def describe(self) -> str:
-        return (f"{self.protocol} GET {self.path} on port {self.port}, matcher {self.matcher.text}, "
-                f"timeout {self.timeout_seconds:g} s, healthy after {self.healthy_threshold}")
+        return (
+            f"{self.protocol} GET {self.path} on port {self.port}, matcher {self.matcher.text}, "
+            f"timeout {self.timeout_seconds:g} s, healthy after {self.healthy_threshold}"
+        )
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,13 @@ def request_once(check: AlbHealthCheck, host: str, port: int) -> Attempt:
         return Attempt(None, f"{type(exc).__name__}: {exc}", False, time.monotonic() - started)
     finally:
         connection.close()
-    return Attempt(status, None, check.matcher.accepts(status), time.monotonic() - started,
-                   location if 300 <= status < 400 else None)
+    return Attempt(
+        status,
+        None,
+        check.matcher.accepts(status),
+        time.monotonic() - started,
+        location if 300 <= status < 400 else None,
+    )
 
 
 def connect_once(check: AlbHealthCheck, host: str, port: int) -> Attempt:
@@ -183,9 +190,11 @@ def probe_target(
     healthy = passes >= check.healthy_threshold
     seen = ", ".join(a.describe() for a in attempts)
     verdict = "healthy" if healthy else "unhealthy"
-    summary = (f"{verdict}: GET {check.path} on 127.0.0.1:{port} → [{seen}] vs matcher {check.matcher.text} "
-               f"({check.healthy_threshold} passes / {check.unhealthy_threshold} failures decide; checks "
-               f"{pause:g} s apart, the real {check.interval_seconds} s interval not waited)")
+    summary = (
+        f"{verdict}: GET {check.path} on 127.0.0.1:{port} → [{seen}] vs matcher {check.matcher.text} "
+        f"({check.healthy_threshold} passes / {check.unhealthy_threshold} failures decide; checks "
+        f"{pause:g} s apart, the real {check.interval_seconds} s interval not waited)"
+    )
     return Verdict(healthy, tuple(attempts), summary)
 
 
@@ -258,8 +267,16 @@ def run_container_check(
     output = ""
     for attempt in range(1, retries + 1):
         try:
-            completed = subprocess.run(argv, env=dict(env), cwd=cwd, capture_output=True, text=True,
-                                       timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+            completed = subprocess.run(
+                argv,
+                env=dict(env),
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             returncode, output = None, f"no exit within {timeout:g} s"
         except OSError as exc:

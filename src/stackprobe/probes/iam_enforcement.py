@@ -58,7 +58,7 @@ _ENFORCEMENT_LOCK = threading.Lock()
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 PROBE_PREFIX = "stackprobe-iam-probe"
 ALWAYS_UNENFORCEABLE = (
-    "KMS and Secrets Manager calls: moto authorises them against Resource \"*\" only, so a grant scoped "
+    'KMS and Secrets Manager calls: moto authorises them against Resource "*" only, so a grant scoped '
     "to the stack's key or secret cannot be exercised",
     "S3 SSE-KMS: moto does not check kms:GenerateDataKey/kms:Decrypt when objects are written or read",
 )
@@ -211,9 +211,8 @@ def _emulator_blocks(ctx: CheckContext, bucket: str) -> str | None:
         statements = []
     denies = [s for s in statements if s.is_deny and s.conditions]
     detail = ", ".join(f"{s.label} ({'; '.join(c.render() for c in s.conditions)})" for s in denies)
-    return (
-        f"moto refuses every object request to {bucket} even without IAM enforcement"
-        + (f": it applies the conditional Deny {detail} without its condition" if detail else "")
+    return f"moto refuses every object request to {bucket} even without IAM enforcement" + (
+        f": it applies the conditional Deny {detail} without its condition" if detail else ""
     )
 
 
@@ -303,11 +302,22 @@ def _expectations(role: TaskRole, fixtures: _Fixtures, token: str) -> list[Expec
     if queue:
         found.append(Expectation(f"sqs:GetQueueAttributes {queue}", True, _queue_attributes(queue)))
     canary = fixtures.canary_bucket
-    found.append(Expectation(f"s3:GetObject s3://{canary}/canary.txt (a bucket the task does not use)", False,
-                             _get_object(canary, "canary.txt"), canary))
+    found.append(
+        Expectation(
+            f"s3:GetObject s3://{canary}/canary.txt (a bucket the task does not use)",
+            False,
+            _get_object(canary, "canary.txt"),
+            canary,
+        )
+    )
     if fixtures.canary_queue_url:
-        found.append(Expectation(f"sqs:GetQueueAttributes {fixtures.canary_queue_url} (a queue the task does not use)",
-                                 False, _queue_attributes(fixtures.canary_queue_url)))
+        found.append(
+            Expectation(
+                f"sqs:GetQueueAttributes {fixtures.canary_queue_url} (a queue the task does not use)",
+                False,
+                _queue_attributes(fixtures.canary_queue_url),
+            )
+        )
     return found
 
 
@@ -401,8 +411,9 @@ def _run_enforced(backend: AwsBackend, plans: list[tuple[RoleOutcome, Any, Any, 
                     allowed, how = True, "allowed"
                 except ClientError as exc:
                     if not _is_denial(exc):
-                        outcome.unenforceable.append(f"{expectation.what}: answered {_code(exc)}, neither allowed "
-                                                     "nor denied")
+                        outcome.unenforceable.append(
+                            f"{expectation.what}: answered {_code(exc)}, neither allowed nor denied"
+                        )
                         continue
                     allowed, how = False, f"denied ({_code(exc)})"
                 line = f"{expectation.what} → {how}"

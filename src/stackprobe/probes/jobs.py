@@ -71,8 +71,9 @@ class FlowReport:
         return " → ".join(self.steps)
 
 
-def _http(method: str, url: str, body: Any = None, data: bytes | None = None,
-          headers: dict[str, str] | None = None) -> tuple[int, Any]:
+def _http(
+    method: str, url: str, body: Any = None, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     payload = json.dumps(body).encode() if body is not None else data
     request = urllib.request.Request(url, data=payload, method=method, headers=headers or {})
     if body is not None:
@@ -128,10 +129,14 @@ def _running_api(launch: TaskLaunch, report: FlowReport) -> Iterator[str]:
         process.stop()
 
 
-def _run_worker(backend: AwsBackend, services: JobServices, app_dir: Path | None, polls: int,
-                report: FlowReport, timeout: float) -> LocalProcess:
+def _run_worker(
+    backend: AwsBackend, services: JobServices, app_dir: Path | None, polls: int, report: FlowReport, timeout: float
+) -> LocalProcess:
     launch = TaskLaunch.from_task_definition(
-        backend, services.worker_task_definition, services.worker_container, app_dir=app_dir,
+        backend,
+        services.worker_task_definition,
+        services.worker_container,
+        app_dir=app_dir,
         overrides={"WORKER_MAX_POLLS": str(polls), "WORKER_WAIT_SECONDS": str(WORKER_WAIT_SECONDS)},
     )
     try:
@@ -145,15 +150,18 @@ def _run_worker(backend: AwsBackend, services: JobServices, app_dir: Path | None
         raise ProbeFailed(f"worker {launch.family_revision}: {exc}; {process.tail()}") from exc
     if code != 0:
         raise ProbeFailed(f"worker {launch.family_revision} exited {code}: {process.tail()}")
-    report.add(f"worker {launch.family_revision} ran {polls} polls (probe settings WORKER_MAX_POLLS={polls}, "
-               f"WORKER_WAIT_SECONDS={WORKER_WAIT_SECONDS}), exit 0")
+    report.add(
+        f"worker {launch.family_revision} ran {polls} polls (probe settings WORKER_MAX_POLLS={polls}, "
+        f"WORKER_WAIT_SECONDS={WORKER_WAIT_SECONDS}), exit 0"
+    )
     return process
 
 
 def _put_probe_model(backend: AwsBackend, models_bucket: str, report: FlowReport) -> None:
     try:
-        backend.client("s3").put_object(Bucket=models_bucket, Key=f"models/{PROBE_MODEL}.json",
-                                        Body=json.dumps(PROBE_MODEL_DOCUMENT).encode())
+        backend.client("s3").put_object(
+            Bucket=models_bucket, Key=f"models/{PROBE_MODEL}.json", Body=json.dumps(PROBE_MODEL_DOCUMENT).encode()
+        )
     except (ClientError, BotoCoreError) as exc:
         raise ProbeFailed(f"cannot write the probe model to {models_bucket}: {_error(exc)}") from exc
     report.add(f"probe model models/{PROBE_MODEL}.json written to {models_bucket}")
@@ -192,13 +200,20 @@ def _job_state(base_url: str, job_id: str) -> tuple[int, Any]:
     return _http("GET", f"{base_url}/job/{job_id}/results")
 
 
-def end_to_end(backend: AwsBackend, services: JobServices, *, app_dir: Path | None = None,
-               worker_polls: int = 3, timeout: float = 60.0) -> FlowReport:
+def end_to_end(
+    backend: AwsBackend,
+    services: JobServices,
+    *,
+    app_dir: Path | None = None,
+    worker_polls: int = 3,
+    timeout: float = 60.0,
+) -> FlowReport:
     """Upload, start a job, see it queued, run the worker, read the result back as done."""
     report = FlowReport()
     try:
-        api = TaskLaunch.from_task_definition(backend, services.api_task_definition, services.api_container,
-                                              app_dir=app_dir)
+        api = TaskLaunch.from_task_definition(
+            backend, services.api_task_definition, services.api_container, app_dir=app_dir
+        )
         queue_url = _required(api, "JOBS_QUEUE_URL")
         _put_probe_model(backend, _required(api, "MODELS_BUCKET"), report)
         with _running_api(api, report) as base_url:
@@ -207,16 +222,20 @@ def end_to_end(backend: AwsBackend, services: JobServices, *, app_dir: Path | No
             job_id = _start_job(base_url, key, report)
             after, _ = queue_depth(backend, queue_url)
             if after < before + 1:
-                raise ProbeFailed(f"queue {queue_url.rsplit('/', 1)[-1]} visible messages {before}→{after}: "
-                                  "the job message did not arrive")
+                raise ProbeFailed(
+                    f"queue {queue_url.rsplit('/', 1)[-1]} visible messages {before}→{after}: "
+                    "the job message did not arrive"
+                )
             report.add(f"queue {queue_url.rsplit('/', 1)[-1]} visible messages {before}→{after} before any worker ran")
             _run_worker(backend, services, app_dir, worker_polls, report, timeout)
             status, state = _job_state(base_url, job_id)
             if status != 200 or not isinstance(state, dict) or state.get("status") != "done" or not state.get("result"):
                 raise ProbeFailed(f"GET /job/{job_id}/results answered {status}: {state}")
             result = state["result"]
-            report.add(f"GET /job/{job_id}/results 200: done, label {result.get('label')}, "
-                       f"sha256 {str(result.get('sha256', ''))[:12]}…")
+            report.add(
+                f"GET /job/{job_id}/results 200: done, label {result.get('label')}, "
+                f"sha256 {str(result.get('sha256', ''))[:12]}…"
+            )
             report.passed = True
     except ProbeFailed as exc:
         report.add(f"FAILED: {exc}")
@@ -242,21 +261,29 @@ def _find_in_dlq(backend: AwsBackend, dlq_url: str, job_id: str) -> bool:
     sqs = backend.client("sqs")
     # VisibilityTimeout 0: looking must not hide the messages from anyone else.
     for _ in range(3):
-        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                       WaitTimeSeconds=0).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
+        ).get("Messages", [])
         if any(job_id in message.get("Body", "") for message in messages):
             return True
         time.sleep(0.2)
     return False
 
 
-def dead_letter(backend: AwsBackend, services: JobServices, *, app_dir: Path | None = None,
-                max_polls_cap: int = 25, timeout: float = 90.0) -> FlowReport:
+def dead_letter(
+    backend: AwsBackend,
+    services: JobServices,
+    *,
+    app_dir: Path | None = None,
+    max_polls_cap: int = 25,
+    timeout: float = 90.0,
+) -> FlowReport:
     """A job whose image does not exist must reach the DLQ after maxReceiveCount receives, and read failed."""
     report = FlowReport()
     try:
-        api = TaskLaunch.from_task_definition(backend, services.api_task_definition, services.api_container,
-                                              app_dir=app_dir)
+        api = TaskLaunch.from_task_definition(
+            backend, services.api_task_definition, services.api_container, app_dir=app_dir
+        )
         queue_url = _required(api, "JOBS_QUEUE_URL")
         dlq_url, max_receives = _dead_letter_queue(backend, queue_url)
         dlq_name = dlq_url.rsplit("/", 1)[-1]
@@ -272,15 +299,20 @@ def dead_letter(backend: AwsBackend, services: JobServices, *, app_dir: Path | N
             dlq_after, _ = queue_depth(backend, dlq_url)
             if not _find_in_dlq(backend, dlq_url, job_id):
                 visible, in_flight = queue_depth(backend, queue_url)
-                raise ProbeFailed(f"job {job_id} not in DLQ {dlq_name} after {polls} polls (maxReceiveCount "
-                                  f"{max_receives}); source queue visible {visible}, in flight {in_flight}")
-            report.add(f"poison message in DLQ {dlq_name} ({dlq_before}→{dlq_after} messages) after "
-                       f"maxReceiveCount {max_receives} receives")
+                raise ProbeFailed(
+                    f"job {job_id} not in DLQ {dlq_name} after {polls} polls (maxReceiveCount "
+                    f"{max_receives}); source queue visible {visible}, in flight {in_flight}"
+                )
+            report.add(
+                f"poison message in DLQ {dlq_name} ({dlq_before}→{dlq_after} messages) after "
+                f"maxReceiveCount {max_receives} receives"
+            )
             status, state = _job_state(base_url, job_id)
             if status != 200 or not isinstance(state, dict) or state.get("status") != "failed":
                 raise ProbeFailed(f"GET /job/{job_id}/results answered {status}: {state} (expected status failed)")
-            report.add(f"GET /job/{job_id}/results 200: failed after {state.get('attempts')} attempts "
-                       f"({state.get('error')})")
+            report.add(
+                f"GET /job/{job_id}/results 200: failed after {state.get('attempts')} attempts ({state.get('error')})"
+            )
             report.passed = True
     except ProbeFailed as exc:
         report.add(f"FAILED: {exc}")

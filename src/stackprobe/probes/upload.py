@@ -74,13 +74,15 @@ def services_behind_albs(ctx: CheckContext) -> list[ServiceBehindAlb]:
             continue  # only the reference app can stand in for the container locally
         for entry in workload.load_balancers:
             if _is_alb_target_group(elbv2, str(entry["targetGroupArn"])):
-                found.append(ServiceBehindAlb(
-                    service_arn=workload.arn,
-                    service_name=workload.name,
-                    task_definition_arn=workload.task_definition_arn,
-                    container_name=str(entry.get("containerName", "")),
-                    target_group_arn=str(entry["targetGroupArn"]),
-                ))
+                found.append(
+                    ServiceBehindAlb(
+                        service_arn=workload.arn,
+                        service_name=workload.name,
+                        task_definition_arn=workload.task_definition_arn,
+                        container_name=str(entry.get("containerName", "")),
+                        target_group_arn=str(entry["targetGroupArn"]),
+                    )
+                )
                 break
     return found
 
@@ -174,9 +176,9 @@ def _refuse_if_emulator_blocks(ctx: CheckContext, bucket: str) -> None:
     except (ClientError, PolicyError):
         denies = []
     which = (
-        "its policy's conditional Deny " + ", ".join(
-            f"{s.label} ({'; '.join(c.render() for c in s.conditions)})" for s in denies
-        ) + " is applied without its condition"
+        "its policy's conditional Deny "
+        + ", ".join(f"{s.label} ({'; '.join(c.render() for c in s.conditions)})" for s in denies)
+        + " is applied without its condition"
         if denies
         else "its policy denies object requests"
     )
@@ -207,8 +209,7 @@ def _http_json(url: str) -> tuple[int, Any]:
 def _put(url: str, body: bytes) -> tuple[int, str]:
     # An explicit Content-Type: urllib would label the body form-urlencoded, which moto's server parses
     # as a form and stores as an empty object. Content-Type is not signed, so any value is accepted.
-    request = urllib.request.Request(url, data=body, method="PUT",
-                                     headers={"Content-Type": "application/octet-stream"})
+    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/octet-stream"})
     try:
         with _OPENER.open(request, timeout=10) as response:
             return int(response.status), ""
@@ -272,34 +273,43 @@ def _probe_one(ctx: CheckContext, service: ServiceBehindAlb, launch: TaskLaunch,
     signed_for = _bucket_of(url)
     if signed_for != bucket:
         return UploadOutcome(
-            False, bucket,
+            False,
+            bucket,
             f"the API signs uploads for bucket {signed_for} (UPLOADS_BUCKET={declared}), but the uploads "
-            f"bucket is {bucket} ({how}); {task}", ids,
+            f"bucket is {bucket} ({how}); {task}",
+            ids,
         )
     put_status, put_error = _put(url, PROBE_BODY)
     try:
         if put_status != 200:
-            return UploadOutcome(False, bucket, f"PUT to the pre-signed URL answered {put_status} {put_error}; {task}",
-                                 ids)
+            return UploadOutcome(
+                False, bucket, f"PUT to the pre-signed URL answered {put_status} {put_error}; {task}", ids
+            )
         return _judge_object(ctx, bucket, key, expected_key, how, task, ids)
     finally:
         _remove_object(ctx, bucket, key)
 
 
-def _judge_object(ctx: CheckContext, bucket: str, key: str, expected_key: str | None, how: str, task: str,
-                  ids: tuple[str, ...]) -> UploadOutcome:
+def _judge_object(
+    ctx: CheckContext, bucket: str, key: str, expected_key: str | None, how: str, task: str, ids: tuple[str, ...]
+) -> UploadOutcome:
     try:
         head = ctx.client("s3").head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        return UploadOutcome(False, bucket, f"PUT answered 200 but HEAD s3://{bucket}/{key} failed: "
-                             f"{_error_code(exc)}", ids)
+        return UploadOutcome(
+            False, bucket, f"PUT answered 200 but HEAD s3://{bucket}/{key} failed: {_error_code(exc)}", ids
+        )
     sse = head.get("ServerSideEncryption") or "none"
     landed_key = _key_arn(ctx, str(head["SSEKMSKeyId"])) if head.get("SSEKMSKeyId") else None
     seen = f"s3://{bucket}/{key}: ServerSideEncryption={sse}" + (f", SSEKMSKeyId={landed_key}" if landed_key else "")
     where = f"(uploads bucket: {how}; {task})"
     if expected_key is None:
-        return UploadOutcome(False, bucket, f"{seen}; the bucket has no default SSE-KMS key, so uploads are not "
-                             f"encrypted with the stack's key {where}", ids)
+        return UploadOutcome(
+            False,
+            bucket,
+            f"{seen}; the bucket has no default SSE-KMS key, so uploads are not encrypted with the stack's key {where}",
+            ids,
+        )
     hint = _output_hint(ctx, "kms_key_arn")
     note = f"; note: the kms_key_arn output is {hint}" if hint and _key_arn(ctx, hint) != expected_key else ""
     passed = sse == "aws:kms" and landed_key == expected_key

@@ -117,7 +117,7 @@ class TerraformRunner:
         cache_dir: Path,
         *,
         var_files: list[Path] | None = None,
-        variables: dict[str, str] | None = None,
+        variables: dict[str, Any] | None = None,
         timeouts: dict[str, float] | None = None,
         parallelism: int = 10,
         on_output: Callable[[str], None] | None = None,
@@ -128,7 +128,7 @@ class TerraformRunner:
         self.provider_source = provider_source
         self.cache_dir = cache_dir
         self.var_files = [p.resolve() for p in var_files or []]
-        self.variables = dict(variables or {})
+        self.variables: dict[str, Any] = dict(variables or {})
         self.timeouts = {**DEFAULT_TIMEOUTS, **(timeouts or {})}
         self.parallelism = parallelism
         self.on_output = on_output
@@ -265,13 +265,15 @@ class TerraformRunner:
             self._stop(self._current)
 
     # -- commands ------------------------------------------------------------------------------
-    def _var_args(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
-        if self.variables:
-            kwargs["tf_vars"] = self.variables
-        if self.var_files:
-            kwargs["tf_var_file"] = [str(p) for p in self.var_files]
-        return kwargs
+    def _var_arguments(self) -> list[str]:
+        """-var-file arguments first, then -var: Terraform lets the later one win, and an explicit -var
+        (a mutant, a teardown switch) must override the var files. (tftest's parse_args puts -var first.)"""
+        arguments = [f"-var-file={path}" for path in self.var_files]
+        for name, value in self.variables.items():
+            # Maps, lists and booleans as JSON, which Terraform parses as the matching HCL values.
+            text = value if isinstance(value, str) else json.dumps(value)
+            arguments.append(f"-var={name}={text}")
+        return arguments
 
     def _init_key(self) -> str:
         """What `.terraform` depends on: binary, provider source, lock file, and every module call."""
@@ -337,13 +339,14 @@ class TerraformRunner:
         args = ["-input=false", f"-out={out}", f"-refresh={'true' if refresh else 'false'}"]
         if destroy:
             args.append("-destroy")
-        args += tftest.parse_args(**self._var_args())
+        args += self._var_arguments()
         self._tf.execute_command("plan", *args)
         shown = self._tf.execute_command("show", "-json", str(out))
         return Plan(json.loads(shown.out), path=out)
 
     def apply(self, refresh: bool = True) -> str:
-        return str(self._tf.apply(input=False, refresh=refresh, **self._var_args()))
+        args = ["-input=false", "-auto-approve", *([] if refresh else ["-refresh=false"]), *self._var_arguments()]
+        return str(self._tf.execute_command("apply", *args).out)
 
     def apply_plan(self, plan: Plan) -> str:
         """Apply a saved plan: no second refresh-and-plan, which on a big stack saves 15-20 s."""
@@ -374,12 +377,13 @@ class TerraformRunner:
         return addresses
 
     def destroy(self, refresh: bool = True) -> str:
-        return str(self._tf.destroy(refresh=refresh, **self._var_args()))
+        args = ["-auto-approve", *([] if refresh else ["-refresh=false"]), *self._var_arguments()]
+        return str(self._tf.execute_command("destroy", *args).out)
 
     # -- reporting -----------------------------------------------------------------------------
     def command_line(self, cmd: str) -> str:
         """A one-line shell command that repeats `cmd` by hand in this workspace."""
-        var_args = " ".join(tftest.parse_args(**self._var_args()))
+        var_args = shlex.join(self._var_arguments())
         return (
             f"cd {shlex.quote(str(self.workspace.module_dir))} && "
             f"TF_CLI_CONFIG_FILE={shlex.quote(str(self.cli_config))} AWS_ENDPOINT_URL={self.backend.endpoint} "

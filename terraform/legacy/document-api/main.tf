@@ -1,6 +1,13 @@
 provider "aws" {
   region  = var.region
   profile = var.aws_profile
+
+  default_tags {
+    tags = {
+      Environment = "production"
+      Service     = "document-api"
+    }
+  }
 }
 
 module "network" {

@@ -3,8 +3,9 @@ provider "aws" {
 
   default_tags {
     tags = {
-      Service   = "image-classifier"
-      ManagedBy = "terraform"
+      Environment = "production"
+      Service     = "image-classifier"
+      ManagedBy   = "terraform"
     }
   }
 }

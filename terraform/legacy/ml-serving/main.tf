@@ -4,8 +4,9 @@ provider "aws" {
 
   default_tags {
     tags = {
-      Team    = "ml-platform"
-      Service = "ml-serving"
+      Environment = "production"
+      Team        = "ml-platform"
+      Service     = "ml-serving"
     }
   }
 }

@@ -76,9 +76,11 @@ def network(backend: AwsBackend) -> Network:
 
 
 def alb(backend: AwsBackend, net: Network, name: str = "sp-test") -> str:
-    return str(backend.client("elbv2").create_load_balancer(
-        Name=f"{name}-alb", Subnets=list(net.subnet_ids), Type="application"
-    )["LoadBalancers"][0]["LoadBalancerArn"])
+    return str(
+        backend.client("elbv2").create_load_balancer(
+            Name=f"{name}-alb", Subnets=list(net.subnet_ids), Type="application"
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+    )
 
 
 def target_group(
@@ -106,13 +108,24 @@ def target_group(
         "UnhealthyThresholdCount": 3,
     }
     settings.update(extra)
-    tg = str(elb.create_target_group(
-        Name=f"{name}-tg", Protocol="HTTP", Port=port, VpcId=net.vpc_id, TargetType="ip", HealthCheckProtocol="HTTP",
-        **settings,
-    )["TargetGroups"][0]["TargetGroupArn"])
+    tg = str(
+        elb.create_target_group(
+            Name=f"{name}-tg",
+            Protocol="HTTP",
+            Port=port,
+            VpcId=net.vpc_id,
+            TargetType="ip",
+            HealthCheckProtocol="HTTP",
+            **settings,
+        )["TargetGroups"][0]["TargetGroupArn"]
+    )
     if alb_arn is not None:
-        elb.create_listener(LoadBalancerArn=alb_arn, Protocol="HTTP", Port=listener_port,
-                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+        elb.create_listener(
+            LoadBalancerArn=alb_arn,
+            Protocol="HTTP",
+            Port=listener_port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
+        )
     return tg
 
 
@@ -128,9 +141,9 @@ def app_resources(
     """Buckets (with the toy model), a jobs queue with its DLQ (redrive policy unless `redrive` is False),
     and the database secret."""
     s3, sqs, sm = backend.client("s3"), backend.client("sqs"), backend.client("secretsmanager")
-    location = {} if backend.region == "us-east-1" else {
-        "CreateBucketConfiguration": {"LocationConstraint": backend.region}
-    }
+    location = (
+        {} if backend.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": backend.region}}
+    )
     models, uploads = f"{prefix}-models", f"{prefix}-uploads"
     for bucket in (models, uploads):
         s3.create_bucket(Bucket=bucket, **location)
@@ -180,14 +193,23 @@ def api_task_definition(
     if command is not None:
         container["command"] = command
     container.update(container_extra or {})
-    return str(backend.client("ecs").register_task_definition(
-        family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
-        containerDefinitions=[container],
-    )["taskDefinition"]["taskDefinitionArn"])
+    return str(
+        backend.client("ecs").register_task_definition(
+            family=family,
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[container],
+        )["taskDefinition"]["taskDefinitionArn"]
+    )
 
 
 def worker_task_definition(
-    backend: AwsBackend, resources: AppResources, *, family: str = "sp-test-worker",
+    backend: AwsBackend,
+    resources: AppResources,
+    *,
+    family: str = "sp-test-worker",
     environment: list[dict[str, str]] | None = None,
 ) -> str:
     container = {
@@ -197,16 +219,24 @@ def worker_task_definition(
         "command": ["python", "-m", "modelserve.worker"],
         "environment": resources.worker_environment() if environment is None else environment,
     }
-    return str(backend.client("ecs").register_task_definition(
-        family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
-        containerDefinitions=[container],
-    )["taskDefinition"]["taskDefinitionArn"])
+    return str(
+        backend.client("ecs").register_task_definition(
+            family=family,
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[container],
+        )["taskDefinition"]["taskDefinitionArn"]
+    )
 
 
 def cluster(backend: AwsBackend, name: str = "sp-test", tags: dict[str, str] | None = None) -> str:
-    return str(backend.client("ecs").create_cluster(
-        clusterName=name, tags=[{"key": k, "value": v} for k, v in (tags or {}).items()]
-    )["cluster"]["clusterName"])
+    return str(
+        backend.client("ecs").create_cluster(
+            clusterName=name, tags=[{"key": k, "value": v} for k, v in (tags or {}).items()]
+        )["cluster"]["clusterName"]
+    )
 
 
 def service(
@@ -235,14 +265,23 @@ def service(
         kwargs["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
     if maximum_percent is not None:
         kwargs["deploymentConfiguration"] = {"maximumPercent": maximum_percent, "minimumHealthyPercent": 100}
-    return str(backend.client("ecs").create_service(
-        cluster=cluster_name, serviceName=name, taskDefinition=task_definition, desiredCount=desired,
-        launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {
-            "subnets": list(net.subnet_ids), "securityGroups": [net.security_group_id], "assignPublicIp": "DISABLED",
-        }},
-        **kwargs,
-    )["service"]["serviceArn"])
+    return str(
+        backend.client("ecs").create_service(
+            cluster=cluster_name,
+            serviceName=name,
+            taskDefinition=task_definition,
+            desiredCount=desired,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": list(net.subnet_ids),
+                    "securityGroups": [net.security_group_id],
+                    "assignPublicIp": "DISABLED",
+                }
+            },
+            **kwargs,
+        )["service"]["serviceArn"]
+    )
 
 
 def reference_deployment(

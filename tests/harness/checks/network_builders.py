@@ -23,8 +23,15 @@ CONTAINER_PORT = 8080
 DB_PORT = 5432
 
 
-def tcp(port: int, to_port: int | None = None, *, cidr: str | None = None, group: str | None = None,
-        ipv6: str | None = None, prefix_list: str | None = None) -> dict[str, Any]:
+def tcp(
+    port: int,
+    to_port: int | None = None,
+    *,
+    cidr: str | None = None,
+    group: str | None = None,
+    ipv6: str | None = None,
+    prefix_list: str | None = None,
+) -> dict[str, Any]:
     """One IpPermission for TCP `port` (or `port`-`to_port`) from/to a CIDR, group, or prefix list."""
     permission: dict[str, Any] = {"IpProtocol": "tcp", "FromPort": port, "ToPort": to_port or port}
     if cidr:
@@ -47,8 +54,13 @@ def all_traffic(*, cidr: str | None = None, group: str | None = None) -> dict[st
     return permission
 
 
-def security_group(backend: AwsBackend, vpc_id: str, name: str, ingress: Sequence[dict[str, Any]] = (),
-                   egress: Sequence[dict[str, Any]] = ()) -> str:
+def security_group(
+    backend: AwsBackend,
+    vpc_id: str,
+    name: str,
+    ingress: Sequence[dict[str, Any]] = (),
+    egress: Sequence[dict[str, Any]] = (),
+) -> str:
     """A group with exactly these rules (the implicit allow-all egress is removed, as Terraform does)."""
     ec2 = backend.client("ec2")
     group_id: str = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc_id)["GroupId"]
@@ -70,7 +82,8 @@ def allow_egress(backend: AwsBackend, group_id: str, *permissions: dict[str, Any
 
 def default_group(backend: AwsBackend, vpc_id: str) -> str:
     groups = backend.client("ec2").describe_security_groups(
-        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["default"]}])
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["default"]}]
+    )
     return str(groups["SecurityGroups"][0]["GroupId"])
 
 
@@ -78,8 +91,9 @@ def vpc(backend: AwsBackend, cidr: str = VPC_CIDR, lock_default_group: bool = Tr
     ec2 = backend.client("ec2")
     vpc_id: str = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
     if lock_default_group:
-        ec2.revoke_security_group_egress(GroupId=default_group(backend, vpc_id),
-                                         IpPermissions=[all_traffic(cidr="0.0.0.0/0")])
+        ec2.revoke_security_group_egress(
+            GroupId=default_group(backend, vpc_id), IpPermissions=[all_traffic(cidr="0.0.0.0/0")]
+        )
     return vpc_id
 
 
@@ -121,82 +135,159 @@ def network_acl(backend: AwsBackend, vpc_id: str, subnet_id: str, entries: Seque
     for entry in entries:
         ec2.create_network_acl_entry(NetworkAclId=acl_id, **entry)
     acls = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])
-    association = next(a["NetworkAclAssociationId"] for acl in acls["NetworkAcls"] for a in acl["Associations"]
-                       if a["SubnetId"] == subnet_id)
+    association = next(
+        a["NetworkAclAssociationId"]
+        for acl in acls["NetworkAcls"]
+        for a in acl["Associations"]
+        if a["SubnetId"] == subnet_id
+    )
     ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl_id)
     return acl_id
 
 
-def nacl_entry(number: int, *, egress: bool, allow: bool = True, cidr: str = "0.0.0.0/0", protocol: str = "6",
-               ports: tuple[int, int] | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"RuleNumber": number, "Protocol": protocol, "RuleAction": "allow" if allow else "deny",
-                             "Egress": egress, "CidrBlock": cidr}
+def nacl_entry(
+    number: int,
+    *,
+    egress: bool,
+    allow: bool = True,
+    cidr: str = "0.0.0.0/0",
+    protocol: str = "6",
+    ports: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "RuleNumber": number,
+        "Protocol": protocol,
+        "RuleAction": "allow" if allow else "deny",
+        "Egress": egress,
+        "CidrBlock": cidr,
+    }
     if ports:
         entry["PortRange"] = {"From": ports[0], "To": ports[1]}
     return entry
 
 
-def load_balancer(backend: AwsBackend, vpc_id: str, subnets: Sequence[str], groups: Sequence[str], *,
-                  name: str = "web", internal: bool = False, listeners: Sequence[int] = (80, 443),
-                  target_port: int = CONTAINER_PORT, lb_type: str = "application") -> tuple[str, str]:
+def load_balancer(
+    backend: AwsBackend,
+    vpc_id: str,
+    subnets: Sequence[str],
+    groups: Sequence[str],
+    *,
+    name: str = "web",
+    internal: bool = False,
+    listeners: Sequence[int] = (80, 443),
+    target_port: int = CONTAINER_PORT,
+    lb_type: str = "application",
+) -> tuple[str, str]:
     """(load balancer ARN, target group ARN): an ALB with HTTP listeners forwarding to an ip target group."""
     elbv2 = backend.client("elbv2")
     kwargs: dict[str, Any] = {"SecurityGroups": list(groups)} if groups else {}
-    lb = elbv2.create_load_balancer(Name=name, Subnets=list(subnets), Scheme="internal" if internal else
-                                    "internet-facing", Type=lb_type, **kwargs)["LoadBalancers"][0]
+    lb = elbv2.create_load_balancer(
+        Name=name, Subnets=list(subnets), Scheme="internal" if internal else "internet-facing", Type=lb_type, **kwargs
+    )["LoadBalancers"][0]
     protocol = "HTTP" if lb_type == "application" else "TCP"
-    tg = elbv2.create_target_group(Name=f"{name}-tg", Protocol=protocol, Port=target_port, VpcId=vpc_id,
-                                   TargetType="ip")["TargetGroups"][0]
+    tg = elbv2.create_target_group(
+        Name=f"{name}-tg", Protocol=protocol, Port=target_port, VpcId=vpc_id, TargetType="ip"
+    )["TargetGroups"][0]
     for port in listeners:
-        elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol=protocol, Port=port,
-                              DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+        elbv2.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol=protocol,
+            Port=port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
+        )
     return str(lb["LoadBalancerArn"]), str(tg["TargetGroupArn"])
 
 
-def ecs_service(backend: AwsBackend, subnets: Sequence[str], groups: Sequence[str], *, name: str = "api",
-                target_group: str | None = None, assign_public_ip: bool = False, image: str = ECR_IMAGE,
-                container_port: int = CONTAINER_PORT, awslogs: bool = True, launch_type: str = "FARGATE") -> str:
+def ecs_service(
+    backend: AwsBackend,
+    subnets: Sequence[str],
+    groups: Sequence[str],
+    *,
+    name: str = "api",
+    target_group: str | None = None,
+    assign_public_ip: bool = False,
+    image: str = ECR_IMAGE,
+    container_port: int = CONTAINER_PORT,
+    awslogs: bool = True,
+    launch_type: str = "FARGATE",
+) -> str:
     ecs = backend.client("ecs")
     ecs.create_cluster(clusterName="main")  # idempotent: an existing cluster keeps its services
     container: dict[str, Any] = {"name": "app", "image": image, "portMappings": [{"containerPort": container_port}]}
     if awslogs:
         container["logConfiguration"] = {"logDriver": "awslogs", "options": {"awslogs-group": f"/ecs/{name}"}}
-    ecs.register_task_definition(family=name, networkMode="awsvpc", requiresCompatibilities=[launch_type],
-                                 cpu="256", memory="512", containerDefinitions=[container])
+    ecs.register_task_definition(
+        family=name,
+        networkMode="awsvpc",
+        requiresCompatibilities=[launch_type],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[container],
+    )
     extra: dict[str, Any] = {}
     if target_group:
-        extra["loadBalancers"] = [{"targetGroupArn": target_group, "containerName": "app",
-                                   "containerPort": container_port}]
+        extra["loadBalancers"] = [
+            {"targetGroupArn": target_group, "containerName": "app", "containerPort": container_port}
+        ]
     service = ecs.create_service(
-        cluster="main", serviceName=name, taskDefinition=name, desiredCount=2, launchType=launch_type,
-        networkConfiguration={"awsvpcConfiguration": {"subnets": list(subnets), "securityGroups": list(groups),
-                                                      "assignPublicIp": "ENABLED" if assign_public_ip else "DISABLED"}},
-        **extra)["service"]
+        cluster="main",
+        serviceName=name,
+        taskDefinition=name,
+        desiredCount=2,
+        launchType=launch_type,
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": list(subnets),
+                "securityGroups": list(groups),
+                "assignPublicIp": "ENABLED" if assign_public_ip else "DISABLED",
+            }
+        },
+        **extra,
+    )["service"]
     return str(service["serviceArn"])
 
 
-def rds_instance(backend: AwsBackend, subnets: Sequence[str], groups: Sequence[str], *, name: str = "main",
-                 publicly_accessible: bool = False, subnet_group: str | None = None) -> str:
+def rds_instance(
+    backend: AwsBackend,
+    subnets: Sequence[str],
+    groups: Sequence[str],
+    *,
+    name: str = "main",
+    publicly_accessible: bool = False,
+    subnet_group: str | None = None,
+) -> str:
     rds = backend.client("rds")
     group_name = subnet_group or f"{name}-subnets"
     if subnet_group is None:
-        rds.create_db_subnet_group(DBSubnetGroupName=group_name, DBSubnetGroupDescription=name,
-                                   SubnetIds=list(subnets))
+        rds.create_db_subnet_group(DBSubnetGroupName=group_name, DBSubnetGroupDescription=name, SubnetIds=list(subnets))
     db = rds.create_db_instance(
-        DBInstanceIdentifier=name, Engine="postgres", DBInstanceClass="db.t3.micro", AllocatedStorage=20,
-        MasterUsername="app", MasterUserPassword="not-a-real-password", DBSubnetGroupName=group_name,
-        VpcSecurityGroupIds=list(groups), PubliclyAccessible=publicly_accessible, Port=DB_PORT,
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        DBSubnetGroupName=group_name,
+        VpcSecurityGroupIds=list(groups),
+        PubliclyAccessible=publicly_accessible,
+        Port=DB_PORT,
     )["DBInstance"]
     return str(db["DBInstanceArn"])
 
 
 def redis(backend: AwsBackend, subnets: Sequence[str], groups: Sequence[str], name: str = "cache") -> str:
     elasticache = backend.client("elasticache")
-    elasticache.create_cache_subnet_group(CacheSubnetGroupName=f"{name}-subnets", CacheSubnetGroupDescription=name,
-                                          SubnetIds=list(subnets))
+    elasticache.create_cache_subnet_group(
+        CacheSubnetGroupName=f"{name}-subnets", CacheSubnetGroupDescription=name, SubnetIds=list(subnets)
+    )
     group = elasticache.create_replication_group(
-        ReplicationGroupId=name, ReplicationGroupDescription=name, Engine="redis", CacheNodeType="cache.t3.micro",
-        NumCacheClusters=2, CacheSubnetGroupName=f"{name}-subnets", SecurityGroupIds=list(groups),
+        ReplicationGroupId=name,
+        ReplicationGroupDescription=name,
+        Engine="redis",
+        CacheNodeType="cache.t3.micro",
+        NumCacheClusters=2,
+        CacheSubnetGroupName=f"{name}-subnets",
+        SecurityGroupIds=list(groups),
     )["ReplicationGroup"]
     return str(group["ARN"])
 
@@ -204,25 +295,43 @@ def redis(backend: AwsBackend, subnets: Sequence[str], groups: Sequence[str], na
 def instance(backend: AwsBackend, subnet_id: str, groups: Sequence[str], *, public_ip: bool, name: str) -> str:
     ec2 = backend.client("ec2")
     reservation = ec2.run_instances(
-        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro",
-        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet_id, "Groups": list(groups),
-                            "AssociatePublicIpAddress": public_ip}],
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t3.micro",
+        NetworkInterfaces=[
+            {"DeviceIndex": 0, "SubnetId": subnet_id, "Groups": list(groups), "AssociatePublicIpAddress": public_ip}
+        ],
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}],
     )
     return str(reservation["Instances"][0]["InstanceId"])
 
 
-def vpc_endpoint(backend: AwsBackend, vpc_id: str, service: str, *, route_tables: Sequence[str] = (),
-                 subnets: Sequence[str] = (), groups: Sequence[str] = (), private_dns: bool = True) -> str:
+def vpc_endpoint(
+    backend: AwsBackend,
+    vpc_id: str,
+    service: str,
+    *,
+    route_tables: Sequence[str] = (),
+    subnets: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    private_dns: bool = True,
+) -> str:
     ec2 = backend.client("ec2")
     name = f"com.amazonaws.{backend.region}.{service}"
     if route_tables:
-        created = ec2.create_vpc_endpoint(VpcId=vpc_id, ServiceName=name, VpcEndpointType="Gateway",
-                                          RouteTableIds=list(route_tables))
+        created = ec2.create_vpc_endpoint(
+            VpcId=vpc_id, ServiceName=name, VpcEndpointType="Gateway", RouteTableIds=list(route_tables)
+        )
     else:
-        created = ec2.create_vpc_endpoint(VpcId=vpc_id, ServiceName=name, VpcEndpointType="Interface",
-                                          SubnetIds=list(subnets), SecurityGroupIds=list(groups),
-                                          PrivateDnsEnabled=private_dns)
+        created = ec2.create_vpc_endpoint(
+            VpcId=vpc_id,
+            ServiceName=name,
+            VpcEndpointType="Interface",
+            SubnetIds=list(subnets),
+            SecurityGroupIds=list(groups),
+            PrivateDnsEnabled=private_dns,
+        )
     return str(created["VpcEndpoint"]["VpcEndpointId"])
 
 
@@ -249,8 +358,9 @@ class Reference:
     extra: dict[str, str] = field(default_factory=dict)  # optional parts: cache_sg, cache_arn
 
 
-def reference_network(backend: AwsBackend, *, cidr: str = VPC_CIDR, name: str = "ref",
-                      with_cache: bool = False) -> Reference:
+def reference_network(
+    backend: AwsBackend, *, cidr: str = VPC_CIDR, name: str = "ref", with_cache: bool = False
+) -> Reference:
     """The correct design: zero failures from every network check.
 
     `cidr` (a /16) and `name` let a test build several networks side by side in one account.
@@ -262,13 +372,16 @@ def reference_network(backend: AwsBackend, *, cidr: str = VPC_CIDR, name: str = 
     public = [subnet(backend, vpc_id, f"{net}.{i}.0/24", az, public_table) for i, az in enumerate(AZS)]
     nats = [nat_gateway(backend, s) for s in public]
     app_tables = [route_table(backend, vpc_id, nat=nat) for nat in nats]
-    app = [subnet(backend, vpc_id, f"{net}.{16 + i}.0/24", az, table)
-           for i, (az, table) in enumerate(zip(AZS, app_tables, strict=True))]
+    app = [
+        subnet(backend, vpc_id, f"{net}.{16 + i}.0/24", az, table)
+        for i, (az, table) in enumerate(zip(AZS, app_tables, strict=True))
+    ]
     data_table = route_table(backend, vpc_id)
     data = [subnet(backend, vpc_id, f"{net}.{64 + i}.0/24", az, data_table) for i, az in enumerate(AZS)]
 
-    alb_sg = security_group(backend, vpc_id, f"{name}-alb",
-                            ingress=[tcp(80, cidr="0.0.0.0/0"), tcp(443, cidr="0.0.0.0/0")])
+    alb_sg = security_group(
+        backend, vpc_id, f"{name}-alb", ingress=[tcp(80, cidr="0.0.0.0/0"), tcp(443, cidr="0.0.0.0/0")]
+    )
     service_sg = security_group(backend, vpc_id, f"{name}-svc", egress=[tcp(443, cidr="0.0.0.0/0")])
     db_sg = security_group(backend, vpc_id, f"{name}-db")
     allow_ingress(backend, service_sg, tcp(CONTAINER_PORT, group=alb_sg))
@@ -279,8 +392,24 @@ def reference_network(backend: AwsBackend, *, cidr: str = VPC_CIDR, name: str = 
     alb_arn, target_group = load_balancer(backend, vpc_id, public, [alb_sg], name=f"{name}-web")
     service_arn = ecs_service(backend, app, [service_sg], target_group=target_group, name=f"{name}-api")
     db_arn = rds_instance(backend, data, [db_sg], name=f"{name}-db")
-    reference = Reference(vpc_id, igw, public, app, data, public_table, app_tables, data_table, nats, alb_sg,
-                          service_sg, db_sg, alb_arn, target_group, service_arn, db_arn)
+    reference = Reference(
+        vpc_id,
+        igw,
+        public,
+        app,
+        data,
+        public_table,
+        app_tables,
+        data_table,
+        nats,
+        alb_sg,
+        service_sg,
+        db_sg,
+        alb_arn,
+        target_group,
+        service_arn,
+        db_arn,
+    )
     if with_cache:
         cache_sg = security_group(backend, vpc_id, f"{name}-cache", ingress=[tcp(6379, group=service_sg)])
         allow_egress(backend, service_sg, tcp(6379, group=cache_sg))

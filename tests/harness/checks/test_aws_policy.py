@@ -57,8 +57,9 @@ def test_url_encoded_documents_are_decoded() -> None:
     assert statements[0].sid == "DenyInsecureTransport"
 
 
-@pytest.mark.parametrize("document", ["not json", "[1, 2]", '{"Statement": ["text"]}',
-                                      '{"Statement": [{"Effect": "Maybe", "Action": "*"}]}'])
+@pytest.mark.parametrize(
+    "document", ["not json", "[1, 2]", '{"Statement": ["text"]}', '{"Statement": [{"Effect": "Maybe", "Action": "*"}]}']
+)
 def test_malformed_policies_raise_policy_error(document: str) -> None:
     with pytest.raises(PolicyError):
         parse_policy(document)
@@ -134,24 +135,48 @@ def test_tls_only_may_be_split_over_two_statements() -> None:
     [
         pytest.param(tls(Effect="Allow"), "is Allow, not Deny", id="allow-not-deny"),
         pytest.param(tls(Action="s3:GetObject"), "covers only s3:GetObject, not s3:*", id="single-action"),
-        pytest.param(tls(Action=["s3:GetObject", "s3:PutObject"]), "covers only s3:GetObject, s3:PutObject",
-                     id="two-actions"),
-        pytest.param(tls(Principal={"AWS": "arn:aws:iam::123456789012:role/app"}),
-                     "applies only to arn:aws:iam::123456789012:role/app, not every principal", id="one-role"),
-        pytest.param(tls(Principal=None, NotPrincipal={"AWS": "arn:aws:iam::123456789012:role/app"}),
-                     "applies only to every principal except", id="not-principal"),
-        pytest.param(tls(Condition={"Bool": {"aws:MultiFactorAuthPresent": "false"}}),
-                     "has condition Bool aws:MultiFactorAuthPresent=false", id="other-condition-key"),
-        pytest.param(tls(Condition={"Bool": {"aws:SecureTransport": "true"}}),
-                     "has condition Bool aws:SecureTransport=true", id="secure-transport-true"),
-        pytest.param(tls(Condition={"StringEquals": {"aws:SecureTransport": "false"}}),
-                     "has condition StringEquals aws:SecureTransport=false", id="string-operator"),
-        pytest.param(tls(Condition={"Bool": {"aws:SecureTransport": "false"},
-                                    "StringEquals": {"aws:PrincipalAccount": "123456789012"}}),
-                     "StringEquals aws:PrincipalAccount=123456789012", id="extra-narrowing-condition"),
+        pytest.param(
+            tls(Action=["s3:GetObject", "s3:PutObject"]), "covers only s3:GetObject, s3:PutObject", id="two-actions"
+        ),
+        pytest.param(
+            tls(Principal={"AWS": "arn:aws:iam::123456789012:role/app"}),
+            "applies only to arn:aws:iam::123456789012:role/app, not every principal",
+            id="one-role",
+        ),
+        pytest.param(
+            tls(Principal=None, NotPrincipal={"AWS": "arn:aws:iam::123456789012:role/app"}),
+            "applies only to every principal except",
+            id="not-principal",
+        ),
+        pytest.param(
+            tls(Condition={"Bool": {"aws:MultiFactorAuthPresent": "false"}}),
+            "has condition Bool aws:MultiFactorAuthPresent=false",
+            id="other-condition-key",
+        ),
+        pytest.param(
+            tls(Condition={"Bool": {"aws:SecureTransport": "true"}}),
+            "has condition Bool aws:SecureTransport=true",
+            id="secure-transport-true",
+        ),
+        pytest.param(
+            tls(Condition={"StringEquals": {"aws:SecureTransport": "false"}}),
+            "has condition StringEquals aws:SecureTransport=false",
+            id="string-operator",
+        ),
+        pytest.param(
+            tls(
+                Condition={
+                    "Bool": {"aws:SecureTransport": "false"},
+                    "StringEquals": {"aws:PrincipalAccount": "123456789012"},
+                }
+            ),
+            "StringEquals aws:PrincipalAccount=123456789012",
+            id="extra-narrowing-condition",
+        ),
         pytest.param(tls(Condition=None), "has condition no condition", id="no-condition"),
-        pytest.param(tls(Action=None, NotAction="s3:GetObject"), "every action except s3:GetObject",
-                     id="not-action-exempts-get"),
+        pytest.param(
+            tls(Action=None, NotAction="s3:GetObject"), "every action except s3:GetObject", id="not-action-exempts-get"
+        ),
     ],
 )
 def test_tls_look_alikes_do_not_count(statement: dict[str, Any], reason: str) -> None:
@@ -194,8 +219,16 @@ def test_not_resource_deny_counts_only_when_the_exceptions_cannot_touch_the_buck
 
 def test_no_tls_statement_at_all() -> None:
     verdict = denies_insecure_transport(
-        parse_policy(policy({"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
-                             "Action": "s3:PutObject", "Resource": f"{BUCKET}/*"})),
+        parse_policy(
+            policy(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "logging.s3.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": f"{BUCKET}/*",
+                }
+            )
+        ),
         BUCKET,
     )
 
@@ -217,10 +250,13 @@ def statement_of(**fields: Any) -> Any:
         pytest.param({"Principal": {"AWS": ["*"]}}, id="aws-star-list"),
         pytest.param({"NotPrincipal": {"AWS": "arn:aws:iam::123456789012:root"}}, id="allow-not-principal"),
         pytest.param({"Principal": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}, id="tls-only-cond"),
-        pytest.param({"Principal": "*", "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}},
-                     id="negated-condition"),
-        pytest.param({"Principal": "*", "Condition": {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}}},
-                     id="if-exists-condition"),
+        pytest.param(
+            {"Principal": "*", "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}}, id="negated-condition"
+        ),
+        pytest.param(
+            {"Principal": "*", "Condition": {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}}},
+            id="if-exists-condition",
+        ),
         pytest.param({"Principal": "*", "Condition": {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}}, id="any-ip"),
         pytest.param({"Principal": "*", "Condition": {"StringLike": {"aws:SourceArn": "*"}}}, id="wildcard-value"),
     ],
@@ -233,13 +269,18 @@ def test_public_grants(fields: dict[str, Any]) -> None:
     "fields",
     [
         pytest.param({"Principal": {"AWS": "arn:aws:iam::123456789012:role/app"}}, id="one-role"),
-        pytest.param({"Principal": {"Service": "cloudfront.amazonaws.com"},
-                      "Condition": {"StringEquals": {"aws:SourceArn": "arn:aws:cloudfront::1:distribution/D"}}},
-                     id="service"),
+        pytest.param(
+            {
+                "Principal": {"Service": "cloudfront.amazonaws.com"},
+                "Condition": {"StringEquals": {"aws:SourceArn": "arn:aws:cloudfront::1:distribution/D"}},
+            },
+            id="service",
+        ),
         pytest.param({"Principal": "*", "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}}}, id="vpce"),
         pytest.param({"Principal": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}}, id="org"),
-        pytest.param({"Principal": "*", "Condition": {"IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}}},
-                     id="narrow-ip"),
+        pytest.param(
+            {"Principal": "*", "Condition": {"IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}}}, id="narrow-ip"
+        ),
         pytest.param({"Principal": "*", "Effect": "Deny"}, id="deny"),
     ],
 )
@@ -266,7 +307,8 @@ def test_grants_everything(fields: dict[str, Any], admin: bool) -> None:
 
 
 def test_service_wildcards_are_listed_and_partial_wildcards_are_not() -> None:
-    [statement] = parse_policy(policy({"Effect": "Allow", "Resource": "*",
-                                       "Action": ["s3:*", "IAM:*", "ec2:Describe*", "*", "sqs:**"]}))
+    [statement] = parse_policy(
+        policy({"Effect": "Allow", "Resource": "*", "Action": ["s3:*", "IAM:*", "ec2:Describe*", "*", "sqs:**"]})
+    )
 
     assert statement.service_wildcards() == ["s3:*", "IAM:*", "sqs:**"]

@@ -47,8 +47,9 @@ class Account:
         self.cloudwatch = backend.client("cloudwatch")
         self._ports = iter(range(81, 200))
 
-    def deploy(self, name: str, *, lb: bool = False, desired: int = 2,
-               tags: dict[str, str] | None = None) -> str | None:
+    def deploy(
+        self, name: str, *, lb: bool = False, desired: int = 2, tags: dict[str, str] | None = None
+    ) -> str | None:
         group = None
         if lb:
             group = target_group(self.backend, self.net, self.alb, name=name, listener_port=next(self._ports))
@@ -56,35 +57,67 @@ class Account:
         return group
 
     def target(self, name: str, low: int, high: int) -> None:
-        self.aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=f"service/{CLUSTER}/{name}",
-                                          ScalableDimension="ecs:service:DesiredCount",
-                                          MinCapacity=low, MaxCapacity=high)
+        self.aas.register_scalable_target(
+            ServiceNamespace="ecs",
+            ResourceId=f"service/{CLUSTER}/{name}",
+            ScalableDimension="ecs:service:DesiredCount",
+            MinCapacity=low,
+            MaxCapacity=high,
+        )
 
     def policy(self, name: str, policy: str, **config: Any) -> str:
         kind = "StepScaling" if "StepAdjustments" in config else "TargetTrackingScaling"
         key = "StepScalingPolicyConfiguration" if kind == "StepScaling" else "TargetTrackingScalingPolicyConfiguration"
-        return str(self.aas.put_scaling_policy(
-            PolicyName=policy, ServiceNamespace="ecs", ResourceId=f"service/{CLUSTER}/{name}",
-            ScalableDimension="ecs:service:DesiredCount", PolicyType=kind, **{key: config},
-        )["PolicyARN"])
+        return str(
+            self.aas.put_scaling_policy(
+                PolicyName=policy,
+                ServiceNamespace="ecs",
+                ResourceId=f"service/{CLUSTER}/{name}",
+                ScalableDimension="ecs:service:DesiredCount",
+                PolicyType=kind,
+                **{key: config},
+            )["PolicyARN"]
+        )
 
     def cpu(self, name: str, target: float = 60, scale_out_cooldown: int = 60) -> str:
-        return self.policy(name, "cpu", TargetValue=target, ScaleOutCooldown=scale_out_cooldown, ScaleInCooldown=300,
-                           PredefinedMetricSpecification={"PredefinedMetricType": "ECSServiceAverageCPUUtilization"})
+        return self.policy(
+            name,
+            "cpu",
+            TargetValue=target,
+            ScaleOutCooldown=scale_out_cooldown,
+            ScaleInCooldown=300,
+            PredefinedMetricSpecification={"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+        )
 
     def requests(self, name: str, group: str) -> str:
         label = f"{self.alb.split(':loadbalancer/')[1]}/{group.split(':')[-1]}"
-        return self.policy(name, "requests", TargetValue=1000, PredefinedMetricSpecification={
-            "PredefinedMetricType": "ALBRequestCountPerTarget", "ResourceLabel": label})
+        return self.policy(
+            name,
+            "requests",
+            TargetValue=1000,
+            PredefinedMetricSpecification={"PredefinedMetricType": "ALBRequestCountPerTarget", "ResourceLabel": label},
+        )
 
     def step_on_queue(self, name: str, *, alarm: bool) -> str:
-        arn = self.policy(name, "queue-step", AdjustmentType="ChangeInCapacity", StepAdjustments=[
-            {"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}])
+        arn = self.policy(
+            name,
+            "queue-step",
+            AdjustmentType="ChangeInCapacity",
+            StepAdjustments=[{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+        )
         if alarm:
             self.cloudwatch.put_metric_alarm(
-                AlarmName=f"{name}-backlog", Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
-                Dimensions=[{"Name": "QueueName", "Value": "sp-test-jobs"}], Statistic="Maximum", Period=60,
-                EvaluationPeriods=1, Threshold=10, ComparisonOperator="GreaterThanThreshold", AlarmActions=[arn])
+                AlarmName=f"{name}-backlog",
+                Namespace="AWS/SQS",
+                MetricName="ApproximateNumberOfMessagesVisible",
+                Dimensions=[{"Name": "QueueName", "Value": "sp-test-jobs"}],
+                Statistic="Maximum",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=10,
+                ComparisonOperator="GreaterThanThreshold",
+                AlarmActions=[arn],
+            )
         return arn
 
 
@@ -100,11 +133,28 @@ def results(stacks: StackSession) -> Results:
 
     account.deploy("worker-backlog", desired=1)
     account.target("worker-backlog", 1, 5)
-    account.policy("worker-backlog", "backlog", TargetValue=10, CustomizedMetricSpecification={"Metrics": [
-        {"Id": "visible", "ReturnData": False, "MetricStat": {"Stat": "Sum", "Metric": {
-            "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
-            "Dimensions": [{"Name": "QueueName", "Value": "sp-test-jobs"}]}}},
-        {"Id": "backlog", "Expression": "visible / 1", "ReturnData": True}]})
+    account.policy(
+        "worker-backlog",
+        "backlog",
+        TargetValue=10,
+        CustomizedMetricSpecification={
+            "Metrics": [
+                {
+                    "Id": "visible",
+                    "ReturnData": False,
+                    "MetricStat": {
+                        "Stat": "Sum",
+                        "Metric": {
+                            "Namespace": "AWS/SQS",
+                            "MetricName": "ApproximateNumberOfMessagesVisible",
+                            "Dimensions": [{"Name": "QueueName", "Value": "sp-test-jobs"}],
+                        },
+                    },
+                },
+                {"Id": "backlog", "Expression": "visible / 1", "ReturnData": True},
+            ]
+        },
+    )
 
     account.deploy("worker-step", desired=1)
     account.target("worker-step", 1, 5)
@@ -144,12 +194,14 @@ def results(stacks: StackSession) -> Results:
     account.target("tt-alarms-deleted", 1, 4)
     account.cpu("tt-alarms-deleted")
     policy = account.aas.describe_scaling_policies(
-        ServiceNamespace="ecs", ResourceId=f"service/{CLUSTER}/tt-alarms-deleted")["ScalingPolicies"][0]
+        ServiceNamespace="ecs", ResourceId=f"service/{CLUSTER}/tt-alarms-deleted"
+    )["ScalingPolicies"][0]
     account.cloudwatch.delete_alarms(AlarmNames=[a["AlarmName"] for a in policy["Alarms"]])
 
     context = CheckContext(backend=account.backend)
-    return Results(run_check(scalable_target, context), run_check(target_tracking, context),
-                   run_check(scaling_alarms, context))
+    return Results(
+        run_check(scalable_target, context), run_check(target_tracking, context), run_check(scaling_alarms, context)
+    )
 
 
 # -- autoscaling.scalable-target ---------------------------------------------------------------------------

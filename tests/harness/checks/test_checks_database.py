@@ -37,8 +37,17 @@ from stackprobe.session import StackSession
 
 pytestmark = pytest.mark.harness
 CHECKS: tuple[Check, ...] = (
-    backup_retention, backup_window, copy_tags_to_snapshot, encryption, multi_az_prod, deletion_protection_prod,
-    final_snapshot_prod, not_public, backup_plan, connection_budget, connections_alarm,
+    backup_retention,
+    backup_window,
+    copy_tags_to_snapshot,
+    encryption,
+    multi_az_prod,
+    deletion_protection_prod,
+    final_snapshot_prod,
+    not_public,
+    backup_plan,
+    connection_budget,
+    connections_alarm,
 )
 PROD = [{"Key": "Environment", "Value": "prod"}]
 
@@ -59,9 +68,14 @@ class Results:
 def _db(backend: AwsBackend, identifier: str, **settings: Any) -> dict[str, Any]:
     rds = backend.client("rds")
     base: dict[str, Any] = {
-        "DBInstanceIdentifier": identifier, "Engine": "postgres", "EngineVersion": "16.3",
-        "DBInstanceClass": "db.t3.micro", "AllocatedStorage": 20, "MasterUsername": "app",
-        "MasterUserPassword": "not-a-real-password", "PubliclyAccessible": False,
+        "DBInstanceIdentifier": identifier,
+        "Engine": "postgres",
+        "EngineVersion": "16.3",
+        "DBInstanceClass": "db.t3.micro",
+        "AllocatedStorage": 20,
+        "MasterUsername": "app",
+        "MasterUserPassword": "not-a-real-password",
+        "PubliclyAccessible": False,
     }
     base.update(settings)
     return dict(rds.create_db_instance(**base)["DBInstance"])
@@ -69,16 +83,36 @@ def _db(backend: AwsBackend, identifier: str, **settings: Any) -> dict[str, Any]
 
 def _alarm(backend: AwsBackend, identifier: str, actions: list[str]) -> None:
     backend.client("cloudwatch").put_metric_alarm(
-        AlarmName=f"{identifier}-connections", Namespace="AWS/RDS", MetricName="DatabaseConnections",
-        Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}], Statistic="Maximum", Period=60,
-        EvaluationPeriods=3, Threshold=70, ComparisonOperator="GreaterThanThreshold", AlarmActions=actions)
+        AlarmName=f"{identifier}-connections",
+        Namespace="AWS/RDS",
+        MetricName="DatabaseConnections",
+        Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=3,
+        Threshold=70,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=actions,
+    )
 
 
 def _state(identifier: str, arn: str, skip: bool) -> dict[str, Any]:
-    return {"mode": "managed", "type": "aws_db_instance", "name": identifier.replace("-", "_"),
-            "module": "module.database", "instances": [{"attributes": {
-                "identifier": identifier, "arn": arn, "skip_final_snapshot": skip,
-                "final_snapshot_identifier": None if skip else f"{identifier}-final"}}]}
+    return {
+        "mode": "managed",
+        "type": "aws_db_instance",
+        "name": identifier.replace("-", "_"),
+        "module": "module.database",
+        "instances": [
+            {
+                "attributes": {
+                    "identifier": identifier,
+                    "arn": arn,
+                    "skip_final_snapshot": skip,
+                    "final_snapshot_identifier": None if skip else f"{identifier}-final",
+                }
+            }
+        ],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -88,38 +122,81 @@ def results(stacks: StackSession) -> Results:
     key = kms.create_key(Description="rds")["KeyMetadata"]["Arn"]
     topic = sns.create_topic(Name="sp-alarms")["TopicArn"]
     rds.create_db_parameter_group(DBParameterGroupName="sp-pg", DBParameterGroupFamily="postgres16", Description="pg")
-    rds.modify_db_parameter_group(DBParameterGroupName="sp-pg", Parameters=[
-        {"ParameterName": "max_connections", "ParameterValue": "200", "ApplyMethod": "pending-reboot"}])
+    rds.modify_db_parameter_group(
+        DBParameterGroupName="sp-pg",
+        Parameters=[{"ParameterName": "max_connections", "ParameterValue": "200", "ApplyMethod": "pending-reboot"}],
+    )
 
-    good = _db(backend, "good-prod", Tags=PROD, BackupRetentionPeriod=14, PreferredBackupWindow="02:00-03:00",
-               PreferredMaintenanceWindow="sun:04:00-sun:05:00", CopyTagsToSnapshot=True, StorageEncrypted=True,
-               KmsKeyId=key, MultiAZ=True, DeletionProtection=True, DBParameterGroupName="sp-pg")
-    bad = _db(backend, "bad-dev", BackupRetentionPeriod=0, PreferredBackupWindow="23:30-00:30",
-              PreferredMaintenanceWindow="tue:01:00-tue:02:00", PubliclyAccessible=True)
-    unsafe = _db(backend, "unsafe-prod", Tags=[*PROD, {"Key": "backup", "Value": "yes"}], BackupRetentionPeriod=7,
-                 StorageEncrypted=True)
+    good = _db(
+        backend,
+        "good-prod",
+        Tags=PROD,
+        BackupRetentionPeriod=14,
+        PreferredBackupWindow="02:00-03:00",
+        PreferredMaintenanceWindow="sun:04:00-sun:05:00",
+        CopyTagsToSnapshot=True,
+        StorageEncrypted=True,
+        KmsKeyId=key,
+        MultiAZ=True,
+        DeletionProtection=True,
+        DBParameterGroupName="sp-pg",
+    )
+    bad = _db(
+        backend,
+        "bad-dev",
+        BackupRetentionPeriod=0,
+        PreferredBackupWindow="23:30-00:30",
+        PreferredMaintenanceWindow="tue:01:00-tue:02:00",
+        PubliclyAccessible=True,
+    )
+    unsafe = _db(
+        backend,
+        "unsafe-prod",
+        Tags=[*PROD, {"Key": "backup", "Value": "yes"}],
+        BackupRetentionPeriod=7,
+        StorageEncrypted=True,
+    )
     _db(backend, "proxied", BackupRetentionPeriod=7)
     unknown = _db(backend, "unknown-pool", BackupRetentionPeriod=7)
 
     _alarm(backend, "good-prod", [topic])
     _alarm(backend, "unsafe-prod", [])
 
-    plan = backend.client("backup").create_backup_plan(BackupPlan={"BackupPlanName": "sp-daily", "Rules": [{
-        "RuleName": "daily", "TargetBackupVaultName": "sp-vault", "ScheduleExpression": "cron(0 5 * * ? *)",
-        "Lifecycle": {"DeleteAfterDays": 35}}]})["BackupPlanId"]
-    backend.client("backup").create_backup_selection(BackupPlanId=plan, BackupSelection={
-        "SelectionName": "databases", "IamRoleArn": "arn:aws:iam::123456789012:role/backup",
-        "Resources": [good["DBInstanceArn"]],
-        "ListOfTags": [{"ConditionType": "STRINGEQUALS", "ConditionKey": "backup", "ConditionValue": "yes"}]})
+    plan = backend.client("backup").create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "sp-daily",
+            "Rules": [
+                {
+                    "RuleName": "daily",
+                    "TargetBackupVaultName": "sp-vault",
+                    "ScheduleExpression": "cron(0 5 * * ? *)",
+                    "Lifecycle": {"DeleteAfterDays": 35},
+                }
+            ],
+        }
+    )["BackupPlanId"]
+    backend.client("backup").create_backup_selection(
+        BackupPlanId=plan,
+        BackupSelection={
+            "SelectionName": "databases",
+            "IamRoleArn": "arn:aws:iam::123456789012:role/backup",
+            "Resources": [good["DBInstanceArn"]],
+            "ListOfTags": [{"ConditionType": "STRINGEQUALS", "ConditionKey": "backup", "ConditionValue": "yes"}],
+        },
+    )
 
     net = network(backend)
     proxy = rds.create_db_proxy(
-        DBProxyName="sp-proxy", EngineFamily="POSTGRESQL", RoleArn="arn:aws:iam::123456789012:role/proxy",
+        DBProxyName="sp-proxy",
+        EngineFamily="POSTGRESQL",
+        RoleArn="arn:aws:iam::123456789012:role/proxy",
         Auth=[{"AuthScheme": "SECRETS", "SecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x"}],
-        VpcSubnetIds=list(net.subnet_ids))["DBProxy"]
+        VpcSubnetIds=list(net.subnet_ids),
+    )["DBProxy"]
     rds.register_db_proxy_targets(DBProxyName="sp-proxy", DBInstanceIdentifiers=["proxied"])
-    rds.modify_db_proxy_target_group(DBProxyName="sp-proxy", TargetGroupName="default",
-                                     ConnectionPoolConfig={"MaxConnectionsPercent": 50})
+    rds.modify_db_proxy_target_group(
+        DBProxyName="sp-proxy", TargetGroupName="default", ConnectionPoolConfig={"MaxConnectionsPercent": 50}
+    )
 
     resources = app_resources(backend)
     cluster_name = cluster(backend, "sp-db")
@@ -130,17 +207,25 @@ def results(stacks: StackSession) -> Results:
         td = api_task_definition(backend, resources, family=name, environment=environment, secrets=[])
         service(backend, net, cluster_name, name, td, desired=2, maximum_percent=200)
         if maximum is not None:
-            aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=f"service/{cluster_name}/{name}",
-                                         ScalableDimension="ecs:service:DesiredCount", MinCapacity=2,
-                                         MaxCapacity=maximum)
+            aas.register_scalable_target(
+                ServiceNamespace="ecs",
+                ResourceId=f"service/{cluster_name}/{name}",
+                ScalableDimension="ecs:service:DesiredCount",
+                MinCapacity=2,
+                MaxCapacity=maximum,
+            )
 
     client("good-api", good["Endpoint"]["Address"], 4, DB_POOL_SIZE="5", DB_MAX_OVERFLOW="5")
     client("greedy-api", bad["Endpoint"]["Address"], 10, DB_POOL_SIZE="50")
     client("proxy-api", proxy["Endpoint"], 4, DB_POOL_SIZE="2")
     client("mystery-api", unknown["Endpoint"]["Address"], None)
 
-    state = {"resources": [_state("good-prod", good["DBInstanceArn"], False),
-                           _state("unsafe-prod", unsafe["DBInstanceArn"], True)]}
+    state = {
+        "resources": [
+            _state("good-prod", good["DBInstanceArn"], False),
+            _state("unsafe-prod", unsafe["DBInstanceArn"], True),
+        ]
+    }
     context = CheckContext(backend=backend, state=state)
     return Results({check.id: run_check(check, context) for check in CHECKS})
 
@@ -150,7 +235,8 @@ def results(stacks: StackSession) -> Results:
 
 def test_backup_retention(results: Results) -> None:
     assert results.finding(backup_retention, "good-prod").evidence == (
-        "good-prod: BackupRetentionPeriod=14 (≥ 14 days, production)")
+        "good-prod: BackupRetentionPeriod=14 (≥ 14 days, production)"
+    )
     zero = results.finding(backup_retention, "bad-dev")
     assert not zero.passed and zero.severity is Severity.HIGH
     assert "BackupRetentionPeriod=0: automated backups and point-in-time recovery are off" in zero.evidence
@@ -174,9 +260,18 @@ class _StubRds:
         return self
 
     def paginate(self) -> list[dict[str, Any]]:
-        return [{"DBInstances": [{
-            "DBInstanceIdentifier": "legacy", "DBInstanceArn": "arn:aws:rds:eu-west-1:123456789012:db:legacy",
-            "PreferredBackupWindow": "03:00-04:00", "PreferredMaintenanceWindow": "mon:03:30-mon:04:30"}]}]
+        return [
+            {
+                "DBInstances": [
+                    {
+                        "DBInstanceIdentifier": "legacy",
+                        "DBInstanceArn": "arn:aws:rds:eu-west-1:123456789012:db:legacy",
+                        "PreferredBackupWindow": "03:00-04:00",
+                        "PreferredMaintenanceWindow": "mon:03:30-mon:04:30",
+                    }
+                ]
+            }
+        ]
 
 
 class _StubBackend:
@@ -234,7 +329,8 @@ def test_selection_semantics() -> None:
     assert selection_covers({"Resources": ["arn:aws:rds:*:*:db:*"], "NotResources": [arn]}, arn, {}) is None
     conditions = {"StringEquals": [{"ConditionKey": "aws:ResourceTag/backup", "ConditionValue": "daily"}]}
     assert selection_covers({"Conditions": conditions}, arn, {"backup": "daily"}) == (
-        "by tag conditions aws:ResourceTag/backup=daily")
+        "by tag conditions aws:ResourceTag/backup=daily"
+    )
     assert selection_covers({"Conditions": conditions}, arn, {"backup": "never"}) is None
     assert selection_covers({"Resources": ["*"], "Conditions": conditions}, arn, {}) is None
 
@@ -266,7 +362,8 @@ def test_final_snapshot_read_from_state(results: Results) -> None:
     good = results.finding(final_snapshot_prod, "good-prod")
     assert good.passed
     assert "skip_final_snapshot=false in the Terraform state (module.database.aws_db_instance.good_prod;" in (
-        good.evidence)
+        good.evidence
+    )
     skipped = results.finding(final_snapshot_prod, "unsafe-prod")
     assert not skipped.passed and "skip_final_snapshot=true" in skipped.evidence
     assert skipped.address == "module.database.aws_db_instance.unsafe_prod"
@@ -285,8 +382,10 @@ def test_not_public(results: Results) -> None:
 def test_connection_budget_passes_within_the_parameter_group_limit(results: Results) -> None:
     finding = results.finding(connection_budget, "good-prod")
     assert finding.passed, finding.evidence
-    assert ("sp-db/good-api (direct): 4 MaxCapacity x 200% deployment maximumPercent = 8 tasks x 10 "
-            "(DB_POOL_SIZE=5 DB_MAX_OVERFLOW=5) = 80") in finding.evidence
+    assert (
+        "sp-db/good-api (direct): 4 MaxCapacity x 200% deployment maximumPercent = 8 tasks x 10 "
+        "(DB_POOL_SIZE=5 DB_MAX_OVERFLOW=5) = 80"
+    ) in finding.evidence
     assert "total 80 ≤ 200 (db.t3.micro postgres max_connections, parameter group sets 200)" in finding.evidence
 
 
@@ -294,7 +393,8 @@ def test_connection_budget_fails_when_pools_exceed_max_connections(results: Resu
     finding = results.finding(connection_budget, "bad-dev")
     assert not finding.passed and finding.severity is None
     assert "10 MaxCapacity x 200% deployment maximumPercent = 20 tasks x 50 (DB_POOL_SIZE=50) = 1000" in (
-        finding.evidence)
+        finding.evidence
+    )
     assert "total 1000 > 87 (db.t3.micro postgres max_connections, engine default" in finding.evidence
 
 

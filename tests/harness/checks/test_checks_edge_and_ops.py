@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 
+import compute_builders as build
 import pytest
 
 from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import by_id, run_check
 from stackprobe.checks.base import CheckContext, Status
-
-import compute_builders as build
 
 pytestmark = pytest.mark.harness
 
@@ -41,14 +40,24 @@ def test_http_forwarding_listener_fails_and_redirect_passes(clean_backend: AwsBa
 
     elb = clean_backend.client("elbv2")
     listener = elb.describe_listeners(LoadBalancerArn=alb)["Listeners"][0]["ListenerArn"]
-    elb.modify_listener(ListenerArn=listener, DefaultActions=[{
-        "Type": "redirect",
-        "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
-    }])
+    elb.modify_listener(
+        ListenerArn=listener,
+        DefaultActions=[
+            {
+                "Type": "redirect",
+                "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+            }
+        ],
+    )
     tg = elb.describe_target_groups()["TargetGroups"][0]["TargetGroupArn"]
-    elb.create_listener(LoadBalancerArn=alb, Protocol="HTTPS", Port=443, Certificates=[{"CertificateArn":
-                        _certificate(clean_backend)}], SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
-                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    elb.create_listener(
+        LoadBalancerArn=alb,
+        Protocol="HTTPS",
+        Port=443,
+        Certificates=[{"CertificateArn": _certificate(clean_backend)}],
+        SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
+    )
     status, _, findings = _run(clean_backend, "edge.https-only")
     assert status == Status.PASS
     assert "HTTP:80 redirects to HTTPS" in findings
@@ -59,7 +68,10 @@ def test_old_tls_policy_fails(clean_backend: AwsBackend) -> None:
     net = build.network(clean_backend)
     alb, tg = build.load_balancer(clean_backend, net)
     clean_backend.client("elbv2").create_listener(
-        LoadBalancerArn=alb, Protocol="HTTPS", Port=443, SslPolicy="ELBSecurityPolicy-2016-08",
+        LoadBalancerArn=alb,
+        Protocol="HTTPS",
+        Port=443,
+        SslPolicy="ELBSecurityPolicy-2016-08",
         Certificates=[{"CertificateArn": _certificate(clean_backend)}],
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
     )
@@ -75,14 +87,18 @@ def test_hardening_names_each_missing_setting(clean_backend: AwsBackend) -> None
     elb.add_tags(ResourceArns=[alb], Tags=[{"Key": "Environment", "Value": "prod"}])
     status, failures, _ = _run(clean_backend, "edge.load-balancer-hardening")
     assert status == Status.FAIL
-    assert failures == ["drop_invalid_header_fields disabled; access logs disabled; deletion protection off in "
-                        "production"]
-    elb.modify_load_balancer_attributes(LoadBalancerArn=alb, Attributes=[
-        {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
-        {"Key": "access_logs.s3.enabled", "Value": "true"},
-        {"Key": "access_logs.s3.bucket", "Value": "alb-logs"},
-        {"Key": "deletion_protection.enabled", "Value": "true"},
-    ])
+    assert failures == [
+        "drop_invalid_header_fields disabled; access logs disabled; deletion protection off in production"
+    ]
+    elb.modify_load_balancer_attributes(
+        LoadBalancerArn=alb,
+        Attributes=[
+            {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
+            {"Key": "access_logs.s3.enabled", "Value": "true"},
+            {"Key": "access_logs.s3.bucket", "Value": "alb-logs"},
+            {"Key": "deletion_protection.enabled", "Value": "true"},
+        ],
+    )
     assert _run(clean_backend, "edge.load-balancer-hardening")[0] == Status.PASS
 
 
@@ -99,10 +115,15 @@ def test_deployment_settings(clean_backend: AwsBackend) -> None:
     assert failures == ["sp-test/api: circuit breaker enable=False rollback=False"]
     assert _run(clean_backend, "deployment.zero-downtime")[0] == Status.PASS
 
-    clean_backend.client("ecs").update_service(cluster=cluster, service="api", deploymentConfiguration={
-        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-        "minimumHealthyPercent": 50, "maximumPercent": 100,
-    })
+    clean_backend.client("ecs").update_service(
+        cluster=cluster,
+        service="api",
+        deploymentConfiguration={
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            "minimumHealthyPercent": 50,
+            "maximumPercent": 100,
+        },
+    )
     assert _run(clean_backend, "deployment.circuit-breaker")[0] == Status.PASS
     status, failures, _ = _run(clean_backend, "deployment.zero-downtime")
     assert status == Status.FAIL
@@ -114,10 +135,13 @@ def test_queue_checks(clean_backend: AwsBackend) -> None:
     sqs = clean_backend.client("sqs")
     dlq = sqs.create_queue(QueueName="jobs-dlq", Attributes={"SqsManagedSseEnabled": "true"})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sqs.create_queue(QueueName="jobs", Attributes={
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}),
-        "KmsMasterKeyId": "alias/aws/sqs",
-    })
+    sqs.create_queue(
+        QueueName="jobs",
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}),
+            "KmsMasterKeyId": "alias/aws/sqs",
+        },
+    )
     status, _, findings = _run(clean_backend, "queue.dead-letter")
     assert status == Status.PASS
     assert findings == [f"redrive to {dlq_arn} after 3 receives"]
@@ -142,3 +166,18 @@ def test_kms_rotation(clean_backend: AwsBackend) -> None:
     status, failures, _ = _run(clean_backend, "kms.rotation")
     assert status == Status.FAIL
     assert failures == ["rotation disabled"]
+
+
+def test_service_behind_load_balancer(clean_backend: AwsBackend) -> None:
+    assert _run(clean_backend, "edge.service-behind-load-balancer")[0] == Status.NOT_APPLICABLE
+    net = build.network(clean_backend)
+    _, tg = build.load_balancer(clean_backend, net)
+    resources = build.app_resources(clean_backend)
+    cluster = build.cluster(clean_backend)
+    task = build.api_task_definition(clean_backend, resources)
+    build.service(clean_backend, net, cluster, "api", task, target_group=tg)
+    assert _run(clean_backend, "edge.service-behind-load-balancer")[0] == Status.PASS
+    build.service(clean_backend, net, cluster, "direct", task)
+    status, failures, _ = _run(clean_backend, "edge.service-behind-load-balancer")
+    assert status == Status.FAIL
+    assert failures == ["sp-test/direct serves port(s) 8080 with no load balancer"]

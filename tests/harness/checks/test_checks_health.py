@@ -44,18 +44,32 @@ class Zoo:
         self.alb = alb(backend, self.net)
         self._ports = iter(range(8001, 8100))
 
-    def deploy(self, name: str, *, env: dict[str, str | None] | None = None, grace: int = 60,
-               health_check: dict[str, object] | None = None, image: str | None = None,
-               listener: bool = True, **tg: object) -> None:
-        group = target_group(self.backend, self.net, self.alb if listener else None, name=name,
-                             listener_port=next(self._ports), **tg)  # type: ignore[arg-type]
+    def deploy(
+        self,
+        name: str,
+        *,
+        env: dict[str, str | None] | None = None,
+        grace: int = 60,
+        health_check: dict[str, object] | None = None,
+        image: str | None = None,
+        listener: bool = True,
+        **tg: object,
+    ) -> None:
+        group = target_group(
+            self.backend, self.net, self.alb if listener else None, name=name, listener_port=next(self._ports), **tg
+        )  # type: ignore[arg-type]
         extra: dict[str, object] = {}
         if health_check is not None:
             extra["health_check"] = health_check
         if image is not None:
             extra["image"] = image
-        td = api_task_definition(self.backend, self.resources, family=name,
-                                 environment=self.resources.api_environment(**(env or {})), **extra)  # type: ignore[arg-type]
+        td = api_task_definition(
+            self.backend,
+            self.resources,
+            family=name,
+            environment=self.resources.api_environment(**(env or {})),
+            **extra,
+        )  # type: ignore[arg-type]
         service(self.backend, self.net, self.cluster, name, td, target_group=group, grace=grace)
 
 

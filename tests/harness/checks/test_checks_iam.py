@@ -30,9 +30,10 @@ from stackprobe.session import StackSession
 pytestmark = pytest.mark.harness
 
 ACCOUNT = "123456789012"
-ECS_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
-]}
+ECS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 
 
 def document(*statements: dict[str, Any]) -> str:
@@ -52,16 +53,26 @@ def role(backend: AwsBackend, name: str, *statements: dict[str, Any]) -> str:
 
 
 def managed(backend: AwsBackend, name: str, *statements: dict[str, Any]) -> str:
-    return str(backend.client("iam").create_policy(PolicyName=name, PolicyDocument=document(*statements))[
-        "Policy"]["Arn"])
+    return str(
+        backend.client("iam").create_policy(PolicyName=name, PolicyDocument=document(*statements))["Policy"]["Arn"]
+    )
 
 
 def task_definition(backend: AwsBackend, family: str, role_arn: str, env: dict[str, str] | None = None) -> str:
-    return str(backend.client("ecs").register_task_definition(
-        family=family, taskRoleArn=role_arn,
-        containerDefinitions=[{"name": "app", "image": "app:1", "memory": 512,
-                               "environment": [{"name": k, "value": v} for k, v in (env or {}).items()]}],
-    )["taskDefinition"]["taskDefinitionArn"])
+    return str(
+        backend.client("ecs").register_task_definition(
+            family=family,
+            taskRoleArn=role_arn,
+            containerDefinitions=[
+                {
+                    "name": "app",
+                    "image": "app:1",
+                    "memory": 512,
+                    "environment": [{"name": k, "value": v} for k, v in (env or {}).items()],
+                }
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+    )
 
 
 def run(check: Any, backend: AwsBackend) -> CheckResult:
@@ -81,48 +92,60 @@ def finding(result: CheckResult, resource: str) -> Finding:
 def config_results(stacks: StackSession) -> dict[str, CheckResult]:
     backend = stacks.reset_emulator()
     iam = backend.client("iam")
-    scoped = role(backend, "sp-api-task",
-                  allow("s3:GetObject", "arn:aws:s3:::sp-models/models/*"),
-                  allow(["sqs:SendMessage", "sqs:GetQueueAttributes"], f"arn:aws:sqs:eu-west-1:{ACCOUNT}:sp-jobs"),
-                  allow(["kms:Decrypt", "kms:GenerateDataKey"], f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234"),
-                  allow("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:db-AbC"))
-    broad = role(backend, "sp-broad-task",
-                 {"Sid": "ReadAll", **allow("s3:GetObject", "*")},
-                 {"Sid": "AnyKey", **allow("kms:Decrypt", f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/*")},
-                 {"Sid": "OwnQueue", **allow("sqs:ReceiveMessage", f"arn:aws:sqs:eu-west-1:{ACCOUNT}:sp-jobs")})
+    scoped = role(
+        backend,
+        "sp-api-task",
+        allow("s3:GetObject", "arn:aws:s3:::sp-models/models/*"),
+        allow(["sqs:SendMessage", "sqs:GetQueueAttributes"], f"arn:aws:sqs:eu-west-1:{ACCOUNT}:sp-jobs"),
+        allow(["kms:Decrypt", "kms:GenerateDataKey"], f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234"),
+        allow("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:db-AbC"),
+    )
+    broad = role(
+        backend,
+        "sp-broad-task",
+        {"Sid": "ReadAll", **allow("s3:GetObject", "*")},
+        {"Sid": "AnyKey", **allow("kms:Decrypt", f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/*")},
+        {"Sid": "OwnQueue", **allow("sqs:ReceiveMessage", f"arn:aws:sqs:eu-west-1:{ACCOUNT}:sp-jobs")},
+    )
     admin_role = role(backend, "sp-admin-task")
     admin = managed(backend, "sp-admin", {"Sid": "Everything", **allow("*", "*")})
     iam.attach_role_policy(RoleName="sp-admin-task", PolicyArn=admin)
     managed(backend, "sp-admin-unused", allow("*", "*"))
     boundary = managed(backend, "sp-boundary", allow("s3:GetObject", "*"))
-    iam.create_role(RoleName="sp-bounded", AssumeRolePolicyDocument=json.dumps(ECS_TRUST),
-                    PermissionsBoundary=boundary)
+    iam.create_role(RoleName="sp-bounded", AssumeRolePolicyDocument=json.dumps(ECS_TRUST), PermissionsBoundary=boundary)
     iam.attach_role_policy(RoleName="sp-bounded", PolicyArn=managed(backend, "sp-admin-bounded", allow("*", "*")))
     role(backend, "sp-notebook")
     iam.attach_role_policy(RoleName="sp-notebook", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
     scoped_wildcard = managed(backend, "sp-s3-scoped-wildcard", allow("s3:*", "arn:aws:s3:::sp-models/*"))
     iam.attach_role_policy(RoleName="sp-api-task", PolicyArn=scoped_wildcard)
-    power = managed(backend, "sp-power-user", {"Sid": "AllButIam", "Effect": "Allow", "NotAction": "iam:*",
-                                               "Resource": "*"})
+    power = managed(
+        backend, "sp-power-user", {"Sid": "AllButIam", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
+    )
     iam.attach_role_policy(RoleName="sp-notebook", PolicyArn=power)
 
     iam.create_user(UserName="sp-ci")
-    iam.put_user_policy(UserName="sp-ci", PolicyName="push",
-                        PolicyDocument=document({"Sid": "AllS3", **allow(["s3:*", "ecr:GetAuthorizationToken"], "*")}))
+    iam.put_user_policy(
+        UserName="sp-ci",
+        PolicyName="push",
+        PolicyDocument=document({"Sid": "AllS3", **allow(["s3:*", "ecr:GetAuthorizationToken"], "*")}),
+    )
     ci_key = iam.create_access_key(UserName="sp-ci")["AccessKey"]["AccessKeyId"]
     iam.create_user(UserName="sp-retired")
     retired_key = iam.create_access_key(UserName="sp-retired")["AccessKey"]["AccessKeyId"]
     iam.update_access_key(UserName="sp-retired", AccessKeyId=retired_key, Status="Inactive")
     iam.create_group(GroupName="sp-admins")
-    iam.put_group_policy(GroupName="sp-admins", PolicyName="iam",
-                         PolicyDocument=document({"Sid": "Iam", **allow("iam:*", "*")}))
+    iam.put_group_policy(
+        GroupName="sp-admins", PolicyName="iam", PolicyDocument=document({"Sid": "Iam", **allow("iam:*", "*")})
+    )
 
     task_definition(backend, "sp-api", scoped)
     task_definition(backend, "sp-broad", broad)
     task_definition(backend, "sp-admin", admin_role)
 
-    results = {check.id: run(check, backend)
-               for check in (no_wildcard_admin, no_wildcard_actions, no_long_lived_keys, task_role_least_privilege)}
+    results = {
+        check.id: run(check, backend)
+        for check in (no_wildcard_admin, no_wildcard_actions, no_long_lived_keys, task_role_least_privilege)
+    }
     results["ci-key"] = CheckResult(check=no_long_lived_keys, skipped_reason=ci_key)
     return results
 
@@ -136,17 +159,26 @@ def test_admin_policies_fail_and_scoped_ones_pass(config_results: dict[str, Chec
 
     assert result.status == Status.FAIL
     assert (admin.passed, admin.evidence, admin.severity) == (
-        False, "managed policy sp-admin: statement 'Everything' allows * on *; attached to role/sp-admin-task", None)
+        False,
+        "managed policy sp-admin: statement 'Everything' allows * on *; attached to role/sp-admin-task",
+        None,
+    )
     assert (unused.passed, unused.severity) == (False, Severity.MEDIUM)
     assert unused.evidence.endswith("not attached to anything")
     assert (aws_admin.passed, aws_admin.evidence) == (
-        False, "AWS-managed policy AdministratorAccess: statement #1 allows * on *; attached to role/sp-notebook")
+        False,
+        "AWS-managed policy AdministratorAccess: statement #1 allows * on *; attached to role/sp-notebook",
+    )
     assert (scoped.passed, scoped.evidence) == (
-        True, "inline policy app of role sp-api-task: no statement allows * on *")
+        True,
+        "inline policy app of role sp-api-task: no statement allows * on *",
+    )
     bounded = finding(result, f"arn:aws:iam::{ACCOUNT}:policy/sp-admin-bounded")
     assert (bounded.passed, bounded.severity) == (False, Severity.MEDIUM)
-    assert bounded.evidence.endswith(f"attached to role/sp-bounded (capped by permissions boundaries: role/sp-bounded "
-                                     f"→ arn:aws:iam::{ACCOUNT}:policy/sp-boundary)")
+    assert bounded.evidence.endswith(
+        f"attached to role/sp-bounded (capped by permissions boundaries: role/sp-bounded "
+        f"→ arn:aws:iam::{ACCOUNT}:policy/sp-boundary)"
+    )
     assert result.worst_severity() == Severity.CRITICAL
 
 
@@ -195,12 +227,19 @@ def test_task_roles_must_scope_data_actions(config_results: dict[str, CheckResul
     assert not admin.passed and "statement 'Everything' allows every action on *" in admin.evidence
     # s3:* on one bucket's objects is scoped (iam.no-wildcard-actions reports the wildcard itself).
     assert (scoped.passed, scoped.evidence) == (
-        True, "task role of sp-api:1: every data action is scoped to specific ARNs")
+        True,
+        "task role of sp-api:1: every data action is scoped to specific ARNs",
+    )
 
 
 def test_nothing_to_inspect_is_not_applicable(clean_backend: AwsBackend) -> None:
-    for check in (no_wildcard_admin, no_wildcard_actions, no_long_lived_keys, task_role_least_privilege,
-                  enforced_least_privilege):
+    for check in (
+        no_wildcard_admin,
+        no_wildcard_actions,
+        no_long_lived_keys,
+        task_role_least_privilege,
+        enforced_least_privilege,
+    ):
         assert run(check, clean_backend).status == Status.NOT_APPLICABLE, check.id
 
 
@@ -212,19 +251,30 @@ def build_app_account(backend: AwsBackend) -> dict[str, str]:
     for name in ("sp-models", "sp-uploads", "sp-logs"):
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": backend.region})
     # TLS-only, as the storage module writes it (moto evaluates it through the compat patch).
-    s3.put_bucket_policy(Bucket="sp-uploads", Policy=document({
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*",
-        "Resource": ["arn:aws:s3:::sp-uploads", "arn:aws:s3:::sp-uploads/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }))
+    s3.put_bucket_policy(
+        Bucket="sp-uploads",
+        Policy=document(
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::sp-uploads", "arn:aws:s3:::sp-uploads/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ),
+    )
     queue = sqs.create_queue(QueueName="sp-jobs")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     # The reference stack's API role (terraform/modules/iam), minus KMS, which moto cannot scope.
-    api = role(backend, "sp-api-task",
-               allow("s3:ListBucket", ["arn:aws:s3:::sp-models", "arn:aws:s3:::sp-uploads"]),
-               allow("s3:GetObject", "arn:aws:s3:::sp-models/models/*"),
-               allow("s3:PutObject", ["arn:aws:s3:::sp-uploads/uploads/*", "arn:aws:s3:::sp-uploads/results/*"]),
-               allow(["sqs:SendMessage", "sqs:GetQueueAttributes"], queue_arn))
+    api = role(
+        backend,
+        "sp-api-task",
+        allow("s3:ListBucket", ["arn:aws:s3:::sp-models", "arn:aws:s3:::sp-uploads"]),
+        allow("s3:GetObject", "arn:aws:s3:::sp-models/models/*"),
+        allow("s3:PutObject", ["arn:aws:s3:::sp-uploads/uploads/*", "arn:aws:s3:::sp-uploads/results/*"]),
+        allow(["sqs:SendMessage", "sqs:GetQueueAttributes"], queue_arn),
+    )
     greedy = role(backend, "sp-greedy-task", allow(["s3:*", "sqs:*"], "*"))
     env = {"MODELS_BUCKET": "sp-models", "UPLOADS_BUCKET": "sp-uploads", "JOBS_QUEUE_URL": queue}
     ecs = backend.client("ecs")
@@ -232,8 +282,13 @@ def build_app_account(backend: AwsBackend) -> dict[str, str]:
     api_td = task_definition(backend, "sp-api", api, env)
     greedy_td = task_definition(backend, "sp-worker", greedy, env)
     target_group = f"arn:aws:elasticloadbalancing:{backend.region}:{ACCOUNT}:targetgroup/sp-api/0123456789abcdef"
-    ecs.create_service(cluster="sp", serviceName="sp-api", taskDefinition=api_td, desiredCount=1,
-                       loadBalancers=[{"targetGroupArn": target_group, "containerName": "app", "containerPort": 8080}])
+    ecs.create_service(
+        cluster="sp",
+        serviceName="sp-api",
+        taskDefinition=api_td,
+        desiredCount=1,
+        loadBalancers=[{"targetGroupArn": target_group, "containerName": "app", "containerPort": 8080}],
+    )
     ecs.create_service(cluster="sp", serviceName="sp-worker", taskDefinition=greedy_td, desiredCount=1)
     return {"api": api, "greedy": greedy, "queue": queue}
 
@@ -254,14 +309,29 @@ def enforcement(stacks: StackSession) -> Iterator[dict[str, Any]]:
     objects = backend.client("s3").list_object_versions(Bucket="sp-models")
     # A models bucket reachable only through a VPC endpoint: moto cannot evaluate StringNotEquals and
     # refuses its objects to everyone, so those parts are not judged.
-    backend.client("s3").put_bucket_policy(Bucket="sp-models", Policy=document({
-        "Sid": "OnlyThroughVpce", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": ["arn:aws:s3:::sp-models", "arn:aws:s3:::sp-models/*"],
-        "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}},
-    }))
+    backend.client("s3").put_bucket_policy(
+        Bucket="sp-models",
+        Policy=document(
+            {
+                "Sid": "OnlyThroughVpce",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::sp-models", "arn:aws:s3:::sp-models/*"],
+                "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}},
+            }
+        ),
+    )
     blocked = run(enforced_least_privilege, backend)
-    yield {**names, "result": result, "blocked": blocked, "before": before, "after": after,
-           "leftover": [*objects.get("Versions", []), *objects.get("DeleteMarkers", [])], "backend": backend}
+    yield {
+        **names,
+        "result": result,
+        "blocked": blocked,
+        "before": before,
+        "after": after,
+        "leftover": [*objects.get("Versions", []), *objects.get("DeleteMarkers", [])],
+        "backend": backend,
+    }
 
 
 def test_least_privilege_role_passes_with_each_request_named(enforcement: dict[str, Any]) -> None:
@@ -298,16 +368,18 @@ def test_unenforceable_parts_are_reported_not_judged(enforcement: dict[str, Any]
     info = finding(enforcement["result"], "moto IAM enforcement")
 
     assert info.passed and info.severity == Severity.INFO
-    assert "KMS and Secrets Manager calls: moto authorises them against Resource \"*\" only" in info.evidence
+    assert 'KMS and Secrets Manager calls: moto authorises them against Resource "*" only' in info.evidence
 
     blocked = enforcement["blocked"]
     api = finding(blocked, enforcement["api"])
     assert api.passed and "sp-models" not in api.evidence  # the models requests were not judged...
     notes = finding(blocked, "moto IAM enforcement").evidence
     assert "sp-api-task: s3:GetObject s3://sp-models/models/stackprobe-iam-probe-" in notes  # ...but named
-    assert "moto refuses every object request to sp-models even without IAM enforcement: it applies the " \
-           "conditional Deny 'OnlyThroughVpce' (StringNotEquals aws:SourceVpce=vpce-0123456789abcdef0) without " \
-           "its condition" in notes
+    assert (
+        "moto refuses every object request to sp-models even without IAM enforcement: it applies the "
+        "conditional Deny 'OnlyThroughVpce' (StringNotEquals aws:SourceVpce=vpce-0123456789abcdef0) without "
+        "its condition" in notes
+    )
 
 
 def test_probe_leaves_the_account_as_it_found_it(enforcement: dict[str, Any]) -> None:

@@ -56,8 +56,7 @@ def results(stacks: StackSession) -> Results:
     ):
         prefix = resources.models_bucket.removesuffix("-models")
         group = target_group(backend, net, alb_arn, name=prefix, listener_port=port)
-        api = api_task_definition(backend, resources, family=f"{prefix}-api",
-                                  environment=resources.api_environment())
+        api = api_task_definition(backend, resources, family=f"{prefix}-api", environment=resources.api_environment())
         worker = worker_task_definition(backend, resources, family=f"{prefix}-worker", environment=worker_env)
         service(backend, net, cluster_name, f"{prefix}-api", api, target_group=group)
         service(backend, net, cluster_name, f"{prefix}-worker", worker, desired=1)
@@ -90,15 +89,15 @@ def test_dead_letter_moves_the_poison_job_and_marks_it_failed(results: Results) 
     assert finding.passed, finding.evidence
     assert "worker sp-test-worker:1 ran 4 polls" in finding.evidence
     assert "poison message in DLQ sp-test-jobs-dlq (0→1 messages) after maxReceiveCount 2 receives" in (
-        finding.evidence)
+        finding.evidence
+    )
     assert ": failed after 2 attempts (cannot read image 'uploads/stackprobe-poison/" in finding.evidence
 
 
 def test_dead_letter_fails_without_a_redrive_policy(results: Results) -> None:
     finding = Results.flow(results.dead_letter, "sp-bad")
     assert not finding.passed
-    assert finding.evidence.endswith(
-        "FAILED: queue sp-bad-jobs has no RedrivePolicy: a poison job is retried forever")
+    assert finding.evidence.endswith("FAILED: queue sp-bad-jobs has no RedrivePolicy: a poison job is retried forever")
 
 
 def test_not_applicable_without_the_reference_app(clean_backend: AwsBackend) -> None:
@@ -109,8 +108,9 @@ def test_not_applicable_without_the_reference_app(clean_backend: AwsBackend) -> 
     resources = app_resources(clean_backend)
     net = network(clean_backend)
     group = target_group(clean_backend, net, alb(clean_backend, net), name="other")
-    web = api_task_definition(clean_backend, resources, image="public.ecr.aws/docker/library/httpd:2.4",
-                              health_check=None)
+    web = api_task_definition(
+        clean_backend, resources, image="public.ecr.aws/docker/library/httpd:2.4", health_check=None
+    )
     name = cluster(clean_backend)
     service(clean_backend, net, name, "web", web, target_group=group)
     service(clean_backend, net, name, "worker", worker_task_definition(clean_backend, resources), desired=1)

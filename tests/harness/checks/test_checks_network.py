@@ -100,8 +100,9 @@ class World:
         return self.ids[name]
 
 
-def _public_vpc(backend: AwsBackend, cidr_prefix: str, ids: dict[str, str], name: str,
-                lock_default_group: bool = True) -> tuple[str, list[str]]:
+def _public_vpc(
+    backend: AwsBackend, cidr_prefix: str, ids: dict[str, str], name: str, lock_default_group: bool = True
+) -> tuple[str, list[str]]:
     """A VPC with only public subnets (one per AZ) sharing one route table to an internet gateway."""
     vpc_id = vpc(backend, f"{cidr_prefix}.0.0/16", lock_default_group=lock_default_group)
     ids[f"{name}_igw"] = igw = internet_gateway(backend, vpc_id)
@@ -115,8 +116,9 @@ def _document_api(backend: AwsBackend, ids: dict[str, str]) -> None:
     """Legacy document-api: public task with every port open, public database open to the world."""
     vpc_id, (public_a, public_b) = _public_vpc(backend, "10.30", ids, "doc", lock_default_group=False)
     ids["doc_subnet"] = public_a
-    ids["doc_api_sg"] = api_sg = security_group(backend, vpc_id, "doc-api", ingress=[tcp(0, 65535, cidr=WORLD)],
-                                                egress=[all_traffic(cidr=WORLD)])
+    ids["doc_api_sg"] = api_sg = security_group(
+        backend, vpc_id, "doc-api", ingress=[tcp(0, 65535, cidr=WORLD)], egress=[all_traffic(cidr=WORLD)]
+    )
     ids["doc_api"] = ecs_service(backend, [public_a], [api_sg], name="doc-api", assign_public_ip=True)
     ids["doc_db_sg"] = db_sg = security_group(backend, vpc_id, "doc-db", ingress=[tcp(DB_PORT, cidr=WORLD)])
     ids["doc_db"] = rds_instance(backend, [public_a, public_b], [db_sg], name="doc-db", publicly_accessible=True)
@@ -130,8 +132,9 @@ def _ml_serving(backend: AwsBackend, ids: dict[str, str]) -> None:
     alb_sg = security_group(backend, vpc_id, "ml-alb", ingress=[tcp(80, cidr=WORLD)], egress=[all_traffic(cidr=WORLD)])
     ids["ml_alb_sg"] = alb_sg
     ids["ml_web"], target_group = load_balancer(backend, vpc_id, public, [alb_sg], name="ml-web", listeners=(80,))
-    inference_sg = security_group(backend, vpc_id, "ml-inference", ingress=[tcp(CONTAINER_PORT, group=alb_sg)],
-                                  egress=[all_traffic(cidr=WORLD)])
+    inference_sg = security_group(
+        backend, vpc_id, "ml-inference", ingress=[tcp(CONTAINER_PORT, group=alb_sg)], egress=[all_traffic(cidr=WORLD)]
+    )
     ids["ml_inference"] = ecs_service(backend, public, [inference_sg], name="ml-inference", target_group=target_group)
     ids["ml_notebook_sg"] = notebook_sg = security_group(backend, vpc_id, "ml-notebook", ingress=[tcp(22, cidr=WORLD)])
     ids["ml_notebook"] = instance(backend, public[0], [notebook_sg], public_ip=True, name="notebook")
@@ -156,17 +159,24 @@ def _cidr_ingress(backend: AwsBackend, ids: dict[str, str]) -> Reference:
 def _blocked(backend: AwsBackend, ids: dict[str, str]) -> Reference:
     """The reference design whose ALB lost its egress rule, plus instances behind NACLs."""
     ref = reference_network(backend, cidr="10.50.0.0/16", name="blocked")
-    backend.client("ec2").revoke_security_group_egress(GroupId=ref.alb_sg,
-                                                       IpPermissions=[tcp(CONTAINER_PORT, group=ref.service_sg)])
+    backend.client("ec2").revoke_security_group_egress(
+        GroupId=ref.alb_sg, IpPermissions=[tcp(CONTAINER_PORT, group=ref.service_sg)]
+    )
     ssh_sg = security_group(backend, ref.vpc_id, "blocked-ssh", ingress=[tcp(22, cidr=WORLD)])
     ids["blocked_ssh_sg"] = ssh_sg
     for name, entries in {
         # Rule 90 denies SSH before rule 100 allows everything: not reachable.
-        "denied": [nacl_entry(90, egress=False, allow=False, ports=(22, 22)), nacl_entry(100, egress=False,
-                   protocol="-1"), nacl_entry(100, egress=True, protocol="-1")],
+        "denied": [
+            nacl_entry(90, egress=False, allow=False, ports=(22, 22)),
+            nacl_entry(100, egress=False, protocol="-1"),
+            nacl_entry(100, egress=True, protocol="-1"),
+        ],
         # Rule 100 allows SSH before rule 200 denies it: reachable.
-        "allowed": [nacl_entry(100, egress=False, ports=(22, 22)), nacl_entry(200, egress=False, allow=False,
-                    ports=(22, 22)), nacl_entry(100, egress=True, ports=(1024, 65535))],
+        "allowed": [
+            nacl_entry(100, egress=False, ports=(22, 22)),
+            nacl_entry(200, egress=False, allow=False, ports=(22, 22)),
+            nacl_entry(100, egress=True, ports=(1024, 65535)),
+        ],
         # SSH allowed in, but replies to ephemeral ports denied out: not reachable (NACLs are stateless).
         "noreply": [nacl_entry(100, egress=False, ports=(22, 22)), nacl_entry(100, egress=True, ports=(443, 443))],
     }.items():
@@ -189,8 +199,9 @@ def _egress(backend: AwsBackend, ids: dict[str, str]) -> None:
     ids["egress_none"] = ecs_service(backend, isolated, [task_sg], name="egress-none")
     ids["egress_nat_subnet"] = nat_subnet = subnet(backend, vpc_id, "10.60.10.0/24", AZS[0], isolated_table)
     ids["egress_nat"] = nat = nat_gateway(backend, nat_subnet)
-    ids["egress_badnat_subnet"] = badnat_subnet = subnet(backend, vpc_id, "10.60.11.0/24", AZS[0],
-                                                         route_table(backend, vpc_id, nat=nat))
+    ids["egress_badnat_subnet"] = badnat_subnet = subnet(
+        backend, vpc_id, "10.60.11.0/24", AZS[0], route_table(backend, vpc_id, nat=nat)
+    )
     ids["egress_badnat"] = ecs_service(backend, [badnat_subnet], [task_sg], name="egress-badnat")
     ids["solo_db"] = rds_instance(backend, [isolated[0]], [security_group(backend, vpc_id, "solo-db")], name="solo-db")
 
@@ -213,8 +224,9 @@ def _endpoints(backend: AwsBackend, ids: dict[str, str]) -> None:
 def _odd_listener(backend: AwsBackend, ids: dict[str, str]) -> None:
     """Load balancers whose groups open more than their listeners: a stray port, and everything."""
     vpc_id, public = _public_vpc(backend, "10.80", ids, "odd")
-    ids["odd_alb_sg"] = alb_sg = security_group(backend, vpc_id, "odd-alb",
-                                                ingress=[tcp(8443, cidr=WORLD), tcp(22, cidr=WORLD)])
+    ids["odd_alb_sg"] = alb_sg = security_group(
+        backend, vpc_id, "odd-alb", ingress=[tcp(8443, cidr=WORLD), tcp(22, cidr=WORLD)]
+    )
     ids["odd_web"], _ = load_balancer(backend, vpc_id, public, [alb_sg], name="odd-web", listeners=(8443,))
     ids["wide_alb_sg"] = wide_sg = security_group(backend, vpc_id, "wide-alb", ingress=[all_traffic(cidr=WORLD)])
     ids["wide_web"], _ = load_balancer(backend, vpc_id, public, [wide_sg], name="wide-web", listeners=(443,))
@@ -243,9 +255,7 @@ def world(stacks: StackSession) -> Iterator[World]:
 def test_empty_account_is_not_applicable(world: World) -> None:
     # moto's default VPC, subnets and default security group are there, and must be ignored.
     results = world.empty_results
-    assert {i: (r.status, r.error) for i, r in results.items()} == {
-        i: (Status.NOT_APPLICABLE, "") for i in results
-    }
+    assert {i: (r.status, r.error) for i, r in results.items()} == {i: (Status.NOT_APPLICABLE, "") for i in results}
 
 
 def test_reference_design_passes_every_check(world: World) -> None:
@@ -276,10 +286,23 @@ def test_world_checks_ran_without_errors(world: World) -> None:
 
 def test_reference_resources_pass_next_to_broken_ones(world: World) -> None:
     ref = world.ref
-    resources = {ref.alb_arn, ref.service_arn, ref.db_arn, ref.extra["cache_arn"], ref.alb_sg, ref.service_sg,
-                 ref.db_sg, ref.extra["cache_sg"], "ref-db-subnets"}
-    failing = [(f.check_id, f.resource, f.evidence) for r in world.results.values() for f in r.failures
-               if f.resource in resources]
+    resources = {
+        ref.alb_arn,
+        ref.service_arn,
+        ref.db_arn,
+        ref.extra["cache_arn"],
+        ref.alb_sg,
+        ref.service_sg,
+        ref.db_sg,
+        ref.extra["cache_sg"],
+        "ref-db-subnets",
+    }
+    failing = [
+        (f.check_id, f.resource, f.evidence)
+        for r in world.results.values()
+        for f in r.failures
+        if f.resource in resources
+    ]
     assert failing == []
 
 
@@ -347,7 +370,8 @@ def test_nacls_are_evaluated_in_rule_order_and_both_ways(world: World) -> None:
     assert not allowed.passed and world.severity(allowed) is Severity.CRITICAL
     assert allowed.evidence.endswith(
         f"{world['nacl_allowed_subnet']} public via {world['blocked_igw']}, public IP "
-        + allowed.evidence.split("public IP ")[1].split(",")[0] + f", {world['nacl_allowed_acl']} allows]"
+        + allowed.evidence.split("public IP ")[1].split(",")[0]
+        + f", {world['nacl_allowed_acl']} allows]"
     )
 
 
@@ -391,8 +415,9 @@ def test_public_database_open_to_the_world_fails_critical_twice(world: World) ->
     assert not finding.passed and world.severity(finding) is Severity.CRITICAL
     parts = finding.evidence.split("; ")
     assert parts[0].startswith(f"PubliclyAccessible=true with a public address in {world['doc_subnet']} public via ")
-    assert parts[1].startswith(f"{WORLD} → {world['doc_db_sg']} (doc-db):5432 [rds instance doc-db] "
-                               f"(internet-reachable now: {WORLD} → ")
+    assert parts[1].startswith(
+        f"{WORLD} → {world['doc_db_sg']} (doc-db):5432 [rds instance doc-db] (internet-reachable now: {WORLD} → "
+    )
 
 
 def test_private_database_open_to_the_world_is_critical(world: World) -> None:
@@ -407,12 +432,14 @@ def test_private_database_open_to_the_world_is_critical(world: World) -> None:
 def test_vpc_cidr_and_foreign_groups_on_data_stores_are_medium(world: World) -> None:
     db = world.one("network.data-only-from-service", world["cidr_db_arn"])
     assert not db.passed and world.severity(db) is Severity.MEDIUM
-    assert sorted(db.evidence.split("; ")) == sorted([
-        f"10.40.0.0/16 → {world['cidr_db_sg']} (cidr-db):5432 [rds instance cidr-db] "
-        "(address-based: any host in the range)",
-        f"{world['cidr_bastion_sg']} (cidr-bastion) → {world['cidr_db_sg']} (cidr-db):5432 [rds instance cidr-db] "
-        "(that group is on nothing, not application compute)",
-    ])
+    assert sorted(db.evidence.split("; ")) == sorted(
+        [
+            f"10.40.0.0/16 → {world['cidr_db_sg']} (cidr-db):5432 [rds instance cidr-db] "
+            "(address-based: any host in the range)",
+            f"{world['cidr_bastion_sg']} (cidr-bastion) → {world['cidr_db_sg']} (cidr-db):5432 [rds instance cidr-db] "
+            "(that group is on nothing, not application compute)",
+        ]
+    )
     cache = world.one("network.data-only-from-service", world["cidr_cache_arn"])
     assert not cache.passed and world.severity(cache) is Severity.MEDIUM
     assert cache.evidence == (
@@ -427,13 +454,19 @@ def test_vpc_cidr_and_foreign_groups_on_data_stores_are_medium(world: World) -> 
 def test_world_rules_are_judged_by_what_the_group_is_on(world: World) -> None:
     check_id = "network.no-world-ingress"
     expected = {
-        world["doc_api_sg"]: (Severity.CRITICAL, f"{WORLD} → {world['doc_api_sg']} (doc-api):0-65535 "
-                                                 "(on ecs service doc-api)"),
-        world["ml_notebook_sg"]: (Severity.CRITICAL, f"{WORLD} → {world['ml_notebook_sg']} (ml-notebook):22 "
-                                                     f"(on ec2 instance {world['ml_notebook']} (notebook))"),
+        world["doc_api_sg"]: (
+            Severity.CRITICAL,
+            f"{WORLD} → {world['doc_api_sg']} (doc-api):0-65535 (on ecs service doc-api)",
+        ),
+        world["ml_notebook_sg"]: (
+            Severity.CRITICAL,
+            f"{WORLD} → {world['ml_notebook_sg']} (ml-notebook):22 (on ec2 instance {world['ml_notebook']} (notebook))",
+        ),
         world["ml_db_sg"]: (Severity.CRITICAL, f"{WORLD} → {world['ml_db_sg']} (ml-db):5432 (on rds instance ml-db)"),
-        world["cidr_old_ssh_sg"]: (Severity.MEDIUM, f"{WORLD} → {world['cidr_old_ssh_sg']} (cidr-old-ssh):22 "
-                                                    "(on nothing (unattached))"),
+        world["cidr_old_ssh_sg"]: (
+            Severity.MEDIUM,
+            f"{WORLD} → {world['cidr_old_ssh_sg']} (cidr-old-ssh):22 (on nothing (unattached))",
+        ),
     }
     for group_id, (severity, evidence) in expected.items():
         finding = world.one(check_id, group_id)
@@ -447,10 +480,16 @@ def test_load_balancer_listener_ports_are_exempt_and_other_ports_are_not(world: 
     assert alb.evidence == f"{WORLD} → {world['ml_alb_sg']} (ml-alb):80: listener ports of alb ml-web"
     stray = world.one(check_id, world["odd_alb_sg"])  # 8443 is its listener, 22 is not
     assert (stray.passed, world.severity(stray), stray.evidence) == (
-        False, Severity.MEDIUM, f"{WORLD} → {world['odd_alb_sg']} (odd-alb):22 (on alb odd-web)")
+        False,
+        Severity.MEDIUM,
+        f"{WORLD} → {world['odd_alb_sg']} (odd-alb):22 (on alb odd-web)",
+    )
     wide = world.one(check_id, world["wide_alb_sg"])
     assert (wide.passed, world.severity(wide), wide.evidence) == (
-        False, Severity.HIGH, f"{WORLD} → {world['wide_alb_sg']} (wide-alb):all (on alb wide-web)")
+        False,
+        Severity.HIGH,
+        f"{WORLD} → {world['wide_alb_sg']} (wide-alb):all (on alb wide-web)",
+    )
 
 
 def test_load_balancer_reached_only_on_its_listener_despite_an_all_traffic_rule(world: World) -> None:
@@ -558,6 +597,6 @@ def test_public_ip_is_high_and_public_subnets_medium(world: World) -> None:
 
 def _acl_of(world: World, subnet_id: str) -> str:
     acls = world.backend.client("ec2").describe_network_acls(
-        Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])["NetworkAcls"]
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
+    )["NetworkAcls"]
     return str(acls[0]["NetworkAclId"])
-

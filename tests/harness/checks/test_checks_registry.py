@@ -15,12 +15,25 @@ from stackprobe.session import StackSession
 pytestmark = pytest.mark.harness
 
 CHECKS = (immutable_tags, scan_on_push, kms_encryption, lifecycle_policy)
-LIFECYCLE = {"rules": [
-    {"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                                      "countNumber": 7}, "action": {"type": "expire"}},
-    {"rulePriority": 2, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
-     "action": {"type": "expire"}},
-]}
+LIFECYCLE = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 7,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
+            "action": {"type": "expire"},
+        },
+    ]
+}
 
 
 @pytest.fixture(scope="module")
@@ -28,17 +41,26 @@ def results(stacks: StackSession) -> dict[str, CheckResult]:
     backend = stacks.reset_emulator()
     ecr = backend.client("ecr")
     key = backend.client("kms").create_key(Description="registry")["KeyMetadata"]["Arn"]
-    ecr.create_repository(repositoryName="sp-good", imageTagMutability="IMMUTABLE",
-                          imageScanningConfiguration={"scanOnPush": True},
-                          encryptionConfiguration={"encryptionType": "KMS", "kmsKey": key})
+    ecr.create_repository(
+        repositoryName="sp-good",
+        imageTagMutability="IMMUTABLE",
+        imageScanningConfiguration={"scanOnPush": True},
+        encryptionConfiguration={"encryptionType": "KMS", "kmsKey": key},
+    )
     ecr.put_lifecycle_policy(repositoryName="sp-good", lifecyclePolicyText=json.dumps(LIFECYCLE))
     ecr.create_repository(repositoryName="sp-defaults")
-    ecr.create_repository(repositoryName="sp-latest-moves", imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
-                          imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}])
+    ecr.create_repository(
+        repositoryName="sp-latest-moves",
+        imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}],
+    )
     ecr.create_repository(repositoryName="sp-scan-by-registry")
-    ecr.put_registry_scanning_configuration(scanType="ENHANCED", rules=[
-        {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "sp-scan-*", "filterType": "WILDCARD"}]}
-    ])
+    ecr.put_registry_scanning_configuration(
+        scanType="ENHANCED",
+        rules=[
+            {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "sp-scan-*", "filterType": "WILDCARD"}]}
+        ],
+    )
     found = {check.id: run_check(check, CheckContext(backend=backend)) for check in CHECKS}
     found["key"] = CheckResult(check=kms_encryption, skipped_reason=key)  # the key ARN, for the evidence
     return found
@@ -64,7 +86,9 @@ def test_scan_on_push_directly_or_by_registry_rule(results: dict[str, CheckResul
 
     assert seen["sp-good"] == (True, "scanOnPush=true")
     assert seen["sp-scan-by-registry"] == (
-        True, "scanOnPush=false, but covered by the registry ENHANCED scanning rule SCAN_ON_PUSH (filter sp-scan-*)")
+        True,
+        "scanOnPush=false, but covered by the registry ENHANCED scanning rule SCAN_ON_PUSH (filter sp-scan-*)",
+    )
     assert seen["sp-defaults"] == (False, "scanOnPush=false, no registry scanning rule")
 
 

@@ -29,8 +29,7 @@ from stackprobe.session import StackSession
 pytestmark = pytest.mark.harness
 
 APP_DIR = Path(__file__).resolve().parents[3] / "app"
-ALL_BLOCKED = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"),
-                            True)
+ALL_BLOCKED = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
 
 
 def bucket(backend: AwsBackend, name: str) -> str:
@@ -62,9 +61,9 @@ def kms_encrypt(backend: AwsBackend, name: str, key_id: str | None, bucket_key: 
         default["KMSMasterKeyID"] = key_id
     backend.client("s3").put_bucket_encryption(
         Bucket=name,
-        ServerSideEncryptionConfiguration={"Rules": [
-            {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": bucket_key}
-        ]},
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": bucket_key}]
+        },
     )
 
 
@@ -80,8 +79,9 @@ def by_resource(result: CheckResult) -> dict[str, tuple[bool, str]]:
 def account_block(backend: AwsBackend, config: dict[str, bool]) -> None:
     client = backend.session().client("s3control", endpoint_url=backend.endpoint, region_name=backend.region)
     prefix = f"://{backend.account_id}."
-    client.meta.events.register("before-sign.s3-control.*",
-                                lambda request, **_: setattr(request, "url", request.url.replace(prefix, "://", 1)))
+    client.meta.events.register(
+        "before-sign.s3-control.*", lambda request, **_: setattr(request, "url", request.url.replace(prefix, "://", 1))
+    )
     client.put_public_access_block(AccountId=backend.account_id, PublicAccessBlockConfiguration=config)
 
 
@@ -117,27 +117,54 @@ def config_results(stacks: StackSession) -> dict[str, CheckResult]:
     bucket(backend, "sp-enc-default")
     for name, principal in ALB_PRINCIPALS.items():
         bucket(backend, name)
-        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-        set_policy(backend, name, tls_statement(name), {
-            "Sid": "AlbLogs", "Effect": "Allow", "Principal": principal, "Action": "s3:PutObject",
-            "Resource": f"arn:aws:s3:::{name}/alb/AWSLogs/123456789012/*",
-        })
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
+        set_policy(
+            backend,
+            name,
+            tls_statement(name),
+            {
+                "Sid": "AlbLogs",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{name}/alb/AWSLogs/123456789012/*",
+            },
+        )
     # S3 server access logging is not the ALB exception: its target bucket still needs KMS.
-    set_policy(backend, bucket(backend, "sp-enc-s3-logs"), {
-        "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
-        "Resource": "arn:aws:s3:::sp-enc-s3-logs/*",
-    })
+    set_policy(
+        backend,
+        bucket(backend, "sp-enc-s3-logs"),
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": "arn:aws:s3:::sp-enc-s3-logs/*",
+        },
+    )
     # versioning
     s3.put_bucket_versioning(Bucket=bucket(backend, "sp-ver-on"), VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_versioning(Bucket=bucket(backend, "sp-ver-suspended"),
-                             VersioningConfiguration={"Status": "Suspended"})
+    s3.put_bucket_versioning(
+        Bucket=bucket(backend, "sp-ver-suspended"), VersioningConfiguration={"Status": "Suspended"}
+    )
     # public access
-    set_policy(backend, bucket(backend, "sp-pub-private"), tls_statement("sp-pub-private"), {
-        "Sid": "CloudFront", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
-        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::sp-pub-private/*",
-        "Condition": {"StringEquals": {"aws:SourceArn": "arn:aws:cloudfront::123456789012:distribution/E1"}},
-    })
+    set_policy(
+        backend,
+        bucket(backend, "sp-pub-private"),
+        tls_statement("sp-pub-private"),
+        {
+            "Sid": "CloudFront",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::sp-pub-private/*",
+            "Condition": {"StringEquals": {"aws:SourceArn": "arn:aws:cloudfront::123456789012:distribution/E1"}},
+        },
+    )
     s3.put_bucket_acl(Bucket=bucket(backend, "sp-pub-acl"), ACL="public-read")
     set_policy(backend, bucket(backend, "sp-pub-policy"), public_read("sp-pub-policy"))
     # TLS only
@@ -145,8 +172,10 @@ def config_results(stacks: StackSession) -> dict[str, CheckResult]:
     set_policy(backend, bucket(backend, "sp-tls-allow"), tls_statement("sp-tls-allow", Effect="Allow"))
     set_policy(backend, bucket(backend, "sp-tls-get"), tls_statement("sp-tls-get", Action="s3:GetObject"))
 
-    results = {check.id: run(check, backend)
-               for check in (public_access_block, encryption_kms, versioning, no_public_access, tls_only)}
+    results = {
+        check.id: run(check, backend)
+        for check in (public_access_block, encryption_kms, versioning, no_public_access, tls_only)
+    }
     # The key's ARN travels as a pseudo-result, so the tests can compare evidence to it.
     results[KEY] = CheckResult(check=encryption_kms, skipped_reason=key)
     return results
@@ -163,8 +192,13 @@ ALB_PRINCIPALS: dict[str, dict[str, str]] = {
 
 
 def public_read(name: str) -> dict[str, Any]:
-    return {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{name}/*"}
+    return {
+        "Sid": "Public",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{name}/*",
+    }
 
 
 def evidence(results: dict[str, CheckResult], check_id: str, resource: str) -> tuple[bool, str]:
@@ -175,20 +209,30 @@ def evidence(results: dict[str, CheckResult], check_id: str, resource: str) -> t
 def test_public_access_block(config_results: dict[str, CheckResult]) -> None:
     assert config_results["s3.public-access-block"].status == Status.FAIL
     assert evidence(config_results, "s3.public-access-block", "sp-pab-good") == (
-        True, "bucket: all four settings true; no account public access block")
+        True,
+        "bucket: all four settings true; no account public access block",
+    )
     assert evidence(config_results, "s3.public-access-block", "sp-pab-partial") == (
-        False, "bucket: BlockPublicPolicy=false, RestrictPublicBuckets=false; no account public access block")
+        False,
+        "bucket: BlockPublicPolicy=false, RestrictPublicBuckets=false; no account public access block",
+    )
     assert evidence(config_results, "s3.public-access-block", "sp-pab-none") == (
-        False, "no bucket public access block; no account public access block")
+        False,
+        "no bucket public access block; no account public access block",
+    )
 
 
 def test_kms_with_customer_key_and_bucket_key_passes(config_results: dict[str, CheckResult]) -> None:
     key = config_results[KEY].skipped_reason
     assert evidence(config_results, "s3.encryption-kms", "sp-enc-good") == (
-        True, f"aws:kms with customer-managed key {key}, BucketKeyEnabled=true")
+        True,
+        f"aws:kms with customer-managed key {key}, BucketKeyEnabled=true",
+    )
     # A key given by alias is resolved to the key itself.
     assert evidence(config_results, "s3.encryption-kms", "sp-enc-alias") == (
-        True, f"aws:kms with customer-managed key {key}, BucketKeyEnabled=true")
+        True,
+        f"aws:kms with customer-managed key {key}, BucketKeyEnabled=true",
+    )
 
 
 def test_encryption_failures_and_their_severity(config_results: dict[str, CheckResult]) -> None:
@@ -197,11 +241,17 @@ def test_encryption_failures_and_their_severity(config_results: dict[str, CheckR
 
     assert result.status == Status.FAIL
     assert evidence(config_results, "s3.encryption-kms", "sp-enc-default") == (
-        False, "SSE-S3 (AES256): readable by anyone with s3:GetObject")
+        False,
+        "SSE-S3 (AES256): readable by anyone with s3:GetObject",
+    )
     assert evidence(config_results, "s3.encryption-kms", "sp-enc-aws-key") == (
-        False, "aws:kms with the AWS-managed key aws/s3 (no KMSMasterKeyID)")
+        False,
+        "aws:kms with the AWS-managed key aws/s3 (no KMSMasterKeyID)",
+    )
     assert evidence(config_results, "s3.encryption-kms", "sp-enc-no-bucket-key") == (
-        False, f"aws:kms with customer-managed key {key}, BucketKeyEnabled=false (a KMS call per object)")
+        False,
+        f"aws:kms with customer-managed key {key}, BucketKeyEnabled=false (a KMS call per object)",
+    )
     assert finding(result, "sp-enc-no-bucket-key").severity == Severity.LOW
     assert finding(result, "sp-enc-default").severity is None  # the check's own: medium
     assert result.worst_severity() == Severity.MEDIUM
@@ -217,12 +267,16 @@ def test_encryption_failures_and_their_severity(config_results: dict[str, CheckR
 )
 def test_alb_log_bucket_may_use_sse_s3(config_results: dict[str, CheckResult], name: str, why: str) -> None:
     assert evidence(config_results, "s3.encryption-kms", name) == (
-        True, f"SSE-S3 (AES256), as ALB access-log delivery requires: policy statement 'AlbLogs' {why}")
+        True,
+        f"SSE-S3 (AES256), as ALB access-log delivery requires: policy statement 'AlbLogs' {why}",
+    )
 
 
 def test_log_bucket_for_other_services_still_needs_kms(config_results: dict[str, CheckResult]) -> None:
     assert evidence(config_results, "s3.encryption-kms", "sp-enc-s3-logs") == (
-        False, "SSE-S3 (AES256): readable by anyone with s3:GetObject")
+        False,
+        "SSE-S3 (AES256): readable by anyone with s3:GetObject",
+    )
 
 
 def test_versioning(config_results: dict[str, CheckResult]) -> None:
@@ -237,11 +291,17 @@ def test_private_buckets_pass_public_ones_fail_critical(config_results: dict[str
     no_block = "(public access block: no bucket public access block; no account public access block)"
 
     assert evidence(config_results, "s3.no-public-access", "sp-pub-private") == (
-        True, "no public ACL grant, no public policy statement")
+        True,
+        "no public ACL grant, no public policy statement",
+    )
     assert evidence(config_results, "s3.no-public-access", "sp-pub-acl") == (
-        False, f"ACL grants READ to AllUsers {no_block}")
+        False,
+        f"ACL grants READ to AllUsers {no_block}",
+    )
     assert evidence(config_results, "s3.no-public-access", "sp-pub-policy") == (
-        False, f"policy statement 'Public' allows s3:GetObject to * on arn:aws:s3:::sp-pub-policy/* {no_block}")
+        False,
+        f"policy statement 'Public' allows s3:GetObject to * on arn:aws:s3:::sp-pub-policy/* {no_block}",
+    )
     # A TLS-only Deny to "*" and an ALB log grant are not public grants.
     assert finding(result, "sp-tls-good").passed and finding(result, "sp-enc-alb-service").passed
     assert result.worst_severity() == Severity.CRITICAL
@@ -250,12 +310,18 @@ def test_private_buckets_pass_public_ones_fail_critical(config_results: dict[str
 def test_tls_only(config_results: dict[str, CheckResult]) -> None:
     assert config_results["s3.tls-only"].status == Status.FAIL
     assert evidence(config_results, "s3.tls-only", "sp-tls-good") == (
-        True, "statement 'DenyInsecureTransport' denies s3:* to every principal on arn:aws:s3:::sp-tls-good and "
-              "arn:aws:s3:::sp-tls-good/* when aws:SecureTransport=false")
+        True,
+        "statement 'DenyInsecureTransport' denies s3:* to every principal on arn:aws:s3:::sp-tls-good and "
+        "arn:aws:s3:::sp-tls-good/* when aws:SecureTransport=false",
+    )
     assert evidence(config_results, "s3.tls-only", "sp-tls-allow") == (
-        False, "statement 'DenyInsecureTransport' is Allow, not Deny")
+        False,
+        "statement 'DenyInsecureTransport' is Allow, not Deny",
+    )
     assert evidence(config_results, "s3.tls-only", "sp-tls-get") == (
-        False, "statement 'DenyInsecureTransport' covers only s3:GetObject, not s3:*")
+        False,
+        "statement 'DenyInsecureTransport' covers only s3:GetObject, not s3:*",
+    )
     assert evidence(config_results, "s3.tls-only", "sp-pab-none") == (False, "no bucket policy")
 
 
@@ -273,8 +339,10 @@ def test_account_level_block_protects_and_neutralises(clean_backend: AwsBackend)
     assert finding(pab, "sp-pub-blocked").evidence == "no bucket public access block; account: all four settings true"
     found = finding(public, "sp-pub-blocked")
     assert not found.passed and found.severity == Severity.MEDIUM
-    assert found.evidence.endswith("; neutralised for now by the public access block (no bucket public access "
-                                   "block; account: all four settings true)")
+    assert found.evidence.endswith(
+        "; neutralised for now by the public access block (no bucket public access "
+        "block; account: all four settings true)"
+    )
 
 
 def test_no_bucket_is_not_applicable(clean_backend: AwsBackend) -> None:
@@ -286,9 +354,12 @@ def test_no_bucket_is_not_applicable(clean_backend: AwsBackend) -> None:
 
 
 def uploads_cors(backend: AwsBackend, name: str) -> None:
-    backend.client("s3").put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [
-        {"AllowedMethods": ["PUT", "POST"], "AllowedOrigins": ["https://app.example.com"]}
-    ]})
+    backend.client("s3").put_bucket_cors(
+        Bucket=name,
+        CORSConfiguration={
+            "CORSRules": [{"AllowedMethods": ["PUT", "POST"], "AllowedOrigins": ["https://app.example.com"]}]
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -329,9 +400,14 @@ def upload_results(stacks: StackSession) -> dict[str, Any]:
 
 
 def vpce_only(name: str) -> dict[str, Any]:
-    return {"Sid": "OnlyThroughVpce", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
-            "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}}}
+    return {
+        "Sid": "OnlyThroughVpce",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+        "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}},
+    }
 
 
 def test_presigned_upload_lands_encrypted_with_the_stack_key(upload_results: dict[str, Any]) -> None:
@@ -353,8 +429,10 @@ def test_presigned_upload_without_bucket_kms_fails(upload_results: dict[str, Any
     assert result.status == Status.FAIL
     # moto stores no SSE at all where AWS would apply SSE-S3: either way, not the stack's key.
     assert "ServerSideEncryption=none" in result.findings[0].evidence
-    assert "the bucket has no default SSE-KMS key, so uploads are not encrypted with the stack's key" in \
-        result.findings[0].evidence
+    assert (
+        "the bucket has no default SSE-KMS key, so uploads are not encrypted with the stack's key"
+        in result.findings[0].evidence
+    )
 
 
 def test_presigned_upload_to_the_wrong_bucket_fails(upload_results: dict[str, Any]) -> None:
@@ -383,5 +461,7 @@ def test_presigned_upload_refuses_to_judge_what_the_emulator_blocks(upload_resul
     assert result.skipped_reason.startswith(
         f"not exercisable on this emulator: the emulator refuses every object request to bucket {uploads}"
     )
-    assert "'OnlyThroughVpce' (StringNotEquals aws:SourceVpce=vpce-0123456789abcdef0) is applied without its " \
-           "condition" in result.skipped_reason
+    assert (
+        "'OnlyThroughVpce' (StringNotEquals aws:SourceVpce=vpce-0123456789abcdef0) is applied without its "
+        "condition" in result.skipped_reason
+    )

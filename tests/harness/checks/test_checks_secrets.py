@@ -33,16 +33,48 @@ def finding(result: CheckResult, resource: str) -> Finding:
 # --- names and values ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["DB_PASSWORD", "PASSWORD", "db-passwd", "API_KEY", "STRIPE_API_KEY", "JWT_SECRET",
-                                  "CLIENT_SECRET", "GITHUB_TOKEN", "AUTH_TOKEN", "PRIVATE_KEY", "SIGNING_KEY",
-                                  "AWS_SECRET_ACCESS_KEY", "DB_SECRET", "SMTP_CREDENTIALS", "APIKEY"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DB_PASSWORD",
+        "PASSWORD",
+        "db-passwd",
+        "API_KEY",
+        "STRIPE_API_KEY",
+        "JWT_SECRET",
+        "CLIENT_SECRET",
+        "GITHUB_TOKEN",
+        "AUTH_TOKEN",
+        "PRIVATE_KEY",
+        "SIGNING_KEY",
+        "AWS_SECRET_ACCESS_KEY",
+        "DB_SECRET",
+        "SMTP_CREDENTIALS",
+        "APIKEY",
+    ],
+)
 def test_secret_like_names(name: str) -> None:
     assert looks_like_secret_name(name)
 
 
-@pytest.mark.parametrize("name", ["DB_SECRET_ARN", "SECRET_NAME", "TOKEN_URL", "PASSWORD_MIN_LENGTH", "DB_HOST",
-                                  "AWS_ACCESS_KEY_ID", "KMS_KEY_ID", "TOKEN_TTL", "MODELS_BUCKET", "HEALTH_PATH",
-                                  "SECRETS_PREFIX", "API_KEY_HEADER", "KEYBOARD_LAYOUT"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DB_SECRET_ARN",
+        "SECRET_NAME",
+        "TOKEN_URL",
+        "PASSWORD_MIN_LENGTH",
+        "DB_HOST",
+        "AWS_ACCESS_KEY_ID",
+        "KMS_KEY_ID",
+        "TOKEN_TTL",
+        "MODELS_BUCKET",
+        "HEALTH_PATH",
+        "SECRETS_PREFIX",
+        "API_KEY_HEADER",
+        "KEYBOARD_LAYOUT",
+    ],
+)
 def test_names_that_point_at_or_configure_secrets(name: str) -> None:
     assert not looks_like_secret_name(name)
 
@@ -50,7 +82,8 @@ def test_names_that_point_at_or_configure_secrets(name: str) -> None:
 def test_literal_values_are_judged_without_being_repeated() -> None:
     assert literal_secret("DB_PASSWORD", SECRET_VALUE) == "DB_PASSWORD is a literal value (13 characters)"
     assert literal_secret("DATABASE_URL", "postgres://app:hunter2@db:5432/app") == (
-        "DATABASE_URL is a URL with an embedded password")
+        "DATABASE_URL is a URL with an embedded password"
+    )
     assert literal_secret("DB_PASSWORD", "") is None
     assert literal_secret("DB_PASSWORD", SECRET_ARN) is None
     assert literal_secret("DATABASE_URL", "postgres://db:5432/app") is None
@@ -60,24 +93,46 @@ def test_literal_values_are_judged_without_being_repeated() -> None:
 
 
 def register(backend: AwsBackend, family: str, env: dict[str, str], secrets: dict[str, str] | None = None) -> str:
-    return str(backend.client("ecs").register_task_definition(
-        family=family,
-        containerDefinitions=[{
-            "name": "api", "image": "app:1", "memory": 512,
-            "environment": [{"name": k, "value": v} for k, v in env.items()],
-            "secrets": [{"name": k, "valueFrom": v} for k, v in (secrets or {}).items()],
-        }],
-    )["taskDefinition"]["taskDefinitionArn"])
+    return str(
+        backend.client("ecs").register_task_definition(
+            family=family,
+            containerDefinitions=[
+                {
+                    "name": "api",
+                    "image": "app:1",
+                    "memory": 512,
+                    "environment": [{"name": k, "value": v} for k, v in env.items()],
+                    "secrets": [{"name": k, "valueFrom": v} for k, v in (secrets or {}).items()],
+                }
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+    )
 
 
 @pytest.fixture(scope="module")
 def task_env_result(stacks: StackSession) -> tuple[CheckResult, str, str]:
     backend = stacks.reset_emulator()
-    good = register(backend, "sp-good", {"DB_HOST": "db.internal", "DB_SECRET_ARN": SECRET_ARN,
-                                         "PASSWORD_MIN_LENGTH": "12", "TOKEN_URL": "https://idp.example.com/token"},
-                    {"DB_SECRET": SECRET_ARN, "DB_PASSWORD": f"{SECRET_ARN}:password::"})
-    bad = register(backend, "sp-plain", {"DB_HOST": "db.internal", "DB_PASSWORD": SECRET_VALUE,
-                                         "DATABASE_URL": "postgres://app:hunter2@db:5432/app", "API_KEY": "abc123"})
+    good = register(
+        backend,
+        "sp-good",
+        {
+            "DB_HOST": "db.internal",
+            "DB_SECRET_ARN": SECRET_ARN,
+            "PASSWORD_MIN_LENGTH": "12",
+            "TOKEN_URL": "https://idp.example.com/token",
+        },
+        {"DB_SECRET": SECRET_ARN, "DB_PASSWORD": f"{SECRET_ARN}:password::"},
+    )
+    bad = register(
+        backend,
+        "sp-plain",
+        {
+            "DB_HOST": "db.internal",
+            "DB_PASSWORD": SECRET_VALUE,
+            "DATABASE_URL": "postgres://app:hunter2@db:5432/app",
+            "API_KEY": "abc123",
+        },
+    )
     return run_check(no_plaintext_in_task_env, CheckContext(backend=backend)), good, bad
 
 
@@ -86,7 +141,9 @@ def test_secrets_from_value_from_pass(task_env_result: tuple[CheckResult, str, s
     found = finding(result, good)
 
     assert (found.passed, found.evidence) == (
-        True, "no secret-like environment value; from secrets (valueFrom): DB_SECRET, DB_PASSWORD")
+        True,
+        "no secret-like environment value; from secrets (valueFrom): DB_SECRET, DB_PASSWORD",
+    )
 
 
 def test_plaintext_credentials_fail_without_showing_them(task_env_result: tuple[CheckResult, str, str]) -> None:
@@ -95,8 +152,10 @@ def test_plaintext_credentials_fail_without_showing_them(task_env_result: tuple[
 
     assert result.status == Status.FAIL and result.worst_severity() == Severity.CRITICAL
     assert (found.passed, found.evidence) == (
-        False, "container api: DB_PASSWORD is a literal value (13 characters); container api: DATABASE_URL is a URL "
-               "with an embedded password; container api: API_KEY is a literal value (6 characters)")
+        False,
+        "container api: DB_PASSWORD is a literal value (13 characters); container api: DATABASE_URL is a URL "
+        "with an embedded password; container api: API_KEY is a literal value (6 characters)",
+    )
     assert SECRET_VALUE not in found.evidence and "hunter2" not in found.evidence
 
 
@@ -108,13 +167,19 @@ def test_no_task_definition_is_not_applicable(clean_backend: AwsBackend) -> None
 
 
 def db(name: str, type_: str = "aws_db_instance", **expressions: Any) -> dict[str, Any]:
-    return {"address": f"{type_}.{name}", "mode": "managed", "type": type_, "name": name,
-            "expressions": {"engine": {"constant_value": "postgres"}, **expressions}}
+    return {
+        "address": f"{type_}.{name}",
+        "mode": "managed",
+        "type": type_,
+        "name": name,
+        "expressions": {"engine": {"constant_value": "postgres"}, **expressions},
+    }
 
 
 def plan(root: dict[str, Any], variables: dict[str, Any] | None = None) -> Plan:
-    return Plan({"configuration": {"root_module": root},
-                 "variables": {k: {"value": v} for k, v in (variables or {}).items()}})
+    return Plan(
+        {"configuration": {"root_module": root}, "variables": {k: {"value": v} for k, v in (variables or {}).items()}}
+    )
 
 
 def judge(the_plan: Plan, backend: AwsBackend) -> CheckResult:
@@ -138,8 +203,13 @@ def plan_result(aws_backend: AwsBackend) -> CheckResult:
             db("from_var", password={"references": ["var.no_default_password"]}),
             db("replica"),
             db("aurora", "aws_rds_cluster", master_password={"constant_value": "Aur0ra!"}),
-            {"address": "aws_s3_bucket.x", "mode": "managed", "type": "aws_s3_bucket", "name": "x",
-             "expressions": {"bucket": {"constant_value": "password"}}},
+            {
+                "address": "aws_s3_bucket.x",
+                "mode": "managed",
+                "type": "aws_s3_bucket",
+                "name": "x",
+                "expressions": {"bucket": {"constant_value": "password"}},
+            },
         ],
         "module_calls": {
             "database": {
@@ -169,24 +239,44 @@ def plan_result(aws_backend: AwsBackend) -> CheckResult:
     [
         ("aws_db_instance.literal", False, "password is a literal in the configuration (13 characters)", None),
         ("aws_rds_cluster.aurora", False, "master_password is a literal in the configuration (7 characters)", None),
-        ("aws_db_instance.default", False, "password is var.db_password, whose default is a literal (10 characters) "
-                                           "in variable db_password", Severity.HIGH),
-        ("module.database.aws_db_instance.this", False, "password is var.master_password of module.database, a "
-                                                        "literal in the configuration (14 characters)", None),
-        ("aws_db_instance.managed", True, "manage_master_user_password = true: the service keeps the password in "
-                                          "Secrets Manager", None),
-        ("aws_db_instance.generated", True, "password comes from random_password.db.result, random_password.db",
-         None),
-        ("module.safe.aws_db_instance.this", True, "password is var.master_password of module.safe, from "
-                                                   "random_password.db.result", None),
-        ("aws_db_instance.overridden", True, "password is var.overridden_password, set at plan time (its literal "
-                                             "default is not used)", None),
+        (
+            "aws_db_instance.default",
+            False,
+            "password is var.db_password, whose default is a literal (10 characters) in variable db_password",
+            Severity.HIGH,
+        ),
+        (
+            "module.database.aws_db_instance.this",
+            False,
+            "password is var.master_password of module.database, a literal in the configuration (14 characters)",
+            None,
+        ),
+        (
+            "aws_db_instance.managed",
+            True,
+            "manage_master_user_password = true: the service keeps the password in Secrets Manager",
+            None,
+        ),
+        ("aws_db_instance.generated", True, "password comes from random_password.db.result, random_password.db", None),
+        (
+            "module.safe.aws_db_instance.this",
+            True,
+            "password is var.master_password of module.safe, from random_password.db.result",
+            None,
+        ),
+        (
+            "aws_db_instance.overridden",
+            True,
+            "password is var.overridden_password, set at plan time (its literal default is not used)",
+            None,
+        ),
         ("aws_db_instance.from_var", True, "password is var.no_default_password, set at plan time", None),
         ("aws_db_instance.replica", True, "no master password in the configuration", None),
     ],
 )
-def test_database_passwords_in_configuration(plan_result: CheckResult, address: str, passed: bool, evidence: str,
-                                             severity: Severity | None) -> None:
+def test_database_passwords_in_configuration(
+    plan_result: CheckResult, address: str, passed: bool, evidence: str, severity: Severity | None
+) -> None:
     found = finding(plan_result, address)
 
     assert (found.passed, found.evidence, found.severity, found.address) == (passed, evidence, severity, address)

@@ -52,25 +52,40 @@ def account(stacks: StackSession) -> Account:
     s3.put_object(Bucket=resources.uploads_bucket, Key="env/api.env", Body=b"# comment\nDB_PORT=6543\nEXTRA=1\n")
     api = api_task_definition(backend, resources)
     env_file_api = api_task_definition(
-        backend, resources, family="sp-test-env-file",
+        backend,
+        resources,
+        family="sp-test-env-file",
         environment=resources.api_environment(DB_NAME=None, DB_PORT=None),
         secrets=[
             {"name": "DB_SECRET", "valueFrom": resources.secret_arn},
             {"name": "DB_USER", "valueFrom": f"{resources.secret_arn}:username::"},
             {"name": "DB_NAME", "valueFrom": param_arn},
         ],
-        container_extra={"environmentFiles": [
-            {"value": f"arn:aws:s3:::{resources.uploads_bucket}/env/api.env", "type": "s3"}]},
+        container_extra={
+            "environmentFiles": [{"value": f"arn:aws:s3:::{resources.uploads_bucket}/env/api.env", "type": "s3"}]
+        },
     )
     broken_secret_api = api_task_definition(
-        backend, resources, family="sp-test-broken-secret",
+        backend,
+        resources,
+        family="sp-test-broken-secret",
         secrets=[{"name": "DB_SECRET", "valueFrom": resources.secret_arn.replace("db-master", "nope")}],
     )
     missing_env_api = api_task_definition(
-        backend, resources, family="sp-test-missing-env", environment=resources.api_environment(JOBS_QUEUE_URL=None),
+        backend,
+        resources,
+        family="sp-test-missing-env",
+        environment=resources.api_environment(JOBS_QUEUE_URL=None),
     )
-    return Account(backend, resources, api, worker_task_definition(backend, resources),
-                   env_file_api, broken_secret_api, missing_env_api)
+    return Account(
+        backend,
+        resources,
+        api,
+        worker_task_definition(backend, resources),
+        env_file_api,
+        broken_secret_api,
+        missing_env_api,
+    )
 
 
 def test_launch_builds_the_containers_environment_and_port_mapping(account: Account) -> None:
@@ -137,8 +152,14 @@ def test_local_process_starts_serves_and_stops_on_sigterm(account: Account) -> N
     assert launch.listen_port is not None
     with launch.process() as process:
         assert process.startup_seconds is not None and process.startup_seconds > 0
-        check = AlbHealthCheck.from_target_group({"HealthCheckPath": "/health", "Matcher": {"HttpCode": "200"},
-                                                  "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2})
+        check = AlbHealthCheck.from_target_group(
+            {
+                "HealthCheckPath": "/health",
+                "Matcher": {"HttpCode": "200"},
+                "HealthyThresholdCount": 2,
+                "UnhealthyThresholdCount": 2,
+            }
+        )
         verdict = probe_target(check, launch.listen_port, pause=0.05)
         assert verdict.healthy, verdict.summary
     assert process.returncode == 0
@@ -201,8 +222,14 @@ def test_probe_does_not_follow_redirects(redirecting_server: int) -> None:
 
 
 def test_probe_reports_a_refused_connection() -> None:
-    check = AlbHealthCheck.from_target_group({"HealthCheckPath": "/health", "Matcher": {"HttpCode": "200"},
-                                              "HealthyThresholdCount": 3, "UnhealthyThresholdCount": 2})
+    check = AlbHealthCheck.from_target_group(
+        {
+            "HealthCheckPath": "/health",
+            "Matcher": {"HttpCode": "200"},
+            "HealthyThresholdCount": 3,
+            "UnhealthyThresholdCount": 2,
+        }
+    )
     verdict = probe_target(check, free_port(), pause=0.01)
     assert not verdict.healthy and len(verdict.attempts) == 2
     assert "no answer (ConnectionRefusedError" in verdict.summary
@@ -211,7 +238,13 @@ def test_probe_reports_a_refused_connection() -> None:
 def test_container_commands_are_localised() -> None:
     ports = {8080: 50001}.__getitem__
     assert container_check_argv(["CMD", "python", "-m", "modelserve.healthcheck"], ports) == [
-        sys.executable, "-m", "modelserve.healthcheck"]
+        sys.executable,
+        "-m",
+        "modelserve.healthcheck",
+    ]
     assert container_check_argv(["CMD-SHELL", "curl -f http://localhost:8080/health || exit 1"], ports) == [
-        "/bin/sh", "-c", "curl -f http://127.0.0.1:50001/health || exit 1"]
+        "/bin/sh",
+        "-c",
+        "curl -f http://127.0.0.1:50001/health || exit 1",
+    ]
     assert localize_command("wget -qO- http://127.0.0.1:8080/", ports) == "wget -qO- http://127.0.0.1:50001/"

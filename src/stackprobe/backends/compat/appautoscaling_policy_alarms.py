@@ -27,15 +27,24 @@ def _apply() -> None:
     original_put = ApplicationAutoscalingBackend.put_scaling_policy
     original_deregister = ApplicationAutoscalingBackend.deregister_scalable_target
 
-    def put_scaling_policy(self: Any, policy_name: str, service_namespace: str, resource_id: str,
-                           scalable_dimension: str, policy_body: Any, policy_type: Any) -> Any:
+    def put_scaling_policy(
+        self: Any,
+        policy_name: str,
+        service_namespace: str,
+        resource_id: str,
+        scalable_dimension: str,
+        policy_body: Any,
+        policy_type: Any,
+    ) -> Any:
         previous = [
-            p for p in self.policies.values()
+            p
+            for p in self.policies.values()
             if (p.policy_name, p.service_namespace, p.resource_id, p.scalable_dimension)
             == (policy_name, service_namespace, resource_id, scalable_dimension)
         ]
-        policy = original_put(self, policy_name, service_namespace, resource_id, scalable_dimension,
-                              policy_body, policy_type)
+        policy = original_put(
+            self, policy_name, service_namespace, resource_id, scalable_dimension, policy_body, policy_type
+        )
         for old in previous:
             if old is not policy:
                 old.delete_alarms(self.account_id, self.region_name)
@@ -45,7 +54,9 @@ def _apply() -> None:
         original_deregister(self, namespace, r_id, dimension)
         for key, policy in list(self.policies.items()):
             if (policy.service_namespace, policy.resource_id, policy.scalable_dimension) == (
-                namespace, r_id, dimension
+                namespace,
+                r_id,
+                dimension,
             ):
                 policy.delete_alarms(self.account_id, self.region_name)
                 del self.policies[key]
