@@ -28,6 +28,7 @@ from stackprobe.settings import RunSettings, StackSpec, load_requirements
 from stackprobe.stack import DeployedStack
 from stackprobe.terraform.drift import DriftReport
 from stackprobe.terraform.plan import Plan
+from stackprobe.testing import REDUCED_STACK_KEY
 
 MARKERS = {
     "unit": "plan-level tests: read `terraform show -json`, apply nothing",
@@ -36,6 +37,8 @@ MARKERS = {
     "mutants": "mutation tests: every catalogued defect must be caught by a check",
 }
 SESSION_KEY = pytest.StashKey[StackSession]()
+DEFERRED_PROPERTY = "stackprobe-deferred-apply"
+DEFERRED_SENT_KEY = pytest.StashKey[set[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -121,6 +124,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("stackprobe_tf_dir", "Terraform root module under test", default="terraform")
     parser.addini("stackprobe_var_files", "var files for the stack under test", type="linelist", default=[])
+    parser.addini(
+        "stackprobe_backend_var_files",
+        "BACKEND=PATH lines: with --stackprobe-backend=BACKEND these var files replace stackprobe_var_files "
+        "(e.g. localstack=terraform/environments/localstack-community.tfvars; --stackprobe-var-file still wins)",
+        type="linelist",
+        default=[],
+    )
     parser.addini("stackprobe_vars", "NAME=VALUE variables for the stack under test", type="linelist", default=[])
     parser.addini(
         "stackprobe_teardown_vars", "NAME=VALUE variables applied just before destroy", type="linelist", default=[]
@@ -131,8 +141,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    config.pluginmanager.register(_DeferredApplyNotices(), "stackprobe-deferred-apply")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns xdist_group marks into scheduling groups
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run tests that deploy a stack last, and keep them together.
 
@@ -176,17 +188,30 @@ def _spec(config: pytest.Config) -> StackSpec:
     cli_dir = config.getoption("--stackprobe-tf-dir")
     tf_dir = resolve(cli_dir, False) if cli_dir else resolve(str(config.getini("stackprobe_tf_dir")), True)
     cli_files = config.getoption("--stackprobe-var-file")
-    var_files = (
-        [resolve(f, False) for f in cli_files]
-        if cli_files
-        else [resolve(f, True) for f in config.getini("stackprobe_var_files")]
-    )
+    if cli_files:
+        var_files = [resolve(f, False) for f in cli_files]
+    else:
+        ini_files = backend_var_files(config) or list(config.getini("stackprobe_var_files"))
+        var_files = [resolve(f, True) for f in ini_files]
     return StackSpec(
         tf_dir=tf_dir.resolve(),
         var_files=tuple(p.resolve() for p in var_files),
         variables=_pairs(config, "stackprobe_vars", "--stackprobe-var"),
         teardown_variables=_pairs(config, "stackprobe_teardown_vars", "--stackprobe-teardown-var"),
     )
+
+
+def backend_var_files(config: pytest.Config) -> list[str]:
+    """The stackprobe_backend_var_files entries for the chosen backend, in order (empty when none)."""
+    backend = config.getoption("--stackprobe-backend") or "moto"
+    found = []
+    for line in config.getini("stackprobe_backend_var_files"):
+        name, sep, path = line.partition("=")
+        if not sep or not path.strip():
+            raise pytest.UsageError(f"stackprobe_backend_var_files expects BACKEND=PATH lines, got {line!r}")
+        if name.strip() == backend:
+            found.append(path.strip())
+    return found
 
 
 def _pairs(config: pytest.Config, ini: str, option: str) -> tuple[tuple[str, str], ...]:
@@ -288,18 +313,23 @@ def tf_plan(stacks: StackSession, stack_spec: StackSpec, aws_backend: AwsBackend
 def deployed_stack(stacks: StackSession, stack_spec: StackSpec, aws_backend: AwsBackend) -> Iterator[DeployedStack]:
     """The stack under test, applied once for the session and destroyed after it.
 
+    On LocalStack, a stack that needs services it does not serve is planned there and applied on an
+    embedded moto (the terminal summary names the services and resource types); `deployed_stack.backend`
+    is where it lives.
+
     Destroy is registered before apply (StackUnderTest arms it), so a failed or partial apply, Ctrl-C
     or SIGTERM still ends in destroy. Teardown then proves the emulator holds nothing new, by
     listing it service by service rather than trusting the state file.
     """
-    stack = stacks.stack(stack_spec)
     try:
         try:
             deployed = stacks.deploy(stack_spec)
         except StackprobeError as exc:
-            pytest.fail(stack.failure_context(exc), pytrace=False)
+            pytest.fail(stacks.stack(stack_spec).failure_context(exc), pytrace=False)
         yield deployed
     finally:
+        # Looked up now, not before deploy: on LocalStack the apply may have been deferred to moto.
+        stack = stacks.stack(stack_spec)
         if not stacks.settings.keep_stack:
             report = stack.teardown()
             if not report.clean:
@@ -312,7 +342,7 @@ def check_context(
 ) -> CheckContext:
     """What every check needs about the deployed stack: backend, plan, state, outputs and the app."""
     stack = stacks.stack(stack_spec)
-    return CheckContext(
+    context = CheckContext(
         requirements=load_requirements(stack_spec.tf_dir),
         backend=deployed_stack.backend,
         plan=deployed_stack.plan,
@@ -321,6 +351,15 @@ def check_context(
         app_dir=app_dir(request.config),
         work_dir=stack.work_dir,
     )
+    reduced = backend_var_files(request.config)
+    if reduced and not request.config.getoption("--stackprobe-var-file"):
+        # What the backend does not serve was left out of the stack, so assert_check skips (not fails)
+        # a check that finds nothing of its kind, naming the subset.
+        backend = request.config.getoption("--stackprobe-backend") or "moto"
+        context.extras[REDUCED_STACK_KEY] = (
+            f"the stack deployed for {backend} ({', '.join(reduced)}: the subset of the stack that {backend} serves)"
+        )
+    return context
 
 
 @pytest.fixture(scope="session")
@@ -333,12 +372,37 @@ def stack_drift(stacks: StackSession, stack_spec: StackSpec, deployed_stack: Dep
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    if report.failed and call.when in ("call", "setup"):
-        session = item.config.stash.get(SESSION_KEY, None)
-        if session is not None and session.emulator is not None:
-            report.sections.append(("stackprobe: reproduce", reproduce_command(item.config, item.nodeid)))
-            report.sections.append(("stackprobe: emulator requests", session.emulator.request_log.render_tail(15)))
+    session = item.config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        # Through a report (not a terminal write) so that the notice also crosses from xdist workers;
+        # once per notice and process, on the first report made after the deferral.
+        sent = item.config.stash.setdefault(DEFERRED_SENT_KEY, set())
+        for notice in (d.describe() for d in session.deferrals()):
+            if notice not in sent:
+                sent.add(notice)
+                report.user_properties.append((DEFERRED_PROPERTY, notice))
+    if report.failed and call.when in ("call", "setup") and session is not None and session.emulator is not None:
+        report.sections.append(("stackprobe: reproduce", reproduce_command(item.config, item.nodeid)))
+        report.sections.append(("stackprobe: emulator requests", session.emulator.request_log.render_tail(15)))
     return report
+
+
+class _DeferredApplyNotices:
+    """Collects the deferred-apply notices from test reports (local or xdist) for the terminal summary."""
+
+    def __init__(self) -> None:
+        self.notices: dict[str, None] = {}  # ordered set
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == DEFERRED_PROPERTY:
+                self.notices[str(value)] = None
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.notices:
+            terminalreporter.section("stackprobe: apply deferred to the embedded moto", sep="=", yellow=True)
+            for notice in self.notices:
+                terminalreporter.write_line(notice)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

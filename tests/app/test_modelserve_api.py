@@ -201,7 +201,10 @@ def test_start_job_enqueue_failure_is_502_and_recorded(stack: Stack) -> None:
     assert state["error"].startswith("enqueue: ")
 
 
-@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid", str(uuid.uuid4()).upper()])
+# Fixed ids: xdist workers must collect identical parameter sets.
+@pytest.mark.parametrize(
+    "job_id", ["0f8e6c1e-4d7b-4a8e-9c51-2b7f3a9d6e10", "not-a-uuid", "7A1C9E2B-5D3F-4E6A-8B0C-9D2E4F6A1B3C"]
+)
 def test_unknown_job_is_404(client: FlaskClient, job_id: str) -> None:
     response = client.get(f"/job/{job_id}/results")
     assert response.status_code == 404

@@ -115,3 +115,14 @@ def test_ctrl_c_during_apply_still_destroys(private_session: StackSession) -> No
     report = stack.teardown()
     assert report.destroyed, report.error
     assert report.leftovers == {}, report.render()
+
+
+def test_sigterm_takes_the_ctrl_c_path() -> None:
+    """CI runners and `timeout` send SIGTERM: it must become the KeyboardInterrupt the destroy path handles."""
+    from stackprobe.session import sigterm_as_interrupt
+
+    with pytest.raises(KeyboardInterrupt, match="signal 15"), sigterm_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.sigtimedwait([], 1) if hasattr(signal, "sigtimedwait") else None
+    # Outside the context the previous handler is back (pytest's default: terminate).
+    assert signal.getsignal(signal.SIGTERM) is not None

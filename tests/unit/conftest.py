@@ -17,6 +17,7 @@ from stackprobe.terraform.plan import Plan
 PARALLEL_PLANS = 4
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # One xdist worker plans the scenarios; spread over several, each would plan all seven.
     for item in items:

@@ -70,10 +70,11 @@ def to_terminal(report: RunReport, verbose: bool = False) -> str:
             f"[{STATUS_MARK[result.status]}] {check.id:<40} {check.severity.label:<8} {check.fidelity.value:<9} "
             f"{check.title}"
         )
-        if result.status != Status.PASS or verbose:
-            lines += [f"         - {line}" for line in _detail(result)]
-            if result.status == Status.FAIL:
-                lines.append(f"         fix: {check.fix}")
+        # Every check shows its evidence: a pass says what was seen, so a reader can judge the proof.
+        detail = _detail(result)
+        lines += [f"         - {line}" for line in (detail if verbose or result.status != Status.PASS else detail[:2])]
+        if result.status == Status.FAIL:
+            lines.append(f"         fix: {check.fix}")
     if report.limitations:
         lines += ["", "Emulator limitations (not defects of the stack):"]
         lines += [f"  - {item}" for item in report.limitations]
