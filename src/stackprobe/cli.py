@@ -3,6 +3,7 @@
 Subcommands:
   verify DIR   plan, apply, run every check, second plan, destroy; exit 1 if any check fails
   audit DIR    the same, for any configuration; findings grouped by severity, exit 1 at --fail-on
+  parity DIR   the same checks on embedded moto and on LocalStack, side by side; exit 1 if they disagree
   compat       the moto compatibility table (patches, known drift, gaps)
   serve        start the embedded moto and print its endpoint (for poking at it by hand)
 """
@@ -74,6 +75,47 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
+def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=("moto", "localstack"),
+        default="moto",
+        help="moto (embedded, the default) or localstack (a running one at --endpoint / $AWS_ENDPOINT_URL, a "
+        "container, or the open-source runtime started here); on LocalStack, a plan that needs services it "
+        "does not serve is kept as its result and applied on the embedded moto, as the report says",
+    )
+    _add_endpoint_argument(parser)
+
+
+def _add_endpoint_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint", default=None, metavar="URL", help="a running LocalStack on loopback")
+
+
+def _add_parity_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("tf_dir", type=Path, help="Terraform root module directory")
+    parser.add_argument(
+        "--var-file", action="append", default=[], type=Path, metavar="FILE", help="a .tfvars file (repeatable)"
+    )
+    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="a -var (repeatable)")
+    parser.add_argument(
+        "--teardown-var", action="append", default=[], metavar="NAME=VALUE", help="a -var applied just before destroy"
+    )
+    parser.add_argument("--format", choices=("text", "md", "json"), default="text", help="table format on stdout")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also write the table to FILE; the format follows the suffix (.md, .json); repeatable",
+    )
+    _add_endpoint_argument(parser)
+    parser.add_argument("--terraform", default=None, metavar="BINARY", help="terraform or tofu binary")
+    parser.add_argument("--provider-mirror", default=None, metavar="DIR", help="provider filesystem mirror")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="apply/destroy timeout in seconds")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stackprobe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -81,8 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     verify = sub.add_parser("verify", help="verify a configuration end to end")
     _add_stack_arguments(verify)
+    _add_backend_arguments(verify)
     audit = sub.add_parser("audit", help="audit any configuration; findings by severity")
     _add_stack_arguments(audit)
+    _add_backend_arguments(audit)
     audit.add_argument("--fail-on", default="high", help="lowest severity that fails the run (default: high)")
     audit.add_argument(
         "--improvements",
@@ -100,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="one apply per mutant instead of batches (slow; proves batching changes nothing)",
     )
+    parity = sub.add_parser(
+        "parity", help="the same checks on embedded moto and on LocalStack; disagreements are emulator findings"
+    )
+    _add_parity_arguments(parity)
     compat = sub.add_parser("compat", help="print the moto compatibility table")
     compat.add_argument("--markdown", action="store_true", help="as the Markdown committed in docs/backends.md")
     compat.add_argument("--terraform-dir", default="terraform", help="configurations whose services to list")
@@ -129,11 +177,13 @@ def _spec(args: argparse.Namespace) -> StackSpec:
 
 def _settings(args: argparse.Namespace) -> RunSettings:
     return RunSettings(
+        backend=getattr(args, "backend", "moto"),
+        endpoint=getattr(args, "endpoint", None),
         terraform_binary=args.terraform,
         provider_mirror=args.provider_mirror,
-        moto_port=args.moto_port,
+        moto_port=getattr(args, "moto_port", 0),
         apply_timeout=args.timeout,
-        keep_stack=args.keep_stack,
+        keep_stack=getattr(args, "keep_stack", False),
     )
 
 
@@ -193,6 +243,28 @@ def _run_stack(args: argparse.Namespace, title: str) -> int:
     return 0 if report.passed else EXIT_FAILED
 
 
+def _parity(args: argparse.Namespace) -> int:
+    from stackprobe.parity import render as render_parity
+    from stackprobe.parity import run_parity
+    from stackprobe.pipeline import APP_DIR
+
+    spec = _spec(args)
+    _, started = _progress(args.quiet)
+
+    def say(message: str) -> None:
+        if not args.quiet:
+            sys.stderr.write(f"[{time.monotonic() - started:5.0f}s] {message}\n")
+
+    with tempfile.TemporaryDirectory(prefix="stackprobe-parity-") as work_root, sigterm_as_interrupt():
+        app_dir = APP_DIR if APP_DIR.is_dir() else None
+        report = run_parity(spec, _settings(args), Path(work_root), progress=say, app_dir=app_dir)
+    sys.stdout.write(render_parity(report, args.format))
+    for path in args.output:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_parity(report, {".md": "md", ".json": "json"}.get(path.suffix, "text")), "utf-8")
+    return 0 if report.ok else EXIT_FAILED
+
+
 def _mutate(args: argparse.Namespace) -> int:
     from stackprobe.mutants.catalogue import load_catalogue
     from stackprobe.mutants.runner import MutationRun, context_factory
@@ -246,6 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("verify", "audit"):
             return _run_stack(args, args.command)
+        if args.command == "parity":
+            return _parity(args)
         if args.command == "mutate":
             return _mutate(args)
         if args.command == "compat":

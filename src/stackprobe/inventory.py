@@ -76,7 +76,9 @@ COLLECTIONS: tuple[Collection, ...] = (
     Collection("subnet", "ec2", "describe_subnets", "Subnets[].SubnetId"),
     Collection("security group", "ec2", "describe_security_groups", "SecurityGroups[].GroupId"),
     Collection("route table", "ec2", "describe_route_tables", "RouteTables[].RouteTableId"),
-    Collection("network acl", "ec2", "describe_network_acls", "NetworkAcls[].NetworkAclId"),
+    # Default ACLs come and go with their VPC (which is listed itself), and LocalStack's EC2 leaves a
+    # deleted VPC's default ACL behind, as moto did before stackprobe's ec2-default-network-acl patch.
+    Collection("network acl", "ec2", "describe_network_acls", "NetworkAcls[?!IsDefault].NetworkAclId"),
     Collection("internet gateway", "ec2", "describe_internet_gateways", "InternetGateways[].InternetGatewayId"),
     Collection("nat gateway", "ec2", "describe_nat_gateways", "NatGateways[?State!='deleted'].NatGatewayId"),
     Collection("vpc endpoint", "ec2", "describe_vpc_endpoints", "VpcEndpoints[?State!='deleted'].VpcEndpointId"),

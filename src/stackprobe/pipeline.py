@@ -20,6 +20,7 @@ from stackprobe.errors import StackprobeError
 from stackprobe.report.model import RunReport, StepTiming
 from stackprobe.session import StackSession
 from stackprobe.settings import RunSettings, StackSpec, load_requirements
+from stackprobe.stack import StackUnderTest
 from stackprobe.terraform.plan import Plan
 
 LOG = logging.getLogger("stackprobe.pipeline")
@@ -54,9 +55,15 @@ def verify(
     checks: Iterable[Check] | None = None,
     progress: Callable[[str], None] | None = None,
     app_dir: Path | None = None,
+    session: StackSession | None = None,
 ) -> RunReport:
+    """Verify `spec` end to end; `session` is a caller's own (stackprobe parity), else one is made here.
+
+    On LocalStack, a plan that needs services it does not serve is kept as LocalStack's result and
+    the apply (checks, second plan, destroy) runs on an embedded moto; the report's notes say so.
+    """
     say = progress or (lambda message: None)
-    session = StackSession(settings, work_root, on_output=None)
+    session = session or StackSession(settings, work_root, on_output=None)
     report = RunReport(title=title, stack=spec.name, backend=settings.backend)
     selected = list(CATALOGUE if checks is None else checks)
     lifecycle = [c for c in selected if c in (idempotent, clean_teardown)]
@@ -78,17 +85,25 @@ def verify(
         say("==> plan")
         plan = session.plan(spec)
         step("plan", started)
-        report.limitations = emulator_limitations(plan)
+        deferred = session.deferral(spec)
+        if deferred is not None:
+            report.backend = f"{settings.backend} (plan only) + moto (apply)"
+            report.notes.append(deferred.describe())
+            say(f"==> {deferred.describe()}")
+        if session.applying_backend(spec).name == "moto":
+            # moto's gaps, only where moto applies; asked once it runs, so its patches count as applied.
+            report.limitations = emulator_limitations(plan)
         started = time.monotonic()
         say(f"==> apply ({plan.count()} resources; the provider's own waits set the pace)")
         deployed = session.deploy(spec)
+        stack = session.stack(spec)  # the embedded moto's stack when the apply was deferred
         step("apply", started)
         started = time.monotonic()
         say(f"==> {len(selected)} checks on the deployed stack")
         context = CheckContext(
             requirements=load_requirements(spec.tf_dir),
             backend=deployed.backend,
-            plan=plan,
+            plan=deployed.plan,
             state=stack.runner.state() if stack.runner else {},
             outputs=deployed.outputs,
             app_dir=app_dir if app_dir is not None else (APP_DIR if APP_DIR.is_dir() else None),
@@ -104,11 +119,13 @@ def verify(
             report.results += run_checks(context, [idempotent])
             step("second plan", started)
     except StackprobeError as exc:
+        stack = _applied_stack(session, spec, stack)
         report.errors.append(stack.failure_context(exc) if stack else str(exc))
     except KeyboardInterrupt:
         report.errors.append("Interrupted: destroying what was applied before exiting.")
         raise
     finally:
+        stack = _applied_stack(session, spec, stack)
         if stack is not None and not settings.keep_stack:
             started = time.monotonic()
             say("==> destroy, then inventory the emulator")
@@ -122,3 +139,10 @@ def verify(
             report.notes.append(f"--keep-stack: workspace kept at {stack.work_dir}")
         session.close()
     return report
+
+
+def _applied_stack(session: StackSession, spec: StackSpec, stack: StackUnderTest | None) -> StackUnderTest | None:
+    """The stack that was (or was being) applied: the embedded moto's when the apply was deferred there."""
+    if stack is None or not session.is_deferred(spec):
+        return stack
+    return session.stack(spec)

@@ -12,14 +12,15 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
 from stackprobe.backends.base import AwsBackend, Emulator
 from stackprobe.backends.guard import check_caller_identity, check_pinned, pin_process_environ
 from stackprobe.backends.moto import EmbeddedMoto
-from stackprobe.errors import StackprobeError
+from stackprobe.errors import BackendError, StackprobeError
 from stackprobe.inventory import snapshot
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.stack import DeployedStack, StackUnderTest
@@ -28,11 +29,37 @@ from stackprobe.terraform.plan import Plan
 LOG = logging.getLogger("stackprobe.session")
 
 
+@dataclass(frozen=True)
+class DeferredApply:
+    """A configuration LocalStack could plan but not apply: what it lacks, and which types need that."""
+
+    planned_on: str
+    missing: Mapping[str, list[str]]  # boto3 service -> the plan's resource types that need it
+
+    def describe(self) -> str:
+        needs = "; ".join(f"{service} ({', '.join(types)})" for service, types in self.missing.items())
+        return (
+            f"Plan only on {self.planned_on}, which does not serve {needs}. The plan is LocalStack's; apply, "
+            "checks, second plan and destroy ran on an embedded moto instead."
+        )
+
+
 class StackSession:
     """Owns the emulator for this process and every StackUnderTest created in it."""
 
-    def __init__(self, settings: RunSettings, work_root: Path, on_output: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: RunSettings,
+        work_root: Path,
+        on_output: Callable[[str], None] | None = None,
+        *,
+        defer_unserved: bool = True,
+    ) -> None:
         self.settings = settings
+        # On LocalStack, a configuration that needs services it does not serve is planned there and
+        # applied on an embedded moto (True), or refused before apply (False: `stackprobe parity`,
+        # where applying elsewhere would compare moto with itself).
+        self.defer_unserved = defer_unserved
         self.work_root = work_root
         self.on_output = on_output
         self.emulator: Emulator | None = None
@@ -42,6 +69,8 @@ class StackSession:
         self._lock = threading.Lock()
         self._saved_environ: dict[str, str] | None = None
         self._warmup: threading.Thread | None = None
+        self._deferred: dict[StackSpec, DeferredApply] = {}
+        self._fallback: StackSession | None = None
 
     # -- backend -------------------------------------------------------------------------------
     @property
@@ -86,6 +115,8 @@ class StackSession:
 
     # -- stacks --------------------------------------------------------------------------------
     def stack(self, spec: StackSpec) -> StackUnderTest:
+        if spec in self._deferred:
+            return self._moto_fallback().stack(spec)
         with self._lock:
             if spec not in self._stacks:
                 work_dir = self.work_root / f"stack{len(self._stacks)}-{_slug(spec.name)}"
@@ -110,7 +141,66 @@ class StackSession:
                 self._plans[spec] = stack.plan()
         return self._plans[spec]
 
+    def unserved(self, spec: StackSpec) -> dict[str, list[str]]:
+        """Services the plan of `spec` needs that this session's LocalStack does not serve ({} on moto)."""
+        from stackprobe.backends.capabilities import missing_services
+        from stackprobe.backends.localstack import LocalStackHandle
+
+        _ = self.backend
+        if not isinstance(self.emulator, LocalStackHandle):
+            return {}
+        return missing_services(self.emulator.capabilities, self.plan(spec).types())
+
+    def deferral(self, spec: StackSpec) -> DeferredApply | None:
+        """Whether `spec` is (to be) applied on the embedded moto because LocalStack lacks services for it."""
+        if spec in self._deferred or not self.defer_unserved:
+            return self._deferred.get(spec)
+        missing = self.unserved(spec)
+        if not missing:
+            return None
+        from stackprobe.backends.localstack import LocalStackHandle
+
+        assert isinstance(self.emulator, LocalStackHandle)
+        capabilities = self.emulator.capabilities
+        edition = "" if capabilities.edition == "unknown" else f"{capabilities.edition} "  # the runtime says none
+        where = f"LocalStack {edition}{capabilities.version} ({self.emulator.mode} mode)"
+        self._deferred[spec] = DeferredApply(where, missing)
+        LOG.warning("%s", self._deferred[spec].describe())
+        return self._deferred[spec]
+
+    def is_deferred(self, spec: StackSpec) -> bool:
+        """Whether `spec` was handed to the embedded moto (never computes anything, unlike `deferral`)."""
+        return spec in self._deferred
+
+    def deferrals(self) -> list[DeferredApply]:
+        return list(self._deferred.values())
+
+    def applying_backend(self, spec: StackSpec) -> AwsBackend:
+        """Where `spec` is (to be) applied: the embedded moto (started now) when deferred, else this backend."""
+        return self._moto_fallback().backend if self.is_deferred(spec) else self.backend
+
+    def _moto_fallback(self) -> StackSession:
+        """The embedded moto that applies what LocalStack cannot (started on first use)."""
+        with self._lock:
+            if self._fallback is None:
+                settings = replace(self.settings, backend="moto", endpoint=None)
+                self._fallback = StackSession(settings, self.work_root / "moto-apply", self.on_output)
+            return self._fallback
+
     def deploy(self, spec: StackSpec) -> DeployedStack:
+        if self.settings.backend == "localstack":
+            if self.deferral(spec) is not None:
+                return self._moto_fallback().deploy(spec)
+            missing = self.unserved(spec)
+            if missing:
+                needs = "; ".join(f"{service} ({', '.join(types)})" for service, types in missing.items())
+                raise BackendError(
+                    f"LocalStack does not serve what {spec.name} needs: {needs}",
+                    "switch those resources off for LocalStack (e.g. terraform/environments/"
+                    "localstack-community.tfvars), use a LocalStack that serves them (the Pro image with "
+                    "LOCALSTACK_AUTH_TOKEN), or let stackprobe verify apply on the embedded moto.",
+                    detail="Nothing was applied.",
+                )
         stack = self.stack(spec)
         if stack.deployed is None:
             if self._warmup is not None:
@@ -141,6 +231,9 @@ class StackSession:
         return backend
 
     def close(self) -> None:
+        if self._fallback is not None:
+            # First: it pinned the environment after this session did, so its restore comes first.
+            self._fallback.close()
         for stack in self._stacks.values():
             with contextlib.suppress(Exception):
                 stack.teardown()

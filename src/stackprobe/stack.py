@@ -256,11 +256,30 @@ class StackUnderTest:
         except StackprobeError as exc:
             LOG.warning("applying the teardown variables failed; destroying anyway: %s", exc.problem)
 
+    def _forget_destroyed_with_parent(self) -> None:
+        """On LocalStack, leave to their parent's deletion what LocalStack never reports deleted on its own."""
+        from stackprobe.backends.localstack import DESTROYED_WITH_PARENT
+
+        assert self.runner is not None
+        addresses = [  # whole resources (every instance), as `terraform state rm` takes them
+            (f"{r['module']}." if r.get("module") else "") + f"{r['type']}.{r['name']}"
+            for r in self.runner.state().get("resources", [])
+            if r.get("mode") == "managed" and r.get("type") in DESTROYED_WITH_PARENT and r.get("instances")
+        ]
+        if addresses:
+            LOG.info("LocalStack: destroyed with their parent, not on their own: %s", ", ".join(addresses))
+            try:
+                self.runner.forget(addresses)
+            except StackprobeError as exc:
+                LOG.warning("could not drop %s from the state; destroying anyway: %s", addresses, exc.problem)
+
     def _destroy_uninterruptibly(self) -> None:
         """Destroy with a second Ctrl-C deferred: an interrupted destroy is what leaves resources behind."""
         assert self.runner is not None
         interrupted: list[BaseException] = []
         self._prepare_destroy()
+        if self.backend.name == "localstack":
+            self._forget_destroyed_with_parent()
         for attempt in range(2):
             try:
                 # The first attempt trusts the state (fast); a retry refreshes in case it was stale.

@@ -2,12 +2,20 @@
 
 `assert_check` runs one catalogue check and fails with everything a reader needs: the status, every
 finding with its evidence, the fix, and the fidelity (so nobody mistakes a read-back for a live test).
+A check the backend cannot run (a service it does not serve, or behaviour it cannot exercise) is a
+pytest skip with the backend's reason, not a failure: it proves nothing about the stack either way.
 """
 
 from __future__ import annotations
 
 from stackprobe.checks import by_id, run_check
 from stackprobe.checks.base import Check, CheckContext, CheckResult, Status
+
+# How run_check words the skip of a check that raised NotExercisable (stackprobe.checks.run_check).
+NOT_EXERCISABLE_PREFIX = "not exercisable on this emulator: "
+# CheckContext.extras key the plugin sets when the stack under test is a backend's reduced subset
+# (stackprobe_backend_var_files); its value names that subset.
+REDUCED_STACK_KEY = "stackprobe.reduced-stack"
 
 
 def describe(result: CheckResult) -> str:
@@ -26,9 +34,31 @@ def describe(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
+def backend_cannot_run(context: CheckContext, result: CheckResult) -> bool:
+    """True when `result` was skipped because of the backend, not because the test was written wrong."""
+    if result.status != Status.SKIPPED:
+        return False
+    unserved = any(context.backend.unavailable_reason(service) for service in result.check.services)
+    return unserved or result.skipped_reason.startswith(NOT_EXERCISABLE_PREFIX)
+
+
 def assert_check(context: CheckContext, check: str | Check, expected: Status = Status.PASS) -> CheckResult:
-    """Run `check` against `context` and assert its status; returns the result for further asserts."""
+    """Run `check` against `context` and assert its status; returns the result for further asserts.
+
+    Skips the calling test (pytest.skip) when the backend cannot run the check, with the backend's
+    reason, which names the service and what would make it available; and when a check expected to
+    pass finds nothing to inspect in a stack reduced for the backend (the part it guards was left out).
+    """
     item = by_id(check) if isinstance(check, str) else check
     result = run_check(item, context)
+    reduced = context.extras.get(REDUCED_STACK_KEY)
+    if expected != Status.SKIPPED and backend_cannot_run(context, result):
+        import pytest  # only here: the package is imported by the CLI too, where pytest plays no part
+
+        pytest.skip(f"{item.id}: {result.skipped_reason}")
+    if expected == Status.PASS and result.status == Status.NOT_APPLICABLE and reduced:
+        import pytest
+
+        pytest.skip(f"{item.id}: not applicable: nothing it inspects is in {reduced}")
     assert result.status == expected, f"expected {expected.value}, got:\n{describe(result)}"
     return result

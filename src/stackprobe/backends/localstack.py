@@ -54,6 +54,17 @@ CONTAINER_READY_TIMEOUT = 180.0
 CONTAINER_SETTINGS: Mapping[str, str] = {"SQS_ENDPOINT_STRATEGY": "off", "DISABLE_EVENTS": "1", "PERSISTENCE": "0"}
 
 
+# Resource types whose own delete never finishes on LocalStack, although deleting their parent removes
+# them: they are dropped from the state just before destroy (see StackUnderTest), and the teardown
+# inventory still proves the parent, and so they, are gone.
+DESTROYED_WITH_PARENT: Mapping[str, str] = {
+    "aws_sqs_queue_redrive_allow_policy": "LocalStack 2026.3.0 answers RedriveAllowPolicy='' after the provider "
+    "sets it empty, instead of removing the attribute as AWS does (it removes Policy and RedrivePolicy, "
+    "localstack#11385), so the provider's delete waits for a removal that never shows; the attribute goes "
+    "with its queue.",
+}
+
+
 class _Runner(Protocol):
     """How one source of LocalStack is kept alive, restarted, stopped, and read."""
 

@@ -321,6 +321,10 @@ class HostLocalStack:
                 "LOCALSTACK_HOST": f"{self.host}:{self.port}",
                 "LOCALSTACK_VOLUME_DIR": str(self.data_dir / "volume"),
                 "FILESYSTEM_ROOT": str(self.data_dir / "filesystem"),
+                # Where it keeps its state (e.g. CloudWatch's metrics.db): when it believes it runs in a
+                # container (/.dockerenv) it uses $TMPDIR/localstack and empties that at shutdown, so two
+                # runtimes sharing /tmp (xdist workers, `stackprobe parity`) would wipe each other's state.
+                "TMPDIR": str(self.data_dir / "tmp"),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -332,7 +336,7 @@ class HostLocalStack:
             self.port = free_port(self.host)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(tempfile.mkdtemp(prefix="localstack-host-", dir=self.work_dir))
-        for sub in ("volume", "filesystem"):
+        for sub in ("volume", "filesystem", "tmp"):
             (self.data_dir / sub).mkdir()
         self.log_path = self.data_dir / "localstack.log"
         self._log = self.log_path.open("wb")
@@ -391,7 +395,7 @@ class HostLocalStack:
             self._log = None
         if self.data_dir is not None:
             # The account's files go; the log stays next to them for a post-mortem.
-            for sub in ("volume", "filesystem"):
+            for sub in ("volume", "filesystem", "tmp"):
                 shutil.rmtree(self.data_dir / sub, ignore_errors=True)
 
     def restart(self) -> str:

@@ -42,6 +42,8 @@ TALKS_TO_AWS = {"plan", "apply", "destroy", "refresh", "import", "console"}
 DEFAULT_TIMEOUTS = {"init": 300.0, "plan": 900.0, "show": 300.0, "apply": 1800.0, "destroy": 1800.0}
 # Seconds terraform gets to stop gracefully after an interrupt before it is killed.
 INTERRUPT_GRACE = 90.0
+# When set, one JSON line per terraform invocation is appended to this file (bench/ counts them).
+COMMAND_LOG_ENV = "STACKPROBE_COMMAND_LOG"
 
 
 @dataclass
@@ -207,7 +209,7 @@ class TerraformRunner:
             for reader in readers:
                 reader.join(timeout=5)
             output = "".join(stdout) + "".join(stderr)
-            self.transcript.commands.append(CommandRecord(argv[1:], time.monotonic() - started, None, output))
+            self._record(CommandRecord(argv[1:], time.monotonic() - started, None, output))
             raise TerraformTimeout(
                 f"`terraform {cmd}` did not finish within {timeout:.0f} s and was stopped",
                 "look at the last resources still creating in the output below: on an emulator this usually "
@@ -224,9 +226,7 @@ class TerraformRunner:
             reader.join(timeout=10)
         output_text = "".join(stdout)
         error_text = "".join(stderr)
-        self.transcript.commands.append(
-            CommandRecord(argv[1:], time.monotonic() - started, returncode, output_text + error_text)
-        )
+        self._record(CommandRecord(argv[1:], time.monotonic() - started, returncode, output_text + error_text))
         # `plan -detailed-exitcode` uses 2 for "changes present"; everything else non-zero is failure.
         if returncode != 0 and not (returncode == 2 and "-detailed-exitcode" in args):
             raise TerraformFailed(
@@ -236,6 +236,10 @@ class TerraformRunner:
                 output=output_text + error_text,
             )
         return tftest.TerraformCommandOutput(returncode, output_text, error_text)
+
+    def _record(self, record: CommandRecord) -> None:
+        self.transcript.commands.append(record)
+        _log_command(record)
 
     def _pump(self, stream: IO[str] | None, sink: list[str]) -> None:
         if stream is None:
@@ -376,6 +380,11 @@ class TerraformRunner:
                 addresses.append(f"{prefix}{resource['type']}.{resource['name']}{suffix}")
         return addresses
 
+    def forget(self, addresses: list[str]) -> None:
+        """`terraform state rm`: destroy will not touch these (their parent's deletion removes them)."""
+        if addresses:
+            self._tf.execute_command("state", "rm", *addresses)
+
     def destroy(self, refresh: bool = True) -> str:
         args = ["-auto-approve", *([] if refresh else ["-refresh=false"]), *self._var_arguments()]
         return str(self._tf.execute_command("destroy", *args).out)
@@ -390,6 +399,26 @@ class TerraformRunner:
             f"AWS_ACCESS_KEY_ID={self.backend.access_key} AWS_SECRET_ACCESS_KEY={self.backend.secret_key} "
             f"{self.binary.flavour} {cmd} {var_args}".rstrip()
         )
+
+
+def _log_command(record: CommandRecord) -> None:
+    """Append `record` to $STACKPROBE_COMMAND_LOG as one JSON line, if set.
+
+    One `write` on an O_APPEND descriptor per line: lines from several processes (xdist workers)
+    never interleave, and each line is on disk as soon as the command ends.
+    """
+    path = os.environ.get(COMMAND_LOG_ENV)
+    if not path:
+        return
+    line = json.dumps(
+        {"args": record.args, "seconds": round(record.seconds, 3), "returncode": record.returncode, "pid": os.getpid()}
+    )
+    with contextlib.suppress(OSError):
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, (line + "\n").encode("utf-8"))
+        finally:
+            os.close(descriptor)
 
 
 @contextlib.contextmanager
