@@ -479,7 +479,7 @@ class Bench:
         user_cache = default_cache_dir()
         if user_cache.is_dir() and user_cache.resolve() != self.cache.resolve():
             for entry in user_cache.iterdir():
-                if entry.name in ("init", "terraform.tfrc"):
+                if entry.name == "init" or entry.suffix == ".tfrc":
                     continue
                 (self.cache / entry.name).symlink_to(entry)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackprobe.checks.base import CheckContext, Fidelity
+from stackprobe.checks.base import CheckContext, Fidelity, Status
 from stackprobe.terraform.drift import DriftReport
 from stackprobe.testing import assert_check
 
@@ -132,7 +132,15 @@ def test_iam_policies_are_scoped(check_context: CheckContext, check_id: str) -> 
         "secrets.no-plaintext-in-task-env",
         "secrets.no-hardcoded-db-password",
         "alarms.coverage",
+        "capacity.burstable-database-prod",
     ],
 )
 def test_production_bar(check_context: CheckContext, check_id: str) -> None:
     assert_check(check_context, check_id)
+
+
+@pytest.mark.parametrize("check_id", ["iam.no-long-lived-keys", "cost.large-always-on-instance"])
+def test_what_the_legacy_stacks_got_wrong_is_not_there_at_all(check_context: CheckContext, check_id: str) -> None:
+    """The fix for an IAM user with keys (CI federates through OIDC) and for an always-on GPU instance
+    (jobs run as Fargate tasks) is that the thing does not exist: not applicable, rather than passing."""
+    assert_check(check_context, check_id, Status.NOT_APPLICABLE)

@@ -21,6 +21,13 @@ _VOLATILE = [
     (re.compile(r"\bdb-[A-Z0-9]{26}\b"), "db-…"),
     (re.compile(r"http://127\.0\.0\.1:\d+"), "<emulator>"),
     (re.compile(r"\d{20,}"), "…"),
+    # Access key ids and the day they were made (moto mints both at apply time).
+    (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"), r"\1…"),
+    (re.compile(r"\bcreated \d{4}-\d{2}-\d{2}\b"), "created …"),
+    # The canary bucket the least-privilege probe creates for each run (stackprobe.probes.iam_enforcement).
+    (re.compile(r"\bstackprobe-canary-[0-9a-f]+\b"), "stackprobe-canary-…"),
+    # Addresses moto assigns (public IPs, ENI addresses); CIDR blocks are configuration and stay.
+    (re.compile(r"(?<![\d.])(?!0\.0\.0\.0\b)\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d|/)"), "<ip>"),
 ]
 
 

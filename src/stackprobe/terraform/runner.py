@@ -135,9 +135,7 @@ class TerraformRunner:
         self.parallelism = parallelism
         self.on_output = on_output
         self.transcript = Transcript()
-        self.cli_config = cache_dir / "terraform.tfrc"
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        self.cli_config.write_text(provider_source.cli_config(), encoding="utf-8")
+        self.cli_config = _write_cli_config(cache_dir, provider_source.cli_config())
         self._current: subprocess.Popen[str] | None = None
         self._tf = _GuardedTerraform(self, str(workspace.module_dir), binary.path, self.environ())
 
@@ -419,6 +417,22 @@ def _log_command(record: CommandRecord) -> None:
             os.write(descriptor, (line + "\n").encode("utf-8"))
         finally:
             os.close(descriptor)
+
+
+def _write_cli_config(cache_dir: Path, text: str) -> Path:
+    """Write `text` as a CLI config named after its content, atomically; returns its path.
+
+    The cache directory is shared by every runner of every process (xdist workers, the legacy-audit
+    subprocesses, tests that resolve another source): one fixed file name rewritten in place would let
+    one runner's `terraform init` read another's config, or a half-written one.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"terraform-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}.tfrc"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        scratch = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        scratch.write_text(text, encoding="utf-8")
+        os.replace(scratch, path)
+    return path
 
 
 @contextlib.contextmanager
