@@ -396,6 +396,11 @@ class Subnet:
     def network(self) -> IpNetwork | None:
         return parse_network(self.cidr)
 
+    def placement(self) -> tuple[str, str, str]:
+        """A sort key from what the configuration decided (AZ, CIDR), not the id the emulator minted:
+        findings list subnets in the same order on every run."""
+        return (self.az, self.cidr, self.id)
+
     @property
     def label(self) -> str:
         name = self.tags.get("Name")

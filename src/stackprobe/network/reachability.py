@@ -403,7 +403,7 @@ class Graph:
             if egress_blocker:
                 blockers.append(egress_blocker)
                 continue
-            for subnet in sorted(self.network.subnets_of(workload), key=lambda s: s.id):
+            for subnet in sorted(self.network.subnets_of(workload), key=Subnet.placement):
                 route_via, route_blocker = self._route(location, workload, subnet)
                 if route_blocker:
                     blockers.append(route_blocker)
@@ -428,7 +428,7 @@ class Graph:
             label = ", ".join(self.network.group_label(g) for g in workload.group_ids) or workload.label
             return [
                 _Location(label, s.network, s, groups, s.vpc_id)
-                for s in sorted(self.network.subnets_of(workload), key=lambda s: s.id)
+                for s in sorted(self.network.subnets_of(workload), key=Subnet.placement)
             ]
         if source.group_id is not None:
             group = self.network.groups.get(source.group_id)
@@ -535,7 +535,7 @@ class Graph:
     def image_pull_egress(self, workload: Workload) -> list[EgressRoute]:
         """Per subnet of an ECS service: can a task there pull its image and start?"""
         routes = []
-        for subnet in sorted(self.network.subnets_of(workload), key=lambda s: s.id):
+        for subnet in sorted(self.network.subnets_of(workload), key=Subnet.placement):
             internet_ok, internet_detail = self._internet_egress(workload, subnet)
             if internet_ok:
                 routes.append(EgressRoute(subnet, True, internet_detail))

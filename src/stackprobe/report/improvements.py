@@ -41,7 +41,9 @@ def _where(result: CheckResult) -> list[str]:
     seen: dict[str, str] = {}
     for finding in result.failures:
         key = finding.address or stable(finding.resource)
-        seen.setdefault(key, stable(finding.evidence))
+        evidence = stable(finding.evidence)
+        # One line per address; the least evidence, not the first, since the API lists in creation order.
+        seen[key] = min(seen.get(key, evidence), evidence)
     return [f"`{where}`: {evidence}" for where, evidence in sorted(seen.items())]
 
 

@@ -275,7 +275,8 @@ def test_reference_design_passes_every_check(world: World) -> None:
     evidence = {f.resource: f.evidence for f in results["network.private-egress"].findings}
     assert evidence[ref.service_arn] == " | ".join(
         f"{s}: 0.0.0.0/0 → {nat} (in {pub} → {ref.igw})"
-        for s, nat, pub in sorted(zip(ref.app_subnets, ref.nat_gateways, ref.public_subnets, strict=True))
+        # In AZ order, as the builder creates them: findings list subnets by placement, not by minted id.
+        for s, nat, pub in zip(ref.app_subnets, ref.nat_gateways, ref.public_subnets, strict=True)
     )
 
 
@@ -509,7 +510,7 @@ def test_default_vpc_groups_are_ignored(world: World) -> None:
 def test_private_subnets_without_nat_or_endpoints_fail(world: World) -> None:
     finding = world.one("network.private-egress", world["egress_none"])
     assert not finding.passed and world.severity(finding) is Severity.HIGH
-    first = sorted(world["egress_isolated"].split(","))[0]
+    first = _first_placed(world, world["egress_isolated"])
     assert finding.evidence.split(" | ")[0] == (
         f"{first}: no 0.0.0.0/0 route (no NAT gateway); VPC endpoints missing ecr.api, ecr.dkr, logs, s3"
     )
@@ -524,10 +525,17 @@ def test_nat_gateway_in_a_private_subnet_is_no_egress(world: World) -> None:
     )
 
 
+def _first_placed(world: World, subnet_ids: str) -> str:
+    """The subnet a finding lists first: by AZ then CIDR (what the configuration chose), never by the
+    id the emulator minted, so that evidence reads the same on every run."""
+    subnets = world.backend.client("ec2").describe_subnets(SubnetIds=subnet_ids.split(","))["Subnets"]
+    return str(min(subnets, key=lambda s: (s["AvailabilityZone"], s["CidrBlock"], s["SubnetId"]))["SubnetId"])
+
+
 def test_tasks_in_public_subnets_without_public_ip_cannot_pull(world: World) -> None:
     finding = world.one("network.private-egress", world["ml_inference"])
     assert not finding.passed
-    first = sorted(world["ml_subnets"].split(","))[0]
+    first = _first_placed(world, world["ml_subnets"])
     assert finding.evidence.startswith(
         f"{first}: 0.0.0.0/0 → {world['ml_igw']}, but tasks get no public IP (assignPublicIp=DISABLED), "
         "so they cannot use it; "
@@ -537,7 +545,7 @@ def test_tasks_in_public_subnets_without_public_ip_cannot_pull(world: World) -> 
 def test_vpc_endpoints_serve_ecr_images_but_not_docker_hub(world: World) -> None:
     finding = world.one("network.private-egress", world["ep_api"])
     assert finding.passed
-    first = sorted(world["ep_subnets"].split(","))[0]
+    first = _first_placed(world, world["ep_subnets"])
     assert finding.evidence.split(" | ")[0] == (
         f"{first}: VPC endpoints ecr.api ({world['ep_ecr.api']}), ecr.dkr ({world['ep_ecr.dkr']}), "
         f"logs ({world['ep_logs']}), s3 ({world['ep_s3']})"
