@@ -330,6 +330,7 @@ module "observability" {
 
   enable_rds_alarms      = var.create_database
   db_instance_identifier = module.database.db_instance_identifier
+  db_replica_identifiers = module.database.replica_identifiers
 
   queue_name = module.queue.queue_name
   dlq_name   = module.queue.dlq_name

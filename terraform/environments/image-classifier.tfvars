@@ -11,9 +11,12 @@
 # The fix, enforced by a precondition in modules/database:
 #   demand = 2 (rolling deploy, maximum_percent 200) x (api max + worker max) x pool
 #          = 2 x (4 + 20) x 5 = 240 connections
-#   budget = db.t4g.medium (4 GiB) max_connections 4 GiB / 9531392 B = 450,
-#            x 90% (RDS Proxy max_connections_percent)       = 405
-#   240 <= 405, with 165 connections of headroom.
+#   budget = db.m7g.large (8 GiB) max_connections 8 GiB / 9531392 B = 901,
+#            x 90% (RDS Proxy max_connections_percent)      = 810
+#   240 <= 810, with 570 connections of headroom.
+# Not a db.t* class: a burstable instance runs out of CPU credits under exactly
+# the sustained backlog load this stack exists to absorb (stackprobe's
+# capacity.burstable-database-prod check flags it in production).
 # RDS Proxy additionally multiplexes idle client connections, and the worker
 # scales on backlog per task instead of a hand-edited count.
 
@@ -46,6 +49,6 @@ worker_scaling = { min = 2, max = 20, desired = 2 }
 #   300 s / 20 s = 15 jobs per worker.
 worker_backlog_per_task = 15
 
-db_instance_class      = "db.t4g.medium"
+db_instance_class      = "db.m7g.large"
 db_pool_size_per_task  = 5
 worker_database_access = true

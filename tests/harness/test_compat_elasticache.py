@@ -1,4 +1,4 @@
-"""ElastiCache: replication groups own member cache clusters, and deletes complete."""
+"""ElastiCache: replication groups own member cache clusters, deletes complete, subnet groups can be deleted."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
 # The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
-COVERS = ("elasticache-member-clusters",)
+COVERS = ("elasticache-member-clusters", "elasticache-subnet-group-delete")
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +81,44 @@ def test_deleting_a_cache_cluster_completes(backend: AwsBackend) -> None:
     assert answer["CacheCluster"]["CacheClusterStatus"] == "deleting"
     with pytest.raises(elasticache.exceptions.CacheClusterNotFoundFault):
         elasticache.describe_cache_clusters(CacheClusterId="compat-cluster")
+
+
+def _subnet_group(backend: AwsBackend, name: str) -> None:
+    ec2 = backend.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+    backend.client("elasticache").create_cache_subnet_group(
+        CacheSubnetGroupName=name, CacheSubnetGroupDescription="compat", SubnetIds=[subnet]
+    )
+
+
+def test_an_unused_subnet_group_is_deleted(backend: AwsBackend) -> None:
+    elasticache = backend.client("elasticache")
+    _subnet_group(backend, "compat-subnets")
+
+    elasticache.delete_cache_subnet_group(CacheSubnetGroupName="compat-subnets")
+
+    with pytest.raises(elasticache.exceptions.CacheSubnetGroupNotFoundFault):
+        elasticache.describe_cache_subnet_groups(CacheSubnetGroupName="compat-subnets")
+    with pytest.raises(elasticache.exceptions.CacheSubnetGroupNotFoundFault):
+        elasticache.delete_cache_subnet_group(CacheSubnetGroupName="compat-subnets")
+
+
+def test_a_subnet_group_in_use_is_refused_until_its_cluster_is_gone(backend: AwsBackend) -> None:
+    """As in AWS: the provider's destroy deletes the cluster first, then the group."""
+    elasticache = backend.client("elasticache")
+    _subnet_group(backend, "compat-used-subnets")
+    elasticache.create_cache_cluster(
+        CacheClusterId="compat-user",
+        Engine="memcached",
+        CacheNodeType="cache.t4g.micro",
+        NumCacheNodes=1,
+        CacheSubnetGroupName="compat-used-subnets",
+    )
+
+    with pytest.raises(elasticache.exceptions.ClientError) as refused:
+        elasticache.delete_cache_subnet_group(CacheSubnetGroupName="compat-used-subnets")
+    assert refused.value.response["Error"]["Code"] == "CacheSubnetGroupInUse"
+
+    elasticache.delete_cache_cluster(CacheClusterId="compat-user")
+    elasticache.delete_cache_subnet_group(CacheSubnetGroupName="compat-used-subnets")

@@ -322,6 +322,10 @@ resource "aws_db_instance" "replica" {
   storage_type      = "gp3"
   storage_encrypted = true
   kms_key_id        = var.kms_key_arn
+  # A replica replays every write of its primary, so it must be able to grow as far: one whose storage
+  # fills first stops replicating. Left unset, the replica reads back whatever RDS copied from the
+  # primary and every plan proposes to clear it.
+  max_allocated_storage = var.max_allocated_storage
 
   vpc_security_group_ids              = [aws_security_group.db[0].id]
   publicly_accessible                 = false

@@ -60,6 +60,11 @@ output "master_user_secret_arn" {
   value       = try(aws_db_instance.this[0].master_user_secret[0].secret_arn, null)
 }
 
+output "replica_identifiers" {
+  description = "Identifiers of the read replicas (known at plan time, so alarms can be keyed on them)."
+  value       = aws_db_instance.replica[*].identifier
+}
+
 output "replica_addresses" {
   description = "Hostnames of the read replicas."
   value       = aws_db_instance.replica[*].address

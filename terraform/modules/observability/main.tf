@@ -231,6 +231,69 @@ resource "aws_cloudwatch_metric_alarm" "rds_free_storage" {
   tags = var.tags
 }
 
+# Replicas are instances of their own: a replica can run out of CPU or storage (it replays every write
+# and serves its own reads) while the primary is fine, and a lagging replica serves stale data.
+resource "aws_cloudwatch_metric_alarm" "rds_replica_cpu" {
+  for_each = local.rds_alarms ? toset(var.db_replica_identifiers) : toset([])
+
+  alarm_name          = "${each.key}-cpu"
+  alarm_description   = "Read replica ${each.key} CPU above ${var.rds_cpu_threshold_percent}% for 15 minutes."
+  namespace           = "AWS/RDS"
+  metric_name         = "CPUUtilization"
+  dimensions          = { DBInstanceIdentifier = each.key }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = var.rds_cpu_threshold_percent
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "missing"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "rds_replica_free_storage" {
+  for_each = local.rds_alarms ? toset(var.db_replica_identifiers) : toset([])
+
+  alarm_name          = "${each.key}-free-storage"
+  alarm_description   = "Read replica ${each.key} free storage below ${var.rds_free_storage_threshold_gib} GiB: replication stops when it fills."
+  namespace           = "AWS/RDS"
+  metric_name         = "FreeStorageSpace"
+  dimensions          = { DBInstanceIdentifier = each.key }
+  statistic           = "Minimum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.rds_free_storage_threshold_gib * 1073741824
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "missing"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "rds_replica_lag" {
+  for_each = local.rds_alarms ? toset(var.db_replica_identifiers) : toset([])
+
+  alarm_name          = "${each.key}-lag"
+  alarm_description   = "Read replica ${each.key} more than ${var.rds_replica_lag_threshold_seconds} s behind its primary: reads are stale."
+  namespace           = "AWS/RDS"
+  metric_name         = "ReplicaLag"
+  dimensions          = { DBInstanceIdentifier = each.key }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 10
+  datapoints_to_alarm = 8
+  threshold           = var.rds_replica_lag_threshold_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "missing"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
 ################################################################################
 # Dashboard
 ################################################################################

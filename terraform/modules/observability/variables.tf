@@ -149,6 +149,18 @@ variable "db_instance_identifier" {
   default     = null
 }
 
+variable "db_replica_identifiers" {
+  description = "Identifiers of the primary's read replicas; each gets its own CPU, storage and lag alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "rds_replica_lag_threshold_seconds" {
+  description = "Alarm when a read replica lags its primary by more than this for 10 minutes."
+  type        = number
+  default     = 60
+}
+
 variable "rds_cpu_threshold_percent" {
   description = "Alarm when database CPU exceeds this for 15 minutes."
   type        = number
