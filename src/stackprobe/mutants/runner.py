@@ -49,6 +49,8 @@ class MutationReport:
     applies: int = 0
     plans: int = 0
     seconds: float = 0.0
+    # Applies that failed and what was done about them: the cost figures are unexplained without them.
+    incidents: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -67,6 +69,7 @@ class MutationReport:
             lines.append(f"[{item.verdict.value.upper():8}] {item.mutant.id:<36}{by}")
             if item.evidence:
                 lines.append(f"             {item.evidence[:300]}")
+        lines += [f"note: {incident}" for incident in self.incidents]
         killed = sum(r.verdict == Verdict.KILLED for r in self.results)
         lines.append(
             f"Mutation score: {killed}/{len(self.results)} killed ({self.score:.0%}) with {self.applies} applies "
@@ -187,7 +190,13 @@ class MutationRun:
             self.clear()
 
     def _run_batch(
-        self, number: int, batch: list[Mutant], baseline: set[tuple[str, str, str]], report: MutationReport
+        self,
+        number: int,
+        batch: list[Mutant],
+        baseline: set[tuple[str, str, str]],
+        report: MutationReport,
+        *,
+        retried: bool = False,
     ) -> list[MutantResult]:
         LOG.info("mutant batch %d: %s", number, ", ".join(m.id for m in batch))
         self._plant(batch)
@@ -199,14 +208,22 @@ class MutationRun:
             self.runner.apply_plan(plan)
         except TerraformFailed as exc:
             self.clear()
-            if len(batch) > 1:
-                LOG.warning("batch %d failed to apply; running its mutants one by one", number)
-                results = []
-                for mutant in batch:
-                    results += self._run_batch(number, [mutant], baseline, report)
-                return results
             text = " ".join(exc.output.replace("│", " ").split())
             refused = "precondition" in text.lower() or "Invalid value for variable" in text
+            cause = _first_error(exc)
+            if not refused and not retried:
+                # A provider error is often a wait that lost a race under load; the usual remedy,
+                # applying again, also converges whatever the failed apply left half-done.
+                report.incidents.append(f"batch {number} failed to apply ({cause}); applied it again")
+                LOG.warning("batch %d failed to apply (%s); applying it again", number, cause)
+                return self._run_batch(number, batch, baseline, report, retried=True)
+            if len(batch) > 1:
+                report.incidents.append(f"batch {number} failed to apply again ({cause}); ran its mutants one by one")
+                LOG.warning("batch %d failed to apply again (%s); running its mutants one by one", number, cause)
+                results = []
+                for mutant in batch:
+                    results += self._run_batch(number, [mutant], baseline, report, retried=True)
+                return results
             verdict = Verdict.KILLED if refused else Verdict.ERROR
             return [MutantResult(batch[0], verdict, TERRAFORM_KILLER if refused else "", exc.detail[:500], number)]
         context = self.context()
@@ -226,6 +243,15 @@ class MutationRun:
                 )
         self.clear()
         return results
+
+
+def _first_error(exc: TerraformFailed) -> str:
+    """Terraform's first `Error:` line and the one after it, which usually names the resource."""
+    lines = [line.strip(" │") for line in exc.output.splitlines()]
+    for index, line in enumerate(lines):
+        if line.startswith("Error:"):
+            return " ".join(part for part in lines[index : index + 3] if part)[:300]
+    return exc.detail.splitlines()[0][:300] if exc.detail else "no error text"
 
 
 def context_factory(stack: StackUnderTest, app_dir: Path | None, **extras: Any) -> Callable[[], CheckContext]:

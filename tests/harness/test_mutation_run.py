@@ -1,0 +1,109 @@
+"""How a mutation run reacts when an apply fails: the cost it reports and the reason it gives.
+
+The catalogue's own test (tests/mutants) runs on a real deployment and only sees the outcome; these
+tests drive `MutationRun` with a runner whose applies fail on cue, so each fallback is exercised on
+purpose: a transient provider error is applied again (not split into one apply per mutant), a batch
+that keeps failing is split, and every failure is named in the report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from stackprobe.checks import by_id
+from stackprobe.checks.base import CheckContext, CheckResult, Finding
+from stackprobe.errors import TerraformFailed
+from stackprobe.mutants import runner as mutation_runner
+from stackprobe.mutants.catalogue import Mutant
+from stackprobe.mutants.runner import MUTANT_FILE_MARKER, MutationRun, Verdict
+
+KILLERS = ("s3.versioning", "kms.rotation", "ecr.immutable-tags")
+MUTANTS = [
+    Mutant(id=f"m{n}", description=f"mutant {n}", killers=(killer,), files=((f"m{n}.tf", "# planted\n"),))
+    for n, killer in enumerate(KILLERS)
+]
+PROVIDER_ERROR = "Error: waiting for SQS Queue (jobs) attributes create: timeout while waiting\n  with module.queue"
+
+
+class FlakyRunner:
+    """Applies fail while `failures` lasts; each failure is the provider error a loaded machine gives."""
+
+    def __init__(self, module_dir: Path, failures: int) -> None:
+        self.workspace = SimpleNamespace(module_dir=module_dir)
+        self.variables: dict[str, Any] = {}
+        self.failures = failures
+        self.applied = 0
+
+    def plan(self, refresh: bool = True) -> dict[str, Any]:
+        return {}
+
+    def apply_plan(self, plan: dict[str, Any]) -> None:
+        self.applied += 1
+        if self.failures:
+            self.failures -= 1
+            raise TerraformFailed("apply failed", "see the output", PROVIDER_ERROR, output=PROVIDER_ERROR)
+
+
+def planted_failures(module_dir: Path) -> Any:
+    """run_checks stand-in: each planted mutant makes its killer report one failing finding."""
+
+    def run_checks(context: CheckContext, checks: list[Any]) -> list[CheckResult]:
+        planted = {p.name for p in module_dir.glob(f"{MUTANT_FILE_MARKER}*")}
+        results = []
+        for check in checks:
+            result = CheckResult(check)
+            for mutant in MUTANTS:
+                if check.id in mutant.killers and any(mutant.id in name for name in planted):
+                    result.findings.append(Finding(check.id, False, mutant.id, "planted"))
+            results.append(result)
+        return results
+
+    return run_checks
+
+
+@pytest.fixture
+def flaky_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(mutation_runner, "run_checks", planted_failures(tmp_path))
+
+    def make(failures: int) -> tuple[MutationRun, FlakyRunner]:
+        runner = FlakyRunner(tmp_path, failures)
+        stack = SimpleNamespace(runner=runner, deployed=object())
+        return MutationRun(stack, lambda: SimpleNamespace(plan=None)), runner  # type: ignore[arg-type]
+
+    return make
+
+
+def test_the_killer_checks_exist() -> None:
+    assert [by_id(k).id for k in KILLERS] == list(KILLERS)
+
+
+def test_a_transient_apply_failure_is_applied_again_not_split(flaky_run: Any) -> None:
+    run, runner = flaky_run(failures=1)
+    report = run.run(MUTANTS)
+    assert [r.verdict for r in report.results] == [Verdict.KILLED] * 3
+    assert report.applies == 2 == runner.applied
+    assert report.incidents == [
+        "batch 1 failed to apply (Error: waiting for SQS Queue (jobs) attributes create: timeout while waiting "
+        "with module.queue); applied it again"
+    ]
+    assert "note: batch 1 failed to apply" in report.render()
+
+
+def test_a_batch_that_keeps_failing_is_split_and_says_so(flaky_run: Any) -> None:
+    run, runner = flaky_run(failures=2)
+    report = run.run(MUTANTS)
+    assert [r.verdict for r in report.results] == [Verdict.KILLED] * 3
+    assert report.applies == 2 + len(MUTANTS) == runner.applied
+    assert report.incidents[-1].endswith("ran its mutants one by one")
+
+
+def test_a_mutant_that_cannot_be_applied_alone_is_an_error_not_a_kill(flaky_run: Any) -> None:
+    run, _ = flaky_run(failures=99)
+    report = run.run(MUTANTS[:1])
+    assert report.results[0].verdict == Verdict.ERROR
+    assert report.applies == 2  # applied, then applied again: one mutant is never split further
+    assert not list(run.runner.workspace.module_dir.glob(f"{MUTANT_FILE_MARKER}*")), "planted files left behind"
