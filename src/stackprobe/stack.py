@@ -257,17 +257,15 @@ class StackUnderTest:
             LOG.warning("applying the teardown variables failed; destroying anyway: %s", exc.problem)
 
     def _forget_destroyed_with_parent(self) -> None:
-        """On LocalStack, leave to their parent's deletion what LocalStack never reports deleted on its own."""
-        from stackprobe.backends.localstack import DESTROYED_WITH_PARENT
-
+        """Leave to their parent's deletion what this emulator never reports deleted on its own."""
         assert self.runner is not None
         addresses = [  # whole resources (every instance), as `terraform state rm` takes them
             (f"{r['module']}." if r.get("module") else "") + f"{r['type']}.{r['name']}"
             for r in self.runner.state().get("resources", [])
-            if r.get("mode") == "managed" and r.get("type") in DESTROYED_WITH_PARENT and r.get("instances")
+            if r.get("mode") == "managed" and r.get("type") in self.backend.destroyed_with_parent and r.get("instances")
         ]
         if addresses:
-            LOG.info("LocalStack: destroyed with their parent, not on their own: %s", ", ".join(addresses))
+            LOG.info("%s: destroyed with their parent, not on their own: %s", self.backend.name, ", ".join(addresses))
             try:
                 self.runner.forget(addresses)
             except StackprobeError as exc:
@@ -278,7 +276,7 @@ class StackUnderTest:
         assert self.runner is not None
         interrupted: list[BaseException] = []
         self._prepare_destroy()
-        if self.backend.name == "localstack":
+        if self.backend.destroyed_with_parent:
             self._forget_destroyed_with_parent()
         for attempt in range(2):
             try:

@@ -31,6 +31,19 @@ def private_session(tmp_path: Path) -> Iterator[StackSession]:
     session.close()
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt, as in a terminal.
+
+    A job a non-interactive shell starts in the background (`make test &`, `nohup`) inherits SIGINT
+    ignored, and Python then never installs its handler: a simulated Ctrl-C would do nothing and the
+    test would fail for a reason that has nothing to do with the harness.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _spec(name: str) -> StackSpec:
     return StackSpec(tf_dir=(STACKS / name).resolve())
 
@@ -95,6 +108,7 @@ def test_emulator_dying_mid_apply_is_reported_and_cleaned(private_session: Stack
     assert report.leftovers == {}, report.render()
 
 
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_ctrl_c_during_apply_still_destroys(private_session: StackSession) -> None:
     spec = _spec("slow")
     stack = private_session.stack(spec)

@@ -59,6 +59,9 @@ class AwsBackend:
     secret_key: str = DUMMY_SECRET_KEY
     services: frozenset[str] | None = None
     unavailable_hints: Mapping[str, str] = field(default_factory=dict)
+    # Resource types this emulator deletes only with their parent (type -> why): destroy drops them from
+    # the state first, and the teardown inventory still proves the parent, and so they, are gone.
+    destroyed_with_parent: Mapping[str, str] = field(default_factory=dict)
 
     def serves(self, service: str) -> bool:
         return self.services is None or service in self.services

@@ -55,8 +55,7 @@ CONTAINER_SETTINGS: Mapping[str, str] = {"SQS_ENDPOINT_STRATEGY": "off", "DISABL
 
 
 # Resource types whose own delete never finishes on LocalStack, although deleting their parent removes
-# them: they are dropped from the state just before destroy (see StackUnderTest), and the teardown
-# inventory still proves the parent, and so they, are gone.
+# them (AwsBackend.destroyed_with_parent).
 DESTROYED_WITH_PARENT: Mapping[str, str] = {
     "aws_sqs_queue_redrive_allow_policy": "LocalStack 2026.3.0 answers RedriveAllowPolicy='' after the provider "
     "sets it empty, instead of removing the attribute as AWS does (it removes Policy and RedrivePolicy, "
@@ -178,6 +177,7 @@ def localstack_backend(endpoint: str, region: str, capabilities: Capabilities) -
         account_id=LOCALSTACK_ACCOUNT_ID,
         services=capabilities.services,
         unavailable_hints=capabilities.hints(sorted(known)),
+        destroyed_with_parent=DESTROYED_WITH_PARENT,
     )
 
 
