@@ -214,3 +214,32 @@ def test_acm_certificate_reads_back_with_its_ssl_support_method(backend: AwsBack
     assert read["ViewerCertificate"]["ACMCertificateArn"] == arn
     assert read["ViewerCertificate"]["SSLSupportMethod"] == "sni-only"
     assert "IAMCertificateId" not in read["ViewerCertificate"]
+    # AWS says the default certificate is not in use when a certificate of one's own is; moto said it was.
+    assert read["ViewerCertificate"]["CloudFrontDefaultCertificate"] is False
+
+
+def test_origin_access_control_reads_back_on_its_origin(backend: AwsBackend) -> None:
+    cloudfront = backend.client("cloudfront")
+    control = cloudfront.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": "compat-oac",
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
+    config = _distribution({"CloudFrontDefaultCertificate": True})
+    config["Origins"]["Items"] = [
+        {
+            "Id": "assets",
+            "DomainName": "assets.s3.eu-west-1.amazonaws.com",
+            "S3OriginConfig": {"OriginAccessIdentity": ""},
+            "OriginAccessControlId": control,
+        }
+    ]
+    config["DefaultCacheBehavior"]["TargetOriginId"] = "assets"
+    created = cloudfront.create_distribution(DistributionConfig=config)
+
+    read = cloudfront.get_distribution(Id=created["Distribution"]["Id"])["Distribution"]["DistributionConfig"]
+
+    assert read["Origins"]["Items"][0]["OriginAccessControlId"] == control

@@ -1,20 +1,25 @@
-"""CloudFront: settings a distribution was not given read back absent, not as moto's filler values.
+"""CloudFront: a distribution's settings read back as given, not as moto's filler values.
 
-moto 5.2 fills what a DistributionConfig leaves out, and the provider reads the filler as configured:
+moto 5.2 fills what a DistributionConfig leaves out, and drops some of what it is given; the provider
+reads both back as configuration:
 - A viewer certificate without an ACM or IAM certificate gets empty `ACMCertificateArn` and
   `IAMCertificateId` elements; the provider reads `ssl_support_method` (and the certificate id) whenever
   either element is present, so a distribution on the CloudFront default certificate reads back
   `ssl_support_method = "sni-only"`.
+- A viewer certificate with an ACM or IAM certificate reads back `CloudFrontDefaultCertificate=true`
+  (moto's default when the element is absent); AWS says false, and the provider plans to unset it.
 - A cache behaviour that uses a cache policy (no legacy `ForwardedValues`) gets a default
   `ForwardedValues` block, which the provider reads back as a `forwarded_values` block to remove.
-Both drift on every plan. AWS omits the elements it was not given.
+- An origin's `OriginAccessControlId` is not stored, so it reads back empty and the provider plans to
+  set it again (an S3 origin behind origin access control, the way AWS recommends).
+All drift on every plan. AWS omits the elements it was not given and returns the ones it was.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from moto.cloudfront.models import DefaultCacheBehaviour, ViewerCertificate
+from moto.cloudfront.models import DefaultCacheBehaviour, Origin, ViewerCertificate
 
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
@@ -28,12 +33,15 @@ def _apply() -> None:
         return
     original_certificate_init = ViewerCertificate.__init__
     original_behaviour_init = DefaultCacheBehaviour.__init__
+    original_origin_init = Origin.__init__
 
     def certificate_init(self: Any, config: dict[str, Any]) -> None:
         original_certificate_init(self, config)
         # None is left out of the response; "" is serialised as a present, empty element.
         self.iam_certificate_id = config.get("IAMCertificateId") or None
         self.acm_certificate_arn = config.get("ACMCertificateArn") or None
+        if "CloudFrontDefaultCertificate" not in config and (self.iam_certificate_id or self.acm_certificate_arn):
+            self.cloud_front_default_certificate = False
 
     def behaviour_init(self: Any, config: dict[str, Any]) -> None:
         had_forwarded_values = "ForwardedValues" in config
@@ -41,7 +49,12 @@ def _apply() -> None:
         if not had_forwarded_values:
             self.forwarded_values = None
 
+    def origin_init(self: Any, origin: dict[str, Any]) -> None:
+        original_origin_init(self, origin)
+        self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+
     replace(ViewerCertificate, "__init__", certificate_init)
+    replace(Origin, "__init__", origin_init)
     # CacheBehaviour calls this through super(), so ordered cache behaviours are covered too.
     replace(DefaultCacheBehaviour, "__init__", behaviour_init)
     _applied = True
@@ -53,8 +66,10 @@ PATCH = MotoPatch(
     kind=GapKind.DRIFT,
     resource_types=("aws_cloudfront_distribution",),
     gap="Absent ACM/IAM certificate ids come back as empty elements (ssl_support_method reads 'sni-only' "
-    "on the default certificate) and cache behaviours using a cache policy come back with a default "
-    "ForwardedValues block; both drift on every plan.",
-    fix="Leaves the certificate ids and ForwardedValues out of the response when they were not given, as AWS does.",
+    "on the default certificate), a distribution with its own certificate reads CloudFrontDefaultCertificate=true, "
+    "cache behaviours using a cache policy come back with a default ForwardedValues block, and an origin's "
+    "OriginAccessControlId is dropped; all drift on every plan.",
+    fix="Leaves the certificate ids and ForwardedValues out when they were not given, reports the default "
+    "certificate off when one of the distribution's own is set, and keeps the origin access control id, as AWS does.",
     apply=_apply,
 )
