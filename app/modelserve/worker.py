@@ -46,10 +46,13 @@ class Worker:
         # The read timeout must outlast the long poll, or every empty poll would end in a timeout.
         self.sqs = sqs if sqs is not None else make_sqs_client(config.region, read_timeout=config.wait_seconds + 10)
         self._stop = threading.Event()
+        self._stop_signal: int | None = None
         self._max_receive_count: int | None = None
         self._redrive_known = False
 
-    def request_stop(self) -> None:
+    def request_stop(self, signum: int | None = None) -> None:
+        # Called from a signal handler: set a flag and nothing else (see main()).
+        self._stop_signal = signum
         self._stop.set()
 
     @property
@@ -161,6 +164,8 @@ class Worker:
             polls += 1
             if self.config.max_polls is not None and polls >= self.config.max_polls:
                 break
+        if self._stop_signal is not None:
+            log.info("signal %d received: stopped after the current message", self._stop_signal)
         return 0
 
 
@@ -190,9 +195,11 @@ def main() -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         # ECS sends SIGTERM on scale-in and deploys, then SIGKILL after stopTimeout (30 s by default).
         # The current message is finished and the loop exits; a long poll in flight returns within
-        # WaitTimeSeconds (<= 20 s), inside that window.
-        log.info("signal %d received, stopping after the current message", signum)
-        worker.request_stop()
+        # WaitTimeSeconds (<= 20 s), inside that window. No logging here: a signal that lands while
+        # the main thread is writing a log line makes a second write re-enter stderr's buffer, which
+        # raises inside the handler before the stop is recorded, and logging swallows the error: the
+        # worker then polled on until SIGKILL (seen under load in the test suite).
+        worker.request_stop(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

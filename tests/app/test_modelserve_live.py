@@ -43,6 +43,10 @@ class Emulator:
         return subprocess_env({**base_env(self.queue_url), "AWS_ENDPOINT_URL": self.endpoint, **extra})
 
 
+# What ECS allows between SIGTERM and SIGKILL (stopTimeout, 30 s by default): the contract the app must meet.
+ECS_STOP_TIMEOUT = 30
+
+
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -200,7 +204,7 @@ def test_processes_end_to_end_as_the_probes_run_them(emulator: Emulator) -> None
         assert (probe.returncode, probe.stdout.strip()) == (0, f"healthy: GET {base}/health -> 200")
 
         api.send_signal(signal.SIGTERM)
-        assert api.wait(timeout=10) == 0
+        assert api.wait(timeout=ECS_STOP_TIMEOUT) == 0
     finally:
         if api.poll() is None:
             api.kill()
@@ -220,8 +224,8 @@ def test_worker_exits_0_on_sigterm(emulator: Emulator) -> None:
         reader = LineReader(worker.stderr)
         reader.wait_for("polling ")
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=10) == 0
-        reader.wait_for("stopping after the current message", timeout=2)
+        assert worker.wait(timeout=ECS_STOP_TIMEOUT) == 0
+        reader.wait_for("stopped after the current message", timeout=2)
     finally:
         if worker.poll() is None:
             worker.kill()
