@@ -246,12 +246,9 @@ class MutationRun:
 
 
 def _first_error(exc: TerraformFailed) -> str:
-    """Terraform's first `Error:` line and the one after it, which usually names the resource."""
-    lines = [line.strip(" │") for line in exc.output.splitlines()]
-    for index, line in enumerate(lines):
-        if line.startswith("Error:"):
-            return " ".join(part for part in lines[index : index + 3] if part)[:300]
-    return exc.detail.splitlines()[0][:300] if exc.detail else "no error text"
+    """The first of terraform's error paragraphs (already extracted into `detail`), on one line."""
+    first = exc.detail.split("\n\n", 1)[0] if exc.detail else ""
+    return " ".join(line.strip() for line in first.splitlines()[:3] if line.strip())[:300] or "no error text"
 
 
 def context_factory(stack: StackUnderTest, app_dir: Path | None, **extras: Any) -> Callable[[], CheckContext]:
