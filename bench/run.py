@@ -271,6 +271,8 @@ class CommandLog:
     seconds_by_command: dict[str, float] = field(default_factory=dict)
     failed: int = 0
     refresh_false_applies: int = 0
+    # CPU of terraform and its providers (wait4 rusage, recorded by the runner); 0 in logs from before.
+    cpu_seconds: float = 0.0
 
     @classmethod
     def read(cls, path: Path) -> CommandLog:
@@ -288,6 +290,7 @@ class CommandLog:
             command = args[0] if args else "?"
             counts[command] += 1
             seconds[command] = seconds.get(command, 0.0) + float(entry.get("seconds") or 0.0)
+            log.cpu_seconds += float(entry.get("cpu_seconds") or 0.0)
             if entry.get("returncode") not in (0, 2):
                 log.failed += 1
             if command == "apply" and "-refresh=false" in args:
@@ -322,6 +325,7 @@ class PartResult:
     invocation_seconds: dict[str, float] = field(default_factory=dict)
     failed_invocations: int | None = None
     refresh_false_applies: int | None = None
+    terraform_cpu_seconds: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
     note: str = ""
@@ -339,6 +343,7 @@ class PartResult:
         self.invocation_seconds = log.seconds_by_command
         self.failed_invocations = log.failed
         self.refresh_false_applies = log.refresh_false_applies
+        self.terraform_cpu_seconds = round(log.cpu_seconds, 1)
 
 
 # -- the bare-terraform and native-test workspaces ---------------------------------------------
@@ -386,18 +391,11 @@ def bare_environ(endpoint: str, cli_config: Path) -> dict[str, str]:
     """The environment stackprobe's own runner gives terraform: pinned to the emulator, nothing else."""
     from stackprobe.backends.guard import pinned_environ
     from stackprobe.settings import DEFAULT_REGION
+    from stackprobe.terraform.runner import terraform_environ
 
-    env = pinned_environ(os.environ, endpoint=endpoint, region=DEFAULT_REGION, access_key="test", secret_key="test")
-    env.update(
-        {
-            "TF_CLI_CONFIG_FILE": str(cli_config),
-            "TF_IN_AUTOMATION": "1",
-            "TF_INPUT": "0",
-            "CHECKPOINT_DISABLE": "1",
-        }
-    )
-    for name in ("TF_LOG", "TF_WORKSPACE", "TF_DATA_DIR", COMMAND_LOG_ENV):
-        env.pop(name, None)
+    pinned = pinned_environ(os.environ, endpoint=endpoint, region=DEFAULT_REGION, access_key="test", secret_key="test")
+    env = terraform_environ(pinned, cli_config)
+    env.pop(COMMAND_LOG_ENV, None)
     return env
 
 
@@ -874,6 +872,8 @@ def build_rows(results: dict[str, PartResult]) -> tuple[list[Row], list[str]]:
             ratio_text(r.provider_boots, a.provider_boots if a else None),
             result=f"at most {r.peak_providers} at once; {r.terraform_processes} terraform processes seen",
         )
+        if r.terraform_cpu_seconds:
+            add(tag, f"CPU of terraform and its providers in ({part})", f"{r.terraform_cpu_seconds:.0f} s", "")
         if r.status:
             notes.append(f"({part}) {r.status}: {r.note}")
         elif r.note:

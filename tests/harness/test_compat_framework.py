@@ -10,6 +10,7 @@ import pytest
 
 from stackprobe.backends import compat
 from stackprobe.backends.compat import GapKind, KnownGap, MotoPatch, apply_patches, moto_version
+from stackprobe.backends.compat import base as compat_base
 from stackprobe.backends.compat._monkey import MotoShapeChanged, add, replace
 
 pytestmark = pytest.mark.harness
@@ -23,7 +24,7 @@ def _fake(name: str, versions: str, calls: list[str]) -> MotoPatch:
         resource_types=("aws_fake",),
         gap="fake gap",
         fix="fake fix",
-        apply=lambda: calls.append(name),
+        install=lambda: calls.append(name),
     )
 
 
@@ -31,6 +32,7 @@ def _fake(name: str, versions: str, calls: list[str]) -> MotoPatch:
 def fresh_layer(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     calls: list[str] = []
     monkeypatch.setattr(compat, "_applied", [])
+    monkeypatch.setattr(compat_base, "_INSTALLED", set())
     monkeypatch.setattr(
         compat,
         "PATCHES",
@@ -45,6 +47,15 @@ def test_apply_patches_applies_in_range_patches_once(fresh_layer: list[str]) -> 
 
     assert fresh_layer == ["in-range"]
     assert [p.name for p in first] == [p.name for p in second] == ["in-range"]
+
+
+def test_a_patch_installs_once_however_often_it_is_applied(fresh_layer: list[str]) -> None:
+    """A second install would wrap moto's method in a second copy of the patch, not the original."""
+    patch = compat.PATCHES[0]
+    patch.apply()
+    patch.apply()
+
+    assert fresh_layer == ["in-range"]
 
 
 def test_patch_outside_its_moto_range_is_not_applied(fresh_layer: list[str]) -> None:
@@ -68,8 +79,9 @@ def _moto_classes(module: ModuleType) -> list[type]:
 
 def test_reapplying_every_patch_changes_nothing() -> None:
     apply_patches()
-    modules = [inspect.getmodule(p.apply) for p in compat.PATCHES]
+    modules = [inspect.getmodule(p.install) for p in compat.PATCHES]
     classes = {cls for module in modules if module is not None for cls in _moto_classes(module)}
+    assert len(classes) >= len(compat.PATCHES) // 2, "the patch modules' moto classes were not found"
     before = {cls: dict(vars(cls)) for cls in classes}
 
     for patch in compat.PATCHES:

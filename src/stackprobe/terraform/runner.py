@@ -54,6 +54,8 @@ class CommandRecord:
     seconds: float
     returncode: int | None
     output: str
+    # CPU seconds of terraform and the provider processes it started (they are its reaped children).
+    cpu_seconds: float | None = None
 
 
 @dataclass
@@ -92,6 +94,30 @@ def _error_paragraphs(output: str) -> str:
     if current:
         blocks.append("\n".join(current))
     return "\n\n".join(blocks)
+
+
+# Go's garbage collector target for terraform and the provider. At Go's default (100), a plan of the
+# reference stack spends about a fifth of its CPU collecting: terraform and the AWS provider allocate
+# heavily while they exchange the provider schema and plan each resource. 400 trades a few hundred MB
+# of RSS per process for that CPU (measured in bench/README.md). A GOGC the user set is kept.
+GO_GC_PERCENT = "400"
+
+
+def terraform_environ(pinned: dict[str, str], cli_config: Path) -> dict[str, str]:
+    """The environment terraform runs in: `pinned` (the emulator's) plus the CLI config and quiet flags."""
+    env = dict(pinned)
+    env.update(
+        {
+            "TF_CLI_CONFIG_FILE": str(cli_config),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",
+        }
+    )
+    env.setdefault("GOGC", GO_GC_PERCENT)
+    for name in ("TF_LOG", "TF_WORKSPACE", "TF_DATA_DIR"):
+        env.pop(name, None)
+    return env
 
 
 class _GuardedTerraform(tftest.TerraformTest):  # type: ignore[misc]
@@ -141,19 +167,7 @@ class TerraformRunner:
 
     # -- environment ---------------------------------------------------------------------------
     def environ(self) -> dict[str, str]:
-        env = self.backend.environ(os.environ)
-        env.update(
-            {
-                "TF_CLI_CONFIG_FILE": str(self.cli_config),
-                "TF_IN_AUTOMATION": "1",
-                "TF_INPUT": "0",
-                "CHECKPOINT_DISABLE": "1",
-            }
-        )
-        env.pop("TF_LOG", None)
-        env.pop("TF_WORKSPACE", None)
-        env.pop("TF_DATA_DIR", None)
-        return env
+        return terraform_environ(self.backend.environ(os.environ), self.cli_config)
 
     def rebind(self, backend: AwsBackend) -> None:
         """Point at a (re)started backend; the overrides carry the endpoint, so they are rewritten."""
@@ -201,7 +215,7 @@ class TerraformRunner:
         for reader in readers:
             reader.start()
         try:
-            returncode = process.wait(timeout=timeout)
+            returncode, cpu_seconds = _wait_with_cpu(process, timeout)
         except subprocess.TimeoutExpired:
             self._stop(process)
             for reader in readers:
@@ -224,7 +238,9 @@ class TerraformRunner:
             reader.join(timeout=10)
         output_text = "".join(stdout)
         error_text = "".join(stderr)
-        self._record(CommandRecord(argv[1:], time.monotonic() - started, returncode, output_text + error_text))
+        self._record(
+            CommandRecord(argv[1:], time.monotonic() - started, returncode, output_text + error_text, cpu_seconds)
+        )
         # `plan -detailed-exitcode` uses 2 for "changes present"; everything else non-zero is failure.
         if returncode != 0 and not (returncode == 2 and "-detailed-exitcode" in args):
             raise TerraformFailed(
@@ -399,6 +415,27 @@ class TerraformRunner:
         )
 
 
+def _wait_with_cpu(process: subprocess.Popen[str], timeout: float) -> tuple[int, float]:
+    """Wait like `Popen.wait(timeout)`, and also return the CPU seconds the command used.
+
+    `wait4` reports the rusage of terraform together with the provider processes it reaped, which
+    wall time alone cannot show on a loaded machine (the benchmark's CPU figures come from here).
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid == process.pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode, usage.ru_utime + usage.ru_stime
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise subprocess.TimeoutExpired(process.args, timeout)
+        # Popen.wait's own back-off: short at first, then at most 50 ms between polls.
+        delay = min(delay * 2, remaining, 0.05)
+        time.sleep(delay)
+
+
 def _log_command(record: CommandRecord) -> None:
     """Append `record` to $STACKPROBE_COMMAND_LOG as one JSON line, if set.
 
@@ -408,9 +445,18 @@ def _log_command(record: CommandRecord) -> None:
     path = os.environ.get(COMMAND_LOG_ENV)
     if not path:
         return
-    line = json.dumps(
-        {"args": record.args, "seconds": round(record.seconds, 3), "returncode": record.returncode, "pid": os.getpid()}
-    )
+    entry: dict[str, Any] = {
+        "args": record.args,
+        "seconds": round(record.seconds, 3),
+        "returncode": record.returncode,
+        "pid": os.getpid(),
+    }
+    if record.cpu_seconds is not None:
+        entry["cpu_seconds"] = round(record.cpu_seconds, 3)
+    # Which test asked for the command (pytest sets this; subprocesses such as audits inherit it).
+    if test := os.environ.get("PYTEST_CURRENT_TEST"):
+        entry["test"] = test
+    line = json.dumps(entry)
     with contextlib.suppress(OSError):
         descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

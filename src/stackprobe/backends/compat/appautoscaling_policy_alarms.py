@@ -17,13 +17,8 @@ from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
-
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_put = ApplicationAutoscalingBackend.put_scaling_policy
     original_deregister = ApplicationAutoscalingBackend.deregister_scalable_target
 
@@ -63,7 +58,6 @@ def _apply() -> None:
 
     replace(ApplicationAutoscalingBackend, "put_scaling_policy", put_scaling_policy)
     replace(ApplicationAutoscalingBackend, "deregister_scalable_target", deregister_scalable_target)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -74,5 +68,5 @@ PATCH = MotoPatch(
     gap="Replacing a target-tracking policy keeps its old CloudWatch alarms, and deregistering a scalable "
     "target keeps its policies and their alarms, so every destroy appears to leak TargetTracking alarms.",
     fix="Deletes a replaced policy's alarms, and a deregistered target's policies with their alarms, as AWS does.",
-    apply=_apply,
+    install=_apply,
 )

@@ -18,8 +18,6 @@ from moto.core.exceptions import JsonRESTError
 from stackprobe.backends.compat._monkey import add, replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
-
 
 class _ResourceNotFound(JsonRESTError):
     def __init__(self, arn: str) -> None:
@@ -64,9 +62,6 @@ def _list_tags_for_resource(self: Any) -> str:
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_register = ApplicationAutoScalingResponse.register_scalable_target
 
     def register_scalable_target(self: Any) -> str:
@@ -81,7 +76,6 @@ def _apply() -> None:
     add(ApplicationAutoScalingResponse, "tag_resource", _tag_resource)
     add(ApplicationAutoScalingResponse, "untag_resource", _untag_resource)
     add(ApplicationAutoScalingResponse, "list_tags_for_resource", _list_tags_for_resource)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -93,5 +87,5 @@ PATCH = MotoPatch(
     "RegisterScalableTarget are dropped; the provider's create reads the tags back and never finishes.",
     fix="Stores tags on the scalable target (addressed by its ScalableTargetARN) from RegisterScalableTarget "
     "and TagResource, and answers ListTagsForResource and UntagResource.",
-    apply=_apply,
+    install=_apply,
 )

@@ -17,8 +17,6 @@ from moto.backup.responses import BackupResponse
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
-
 
 def resource_arn_from_path(path: str) -> str:
     return unquote(path.split("/tags/", 1)[1].split("?", 1)[0].rstrip("/"))
@@ -30,11 +28,7 @@ def _list_tags(self: Any) -> str:
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     replace(BackupResponse, "list_tags", _list_tags)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -45,5 +39,5 @@ PATCH = MotoPatch(
     gap="ListTags reads the ARN from the wrong path segment when the path has no trailing slash (as the Go "
     "SDK sends it), so tags read back empty and drift on every plan.",
     fix="Takes the ARN from everything after /tags/, with or without a trailing slash.",
-    apply=_apply,
+    install=_apply,
 )

@@ -23,7 +23,6 @@ from moto.moto_api._internal import mock_random
 from stackprobe.backends.compat._monkey import add
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
 _PATH = re.compile(r"/backup/plans/(?P<plan>[^/]+)/selections/?(?P<selection>[^/]*)")
 
 
@@ -106,14 +105,10 @@ def _list_backup_selections(self: Any) -> str:
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     add(BackupResponse, "create_backup_selection", _create_backup_selection)
     add(BackupResponse, "get_backup_selection", _get_backup_selection)
     add(BackupResponse, "delete_backup_selection", _delete_backup_selection)
     add(BackupResponse, "list_backup_selections", _list_backup_selections)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -125,5 +120,5 @@ PATCH = MotoPatch(
     "retries until it times out.",
     fix="Implements CreateBackupSelection, GetBackupSelection, DeleteBackupSelection and "
     "ListBackupSelections, keeping each selection under its (existing) plan.",
-    apply=_apply,
+    install=_apply,
 )

@@ -8,12 +8,17 @@ gaps again instead of silently stacking patches on code that changed underneath 
 from __future__ import annotations
 
 import fnmatch
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+
+# Names of the patches installed in this process: patches change moto's classes, which are process-wide.
+_INSTALLED: set[str] = set()
+_INSTALL_LOCK = threading.Lock()
 
 
 class GapKind(StrEnum):
@@ -27,7 +32,8 @@ class GapKind(StrEnum):
 class MotoPatch:
     """One named fix to moto's models or responses.
 
-    `apply` mutates moto in this process (the embedded server runs in-process) and must be idempotent.
+    `install` mutates moto in this process (the embedded server runs in-process); `apply` runs it at
+    most once per process, so a patch wraps moto's original method, never its own earlier wrapper.
     `resource_types` are the Terraform types that hang, drift or lie without it.
     """
 
@@ -37,7 +43,14 @@ class MotoPatch:
     resource_types: tuple[str, ...]
     gap: str
     fix: str
-    apply: Callable[[], None] = field(compare=False, repr=False)
+    install: Callable[[], None] = field(compare=False, repr=False)
+
+    def apply(self) -> None:
+        """Install the patch unless this process already has it (idempotent, thread-safe)."""
+        with _INSTALL_LOCK:
+            if self.name not in _INSTALLED:
+                self.install()
+                _INSTALLED.add(self.name)
 
     def applies_to(self, moto_version: str) -> bool:
         return Version(moto_version) in SpecifierSet(self.moto_versions)

@@ -24,13 +24,8 @@ from moto.cloudfront.models import DefaultCacheBehaviour, Origin, ViewerCertific
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
-
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_certificate_init = ViewerCertificate.__init__
     original_behaviour_init = DefaultCacheBehaviour.__init__
     original_origin_init = Origin.__init__
@@ -57,7 +52,6 @@ def _apply() -> None:
     replace(Origin, "__init__", origin_init)
     # CacheBehaviour calls this through super(), so ordered cache behaviours are covered too.
     replace(DefaultCacheBehaviour, "__init__", behaviour_init)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -71,5 +65,5 @@ PATCH = MotoPatch(
     "OriginAccessControlId is dropped; all drift on every plan.",
     fix="Leaves the certificate ids and ForwardedValues out when they were not given, reports the default "
     "certificate off when one of the distribution's own is set, and keeps the origin access control id, as AWS does.",
-    apply=_apply,
+    install=_apply,
 )

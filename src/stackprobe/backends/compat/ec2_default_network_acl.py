@@ -15,13 +15,8 @@ from moto.ec2.models.vpcs import VPCBackend
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
-
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_delete_vpc = VPCBackend.delete_vpc
 
     def delete_vpc(self: Any, vpc_id: str) -> Any:
@@ -33,7 +28,6 @@ def _apply() -> None:
         return vpc
 
     replace(VPCBackend, "delete_vpc", delete_vpc)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -43,5 +37,5 @@ PATCH = MotoPatch(
     resource_types=("aws_vpc",),
     gap="DeleteVpc leaves the VPC's default network ACL behind, so every destroy appears to leak one.",
     fix="Deletes the default network ACL of a VPC together with the VPC.",
-    apply=_apply,
+    install=_apply,
 )

@@ -22,8 +22,6 @@ from moto.ec2.models.security_groups import (
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
-
 
 def rule_description(rule: SecurityGroupRule) -> str | None:
     if rule.source_group:
@@ -45,9 +43,6 @@ def _move_description_to_source(rule: Any) -> None:
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_init = SecurityGroupRule.__init__
     init_signature = inspect.signature(original_init)
     original_flattened = SecurityGroup._flattened_rules
@@ -86,7 +81,6 @@ def _apply() -> None:
     replace(SecurityGroupRule, "description", property(rule_description))
     replace(SecurityGroup, "_flattened_rules", _flattened_rules)
     replace(SecurityGroupBackend, "modify_security_group_rules", modify_security_group_rules)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -103,5 +97,5 @@ PATCH = MotoPatch(
     "stores a new description in an empty CIDR range.",
     fix="Reads and writes a rule's description where its source keeps it: the referenced group pair, the "
     "prefix list entry, or the CIDR range.",
-    apply=_apply,
+    install=_apply,
 )

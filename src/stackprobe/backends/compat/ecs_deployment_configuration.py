@@ -23,7 +23,6 @@ from moto.ecs.responses import EC2ContainerServiceResponse
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
 DEFAULT_AZ_REBALANCING = "DISABLED"
 
 
@@ -64,9 +63,6 @@ def _store(service: Any, configuration: Any, grace_period: Any, rebalancing: Any
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_create = EC2ContainerServiceResponse.create_service
     original_update = EC2ContainerServiceBackend.update_service
 
@@ -95,7 +91,6 @@ def _apply() -> None:
 
     replace(EC2ContainerServiceResponse, "create_service", create_service)
     replace(EC2ContainerServiceBackend, "update_service", update_service)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -109,5 +104,5 @@ PATCH = MotoPatch(
     "every plan).",
     fix="Stores them on create and update and returns them, with AWS's defaults (minimum/maximum percent, "
     "availabilityZoneRebalancing DISABLED, managed tags and execute command off).",
-    apply=_apply,
+    install=_apply,
 )

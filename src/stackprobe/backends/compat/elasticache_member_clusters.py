@@ -19,7 +19,6 @@ from moto.elasticache.models import CacheCluster, ElastiCacheBackend, Replicatio
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
 # What AWS picks when CreateReplicationGroup names no engine version (the provider reads it back).
 DEFAULT_ENGINE_VERSIONS = {"redis": "7.1.0", "valkey": "8.0.1"}
 DEFAULT_MAINTENANCE_WINDOW = "sun:05:00-sun:06:00"
@@ -99,9 +98,6 @@ def _member_cluster(
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_create = ElastiCacheBackend.create_replication_group
     original_delete = ElastiCacheBackend.delete_replication_group
     original_delete_cluster = ElastiCacheBackend.delete_cache_cluster
@@ -145,7 +141,6 @@ def _apply() -> None:
     replace(ElastiCacheBackend, "create_replication_group", create_replication_group)
     replace(ElastiCacheBackend, "delete_replication_group", delete_replication_group)
     replace(ElastiCacheBackend, "delete_cache_cluster", delete_cache_cluster)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -159,5 +154,5 @@ PATCH = MotoPatch(
     fix="Sizes a group by NumCacheClusters, creates a member cache cluster per member id carrying the "
     "group's settings (engine, version, node type, security groups, encryption), and removes deleted "
     "groups with their members, and deleted clusters.",
-    apply=_apply,
+    install=_apply,
 )

@@ -19,8 +19,6 @@ from moto.elasticache.responses import ElastiCacheResponse
 from stackprobe.backends.compat._monkey import add
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
-
 
 class CacheSubnetGroupInUse(ElastiCacheException):
     code = "CacheSubnetGroupInUse"
@@ -53,12 +51,8 @@ def _delete_cache_subnet_group_response(self: Any) -> ActionResult:
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     add(ElastiCacheBackend, "delete_cache_subnet_group", _delete_cache_subnet_group)
     add(ElastiCacheResponse, "delete_cache_subnet_group", _delete_cache_subnet_group_response)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -70,5 +64,5 @@ PATCH = MotoPatch(
     "subnet group and leaves the VPC it lives in behind.",
     fix="Implements it: deletes an unused group, CacheSubnetGroupNotFoundFault for an unknown one, "
     "CacheSubnetGroupInUse while a cache cluster or replication group uses it.",
-    apply=_apply,
+    install=_apply,
 )

@@ -16,7 +16,6 @@ from moto.kms.responses import KmsResponse
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
 DEFAULT_ROTATION_PERIOD_DAYS = 365
 
 
@@ -26,9 +25,6 @@ def _key(response: Any) -> Any:
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_enable = KmsResponse.enable_key_rotation
     original_status = KmsResponse.get_key_rotation_status
 
@@ -52,7 +48,6 @@ def _apply() -> None:
 
     replace(KmsResponse, "enable_key_rotation", enable_key_rotation)
     replace(KmsResponse, "get_key_rotation_status", get_key_rotation_status)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -63,5 +58,5 @@ PATCH = MotoPatch(
     gap="EnableKeyRotation drops RotationPeriodInDays and GetKeyRotationStatus does not return it, so "
     "rotation_period_in_days drifts on every plan.",
     fix="Stores the period (365 days by default) and returns it with NextRotationDate while rotation is on.",
-    apply=_apply,
+    install=_apply,
 )

@@ -22,8 +22,6 @@ from moto.rds.models import DBInstance, RDSBackend
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
-
 
 def new_dbi_resource_id() -> str:
     # The AWS format: "db-" and 26 upper-case base32 characters.
@@ -60,9 +58,6 @@ def _create_db_instance_read_replica(self: RDSBackend, db_kwargs: dict[str, Any]
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_init = DBInstance.__init__
 
     def __init__(self: DBInstance, *args: Any, **kwargs: Any) -> None:
@@ -71,7 +66,6 @@ def _apply() -> None:
 
     replace(DBInstance, "__init__", __init__)
     replace(RDSBackend, "create_db_instance_read_replica", _create_db_instance_read_replica)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -84,5 +78,5 @@ PATCH = MotoPatch(
     "its primary's resource id, tags and lists.",
     fix="Gives each DB instance its own DbiResourceId, and builds a read replica as a detached copy with its "
     "own resource id and only the tags it was created with (ReadReplicaSourceDBInstanceIdentifier is kept).",
-    apply=_apply,
+    install=_apply,
 )

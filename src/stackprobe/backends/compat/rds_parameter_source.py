@@ -20,7 +20,6 @@ from moto.rds.responses import RDSResponse
 from stackprobe.backends.compat._monkey import add, replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
 USER_SOURCE = "user"
 
 
@@ -52,9 +51,6 @@ def _reset_db_parameter_group(self: Any) -> ActionResult:
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_update = DBParameterGroup.update_parameters
 
     def update_parameters(self: DBParameterGroup, new_parameters: Any) -> None:
@@ -65,7 +61,6 @@ def _apply() -> None:
     replace(DBParameterGroup, "update_parameters", update_parameters)
     replace(RDSResponse, "describe_db_parameters", _describe_db_parameters)
     add(RDSResponse, "reset_db_parameter_group", _reset_db_parameter_group)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -77,5 +72,5 @@ PATCH = MotoPatch(
     "configured parameter from state; ResetDBParameterGroup is not implemented.",
     fix="Marks parameters set through ModifyDBParameterGroup with Source 'user', honours the Source filter, "
     "and implements ResetDBParameterGroup by removing the user setting.",
-    apply=_apply,
+    install=_apply,
 )

@@ -16,7 +16,6 @@ from moto.rds.models import DBInstance
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
 DEFAULT_RETENTION_DAYS = 7
 
 
@@ -37,9 +36,6 @@ def _store(instance: Any, settings: dict[str, Any]) -> None:
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_init = DBInstance.__init__
     original_update = DBInstance.update
 
@@ -53,7 +49,6 @@ def _apply() -> None:
 
     replace(DBInstance, "__init__", __init__)
     replace(DBInstance, "update", update)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -65,5 +60,5 @@ PATCH = MotoPatch(
     "the wrong name on modify, so performance_insights_* read back unset.",
     fix="Stores the settings on the instance under the DescribeDBInstances names, with AWS's 7-day default "
     "retention while Performance Insights is on.",
-    apply=_apply,
+    install=_apply,
 )

@@ -21,8 +21,6 @@ from moto.s3.utils import LOGGING_SERVICE_PRINCIPAL
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
-
 
 def _as_list(value: Any) -> list[Any]:
     if value is None:
@@ -70,11 +68,7 @@ def _log_permissions_enabled_policy(target_bucket: FakeBucket, target_prefix: st
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     replace(FakeBucket, "_log_permissions_enabled_policy", staticmethod(_log_permissions_enabled_policy))
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -86,5 +80,5 @@ PATCH = MotoPatch(
     "(moto calls .get on the string), and misses grants written with lists or wildcards.",
     fix="Replaces moto's target-bucket policy check with one that reads every form of Principal, Action, "
     "Resource and Statement, still requiring an Allow of PutObject for the logging service.",
-    apply=_apply,
+    install=_apply,
 )

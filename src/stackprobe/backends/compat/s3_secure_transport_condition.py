@@ -20,7 +20,6 @@ from moto.s3.models import FakeBucket
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
 KEY = "aws:securetransport"
 BOOL_OPERATORS = {"bool", "boolifexists"}
 # What every request to the emulator stands for: AWS's HTTPS endpoints.
@@ -65,9 +64,6 @@ def rewrite_policy(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
@@ -78,7 +74,6 @@ def _apply() -> None:
         return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
 
     replace(FakeBucket, "get_permission", get_permission)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -90,5 +85,5 @@ PATCH = MotoPatch(
     "TLS-only Deny (Bool aws:SecureTransport=false) denies every object request, pre-signed uploads included.",
     fix="Evaluates aws:SecureTransport as true (the emulator stands for AWS's TLS endpoints): a statement "
     "whose SecureTransport test fails does not apply; other conditions are left to moto.",
-    apply=_apply,
+    install=_apply,
 )

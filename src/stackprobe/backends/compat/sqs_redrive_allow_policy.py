@@ -17,14 +17,10 @@ from moto.sqs.models import Queue
 from stackprobe.backends.compat._monkey import add, replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
 ATTRIBUTE = "RedriveAllowPolicy"
 
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_set_attributes = Queue._set_attributes
 
     def _set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
@@ -41,7 +37,6 @@ def _apply() -> None:
     if ATTRIBUTE not in Queue.BASE_ATTRIBUTES:
         Queue.BASE_ATTRIBUTES.append(ATTRIBUTE)
     replace(Queue, "_set_attributes", _set_attributes)
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -53,5 +48,5 @@ PATCH = MotoPatch(
     "SetQueueAttributes without Policy also clears the queue policy.",
     fix="Returns RedriveAllowPolicy from GetQueueAttributes (All or by name) once set, removes it when set "
     "empty, and keeps Policy unless the request changes it.",
-    apply=_apply,
+    install=_apply,
 )

@@ -17,13 +17,8 @@ from moto.sqs.models import Queue
 from stackprobe.backends.compat._monkey import replace
 from stackprobe.backends.compat.base import GapKind, MotoPatch
 
-_applied = False
-
 
 def _apply() -> None:
-    global _applied
-    if _applied:
-        return
     original_attributes: property = vars(Queue)["attributes"]
 
     def attributes(self: Any) -> dict[str, Any]:
@@ -33,7 +28,6 @@ def _apply() -> None:
         return result
 
     replace(Queue, "attributes", property(attributes))
-    _applied = True
 
 
 PATCH = MotoPatch(
@@ -44,5 +38,5 @@ PATCH = MotoPatch(
     gap="RedrivePolicy is re-serialised with spaces after ':' and ',', so the provider plans a whitespace "
     "change on every plan.",
     fix="Returns RedrivePolicy as compact JSON, as AWS does.",
-    apply=_apply,
+    install=_apply,
 )

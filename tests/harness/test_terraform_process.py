@@ -1,0 +1,71 @@
+"""How terraform is run: its environment, and the CPU each command costs (what the benchmark counts)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stackprobe.terraform.runner import (
+    COMMAND_LOG_ENV,
+    GO_GC_PERCENT,
+    CommandRecord,
+    _log_command,
+    _wait_with_cpu,
+    terraform_environ,
+)
+
+pytestmark = pytest.mark.harness
+
+PINNED = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "TF_LOG": "trace", "TF_WORKSPACE": "other", "PATH": "/bin"}
+
+
+def test_terraform_gets_the_cli_config_and_a_lazier_go_collector(tmp_path: Path) -> None:
+    env = terraform_environ(PINNED, tmp_path / "cli.tfrc")
+
+    assert env["TF_CLI_CONFIG_FILE"] == str(tmp_path / "cli.tfrc")
+    assert env["GOGC"] == GO_GC_PERCENT
+    # A user's TF_LOG or workspace must not change what the harness runs or what it parses.
+    assert "TF_LOG" not in env and "TF_WORKSPACE" not in env
+    assert env["AWS_ENDPOINT_URL"] == PINNED["AWS_ENDPOINT_URL"]
+
+
+def test_a_gogc_the_user_chose_is_kept(tmp_path: Path) -> None:
+    env = terraform_environ({**PINNED, "GOGC": "off"}, tmp_path / "cli.tfrc")
+    assert env["GOGC"] == "off"
+
+
+def _python(code: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", code], text=True)
+
+
+def test_wait_reports_the_exit_code_and_the_cpu_the_command_used() -> None:
+    returncode, cpu = _wait_with_cpu(_python("import sys; sum(range(3 * 10**7)); sys.exit(3)"), timeout=60)
+
+    assert returncode == 3
+    assert cpu > 0.2  # a busy loop of that size takes well over 0.2 s of CPU on any machine
+
+
+def test_wait_times_out_like_popen() -> None:
+    process = _python("import time; time.sleep(30)")
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            _wait_with_cpu(process, timeout=0.3)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_command_log_line_carries_cpu_and_the_test_that_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "commands.jsonl"
+    monkeypatch.setenv(COMMAND_LOG_ENV, str(log))
+
+    _log_command(CommandRecord(["plan", "-no-color"], 12.5, 0, "", cpu_seconds=20.25))
+
+    entry = json.loads(log.read_text())
+    assert entry["args"] == ["plan", "-no-color"]
+    assert entry["cpu_seconds"] == 20.25
+    assert entry["test"].startswith("tests/harness/test_terraform_process.py::")
