@@ -891,7 +891,9 @@ def build_rows(results: dict[str, PartResult]) -> tuple[list[Row], list[str]]:
             result=text,
             verdict=verdict,
         )
-        notes.append(f"(d) {d.status or d.note or 'done'}; {d.invocations} terraform invocations ({breakdown(d)}).")
+        cpu = f", {d.terraform_cpu_seconds:.0f} CPU-s of terraform and providers" if d.terraform_cpu_seconds else ""
+        status = d.status or d.note or "done"
+        notes.append(f"(d) {status}; {d.invocations} terraform invocations ({breakdown(d)}){cpu}.")
     e = results.get("e")
     if e is not None:
         add(
