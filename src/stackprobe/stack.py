@@ -117,6 +117,15 @@ class StackUnderTest:
         self.deployed: DeployedStack | None = None
         self.teardown_report: TeardownReport | None = None
 
+    def plan_only_copy(self, name: str) -> StackUnderTest:
+        """The same stack on the same backend in a workspace of its own, for plans only.
+
+        Never applied, so it has no state or teardown, and its plans may run while this stack applies.
+        """
+        work_dir = self.work_dir / name
+        work_dir.mkdir(parents=True, exist_ok=True)
+        return StackUnderTest(self.spec, self.backend, self.settings, work_dir=work_dir)
+
     # -- preparation ---------------------------------------------------------------------------
     def prepare(self) -> TerraformRunner:
         """Copy, override, init. Nothing here talks to the emulator except the identity check."""

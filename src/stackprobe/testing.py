@@ -8,6 +8,8 @@ pytest skip with the backend's reason, not a failure: it proves nothing about th
 
 from __future__ import annotations
 
+import shutil
+
 from stackprobe.checks import by_id, run_check
 from stackprobe.checks.base import Check, CheckContext, CheckResult, Status
 
@@ -16,6 +18,21 @@ NOT_EXERCISABLE_PREFIX = "not exercisable on this emulator: "
 # CheckContext.extras key the plugin sets when the stack under test is a backend's reduced subset
 # (stackprobe_backend_var_files); its value names that subset.
 REDUCED_STACK_KEY = "stackprobe.reduced-stack"
+# The CPU priority of work a test session runs beside its deployed stack (see `in_background`).
+BACKGROUND_NICENESS = 10
+
+
+def in_background(command: list[str]) -> list[str]:
+    """`command` run at a lower CPU priority (`nice`), for a subprocess that works beside the deployed stack.
+
+    A session's wall time is the deployed stack's chain of terraform commands. The legacy audits and
+    the LocalStack parity run beside it, in subprocesses with their own emulators; on two cores they
+    slowed the chain's plans about fourfold. Niced, they get the cores while the chain waits (most of
+    an apply is the provider's fixed waits) and the chain runs close to its unloaded speed. Their
+    terraform and providers inherit the priority. Where there is no `nice`, the command is unchanged.
+    """
+    nice = shutil.which("nice")
+    return [nice, "-n", str(BACKGROUND_NICENESS), *command] if nice else list(command)
 
 
 def describe(result: CheckResult) -> str:

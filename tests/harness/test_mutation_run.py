@@ -19,7 +19,7 @@ from stackprobe.checks.base import CheckContext, CheckResult, Finding
 from stackprobe.errors import TerraformFailed
 from stackprobe.mutants import runner as mutation_runner
 from stackprobe.mutants.catalogue import Mutant
-from stackprobe.mutants.runner import MUTANT_FILE_MARKER, MutationRun, Verdict
+from stackprobe.mutants.runner import MUTANT_FILE_MARKER, MutationRun, Verdict, plan_batches
 
 KILLERS = ("s3.versioning", "kms.rotation", "ecr.immutable-tags")
 MUTANTS = [
@@ -107,3 +107,64 @@ def test_a_mutant_that_cannot_be_applied_alone_is_an_error_not_a_kill(flaky_run:
     assert report.results[0].verdict == Verdict.ERROR
     assert report.applies == 2  # applied, then applied again: one mutant is never split further
     assert not list(run.runner.workspace.module_dir.glob(f"{MUTANT_FILE_MARKER}*")), "planted files left behind"
+
+
+def test_the_largest_batch_is_applied_last() -> None:
+    """Its revert then shares the teardown apply (which waits on the database anyway)."""
+    shared = Mutant(id="clash", description="shares a killer", killers=("s3.versioning",))
+    batches = plan_batches([*MUTANTS, shared])
+    assert [len(b) for b in batches] == [1, 3]
+    assert batches[0] == [shared]
+
+
+class RefusingRunner:
+    """Plans fail with the errors Terraform would give: `hidden` is refused only while `hider` is valid."""
+
+    def __init__(self, module_dir: Path) -> None:
+        self.workspace = SimpleNamespace(module_dir=module_dir)
+        self.variables: dict[str, Any] = {}
+        self.plans: list[set[str]] = []
+
+    def plan(self, refresh: bool = True) -> dict[str, Any]:
+        planted = set(self.variables)
+        self.plans.append(planted)
+        errors = [f"Error: {name} is invalid" for name in sorted(planted & {"hider", "plain"})]
+        if "hidden" in planted and "hider" not in planted:
+            errors.append("Error: hidden failed its precondition")
+        if errors:
+            raise TerraformFailed("plan failed", "see the output", errors[0], output="\n".join(errors))
+        return {}
+
+
+def _refusal(name: str, error: str) -> Mutant:
+    return Mutant(id=name, description=name, killers=(), variables=((name, 1),), plan_error=error)
+
+
+def test_a_refusal_hidden_by_another_is_found_by_planning_the_rest_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mutation_runner, "run_checks", lambda context, checks: [])
+    deployed = FlakyRunner(tmp_path / "deployed", failures=0)
+    runner = RefusingRunner(tmp_path / "copy")
+    stack = SimpleNamespace(runner=deployed, deployed=object())
+    run = MutationRun(stack, lambda: None, refusal_runner=lambda: runner)  # type: ignore[arg-type, return-value]
+    mutants = [
+        _refusal("hider", "hider is invalid"),
+        _refusal("hidden", "hidden failed its precondition"),
+        _refusal("plain", "plain is invalid"),
+        _refusal("accepted", "accepted is invalid"),
+    ]
+
+    report = run.run(mutants)
+
+    assert {r.mutant.id: r.verdict for r in report.results} == {
+        "hider": Verdict.KILLED,
+        "hidden": Verdict.KILLED,
+        "plain": Verdict.KILLED,
+        "accepted": Verdict.SURVIVED,
+    }
+    # All four; then the two not refused yet (`hidden` is refused once `hider` is gone); then the last.
+    assert runner.plans == [{"hider", "hidden", "plain", "accepted"}, {"hidden", "accepted"}, {"accepted"}]
+    assert report.plans == 3
+    assert runner.variables == {}, "planted variables left behind"
+    assert deployed.applied == 0, "a mutant Terraform must refuse reached the deployed stack"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from stackprobe.child_process import OWN_PROCESS_GROUP
 from stackprobe.terraform.runner import (
     COMMAND_LOG_ENV,
     GO_GC_PERCENT,
@@ -17,6 +20,7 @@ from stackprobe.terraform.runner import (
     _wait_with_cpu,
     terraform_environ,
 )
+from stackprobe.testing import BACKGROUND_NICENESS, in_background
 
 pytestmark = pytest.mark.harness
 
@@ -69,3 +73,40 @@ def test_command_log_line_carries_cpu_and_the_test_that_asked(tmp_path: Path, mo
     assert entry["args"] == ["plan", "-no-color"]
     assert entry["cpu_seconds"] == 20.25
     assert entry["test"].startswith("tests/harness/test_terraform_process.py::")
+
+
+@pytest.mark.skipif(
+    shutil.which("nice") is None, reason="no `nice` on this machine: in_background leaves commands as they are"
+)
+def test_background_work_runs_at_a_lower_priority_and_its_children_too() -> None:
+    """The legacy audits and the parity run beside the deployed stack: their terraform must yield to its."""
+    report_child = "import os, subprocess, sys; subprocess.run([sys.executable, '-c', 'import os; print(os.nice(0))'])"
+    done = subprocess.run(
+        in_background([sys.executable, "-c", report_child]), capture_output=True, text=True, check=True
+    )
+
+    assert int(done.stdout) == min(os.nice(0) + BACKGROUND_NICENESS, 19)
+
+
+def test_supervised_children_get_a_group_of_their_own_but_stay_in_the_callers_session() -> None:
+    """Own group: Ctrl-C and killpg reach only them. Same session: the caller's nice level still applies
+    (a new session is a new scheduler autogroup on Linux, where it does not)."""
+    show = "import os; print(os.getsid(0), os.getpgid(0), os.nice(0))"
+    child = subprocess.Popen(
+        in_background([sys.executable, "-c", show]) if shutil.which("nice") else [sys.executable, "-c", show],
+        stdout=subprocess.PIPE,
+        text=True,
+        process_group=OWN_PROCESS_GROUP,
+    )
+    out, _ = child.communicate(timeout=30)
+    session, group, nice = (int(word) for word in out.split())
+
+    assert (session, group) == (os.getsid(0), child.pid)
+    if shutil.which("nice"):
+        assert nice == min(os.nice(0) + BACKGROUND_NICENESS, 19)
+
+
+def test_no_supervised_child_is_started_in_a_session_of_its_own() -> None:
+    source = Path(__file__).resolve().parents[2] / "src" / "stackprobe"
+    offenders = [str(p.relative_to(source)) for p in source.rglob("*.py") if "start_new_session=True" in p.read_text()]
+    assert offenders == [], "use process_group=OWN_PROCESS_GROUP (stackprobe.child_process says why)"

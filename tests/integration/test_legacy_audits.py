@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from stackprobe.checks import CATALOGUE
+from stackprobe.testing import in_background
 
 # Their own xdist group: the audits run in subprocesses with their own emulators, so they need no
 # deployed reference stack and proceed in parallel with it.
@@ -78,7 +79,7 @@ def _audit(name: str, out: Path) -> Audit:
     ]
     # The report names the command that made it; the file itself goes to a scratch copy for comparison.
     completed = subprocess.run(
-        [*command[:-1], str(improvements)],
+        in_background([*command[:-1], str(improvements)]),
         cwd=REPO,
         capture_output=True,
         text=True,

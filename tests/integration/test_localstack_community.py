@@ -31,6 +31,7 @@ from stackprobe.backends.localstack_host import HostRuntime, find_python313
 from stackprobe.checks import by_id
 from stackprobe.errors import BackendError
 from stackprobe.settings import default_cache_dir
+from stackprobe.testing import in_background
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("localstack")]
 
@@ -102,7 +103,13 @@ def parity_run() -> dict[str, Any]:
     ]
     started = time.monotonic()
     done = subprocess.run(
-        command, cwd=REPO, env=parity_environment(), capture_output=True, text=True, timeout=TIMEOUT, check=False
+        in_background(command),
+        cwd=REPO,
+        env=parity_environment(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
     )
     seconds = time.monotonic() - started
     sys.stderr.write(f"stackprobe parity took {seconds:.0f} s\n")

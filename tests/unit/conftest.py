@@ -6,6 +6,7 @@ scenarios concurrently (one workspace each, one shared init) costs little more t
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,6 +14,7 @@ from scenario_specs import SCENARIOS, scenario_spec
 
 from stackprobe.session import StackSession
 from stackprobe.terraform.plan import Plan
+from stackprobe.testing import BACKGROUND_NICENESS
 
 PARALLEL_PLANS = 4
 
@@ -29,6 +31,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def scenario_plans(stacks: StackSession) -> dict[str, Plan]:
     """Scenario name → its pre-apply plan."""
     specs = {name: scenario_spec(name) for name in SCENARIOS}
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Beside the deployed stack (whose chain of applies is the session's length), this worker's
+        # seven plans would take the cores it needs at start-up: they yield instead, and their
+        # terraform processes inherit it. The worker only ever runs tests nobody waits on after this.
+        os.nice(BACKGROUND_NICENESS)
     # Prepare (copy + init) one after another: the first init fills the shared cache the rest reuse.
     for spec in specs.values():
         stacks.stack(spec).prepare()

@@ -14,6 +14,7 @@ from stackprobe.backends.guard import pinned_environ
 
 _CLIENTS: dict[tuple[str, str, str], Any] = {}
 _CLIENT_LOCK = threading.Lock()
+_SESSIONS: dict[tuple[str, str, str], boto3.session.Session] = {}
 
 DUMMY_ACCESS_KEY = "test"
 DUMMY_SECRET_KEY = "test"
@@ -95,18 +96,25 @@ class AwsBackend:
     def client(self, service: str, region_name: str | None = None) -> Any:
         """A cached boto3 client for `service` bound to this endpoint (clients are thread-safe).
 
-        Creating a client costs about 0.1 s (it loads the service model), which adds up fast when a
-        check or an inventory touches forty services; hence one client per (service, region).
+        Clients come from one session per identity, created under a lock (a session is not safe to use
+        from two threads at once): a fresh session would parse botocore's endpoint and service JSON
+        again, about 0.1 s per client, which an inventory over forty services and each new emulator
+        endpoint paid every time.
         """
         key = (service, region_name or self.region)
         cache_key = (self.endpoint, *key)
         cached = _CLIENTS.get(cache_key)
-        if cached is None:
-            config = Config(retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"})
-            # Built outside the lock (sessions are per-thread objects); a rare duplicate is harmless.
-            created = self.session().client(  # type: ignore[call-overload]
-                service, endpoint_url=self.endpoint, config=config, region_name=key[1]
-            )
-            with _CLIENT_LOCK:
-                cached = _CLIENTS.setdefault(cache_key, created)
+        if cached is not None:
+            return cached
+        config = Config(retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"})
+        with _CLIENT_LOCK:
+            cached = _CLIENTS.get(cache_key)
+            if cached is None:
+                identity = (self.access_key, self.secret_key, self.region)
+                session = _SESSIONS.get(identity)
+                if session is None:
+                    session = _SESSIONS[identity] = self.session()
+                cached = _CLIENTS[cache_key] = session.client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.endpoint, config=config, region_name=key[1]
+                )
         return cached

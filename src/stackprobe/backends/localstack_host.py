@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from stackprobe.child_process import OWN_PROCESS_GROUP
 from stackprobe.errors import BackendError
 
 LOG = logging.getLogger("stackprobe.localstack")
@@ -348,9 +349,7 @@ class HostLocalStack:
             stderr=subprocess.STDOUT,
             env=self.environ(),
             cwd=self.data_dir,
-            # Its own process group: stop() ends the runtime and every child it spawned, and a Ctrl-C
-            # meant for pytest does not reach it half-way through a request.
-            start_new_session=True,
+            process_group=OWN_PROCESS_GROUP,  # see stackprobe.child_process
         )
         deadline = started + timeout
         while time.monotonic() < deadline:

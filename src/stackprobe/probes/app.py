@@ -37,6 +37,7 @@ from typing import IO, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.backends.base import AwsBackend
+from stackprobe.child_process import OWN_PROCESS_GROUP
 
 # The image's default listening port (Dockerfile EXPOSE 8080, gunicorn_conf's default bind).
 IMAGE_DEFAULT_PORT = 8080
@@ -421,8 +422,7 @@ class LocalProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            # Its own session: a terminal's Ctrl-C reaches only us, and we stop it ourselves.
-            start_new_session=True,
+            process_group=OWN_PROCESS_GROUP,  # see stackprobe.child_process
         )
         assert self._process.stdout is not None and self._process.stderr is not None
         self._pumps = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,17 @@ def _unquote(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=1024)
+def _parsed(text: str) -> dict[str, Any]:
+    """python-hcl2's reading of one file, by content: parsing is slow (a grammar-driven parser), and the
+    suite prepares the same reference files for every stack, mutant batch and audit."""
+    document: dict[str, Any] = hcl2.loads(text)
+    return document
+
+
 def _parse_hcl(path: Path, module: ModuleConfig) -> None:
-    with path.open(encoding="utf-8") as handle:
-        document = hcl2.load(handle)
+    # Read-only below: the cached document is shared by every later reader of the same text.
+    document = _parsed(path.read_text(encoding="utf-8"))
     for terraform_block in document.get("terraform", []):
         for required in terraform_block.get("required_providers", []):
             for local_name, spec in required.items():

@@ -35,6 +35,7 @@ from stackprobe.terraform.binary import TerraformBinary
 from stackprobe.terraform.mirror import ProviderSource
 from stackprobe.terraform.plan import Plan
 from stackprobe.terraform.workspace import Workspace
+from stackprobe.child_process import OWN_PROCESS_GROUP
 
 LOG = logging.getLogger("stackprobe.terraform")
 # Commands that contact the provider's API and therefore must pass the guard first.
@@ -202,8 +203,7 @@ class TerraformRunner:
             text=True,
             encoding="utf-8",
             errors="replace",
-            # Own process group: the terminal's Ctrl-C reaches only us, and we forward one SIGINT.
-            start_new_session=True,
+            process_group=OWN_PROCESS_GROUP,  # see stackprobe.child_process
         )
         self._current = process
         stdout: list[str] = []

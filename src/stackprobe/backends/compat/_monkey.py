@@ -6,18 +6,27 @@ loudly at apply time instead of the patch silently doing nothing (or shadowing a
 
 from __future__ import annotations
 
+from types import ModuleType
+
 
 class MotoShapeChanged(RuntimeError):
     """moto no longer looks the way a patch was written against."""
 
 
-def replace(owner: type, name: str, value: object) -> None:
+def _where(owner: type | ModuleType) -> str:
+    if isinstance(owner, ModuleType):
+        return owner.__name__
+    return f"{owner.__module__}.{owner.__qualname__}"
+
+
+def replace(owner: type | ModuleType, name: str, value: object) -> None:
+    """Replace a class attribute, or a module's function (for callers that look it up at call time)."""
     if name not in vars(owner):
-        raise MotoShapeChanged(f"{owner.__module__}.{owner.__qualname__}.{name} no longer exists")
+        raise MotoShapeChanged(f"{_where(owner)}.{name} no longer exists")
     setattr(owner, name, value)
 
 
 def add(owner: type, name: str, value: object) -> None:
     if hasattr(owner, name):
-        raise MotoShapeChanged(f"{owner.__module__}.{owner.__qualname__}.{name} exists already")
+        raise MotoShapeChanged(f"{_where(owner)}.{name} exists already")
     setattr(owner, name, value)

@@ -26,6 +26,7 @@ class GapKind(StrEnum):
     DRIFT = "drifts on every plan"
     NOT_STORED = "silently not stored"
     FAKED = "faked"
+    SLOW = "repeats costly work"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from stackprobe.backends.compat import (
     ecs_deployment_configuration,
     elasticache_member_clusters,
     elasticache_subnet_group_delete,
+    iam_managed_policies_load,
     kms_rotation_period,
     rds_instance_identity,
     rds_parameter_source,
@@ -25,6 +26,7 @@ from stackprobe.backends.compat import (
 from stackprobe.backends.compat.base import GapKind, KnownDrift, KnownGap, MotoPatch
 
 PATCHES: list[MotoPatch] = [
+    iam_managed_policies_load.PATCH,
     appautoscaling_tags.PATCH,
     appautoscaling_policy_alarms.PATCH,
     rds_instance_identity.PATCH,

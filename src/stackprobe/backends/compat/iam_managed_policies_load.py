@@ -1,0 +1,89 @@
+"""IAM: AWS-managed policies are parsed once per process, and only for partitions something uses.
+
+The harness turns on moto's AWS-managed policies (`MOTO_IAM_LOAD_MANAGED_POLICIES`) because the stack
+attaches some. moto 5.2 builds them for each IAM backend from a 1,500-policy JSON string, parsing it
+again every time. Two moto habits multiply that: every request resolves its account with
+`get_account_id_from`, which reads `iam_backends[account][partition]` for all six partitions and so
+creates (and loads) an IAM backend in each; and `/moto-api/reset` re-initialises every existing backend
+before discarding it. A reset followed by one request therefore parsed the policies twelve times, about
+5 s of CPU, and the suite resets the emulator dozens of times.
+
+The fix keeps moto's behaviour and only removes repeated work: the parsed policies are kept for the
+process (each backend still gets its own policy objects, so attachment counts stay per account), and
+the account lookup reads the IAM backends that exist instead of creating the missing ones (a backend
+that does not exist holds no access key, so the answer is the same).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from moto import settings
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.iam import models as iam_models
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, IAMBackend
+from moto.utilities.utils import PARTITION_NAMES
+
+from stackprobe.backends.compat._monkey import replace
+from stackprobe.backends.compat.base import GapKind, MotoPatch
+
+# moto's CloudFormation base leaves hooks abstract that AWSManagedPolicy never needs; moto builds it the same way.
+_AWS_MANAGED_POLICY: Any = AWSManagedPolicy
+
+
+@cache
+def _policy_arguments() -> tuple[tuple[str, dict[str, Any]], ...]:
+    """(name, constructor arguments) of every AWS-managed policy; what `AWSManagedPolicy.from_data` derives."""
+    parsed: dict[str, dict[str, Any]] = json.loads(aws_managed_policies_data)
+    return tuple(
+        (
+            name,
+            {
+                "default_version_id": data.get("DefaultVersionId"),
+                "path": data.get("Path"),
+                "document": json.dumps(data.get("Document")),
+                "create_date": datetime.fromisoformat(data["CreateDate"]),
+                "update_date": datetime.fromisoformat(data["UpdateDate"]),
+            },
+        )
+        for name, data in parsed.items()
+    )
+
+
+def _apply() -> None:
+    def _init_aws_policies(self: Any) -> list[Any]:
+        if not settings.load_iam_aws_managed_policies():
+            return []
+        return [
+            _AWS_MANAGED_POLICY(name, account_id=self.account_id, region=self.region_name, **arguments)
+            for name, arguments in _policy_arguments()
+        ]
+
+    def get_account_id_from(access_key: str) -> str:
+        # dict.get, not [ ]: moto's backend dicts create a backend on a missing key.
+        for account_id, account in list(iam_models.iam_backends.items()):
+            for partition in PARTITION_NAMES:
+                backend = dict.get(account, partition)
+                if backend is not None and access_key in backend.access_keys:
+                    return account_id
+        return DEFAULT_ACCOUNT_ID
+
+    replace(IAMBackend, "_init_aws_policies", _init_aws_policies)
+    # moto.core.responses imports it at call time, so replacing the module attribute reaches every request.
+    replace(iam_models, "get_account_id_from", get_account_id_from)
+
+
+PATCH = MotoPatch(
+    name="iam-managed-policies-load",
+    moto_versions=">=5.2.5,<5.3",
+    kind=GapKind.SLOW,
+    resource_types=("aws_iam_role_policy_attachment",),
+    gap="Every IAM backend re-parses the 1,500 AWS-managed policies, and each request creates an IAM "
+    "backend in all six partitions, so a reset plus one request costs about 5 s of CPU.",
+    fix="Parses the policies once per process and resolves the account from the IAM backends that exist.",
+    install=_apply,
+)
