@@ -6,7 +6,7 @@ child with everything it spawned. Not a session of its own: on Linux a new sessi
 scheduler autogroup, inside which the nice level of whoever started the child no longer counts, and
 each child competes with the whole test session as an equal. Measured with eleven terraform sessions
 beside it (the scenario plans, the legacy audits and the parity run, all niced): the reference stack's
-first plan took 123 s for 23 CPU-s; in one session with them it took ... .
+first plan took 123 s for 23 CPU-s; in the caller's session, where their nice level counts, 22 s.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from stackprobe.checks.base import CheckContext
 from stackprobe.errors import StackprobeError
 from stackprobe.session import StackSession, sigterm_as_interrupt
 from stackprobe.settings import RunSettings, StackSpec, load_requirements
-from stackprobe.stack import DeployedStack
+from stackprobe.stack import DeployedStack, StackUnderTest
 from stackprobe.terraform.drift import DriftReport
 from stackprobe.terraform.plan import Plan
 from stackprobe.testing import REDUCED_STACK_KEY
@@ -144,6 +144,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_DeferredApplyNotices(), "stackprobe-deferred-apply")
 
 
+def _deploys(item: pytest.Item) -> bool:
+    return "deployed_stack" in getattr(item, "fixturenames", ())
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns xdist_group marks into scheduling groups
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run tests that deploy a stack last, and keep them together.
@@ -153,15 +157,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     Under xdist, the same tests get one `xdist_group`, so `--dist loadgroup` applies the stack once.
     """
 
-    def deploys(item: pytest.Item) -> bool:
-        return "deployed_stack" in getattr(item, "fixturenames", ())
-
     def order(item: pytest.Item) -> int:
         # Mutants change the deployed stack, so they run after every test that reads it.
-        return 2 if item.get_closest_marker("mutants") else (1 if deploys(item) else 0)
+        return 2 if item.get_closest_marker("mutants") else (1 if _deploys(item) else 0)
 
     for item in items:
-        if deploys(item) and item.get_closest_marker("xdist_group") is None:
+        if _deploys(item) and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group("stackprobe-deployed-stack"))
     items.sort(key=order)
 
@@ -330,10 +331,34 @@ def deployed_stack(stacks: StackSession, stack_spec: StackSpec, aws_backend: Aws
     finally:
         # Looked up now, not before deploy: on LocalStack the apply may have been deferred to moto.
         stack = stacks.stack(stack_spec)
-        if not stacks.settings.keep_stack:
-            report = stack.teardown()
-            if not report.clean:
-                pytest.fail(report.render() + "\n\n" + stack.failure_context(), pytrace=False)
+        if not stacks.settings.keep_stack and stack.teardown_report is None:  # else: torn down early
+            _teardown_or_fail(stack)
+
+
+def _teardown_or_fail(stack: StackUnderTest) -> None:
+    report = stack.teardown()
+    if not report.clean:
+        pytest.fail(report.render() + "\n\n" + stack.failure_context(), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """In an xdist worker, destroy the stack under test right after the last test that uses it.
+
+    Those tests reach one worker as one xdist group, and the worker may be given other tests after
+    them. Session fixtures end only with the session, so a later test that needs an empty emulator
+    (the harness checks reset it) would find the stack still deployed and be refused; it happened once
+    the deployed stack's chain got faster than the rest of the suite. Without xdist, the tests that
+    deploy run last (see pytest_collection_modifyitems) and the session's end destroys the stack.
+    """
+    result = yield
+    session = item.config.stash.get(SESSION_KEY, None)
+    last_user = nextitem is not None and _deploys(item) and not _deploys(nextitem)
+    if last_user and hasattr(item.config, "workerinput") and session is not None and not session.settings.keep_stack:
+        stack = session.stack(_spec(item.config))
+        if stack.teardown_report is None:
+            _teardown_or_fail(stack)
+    return result
 
 
 @pytest.fixture(scope="session")

@@ -89,7 +89,8 @@ def plan_batches(mutants: list[Mutant], isolated: bool = False) -> list[list[Mut
     largest batch holds most of the resources whose updates the provider waits on (a database
     modification waits at least 50 s): applied last, its revert shares the teardown apply, which waits
     on the database anyway to lift its deletion protection, instead of costing the next batch's apply
-    one more wait (measured: the second of two batches went from about 100 s to ...).
+    one more wait (measured in the full suite: the small batch's apply went from 105 s, second, to
+    19 s, first; the large batch's and the teardown's stayed about 100 s each).
     """
     if isolated:
         return [[m] for m in mutants]
