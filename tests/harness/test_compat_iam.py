@@ -111,4 +111,4 @@ def test_an_access_key_still_resolves_to_its_account(moto: EmbeddedMoto) -> None
     key = other.create_access_key("compat-user").access_key_id
 
     assert iam_models.get_account_id_from(key) == "210987654321"
-    assert iam_models.get_account_id_from("AKIAUNKNOWNKEY000000") == DEFAULT_ACCOUNT_ID
+    assert iam_models.get_account_id_from("no-such-access-key") == DEFAULT_ACCOUNT_ID

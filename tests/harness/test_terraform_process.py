@@ -93,7 +93,7 @@ def test_supervised_children_get_a_group_of_their_own_but_stay_in_the_callers_se
     (a new session is a new scheduler autogroup on Linux, where it does not)."""
     show = "import os; print(os.getsid(0), os.getpgid(0), os.nice(0))"
     child = subprocess.Popen(
-        in_background([sys.executable, "-c", show]) if shutil.which("nice") else [sys.executable, "-c", show],
+        in_background([sys.executable, "-c", show]),  # unchanged where there is no `nice`
         stdout=subprocess.PIPE,
         text=True,
         process_group=OWN_PROCESS_GROUP,

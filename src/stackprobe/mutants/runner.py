@@ -160,10 +160,14 @@ class MutationRun:
         if stack.runner is None or stack.deployed is None:
             raise StackprobeError("Mutants need a deployed stack", "deploy the stack before running mutants.")
         self.stack = stack
-        self.runner = stack.runner
         self.context = context
         self.planter = _Planter(stack.runner)
         self.refusal_runner = refusal_runner or (lambda: stack.plan_only_copy("mutant-refusals").prepare())
+
+    @property
+    def runner(self) -> TerraformRunner:
+        """The deployed stack's runner (the one the batches are planted in)."""
+        return self.planter.runner
 
     def clear(self) -> None:
         self.planter.clear()

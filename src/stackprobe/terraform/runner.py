@@ -30,12 +30,12 @@ import tftest
 
 from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.guard import check_pinned
+from stackprobe.child_process import OWN_PROCESS_GROUP
 from stackprobe.errors import TerraformFailed, TerraformTimeout
 from stackprobe.terraform.binary import TerraformBinary
 from stackprobe.terraform.mirror import ProviderSource
 from stackprobe.terraform.plan import Plan
 from stackprobe.terraform.workspace import Workspace
-from stackprobe.child_process import OWN_PROCESS_GROUP
 
 LOG = logging.getLogger("stackprobe.terraform")
 # Commands that contact the provider's API and therefore must pass the guard first.
