@@ -73,6 +73,14 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--moto-port", type=int, default=0, help="embedded moto port (default: a free port)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="apply/destroy timeout in seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--share-plans",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="share pre-apply plans with other stackprobe processes of the same run through DIR (each "
+        "still plans what it applies; a plan needed only as JSON is read when another process made it)",
+    )
 
 
 def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,6 +122,14 @@ def _add_parity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider-mirror", default=None, metavar="DIR", help="provider filesystem mirror")
     parser.add_argument("--timeout", type=float, default=1800.0, help="apply/destroy timeout in seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--share-plans",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="share pre-apply plans with other stackprobe processes of the same run through DIR (each "
+        "still plans what it applies; a plan needed only as JSON is read when another process made it)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,6 +200,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         moto_port=getattr(args, "moto_port", 0),
         apply_timeout=args.timeout,
         keep_stack=getattr(args, "keep_stack", False),
+        shared_plans=getattr(args, "share_plans", None),
     )
 
 

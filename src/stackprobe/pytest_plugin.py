@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,12 @@ def _settings(config: pytest.Config) -> RunSettings:
     )
 
 
+def _shared_plans_dir(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this run's processes share pre-apply plans: beside every xdist worker's own base temp."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if hasattr(config, "workerinput") else base) / "stackprobe-shared-plans"
+
+
 def _spec(config: pytest.Config) -> StackSpec:
     root = Path(str(config.rootpath))
 
@@ -248,7 +255,8 @@ def reproduce_command(config: pytest.Config, nodeid: str) -> str:
 def stacks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSession]:
     """The session's emulator and stacks; tears every stack down at the end (unless --keep-stack)."""
     config = request.config
-    session = StackSession(_settings(config), tmp_path_factory.mktemp("stackprobe"))
+    settings = replace(_settings(config), shared_plans=_shared_plans_dir(config, tmp_path_factory))
+    session = StackSession(settings, tmp_path_factory.mktemp("stackprobe"))
     config.stash[SESSION_KEY] = session
     with sigterm_as_interrupt():
         yield session

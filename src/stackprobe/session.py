@@ -23,6 +23,7 @@ from stackprobe.backends.moto import EmbeddedMoto
 from stackprobe.errors import BackendError, StackprobeError
 from stackprobe.inventory import snapshot
 from stackprobe.settings import RunSettings, StackSpec
+from stackprobe.shared_plans import SharedPlans, plan_key
 from stackprobe.stack import DeployedStack, StackUnderTest
 from stackprobe.terraform.plan import Plan
 
@@ -71,6 +72,7 @@ class StackSession:
         self._warmup: threading.Thread | None = None
         self._deferred: dict[StackSpec, DeferredApply] = {}
         self._fallback: StackSession | None = None
+        self._shared = SharedPlans(settings.shared_plans) if settings.shared_plans is not None else None
 
     # -- backend -------------------------------------------------------------------------------
     @property
@@ -131,15 +133,35 @@ class StackSession:
                 )
             return self._stacks[spec]
 
-    def plan(self, spec: StackSpec) -> Plan:
-        """The pre-apply plan of `spec` (computed once, against an emulator with no stack in it)."""
+    def plan(self, spec: StackSpec, *, shared: bool = False) -> Plan:
+        """The pre-apply plan of `spec` (computed once, against an emulator with no stack in it).
+
+        `shared`: the caller reads the plan's JSON and never applies it, so a plan another process of
+        this run published (or is computing) for the same configuration and emulator kind will do.
+        """
         if spec not in self._plans:
             stack = self.stack(spec)
             if stack.deployed is not None:
                 self._plans[spec] = stack.deployed.plan
-            else:
+            elif self._shared is None:
                 self._plans[spec] = stack.plan()
+            elif shared:
+                self._plans[spec] = self._shared.plan_json(self._plan_key(spec), stack.plan)
+            else:
+                self._plans[spec] = self._shared.planned(self._plan_key(spec), stack.plan)
         return self._plans[spec]
+
+    def plan_in_progress_elsewhere(self, spec: StackSpec) -> bool:
+        """Whether another process of this run is planning `spec` right now (so waiting for it is cheap)."""
+        return self._shared is not None and self._shared.in_progress(self._plan_key(spec))
+
+    def _plan_key(self, spec: StackSpec) -> str:
+        return plan_key(spec, self.backend.name, self.backend.region)
+
+    def _own_plan(self, spec: StackSpec) -> Plan | None:
+        """The pre-apply plan this process computed in its own workspace (one it can apply), if any."""
+        plan = self._plans.get(spec)
+        return plan if plan is not None and plan.path is not None else None
 
     def unserved(self, spec: StackSpec) -> dict[str, list[str]]:
         """Services the plan of `spec` needs that this session's LocalStack does not serve ({} on moto)."""
@@ -209,7 +231,11 @@ class StackSession:
                 # Checks discover everything in the account, so whatever earlier tests left in the
                 # emulator would be judged as part of this stack: start it from an empty account.
                 self.emulator.reset()
-            stack.deploy(plan=self._plans.get(spec))
+            if self._own_plan(spec) is None:
+                # Planned here, not read from another process: the saved plan file is what apply applies.
+                self._plans.pop(spec, None)
+                self.plan(spec)
+            stack.deploy(plan=self._own_plan(spec))
         assert stack.deployed is not None
         return stack.deployed
 
@@ -226,6 +252,10 @@ class StackSession:
                 "run tests that need an empty emulator before the integration tests (the plugin orders "
                 "them so), or in a separate xdist worker.",
             )
+        if self._warmup is not None:
+            # Its requests would otherwise land in the emptied account's request log (and in a test
+            # reading the log's tail) after the reset.
+            self._warmup.join()
         if self.emulator is not None:
             self.emulator.reset()
         return backend

@@ -40,6 +40,8 @@ class RunSettings:
     apply_timeout: float = 1800.0
     parallelism: int = 10
     keep_stack: bool = False
+    # A directory where the processes of one run share pre-apply plans (see stackprobe.shared_plans).
+    shared_plans: Path | None = None
 
 
 @dataclass(frozen=True)

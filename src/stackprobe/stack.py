@@ -218,10 +218,11 @@ class StackUnderTest:
         )
         return self.deployed
 
-    def second_plan(self) -> tuple[Plan, DriftReport]:
+    def second_plan(self) -> tuple[Plan | None, DriftReport]:
+        """The plan right after apply (None when terraform reports no change at all), classified."""
         runner = self.prepare()
-        plan = runner.plan()
-        return plan, classify(plan, backend=self.backend.name)
+        plan = runner.pending_changes()
+        return plan, (DriftReport() if plan is None else classify(plan, backend=self.backend.name))
 
     def teardown(self) -> TeardownReport:
         """Destroy (even after a partial apply) and prove the emulator holds nothing new."""

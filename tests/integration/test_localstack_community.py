@@ -30,6 +30,7 @@ import pytest
 from stackprobe.backends.localstack_host import HostRuntime, find_python313
 from stackprobe.checks import by_id
 from stackprobe.errors import BackendError
+from stackprobe.session import StackSession
 from stackprobe.settings import default_cache_dir
 from stackprobe.testing import in_background
 
@@ -85,7 +86,7 @@ def parity_environment() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def parity_run() -> dict[str, Any]:
+def parity_run(stacks: StackSession) -> dict[str, Any]:
     require_host_mode()
     command = [
         sys.executable,
@@ -101,6 +102,9 @@ def parity_run() -> dict[str, Any]:
         "--format",
         "json",
     ]
+    if stacks.settings.shared_plans is not None:
+        # Its moto side's plan is the scenario plans' localstack-community plan: computed once per run.
+        command += ["--share-plans", str(stacks.settings.shared_plans)]
     started = time.monotonic()
     done = subprocess.run(
         in_background(command),
