@@ -73,14 +73,7 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--moto-port", type=int, default=0, help="embedded moto port (default: a free port)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="apply/destroy timeout in seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    parser.add_argument(
-        "--share-plans",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="share pre-apply plans with other stackprobe processes of the same run through DIR (each "
-        "still plans what it applies; a plan needed only as JSON is read when another process made it)",
-    )
+    _add_share_plans_argument(parser)
 
 
 def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,6 +90,17 @@ def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_endpoint_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", default=None, metavar="URL", help="a running LocalStack on loopback")
+
+
+def _add_share_plans_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--share-plans",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="share pre-apply plans with other stackprobe processes of the same run through DIR (each "
+        "still plans what it applies; a plan needed only as JSON is read when another process made it)",
+    )
 
 
 def _add_parity_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,14 +126,7 @@ def _add_parity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider-mirror", default=None, metavar="DIR", help="provider filesystem mirror")
     parser.add_argument("--timeout", type=float, default=1800.0, help="apply/destroy timeout in seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    parser.add_argument(
-        "--share-plans",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="share pre-apply plans with other stackprobe processes of the same run through DIR (each "
-        "still plans what it applies; a plan needed only as JSON is read when another process made it)",
-    )
+    _add_share_plans_argument(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

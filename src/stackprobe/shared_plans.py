@@ -70,9 +70,7 @@ class SharedPlans:
     def in_progress(self, key: str) -> bool:
         """Whether another planner holds the claim on `key` right now."""
         with self._claim_file(key) as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not _try_lock(handle):
                 return True
             fcntl.flock(handle, fcntl.LOCK_UN)
             return False
@@ -80,11 +78,9 @@ class SharedPlans:
     def planned(self, key: str, compute: Callable[[], Plan]) -> Plan:
         """This process's own plan of `key` (computed by `compute`), published for the others."""
         with self._claim_file(key) as handle:
-            claimed = _try_lock(handle)
+            claimed = _try_lock(handle)  # unclaimed or not, a process that applies plans itself
             try:
-                plan = compute()
-                self._publish(key, plan)
-                return plan
+                return self._publish(key, compute())
             finally:
                 if claimed:
                     fcntl.flock(handle, fcntl.LOCK_UN)
@@ -97,26 +93,20 @@ class SharedPlans:
         with self._claim_file(key) as handle:
             if not _try_lock(handle):
                 LOG.info("waiting for another process's plan %s", key)
-                fcntl.flock(handle, fcntl.LOCK_SH)  # released when that planner finishes, fails or dies
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                found = self.published(key)
-                if found is not None:
-                    return found
-                return self.planned(key, compute)  # that planner failed: its error is ours to report
+                fcntl.flock(handle, fcntl.LOCK_EX)  # released when that planner finishes, fails or dies
             try:
-                found = self.published(key)  # a planner that finished between the two looks
-                if found is not None:
-                    return found
-                plan = compute()
-                self._publish(key, plan)
-                return plan
+                # Published while this process waited (or between the two looks); if not, the planner
+                # failed, and the error is this process's to report.
+                found = self.published(key)
+                return found if found is not None else self._publish(key, compute())
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _publish(self, key: str, plan: Plan) -> None:
+    def _publish(self, key: str, plan: Plan) -> Plan:
         staging = self.directory / f"{key}.{os.getpid()}.tmp"
         staging.write_text(json.dumps(plan.raw), encoding="utf-8")
         staging.replace(self.directory / f"{key}.json")  # atomic: a reader never sees half a plan
+        return plan
 
     @contextlib.contextmanager
     def _claim_file(self, key: str) -> Iterator[IO[str]]:

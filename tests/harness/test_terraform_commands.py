@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from stackprobe.backends.base import AwsBackend
+from stackprobe.errors import TerraformFailed
 from stackprobe.terraform.binary import TerraformBinary
 from stackprobe.terraform.mirror import ProviderSource
 from stackprobe.terraform.runner import TerraformRunner
@@ -78,8 +79,6 @@ def test_a_second_plan_with_changes_is_shown_and_parsed(tmp_path: Path) -> None:
 
 
 def test_a_failing_second_plan_still_fails(tmp_path: Path) -> None:
-    from stackprobe.errors import TerraformFailed
-
     runner, _ = _runner(tmp_path, plan_exit=1)
     with pytest.raises(TerraformFailed, match="exit 1"):
         runner.pending_changes()

@@ -39,8 +39,8 @@ def scenario_plans(stacks: StackSession) -> dict[str, Plan]:
     # Prepare (copy + init) one after another: the first init fills the shared cache the rest reuse.
     for spec in specs.values():
         stacks.stack(spec).prepare()
-    # These tests only read the plans, so one another process of the run is computing (the deployed
-    # stack's worker plans prod, the parity run localstack-community) is waited for, not recomputed:
+    # These tests only read the plans, so a plan another process of the run is computing (the deployed
+    # stack's worker plans prod, the parity run localstack-community) is waited for, not recomputed;
     # those go last, so that the wait overlaps this worker's own plans.
     order = sorted(specs, key=lambda name: stacks.plan_in_progress_elsewhere(specs[name]))
     with ThreadPoolExecutor(max_workers=PARALLEL_PLANS) as pool:
