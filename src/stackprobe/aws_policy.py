@@ -17,7 +17,7 @@ import ipaddress
 import json
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -347,12 +347,12 @@ def _tls_deny_flaws(statement: Statement) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Assessment:
     holds: bool
     evidence: str
 
 
-def denies_insecure_transport(statements: Sequence[Statement], bucket_arn: str) -> Verdict:
+def denies_insecure_transport(statements: Sequence[Statement], bucket_arn: str) -> Assessment:
     """Does the bucket policy deny every non-TLS request to the bucket and all of its objects?
 
     It does when Deny statements, each applying to every principal and every S3 action under only the
@@ -366,7 +366,7 @@ def denies_insecure_transport(statements: Sequence[Statement], bucket_arn: str) 
     objects_by = [s for s in qualifying if s.covers_all_resources_under(objects)]
     if bucket_by and objects_by:
         labels = ", ".join(dict.fromkeys(s.label for s in bucket_by + objects_by))
-        return Verdict(
+        return Assessment(
             True,
             f"statement {labels} denies s3:* to every principal on {bucket_arn} and {bucket_arn}/* "
             "when aws:SecureTransport=false",
@@ -384,7 +384,7 @@ def denies_insecure_transport(statements: Sequence[Statement], bucket_arn: str) 
             notes.append(f"statement {statement.label} " + "; ".join(_tls_deny_flaws(statement)))
     if not notes:
         notes.append("no statement denies requests with aws:SecureTransport=false")
-    return Verdict(False, "; ".join(notes))
+    return Assessment(False, "; ".join(notes))
 
 
 def _restricts(condition: Condition) -> bool:
@@ -426,8 +426,3 @@ def grants_everything(statement: Statement) -> bool:
         and statement.covers_all_actions()
         and (statement.any_resource)
     )
-
-
-def principal_mentions(statements: Iterable[Statement], needle: str) -> bool:
-    """Does any Allow statement name `needle` (a role ARN, an account id) as its principal?"""
-    return any(needle in value for s in statements if s.is_allow for _, value in s.principals or ())

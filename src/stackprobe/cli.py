@@ -55,7 +55,7 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=("text", "md", "json", "junit"),
+        choices=("text", "md", "json", "junit", "sarif"),
         default="text",
         help="report format on stdout (default: text)",
     )
@@ -65,7 +65,7 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="also write the report to FILE; the format follows the suffix (.md, .json, .xml); repeatable",
+        help="also write the report to FILE; the format follows the suffix (.md, .json, .xml, .sarif); repeatable",
     )
     parser.add_argument("--keep-stack", action="store_true", help="do not destroy at the end")
     parser.add_argument("--terraform", default=None, metavar="BINARY", help="terraform or tofu binary")
@@ -223,7 +223,7 @@ def _write_outputs(report: object, outputs: list[Path]) -> None:
     from stackprobe.report.model import RunReport
 
     assert isinstance(report, RunReport)
-    formats = {".md": "md", ".json": "json", ".xml": "junit"}
+    formats = {".md": "md", ".json": "json", ".xml": "junit", ".sarif": "sarif"}
     for path in outputs:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render(report, formats.get(path.suffix, "text")), encoding="utf-8")

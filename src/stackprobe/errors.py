@@ -24,6 +24,14 @@ class StackprobeError(Exception):
         return f"{text} Remedy: {self.remedy}"
 
 
+class NotExercisable(RuntimeError):
+    """The emulator cannot exercise what a check would prove; judging now would judge the emulator.
+
+    Raised from inside a check or a probe it runs; the check's result becomes SKIPPED, of kind
+    "not exercisable", with this message.
+    """
+
+
 class TerraformNotFound(StackprobeError):
     """The terraform (or tofu) binary is missing or unusable."""
 
@@ -50,3 +58,7 @@ class BackendError(StackprobeError):
 
 class RealAwsRefused(StackprobeError):
     """The run is not pinned to a local emulator, so it must not start."""
+
+
+class MotoShapeChanged(StackprobeError):
+    """The installed moto lacks a module, class, attribute or method a compatibility patch changes."""

@@ -30,7 +30,7 @@ from stackprobe.settings import RunSettings, StackSpec
 SIDES = ("moto", "localstack")
 
 
-class Verdict(StrEnum):
+class Agreement(StrEnum):
     AGREE = "agree"
     DISAGREE = "EMULATOR DISAGREEMENT"
     NOT_COMPARED = "not compared"  # skipped (or not run) on at least one side
@@ -44,7 +44,7 @@ class ParityRow:
     check: Check
     moto: CheckResult | None
     localstack: CheckResult | None
-    verdict: Verdict
+    agreement: Agreement
     reason: str
 
     def side(self, name: str) -> CheckResult | None:
@@ -72,26 +72,29 @@ def evidence(result: CheckResult | None, limit: int = 3) -> list[str]:
     return lines
 
 
-def compare(moto: CheckResult | None, localstack: CheckResult | None) -> tuple[Verdict, str]:
-    """The verdict on one check run on both backends, and why."""
+def compare(moto: CheckResult | None, localstack: CheckResult | None) -> tuple[Agreement, str]:
+    """The agreement on one check run on both backends, and why."""
     results = {"moto": moto, "localstack": localstack}
     not_run = [name for name, r in results.items() if r is None]
     if not_run:
-        return Verdict.NOT_COMPARED, f"not run on {' and '.join(not_run)}: that run stopped before its checks"
+        return Agreement.NOT_COMPARED, f"not run on {' and '.join(not_run)}: that run stopped before its checks"
     assert moto is not None and localstack is not None
     skipped = {name: r for name, r in results.items() if r is not None and r.status == Status.SKIPPED}
     if skipped:
         why = "; ".join(f"skipped on {name}: {r.skipped_reason}" for name, r in skipped.items())
-        return Verdict.NOT_COMPARED, why
+        return Agreement.NOT_COMPARED, why
     errored = [name for name, r in results.items() if r is not None and r.status == Status.ERROR]
     if len(errored) == 2:
-        return Verdict.BOTH_ERROR, "the check errored on both backends: a check or harness problem, not an emulator one"
+        return (
+            Agreement.BOTH_ERROR,
+            "the check errored on both backends: a check or harness problem, not an emulator one",
+        )
     if errored:
         other = "localstack" if errored[0] == "moto" else "moto"
-        return Verdict.DISAGREE, f"errors on {errored[0]} only ({status_of(results[other])} on {other})"
+        return Agreement.DISAGREE, f"errors on {errored[0]} only ({status_of(results[other])} on {other})"
     if moto.status == localstack.status:
-        return Verdict.AGREE, f"{moto.status.value} on both"
-    return Verdict.DISAGREE, f"{moto.status.value} on moto, {localstack.status.value} on localstack"
+        return Agreement.AGREE, f"{moto.status.value} on both"
+    return Agreement.DISAGREE, f"{moto.status.value} on moto, {localstack.status.value} on localstack"
 
 
 @dataclass
@@ -107,7 +110,7 @@ class ParityReport:
 
     @property
     def disagreements(self) -> list[ParityRow]:
-        return [row for row in self.rows if row.verdict == Verdict.DISAGREE]
+        return [row for row in self.rows if row.agreement == Agreement.DISAGREE]
 
     @property
     def run_errors(self) -> dict[str, list[str]]:
@@ -119,18 +122,18 @@ class ParityReport:
     @property
     def ok(self) -> bool:
         """Both runs completed and no check ran differently (the stack's own failures do not count here)."""
-        broken = any(row.verdict == Verdict.BOTH_ERROR for row in self.rows)
+        broken = any(row.agreement == Agreement.BOTH_ERROR for row in self.rows)
         return not self.disagreements and not self.run_errors and not broken
 
     def counts(self) -> dict[str, int]:
-        found = {verdict.value: 0 for verdict in Verdict}
+        found = {agreement.value: 0 for agreement in Agreement}
         for row in self.rows:
-            found[row.verdict.value] += 1
+            found[row.agreement.value] += 1
         return found
 
 
 def compare_reports(moto: RunReport, localstack: RunReport, checks: Iterable[Check] | None = None) -> ParityReport:
-    """One row per check, in catalogue order (or `checks` order), with its verdict."""
+    """One row per check, in catalogue order (or `checks` order), with its agreement."""
     by_side = {
         "moto": {r.check.id: r for r in moto.results},
         "localstack": {r.check.id: r for r in localstack.results},
@@ -147,8 +150,8 @@ def compare_reports(moto: RunReport, localstack: RunReport, checks: Iterable[Che
         pair = by_side["moto"].get(item.id), by_side["localstack"].get(item.id)
         if pair == (None, None) and not moto.errors and not localstack.errors:
             continue  # not selected on either side
-        verdict, reason = compare(*pair)
-        report.rows.append(ParityRow(item, pair[0], pair[1], verdict, reason))
+        agreement, reason = compare(*pair)
+        report.rows.append(ParityRow(item, pair[0], pair[1], agreement, reason))
     return report
 
 
@@ -247,38 +250,38 @@ def run_parity(
 # -- rendering -------------------------------------------------------------------------------------
 
 MARK = {
-    Verdict.AGREE: "same",
-    Verdict.DISAGREE: "DISAGREE",
-    Verdict.NOT_COMPARED: "n/c",
-    Verdict.BOTH_ERROR: "ERR",
+    Agreement.AGREE: "same",
+    Agreement.DISAGREE: "DISAGREE",
+    Agreement.NOT_COMPARED: "n/c",
+    Agreement.BOTH_ERROR: "ERR",
 }
 
 
 def _summary(report: ParityReport) -> str:
     counts = report.counts()
     parts = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
-    verdict = "BACKENDS AGREE" if report.ok else "PARITY PROBLEMS"
-    return f"{verdict} — {parts or 'no checks'}"
+    agreement = "BACKENDS AGREE" if report.ok else "PARITY PROBLEMS"
+    return f"{agreement} — {parts or 'no checks'}"
 
 
 def to_text(report: ParityReport) -> str:
     lines = [f"stackprobe parity: {report.stack} on moto and on localstack"]
     if report.localstack_description:
         lines.append(f"LocalStack: {report.localstack_description}, {report.localstack_mode} mode")
-    lines += ["", f"{'check':<40} {'moto':<15} {'localstack':<15} verdict"]
+    lines += ["", f"{'check':<40} {'moto':<15} {'localstack':<15} agreement"]
     for row in report.rows:
         lines.append(
-            f"{row.check.id:<40} {status_of(row.moto):<15} {status_of(row.localstack):<15} {MARK[row.verdict]}"
+            f"{row.check.id:<40} {status_of(row.moto):<15} {status_of(row.localstack):<15} {MARK[row.agreement]}"
         )
-        if row.verdict == Verdict.NOT_COMPARED and any(
+        if row.agreement == Agreement.NOT_COMPARED and any(
             r is not None and r.status == Status.SKIPPED for r in (row.moto, row.localstack)
         ):
             lines.append(f"    {row.reason}")
-    findings = [row for row in report.rows if row.verdict in (Verdict.DISAGREE, Verdict.BOTH_ERROR)]
+    findings = [row for row in report.rows if row.agreement in (Agreement.DISAGREE, Agreement.BOTH_ERROR)]
     if findings:
         lines += ["", "Findings about the emulators (not about the stack):"]
         for row in findings:
-            lines.append(f"  {row.verdict.value}: {row.check.id} ({row.reason})")
+            lines.append(f"  {row.agreement.value}: {row.check.id} ({row.reason})")
             for name in SIDES:
                 lines += [f"    {name}: {line}" for line in evidence(row.side(name))]
     for name, run in report.reports().items():
@@ -303,18 +306,18 @@ def to_markdown(report: ParityReport) -> str:
     if report.localstack_description:
         lines += [f"LocalStack: {report.localstack_description}, {report.localstack_mode} mode", ""]
     lines += [f"**{_summary(report)}**", ""]
-    findings = [row for row in report.rows if row.verdict in (Verdict.DISAGREE, Verdict.BOTH_ERROR)]
+    findings = [row for row in report.rows if row.agreement in (Agreement.DISAGREE, Agreement.BOTH_ERROR)]
     if findings:
         lines += ["## Findings about the emulators (not about the stack)", ""]
         for row in findings:
-            lines.append(f"- **{row.verdict.value}**: `{row.check.id}` ({row.reason})")
+            lines.append(f"- **{row.agreement.value}**: `{row.check.id}` ({row.reason})")
             for name in SIDES:
                 lines += [f"  - {name}: {_md(line)}" for line in evidence(row.side(name))]
         lines.append("")
-    lines += ["## Checks side by side", "", "| Check | moto | LocalStack | Verdict | Why |", "|---|---|---|---|---|"]
+    lines += ["## Checks side by side", "", "| Check | moto | LocalStack | Agreement | Why |", "|---|---|---|---|---|"]
     for row in report.rows:
         lines.append(
-            f"| `{row.check.id}` | {status_of(row.moto)} | {status_of(row.localstack)} | {row.verdict.value} | "
+            f"| `{row.check.id}` | {status_of(row.moto)} | {status_of(row.localstack)} | {row.agreement.value} | "
             f"{_md(row.reason)} |"
         )
     for name, run in report.reports().items():
@@ -361,7 +364,7 @@ def to_json(report: ParityReport) -> str:
                 "id": row.check.id,
                 "title": row.check.title,
                 "services": list(row.check.services),
-                "verdict": row.verdict.value,
+                "agreement": row.agreement.value,
                 "reason": row.reason,
                 "moto": _side_json(row.moto),
                 "localstack": _side_json(row.localstack),

@@ -64,7 +64,7 @@ def verify(
     """
     say = progress or (lambda message: None)
     session = session or StackSession(settings, work_root, on_output=None)
-    report = RunReport(title=title, stack=spec.name, backend=settings.backend)
+    report = RunReport(title=title, stack=spec.name, backend=settings.backend, source_dir=spec.tf_dir)
     selected = list(CATALOGUE if checks is None else checks)
     lifecycle = [c for c in selected if c in (idempotent, clean_teardown)]
     selected = [c for c in selected if c not in lifecycle]

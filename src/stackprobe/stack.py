@@ -12,7 +12,6 @@ The order of operations is the contract users rely on:
 from __future__ import annotations
 
 import logging
-import shlex
 import tempfile
 import time
 from collections import Counter
@@ -323,7 +322,3 @@ class StackUnderTest:
         if isinstance(exc, StackprobeError):
             parts.insert(0, str(exc))
         return "\n\n".join(parts)
-
-
-def quote_paths(paths: list[Path]) -> str:
-    return " ".join(shlex.quote(str(p)) for p in paths)

@@ -21,10 +21,10 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.capabilities import from_bodies
 from stackprobe.backends.localstack import LocalStackHandle, localstack_backend
 from stackprobe.checks import CATALOGUE, by_id
-from stackprobe.checks.base import Check, CheckContext, CheckResult, Finding, NotExercisable
+from stackprobe.checks.base import Check, CheckContext, CheckResult, Finding
 from stackprobe.cli import build_parser
-from stackprobe.errors import BackendError
-from stackprobe.parity import Verdict, compare, compare_reports
+from stackprobe.errors import BackendError, NotExercisable
+from stackprobe.parity import Agreement, compare, compare_reports
 from stackprobe.pytest_plugin import _spec, backend_var_files
 from stackprobe.report.model import RunReport
 from stackprobe.session import StackSession
@@ -53,42 +53,42 @@ def result(check: Check, *passed: bool, skipped: str = "", error: str = "") -> C
 
 
 @pytest.mark.parametrize(
-    ("moto", "localstack", "verdict", "why"),
+    ("moto", "localstack", "agreement", "why"),
     [
-        ((True,), (True,), Verdict.AGREE, "pass on both"),
-        ((False,), (False, True), Verdict.AGREE, "fail on both"),
-        ((), (), Verdict.AGREE, "not applicable on both"),
-        ((True,), (False,), Verdict.DISAGREE, "pass on moto, fail on localstack"),
-        ((False,), (True,), Verdict.DISAGREE, "fail on moto, pass on localstack"),
-        ((True,), (), Verdict.DISAGREE, "pass on moto, not applicable on localstack"),
+        ((True,), (True,), Agreement.AGREE, "pass on both"),
+        ((False,), (False, True), Agreement.AGREE, "fail on both"),
+        ((), (), Agreement.AGREE, "not applicable on both"),
+        ((True,), (False,), Agreement.DISAGREE, "pass on moto, fail on localstack"),
+        ((False,), (True,), Agreement.DISAGREE, "fail on moto, pass on localstack"),
+        ((True,), (), Agreement.DISAGREE, "pass on moto, not applicable on localstack"),
     ],
 )
 def test_statuses_agree_or_disagree(
-    moto: tuple[bool, ...], localstack: tuple[bool, ...], verdict: Verdict, why: str
+    moto: tuple[bool, ...], localstack: tuple[bool, ...], agreement: Agreement, why: str
 ) -> None:
-    assert compare(result(S3_ENCRYPTION, *moto), result(S3_ENCRYPTION, *localstack)) == (verdict, why)
+    assert compare(result(S3_ENCRYPTION, *moto), result(S3_ENCRYPTION, *localstack)) == (agreement, why)
 
 
 def test_a_check_skipped_for_a_missing_service_is_not_compared() -> None:
-    verdict, why = compare(result(CIRCUIT_BREAKER), result(CIRCUIT_BREAKER, skipped=ECS_REASON))
-    assert verdict == Verdict.NOT_COMPARED
+    agreement, why = compare(result(CIRCUIT_BREAKER), result(CIRCUIT_BREAKER, skipped=ECS_REASON))
+    assert agreement == Agreement.NOT_COMPARED
     assert why == f"skipped on localstack: {ECS_REASON}"
     # ... whatever the other side says, even a failure: it is the stack's, seen on moto only.
     assert compare(result(CIRCUIT_BREAKER, False), result(CIRCUIT_BREAKER, skipped=ECS_REASON))[0] == (
-        Verdict.NOT_COMPARED
+        Agreement.NOT_COMPARED
     )
 
 
 def test_an_error_on_one_side_is_a_disagreement_and_on_both_a_check_problem() -> None:
-    verdict, why = compare(result(KMS_ROTATION, True), result(KMS_ROTATION, error="ClientError: boom"))
-    assert (verdict, why) == (Verdict.DISAGREE, "errors on localstack only (pass on moto)")
-    verdict, why = compare(result(KMS_ROTATION, error="KeyError: x"), result(KMS_ROTATION, error="KeyError: x"))
-    assert verdict == Verdict.BOTH_ERROR and "not an emulator one" in why
+    agreement, why = compare(result(KMS_ROTATION, True), result(KMS_ROTATION, error="ClientError: boom"))
+    assert (agreement, why) == (Agreement.DISAGREE, "errors on localstack only (pass on moto)")
+    agreement, why = compare(result(KMS_ROTATION, error="KeyError: x"), result(KMS_ROTATION, error="KeyError: x"))
+    assert agreement == Agreement.BOTH_ERROR and "not an emulator one" in why
 
 
 def test_a_side_whose_run_stopped_is_not_compared() -> None:
-    verdict, why = compare(result(KMS_ROTATION, True), None)
-    assert verdict == Verdict.NOT_COMPARED and why.startswith("not run on localstack")
+    agreement, why = compare(result(KMS_ROTATION, True), None)
+    assert agreement == Agreement.NOT_COMPARED and why.startswith("not run on localstack")
 
 
 def reports(moto: list[CheckResult], localstack: list[CheckResult], **extra: Any) -> parity.ParityReport:
@@ -106,12 +106,12 @@ def sample() -> parity.ParityReport:
     )
 
 
-def test_rows_follow_the_given_order_and_count_verdicts() -> None:
+def test_rows_follow_the_given_order_and_count_agreements() -> None:
     report = sample()
-    assert [(r.check.id, r.verdict) for r in report.rows] == [
-        ("s3.encryption-kms", Verdict.DISAGREE),
-        ("kms.rotation", Verdict.AGREE),
-        ("deployment.circuit-breaker", Verdict.NOT_COMPARED),
+    assert [(r.check.id, r.agreement) for r in report.rows] == [
+        ("s3.encryption-kms", Agreement.DISAGREE),
+        ("kms.rotation", Agreement.AGREE),
+        ("deployment.circuit-breaker", Agreement.NOT_COMPARED),
     ]
     assert report.counts() == {"agree": 1, "EMULATOR DISAGREEMENT": 1, "not compared": 1, "error on both": 0}
     assert not report.ok and [r.check.id for r in report.disagreements] == ["s3.encryption-kms"]
@@ -129,7 +129,7 @@ def test_a_run_error_on_one_side_spoils_parity_without_inventing_disagreements()
     report = reports([result(KMS_ROTATION, True)], [], errors=["LocalStack does not serve what x needs: ecs"])
     assert not report.ok and not report.disagreements
     assert report.run_errors == {"localstack": ["LocalStack does not serve what x needs: ecs"]}
-    assert {r.verdict for r in report.rows} == {Verdict.NOT_COMPARED}
+    assert {r.agreement for r in report.rows} == {Agreement.NOT_COMPARED}
 
 
 def test_text_table_shows_both_sides_and_the_disagreement_with_both_evidences() -> None:

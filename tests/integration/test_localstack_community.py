@@ -145,7 +145,7 @@ def test_s3_and_kms_pass_on_localstack_and_both_emulators_agree(parity_run: dict
     row = rows(parity_run)[check_id]
     assert row["localstack"]["status"] == "pass", row
     assert row["moto"]["status"] == "pass", row
-    assert row["verdict"] == "agree", row
+    assert row["agreement"] == "agree", row
 
 
 def test_the_network_checks_that_apply_pass_on_localstack_and_agree(parity_run: dict[str, Any]) -> None:
@@ -154,7 +154,7 @@ def test_the_network_checks_that_apply_pass_on_localstack_and_agree(parity_run: 
     assert {"network.no-world-ingress", "network.default-sg-locked"} <= set(applying), network
     for row in applying.values():
         assert row["localstack"]["status"] in ("pass", "not applicable"), row
-        assert row["verdict"] == "agree", row
+        assert row["agreement"] == "agree", row
     assert any(row["localstack"]["status"] == "pass" for row in applying.values())
 
 
@@ -166,11 +166,11 @@ def test_checks_needing_unserved_services_are_skipped_naming_the_service(parity_
         named = [service for service in by_id(row["id"]).services if f"does not serve `{service}`" in reason]
         assert named and set(named) <= UNSERVED, row
         assert "LOCALSTACK_AUTH_TOKEN" in reason or "embedded moto backend" in reason, row  # what would enable it
-        assert row["verdict"] == "not compared", row
+        assert row["agreement"] == "not compared", row
     assert {"deployment.circuit-breaker", "database.backup-retention", "edge.https-only"} <= {r["id"] for r in skipped}
 
 
 def test_no_emulator_disagreement(parity_run: dict[str, Any]) -> None:
-    findings = [row for row in parity_run["checks"] if row["verdict"] in ("EMULATOR DISAGREEMENT", "error on both")]
+    findings = [row for row in parity_run["checks"] if row["agreement"] in ("EMULATOR DISAGREEMENT", "error on both")]
     assert not findings, json.dumps(findings, indent=2)
     assert parity_run["ok"] and parity_run["_exit"] == 0, parity_run["_context"]

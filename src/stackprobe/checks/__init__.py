@@ -14,10 +14,11 @@ import pkgutil
 import traceback
 from collections.abc import Iterable
 
-from stackprobe.checks.base import Check, CheckContext, CheckResult, NotExercisable
+from stackprobe.checks.base import Check, CheckContext, CheckResult
+from stackprobe.errors import NotExercisable
 
 LOG = logging.getLogger("stackprobe.checks")
-_NON_CHECK_MODULES = {"base", "environment"}
+_NON_CHECK_MODULES = {"base"}
 
 
 def _discover() -> list[Check]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from stackprobe.checks._workloads import Workload, discover_workloads, scalable_targets
+from stackprobe.aws.workloads import Workload, discover_workloads, scalable_targets
 from stackprobe.checks.alarms import alarm_metrics, metric_alarms
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 

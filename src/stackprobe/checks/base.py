@@ -23,13 +23,6 @@ if TYPE_CHECKING:
     from stackprobe.terraform.plan import Plan
 
 
-class NotExercisable(RuntimeError):
-    """The emulator cannot exercise what this check would prove; judging now would judge the emulator.
-
-    Raised from inside a check (or a probe it runs); the result becomes SKIPPED with this message.
-    """
-
-
 class Severity(IntEnum):
     INFO = 0
     LOW = 1

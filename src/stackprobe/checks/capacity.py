@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from stackprobe.aws.environment import is_production
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
-from stackprobe.checks.environment import is_production
 
 
 @check(

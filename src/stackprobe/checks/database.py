@@ -18,10 +18,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from stackprobe.checks._workloads import Workload, discover_workloads, scalable_targets, task_ceiling
+from stackprobe.aws.environment import is_production
+from stackprobe.aws.workloads import Workload, discover_workloads, scalable_targets, task_ceiling
 from stackprobe.checks.alarms import metric_alarms, notifying_actions, watchers
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
-from stackprobe.checks.environment import is_production
 from stackprobe.rds_capacity import engine_family, max_connections
 
 MIN_RETENTION_DAYS = 7

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from stackprobe.checks._workloads import discover_workloads
+from stackprobe.aws.environment import is_production
+from stackprobe.aws.workloads import discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
-from stackprobe.checks.environment import is_production
 
 REFERENCE = "terraform/modules/edge"
 # Policies that allow only TLS 1.2 and 1.3 (AWS's documented names).

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stackprobe.checks._workloads import Workload, discover_workloads
+from stackprobe.aws.workloads import Workload, discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 from stackprobe.probes.app import AppStartError, TaskLaunch, free_port
 from stackprobe.probes.health import AlbHealthCheck, Matcher, MatcherError, probe_target, run_container_check
@@ -262,7 +262,7 @@ def _run_live(ctx: CheckContext, target: ServiceTarget, health_check: AlbHealthC
     hc_port = target.container_port if health_check.port == "traffic-port" else int(health_check.port)
     try:
         with launch.process() as process:
-            verdict = probe_target(health_check, to_local(hc_port))
+            outcome = probe_target(health_check, to_local(hc_port))
             container_check = target.container.get("healthCheck")
             container_result = (
                 run_container_check(container_check, launch.env, to_local, cwd=launch.app_dir)
@@ -274,8 +274,8 @@ def _run_live(ctx: CheckContext, target: ServiceTarget, health_check: AlbHealthC
         return False, f"{launch.describe()}: {exc.evidence()}"
     grace = int(target.workload.service.get("healthCheckGracePeriodSeconds") or 0)
     budget = grace + health_check.unhealthy_threshold * health_check.interval_seconds
-    parts = [launch.describe(), f"listening after {startup:.1f} s", f"ALB check {verdict.summary}"]
-    passed = verdict.healthy
+    parts = [launch.describe(), f"listening after {startup:.1f} s", f"ALB check {outcome.summary}"]
+    passed = outcome.healthy
     if container_result is not None:
         parts.append(container_result.describe())
         passed = passed and container_result.passed

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stackprobe.checks._workloads import Workload, discover_workloads
+from stackprobe.aws.workloads import Workload, discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 from stackprobe.probes.jobs import FlowReport, JobServices, dead_letter, end_to_end
 

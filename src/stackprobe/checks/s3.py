@@ -383,8 +383,8 @@ def tls_only(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         if not policy.present:
             yield ctx.finding(check_, False, bucket, policy.problem)
             continue
-        verdict = denies_insecure_transport(policy.statements, bucket_arn(ctx, bucket))
-        yield ctx.finding(check_, verdict.holds, bucket, verdict.evidence)
+        assessment = denies_insecure_transport(policy.statements, bucket_arn(ctx, bucket))
+        yield ctx.finding(check_, assessment.holds, bucket, assessment.evidence)
 
 
 @check(

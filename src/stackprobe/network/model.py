@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from stackprobe.aws.tags import tags_to_dict
+
 if TYPE_CHECKING:
     from stackprobe.backends.base import AwsBackend
 
@@ -30,20 +32,6 @@ TCP = "6"
 UDP = "17"
 _PROTOCOL_NUMBERS = {"tcp": TCP, "udp": UDP, "icmp": "1", "icmpv6": "58", "all": ALL, "-1": ALL}
 _PROTOCOL_NAMES = {TCP: "tcp", UDP: "udp", "1": "icmp", "58": "icmpv6", ALL: "all"}
-
-
-def tags_to_dict(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
-    """[{Key, Value}] (EC2, RDS) or [{key, value}] (ECS) as a dict.
-
-    Not `stackprobe.checks.environment.tags_to_dict`: importing the checks package from here would
-    make it discover `checks.network`, which imports this module, before this module exists.
-    """
-    result: dict[str, str] = {}
-    for tag in tags or []:
-        key = tag.get("Key", tag.get("key"))
-        if key is not None:
-            result[str(key)] = str(tag.get("Value", tag.get("value", "")))
-    return result
 
 
 def protocol_number(value: Any) -> str:

@@ -111,10 +111,6 @@ class Source:
         return cls(cidr=cidr)
 
     @classmethod
-    def of_group(cls, group_id: str) -> Source:
-        return cls(group_id=group_id)
-
-    @classmethod
     def of_workload(cls, workload: Workload) -> Source:
         return cls(workload=workload)
 

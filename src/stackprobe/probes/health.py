@@ -116,7 +116,7 @@ class Attempt:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class HealthOutcome:
     """The ALB's conclusion after consecutive attempts, with every attempt kept as evidence."""
 
     healthy: bool
@@ -173,7 +173,7 @@ def probe_target(
     host: str = "127.0.0.1",
     pause: float = PROBE_PAUSE_SECONDS,
     request: Callable[[AlbHealthCheck, str, int], Attempt] | None = None,
-) -> Verdict:
+) -> HealthOutcome:
     """Run the health check until the ALB would decide: N consecutive passes (healthy) or M consecutive
     failures (unhealthy), with `pause` seconds between attempts instead of the real interval."""
     send = request or (connect_once if check.protocol == "TCP" else request_once)
@@ -195,7 +195,7 @@ def probe_target(
         f"({check.healthy_threshold} passes / {check.unhealthy_threshold} failures decide; checks "
         f"{pause:g} s apart, the real {check.interval_seconds} s interval not waited)"
     )
-    return Verdict(healthy, tuple(attempts), summary)
+    return HealthOutcome(healthy, tuple(attempts), summary)
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stackprobe.aws import Clients
+from stackprobe.aws.workloads import discover_workloads
 from stackprobe.aws_policy import PolicyError, Statement, parse_policy
 from stackprobe.backends.base import AwsBackend
-from stackprobe.checks._workloads import discover_workloads
-from stackprobe.checks.base import CheckContext, NotExercisable
+from stackprobe.errors import NotExercisable
 
 # One enforcement window at a time in this process: two overlapping windows would restore each
 # other's setting in the wrong order and leave enforcement on.
@@ -108,7 +109,7 @@ def _paginate(client: Any, method: str, key: str, **kwargs: Any) -> list[Any]:
     return list(client.get_paginator(method).paginate(**kwargs).build_full_result().get(key, []))
 
 
-def task_roles(ctx: CheckContext) -> list[TaskRole]:
+def task_roles(ctx: Clients) -> list[TaskRole]:
     """Task roles of the deployed ECS services (not of unused task definitions), with their env."""
     by_arn: dict[str, TaskRole] = {}
     for workload in discover_workloads(ctx):
@@ -196,7 +197,7 @@ class _Fixtures:
     notes: list[str] = field(default_factory=list)
 
 
-def _emulator_blocks(ctx: CheckContext, bucket: str) -> str | None:
+def _emulator_blocks(ctx: Clients, bucket: str) -> str | None:
     """Why the emulator refuses object requests to `bucket` whoever sends them, or None."""
     try:
         ctx.client("s3").head_object(Bucket=bucket, Key=f"{PROBE_PREFIX}/absent-{uuid.uuid4().hex}")
@@ -216,7 +217,7 @@ def _emulator_blocks(ctx: CheckContext, bucket: str) -> str | None:
     )
 
 
-def _setup(ctx: CheckContext, roles: list[TaskRole], fixtures: _Fixtures, token: str) -> None:
+def _setup(ctx: Clients, roles: list[TaskRole], fixtures: _Fixtures, token: str) -> None:
     """Canary bucket and queue, seeded objects, and which buckets moto blocks (enforcement off)."""
     s3 = ctx.client("s3")
     region = ctx.backend.region
@@ -251,7 +252,7 @@ def _delete_all_versions(s3: Any, bucket: str, key: str) -> None:
         s3.delete_object(Bucket=bucket, Key=key)
 
 
-def _cleanup(ctx: CheckContext, fixtures: _Fixtures) -> None:
+def _cleanup(ctx: Clients, fixtures: _Fixtures) -> None:
     """Remove everything the probe created; best effort, so one failure does not hide the others."""
     s3 = ctx.client("s3")
     objects = [*fixtures.seeded.items(), *fixtures.written, (fixtures.canary_bucket, "canary.txt")]
@@ -321,7 +322,7 @@ def _expectations(role: TaskRole, fixtures: _Fixtures, token: str) -> list[Expec
     return found
 
 
-def _role_statements(ctx: CheckContext, role_name: str) -> list[Statement]:
+def _role_statements(ctx: Clients, role_name: str) -> list[Statement]:
     iam = ctx.client("iam")
     statements: list[Statement] = []
     for name in _paginate(iam, "list_role_policies", "PolicyNames", RoleName=role_name):
@@ -333,7 +334,7 @@ def _role_statements(ctx: CheckContext, role_name: str) -> list[Statement]:
     return statements
 
 
-def _role_caveats(ctx: CheckContext, role: TaskRole) -> list[str]:
+def _role_caveats(ctx: Clients, role: TaskRole) -> list[str]:
     """What moto will not evaluate in this role's grants (conditions, bucket policies granting it)."""
     caveats = []
     try:
@@ -356,7 +357,7 @@ def _role_caveats(ctx: CheckContext, role: TaskRole) -> list[str]:
     return caveats
 
 
-def probe_task_roles(ctx: CheckContext) -> EnforcementReport:
+def probe_task_roles(ctx: Clients) -> EnforcementReport:
     """Assume every ECS task role and check, with IAM enforced, what it can and cannot do."""
     report = EnforcementReport()
     roles = task_roles(ctx)

@@ -25,9 +25,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stackprobe.aws import DeployedAccount
+from stackprobe.aws.workloads import discover_workloads
 from stackprobe.aws_policy import PolicyError, parse_policy
-from stackprobe.checks._workloads import discover_workloads
-from stackprobe.checks.base import CheckContext, NotExercisable
+from stackprobe.errors import NotExercisable
 from stackprobe.probes.app import AppStartError, TaskLaunch
 
 PROBE_FILENAME = "stackprobe-upload-probe.txt"
@@ -65,7 +66,7 @@ def _error_code(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def services_behind_albs(ctx: CheckContext) -> list[ServiceBehindAlb]:
+def services_behind_albs(ctx: DeployedAccount) -> list[ServiceBehindAlb]:
     """Every ECS service running the reference app whose load balancer entry names an ALB target group."""
     elbv2 = ctx.client("elbv2")
     found: list[ServiceBehindAlb] = []
@@ -99,7 +100,7 @@ def _is_alb_target_group(elbv2: Any, target_group_arn: str) -> bool:
     return any(lb.get("Type") == "application" for lb in described)
 
 
-def _cors_put_buckets(ctx: CheckContext) -> list[str]:
+def _cors_put_buckets(ctx: DeployedAccount) -> list[str]:
     s3 = ctx.client("s3")
     found = []
     for bucket in sorted(b["Name"] for b in s3.list_buckets().get("Buckets", [])):
@@ -112,14 +113,14 @@ def _cors_put_buckets(ctx: CheckContext) -> list[str]:
     return found
 
 
-def _output_hint(ctx: CheckContext, name: str) -> str | None:
+def _output_hint(ctx: DeployedAccount, name: str) -> str | None:
     value = ctx.outputs.get(name)
     if isinstance(value, dict):  # `terraform output -json` shape: {"value": ..., "type": ...}
         value = value.get("value")
     return value if isinstance(value, str) and value else None
 
 
-def find_uploads_bucket(ctx: CheckContext, declared: str) -> tuple[str, str]:
+def find_uploads_bucket(ctx: DeployedAccount, declared: str) -> tuple[str, str]:
     """(bucket, how it was found): CORS that allows PUT, then the output hint, then the task's own value."""
     cors = _cors_put_buckets(ctx)
     if len(cors) == 1:
@@ -134,7 +135,7 @@ def find_uploads_bucket(ctx: CheckContext, declared: str) -> tuple[str, str]:
     return declared, "UPLOADS_BUCKET as the task declares it (no bucket's CORS allows PUT)"
 
 
-def _bucket_kms_key(ctx: CheckContext, bucket: str) -> str | None:
+def _bucket_kms_key(ctx: DeployedAccount, bucket: str) -> str | None:
     """ARN of the KMS key the bucket encrypts new objects with by default, or None (not SSE-KMS)."""
     try:
         rules = ctx.client("s3").get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
@@ -147,14 +148,14 @@ def _bucket_kms_key(ctx: CheckContext, bucket: str) -> str | None:
     return _key_arn(ctx, str(key_id))
 
 
-def _key_arn(ctx: CheckContext, key_id: str) -> str:
+def _key_arn(ctx: DeployedAccount, key_id: str) -> str:
     try:
         return str(ctx.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
     except ClientError:
         return key_id
 
 
-def _refuse_if_emulator_blocks(ctx: CheckContext, bucket: str) -> None:
+def _refuse_if_emulator_blocks(ctx: DeployedAccount, bucket: str) -> None:
     """Raise UploadNotExercisable when the emulator denies object requests whoever sends them.
 
     moto 5.2 evaluates bucket-policy conditions only partly: StringEquals, plus aws:SecureTransport
@@ -226,7 +227,7 @@ def _bucket_of(url: str) -> str:
     return parsed.path.lstrip("/").split("/", 1)[0]
 
 
-def _remove_object(ctx: CheckContext, bucket: str, key: str) -> None:
+def _remove_object(ctx: DeployedAccount, bucket: str, key: str) -> None:
     """Delete every version of the probe object, so the stack is left as it was found."""
     s3 = ctx.client("s3")
     try:
@@ -241,7 +242,7 @@ def _remove_object(ctx: CheckContext, bucket: str, key: str) -> None:
         pass  # best effort: a probe object left behind is visible in the bucket and harmless
 
 
-def probe_presigned_uploads(ctx: CheckContext) -> Iterator[UploadOutcome]:
+def probe_presigned_uploads(ctx: DeployedAccount) -> Iterator[UploadOutcome]:
     """One outcome per reference-app service behind an ALB whose task declares UPLOADS_BUCKET; none without the app."""
     app_dir = ctx.app_dir
     if app_dir is None or not (app_dir / "modelserve").is_dir():
@@ -256,7 +257,7 @@ def probe_presigned_uploads(ctx: CheckContext) -> Iterator[UploadOutcome]:
         yield _probe_one(ctx, service, launch, declared)
 
 
-def _probe_one(ctx: CheckContext, service: ServiceBehindAlb, launch: TaskLaunch, declared: str) -> UploadOutcome:
+def _probe_one(ctx: DeployedAccount, service: ServiceBehindAlb, launch: TaskLaunch, declared: str) -> UploadOutcome:
     bucket, how = find_uploads_bucket(ctx, declared)
     ids = (service.service_arn, launch.task_definition_arn)
     task = launch.describe()
@@ -291,7 +292,7 @@ def _probe_one(ctx: CheckContext, service: ServiceBehindAlb, launch: TaskLaunch,
 
 
 def _judge_object(
-    ctx: CheckContext, bucket: str, key: str, expected_key: str | None, how: str, task: str, ids: tuple[str, ...]
+    ctx: DeployedAccount, bucket: str, key: str, expected_key: str | None, how: str, task: str, ids: tuple[str, ...]
 ) -> UploadOutcome:
     try:
         head = ctx.client("s3").head_object(Bucket=bucket, Key=key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from stackprobe.checks.base import CheckResult, Severity, Status
 
@@ -23,6 +24,8 @@ class RunReport:
     limitations: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The root module the run was given (findings' source locations are relative to it); None when unknown.
+    source_dir: Path | None = None
 
     def by_status(self, status: Status) -> list[CheckResult]:
         return [r for r in self.results if r.status == status]

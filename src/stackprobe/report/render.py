@@ -6,7 +6,7 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from stackprobe.checks.base import CheckResult, Finding, Severity, Status
+from stackprobe.checks.base import CheckResult, Finding, Status
 from stackprobe.report.model import RunReport
 
 STATUS_MARK = {
@@ -216,7 +216,3 @@ def render(report: RunReport, fmt: str) -> str:
     if fmt == "text":
         return to_terminal(report)
     return RENDERERS[fmt](report)  # type: ignore[operator]
-
-
-def severity_threshold(text: str) -> Severity:
-    return Severity.parse(text)

@@ -26,10 +26,6 @@ class TerraformBinary:
     flavour: str
     version: tuple[int, int, int]
 
-    @property
-    def version_text(self) -> str:
-        return ".".join(str(part) for part in self.version)
-
 
 def _parse_version(text: str) -> tuple[int, int, int] | None:
     match = re.search(r"(\d+)\.(\d+)\.(\d+)", text)

@@ -1,10 +1,15 @@
-"""Run terraform through tftest, with timeouts, live output, a shared init, and the guard on every call.
+"""Run terraform with timeouts, live output, a shared init, and the guard on every call.
 
-`tftest.TerraformTest` builds the command lines and parses plan/output/state JSON; this module adds
-what a harness needs on top of it: every command has a timeout and runs in its own process group
-(so Ctrl-C reaches terraform exactly once, as an interrupt it can handle gracefully), stdout and
-stderr stream live to the `stackprobe.terraform` logger and are kept for the failure report, and the
-guard re-checks the environment before anything that talks to AWS.
+`tftest.TerraformTest` is used for two things, exactly: its `setup()` runs the first `terraform init`
+of a configuration shape (with its input and backend arguments), and its `execute_command` is the
+seam every command goes through (replaced here) and returns a `tftest.TerraformCommandOutput`. The
+command lines themselves are built here, not by tftest: a saved plan file must stay the last
+argument of `apply`, `-var` must come after `-var-file` so an explicit value wins, and the second
+plan uses `-detailed-exitcode`; plans are parsed by `stackprobe.terraform.plan.Plan`, not by tftest's
+plan model, for its unknown-value awareness. On top of that: every command has a timeout and runs in
+its own process group (so Ctrl-C reaches terraform exactly once, as an interrupt it can handle
+gracefully), stdout and stderr stream live to the `stackprobe.terraform` logger and are kept for the
+failure report, and the guard re-checks the environment before anything that talks to AWS.
 """
 
 from __future__ import annotations

@@ -51,23 +51,6 @@ class Workspace:
     def state_path(self) -> Path:
         return self.module_dir / "terraform.tfstate"
 
-    def config_hash(self) -> str:
-        """Hash of every copied file except generated and runtime ones (for init and apply caches)."""
-        digest = hashlib.sha256()
-        generated = {path.resolve() for path in self.generated}
-        for path in sorted(self.root.rglob("*")):
-            relative = path.relative_to(self.root)
-            if (
-                path.is_file()
-                and path.resolve() not in generated
-                and not set(relative.parts) & SKIPPED_NAMES
-                and not path.name.endswith(SKIPPED_SUFFIXES)
-                and path.name != ".terraform.lock.hcl.bak"
-            ):
-                digest.update(str(relative).encode())
-                digest.update(path.read_bytes())
-        return digest.hexdigest()
-
 
 def _common_root(directories: list[Path]) -> Path:
     return Path(os.path.commonpath([str(d) for d in directories]))

@@ -160,8 +160,8 @@ def test_local_process_starts_serves_and_stops_on_sigterm(account: Account) -> N
                 "UnhealthyThresholdCount": 2,
             }
         )
-        verdict = probe_target(check, launch.listen_port, pause=0.05)
-        assert verdict.healthy, verdict.summary
+        outcome = probe_target(check, launch.listen_port, pause=0.05)
+        assert outcome.healthy, outcome.summary
     assert process.returncode == 0
     assert f"listening on http://127.0.0.1:{launch.listen_port}" in process.output
 
@@ -212,10 +212,10 @@ def redirecting_server() -> Iterator[int]:
 def test_probe_does_not_follow_redirects(redirecting_server: int) -> None:
     group = {"HealthCheckPath": "/health", "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
     strict = AlbHealthCheck.from_target_group({**group, "Matcher": {"HttpCode": "200"}})
-    verdict = probe_target(strict, redirecting_server, pause=0.01)
-    assert not verdict.healthy
+    outcome = probe_target(strict, redirecting_server, pause=0.01)
+    assert not outcome.healthy
     assert "[302 → Location /login (not followed), 302 → Location /login (not followed)] vs matcher 200" in (
-        verdict.summary
+        outcome.summary
     )
     lenient = AlbHealthCheck.from_target_group({**group, "Matcher": {"HttpCode": "200,302"}})
     assert probe_target(lenient, redirecting_server, pause=0.01).healthy
@@ -230,9 +230,9 @@ def test_probe_reports_a_refused_connection() -> None:
             "UnhealthyThresholdCount": 2,
         }
     )
-    verdict = probe_target(check, free_port(), pause=0.01)
-    assert not verdict.healthy and len(verdict.attempts) == 2
-    assert "no answer (ConnectionRefusedError" in verdict.summary
+    outcome = probe_target(check, free_port(), pause=0.01)
+    assert not outcome.healthy and len(outcome.attempts) == 2
+    assert "no answer (ConnectionRefusedError" in outcome.summary
 
 
 def test_container_commands_are_localised() -> None:

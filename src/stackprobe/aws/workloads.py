@@ -12,8 +12,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackprobe.checks.base import CheckContext
-from stackprobe.checks.environment import environment_of, is_production, tags_to_dict
+from stackprobe.aws import Clients
+from stackprobe.aws.environment import environment_of, is_production
+from stackprobe.aws.tags import tags_to_dict
 
 DESIRED_COUNT = "ecs:service:DesiredCount"
 # Markers of the reference application: the only image the live probes can stand in for locally.
@@ -132,7 +133,7 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def discover_workloads(ctx: CheckContext) -> list[Workload]:
+def discover_workloads(ctx: Clients) -> list[Workload]:
     """Every active ECS service in the account and region, with its task definition and tags."""
     ecs = ctx.client("ecs")
     cluster_arns: list[str] = []
@@ -167,7 +168,7 @@ def discover_workloads(ctx: CheckContext) -> list[Workload]:
     return workloads
 
 
-def scalable_targets(ctx: CheckContext) -> dict[str, Mapping[str, Any]]:
+def scalable_targets(ctx: Clients) -> dict[str, Mapping[str, Any]]:
     """ResourceId -> the ECS DesiredCount scalable target registered with Application Auto Scaling."""
     client = ctx.client("application-autoscaling")
     targets: dict[str, Mapping[str, Any]] = {}

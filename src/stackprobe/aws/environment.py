@@ -10,22 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from stackprobe.aws.tags import tags_to_dict
+
 ENVIRONMENT_TAG_KEYS = ("environment", "env", "stage", "tier")
 PRODUCTION_VALUES = {"prod", "production", "prd", "live"}
-
-
-def tags_to_dict(tags: Iterable[Mapping[str, Any]] | Mapping[str, Any] | None) -> dict[str, str]:
-    """Normalise AWS tag shapes ([{Key, Value}], [{key, value}], or a plain mapping) to a dict."""
-    if tags is None:
-        return {}
-    if isinstance(tags, Mapping):
-        return {str(k): str(v) for k, v in tags.items()}
-    result: dict[str, str] = {}
-    for tag in tags:
-        key = tag.get("Key", tag.get("key"))
-        if key is not None:
-            result[str(key)] = str(tag.get("Value", tag.get("value", "")))
-    return result
 
 
 def environment_of(tags: Iterable[Mapping[str, Any]] | Mapping[str, Any] | None) -> str | None:

@@ -9,7 +9,7 @@ import pytest
 from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Severity, Status
-from stackprobe.checks.registry import immutable_tags, kms_encryption, lifecycle_policy, scan_on_push
+from stackprobe.checks.ecr import immutable_tags, kms_encryption, lifecycle_policy, scan_on_push
 from stackprobe.session import StackSession
 
 pytestmark = pytest.mark.harness
