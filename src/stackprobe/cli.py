@@ -22,7 +22,7 @@ from stackprobe.checks.base import Severity
 from stackprobe.errors import StackprobeError
 from stackprobe.report.render import render
 from stackprobe.session import sigterm_as_interrupt
-from stackprobe.settings import RunSettings, StackSpec
+from stackprobe.settings import CheckSettings, RunSettings, StackSpec
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -67,6 +67,7 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also write the report to FILE; the format follows the suffix (.md, .json, .xml, .sarif); repeatable",
     )
+    _add_check_arguments(parser)
     parser.add_argument("--keep-stack", action="store_true", help="do not destroy at the end")
     parser.add_argument("--terraform", default=None, metavar="BINARY", help="terraform or tofu binary")
     parser.add_argument("--provider-mirror", default=None, metavar="DIR", help="provider filesystem mirror")
@@ -74,6 +75,28 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=1800.0, help="apply/destroy timeout in seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     _add_share_plans_argument(parser)
+
+
+def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--container",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND",
+        help="how to run the task definitions' container NAME locally for the live probes: a command (run from "
+        "--app-dir, with the container's environment and PORT set to a free port; {port} is replaced by it), or "
+        "docker:IMAGE (needs a Docker engine); repeatable",
+    )
+    parser.add_argument(
+        "--app-dir", type=Path, default=None, metavar="DIR", help="where --container commands run (default: DIR)"
+    )
+    parser.add_argument(
+        "--environment",
+        choices=("production", "staging", "development", "auto"),
+        default="auto",
+        help="judge the stack as this environment (default auto: from environment tags, then variables and var "
+        "files; production rules when nothing says)",
+    )
 
 
 def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -188,6 +211,16 @@ def _spec(args: argparse.Namespace) -> StackSpec:
     )
 
 
+def _check_settings(args: argparse.Namespace) -> CheckSettings:
+    app_dir = getattr(args, "app_dir", None)
+    environment = getattr(args, "environment", "auto")
+    return CheckSettings(
+        app_dir=app_dir.resolve() if app_dir is not None else None,
+        container_commands=_pairs(getattr(args, "container", []), "--container"),
+        environment=None if environment == "auto" else environment,
+    )
+
+
 def _settings(args: argparse.Namespace) -> RunSettings:
     return RunSettings(
         backend=getattr(args, "backend", "moto"),
@@ -241,7 +274,9 @@ def _run_stack(args: argparse.Namespace, title: str) -> int:
             sys.stderr.write(f"[{time.monotonic() - started:5.0f}s] {message}\n")
 
     with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
-        report = verify(spec, settings, Path(work_root), title=title, progress=say)
+        report = verify(
+            spec, settings, Path(work_root), title=title, progress=say, check_settings=_check_settings(args)
+        )
     sys.stdout.write(render(report, args.format))
     _write_outputs(report, args.output)
     if title == "audit":
@@ -260,7 +295,6 @@ def _run_stack(args: argparse.Namespace, title: str) -> int:
 def _parity(args: argparse.Namespace) -> int:
     from stackprobe.parity import render as render_parity
     from stackprobe.parity import run_parity
-    from stackprobe.pipeline import APP_DIR
 
     spec = _spec(args)
     _, started = _progress(args.quiet)
@@ -270,8 +304,7 @@ def _parity(args: argparse.Namespace) -> int:
             sys.stderr.write(f"[{time.monotonic() - started:5.0f}s] {message}\n")
 
     with tempfile.TemporaryDirectory(prefix="stackprobe-parity-") as work_root, sigterm_as_interrupt():
-        app_dir = APP_DIR if APP_DIR.is_dir() else None
-        report = run_parity(spec, _settings(args), Path(work_root), progress=say, app_dir=app_dir)
+        report = run_parity(spec, _settings(args), Path(work_root), progress=say, check_settings=_check_settings(args))
     sys.stdout.write(render_parity(report, args.format))
     for path in args.output:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -280,9 +313,9 @@ def _parity(args: argparse.Namespace) -> int:
 
 
 def _mutate(args: argparse.Namespace) -> int:
+    from stackprobe.context import build_context
     from stackprobe.mutants.catalogue import load_catalogue
-    from stackprobe.mutants.runner import MutationRun, context_factory
-    from stackprobe.pipeline import APP_DIR
+    from stackprobe.mutants.runner import MutationRun
     from stackprobe.session import StackSession
 
     spec = _spec(args)
@@ -296,7 +329,8 @@ def _mutate(args: argparse.Namespace) -> int:
                 sys.stderr.write(f"==> deploying {spec.name}, then {len(mutants)} mutants\n")
             session.deploy(spec)
             stack = session.stack(spec)
-            run = MutationRun(stack, context_factory(stack, APP_DIR if APP_DIR.is_dir() else None))
+            check_settings = _check_settings(args)
+            run = MutationRun(stack, lambda: build_context(stack, check_settings))
             report = run.run(mutants, isolated=args.isolated)
         finally:
             session.close()

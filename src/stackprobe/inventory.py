@@ -22,6 +22,26 @@ from stackprobe.backends.base import AwsBackend
 LOG = logging.getLogger("stackprobe.inventory")
 
 
+@dataclass
+class TeardownReport:
+    destroyed: bool
+    leftovers: dict[str, set[str]] = field(default_factory=dict)
+    unlisted: list[str] = field(default_factory=list)
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return self.destroyed and not self.leftovers
+
+    def render(self) -> str:
+        if self.clean:
+            return f"Destroyed in {self.seconds:.0f} s; the emulator holds nothing the stack created."
+        lines = [f"Teardown incomplete ({self.error or 'resources remain'}):"]
+        lines += [f"  {kind}: {', '.join(sorted(items))}" for kind, items in sorted(self.leftovers.items())]
+        return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Collection:
     kind: str

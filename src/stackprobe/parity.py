@@ -25,7 +25,7 @@ from stackprobe.checks import CATALOGUE
 from stackprobe.checks.base import Check, CheckResult, Status
 from stackprobe.report.model import RunReport
 from stackprobe.session import StackSession
-from stackprobe.settings import RunSettings, StackSpec
+from stackprobe.settings import CheckSettings, RunSettings, StackSpec
 
 SIDES = ("moto", "localstack")
 
@@ -165,7 +165,7 @@ def run_parity(
     *,
     checks: Iterable[Check] | None = None,
     progress: Callable[[str], None] | None = None,
-    app_dir: Path | None = None,
+    check_settings: CheckSettings | None = None,
 ) -> ParityReport:
     """Verify `spec` on the embedded moto and on LocalStack at once, then compare every check."""
     from stackprobe.backends.localstack import LocalStackHandle
@@ -218,7 +218,7 @@ def run_parity(
                 title="parity",
                 checks=selected,
                 progress=prefixed("localstack"),
-                app_dir=app_dir,
+                check_settings=check_settings,
                 session=sessions["localstack"],
             )
             try:
@@ -229,7 +229,7 @@ def run_parity(
                     title="parity",
                     checks=selected,
                     progress=prefixed("moto"),
-                    app_dir=app_dir,
+                    check_settings=check_settings,
                     session=sessions["moto"],
                 )
             except KeyboardInterrupt:

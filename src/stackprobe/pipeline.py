@@ -15,16 +15,16 @@ from pathlib import Path
 from stackprobe.backends.compat import KNOWN_GAPS, PATCHES, applied_patches
 from stackprobe.checks import CATALOGUE, run_checks
 from stackprobe.checks.base import Check, CheckContext
-from stackprobe.checks.lifecycle import DRIFT_KEY, TEARDOWN_KEY, clean_teardown, idempotent
+from stackprobe.checks.lifecycle import clean_teardown, idempotent
+from stackprobe.context import build_context
 from stackprobe.errors import StackprobeError
 from stackprobe.report.model import RunReport, StepTiming
 from stackprobe.session import StackSession
-from stackprobe.settings import RunSettings, StackSpec, load_requirements
+from stackprobe.settings import CheckSettings, RunSettings, StackSpec
 from stackprobe.stack import StackUnderTest
 from stackprobe.terraform.plan import Plan
 
 LOG = logging.getLogger("stackprobe.pipeline")
-APP_DIR = Path(__file__).resolve().parents[2] / "app"
 
 
 def emulator_limitations(plan: Plan | None) -> list[str]:
@@ -54,7 +54,7 @@ def verify(
     title: str = "verify",
     checks: Iterable[Check] | None = None,
     progress: Callable[[str], None] | None = None,
-    app_dir: Path | None = None,
+    check_settings: CheckSettings | None = None,
     session: StackSession | None = None,
 ) -> RunReport:
     """Verify `spec` end to end; `session` is a caller's own (stackprobe parity), else one is made here.
@@ -95,27 +95,19 @@ def verify(
             report.limitations = emulator_limitations(plan)
         started = time.monotonic()
         say(f"==> apply ({plan.count()} resources; the provider's own waits set the pace)")
-        deployed = session.deploy(spec)
+        session.deploy(spec)
         stack = session.stack(spec)  # the embedded moto's stack when the apply was deferred
         step("apply", started)
         started = time.monotonic()
         say(f"==> {len(selected)} checks on the deployed stack")
-        context = CheckContext(
-            requirements=load_requirements(spec.tf_dir),
-            backend=deployed.backend,
-            plan=deployed.plan,
-            state=stack.runner.state() if stack.runner else {},
-            outputs=deployed.outputs,
-            app_dir=app_dir if app_dir is not None else (APP_DIR if APP_DIR.is_dir() else None),
-            work_dir=stack.work_dir,
-        )
+        context = build_context(stack, check_settings or CheckSettings())
         report.results += run_checks(context, selected)
         step("checks", started)
         if idempotent in lifecycle:
             started = time.monotonic()
             say("==> second plan (idempotency)")
             _, drift = stack.second_plan()
-            context.extras[DRIFT_KEY] = drift
+            context.drift = drift
             report.results += run_checks(context, [idempotent])
             step("second plan", started)
     except StackprobeError as exc:
@@ -132,9 +124,7 @@ def verify(
             teardown = stack.teardown()
             step("destroy", started)
             if clean_teardown in lifecycle:
-                report.results += run_checks(
-                    CheckContext(backend=stack.backend, extras={TEARDOWN_KEY: teardown}), [clean_teardown]
-                )
+                report.results += run_checks(CheckContext(backend=stack.backend, teardown=teardown), [clean_teardown])
         elif stack is not None:
             report.notes.append(f"--keep-stack: workspace kept at {stack.work_dir}")
         session.close()

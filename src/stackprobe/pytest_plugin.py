@@ -23,13 +23,13 @@ import pytest
 
 from stackprobe.backends.base import AwsBackend
 from stackprobe.checks.base import CheckContext
+from stackprobe.context import build_context
 from stackprobe.errors import StackprobeError
 from stackprobe.session import StackSession, sigterm_as_interrupt
-from stackprobe.settings import RunSettings, StackSpec, load_requirements
+from stackprobe.settings import CheckSettings, RunSettings, StackSpec
 from stackprobe.stack import DeployedStack, StackUnderTest
 from stackprobe.terraform.drift import DriftReport
 from stackprobe.terraform.plan import Plan
-from stackprobe.testing import REDUCED_STACK_KEY
 
 MARKERS = {
     "unit": "plan-level tests: read `terraform show -json`, apply nothing",
@@ -92,6 +92,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the application live probes run, as its task definitions say (ini: stackprobe_app_dir)",
     )
     group.addoption(
+        "--stackprobe-container",
+        action="append",
+        default=None,
+        metavar="NAME=COMMAND",
+        help="how to run the task definitions' container NAME locally for live probes: a command (run from the "
+        "app dir, with the container's environment and PORT), or docker:IMAGE; repeatable (ini: stackprobe_containers)",
+    )
+    group.addoption(
+        "--stackprobe-environment",
+        choices=("production", "staging", "development", "auto"),
+        default=None,
+        help="the environment the stack is judged as (default auto: from tags, variables and var files; "
+        "production rules when nothing says) (ini: stackprobe_environment)",
+    )
+    group.addoption(
         "--keep-stack",
         action="store_true",
         default=False,
@@ -136,7 +151,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "stackprobe_teardown_vars", "NAME=VALUE variables applied just before destroy", type="linelist", default=[]
     )
-    parser.addini("stackprobe_app_dir", "the application live probes run", default="")
+    parser.addini("stackprobe_app_dir", "where local container commands run from (default: the tf dir)", default="")
+    parser.addini(
+        "stackprobe_containers",
+        "NAME=COMMAND lines: how to run each container of the task definitions locally (or NAME=docker:IMAGE)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini("stackprobe_environment", "production | staging | development | auto (the default)", default="auto")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -233,12 +255,29 @@ def _pairs(config: pytest.Config, ini: str, option: str) -> tuple[tuple[str, str
     return tuple(sorted(found.items()))
 
 
-def app_dir(config: pytest.Config) -> Path | None:
+def check_settings(config: pytest.Config) -> CheckSettings:
+    """How the checks judge and probe the stack under test, from the command line over the ini file."""
     value = config.getoption("--stackprobe-app-dir") or str(config.getini("stackprobe_app_dir"))
-    if not value:
-        return None
-    path = Path(value)
-    return (path if path.is_absolute() else Path(str(config.rootpath)) / path).resolve()
+    app_dir = None
+    if value:
+        path = Path(value)
+        app_dir = (path if path.is_absolute() else Path(str(config.rootpath)) / path).resolve()
+    environment = config.getoption("--stackprobe-environment") or str(config.getini("stackprobe_environment"))
+    commands = _pairs(config, "stackprobe_containers", "--stackprobe-container")
+    reduced = None
+    backend_files = backend_var_files(config)
+    if backend_files and not config.getoption("--stackprobe-var-file"):
+        # What the backend does not serve was left out of the stack, so assert_check skips (not fails)
+        # a check that finds nothing of its kind, naming the subset.
+        backend = config.getoption("--stackprobe-backend") or "moto"
+        subset = ", ".join(backend_files)
+        reduced = f"the stack deployed for {backend} ({subset}: the subset of the stack that {backend} serves)"
+    return CheckSettings(
+        app_dir=app_dir,
+        container_commands=commands,
+        environment=None if environment == "auto" else environment,
+        reduced_stack=reduced,
+    )
 
 
 def reproduce_command(config: pytest.Config, nodeid: str) -> str:
@@ -374,25 +413,7 @@ def check_context(
     request: pytest.FixtureRequest, stacks: StackSession, stack_spec: StackSpec, deployed_stack: DeployedStack
 ) -> CheckContext:
     """What every check needs about the deployed stack: backend, plan, state, outputs and the app."""
-    stack = stacks.stack(stack_spec)
-    context = CheckContext(
-        requirements=load_requirements(stack_spec.tf_dir),
-        backend=deployed_stack.backend,
-        plan=deployed_stack.plan,
-        state=stack.runner.state() if stack.runner else {},
-        outputs=deployed_stack.outputs,
-        app_dir=app_dir(request.config),
-        work_dir=stack.work_dir,
-    )
-    reduced = backend_var_files(request.config)
-    if reduced and not request.config.getoption("--stackprobe-var-file"):
-        # What the backend does not serve was left out of the stack, so assert_check skips (not fails)
-        # a check that finds nothing of its kind, naming the subset.
-        backend = request.config.getoption("--stackprobe-backend") or "moto"
-        context.extras[REDUCED_STACK_KEY] = (
-            f"the stack deployed for {backend} ({', '.join(reduced)}: the subset of the stack that {backend} serves)"
-        )
-    return context
+    return build_context(stacks.stack(stack_spec), check_settings(request.config))
 
 
 @pytest.fixture(scope="session")

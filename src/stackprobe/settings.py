@@ -45,6 +45,20 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class CheckSettings:
+    """How checks judge a deployed stack and probe it live, as the user configured it."""
+
+    # Where local container commands run from (default: the Terraform directory).
+    app_dir: Path | None = None
+    # (container name, COMMAND or docker:IMAGE): how to run each container of the task definitions locally.
+    container_commands: tuple[tuple[str, str], ...] = ()
+    # production | staging | development, as declared; None decides from tags, variables and var files.
+    environment: str | None = None
+    # Names the subset when the stack is a backend's reduced variant (see stackprobe.testing.assert_check).
+    reduced_stack: str | None = None
+
+
+@dataclass(frozen=True)
 class StackSpec:
     """A configuration to deploy: the directory, its variable files and -var values."""
 

@@ -16,14 +16,14 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from stackprobe.backends.base import AwsBackend, Emulator
 from stackprobe.backends.guard import check_caller_identity, check_pinned
 from stackprobe.errors import BackendError, StackprobeError, TerraformFailed
-from stackprobe.inventory import Snapshot, leftovers, snapshot
+from stackprobe.inventory import Snapshot, TeardownReport, leftovers, snapshot
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.terraform.binary import find_binary
 from stackprobe.terraform.drift import DriftReport, classify
@@ -67,26 +67,6 @@ def stack_region(state: dict[str, Any], default: str) -> str:
                 if len(parts) > 3 and parts[3]:
                     regions[parts[3]] += 1
     return regions.most_common(1)[0][0] if regions else default
-
-
-@dataclass
-class TeardownReport:
-    destroyed: bool
-    leftovers: dict[str, set[str]] = field(default_factory=dict)
-    unlisted: list[str] = field(default_factory=list)
-    error: str = ""
-    seconds: float = 0.0
-
-    @property
-    def clean(self) -> bool:
-        return self.destroyed and not self.leftovers
-
-    def render(self) -> str:
-        if self.clean:
-            return f"Destroyed in {self.seconds:.0f} s; the emulator holds nothing the stack created."
-        lines = [f"Teardown incomplete ({self.error or 'resources remain'}):"]
-        lines += [f"  {kind}: {', '.join(sorted(items))}" for kind, items in sorted(self.leftovers.items())]
-        return "\n".join(lines)
 
 
 class StackUnderTest:
@@ -216,6 +196,10 @@ class StackUnderTest:
             apply_seconds=time.monotonic() - started,
         )
         return self.deployed
+
+    def state(self) -> dict[str, Any]:
+        """The local state as terraform last wrote it ({} before init or apply)."""
+        return self.runner.state() if self.runner is not None else {}
 
     def second_plan(self) -> tuple[Plan | None, DriftReport]:
         """The plan right after apply (None when terraform reports no change at all), classified."""

@@ -11,13 +11,8 @@ from __future__ import annotations
 import shutil
 
 from stackprobe.checks import by_id, run_check
-from stackprobe.checks.base import Check, CheckContext, CheckResult, Status
+from stackprobe.checks.base import Check, CheckContext, CheckResult, SkipKind, Status
 
-# How run_check words the skip of a check that raised NotExercisable (stackprobe.checks.run_check).
-NOT_EXERCISABLE_PREFIX = "not exercisable on this emulator: "
-# CheckContext.extras key the plugin sets when the stack under test is a backend's reduced subset
-# (stackprobe_backend_var_files); its value names that subset.
-REDUCED_STACK_KEY = "stackprobe.reduced-stack"
 # The CPU priority of work a test session runs beside its deployed stack (see `in_background`).
 BACKGROUND_NICENESS = 10
 
@@ -53,10 +48,7 @@ def describe(result: CheckResult) -> str:
 
 def backend_cannot_run(context: CheckContext, result: CheckResult) -> bool:
     """True when `result` was skipped because of the backend, not because the test was written wrong."""
-    if result.status != Status.SKIPPED:
-        return False
-    unserved = any(context.backend.unavailable_reason(service) for service in result.check.services)
-    return unserved or result.skipped_reason.startswith(NOT_EXERCISABLE_PREFIX)
+    return result.skip_kind in (SkipKind.UNSERVED, SkipKind.NOT_EXERCISABLE)
 
 
 def assert_check(context: CheckContext, check: str | Check, expected: Status = Status.PASS) -> CheckResult:
@@ -68,7 +60,7 @@ def assert_check(context: CheckContext, check: str | Check, expected: Status = S
     """
     item = by_id(check) if isinstance(check, str) else check
     result = run_check(item, context)
-    reduced = context.extras.get(REDUCED_STACK_KEY)
+    reduced = context.reduced_stack
     if expected != Status.SKIPPED and backend_cannot_run(context, result):
         import pytest  # only here: the package is imported by the CLI too, where pytest plays no part
 

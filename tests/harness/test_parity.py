@@ -30,7 +30,7 @@ from stackprobe.report.model import RunReport
 from stackprobe.session import StackSession
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.terraform.plan import Plan
-from stackprobe.testing import REDUCED_STACK_KEY, assert_check
+from stackprobe.testing import assert_check
 
 pytestmark = pytest.mark.harness
 
@@ -210,7 +210,7 @@ def test_assert_check_skips_what_the_emulator_cannot_exercise(monkeypatch: pytes
 
 def test_assert_check_skips_what_a_reduced_stack_left_out_and_fails_it_otherwise() -> None:
     nothing = Check(**{**KMS_ROTATION.__dict__, "id": "test.nothing-found", "run": lambda check, ctx: iter(())})
-    reduced = CheckContext(backend=community_backend(), extras={REDUCED_STACK_KEY: "the stack deployed for localstack"})
+    reduced = CheckContext(backend=community_backend(), reduced_stack="the stack deployed for localstack")
     with pytest.raises(pytest.skip.Exception, match="not applicable: nothing it inspects is in the stack deployed"):
         assert_check(reduced, nothing)
     with pytest.raises(AssertionError, match=re.escape("test.nothing-found [not applicable")):

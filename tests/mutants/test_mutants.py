@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from stackprobe.context import build_context
 from stackprobe.mutants.catalogue import load_catalogue
-from stackprobe.mutants.runner import MutationReport, MutationRun, Verdict, context_factory
-from stackprobe.pytest_plugin import app_dir
+from stackprobe.mutants.runner import MutationReport, MutationRun, Verdict
+from stackprobe.pytest_plugin import check_settings
 from stackprobe.session import StackSession
 from stackprobe.settings import StackSpec
 from stackprobe.stack import DeployedStack
@@ -35,7 +36,7 @@ def mutation_report(
             f"backend is {stacks.settings.backend} (run: pytest -m mutants)"
         )
     stack = stacks.stack(stack_spec)
-    run = MutationRun(stack, context_factory(stack, app_dir(request.config)))
+    run = MutationRun(stack, lambda: build_context(stack, check_settings(request.config)))
     report = run.run(CATALOGUE.mutants)
     print("\n" + report.render())
     return report

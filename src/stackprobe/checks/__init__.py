@@ -14,7 +14,7 @@ import pkgutil
 import traceback
 from collections.abc import Iterable
 
-from stackprobe.checks.base import Check, CheckContext, CheckResult
+from stackprobe.checks.base import Check, CheckContext, CheckResult, SkipKind
 from stackprobe.errors import NotExercisable
 
 LOG = logging.getLogger("stackprobe.checks")
@@ -50,15 +50,16 @@ def run_check(item: Check, context: CheckContext) -> CheckResult:
     for service in item.services:
         reason = context.backend.unavailable_reason(service)
         if reason:
-            result.skipped_reason = reason
+            result.skipped_reason, result.skip_kind = reason, SkipKind.UNSERVED
             return result
     if item.plan_level and context.plan is None:
-        result.skipped_reason = "plan-level check, and no plan was given"
+        result.skipped_reason, result.skip_kind = "plan-level check, and no plan was given", SkipKind.NO_PLAN
         return result
     try:
         result.findings = list(item.run(item, context))
     except NotExercisable as exc:
         result.skipped_reason = f"not exercisable on this emulator: {exc}"
+        result.skip_kind = SkipKind.NOT_EXERCISABLE
     except Exception as exc:  # a broken check must not hide the others
         LOG.debug("check %s failed:\n%s", item.id, traceback.format_exc())
         result.error = f"{type(exc).__name__}: {exc}"

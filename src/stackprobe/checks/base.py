@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stackprobe.backends.base import AwsBackend
+    from stackprobe.inventory import TeardownReport
+    from stackprobe.terraform.drift import DriftReport
     from stackprobe.terraform.plan import Plan
 
 
@@ -87,18 +89,37 @@ class Finding:
 
 @dataclass
 class CheckContext:
-    """Everything a check may read. Checks discover resources themselves through `client()`."""
+    """Everything a check may read. Checks discover resources themselves through `client()`.
+
+    Built in one place from a deployed stack (`stackprobe.context.build_context`); a harness test may
+    build one by hand around a backend it filled itself.
+    """
 
     backend: AwsBackend
     plan: Plan | None = None
     state: Mapping[str, Any] = field(default_factory=dict)
     outputs: Mapping[str, Any] = field(default_factory=dict)
-    app_dir: Path | None = None
+    # The configuration as the user gave it (configuration-level checks read it; nothing writes to it).
+    source_dir: Path | None = None
+    # The workspace terraform ran in (a copy of source_dir with stackprobe's override files).
     work_dir: Path | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Where local container commands run from (live probes start the stack's containers there).
+    app_dir: Path | None = None
+    # Container name -> how to run it locally (`COMMAND`, or `docker:IMAGE`), as the user configured it.
+    container_commands: Mapping[str, str] = field(default_factory=dict)
+    # The environment the user declared (`--environment`); None: decided from tags, variables, var files.
+    environment: str | None = None
     # What the service must provide beyond universal good practice (stackprobe-requirements.yaml);
     # the requirements.* checks are not applicable unless something is declared here.
     requirements: Mapping[str, Any] = field(default_factory=dict)
+    # The lifecycle's own records, for the lifecycle.* checks (None until that step ran).
+    drift: DriftReport | None = None
+    teardown: TeardownReport | None = None
+    # Set when the stack is a backend's reduced subset (stackprobe_backend_var_files): names that subset,
+    # so a check that finds nothing of its kind is skipped, not failed (see stackprobe.testing).
+    reduced_stack: str | None = None
+    # What several checks compute once per context (the reachability graph, the IAM policy records).
+    memo: dict[str, Any] = field(default_factory=dict)
     _address_index: dict[str, str] | None = None
 
     def client(self, service: str, region_name: str | None = None) -> Any:
@@ -173,11 +194,20 @@ class Check:
     plan_level: bool = False
 
 
+class SkipKind(StrEnum):
+    """Why a check was not run: each kind is a different statement about the run, not about the stack."""
+
+    UNSERVED = "a service the backend does not serve"
+    NOT_EXERCISABLE = "behaviour the emulator cannot exercise"
+    NO_PLAN = "a plan-level check with no plan"
+
+
 @dataclass
 class CheckResult:
     check: Check
     findings: list[Finding] = field(default_factory=list)
     skipped_reason: str = ""
+    skip_kind: SkipKind | None = None
     error: str = ""
 
     @property

@@ -87,8 +87,8 @@ def _parse(document: Any) -> tuple[tuple[Statement, ...], str]:
 
 def policy_records(ctx: CheckContext) -> list[PolicyRecord]:
     """Every inline policy, every customer-managed policy, and every attached AWS-managed policy."""
-    if _CACHE_KEY in ctx.extras:
-        cached: list[PolicyRecord] = ctx.extras[_CACHE_KEY]
+    if _CACHE_KEY in ctx.memo:
+        cached: list[PolicyRecord] = ctx.memo[_CACHE_KEY]
         return cached
     iam = ctx.client("iam")
     records: list[PolicyRecord] = []
@@ -160,7 +160,7 @@ def policy_records(ctx: CheckContext) -> list[PolicyRecord]:
                 problem,
             )
         )
-    ctx.extras[_CACHE_KEY] = records
+    ctx.memo[_CACHE_KEY] = records
     return records
 
 

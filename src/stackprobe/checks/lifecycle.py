@@ -1,7 +1,7 @@
 """Checks on the lifecycle itself: the second plan is empty, and destroy leaves nothing behind.
 
-They judge records the runner produced (the classified second plan, the teardown inventory) rather
-than querying AWS, so they read them from `ctx.extras` and are not applicable when absent.
+They judge records the lifecycle produced (the classified second plan, the teardown inventory) rather
+than querying AWS, so they read them from the context and are not applicable when absent.
 """
 
 from __future__ import annotations
@@ -9,11 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
-from stackprobe.stack import TeardownReport
-from stackprobe.terraform.drift import DriftReport
-
-DRIFT_KEY = "drift"
-TEARDOWN_KEY = "teardown"
 
 
 @check(
@@ -29,8 +24,8 @@ TEARDOWN_KEY = "teardown"
     reference="terraform/ (checked on every run by `stackprobe verify`)",
 )
 def idempotent(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    report = ctx.extras.get(DRIFT_KEY)
-    if not isinstance(report, DriftReport):
+    report = ctx.drift
+    if report is None:
         return
     for entry in report.real:
         yield ctx.finding(check_, False, entry.address, entry.render())
@@ -52,8 +47,8 @@ def idempotent(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "repositories and databases a teardown path for test environments.",
 )
 def clean_teardown(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    report = ctx.extras.get(TEARDOWN_KEY)
-    if not isinstance(report, TeardownReport):
+    report = ctx.teardown
+    if report is None:
         return
     if not report.destroyed:
         yield Finding(check_.id, False, "terraform destroy", report.error or "destroy failed")

@@ -82,11 +82,11 @@ def network_graph(ctx: CheckContext) -> Graph:
     A context describes one deployment at one moment; a test that changes the network between runs
     builds a new CheckContext.
     """
-    cached = ctx.extras.get(_GRAPH_KEY)
+    cached = ctx.memo.get(_GRAPH_KEY)
     if isinstance(cached, Graph):
         return cached
     graph = Graph(read_network(ctx.backend))
-    ctx.extras[_GRAPH_KEY] = graph
+    ctx.memo[_GRAPH_KEY] = graph
     return graph
 
 

@@ -123,8 +123,8 @@ def account_public_access_block(ctx: CheckContext) -> dict[str, bool] | None:
     signing, so the request goes to the emulator endpoint itself.
     """
     key = "stackprobe.s3.account-pab"
-    if key in ctx.extras:
-        cached: dict[str, bool] | None = ctx.extras[key]
+    if key in ctx.memo:
+        cached: dict[str, bool] | None = ctx.memo[key]
         return cached
     backend = ctx.backend
     client = backend.session().client("s3control", endpoint_url=backend.endpoint, region_name=backend.region)
@@ -142,7 +142,7 @@ def account_public_access_block(ctx: CheckContext) -> dict[str, bool] | None:
         if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
             raise
         result = None
-    ctx.extras[key] = result
+    ctx.memo[key] = result
     return result
 
 

@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from stackprobe.checks import by_id, run_checks
 from stackprobe.checks.base import CheckContext, CheckResult
@@ -288,21 +287,3 @@ def _first_error(exc: TerraformFailed) -> str:
     """The first of terraform's error paragraphs (already extracted into `detail`), on one line."""
     first = exc.detail.split("\n\n", 1)[0] if exc.detail else ""
     return " ".join(line.strip() for line in first.splitlines()[:3] if line.strip())[:300] or "no error text"
-
-
-def context_factory(stack: StackUnderTest, app_dir: Path | None, **extras: Any) -> Callable[[], CheckContext]:
-    """A CheckContext for the stack as it is now (state re-read each time: mutants change it)."""
-
-    def make() -> CheckContext:
-        assert stack.runner is not None and stack.deployed is not None
-        return CheckContext(
-            backend=stack.deployed.backend,
-            plan=stack.deployed.plan,
-            state=stack.runner.state(),
-            outputs=stack.deployed.outputs,
-            app_dir=app_dir,
-            work_dir=stack.work_dir,
-            extras=dict(extras),
-        )
-
-    return make

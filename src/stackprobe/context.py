@@ -1,0 +1,33 @@
+"""The one place a CheckContext is built from a deployed stack.
+
+The CLI's pipeline, the pytest plugin's `check_context` fixture and the mutation runner all judge a
+deployed stack with the same inputs: its backend, plan, state and outputs, the configuration it came
+from (declared requirements, configuration-level checks), and how the user asked for its containers
+to be run locally. Built here, none of them can leave one out.
+"""
+
+from __future__ import annotations
+
+from stackprobe.checks.base import CheckContext
+from stackprobe.settings import CheckSettings, load_requirements
+from stackprobe.stack import StackUnderTest
+
+
+def build_context(stack: StackUnderTest, settings: CheckSettings) -> CheckContext:
+    """A CheckContext for `stack` as it is now (the state is read again on each call: mutants change it)."""
+    deployed = stack.deployed
+    if deployed is None:
+        raise ValueError(f"{stack.spec.name} is not deployed: a CheckContext needs a deployed stack")
+    return CheckContext(
+        backend=deployed.backend,
+        plan=deployed.plan,
+        state=stack.state(),
+        outputs=deployed.outputs,
+        source_dir=stack.spec.tf_dir,
+        work_dir=stack.work_dir,
+        app_dir=settings.app_dir,
+        container_commands=dict(settings.container_commands),
+        environment=settings.environment,
+        requirements=load_requirements(stack.spec.tf_dir),
+        reduced_stack=settings.reduced_stack,
+    )
