@@ -24,6 +24,7 @@ def build_context(stack: StackUnderTest, settings: CheckSettings) -> CheckContex
         state=stack.state(),
         outputs=deployed.outputs,
         source_dir=stack.spec.tf_dir,
+        var_files=stack.spec.var_files,
         work_dir=stack.work_dir,
         app_dir=settings.app_dir,
         container_commands=dict(settings.container_commands),

@@ -101,6 +101,8 @@ class CheckContext:
     outputs: Mapping[str, Any] = field(default_factory=dict)
     # The configuration as the user gave it (configuration-level checks read it; nothing writes to it).
     source_dir: Path | None = None
+    # The var files the stack was applied with (their names may say the environment: prod.tfvars).
+    var_files: tuple[Path, ...] = ()
     # The workspace terraform ran in (a copy of source_dir with stackprobe's override files).
     work_dir: Path | None = None
     # Where local container commands run from (live probes start the stack's containers there).
