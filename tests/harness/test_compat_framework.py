@@ -1,22 +1,33 @@
-"""The compatibility layer itself: version pinning, idempotence, and loud failure when moto changes."""
+"""The compatibility layer itself: version pinning, idempotence, moto-free imports, and loud failure when
+moto changes shape."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from collections.abc import Iterator
-from types import ModuleType
+import json
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 from stackprobe.backends import compat
-from stackprobe.backends.compat import GapKind, KnownGap, MotoPatch, apply_patches, moto_version
+from stackprobe.backends.compat import SUPPORTED_MOTO, GapKind, KnownGap, MotoPatch, apply_patches, moto_version
 from stackprobe.backends.compat import base as compat_base
-from stackprobe.backends.compat._monkey import MotoShapeChanged, add, replace
+from stackprobe.backends.compat._monkey import ShapeMismatch, add, replace
+from stackprobe.errors import MotoShapeChanged, StackprobeError
 
 pytestmark = pytest.mark.harness
 
+REPO = Path(__file__).resolve().parents[2]
 
-def _fake(name: str, versions: str, calls: list[str]) -> MotoPatch:
+
+def _fake(name: str, versions: str, install: Callable[[], None]) -> MotoPatch:
     return MotoPatch(
         name=name,
         moto_versions=versions,
@@ -24,19 +35,30 @@ def _fake(name: str, versions: str, calls: list[str]) -> MotoPatch:
         resource_types=("aws_fake",),
         gap="fake gap",
         fix="fake fix",
-        install=lambda: calls.append(name),
+        install=install,
+        canary=lambda moto: [],
     )
 
 
 @pytest.fixture
-def fresh_layer(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    calls: list[str] = []
+def installed(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """An empty record of installed patches (restored after the test: the real patches stay installed)."""
+    fresh: set[str] = set()
+    monkeypatch.setattr(compat_base, "_INSTALLED", fresh)
     monkeypatch.setattr(compat, "_applied", [])
-    monkeypatch.setattr(compat_base, "_INSTALLED", set())
+    return fresh
+
+
+@pytest.fixture
+def fresh_layer(monkeypatch: pytest.MonkeyPatch, installed: set[str]) -> Iterator[list[str]]:
+    calls: list[str] = []
     monkeypatch.setattr(
         compat,
         "PATCHES",
-        [_fake("in-range", f"=={moto_version()}", calls), _fake("out-of-range", "<1.0", calls)],
+        [
+            _fake("in-range", f"=={moto_version()}", lambda: calls.append("in-range")),
+            _fake("out-of-range", "<1.0", lambda: calls.append("out-of-range")),
+        ],
     )
     yield calls
 
@@ -73,26 +95,69 @@ def test_every_registered_patch_covers_the_installed_moto() -> None:
     assert len({p.name for p in compat.PATCHES}) == len(compat.PATCHES)
 
 
-def _moto_classes(module: ModuleType) -> list[type]:
-    return [obj for obj in vars(module).values() if inspect.isclass(obj) and obj.__module__.startswith("moto.")]
+def test_the_supported_moto_range_is_the_one_pyproject_pins() -> None:
+    """One range, stated twice only because pip reads one copy and the patches the other: they must agree."""
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    pinned = next(Requirement(d) for d in dependencies if Requirement(d).name == "moto")
+
+    assert pinned.specifier == SpecifierSet(SUPPORTED_MOTO), (
+        f"pyproject.toml pins moto{pinned.specifier}, compat.SUPPORTED_MOTO is {SUPPORTED_MOTO}: make them the same "
+        "(src/stackprobe/backends/compat/base.py)"
+    )
+
+
+def test_importing_the_compatibility_layer_loads_no_moto() -> None:
+    """A moto that renamed something must not break importing the harness (or its pytest plugin)."""
+    code = (
+        "import json, sys\n"
+        "import stackprobe.backends.compat, stackprobe.backends.compat.base, stackprobe.backends.compat.registry\n"
+        "import stackprobe.backends.compat.table, stackprobe.backends.compat.canaries\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'moto' or m.startswith('moto.'))))\n"
+    )
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout) == [], f"reproduce with: {sys.executable} -c {code!r}"
+
+
+def _defined_in(value: object) -> str | None:
+    """The module that defined a function, or the function behind a property or staticmethod."""
+    if isinstance(value, property):
+        value = value.fget
+    elif isinstance(value, staticmethod):
+        value = value.__func__
+    return getattr(value, "__module__", None) if inspect.isfunction(value) else None
+
+
+def _moto_namespaces() -> dict[str, dict[str, object]]:
+    """A copy of the namespace of every loaded moto module, and of every class such a module defines."""
+    spaces: dict[str, dict[str, object]] = {}
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "moto" or name.startswith("moto.")):
+            continue
+        spaces[name] = dict(vars(module))
+        for value in vars(module).values():
+            if inspect.isclass(value) and value.__module__ == name:
+                spaces[f"{name}.{value.__qualname__}"] = dict(vars(value))
+    return spaces
 
 
 def test_reapplying_every_patch_changes_nothing() -> None:
     apply_patches()
-    modules = [inspect.getmodule(p.install) for p in compat.PATCHES]
-    classes = {cls for module in modules if module is not None for cls in _moto_classes(module)}
-    assert len(classes) >= len(compat.PATCHES) // 2, "the patch modules' moto classes were not found"
-    before = {cls: dict(vars(cls)) for cls in classes}
+    before = _moto_namespaces()
+    installers = {p.install.__module__ for p in compat.PATCHES}
+    seen = {_defined_in(value) for space in before.values() for value in space.values()}
+    assert installers <= seen, f"the snapshot misses what these patches installed: {sorted(installers - seen)}"
 
     for patch in compat.PATCHES:
         patch.apply()
 
-    after = {cls: dict(vars(cls)) for cls in classes}
+    after = _moto_namespaces()
     changed = [
-        f"{cls.__name__}.{name}"
-        for cls in classes
-        for name in before[cls].keys() | after[cls].keys()
-        if before[cls].get(name) is not after[cls].get(name)
+        f"{space}.{name}"
+        for space in before
+        for name in before[space].keys() | after[space].keys()
+        if before[space].get(name) is not after[space].get(name)
     ]
     assert changed == []
 
@@ -101,14 +166,91 @@ def test_replace_and_add_refuse_a_moto_that_changed_shape() -> None:
     class Target:
         existing = 1
 
-    with pytest.raises(MotoShapeChanged, match="no longer exists"):
+    with pytest.raises(ShapeMismatch, match="no longer exists"):
         replace(Target, "missing", 2)
-    with pytest.raises(MotoShapeChanged, match="exists already"):
+    with pytest.raises(ShapeMismatch, match="exists already"):
         add(Target, "existing", 2)
 
     replace(Target, "existing", 3)
     add(Target, "added", 4)
     assert (Target.existing, Target.added) == (3, 4)  # type: ignore[attr-defined]
+
+
+def _import_missing_module() -> None:
+    importlib.import_module("moto.no_such_service")
+
+
+def _import_missing_class() -> None:
+    from moto.elbv2.models import NoSuchBackend  # type: ignore[attr-defined]
+
+    assert NoSuchBackend
+
+
+def _wrap_missing_method() -> None:
+    from moto.elbv2.models import ELBv2Backend
+
+    assert ELBv2Backend.no_such_method  # type: ignore[attr-defined]
+
+
+def _replace_missing_method() -> None:
+    from moto.elbv2.models import ELBv2Backend
+
+    replace(ELBv2Backend, "no_such_method", lambda self: None)
+
+
+def _add_existing_action() -> None:
+    from moto.elbv2.models import ELBv2Backend
+
+    add(ELBv2Backend, "create_load_balancer", lambda self: None)
+
+
+@pytest.mark.parametrize(
+    ("install", "missing"),
+    [
+        (_import_missing_module, "module moto.no_such_service does not exist"),
+        (_import_missing_class, "cannot import name 'NoSuchBackend' from 'moto.elbv2.models'"),
+        (_wrap_missing_method, "moto.elbv2.models.ELBv2Backend.no_such_method does not exist"),
+        (_replace_missing_method, "moto.elbv2.models.ELBv2Backend.no_such_method no longer exists"),
+        (_add_existing_action, "moto.elbv2.models.ELBv2Backend.create_load_balancer exists already"),
+    ],
+    ids=["module", "class", "method", "replaced-method", "added-action"],
+)
+def test_a_patch_whose_moto_target_changed_fails_with_the_remedy(
+    installed: set[str], install: Callable[[], None], missing: str
+) -> None:
+    patch = _fake("fake-shape", SUPPORTED_MOTO, install)
+
+    with pytest.raises(MotoShapeChanged) as raised:
+        patch.apply()
+
+    message = str(raised.value)
+    assert isinstance(raised.value, StackprobeError)
+    assert f"`fake-shape` cannot install on moto {moto_version()}: {missing}" in message
+    assert f"moto[server]{SUPPORTED_MOTO}" in message, "the remedy names the supported range"
+    assert f"update {__name__}" in message, "the remedy names the module to update"
+    assert "python -m stackprobe.backends.compat.canaries --patch fake-shape" in message
+    assert "fake-shape" not in installed, "a patch that failed to install is not recorded as installed"
+
+
+def test_apply_patches_raises_the_same_shape_error_until_moto_is_fixed(
+    monkeypatch: pytest.MonkeyPatch, installed: set[str]
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(
+        compat,
+        "PATCHES",
+        [
+            _fake("fine", SUPPORTED_MOTO, lambda: calls.append("fine")),
+            _fake("broken", SUPPORTED_MOTO, _wrap_missing_method),
+        ],
+    )
+
+    for _ in range(2):
+        with pytest.raises(MotoShapeChanged, match="`broken`"):
+            apply_patches()
+
+    assert compat.applied_patches() == []
+    assert calls == ["fine"], "a patch that installed stays installed once"
 
 
 def test_registry_records_name_terraform_resource_types() -> None:

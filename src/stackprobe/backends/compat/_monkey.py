@@ -9,8 +9,12 @@ from __future__ import annotations
 from types import ModuleType
 
 
-class MotoShapeChanged(RuntimeError):
-    """moto no longer looks the way a patch was written against."""
+class ShapeMismatch(Exception):
+    """moto no longer looks the way a patch was written against.
+
+    Raised while a patch installs; `MotoPatch.apply` turns it into `stackprobe.errors.MotoShapeChanged`,
+    which names the patch, the installed moto and the remedy (this module knows none of them).
+    """
 
 
 def _where(owner: type | ModuleType) -> str:
@@ -22,11 +26,11 @@ def _where(owner: type | ModuleType) -> str:
 def replace(owner: type | ModuleType, name: str, value: object) -> None:
     """Replace a class attribute, or a module's function (for callers that look it up at call time)."""
     if name not in vars(owner):
-        raise MotoShapeChanged(f"{_where(owner)}.{name} no longer exists")
+        raise ShapeMismatch(f"{_where(owner)}.{name} no longer exists")
     setattr(owner, name, value)
 
 
 def add(owner: type, name: str, value: object) -> None:
     if hasattr(owner, name):
-        raise MotoShapeChanged(f"{_where(owner)}.{name} exists already")
+        raise ShapeMismatch(f"{_where(owner)}.{name} exists already (moto may implement it now)")
     setattr(owner, name, value)

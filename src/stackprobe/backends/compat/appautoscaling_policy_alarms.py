@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
-
 from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
 
 
 def _apply() -> None:
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+
     original_put = ApplicationAutoscalingBackend.put_scaling_policy
     original_deregister = ApplicationAutoscalingBackend.deregister_scalable_target
 
@@ -60,13 +60,58 @@ def _apply() -> None:
     replace(ApplicationAutoscalingBackend, "deregister_scalable_target", deregister_scalable_target)
 
 
+def _tracking_alarms(moto: MotoEndpoint, table: str) -> list[str]:
+    alarms = moto.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"TargetTracking-table/{table}-")
+    return sorted(a["AlarmName"] for a in alarms["MetricAlarms"])
+
+
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """Replace a target-tracking policy, then deregister its target, counting the policy alarms each time."""
+    table, dimension = "canary-alarms", "dynamodb:table:ReadCapacityUnits"
+    moto.client("dynamodb").create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    aas = moto.client("application-autoscaling")
+    target = {"ServiceNamespace": "dynamodb", "ResourceId": f"table/{table}", "ScalableDimension": dimension}
+    aas.register_scalable_target(**target, MinCapacity=5, MaxCapacity=50)
+    counts = []
+    for value in (50.0, 60.0):
+        aas.put_scaling_policy(
+            **target,
+            PolicyName="reads",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": value,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "DynamoDBReadCapacityUtilization"},
+            },
+        )
+        counts.append(len(_tracking_alarms(moto, table)))
+    aas.deregister_scalable_target(**target)
+    left = _tracking_alarms(moto, table)
+    return [
+        Symptom(
+            "replacing a target-tracking policy keeps the old policy's alarms",
+            counts[1] > counts[0],
+            f"alarms after the first policy: {counts[0]}, after replacing it: {counts[1]}",
+        ),
+        Symptom(
+            "deregistering the scalable target keeps its policy's alarms",
+            bool(left),
+            f"alarms left after DeregisterScalableTarget: {left}",
+        ),
+    ]
+
+
 PATCH = MotoPatch(
     name="appautoscaling-policy-alarms-orphaned",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.NOT_STORED,
     resource_types=("aws_appautoscaling_policy", "aws_appautoscaling_target"),
     gap="Replacing a target-tracking policy keeps its old CloudWatch alarms, and deregistering a scalable "
     "target keeps its policies and their alarms, so every destroy appears to leak TargetTracking alarms.",
     fix="Deletes a replaced policy's alarms, and a deregistered target's policies with their alarms, as AWS does.",
     install=_apply,
+    canary=reproduce,
 )

@@ -9,19 +9,14 @@ tags on the scalable target, addressed by that ARN; they go when the target is d
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from moto.applicationautoscaling.models import FakeScalableTarget
-from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
-from moto.core.exceptions import JsonRESTError
-
+from stackprobe.backends.compat._canary import error_of, unimplemented
 from stackprobe.backends.compat._monkey import add, replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
 
-
-class _ResourceNotFound(JsonRESTError):
-    def __init__(self, arn: str) -> None:
-        super().__init__("ResourceNotFoundException", f"No scalable target found for ARN: {arn}")
+if TYPE_CHECKING:
+    from moto.applicationautoscaling.models import FakeScalableTarget
 
 
 def _tags_of(target: Any) -> dict[str, str]:
@@ -34,12 +29,14 @@ def _tags_of(target: Any) -> dict[str, str]:
 
 
 def _target_by_arn(response: Any, arn: str) -> FakeScalableTarget:
+    from moto.core.exceptions import JsonRESTError
+
     backend = response.applicationautoscaling_backend
     for by_resource in backend.targets.values():
         for target in by_resource.values():
             if target.arn == arn:
                 return target  # type: ignore[no-any-return]
-    raise _ResourceNotFound(arn)
+    raise JsonRESTError("ResourceNotFoundException", f"No scalable target found for ARN: {arn}")
 
 
 def _tag_resource(self: Any) -> str:
@@ -62,6 +59,8 @@ def _list_tags_for_resource(self: Any) -> str:
 
 
 def _apply() -> None:
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+
     original_register = ApplicationAutoScalingResponse.register_scalable_target
 
     def register_scalable_target(self: Any) -> str:
@@ -78,9 +77,39 @@ def _apply() -> None:
     add(ApplicationAutoScalingResponse, "list_tags_for_resource", _list_tags_for_resource)
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """Register a tagged scalable target, read its tags back by its ARN, and tag it again."""
+    moto.client("dynamodb").create_table(
+        TableName="canary-tags",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    aas = moto.client("application-autoscaling")
+    arn = aas.register_scalable_target(
+        ServiceNamespace="dynamodb",
+        ResourceId="table/canary-tags",
+        ScalableDimension="dynamodb:table:ReadCapacityUnits",
+        MinCapacity=5,
+        MaxCapacity=50,
+        Tags={"team": "canary"},
+    )["ScalableTargetARN"]
+    listed: dict[str, Any] = {}
+    error = error_of(lambda: listed.update(aas.list_tags_for_resource(ResourceARN=arn)))
+    tags = listed.get("Tags")
+    return [
+        Symptom(
+            "the Tags of RegisterScalableTarget do not read back from ListTagsForResource",
+            tags != {"team": "canary"},
+            error or f"Tags={tags!r}",
+        ),
+        unimplemented("TagResource is not implemented", lambda: aas.tag_resource(ResourceARN=arn, Tags={"a": "b"})),
+        unimplemented("UntagResource is not implemented", lambda: aas.untag_resource(ResourceARN=arn, TagKeys=["a"])),
+    ]
+
+
 PATCH = MotoPatch(
     name="appautoscaling-target-tags",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.NEVER_FINISHES,
     resource_types=("aws_appautoscaling_target",),
     gap="TagResource, UntagResource and ListTagsForResource are not implemented, and the Tags of "
@@ -88,4 +117,5 @@ PATCH = MotoPatch(
     fix="Stores tags on the scalable target (addressed by its ScalableTargetARN) from RegisterScalableTarget "
     "and TagResource, and answers ListTagsForResource and UntagResource.",
     install=_apply,
+    canary=reproduce,
 )

@@ -12,10 +12,8 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from moto.backup.responses import BackupResponse
-
 from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
 
 
 def resource_arn_from_path(path: str) -> str:
@@ -28,16 +26,44 @@ def _list_tags(self: Any) -> str:
 
 
 def _apply() -> None:
+    from moto.backup.responses import BackupResponse
+
     replace(BackupResponse, "list_tags", _list_tags)
+
+
+def _without_trailing_slash(request: Any, **_: Any) -> None:
+    request.url = request.url.replace("/?", "?").rstrip("/")
+
+
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """ListTags of a tagged vault, sent as the Go SDK sends it: no slash after the ARN.
+
+    boto3 sends the documented path (with the slash), so the canary's client strips it before signing.
+    """
+    backup = moto.client("backup")
+    backup.create_backup_vault(BackupVaultName="canary-tagged", BackupVaultTags={"team": "canary"})
+    arn = backup.describe_backup_vault(BackupVaultName="canary-tagged")["BackupVaultArn"]
+    backup.meta.events.register("before-sign.backup.ListTags", _without_trailing_slash)
+    try:
+        tags = backup.list_tags(ResourceArn=arn).get("Tags")
+    finally:
+        backup.meta.events.unregister("before-sign.backup.ListTags", _without_trailing_slash)
+    return [
+        Symptom(
+            "ListTags without a trailing slash does not find the vault's tags",
+            tags != {"team": "canary"},
+            f"GET /tags/{{arn}} answered Tags={tags!r}",
+        )
+    ]
 
 
 PATCH = MotoPatch(
     name="backup-list-tags-path",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.DRIFT,
     resource_types=("aws_backup_vault", "aws_backup_plan"),
     gap="ListTags reads the ARN from the wrong path segment when the path has no trailing slash (as the Go "
     "SDK sends it), so tags read back empty and drift on every plan.",
     fix="Takes the ARN from everything after /tags/, with or without a trailing slash.",
     install=_apply,
+    canary=reproduce,
 )

@@ -11,17 +11,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from moto.backup.exceptions import ResourceNotFoundException
-from moto.backup.models import BackupBackend
-from moto.backup.responses import BackupResponse
-from moto.core.utils import unix_time
-from moto.moto_api._internal import mock_random
-
+from stackprobe.backends.compat._canary import unimplemented
 from stackprobe.backends.compat._monkey import add
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
+
+if TYPE_CHECKING:
+    from moto.backup.models import BackupBackend
 
 _PATH = re.compile(r"/backup/plans/(?P<plan>[^/]+)/selections/?(?P<selection>[^/]*)")
 
@@ -54,6 +52,8 @@ def selections_of(backend: BackupBackend, plan_id: str) -> dict[str, BackupSelec
 
 
 def _ids(response: Any) -> tuple[str, str]:
+    from moto.backup.exceptions import ResourceNotFoundException
+
     match = _PATH.search(unquote(response.path))
     if match is None:
         raise ResourceNotFoundException(msg=f"Unrecognised backup selection path {response.path}")
@@ -61,6 +61,8 @@ def _ids(response: Any) -> tuple[str, str]:
 
 
 def _get_selection(response: Any) -> BackupSelectionRecord:
+    from moto.backup.exceptions import ResourceNotFoundException
+
     plan_id, selection_id = _ids(response)
     record = selections_of(response.backup_backend, plan_id).get(selection_id)
     if record is None:
@@ -69,6 +71,9 @@ def _get_selection(response: Any) -> BackupSelectionRecord:
 
 
 def _create_backup_selection(self: Any) -> str:
+    from moto.core.utils import unix_time
+    from moto.moto_api._internal import mock_random
+
     plan_id, _ = _ids(self)
     params = json.loads(self.body or "{}")
     record = BackupSelectionRecord(
@@ -105,15 +110,39 @@ def _list_backup_selections(self: Any) -> str:
 
 
 def _apply() -> None:
+    from moto.backup.responses import BackupResponse
+
     add(BackupResponse, "create_backup_selection", _create_backup_selection)
     add(BackupResponse, "get_backup_selection", _get_backup_selection)
     add(BackupResponse, "delete_backup_selection", _delete_backup_selection)
     add(BackupResponse, "list_backup_selections", _list_backup_selections)
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """CreateBackupSelection and ListBackupSelections on an existing plan."""
+    backup = moto.client("backup")
+    backup.create_backup_vault(BackupVaultName="canary-vault")
+    plan_id = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "canary",
+            "Rules": [{"RuleName": "daily", "TargetBackupVaultName": "canary-vault"}],
+        }
+    )["BackupPlanId"]
+    selection = {"SelectionName": "all", "IamRoleArn": "arn:aws:iam::123456789012:role/backup", "Resources": ["*"]}
+    return [
+        unimplemented(
+            "CreateBackupSelection is not implemented",
+            lambda: backup.create_backup_selection(BackupPlanId=plan_id, BackupSelection=selection),
+        ),
+        unimplemented(
+            "ListBackupSelections is not implemented",
+            lambda: backup.list_backup_selections(BackupPlanId=plan_id),
+        ),
+    ]
+
+
 PATCH = MotoPatch(
     name="backup-selections",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.NEVER_FINISHES,
     resource_types=("aws_backup_selection",),
     gap="Backup selections are not implemented: CreateBackupSelection answers 500, which the provider "
@@ -121,4 +150,5 @@ PATCH = MotoPatch(
     fix="Implements CreateBackupSelection, GetBackupSelection, DeleteBackupSelection and "
     "ListBackupSelections, keeping each selection under its (existing) plan.",
     install=_apply,
+    canary=reproduce,
 )

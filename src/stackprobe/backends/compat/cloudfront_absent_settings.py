@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.cloudfront.models import DefaultCacheBehaviour, Origin, ViewerCertificate
-
 from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
 
 
 def _apply() -> None:
+    from moto.cloudfront.models import DefaultCacheBehaviour, Origin, ViewerCertificate
+
     original_certificate_init = ViewerCertificate.__init__
     original_behaviour_init = DefaultCacheBehaviour.__init__
     original_origin_init = Origin.__init__
@@ -54,9 +54,83 @@ def _apply() -> None:
     replace(DefaultCacheBehaviour, "__init__", behaviour_init)
 
 
+def _distribution_config(reference: str, viewer_certificate: dict[str, Any], origin: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "CallerReference": reference,
+        "Comment": "canary",
+        "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "origin", **origin}]},
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "origin",
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        },
+        "ViewerCertificate": viewer_certificate,
+    }
+
+
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """Two distributions (CloudFront's default certificate; an ACM certificate and an S3 origin behind
+    origin access control), both with a cache-policy behaviour, read back with GetDistribution."""
+    cloudfront = moto.client("cloudfront")
+    control = cloudfront.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": "canary-oac",
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
+    custom_origin = {
+        "DomainName": "example.com",
+        "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"},
+    }
+    s3_origin = {
+        "DomainName": "canary.s3.eu-west-1.amazonaws.com",
+        "S3OriginConfig": {"OriginAccessIdentity": ""},
+        "OriginAccessControlId": control,
+    }
+    acm = "arn:aws:acm:us-east-1:123456789012:certificate/canary"
+    configs = {
+        "default": _distribution_config("canary-default", {"CloudFrontDefaultCertificate": True}, custom_origin),
+        "acm": _distribution_config(
+            "canary-acm", {"ACMCertificateArn": acm, "SSLSupportMethod": "sni-only"}, s3_origin
+        ),
+    }
+    read = {}
+    for key, config in configs.items():
+        created = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+        read[key] = cloudfront.get_distribution(Id=created)["Distribution"]["DistributionConfig"]
+    default_certificate = read["default"]["ViewerCertificate"]
+    acm_certificate = read["acm"]["ViewerCertificate"]
+    behaviour = read["default"]["DefaultCacheBehavior"]
+    origin = read["acm"]["Origins"]["Items"][0]
+    return [
+        Symptom(
+            "the default certificate reads back with ACM/IAM certificate elements",
+            "ACMCertificateArn" in default_certificate or "IAMCertificateId" in default_certificate,
+            f"ViewerCertificate={default_certificate}",
+        ),
+        Symptom(
+            "a distribution with an ACM certificate reads back CloudFrontDefaultCertificate=true",
+            acm_certificate.get("CloudFrontDefaultCertificate") is not False,
+            f"CloudFrontDefaultCertificate={acm_certificate.get('CloudFrontDefaultCertificate')!r}",
+        ),
+        Symptom(
+            "a cache-policy behaviour reads back a ForwardedValues block",
+            "ForwardedValues" in behaviour,
+            f"ForwardedValues={behaviour.get('ForwardedValues')!r}",
+        ),
+        Symptom(
+            "an origin's OriginAccessControlId is not stored",
+            origin.get("OriginAccessControlId") != control,
+            f"OriginAccessControlId={origin.get('OriginAccessControlId')!r}",
+        ),
+    ]
+
+
 PATCH = MotoPatch(
     name="cloudfront-absent-settings",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.DRIFT,
     resource_types=("aws_cloudfront_distribution",),
     gap="Absent ACM/IAM certificate ids come back as empty elements (ssl_support_method reads 'sni-only' "
@@ -66,4 +140,5 @@ PATCH = MotoPatch(
     fix="Leaves the certificate ids and ForwardedValues out when they were not given, reports the default "
     "certificate off when one of the distribution's own is set, and keeps the origin access control id, as AWS does.",
     install=_apply,
+    canary=reproduce,
 )

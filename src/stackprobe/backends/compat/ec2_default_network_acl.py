@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.ec2.models.vpcs import VPCBackend
-
 from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
 
 
 def _apply() -> None:
+    from moto.ec2.models.vpcs import VPCBackend
+
     original_delete_vpc = VPCBackend.delete_vpc
 
     def delete_vpc(self: Any, vpc_id: str) -> Any:
@@ -30,12 +30,22 @@ def _apply() -> None:
     replace(VPCBackend, "delete_vpc", delete_vpc)
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """Create a VPC, delete it, and list the network ACLs still filed under it."""
+    ec2 = moto.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.81.0.0/16")["Vpc"]["VpcId"]
+    ec2.delete_vpc(VpcId=vpc)
+    acls = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"]
+    left = [acl["NetworkAclId"] for acl in acls]
+    return [Symptom("DeleteVpc leaves the VPC's default network ACL behind", bool(left), f"network ACLs left: {left}")]
+
+
 PATCH = MotoPatch(
     name="ec2-default-network-acl-orphaned",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.NOT_STORED,
     resource_types=("aws_vpc",),
     gap="DeleteVpc leaves the VPC's default network ACL behind, so every destroy appears to leak one.",
     fix="Deletes the default network ACL of a VPC together with the VPC.",
     install=_apply,
+    canary=reproduce,
 )

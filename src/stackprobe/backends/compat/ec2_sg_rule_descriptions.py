@@ -10,17 +10,18 @@ an empty CIDR range instead of the rule's source. The provider re-plans each suc
 from __future__ import annotations
 
 import inspect
-from typing import Any
-
-from moto.ec2.models.security_groups import (
-    GroupedSecurityRuleView,
-    SecurityGroup,
-    SecurityGroupBackend,
-    SecurityGroupRule,
-)
+from typing import TYPE_CHECKING, Any
 
 from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
+
+if TYPE_CHECKING:
+    from moto.ec2.models.security_groups import (
+        GroupedSecurityRuleView,
+        SecurityGroup,
+        SecurityGroupBackend,
+        SecurityGroupRule,
+    )
 
 
 def rule_description(rule: SecurityGroupRule) -> str | None:
@@ -43,6 +44,8 @@ def _move_description_to_source(rule: Any) -> None:
 
 
 def _apply() -> None:
+    from moto.ec2.models.security_groups import SecurityGroup, SecurityGroupBackend, SecurityGroupRule
+
     original_init = SecurityGroupRule.__init__
     init_signature = inspect.signature(original_init)
     original_flattened = SecurityGroup._flattened_rules
@@ -83,9 +86,84 @@ def _apply() -> None:
     replace(SecurityGroupBackend, "modify_security_group_rules", modify_security_group_rules)
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """A group-to-group rule and a prefix-list rule with descriptions, and a description modified later."""
+    ec2 = moto.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.82.0.0/16")["Vpc"]["VpcId"]
+    app = ec2.create_security_group(GroupName="canary-app", Description="app", VpcId=vpc)["GroupId"]
+    lb = ec2.create_security_group(GroupName="canary-lb", Description="lb", VpcId=vpc)["GroupId"]
+    prefix_list = ec2.create_managed_prefix_list(PrefixListName="canary-pl", MaxEntries=2, AddressFamily="IPv4")
+    prefix_list_id = prefix_list["PrefixList"]["PrefixListId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=app,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 8080,
+                "ToPort": 8080,
+                "UserIdGroupPairs": [{"GroupId": lb, "Description": "from lb"}],
+            },
+            {"IpProtocol": "tcp", "FromPort": 9090, "ToPort": 9090, "UserIdGroupPairs": [{"GroupId": lb}]},
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "PrefixListIds": [{"PrefixListId": prefix_list_id, "Description": "office"}],
+            },
+        ],
+    )
+
+    def rules() -> dict[int, Any]:
+        found = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [app]}])
+        return {r.get("FromPort"): r for r in found["SecurityGroupRules"] if not r.get("IsEgress")}
+
+    ec2.modify_security_group_rules(
+        GroupId=app,
+        SecurityGroupRules=[
+            {
+                "SecurityGroupRuleId": rules()[9090]["SecurityGroupRuleId"],
+                "SecurityGroupRule": {
+                    "IpProtocol": "tcp",
+                    "FromPort": 9090,
+                    "ToPort": 9090,
+                    "ReferencedGroupId": lb,
+                    "Description": "metrics",
+                },
+            }
+        ],
+    )
+    described = rules()
+    permissions = {
+        p["FromPort"]: p for p in ec2.describe_security_groups(GroupIds=[app])["SecurityGroups"][0]["IpPermissions"]
+    }
+    prefix_entry = permissions[443]["PrefixListIds"][0]
+    pair = permissions[9090]["UserIdGroupPairs"][0]
+    return [
+        Symptom(
+            "a group-to-group rule reads back without its description",
+            described[8080].get("Description") != "from lb",
+            f"DescribeSecurityGroupRules Description={described[8080].get('Description')!r}",
+        ),
+        Symptom(
+            "a prefix-list rule reads back without its description",
+            described[443].get("Description") != "office",
+            f"DescribeSecurityGroupRules Description={described[443].get('Description')!r}",
+        ),
+        Symptom(
+            "a group's prefix-list entry reads back without its description",
+            prefix_entry.get("Description") != "office",
+            f"DescribeSecurityGroups PrefixListIds={permissions[443]['PrefixListIds']}",
+        ),
+        Symptom(
+            "a description set by ModifySecurityGroupRules is not on the rule's group pair",
+            pair.get("Description") != "metrics",
+            f"DescribeSecurityGroups UserIdGroupPairs={permissions[9090]['UserIdGroupPairs']}",
+        ),
+    ]
+
+
 PATCH = MotoPatch(
     name="ec2-sg-rule-descriptions",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.DRIFT,
     resource_types=(
         "aws_vpc_security_group_ingress_rule",
@@ -98,4 +176,5 @@ PATCH = MotoPatch(
     fix="Reads and writes a rule's description where its source keeps it: the referenced group pair, the "
     "prefix list entry, or the CIDR range.",
     install=_apply,
+    canary=reproduce,
 )

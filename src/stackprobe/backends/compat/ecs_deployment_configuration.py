@@ -15,13 +15,13 @@ strategy, so the provider plans to *replace* the service on every plan), `enable
 
 from __future__ import annotations
 
-from typing import Any
-
-from moto.ecs.models import EC2ContainerServiceBackend, Service
-from moto.ecs.responses import EC2ContainerServiceResponse
+from typing import TYPE_CHECKING, Any
 
 from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
+
+if TYPE_CHECKING:
+    from moto.ecs.models import EC2ContainerServiceBackend, Service
 
 DEFAULT_AZ_REBALANCING = "DISABLED"
 
@@ -63,6 +63,9 @@ def _store(service: Any, configuration: Any, grace_period: Any, rebalancing: Any
 
 
 def _apply() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
     original_create = EC2ContainerServiceResponse.create_service
     original_update = EC2ContainerServiceBackend.update_service
 
@@ -93,9 +96,51 @@ def _apply() -> None:
     replace(EC2ContainerServiceBackend, "update_service", update_service)
 
 
+# What the canary's CreateService sends, and so expects DescribeServices to answer.
+CANARY_SETTINGS: dict[str, Any] = {
+    "deploymentConfiguration": {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "maximumPercent": 150,
+        "minimumHealthyPercent": 50,
+    },
+    "healthCheckGracePeriodSeconds": 60,
+    "availabilityZoneRebalancing": "ENABLED",
+    "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}],
+    "enableECSManagedTags": True,
+    "enableExecuteCommand": True,
+}
+
+
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """CreateService with every setting the patch stores, and one without them, read back with DescribeServices."""
+    ecs = moto.client("ecs")
+    ecs.create_cluster(clusterName="canary")
+    ecs.register_task_definition(
+        family="canary-app", containerDefinitions=[{"name": "app", "image": "app:1", "memory": 128}]
+    )
+    common = {"cluster": "canary", "taskDefinition": "canary-app", "desiredCount": 1}
+    ecs.create_service(serviceName="canary-set", **common, **CANARY_SETTINGS)
+    ecs.create_service(serviceName="canary-plain", **common)
+    answer = ecs.describe_services(cluster="canary", services=["canary-set", "canary-plain"])
+    described = {service["serviceName"]: service for service in answer["services"]}
+    given, plain = described["canary-set"], described["canary-plain"]
+    symptoms = [
+        Symptom(f"CreateService drops {field}", given.get(field) != value, f"{field}={given.get(field)!r}")
+        for field, value in CANARY_SETTINGS.items()
+    ]
+    defaults = plain.get("deploymentConfiguration")
+    symptoms.append(
+        Symptom(
+            "a service created without deploymentConfiguration reads back without AWS's default percentages",
+            defaults != {"maximumPercent": 200, "minimumHealthyPercent": 100},
+            f"deploymentConfiguration={defaults!r}",
+        )
+    )
+    return symptoms
+
+
 PATCH = MotoPatch(
     name="ecs-service-deployment-settings",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.NOT_STORED,
     resource_types=("aws_ecs_service",),
     gap="CreateService drops deploymentConfiguration (circuit breaker, minimum/maximum percent), "
@@ -105,4 +150,5 @@ PATCH = MotoPatch(
     fix="Stores them on create and update and returns them, with AWS's defaults (minimum/maximum percent, "
     "availabilityZoneRebalancing DISABLED, managed tags and execute command off).",
     install=_apply,
+    canary=reproduce,
 )

@@ -12,12 +12,14 @@ settings and go with it (except a retained primary), and a deleted resource disa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from moto.elasticache.models import CacheCluster, ElastiCacheBackend, ReplicationGroup
-
+from stackprobe.backends.compat._canary import error_of
 from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
+
+if TYPE_CHECKING:
+    from moto.elasticache.models import CacheCluster, ElastiCacheBackend, ReplicationGroup
 
 # What AWS picks when CreateReplicationGroup names no engine version (the provider reads it back).
 DEFAULT_ENGINE_VERSIONS = {"redis": "7.1.0", "valkey": "8.0.1"}
@@ -40,6 +42,8 @@ def _default_parameter_group(engine: str, version: str, cluster_enabled: bool) -
 def _member_cluster(
     backend: ElastiCacheBackend, group: ReplicationGroup, cluster_id: str, az: str | None
 ) -> CacheCluster:
+    from moto.elasticache.models import CacheCluster
+
     engine = group.engine or "redis"
     version = group.engine_version or DEFAULT_ENGINE_VERSIONS.get(engine, "7.1.0")
     cluster = CacheCluster(
@@ -98,6 +102,8 @@ def _member_cluster(
 
 
 def _apply() -> None:
+    from moto.elasticache.models import ElastiCacheBackend
+
     original_create = ElastiCacheBackend.create_replication_group
     original_delete = ElastiCacheBackend.delete_replication_group
     original_delete_cluster = ElastiCacheBackend.delete_cache_cluster
@@ -143,9 +149,48 @@ def _apply() -> None:
     replace(ElastiCacheBackend, "delete_cache_cluster", delete_cache_cluster)
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """The provider's replication group (NumCacheClusters=2 alone), its first member read back, then deletes."""
+    elasticache = moto.client("elasticache")
+    group = elasticache.create_replication_group(
+        ReplicationGroupId="canary-rg",
+        ReplicationGroupDescription="canary",
+        Engine="redis",
+        CacheNodeType="cache.t4g.micro",
+        NumCacheClusters=2,
+        AtRestEncryptionEnabled=True,
+    )["ReplicationGroup"]
+    members = group["MemberClusters"]
+    member_error = error_of(lambda: elasticache.describe_cache_clusters(CacheClusterId=members[0]))
+    elasticache.delete_replication_group(ReplicationGroupId="canary-rg")
+    group_left = error_of(lambda: elasticache.describe_replication_groups(ReplicationGroupId="canary-rg")) is None
+    elasticache.create_cache_cluster(
+        CacheClusterId="canary-cluster", Engine="memcached", CacheNodeType="cache.t4g.micro", NumCacheNodes=1
+    )
+    elasticache.delete_cache_cluster(CacheClusterId="canary-cluster")
+    cluster_left = error_of(lambda: elasticache.describe_cache_clusters(CacheClusterId="canary-cluster")) is None
+    return [
+        Symptom("NumCacheClusters=2 makes a group of one", len(members) != 2, f"MemberClusters={members}"),
+        Symptom(
+            "a member cluster of a replication group does not exist",
+            member_error is not None,
+            f"DescribeCacheClusters({members[0]}): {member_error or 'found'}",
+        ),
+        Symptom(
+            "a deleted replication group stays",
+            group_left,
+            "still described after DeleteReplicationGroup" if group_left else "gone",
+        ),
+        Symptom(
+            "a deleted cache cluster stays",
+            cluster_left,
+            "still described after DeleteCacheCluster" if cluster_left else "gone",
+        ),
+    ]
+
+
 PATCH = MotoPatch(
     name="elasticache-member-clusters",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.NEVER_FINISHES,
     resource_types=("aws_elasticache_replication_group", "aws_elasticache_cluster"),
     gap="NumCacheClusters is ignored, a replication group's MemberClusters have no cache cluster behind "
@@ -155,4 +200,5 @@ PATCH = MotoPatch(
     "group's settings (engine, version, node type, security groups, encryption), and removes deleted "
     "groups with their members, and deleted clusters.",
     install=_apply,
+    canary=reproduce,
 )

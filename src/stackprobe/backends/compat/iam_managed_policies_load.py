@@ -21,23 +21,15 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from moto import settings
-from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.iam import models as iam_models
-from moto.iam.aws_managed_policies import aws_managed_policies_data
-from moto.iam.models import AWSManagedPolicy, IAMBackend
-from moto.utilities.utils import PARTITION_NAMES
-
-from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
-
-# moto's CloudFormation base leaves hooks abstract that AWSManagedPolicy never needs; moto builds it the same way.
-_AWS_MANAGED_POLICY: Any = AWSManagedPolicy
+from stackprobe.backends.compat._monkey import ShapeMismatch, replace
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
 
 
 @cache
 def _policy_arguments() -> tuple[tuple[str, dict[str, Any]], ...]:
     """(name, constructor arguments) of every AWS-managed policy; what `AWSManagedPolicy.from_data` derives."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
     parsed: dict[str, dict[str, Any]] = json.loads(aws_managed_policies_data)
     return tuple(
         (
@@ -55,11 +47,24 @@ def _policy_arguments() -> tuple[tuple[str, dict[str, Any]], ...]:
 
 
 def _apply() -> None:
+    from moto import settings
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.iam import models as iam_models
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy, IAMBackend
+    from moto.utilities.utils import PARTITION_NAMES
+
+    # Checked now, not at the first request that loads the policies; parsed only then (about 0.4 s).
+    if not isinstance(aws_managed_policies_data, str):
+        raise ShapeMismatch("moto.iam.aws_managed_policies.aws_managed_policies_data is no longer a JSON string")
+    # moto's CloudFormation base leaves hooks abstract that AWSManagedPolicy never needs; moto builds it the same way.
+    aws_managed_policy: Any = AWSManagedPolicy
+
     def _init_aws_policies(self: Any) -> list[Any]:
         if not settings.load_iam_aws_managed_policies():
             return []
         return [
-            _AWS_MANAGED_POLICY(name, account_id=self.account_id, region=self.region_name, **arguments)
+            aws_managed_policy(name, account_id=self.account_id, region=self.region_name, **arguments)
             for name, arguments in _policy_arguments()
         ]
 
@@ -77,13 +82,37 @@ def _apply() -> None:
     replace(iam_models, "get_account_id_from", get_account_id_from)
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """An IAM request (the account's IAM backend exists from then on), one S3 request, then the partitions
+    that have an IAM backend.
+
+    Not through boto3 alone: the canary looks into the moto running in its own process. The re-parsing
+    of the managed policies per backend shows only as CPU time, which no test asserts, so the canary
+    reproduces the fan-out that multiplies it (with managed policies off, which keeps it cheap).
+    """
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.iam import models as iam_models
+
+    moto.client("iam").list_roles()
+    moto.client("s3").list_buckets()
+    account = dict.get(iam_models.iam_backends, DEFAULT_ACCOUNT_ID)
+    partitions = sorted(dict.keys(account)) if account is not None else []
+    return [
+        Symptom(
+            "one request creates an IAM backend in every partition",
+            len(partitions) > 1,
+            f"partitions with an IAM backend after one IAM and one S3 request: {partitions}",
+        )
+    ]
+
+
 PATCH = MotoPatch(
     name="iam-managed-policies-load",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.SLOW,
     resource_types=("aws_iam_role_policy_attachment",),
     gap="Every IAM backend re-parses the 1,500 AWS-managed policies, and each request creates an IAM "
     "backend in all six partitions, so a reset plus one request costs about 5 s of CPU.",
     fix="Parses the policies once per process and resolves the account from the IAM backends that exist.",
     install=_apply,
+    canary=reproduce,
 )

@@ -10,11 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from moto.core.utils import unix_time
-from moto.kms.responses import KmsResponse
-
 from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
 
 DEFAULT_ROTATION_PERIOD_DAYS = 365
 
@@ -25,6 +22,9 @@ def _key(response: Any) -> Any:
 
 
 def _apply() -> None:
+    from moto.core.utils import unix_time
+    from moto.kms.responses import KmsResponse
+
     original_enable = KmsResponse.enable_key_rotation
     original_status = KmsResponse.get_key_rotation_status
 
@@ -50,13 +50,28 @@ def _apply() -> None:
     replace(KmsResponse, "get_key_rotation_status", get_key_rotation_status)
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """EnableKeyRotation with a 90-day period, then GetKeyRotationStatus."""
+    kms = moto.client("kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.enable_key_rotation(KeyId=key, RotationPeriodInDays=90)
+    status = kms.get_key_rotation_status(KeyId=key)
+    return [
+        Symptom(
+            "GetKeyRotationStatus does not return the RotationPeriodInDays EnableKeyRotation was given",
+            status.get("RotationPeriodInDays") != 90,
+            f"RotationPeriodInDays={status.get('RotationPeriodInDays')!r}",
+        )
+    ]
+
+
 PATCH = MotoPatch(
     name="kms-rotation-period",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.DRIFT,
     resource_types=("aws_kms_key",),
     gap="EnableKeyRotation drops RotationPeriodInDays and GetKeyRotationStatus does not return it, so "
     "rotation_period_in_days drifts on every plan.",
     fix="Stores the period (365 days by default) and returns it with NextRotationDate while rotation is on.",
     install=_apply,
+    canary=reproduce,
 )

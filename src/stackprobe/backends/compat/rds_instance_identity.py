@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import copy
 import string
-from typing import Any
-
-from moto.moto_api._internal import mock_random
-from moto.rds.models import DBInstance, RDSBackend
+from typing import TYPE_CHECKING, Any
 
 from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
+
+if TYPE_CHECKING:
+    from moto.rds.models import DBInstance, RDSBackend
 
 
 def new_dbi_resource_id() -> str:
+    from moto.moto_api._internal import mock_random
+
     # The AWS format: "db-" and 26 upper-case base32 characters.
     alphabet = string.ascii_uppercase + "234567"
     return "db-" + "".join(mock_random.choice(alphabet) for _ in range(26))
@@ -58,6 +60,8 @@ def _create_db_instance_read_replica(self: RDSBackend, db_kwargs: dict[str, Any]
 
 
 def _apply() -> None:
+    from moto.rds.models import DBInstance, RDSBackend
+
     original_init = DBInstance.__init__
 
     def __init__(self: DBInstance, *args: Any, **kwargs: Any) -> None:
@@ -68,9 +72,51 @@ def _apply() -> None:
     replace(RDSBackend, "create_db_instance_read_replica", _create_db_instance_read_replica)
 
 
+def create_instance(moto: MotoEndpoint, identifier: str, **extra: Any) -> dict[str, Any]:
+    """A small PostgreSQL instance, as the RDS canaries create it."""
+    answer = moto.client("rds").create_db_instance(
+        DBInstanceIdentifier=identifier,
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="app",
+        MasterUserPassword="canary-password",
+        **extra,
+    )
+    return dict(answer["DBInstance"])
+
+
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """Two instances, then an untagged read replica of the first (which is tagged), read back."""
+    rds = moto.client("rds")
+    primary = create_instance(moto, "canary-primary", Tags=[{"Key": "role", "Value": "primary"}])
+    other = create_instance(moto, "canary-other")
+    rds.create_db_instance_read_replica(
+        DBInstanceIdentifier="canary-replica", SourceDBInstanceIdentifier="canary-primary"
+    )
+    replica = rds.describe_db_instances(DBInstanceIdentifier="canary-replica")["DBInstances"][0]
+    ids = (primary["DbiResourceId"], other["DbiResourceId"], replica["DbiResourceId"])
+    return [
+        Symptom(
+            "two DB instances share one DbiResourceId",
+            ids[0] == ids[1],
+            f"DbiResourceId of two instances: {ids[0]}, {ids[1]}",
+        ),
+        Symptom(
+            "a read replica shares its primary's DbiResourceId",
+            ids[2] == ids[0],
+            f"DbiResourceId of primary and replica: {ids[0]}, {ids[2]}",
+        ),
+        Symptom(
+            "a read replica created without tags reads back its primary's",
+            {"Key": "role", "Value": "primary"} in replica.get("TagList", []),
+            f"replica TagList={replica.get('TagList')}",
+        ),
+    ]
+
+
 PATCH = MotoPatch(
     name="rds-instance-identity",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.NEVER_FINISHES,
     resource_types=("aws_db_instance",),
     gap="Every DB instance gets the same DbiResourceId, so the provider's lookup by resource id matches "
@@ -79,4 +125,5 @@ PATCH = MotoPatch(
     fix="Gives each DB instance its own DbiResourceId, and builds a read replica as a detached copy with its "
     "own resource id and only the tags it was created with (ReadReplicaSourceDBInstanceIdentifier is kept).",
     install=_apply,
+    canary=reproduce,
 )

@@ -10,20 +10,23 @@ parameter is removed from the config.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from moto.core.responses import ActionResult
-from moto.rds.exceptions import DBParameterGroupNotFoundError
-from moto.rds.models import DBParameterGroup
-from moto.rds.responses import RDSResponse
-
+from stackprobe.backends.compat._canary import unimplemented
 from stackprobe.backends.compat._monkey import add, replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
+
+if TYPE_CHECKING:
+    from moto.core.responses import ActionResult
+    from moto.rds.models import DBParameterGroup
 
 USER_SOURCE = "user"
 
 
 def _describe_db_parameters(self: Any) -> ActionResult:
+    from moto.core.responses import ActionResult
+    from moto.rds.exceptions import DBParameterGroupNotFoundError
+
     name = self.params.get("DBParameterGroupName")
     groups = self.backend.describe_db_parameter_groups({"db_parameter_group_name": name})
     if not groups:
@@ -36,6 +39,9 @@ def _describe_db_parameters(self: Any) -> ActionResult:
 
 
 def _reset_db_parameter_group(self: Any) -> ActionResult:
+    from moto.core.responses import ActionResult
+    from moto.rds.exceptions import DBParameterGroupNotFoundError
+
     # moto has no engine defaults to go back to; a reset parameter simply stops being user-set.
     name = self.params.get("DBParameterGroupName")
     groups = self.backend.describe_db_parameter_groups({"db_parameter_group_name": name})
@@ -51,6 +57,9 @@ def _reset_db_parameter_group(self: Any) -> ActionResult:
 
 
 def _apply() -> None:
+    from moto.rds.models import DBParameterGroup
+    from moto.rds.responses import RDSResponse
+
     original_update = DBParameterGroup.update_parameters
 
     def update_parameters(self: DBParameterGroup, new_parameters: Any) -> None:
@@ -63,9 +72,39 @@ def _apply() -> None:
     add(RDSResponse, "reset_db_parameter_group", _reset_db_parameter_group)
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """A parameter set through ModifyDBParameterGroup, read back with and without a Source filter, then reset."""
+    rds = moto.client("rds")
+    rds.create_db_parameter_group(
+        DBParameterGroupName="canary-pg", DBParameterGroupFamily="postgres16", Description="canary"
+    )
+    rds.modify_db_parameter_group(
+        DBParameterGroupName="canary-pg",
+        Parameters=[
+            {"ParameterName": "log_min_duration_statement", "ParameterValue": "500", "ApplyMethod": "immediate"}
+        ],
+    )
+    everything = rds.describe_db_parameters(DBParameterGroupName="canary-pg")["Parameters"]
+    system = rds.describe_db_parameters(DBParameterGroupName="canary-pg", Source="system")["Parameters"]
+    sources = [p.get("Source") for p in everything]
+    return [
+        Symptom(
+            "a user-set parameter reads back without Source 'user'", sources != ["user"], f"Source of each: {sources}"
+        ),
+        Symptom(
+            "DescribeDBParameters ignores its Source filter",
+            bool(system),
+            f"Source=system answered {[p['ParameterName'] for p in system]}",
+        ),
+        unimplemented(
+            "ResetDBParameterGroup is not implemented",
+            lambda: rds.reset_db_parameter_group(DBParameterGroupName="canary-pg", ResetAllParameters=True),
+        ),
+    ]
+
+
 PATCH = MotoPatch(
     name="rds-parameter-source",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.DRIFT,
     resource_types=("aws_db_parameter_group",),
     gap="DescribeDBParameters returns no Source and ignores the Source filter, so the provider drops every "
@@ -73,4 +112,5 @@ PATCH = MotoPatch(
     fix="Marks parameters set through ModifyDBParameterGroup with Source 'user', honours the Source filter, "
     "and implements ResetDBParameterGroup by removing the user setting.",
     install=_apply,
+    canary=reproduce,
 )

@@ -9,12 +9,14 @@ back unset and drift on every plan. AWS reports the flag, and while it is on, a 
 
 from __future__ import annotations
 
-from typing import Any
-
-from moto.rds.models import DBInstance
+from typing import TYPE_CHECKING, Any
 
 from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
+from stackprobe.backends.compat.rds_instance_identity import create_instance
+
+if TYPE_CHECKING:
+    from moto.rds.models import DBInstance
 
 DEFAULT_RETENTION_DAYS = 7
 
@@ -36,6 +38,8 @@ def _store(instance: Any, settings: dict[str, Any]) -> None:
 
 
 def _apply() -> None:
+    from moto.rds.models import DBInstance
+
     original_init = DBInstance.__init__
     original_update = DBInstance.update
 
@@ -51,9 +55,36 @@ def _apply() -> None:
     replace(DBInstance, "update", update)
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """Performance Insights turned on at create (with a retention period), and on another instance by modify."""
+    rds = moto.client("rds")
+    created = create_instance(
+        moto, "canary-pi-create", EnablePerformanceInsights=True, PerformanceInsightsRetentionPeriod=31
+    )
+    create_instance(moto, "canary-pi-modify")
+    rds.modify_db_instance(DBInstanceIdentifier="canary-pi-modify", EnablePerformanceInsights=True)
+    modified = rds.describe_db_instances(DBInstanceIdentifier="canary-pi-modify")["DBInstances"][0]
+    return [
+        Symptom(
+            "EnablePerformanceInsights at create does not read back",
+            created.get("PerformanceInsightsEnabled") is not True,
+            f"PerformanceInsightsEnabled={created.get('PerformanceInsightsEnabled')!r}",
+        ),
+        Symptom(
+            "PerformanceInsightsRetentionPeriod at create does not read back",
+            created.get("PerformanceInsightsRetentionPeriod") != 31,
+            f"PerformanceInsightsRetentionPeriod={created.get('PerformanceInsightsRetentionPeriod')!r}",
+        ),
+        Symptom(
+            "EnablePerformanceInsights by ModifyDBInstance does not read back",
+            modified.get("PerformanceInsightsEnabled") is not True,
+            f"PerformanceInsightsEnabled={modified.get('PerformanceInsightsEnabled')!r}",
+        ),
+    ]
+
+
 PATCH = MotoPatch(
     name="rds-performance-insights",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.DRIFT,
     resource_types=("aws_db_instance",),
     gap="EnablePerformanceInsights, its retention period and KMS key are dropped on create and stored under "
@@ -61,4 +92,5 @@ PATCH = MotoPatch(
     fix="Stores the settings on the instance under the DescribeDBInstances names, with AWS's 7-day default "
     "retention while Performance Insights is on.",
     install=_apply,
+    canary=reproduce,
 )

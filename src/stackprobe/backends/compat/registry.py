@@ -1,4 +1,8 @@
-"""The table of moto patches, known drift and known gaps (data only; the patches live beside it)."""
+"""The table of moto patches, known drift and known gaps (data only; the patches live beside it).
+
+Every patch module imports moto only when its patch installs or its canary runs, so importing the table
+imports no moto module.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from stackprobe.backends.compat import (
     ecs_deployment_configuration,
     elasticache_member_clusters,
     elasticache_subnet_group_delete,
+    elbv2_default_scheme,
     iam_managed_policies_load,
     kms_rotation_period,
     rds_instance_identity,
@@ -45,6 +50,7 @@ PATCHES: list[MotoPatch] = [
     ec2_sg_rule_descriptions.PATCH,
     cloudfront_absent_settings.PATCH,
     ec2_default_network_acl.PATCH,
+    elbv2_default_scheme.PATCH,
 ]
 
 KNOWN_DRIFT: list[KnownDrift] = []

@@ -14,11 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from moto.iam.access_control import IAMPolicy, PermissionResult
-from moto.s3.models import FakeBucket
-
+from stackprobe.backends.compat._canary import error_of
 from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
 
 KEY = "aws:securetransport"
 BOOL_OPERATORS = {"bool", "boolifexists"}
@@ -64,6 +62,8 @@ def rewrite_policy(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _apply() -> None:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
@@ -76,9 +76,31 @@ def _apply() -> None:
     replace(FakeBucket, "get_permission", get_permission)
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """PutObject into a bucket whose policy is the standard TLS-only Deny."""
+    s3 = moto.client("s3")
+    bucket = "canary-tls-only"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": moto.region})
+    deny = {
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny]}))
+    error = error_of(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"v"))
+    return [
+        Symptom(
+            "a TLS-only Deny (Bool aws:SecureTransport=false) denies a request",
+            error is not None,
+            error or "PutObject accepted",
+        )
+    ]
+
+
 PATCH = MotoPatch(
     name="s3-secure-transport-condition",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.FAKED,
     resource_types=("aws_s3_bucket_policy",),
     gap="Bucket policies are enforced with every condition operator except StringEquals ignored, so a "
@@ -86,4 +108,5 @@ PATCH = MotoPatch(
     fix="Evaluates aws:SecureTransport as true (the emulator stands for AWS's TLS endpoints): a statement "
     "whose SecureTransport test fails does not apply; other conditions are left to moto.",
     install=_apply,
+    canary=reproduce,
 )

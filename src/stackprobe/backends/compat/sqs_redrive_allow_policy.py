@@ -10,17 +10,18 @@ attribute, as in AWS.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from moto.sqs.models import Queue
-
 from stackprobe.backends.compat._monkey import add, replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
 
 ATTRIBUTE = "RedriveAllowPolicy"
 
 
 def _apply() -> None:
+    from moto.sqs.models import Queue
+
     original_set_attributes = Queue._set_attributes
 
     def _set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
@@ -39,9 +40,33 @@ def _apply() -> None:
     replace(Queue, "_set_attributes", _set_attributes)
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """A queue with a policy gets a RedriveAllowPolicy; both are read back with GetQueueAttributes(All)."""
+    sqs = moto.client("sqs")
+    url = sqs.create_queue(QueueName="canary-dlq")["QueueUrl"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage"}],
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={ATTRIBUTE: json.dumps({"redrivePermission": "allowAll"})})
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return [
+        Symptom(
+            "RedriveAllowPolicy is not returned once set",
+            ATTRIBUTE not in attributes,
+            f"{ATTRIBUTE}={attributes.get(ATTRIBUTE)!r}",
+        ),
+        Symptom(
+            "SetQueueAttributes without Policy clears the queue policy",
+            "Policy" not in attributes,
+            f"Policy={attributes.get('Policy')!r}",
+        ),
+    ]
+
+
 PATCH = MotoPatch(
     name="sqs-redrive-allow-policy",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.NEVER_FINISHES,
     resource_types=("aws_sqs_queue_redrive_allow_policy", "aws_sqs_queue", "aws_sqs_queue_policy"),
     gap="RedriveAllowPolicy is accepted but never returned, so the provider waits for it forever; any "
@@ -49,4 +74,5 @@ PATCH = MotoPatch(
     fix="Returns RedriveAllowPolicy from GetQueueAttributes (All or by name) once set, removes it when set "
     "empty, and keeps Policy unless the request changes it.",
     install=_apply,
+    canary=reproduce,
 )

@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from moto.sqs.models import Queue
-
-from stackprobe.backends.compat._monkey import replace
-from stackprobe.backends.compat.base import GapKind, MotoPatch
+from stackprobe.backends.compat._monkey import ShapeMismatch, replace
+from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Symptom
 
 
 def _apply() -> None:
-    original_attributes: property = vars(Queue)["attributes"]
+    from moto.sqs.models import Queue
+
+    original_attributes = vars(Queue).get("attributes")
+    if not isinstance(original_attributes, property):
+        raise ShapeMismatch("moto.sqs.models.Queue.attributes is no longer a property")
 
     def attributes(self: Any) -> dict[str, Any]:
         result: dict[str, Any] = original_attributes.__get__(self)
@@ -30,13 +32,24 @@ def _apply() -> None:
     replace(Queue, "attributes", property(attributes))
 
 
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """A queue created with a compact RedrivePolicy (what jsonencode sends), read back."""
+    sqs = moto.client("sqs")
+    dlq = sqs.create_queue(QueueName="canary-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sent = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 4}, separators=(",", ":"))
+    url = sqs.create_queue(QueueName="canary-source", Attributes={"RedrivePolicy": sent})["QueueUrl"]
+    read = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    return [Symptom("RedrivePolicy reads back re-serialised, not as sent", read != sent, f"sent {sent}, read {read}")]
+
+
 PATCH = MotoPatch(
     name="sqs-redrive-policy-json",
-    moto_versions=">=5.2.5,<5.3",
     kind=GapKind.DRIFT,
     resource_types=("aws_sqs_queue", "aws_sqs_queue_redrive_policy"),
     gap="RedrivePolicy is re-serialised with spaces after ':' and ',', so the provider plans a whitespace "
     "change on every plan.",
     fix="Returns RedrivePolicy as compact JSON, as AWS does.",
     install=_apply,
+    canary=reproduce,
 )

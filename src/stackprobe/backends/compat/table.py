@@ -6,24 +6,33 @@ added, removed or re-pinned without updating the docs fails the suite with the c
 
 from __future__ import annotations
 
-from stackprobe.backends.compat import KNOWN_DRIFT, KNOWN_GAPS, PATCHES, moto_version
+from stackprobe.backends.compat import KNOWN_DRIFT, KNOWN_GAPS, PATCHES, SUPPORTED_MOTO, moto_version
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _versions(moto_versions: str) -> str:
+    # Most records hold for the whole supported range; only a narrower one is worth a cell of its own.
+    return "supported range" if moto_versions == SUPPORTED_MOTO else f"`{moto_versions}`"
+
+
 def markdown_table() -> str:
     installed = moto_version()
     lines = [
-        f"### moto patches (installed moto {installed})",
+        f"### moto patches (installed moto {installed}; supported moto `{SUPPORTED_MOTO}`)",
+        "",
+        "Each patch carries a canary that reproduces its gap on an unpatched moto; a test fails when a gap no "
+        "longer reproduces, since the patch may then be obsolete "
+        "(`python -m stackprobe.backends.compat.canaries --patch NAME` shows what it sees).",
         "",
         "| Patch | moto versions | Applied | Kind | Resource types | Gap | Fix |",
         "|---|---|---|---|---|---|---|",
     ]
     for patch in PATCHES:
         lines.append(
-            f"| `{patch.name}` | `{patch.moto_versions}` | {'yes' if patch.applies_to(installed) else 'no'} | "
+            f"| `{patch.name}` | {_versions(patch.moto_versions)} | {'yes' if patch.applies_to(installed) else 'no'} | "
             f"{patch.kind.value} | {', '.join(f'`{t}`' for t in patch.resource_types)} | {_cell(patch.gap)} | "
             f"{_cell(patch.fix)} |"
         )
@@ -31,7 +40,8 @@ def markdown_table() -> str:
     if KNOWN_DRIFT:
         lines += ["| Resource type | Attribute | moto versions | Reason |", "|---|---|---|---|"]
         lines += [
-            f"| `{d.resource_type}` | `{d.attribute}` | `{d.moto_versions}` | {_cell(d.reason)} |" for d in KNOWN_DRIFT
+            f"| `{d.resource_type}` | `{d.attribute}` | {_versions(d.moto_versions)} | {_cell(d.reason)} |"
+            for d in KNOWN_DRIFT
         ]
     else:
         lines.append("None: every drift seen so far is patched.")
@@ -52,7 +62,11 @@ def markdown_table() -> str:
 
 def text_table() -> str:
     installed = moto_version()
-    lines = [f"moto {installed}: {len(PATCHES)} patches, {len(KNOWN_DRIFT)} known drift, {len(KNOWN_GAPS)} gaps", ""]
+    lines = [
+        f"moto {installed} (supported: {SUPPORTED_MOTO}): {len(PATCHES)} patches, {len(KNOWN_DRIFT)} known drift, "
+        f"{len(KNOWN_GAPS)} gaps",
+        "",
+    ]
     for patch in PATCHES:
         state = "applied" if patch.applies_to(installed) else f"not applied (needs moto {patch.moto_versions})"
         lines.append(f"patch {patch.name} [{patch.kind.value}] {state}: {patch.gap}")
