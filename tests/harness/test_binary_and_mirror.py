@@ -16,9 +16,9 @@ from stackprobe.terraform.mirror import ProviderSource, resolve_provider_source
 pytestmark = pytest.mark.harness
 
 
-def _fake_binary(directory: Path, name: str, version: str) -> Path:
+def _fake_binary(directory: Path, name: str, version: str, platform: str | None = None) -> Path:
     script = directory / name
-    payload = json.dumps({"terraform_version": version})
+    payload = json.dumps({"terraform_version": version, **({"platform": platform} if platform else {})})
     script.write_text(f"#!/bin/sh\necho '{payload}'\n")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return script
@@ -41,6 +41,31 @@ def test_opentofu_is_recognised(tmp_path: Path) -> None:
     tofu = _fake_binary(tmp_path, "tofu", "1.9.1")
     found = find_binary(str(tofu))
     assert (found.flavour, found.version) == ("tofu", (1, 9, 1))
+
+
+def test_the_platform_is_the_one_terraform_reports(tmp_path: Path) -> None:
+    """Lock-file checksums and mirror packages are per platform: the remedies name terraform's own."""
+    assert find_binary(str(_fake_binary(tmp_path, "terraform", "1.11.4", "darwin_arm64"))).platform == "darwin_arm64"
+    assert find_binary(str(_fake_binary(tmp_path, "tf-old", "1.6.0"))).platform is None
+
+
+def test_mirror_versions_reads_both_layouts(tmp_path: Path) -> None:
+    """Unpacked (VERSION/OS_ARCH/) and packed (terraform-provider-TYPE_VERSION_OS_ARCH.zip) mirrors."""
+    aws = tmp_path / "registry.terraform.io" / "hashicorp" / "aws"
+    (aws / "5.100.0" / "linux_amd64").mkdir(parents=True)
+    (aws / "5.9.1" / "darwin_arm64").mkdir(parents=True)
+    (aws / "terraform-provider-aws_5.100.0_darwin_arm64.zip").write_bytes(b"")
+    (aws / "terraform-provider-aws_4.67.0_linux_amd64.zip").write_bytes(b"")
+    (aws / "terraform-provider-random_3.6.0_linux_amd64.zip").write_bytes(b"")  # misplaced: not aws
+    source = ProviderSource(mirror=tmp_path, namespaces=("hashicorp",))
+    assert source.versions("hashicorp/aws") == {
+        "4.67.0": ("linux_amd64",),
+        "5.9.1": ("darwin_arm64",),
+        "5.100.0": ("darwin_arm64", "linux_amd64"),
+    }
+    assert source.versions("registry.terraform.io/HashiCorp/aws") == source.versions("hashicorp/aws")
+    assert source.versions("hashicorp/random") == {}
+    assert ProviderSource(mirror=None).versions("hashicorp/aws") == {}
 
 
 def test_real_terraform_is_found() -> None:

@@ -97,17 +97,31 @@ def test_child_module_provider_blocks_are_overridden_too(tmp_path: Path) -> None
     assert (workspace.module_dir / "mod" / OVERRIDE_NAME).is_file()
 
 
-def test_unparseable_hcl_still_gets_overrides(tmp_path: Path) -> None:
-    """python-hcl2 cannot read this file; the text scan still finds the provider and its alias."""
+def test_a_file_with_a_syntax_error_still_gets_overrides_and_its_modules(tmp_path: Path) -> None:
+    """terraform will report the empty attribute and the stray quote with their lines; the copy must still
+    hold the module called after them, or terraform's report would be "Unreadable module directory"."""
     _write(
         tmp_path / "src" / "main.tf",
-        'provider "aws" {\n  alias = "west"\n  region = "eu-west-1"\n}\nresource "aws_vpc" "v" {\n  cidr_block = \n}\n',
+        'provider "aws" {\n  alias = "west"\n  region = "eu-west-1"\n}\nresource "aws_vpc" "v" {\n  cidr_block = \n}\n'
+        'variable "name" {\n  default = "abc\n}\nmodule "net" {\n  source = "./modules/net"\n}\n',
     )
+    _write(tmp_path / "src" / "modules" / "net" / "main.tf", 'resource "aws_vpc" "n" {}\n')
     workspace = create_workspace(
         tmp_path / "src", tmp_path / "ws", endpoint=ENDPOINT, access_key="test", secret_key="test"
     )
-    assert workspace.modules[workspace.module_dir].parse_errors
     assert 'alias                       = "west"' in (workspace.module_dir / OVERRIDE_NAME).read_text()
+    assert (workspace.module_dir / "modules" / "net" / "main.tf").is_file()
+
+
+def test_json_configuration_calls_are_copied(tmp_path: Path) -> None:
+    _write(tmp_path / "src" / "main.tf.json", '{"module": {"net": {"source": "../shared/net"}}}')
+    _write(tmp_path / "shared" / "net" / "main.tf.json", '{"provider": {"aws": {"region": "eu-west-1"}}}')
+    workspace = create_workspace(
+        tmp_path / "src", tmp_path / "ws", endpoint=ENDPOINT, access_key="test", secret_key="test"
+    )
+    assert (workspace.root / "shared" / "net" / "main.tf.json").is_file()
+    assert (workspace.root / "shared" / "net" / OVERRIDE_NAME).is_file()
+    assert (workspace.module_dir / PROVIDER_NAME).is_file()
 
 
 def test_missing_directory_is_explained(tmp_path: Path) -> None:

@@ -20,11 +20,13 @@ BINARY_ENV = "STACKPROBE_TERRAFORM_BINARY"
 
 @dataclass(frozen=True)
 class TerraformBinary:
-    """A usable binary: its path, its flavour (terraform or tofu) and its version."""
+    """A usable binary: its path, its flavour (terraform or tofu), its version, and the platform it runs
+    as (`linux_amd64`: the one whose provider packages and lock-file checksums it needs), when it says."""
 
     path: str
     flavour: str
     version: tuple[int, int, int]
+    platform: str | None = None
 
 
 def _parse_version(text: str) -> tuple[int, int, int] | None:
@@ -58,9 +60,12 @@ def find_binary(name: str | None = None) -> TerraformBinary:
             detail=str(exc),
         ) from exc
     version: tuple[int, int, int] | None = None
+    platform: str | None = None
     try:
-        version = _parse_version(json.loads(completed.stdout)["terraform_version"])
-    except (ValueError, KeyError, TypeError):
+        reported = json.loads(completed.stdout)
+        version = _parse_version(reported["terraform_version"])
+        platform = reported.get("platform") if isinstance(reported.get("platform"), str) else None
+    except (ValueError, KeyError, TypeError, AttributeError):
         version = _parse_version(completed.stdout)
     if completed.returncode != 0 or version is None:
         raise TerraformNotFound(
@@ -75,4 +80,4 @@ def find_binary(name: str | None = None) -> TerraformBinary:
             f"{flavour} {'.'.join(map(str, version))} at {path} is older than the supported {wanted}",
             f"install {flavour} {wanted} or newer and put it first on PATH, or pass --stackprobe-terraform.",
         )
-    return TerraformBinary(path=path, flavour=flavour, version=version)
+    return TerraformBinary(path=path, flavour=flavour, version=version, platform=platform)

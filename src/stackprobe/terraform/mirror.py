@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ class ProviderSource:
     def description(self) -> str:
         return f"filesystem mirror {self.mirror}" if self.mirror else f"the public registry ({REGISTRY_HOST})"
 
+    def versions(self, provider: str) -> dict[str, tuple[str, ...]]:
+        """Versions of `provider` the mirror holds, each with its platforms; empty for the registry."""
+        return mirror_versions(self.mirror, provider) if self.mirror is not None else {}
+
     def cli_config(self, plugin_cache_dir: Path | None = None) -> str:
         """The HCL of a CLI config that installs from this source (and caches plugins when asked)."""
         lines: list[str] = []
@@ -56,6 +61,47 @@ class ProviderSource:
                 "}",
             ]
         return "\n".join(lines) + "\n"
+
+
+def provider_address(provider: str) -> tuple[str, str, str]:
+    """(host, namespace, type) of `hashicorp/aws` or `registry.terraform.io/hashicorp/aws`."""
+    parts = provider.strip().strip('"').split("/")
+    if len(parts) == 2:
+        parts.insert(0, REGISTRY_HOST)
+    if len(parts) != 3:
+        raise ValueError(f"{provider!r} is not a provider address (namespace/type or host/namespace/type)")
+    host, namespace, type_ = parts
+    return host.lower(), namespace.lower(), type_.lower()
+
+
+def _version_key(version: str) -> tuple[tuple[int, str], ...]:
+    return tuple((int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"[.+-]", version))
+
+
+# A packed mirror holds one archive per version and platform beside the version directories.
+_ARCHIVE = re.compile(r"terraform-provider-(?P<type>[^_]+)_(?P<version>[^_]+)_(?P<platform>[^_]+_[^_.]+)\.zip")
+
+
+def mirror_versions(mirror: Path, provider: str) -> dict[str, tuple[str, ...]]:
+    """Versions of `provider` in a filesystem mirror, oldest first, each with the platforms it has.
+
+    Both of Terraform's layouts count: unpacked (`HOST/NS/TYPE/VERSION/OS_ARCH/`) and packed
+    (`HOST/NS/TYPE/terraform-provider-TYPE_VERSION_OS_ARCH.zip`).
+    """
+    host, namespace, type_ = provider_address(provider)
+    directory = mirror / host / namespace / type_
+    found: dict[str, set[str]] = {}
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return {}
+    for entry in entries:
+        if entry.is_dir():
+            platforms = {p.name for p in entry.iterdir() if p.is_dir()}
+            found.setdefault(entry.name, set()).update(platforms)
+        elif (archive := _ARCHIVE.fullmatch(entry.name)) and archive["type"] == type_:
+            found.setdefault(archive["version"], set()).add(archive["platform"])
+    return {v: tuple(sorted(found[v])) for v in sorted(found, key=_version_key)}
 
 
 def implied_mirror_dirs() -> list[Path]:

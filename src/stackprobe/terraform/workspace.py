@@ -2,7 +2,9 @@
 
 Nothing is ever written into the user's directory. The copy keeps the relative layout between the
 root and every local module it calls (so `source = "../modules/x"` still resolves), skips state,
-`.terraform` and unrelated Terraform roots, and then gets two kinds of generated files:
+`.terraform` and unrelated Terraform roots, and then gets two kinds of generated files. Which modules
+are called, and where the provider blocks are, comes from `stackprobe.terraform.config`, which reads HCL
+itself and so gives the same answer whichever `hcl2` package is installed (checkov's fork included):
 - `stackprobe_override.tf` next to every AWS provider block (the trick `tflocal` uses): dummy
   credentials, skip flags, path-style S3, few retries, loopback endpoints. Override files merge into
   the original blocks, so the stack keeps its production provider block, aliases included;
@@ -11,14 +13,13 @@ root and every local module it calls (so `source = "../modules/x"` still resolve
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackprobe.errors import StackprobeError
-from stackprobe.terraform.config import ModuleConfig, read_tree
+from stackprobe.terraform.config import ModuleConfig, configuration_files, read_tree
 
 OVERRIDE_NAME = "stackprobe_override.tf"
 PROVIDER_NAME = "stackprobe_provider.tf"
@@ -69,7 +70,7 @@ def _copy_tree(source: Path, target: Path, needed: set[Path]) -> None:
             resolved = entry.resolve()
             # A sub-directory holding .tf files that the root never calls is another configuration
             # (e.g. legacy/ next to modules/): copying it is waste and can confuse readers of the copy.
-            if any(resolved.glob("*.tf")) and resolved not in needed:
+            if configuration_files(resolved) and resolved not in needed:
                 continue
             _copy_tree(entry, destination, needed)
         elif entry.is_file():
@@ -118,7 +119,7 @@ def create_workspace(source_dir: Path, parent: Path, *, endpoint: str, access_ke
             f"The Terraform directory {source_dir} does not exist",
             "pass the directory that holds your root module's .tf files (e.g. `stackprobe verify terraform/`).",
         )
-    if not any(source_dir.glob("*.tf")) and not any(source_dir.glob("*.tf.json")):
+    if not configuration_files(source_dir):
         raise WorkspaceError(
             f"The directory {source_dir} holds no .tf files",
             "pass the directory of the root module (the one you run `terraform plan` in).",
