@@ -3,30 +3,44 @@
 Subcommands:
   verify DIR   plan, apply, run every check, second plan, destroy; exit 1 if any check fails
   audit DIR    the same, for any configuration; findings grouped by severity, exit 1 at --fail-on
+  up DIR       apply DIR to a detached emulator and leave both running (a live session)
+  status [DIR] the live sessions: stack, endpoint, age, whether the configuration changed since
+  down [DIR]   destroy a live session's stack, prove the emulator holds nothing it made, stop it
   parity DIR   the same checks on embedded moto and on LocalStack, side by side; exit 1 if they disagree
+  mutate DIR   plant every catalogued defect; each must be killed by a check
   compat       the moto compatibility table (patches, known drift, gaps)
-  serve        start the embedded moto and print its endpoint (for poking at it by hand)
+  serve        run the patched moto until interrupted (what a live session's emulator is)
+
+Exit statuses: 0 nothing at or above the threshold failed; 1 findings (or a teardown that left
+something behind); 2 the configuration or the harness could not run (bad input included); 130
+interrupted, after destroying what was applied.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from stackprobe.checks.base import Severity
 from stackprobe.errors import StackprobeError
+from stackprobe.report.model import RunOutcome, RunReport
 from stackprobe.report.render import render
-from stackprobe.session import sigterm_as_interrupt
-from stackprobe.settings import CheckSettings, RunSettings, StackSpec
+from stackprobe.run import sigterm_as_interrupt
+from stackprobe.settings import CheckSettings, Lifetime, RunSettings, StackSpec, default_cache_dir
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_ERROR = 3
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_NOT_RUN = 2
+EXIT_INTERRUPTED = 130
+REPORT_FORMATS = ("text", "md", "json", "junit", "sarif")
+OUTPUT_SUFFIXES = {".md": "md", ".json": "json", ".xml": "junit", ".sarif": "sarif"}
 PROGRESS_MARKERS = (
     "Creating...",
     "Creation complete",
@@ -39,8 +53,12 @@ PROGRESS_MARKERS = (
 )
 
 
-def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("tf_dir", type=Path, help="Terraform root module directory")
+# -- arguments -------------------------------------------------------------------------------------
+def _add_stack_arguments(parser: argparse.ArgumentParser, *, optional_dir: bool = False) -> None:
+    if optional_dir:
+        parser.add_argument("tf_dir", type=Path, nargs="?", default=None, help="Terraform root module directory")
+    else:
+        parser.add_argument("tf_dir", type=Path, help="Terraform root module directory")
     parser.add_argument(
         "--var-file", action="append", default=[], type=Path, metavar="FILE", help="a .tfvars file (repeatable)"
     )
@@ -53,12 +71,25 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
         help="a -var applied only just before destroy, e.g. a test-only switch that lifts "
         "deletion protection (repeatable)",
     )
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--terraform", default=None, metavar="BINARY", help="terraform or tofu binary")
+    parser.add_argument("--provider-mirror", default=None, metavar="DIR", help="provider filesystem mirror")
+    parser.add_argument("--moto-port", type=int, default=0, help="moto port (default: a free port)")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="apply/destroy timeout in seconds")
     parser.add_argument(
-        "--format",
-        choices=("text", "md", "json", "junit", "sarif"),
-        default="text",
-        help="report format on stdout (default: text)",
+        "--plan-cache",
+        choices=("on", "off"),
+        default="on",
+        help="keep pre-apply plans by digest in the user cache, shared with other processes and later runs, "
+        "and read one from there when only its JSON is needed (default: on)",
     )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=REPORT_FORMATS, default="text", help="report format on stdout")
     parser.add_argument(
         "--output",
         type=Path,
@@ -67,14 +98,6 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also write the report to FILE; the format follows the suffix (.md, .json, .xml, .sarif); repeatable",
     )
-    _add_check_arguments(parser)
-    parser.add_argument("--keep-stack", action="store_true", help="do not destroy at the end")
-    parser.add_argument("--terraform", default=None, metavar="BINARY", help="terraform or tofu binary")
-    parser.add_argument("--provider-mirror", default=None, metavar="DIR", help="provider filesystem mirror")
-    parser.add_argument("--moto-port", type=int, default=0, help="embedded moto port (default: a free port)")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="apply/destroy timeout in seconds")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    _add_share_plans_argument(parser)
 
 
 def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,48 +131,17 @@ def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
         "container, or the open-source runtime started here); on LocalStack, a plan that needs services it "
         "does not serve is kept as its result and applied on the embedded moto, as the report says",
     )
-    _add_endpoint_argument(parser)
-
-
-def _add_endpoint_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", default=None, metavar="URL", help="a running LocalStack on loopback")
 
 
-def _add_share_plans_argument(parser: argparse.ArgumentParser) -> None:
+def _add_ttl_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--share-plans",
-        type=Path,
+        "--ttl",
+        type=float,
         default=None,
-        metavar="DIR",
-        help="share pre-apply plans with other stackprobe processes of the same run through DIR (each "
-        "still plans what it applies; a plan needed only as JSON is read when another process made it)",
+        metavar="SECONDS",
+        help="a live session's emulator stops itself after this long without a request (default: 8 hours; 0: never)",
     )
-
-
-def _add_parity_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("tf_dir", type=Path, help="Terraform root module directory")
-    parser.add_argument(
-        "--var-file", action="append", default=[], type=Path, metavar="FILE", help="a .tfvars file (repeatable)"
-    )
-    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="a -var (repeatable)")
-    parser.add_argument(
-        "--teardown-var", action="append", default=[], metavar="NAME=VALUE", help="a -var applied just before destroy"
-    )
-    parser.add_argument("--format", choices=("text", "md", "json"), default="text", help="table format on stdout")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="also write the table to FILE; the format follows the suffix (.md, .json); repeatable",
-    )
-    _add_endpoint_argument(parser)
-    parser.add_argument("--terraform", default=None, metavar="BINARY", help="terraform or tofu binary")
-    parser.add_argument("--provider-mirror", default=None, metavar="DIR", help="provider filesystem mirror")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="apply/destroy timeout in seconds")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    _add_share_plans_argument(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,12 +149,27 @@ def build_parser() -> argparse.ArgumentParser:
         prog="stackprobe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    verify = sub.add_parser("verify", help="verify a configuration end to end")
-    _add_stack_arguments(verify)
-    _add_backend_arguments(verify)
-    audit = sub.add_parser("audit", help="audit any configuration; findings by severity")
-    _add_stack_arguments(audit)
-    _add_backend_arguments(audit)
+    for name, text in (("verify", "verify a configuration end to end"), ("audit", "audit any configuration")):
+        command = sub.add_parser(name, help=text)
+        _add_stack_arguments(command)
+        _add_report_arguments(command)
+        _add_check_arguments(command)
+        _add_backend_arguments(command)
+        _add_run_arguments(command)
+        lifetime = command.add_mutually_exclusive_group()
+        lifetime.add_argument(
+            "--keep-stack",
+            action="store_true",
+            help="leave the stack running at the end, in a new live session (see `status` and `down`)",
+        )
+        lifetime.add_argument(
+            "--reuse",
+            action="store_true",
+            help="attach to the stack's live session (or start one) and leave it running; an unchanged "
+            "configuration runs no terraform, a changed one an incremental apply",
+        )
+        _add_ttl_argument(command)
+    audit = sub.choices["audit"]
     audit.add_argument("--fail-on", default="high", help="lowest severity that fails the run (default: high)")
     audit.add_argument(
         "--improvements",
@@ -171,8 +178,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write an IMPROVEMENTS report (Markdown) generated from the findings",
     )
+    up = sub.add_parser("up", help="apply a configuration to a detached emulator and leave both running")
+    _add_stack_arguments(up)
+    _add_check_arguments(up)
+    _add_backend_arguments(up)
+    _add_run_arguments(up)
+    _add_ttl_argument(up)
+    status = sub.add_parser("status", help="list the live sessions")
+    status.add_argument("tf_dir", type=Path, nargs="?", default=None, help="only the sessions of this directory")
+    status.add_argument("--json", action="store_true", help="as JSON")
+    down = sub.add_parser("down", help="destroy a live session's stack and stop its emulator")
+    _add_stack_arguments(down, optional_dir=True)
+    _add_run_arguments(down)
+    down.add_argument(
+        "--force", action="store_true", help="forget a session whose emulator is gone (stops it if it still runs)"
+    )
     mutate = sub.add_parser("mutate", help="plant every catalogued defect; each must be killed by a check")
     _add_stack_arguments(mutate)
+    _add_check_arguments(mutate)
+    _add_run_arguments(mutate)
     mutate.add_argument("--catalogue", type=Path, default=None, help="mutant catalogue (default: DIR/mutants.yaml)")
     mutate.add_argument("--only", action="append", default=[], metavar="ID", help="run only these mutants")
     mutate.add_argument(
@@ -183,21 +207,38 @@ def build_parser() -> argparse.ArgumentParser:
     parity = sub.add_parser(
         "parity", help="the same checks on embedded moto and on LocalStack; disagreements are emulator findings"
     )
-    _add_parity_arguments(parity)
+    _add_stack_arguments(parity)
+    _add_check_arguments(parity)
+    _add_run_arguments(parity)
+    parity.add_argument("--endpoint", default=None, metavar="URL", help="a running LocalStack on loopback")
+    parity.add_argument("--format", choices=("text", "md", "json"), default="text", help="table format on stdout")
+    parity.add_argument(
+        "--output",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also write the table to FILE; the format follows the suffix (.md, .json); repeatable",
+    )
     compat = sub.add_parser("compat", help="print the moto compatibility table")
     compat.add_argument("--markdown", action="store_true", help="as the Markdown committed in docs/backends.md")
     compat.add_argument("--terraform-dir", default="terraform", help="configurations whose services to list")
-    serve = sub.add_parser("serve", help="run the embedded moto until interrupted")
+    serve = sub.add_parser("serve", help="run the patched moto until interrupted")
     serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
+    serve.add_argument("--region", default="eu-west-1")
+    serve.add_argument("--ready-file", type=Path, default=None, help="write the endpoint and token here when ready")
+    serve.add_argument("--idle-ttl", type=float, default=0.0, help="exit after this many idle seconds (0: never)")
     return parser
 
 
+# -- resolving arguments ---------------------------------------------------------------------------
 def _pairs(items: list[str], option: str) -> tuple[tuple[str, str], ...]:
     pairs = []
     for item in items:
         name, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"stackprobe: {option} expects NAME=VALUE, got {item!r}")
+        if not sep or not name.strip():
+            raise StackprobeError(f"{option} expects NAME=VALUE, got {item!r}", f"write it as {option} NAME=VALUE.")
         pairs.append((name.strip(), value))
     return tuple(pairs)
 
@@ -222,74 +263,186 @@ def _check_settings(args: argparse.Namespace) -> CheckSettings:
 
 
 def _settings(args: argparse.Namespace) -> RunSettings:
-    return RunSettings(
+    cache = default_cache_dir()
+    lifetime = Lifetime.EPHEMERAL
+    if getattr(args, "keep_stack", False):
+        lifetime = Lifetime.KEEP
+    elif getattr(args, "reuse", False) or args.command == "up":
+        lifetime = Lifetime.REUSE
+    settings = RunSettings(
         backend=getattr(args, "backend", "moto"),
         endpoint=getattr(args, "endpoint", None),
         terraform_binary=args.terraform,
         provider_mirror=args.provider_mirror,
         moto_port=getattr(args, "moto_port", 0),
         apply_timeout=args.timeout,
-        keep_stack=getattr(args, "keep_stack", False),
-        shared_plans=getattr(args, "share_plans", None),
+        lifetime=lifetime,
+        cache_dir=cache,
+        plan_store=cache / "plans" if args.plan_cache == "on" else None,
     )
+    ttl = getattr(args, "ttl", None)
+    return replace(settings, idle_ttl=ttl) if ttl is not None else settings
 
 
-def _progress(quiet: bool) -> tuple[logging.Handler | None, float]:
-    if quiet:
-        return None, time.monotonic()
+def _progress(quiet: bool) -> Callable[[str], None]:
+    """Where progress goes: stderr with the seconds since start (terraform's own lines included)."""
     started = time.monotonic()
 
-    class ProgressHandler(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            message = record.getMessage()
-            if any(marker in message for marker in PROGRESS_MARKERS):
-                sys.stderr.write(f"  [{time.monotonic() - started:5.0f}s] {message}\n")
+    def say(message: str) -> None:
+        if not quiet:
+            sys.stderr.write(f"[{time.monotonic() - started:5.0f}s] {message}\n")
 
-    handler = ProgressHandler()
-    logger = logging.getLogger("stackprobe.terraform")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    return handler, started
+    if not quiet:
+
+        class ProgressHandler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                message = record.getMessage()
+                if any(marker in message for marker in PROGRESS_MARKERS):
+                    sys.stderr.write(f"  [{time.monotonic() - started:5.0f}s] {message}\n")
+
+        logger = logging.getLogger("stackprobe.terraform")
+        logger.addHandler(ProgressHandler())
+        logger.setLevel(logging.INFO)
+    return say
 
 
-def _write_outputs(report: object, outputs: list[Path]) -> None:
-    from stackprobe.report.model import RunReport
+def _say_ignored(say: Callable[[str], None]) -> None:
+    import os
 
-    assert isinstance(report, RunReport)
-    formats = {".md": "md", ".json": "json", ".xml": "junit", ".sarif": "sarif"}
+    from stackprobe.backends.guard import ignored_from_environment
+
+    ignored = ignored_from_environment(os.environ)
+    if ignored:
+        say(f"ignored from the environment (the emulator's replace them): {', '.join(ignored)}")
+
+
+# -- commands --------------------------------------------------------------------------------------
+def _write_outputs(report: RunReport, outputs: list[Path]) -> None:
     for path in outputs:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render(report, formats.get(path.suffix, "text")), encoding="utf-8")
+        path.write_text(render(report, OUTPUT_SUFFIXES.get(path.suffix, "text")), encoding="utf-8")
 
 
-def _run_stack(args: argparse.Namespace, title: str) -> int:
+def exit_status(report: RunReport, threshold: Severity | None) -> int:
+    """0, 1 or 2 as the module docstring says (`threshold` None: any failing check counts)."""
+    if report.outcome != RunOutcome.COMPLETE:
+        return EXIT_NOT_RUN
+    if threshold is None:
+        return EXIT_OK if report.passed else EXIT_FINDINGS
+    return EXIT_FINDINGS if report.errors or report.failed_at_or_above(threshold) else EXIT_OK
+
+
+def _run_stack(args: argparse.Namespace) -> int:
     from stackprobe.pipeline import verify
 
     spec = _spec(args)
     settings = _settings(args)
-    _, started = _progress(args.quiet)
-
-    def say(message: str) -> None:
-        if not args.quiet:
-            sys.stderr.write(f"[{time.monotonic() - started:5.0f}s] {message}\n")
-
+    threshold = Severity.parse(args.fail_on) if args.command == "audit" else None
+    say = _progress(args.quiet)
+    _say_ignored(say)
     with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
         report = verify(
-            spec, settings, Path(work_root), title=title, progress=say, check_settings=_check_settings(args)
+            spec, settings, Path(work_root), title=args.command, progress=say, check_settings=_check_settings(args)
         )
     sys.stdout.write(render(report, args.format))
     _write_outputs(report, args.output)
-    if title == "audit":
-        if args.improvements is not None:
-            from stackprobe.report.improvements import render_improvements
+    if args.command == "audit" and args.improvements is not None:
+        from stackprobe.report.improvements import render_improvements
 
-            args.improvements.parent.mkdir(parents=True, exist_ok=True)
-            name = args.tf_dir.resolve().name
-            command = f"stackprobe audit {args.tf_dir} --improvements {args.improvements}"
-            args.improvements.write_text(render_improvements(report, name, command), encoding="utf-8")
-        threshold = Severity.parse(args.fail_on)
-        return EXIT_FAILED if report.errors or report.failed_at_or_above(threshold) else 0
-    return 0 if report.passed else EXIT_FAILED
+        args.improvements.parent.mkdir(parents=True, exist_ok=True)
+        name = args.tf_dir.resolve().name
+        command = f"stackprobe audit {args.tf_dir} --improvements {args.improvements}"
+        args.improvements.write_text(render_improvements(report, name, command), encoding="utf-8")
+    return exit_status(report, threshold)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from stackprobe.live import LiveSessionError, LiveSessions, open_live
+
+    spec = _spec(args)
+    settings = _settings(args)
+    say = _progress(args.quiet)
+    _say_ignored(say)
+    sessions = LiveSessions(settings.cache_dir)
+    with sessions.hold(spec, "up"), sigterm_as_interrupt():
+        if sessions.load(spec) is not None:
+            raise LiveSessionError(
+                f"A live session of {spec.name} already runs",
+                f"attach to it (`pytest --stackprobe-reuse`, `stackprobe verify ... --reuse`), see it with "
+                f"`stackprobe status`, or end it with `stackprobe down {spec.cli_arguments()}`.",
+            )
+        with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root:
+            opened = open_live(spec, settings, Path(work_root), create=True, say=say)
+            try:
+                ending = opened.stack.end()
+            finally:
+                opened.run.close()
+    sys.stdout.write(
+        f"{ending.render()}\n"
+        f"  boto3:   AWS_ENDPOINT_URL={opened.session.endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n"
+    )
+    return EXIT_OK
+
+
+def _sessions_for(args: argparse.Namespace, settings: RunSettings) -> list[StackSpec]:
+    """The live sessions `down` may mean: its exact spec, else the only session of that directory."""
+    from stackprobe.live import LiveSessionError, LiveSessions
+
+    sessions = LiveSessions(settings.cache_dir)
+    if args.tf_dir is not None:
+        spec = _spec(args)
+        if sessions.load(spec) is not None:
+            return [spec]
+        candidates = [s for s in sessions.all() if s.spec.tf_dir == spec.tf_dir]
+    else:
+        candidates = sessions.all()
+    if len(candidates) == 1:
+        found = candidates[0].spec
+        teardown = _pairs(args.teardown_var, "--teardown-var") or found.teardown_variables
+        return [StackSpec(found.tf_dir, found.var_files, found.variables, teardown)]
+    if not candidates:
+        raise LiveSessionError("No live session matches", "`stackprobe status` lists the live sessions.")
+    listed = "; ".join(f"stackprobe down {s.spec.cli_arguments()}" for s in candidates)
+    raise LiveSessionError(
+        f"{len(candidates)} live sessions match", f"name the one to end with its var files and variables: {listed}."
+    )
+
+
+def _down(args: argparse.Namespace) -> int:
+    from stackprobe.live import end_live
+
+    settings = _settings(args)
+    say = _progress(args.quiet)
+    (spec,) = _sessions_for(args, settings)
+    with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
+        report = end_live(spec, settings, Path(work_root), force=args.force, say=say)
+    if report is None:
+        sys.stdout.write(f"Forgot the live session of {spec.name}: its emulator was gone.\n")
+        return EXIT_OK
+    sys.stdout.write(report.render() + "\n")
+    if not report.clean:
+        sys.stdout.write(
+            f"The session is kept so nothing is lost: fix the cause, then `stackprobe down {spec.cli_arguments()}` "
+            "again (or --force to forget it).\n"
+        )
+    return EXIT_OK if report.clean else EXIT_FINDINGS
+
+
+def _status(args: argparse.Namespace) -> int:
+    from stackprobe.live import LiveSessions, session_status
+
+    settings = RunSettings(cache_dir=default_cache_dir())
+    wanted = args.tf_dir.resolve() if args.tf_dir is not None else None
+    found = [s for s in LiveSessions(settings.cache_dir).all() if wanted is None or s.spec.tf_dir == wanted]
+    statuses = [session_status(session, settings) for session in found]
+    if args.json:
+        sys.stdout.write(json.dumps([s.to_json() for s in statuses], indent=2) + "\n")
+    elif not statuses:
+        sys.stdout.write("No live sessions.\n")
+    else:
+        now = time.time()
+        sys.stdout.write("".join(s.line(now) + "\n" for s in statuses))
+    return EXIT_OK
 
 
 def _parity(args: argparse.Namespace) -> int:
@@ -297,90 +450,86 @@ def _parity(args: argparse.Namespace) -> int:
     from stackprobe.parity import run_parity
 
     spec = _spec(args)
-    _, started = _progress(args.quiet)
-
-    def say(message: str) -> None:
-        if not args.quiet:
-            sys.stderr.write(f"[{time.monotonic() - started:5.0f}s] {message}\n")
-
+    say = _progress(args.quiet)
     with tempfile.TemporaryDirectory(prefix="stackprobe-parity-") as work_root, sigterm_as_interrupt():
         report = run_parity(spec, _settings(args), Path(work_root), progress=say, check_settings=_check_settings(args))
     sys.stdout.write(render_parity(report, args.format))
     for path in args.output:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_parity(report, {".md": "md", ".json": "json"}.get(path.suffix, "text")), "utf-8")
-    return 0 if report.ok else EXIT_FAILED
+    return EXIT_OK if report.ok else EXIT_FINDINGS
 
 
 def _mutate(args: argparse.Namespace) -> int:
     from stackprobe.context import build_context
+    from stackprobe.inventory import TeardownReport
     from stackprobe.mutants.catalogue import load_catalogue
     from stackprobe.mutants.runner import MutationRun
-    from stackprobe.session import StackSession
+    from stackprobe.run import Run
 
     spec = _spec(args)
     catalogue = load_catalogue(args.catalogue or spec.tf_dir / "mutants.yaml")
     mutants = [m for m in catalogue.mutants if not args.only or m.id in args.only]
-    _progress(args.quiet)
+    say = _progress(args.quiet)
+    check_settings = _check_settings(args)
     with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
-        session = StackSession(_settings(args), Path(work_root))
+        run = Run(_settings(args), Path(work_root), workspaces_outlive_run=False)
         try:
-            if not args.quiet:
-                sys.stderr.write(f"==> deploying {spec.name}, then {len(mutants)} mutants\n")
-            session.deploy(spec)
-            stack = session.stack(spec)
-            check_settings = _check_settings(args)
-            run = MutationRun(stack, lambda: build_context(stack, check_settings))
-            report = run.run(mutants, isolated=args.isolated)
+            say(f"==> deploying {spec.name}, then {len(mutants)} mutants")
+            stack = run.stack(spec)
+            deployed = stack.deploy()
+            report = MutationRun(stack, lambda: build_context(deployed, check_settings)).run(
+                mutants, isolated=args.isolated
+            )
+            say("==> destroy, then inventory the emulator")
+            ending = stack.end()
         finally:
-            session.close()
-    sys.stdout.write(report.render() + "\n")
-    return 0 if report.score == 1.0 else EXIT_FAILED
+            run.close()
+    sys.stdout.write(report.render() + "\n" + ending.render() + "\n")
+    clean = not isinstance(ending, TeardownReport) or ending.clean
+    return EXIT_OK if report.score == 1.0 and clean else EXIT_FINDINGS
 
 
 def _compat(args: argparse.Namespace) -> int:
     from stackprobe.backends.compat.table import text_table
-    from stackprobe.report.backends_doc import render
+    from stackprobe.report.backends_doc import render as render_backends
 
-    sys.stdout.write(render(Path(args.terraform_dir)) if args.markdown else text_table())
-    return 0
+    sys.stdout.write(render_backends(Path(args.terraform_dir)) if args.markdown else text_table())
+    return EXIT_OK
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from stackprobe.backends.moto import EmbeddedMoto
+    from stackprobe.backends.moto import serve
 
-    emulator = EmbeddedMoto(port=args.port)
-    backend = emulator.start()
-    sys.stdout.write(f"{backend.endpoint}\n")
-    sys.stdout.flush()
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        emulator.stop()
-    return 0
+    return serve(args.port, args.host, args.region, args.ready_file, args.idle_ttl)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "verify": _run_stack,
+    "audit": _run_stack,
+    "up": _up,
+    "status": _status,
+    "down": _down,
+    "parity": _parity,
+    "mutate": _mutate,
+    "compat": _compat,
+    "serve": _serve,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("verify", "audit"):
-            return _run_stack(args, args.command)
-        if args.command == "parity":
-            return _parity(args)
-        if args.command == "mutate":
-            return _mutate(args)
-        if args.command == "compat":
-            return _compat(args)
-        if args.command == "serve":
-            return _serve(args)
+        return COMMANDS[args.command](args)
     except StackprobeError as exc:
         sys.stderr.write(f"stackprobe: {exc}\n")
-        return EXIT_ERROR
+        return EXIT_NOT_RUN
+    except ValueError as exc:  # e.g. an unknown --fail-on severity
+        sys.stderr.write(f"stackprobe: {exc}\n")
+        return EXIT_NOT_RUN
     except KeyboardInterrupt:
         sys.stderr.write("stackprobe: interrupted; what was applied has been destroyed.\n")
-        return 130
-    return EXIT_USAGE
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

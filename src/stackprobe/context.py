@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from stackprobe.checks.base import CheckContext
 from stackprobe.settings import CheckSettings, load_requirements
-from stackprobe.stack import StackUnderTest
+from stackprobe.stack import DeployedStack
 
 
-def build_context(stack: StackUnderTest, settings: CheckSettings) -> CheckContext:
-    """A CheckContext for `stack` as it is now (the state is read again on each call: mutants change it)."""
-    deployed = stack.deployed
-    if deployed is None:
-        raise ValueError(f"{stack.spec.name} is not deployed: a CheckContext needs a deployed stack")
+def build_context(deployed: DeployedStack, settings: CheckSettings) -> CheckContext:
+    """A CheckContext for `deployed` as it is now (the state is read again on each call: mutants change it)."""
+    stack = deployed.owner
     return CheckContext(
         backend=deployed.backend,
         plan=deployed.plan,

@@ -1,7 +1,7 @@
 """Parity: one configuration on the embedded moto and on LocalStack, the same checks, side by side.
 
 Both runs are the whole `pipeline.verify` (plan, apply, checks, second plan, destroy), each in its own
-terraform workspace and session; they run concurrently (moto in this process, LocalStack as its own
+terraform workspace and run; they run concurrently (moto in this process, LocalStack as its own
 process). The comparison is about the emulators, not the stack: when the same check on the same
 configuration passes on one and fails (or errors) on the other, one of the two emulators answers
 differently from the other, and that row is an EMULATOR DISAGREEMENT with both evidences. A check that
@@ -21,10 +21,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from stackprobe.checks import CATALOGUE
+from stackprobe.checks import CHECKS
 from stackprobe.checks.base import Check, CheckResult, Status
+from stackprobe.plan_store import PlanStore
 from stackprobe.report.model import RunReport
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 from stackprobe.settings import CheckSettings, RunSettings, StackSpec
 
 SIDES = ("moto", "localstack")
@@ -138,7 +139,7 @@ def compare_reports(moto: RunReport, localstack: RunReport, checks: Iterable[Che
         "moto": {r.check.id: r for r in moto.results},
         "localstack": {r.check.id: r for r in localstack.results},
     }
-    ordered = list(CATALOGUE if checks is None else checks)
+    ordered = list(CHECKS if checks is None else checks)
     known = {c.id for c in ordered}
     # Checks a report holds that the list does not (a caller's own), after the listed ones.
     for result in [*moto.results, *localstack.results]:
@@ -172,33 +173,37 @@ def run_parity(
     from stackprobe.pipeline import verify
 
     say = progress or (lambda message: None)
-    selected = list(CATALOGUE if checks is None else checks)
+    selected = list(CHECKS if checks is None else checks)
     saved_environ = dict(os.environ)
     sides = {
         "localstack": replace(settings, backend="localstack"),
         "moto": replace(settings, backend="moto", endpoint=None),
     }
     # LocalStack must not hand its apply to moto here: that would compare moto with itself.
-    sessions = {
-        name: StackSession(side, work_root / name, defer_unserved=name != "localstack") for name, side in sides.items()
+    plans = PlanStore(settings.plan_store) if settings.plan_store is not None else None
+    runs = {
+        name: Run(
+            side, work_root / name, plans=plans, defer_unserved=name != "localstack", workspaces_outlive_run=False
+        )
+        for name, side in sides.items()
     }
-    started: list[StackSession] = []
+    started: list[Run] = []
     try:
-        # LocalStack first: it looks for an external LocalStack at $AWS_ENDPOINT_URL, which moto's session
-        # is about to pin to itself. Each session pins the process environment when its backend starts;
+        # LocalStack first: it looks for an external LocalStack at $AWS_ENDPOINT_URL, which moto's run
+        # is about to pin to itself. Each run pins the process environment when its backend starts;
         # every terraform run and boto3 client gets its own backend's environment explicitly, so the two
         # coexist, and the caller's environment is restored at the end.
         for name in ("localstack", "moto"):
             say(f"==> starting {name}")
-            _ = sessions[name].backend
-            started.append(sessions[name])
+            _ = runs[name].backend
+            started.append(runs[name])
     except BaseException:
-        for session in started:
-            session.close()
+        for run in started:
+            run.close()
         os.environ.clear()
         os.environ.update(saved_environ)
         raise
-    handle = sessions["localstack"].emulator
+    handle = runs["localstack"].emulator
     lock = threading.Lock()
 
     def prefixed(name: str) -> Callable[[str], None]:
@@ -219,7 +224,7 @@ def run_parity(
                 checks=selected,
                 progress=prefixed("localstack"),
                 check_settings=check_settings,
-                session=sessions["localstack"],
+                run=runs["localstack"],
             )
             try:
                 moto_report = verify(
@@ -230,7 +235,7 @@ def run_parity(
                     checks=selected,
                     progress=prefixed("moto"),
                     check_settings=check_settings,
-                    session=sessions["moto"],
+                    run=runs["moto"],
                 )
             except KeyboardInterrupt:
                 say("==> interrupted: waiting for the LocalStack run to destroy what it applied")

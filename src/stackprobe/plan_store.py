@@ -1,16 +1,18 @@
-"""Pre-apply plans shared between the processes of one run: xdist workers, and the CLI runs they start.
+"""Pre-apply plans kept by digest, shared between the processes of a run and with later runs.
 
 A plan of the reference stack costs about 20 CPU-s (a plan and a `show -json`, each booting the
-provider), and on a 2-core machine the full suite is CPU-bound. Several processes of one run plan the
-same configuration against an empty emulator of the same kind: the worker that deploys the reference
-stack, the worker that checks every scenario's plan, the parity run's moto side. Whoever plans first
-publishes the plan's JSON here; a process that needs only the JSON (`StackSession.plan(spec,
-shared=True)`) reads it instead of planning again. A process that applies always plans itself, since
-a saved plan file names its own workspace and emulator.
+provider). Several processes of one run plan the same configuration against an empty emulator of the
+same kind (the worker that deploys the reference stack, the worker that checks every scenario's plan,
+the parity run's moto side), and a second `pytest -m unit` plans what the first one did. Whoever plans
+first publishes the plan's JSON here under its key (`plan_key`: the configuration's and the tools'
+digest, the emulator kind and the region); a caller that needs only the JSON reads it instead of
+planning again. A stack that applies always plans itself, since a saved plan file names its own
+workspace and emulator (`StackUnderTest.plan` publishes what it planned).
 
 The claim is an exclusive `flock` held while planning: a reader that finds a plan in progress waits
 for the lock (released when the planner finishes, fails, or dies), then reads what was published, or
-plans itself when nothing was.
+plans itself when nothing was. The default store is in the user's cache (`RunSettings.cache_dir`), so
+it persists; `--stackprobe-plan-cache off` / `--plan-cache off` turns it off.
 """
 
 from __future__ import annotations
@@ -25,36 +27,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from stackprobe.settings import StackSpec
+from stackprobe.digest import StackDigest
 from stackprobe.terraform.plan import Plan
 
-LOG = logging.getLogger("stackprobe.shared_plans")
-CONFIGURATION_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
+LOG = logging.getLogger("stackprobe.plan_store")
 
 
-def plan_key(spec: StackSpec, backend: str, region: str) -> str:
-    """What a pre-apply plan depends on: the configuration's files, its variables, the emulator kind and region.
-
-    The teardown variables are not part of it: they are applied only before destroy.
-    """
-    digest = hashlib.sha256()
-    digest.update(json.dumps([str(spec.tf_dir), backend, region, list(spec.variables)]).encode())
-    for path in [*sorted(_configuration_files(spec.tf_dir)), *spec.var_files]:
-        digest.update(str(path).encode())
-        # A missing var file is reported by StackUnderTest.prepare, with its remedy, not here.
-        digest.update(path.read_bytes() if path.is_file() else b"\0missing")
-    return digest.hexdigest()[:32]
+def plan_key(digest: StackDigest, backend: str, region: str) -> str:
+    """What a pre-apply plan depends on: the configuration and tools (`digest`), the emulator kind and region."""
+    return hashlib.sha256(json.dumps([digest.value, backend, region]).encode()).hexdigest()[:32]
 
 
-def _configuration_files(directory: Path) -> Iterator[Path]:
-    # Local modules live under the root in the stacks this harness sees; one outside it is still
-    # caught by the root's own files, which name it.
-    for path in directory.rglob("*"):
-        if path.name.endswith(CONFIGURATION_SUFFIXES) and ".terraform" not in path.parts and path.is_file():
-            yield path
-
-
-class SharedPlans:
+class PlanStore:
     """A directory of published pre-apply plans, one JSON file per `plan_key`."""
 
     def __init__(self, directory: Path) -> None:

@@ -2,44 +2,67 @@
 
 Fixtures are nouns named after what they return:
 - `aws_backend`: the emulator's endpoint, region, dummy identity and capabilities;
-- `aws`: boto3 clients bound to it (`aws.s3`, `aws.client("ecs")`);
+- `aws`: boto3 clients bound to it (`aws.s3`, `aws.client("ecs")`), in the stack's own region;
 - `stack_spec`: the configuration under test, from the command line or ini options;
 - `tf_plan`: the parsed pre-apply plan of that configuration;
-- `deployed_stack`: the configuration applied once per session (destroy armed before apply);
+- `deployed_stack`: the configuration applied once per session, ended after it (destroyed, or kept
+  for a live session with --stackprobe-reuse / --keep-stack);
 - `stack_drift`: the second plan after apply, split into emulator drift and real drift;
-- `stacks`: the session's StackSession, to plan or deploy other configurations.
+- `check_context`: what every check reads about the deployed stack;
+- `stacks`: the session's `Run`, to plan or deploy other configurations;
+- `clean_backend`: the emulator, emptied for a test that builds resources itself.
+
+Installing the plugin costs a host project nothing it does not use: this module imports only pytest
+and stackprobe's settings; the emulator, boto3, moto and the terraform machinery load when a
+stackprobe fixture first runs. It registers only its own two markers (`unit`, `integration`) and adds
+`xdist_group` marks only when pytest-xdist is active, only to tests that use the deployed stack.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from stackprobe.backends.base import AwsBackend
-from stackprobe.checks.base import CheckContext
-from stackprobe.context import build_context
-from stackprobe.errors import StackprobeError
-from stackprobe.session import StackSession, sigterm_as_interrupt
-from stackprobe.settings import CheckSettings, RunSettings, StackSpec
-from stackprobe.stack import DeployedStack, StackUnderTest
-from stackprobe.terraform.drift import DriftReport
-from stackprobe.terraform.plan import Plan
+from stackprobe.settings import CheckSettings, Lifetime, RunSettings, StackSpec, default_cache_dir
+
+if TYPE_CHECKING:
+    from stackprobe.backends.base import AwsBackend
+    from stackprobe.checks.base import CheckContext
+    from stackprobe.live import OpenedLive
+    from stackprobe.run import Run
+    from stackprobe.stack import DeployedStack, StackUnderTest
+    from stackprobe.terraform.drift import DriftReport
+    from stackprobe.terraform.plan import Plan
 
 MARKERS = {
     "unit": "plan-level tests: read `terraform show -json`, apply nothing",
-    "integration": "deployed-state tests: apply to the emulator, then assert with boto3",
-    "harness": "tests of stackprobe itself (failure handling, guard, compatibility patches)",
-    "mutants": "mutation tests: every catalogued defect must be caught by a check",
+    "integration": "deployed-state tests: apply the stack under test to the emulator, then assert with boto3",
 }
-SESSION_KEY = pytest.StashKey[StackSession]()
-DEFERRED_PROPERTY = "stackprobe-deferred-apply"
-DEFERRED_SENT_KEY = pytest.StashKey[set[str]]()
+# The fixtures whose tests need the stack under test deployed (they run last, grouped under xdist).
+DEPLOYING_FIXTURES = frozenset({"deployed_stack", "check_context", "stack_drift"})
+NOTICE_PROPERTY = "stackprobe-notice"
+
+
+@dataclass
+class _State:
+    """What the plugin keeps for the session (in `config.stash`)."""
+
+    run: Run | None = None
+    live: OpenedLive | None = None
+    stack: StackUnderTest | None = None  # the stack under test once deployed (its owner ends it)
+    sent: set[str] = field(default_factory=set)
+    notices: list[str] = field(default_factory=list)
+
+
+STATE_KEY = pytest.StashKey[_State]()
+LIVE_HOLD_KEY = pytest.StashKey[contextlib.ExitStack]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -89,7 +112,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--stackprobe-app-dir",
         default=None,
         metavar="DIR",
-        help="the application live probes run, as its task definitions say (ini: stackprobe_app_dir)",
+        help="where --stackprobe-container commands run (default: the tf dir) (ini: stackprobe_app_dir)",
     )
     group.addoption(
         "--stackprobe-container",
@@ -107,10 +130,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "production rules when nothing says) (ini: stackprobe_environment)",
     )
     group.addoption(
+        "--stackprobe-reuse",
+        action="store_true",
+        default=None,
+        help="attach to the stack's live session (`stackprobe up`), or start one and leave it running; "
+        "unchanged configuration: no terraform runs; changed: an incremental apply (ini: stackprobe_reuse)",
+    )
+    group.addoption(
         "--keep-stack",
         action="store_true",
         default=False,
-        help="do not destroy the deployed stack at the end; keep its workspace",
+        help="leave the deployed stack running at the end, in a new live session (`stackprobe status`/`down`)",
+    )
+    group.addoption(
+        "--stackprobe-plan-cache",
+        choices=("on", "off"),
+        default=None,
+        help="read pre-apply plans of unchanged configurations from the plan store in the user cache "
+        "(default on) (ini: stackprobe_plan_cache)",
     )
     group.addoption(
         "--stackprobe-terraform",
@@ -159,53 +196,92 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini("stackprobe_environment", "production | staging | development | auto (the default)", default="auto")
+    parser.addini("stackprobe_reuse", "attach to the stack's live session, as --stackprobe-reuse", type="bool")
+    parser.addini("stackprobe_plan_cache", "on (the default) | off: the persistent plan store", default="on")
+    parser.addini(
+        "stackprobe_idle_ttl", "seconds a live session's emulator may stay idle before it stops (0: never)", default=""
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
-    config.pluginmanager.register(_DeferredApplyNotices(), "stackprobe-deferred-apply")
+    config.stash[STATE_KEY] = _State()
+    config.pluginmanager.register(_Notices(), "stackprobe-notices")
+
+
+def lifetime(config: pytest.Config) -> Lifetime:
+    if config.getoption("--keep-stack"):
+        return Lifetime.KEEP
+    reuse = config.getoption("--stackprobe-reuse")
+    if reuse is None:
+        reuse = bool(config.getini("stackprobe_reuse"))
+    return Lifetime.REUSE if reuse else Lifetime.EPHEMERAL
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With a live stack, this run holds its session for its whole length (xdist workers share the hold).
+
+    A second run attached to the same live stack would change it under the first: it is refused at once,
+    with the holder named, before any test runs.
+    """
+    config = session.config
+    if lifetime(config) == Lifetime.EPHEMERAL or hasattr(config, "workerinput"):
+        return
+    from stackprobe.live import LiveSessionError, LiveSessions
+
+    hold = contextlib.ExitStack()
+    try:
+        hold.enter_context(LiveSessions(_settings(config).cache_dir).hold(_spec(config), "pytest"))
+    except LiveSessionError as exc:
+        raise pytest.UsageError(f"stackprobe: {exc}") from None
+    config.stash[LIVE_HOLD_KEY] = hold
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    hold = config.stash.get(LIVE_HOLD_KEY, None)
+    if hold is not None:
+        hold.close()
 
 
 def _deploys(item: pytest.Item) -> bool:
-    return "deployed_stack" in getattr(item, "fixturenames", ())
+    return bool(DEPLOYING_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns xdist_group marks into scheduling groups
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run tests that deploy a stack last, and keep them together.
+    """Run the tests that use the deployed stack last, and keep them together.
 
     In one process every moto server shares one in-memory state, so tests that reset the emulator
-    must run before a session stack is applied; the stable sort keeps every other order as written.
-    Under xdist, the same tests get one `xdist_group`, so `--dist loadgroup` applies the stack once.
+    must run before the stack is applied; the stable sort moves only the deploying tests and keeps
+    every other order as written. Under xdist, they get one `xdist_group`, so `--dist loadgroup`
+    applies the stack once (the mark is added only when xdist is active: elsewhere it is unknown).
     """
-
-    def order(item: pytest.Item) -> int:
-        # Mutants change the deployed stack, so they run after every test that reads it.
-        return 2 if item.get_closest_marker("mutants") else (1 if _deploys(item) else 0)
-
-    for item in items:
-        if _deploys(item) and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group("stackprobe-deployed-stack"))
-    items.sort(key=order)
+    if not any(_deploys(item) for item in items):
+        return
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            if _deploys(item) and item.get_closest_marker("xdist_group") is None:
+                item.add_marker(pytest.mark.xdist_group("stackprobe-deployed-stack"))
+    items.sort(key=_deploys)
 
 
 def _settings(config: pytest.Config) -> RunSettings:
-    return RunSettings(
+    cache = default_cache_dir()
+    plan_cache = config.getoption("--stackprobe-plan-cache") or str(config.getini("stackprobe_plan_cache"))
+    ttl = str(config.getini("stackprobe_idle_ttl")).strip()
+    settings = RunSettings(
         backend=config.getoption("--stackprobe-backend") or "moto",
         terraform_binary=config.getoption("--stackprobe-terraform"),
         provider_mirror=config.getoption("--stackprobe-provider-mirror"),
         moto_port=config.getoption("--stackprobe-moto-port"),
         endpoint=config.getoption("--stackprobe-endpoint"),
         apply_timeout=config.getoption("--stackprobe-timeout"),
-        keep_stack=config.getoption("--keep-stack"),
+        lifetime=lifetime(config),
+        cache_dir=cache,
+        plan_store=None if plan_cache == "off" else cache / "plans",
     )
-
-
-def _shared_plans_dir(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where this run's processes share pre-apply plans: beside every xdist worker's own base temp."""
-    base = tmp_path_factory.getbasetemp()
-    return (base.parent if hasattr(config, "workerinput") else base) / "stackprobe-shared-plans"
+    return replace(settings, idle_ttl=float(ttl)) if ttl else settings
 
 
 def _spec(config: pytest.Config) -> StackSpec:
@@ -263,7 +339,6 @@ def check_settings(config: pytest.Config) -> CheckSettings:
         path = Path(value)
         app_dir = (path if path.is_absolute() else Path(str(config.rootpath)) / path).resolve()
     environment = config.getoption("--stackprobe-environment") or str(config.getini("stackprobe_environment"))
-    commands = _pairs(config, "stackprobe_containers", "--stackprobe-container")
     reduced = None
     backend_files = backend_var_files(config)
     if backend_files and not config.getoption("--stackprobe-var-file"):
@@ -274,7 +349,7 @@ def check_settings(config: pytest.Config) -> CheckSettings:
         reduced = f"the stack deployed for {backend} ({subset}: the subset of the stack that {backend} serves)"
     return CheckSettings(
         app_dir=app_dir,
-        container_commands=commands,
+        container_commands=_pairs(config, "stackprobe_containers", "--stackprobe-container"),
         environment=None if environment == "auto" else environment,
         reduced_stack=reduced,
     )
@@ -287,60 +362,9 @@ def reproduce_command(config: pytest.Config, nodeid: str) -> str:
     parts += [f"--stackprobe-var-file={p}" for p in spec.var_files]
     parts += [f"--stackprobe-var={k}={v}" for k, v in spec.variables]
     parts += [f"--stackprobe-teardown-var={k}={v}" for k, v in spec.teardown_variables]
+    if lifetime(config) == Lifetime.REUSE:
+        parts.append("--stackprobe-reuse")
     return shlex.join(parts)
-
-
-@pytest.fixture(scope="session")
-def stacks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSession]:
-    """The session's emulator and stacks; tears every stack down at the end (unless --keep-stack)."""
-    config = request.config
-    settings = replace(_settings(config), shared_plans=_shared_plans_dir(config, tmp_path_factory))
-    session = StackSession(settings, tmp_path_factory.mktemp("stackprobe"))
-    config.stash[SESSION_KEY] = session
-    with sigterm_as_interrupt():
-        yield session
-    if not session.settings.keep_stack:
-        session.close()
-    elif session.emulator is not None:
-        session.emulator.stop()
-
-
-@pytest.fixture(scope="session")
-def aws_backend(stacks: StackSession) -> AwsBackend:
-    """Endpoint, region, dummy credentials and capabilities of the emulator (guard already passed)."""
-    try:
-        return stacks.backend
-    except StackprobeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture
-def clean_backend(stacks: StackSession) -> AwsBackend:
-    """The emulator, emptied for this test (refused while a session stack is deployed in it)."""
-    try:
-        return stacks.reset_emulator()
-    except StackprobeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-class AwsClients:
-    """boto3 clients bound to the backend: `aws.s3`, `aws.client("ecs", region_name=...)`."""
-
-    def __init__(self, backend: AwsBackend) -> None:
-        self.backend = backend
-
-    def client(self, service: str, region_name: str | None = None) -> Any:
-        return self.backend.client(service, region_name=region_name)
-
-    def __getattr__(self, service: str) -> Any:
-        if service.startswith("_"):
-            raise AttributeError(service)
-        return self.backend.client(service.replace("_", "-"))
-
-
-@pytest.fixture(scope="session")
-def aws(aws_backend: AwsBackend) -> AwsClients:
-    return AwsClients(aws_backend)
 
 
 @pytest.fixture(scope="session")
@@ -349,118 +373,270 @@ def stack_spec(request: pytest.FixtureRequest) -> StackSpec:
 
 
 @pytest.fixture(scope="session")
-def tf_plan(stacks: StackSession, stack_spec: StackSpec, aws_backend: AwsBackend) -> Plan:
-    """The pre-apply plan of the stack under test, as a Plan model."""
+def stacks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """The session's Run: its emulator and every stack deployed in it; ended when the session ends.
+
+    With --stackprobe-reuse or --keep-stack the emulator is the stack's live session's (attached to, or
+    started now and left running), so `aws` and every check see the live stack.
+    """
+    from stackprobe.plan_store import PlanStore
+    from stackprobe.run import Run, sigterm_as_interrupt
+
+    config = request.config
+    state = config.stash[STATE_KEY]
+    settings = _settings(config)
+    work_root = tmp_path_factory.mktemp("stackprobe")
+    plans = PlanStore(settings.plan_store) if settings.plan_store is not None else None
+    with sigterm_as_interrupt():
+        if settings.lifetime == Lifetime.EPHEMERAL:
+            state.run = Run(settings, work_root, plans=plans)
+        else:
+            state.live = _open_live(config, settings, work_root)
+            state.run = state.live.run
+        try:
+            yield state.run
+        finally:
+            for spec, ending in state.run.close():
+                state.notices.append(f"{spec.name}: {ending.render()}")
+
+
+def _open_live(config: pytest.Config, settings: RunSettings, work_root: Path) -> OpenedLive:
+    from stackprobe.errors import StackprobeError
+    from stackprobe.live import LiveSessionError, LiveSessions, open_live
+
+    spec = _spec(config)
+    if settings.lifetime == Lifetime.KEEP and LiveSessions(settings.cache_dir).load(spec) is not None:
+        pytest.fail(
+            f"--keep-stack: a live session of {spec.name} already runs; attach to it with --stackprobe-reuse, "
+            f"or end it with `stackprobe down {spec.cli_arguments()}`",
+            pytrace=False,
+        )
     try:
-        return stacks.plan(stack_spec)
+        opened = open_live(spec, settings, work_root, create=True)
+    except LiveSessionError as exc:
+        pytest.fail(str(exc), pytrace=False)
     except StackprobeError as exc:
-        pytest.fail(stacks.stack(stack_spec).failure_context(exc), pytrace=False)
+        pytest.fail(f"starting the live session failed: {exc}", pytrace=False)
+    config.stash[STATE_KEY].stack = opened.stack
+    return opened
 
 
 @pytest.fixture(scope="session")
-def deployed_stack(stacks: StackSession, stack_spec: StackSpec, aws_backend: AwsBackend) -> Iterator[DeployedStack]:
-    """The stack under test, applied once for the session and destroyed after it.
+def aws_backend(stacks: Run) -> AwsBackend:
+    """Endpoint, region, dummy credentials and capabilities of the emulator (guard already passed)."""
+    from stackprobe.errors import StackprobeError
+
+    try:
+        return stacks.backend
+    except StackprobeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def clean_backend(stacks: Run) -> AwsBackend:
+    """The emulator, emptied for this test (refused while the stack under test is deployed in it)."""
+    from stackprobe.errors import StackprobeError
+
+    if not stacks.owns_emulator:
+        pytest.skip(
+            "this test empties the emulator, and the emulator is a live session's: run it without --stackprobe-reuse"
+        )
+    try:
+        return stacks.reset_emulator()
+    except StackprobeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+class AwsClients:
+    """boto3 clients bound to the emulator: `aws.s3`, `aws.client("ecs", region_name=...)`.
+
+    Without `region_name`, clients use the stack's own region: where the deployed stack's resources
+    are (read from their ARNs), else the region of the stack's provider in its plan, else the run's.
+    `aws.region` says which, and why.
+    """
+
+    def __init__(self, backend: AwsBackend, config: pytest.Config) -> None:
+        self.backend = backend
+        self._config = config
+
+    @property
+    def region(self) -> str:
+        return self._region()[0]
+
+    @property
+    def region_source(self) -> str:
+        return self._region()[1]
+
+    def _region(self) -> tuple[str, str]:
+        stack = self._config.stash[STATE_KEY].stack
+        if stack is not None and stack.deployed is not None:
+            return stack.deployed.backend.region, "where the deployed stack's resources are"
+        state = self._config.stash[STATE_KEY]
+        if state.run is not None:
+            known = [s for s in state.run.deployed_stacks() if s.deployed is not None]
+            if known and known[0].deployed is not None:
+                return known[0].deployed.backend.region, "where the deployed stack's resources are"
+        return self.backend.region, "the run's default region (no stack deployed yet)"
+
+    def client(self, service: str, region_name: str | None = None) -> Any:
+        return self.backend.client(service, region_name=region_name or self.region)
+
+    def __getattr__(self, service: str) -> Any:
+        if service.startswith("_"):
+            raise AttributeError(service)
+        return self.client(service.replace("_", "-"))
+
+    def __repr__(self) -> str:
+        return f"AwsClients({self.backend.endpoint}, region {self.region}: {self.region_source})"
+
+
+@pytest.fixture(scope="session")
+def aws(aws_backend: AwsBackend, request: pytest.FixtureRequest) -> AwsClients:
+    return AwsClients(aws_backend, request.config)
+
+
+@pytest.fixture(scope="session")
+def tf_plan(request: pytest.FixtureRequest, stacks: Run, stack_spec: StackSpec) -> Plan:
+    """The pre-apply plan of the stack under test, as a Plan model (the plan store answers when it can)."""
+    from stackprobe.errors import StackprobeError
+
+    live = request.config.stash[STATE_KEY].live
+    if live is not None:
+        return live.deployed.plan
+    stack = stacks.stack(stack_spec)
+    try:
+        return stack.plan_json()
+    except StackprobeError as exc:
+        pytest.fail(stack.failure_context(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def deployed_stack(request: pytest.FixtureRequest, stacks: Run, stack_spec: StackSpec) -> Iterator[DeployedStack]:
+    """The stack under test, applied once for the session and ended after it.
+
+    Ephemeral (the default): destroy is armed before apply, so a failed or partial apply, Ctrl-C or
+    SIGTERM still ends in destroy, and teardown then proves the emulator holds nothing new, by listing
+    it service by service rather than trusting the state file. With --stackprobe-reuse or --keep-stack,
+    the stack is the live session's and is left running.
 
     On LocalStack, a stack that needs services it does not serve is planned there and applied on an
     embedded moto (the terminal summary names the services and resource types); `deployed_stack.backend`
     is where it lives.
-
-    Destroy is registered before apply (StackUnderTest arms it), so a failed or partial apply, Ctrl-C
-    or SIGTERM still ends in destroy. Teardown then proves the emulator holds nothing new, by
-    listing it service by service rather than trusting the state file.
     """
+    from stackprobe.errors import StackprobeError
+    from stackprobe.inventory import TeardownReport
+
+    state = request.config.stash[STATE_KEY]
+    if state.live is not None:
+        yield state.live.deployed
+        return
+    stack = stacks.stack(stack_spec)
     try:
-        try:
-            deployed = stacks.deploy(stack_spec)
-        except StackprobeError as exc:
-            pytest.fail(stacks.stack(stack_spec).failure_context(exc), pytrace=False)
+        route = stacks.route(stack_spec)
+        stack = route.stack
+        if route.deferral is not None:
+            state.notices.append(route.deferral.describe())
+        state.stack = stack
+        deployed = stack.deploy()
+    except StackprobeError as exc:
+        pytest.fail(stack.failure_context(exc), pytrace=False)
+    try:
         yield deployed
     finally:
-        # Looked up now, not before deploy: on LocalStack the apply may have been deferred to moto.
-        stack = stacks.stack(stack_spec)
-        if not stacks.settings.keep_stack and stack.teardown_report is None:  # else: torn down early
-            _teardown_or_fail(stack)
-
-
-def _teardown_or_fail(stack: StackUnderTest) -> None:
-    report = stack.teardown()
-    if not report.clean:
-        pytest.fail(report.render() + "\n\n" + stack.failure_context(), pytrace=False)
+        ending = stack.end()  # at once when ended earlier (see pytest_runtest_teardown)
+        if isinstance(ending, TeardownReport) and not ending.clean:
+            pytest.fail(ending.render() + "\n\n" + stack.failure_context(), pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """In an xdist worker, destroy the stack under test right after the last test that uses it.
+    """In an xdist worker, end the stack under test right after the last test that uses it.
 
     Those tests reach one worker as one xdist group, and the worker may be given other tests after
     them. Session fixtures end only with the session, so a later test that needs an empty emulator
-    (the harness checks reset it) would find the stack still deployed and be refused; it happened once
-    the deployed stack's chain got faster than the rest of the suite. Without xdist, the tests that
-    deploy run last (see pytest_collection_modifyitems) and the session's end destroys the stack.
+    (the harness checks reset it) would find the stack still deployed and be refused. Without xdist,
+    the tests that deploy run last (see pytest_collection_modifyitems) and the session's end ends it.
     """
+    from stackprobe.inventory import TeardownReport
+
     result = yield
-    session = item.config.stash.get(SESSION_KEY, None)
+    stack = item.config.stash[STATE_KEY].stack
     last_user = nextitem is not None and _deploys(item) and not _deploys(nextitem)
-    if last_user and hasattr(item.config, "workerinput") and session is not None and not session.settings.keep_stack:
-        stack = session.stack(_spec(item.config))
-        if stack.teardown_report is None:
-            _teardown_or_fail(stack)
+    if last_user and hasattr(item.config, "workerinput") and stack is not None and stack.ending is None:
+        ending = stack.end()
+        if isinstance(ending, TeardownReport) and not ending.clean:
+            pytest.fail(ending.render() + "\n\n" + stack.failure_context(), pytrace=False)
     return result
 
 
 @pytest.fixture(scope="session")
-def check_context(
-    request: pytest.FixtureRequest, stacks: StackSession, stack_spec: StackSpec, deployed_stack: DeployedStack
-) -> CheckContext:
-    """What every check needs about the deployed stack: backend, plan, state, outputs and the app."""
-    return build_context(stacks.stack(stack_spec), check_settings(request.config))
+def check_context(request: pytest.FixtureRequest, deployed_stack: DeployedStack) -> CheckContext:
+    """What every check needs about the deployed stack: backend, plan, state, outputs, how to run its containers."""
+    from stackprobe.context import build_context
+
+    return build_context(deployed_stack, check_settings(request.config))
 
 
 @pytest.fixture(scope="session")
-def stack_drift(stacks: StackSession, stack_spec: StackSpec, deployed_stack: DeployedStack) -> DriftReport:
+def stack_drift(request: pytest.FixtureRequest, deployed_stack: DeployedStack) -> DriftReport:
     """The second plan after apply, classified into known emulator drift and real drift."""
-    _, report = stacks.stack(stack_spec).second_plan()
+    live = request.config.stash[STATE_KEY].live
+    if live is not None:
+        return live.drift()
+    _, report = deployed_stack.owner.second_plan()
     return report
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    session = item.config.stash.get(SESSION_KEY, None)
-    if session is not None:
-        # Through a report (not a terminal write) so that the notice also crosses from xdist workers;
-        # once per notice and process, on the first report made after the deferral.
-        sent = item.config.stash.setdefault(DEFERRED_SENT_KEY, set())
-        for notice in (d.describe() for d in session.deferrals()):
-            if notice not in sent:
-                sent.add(notice)
-                report.user_properties.append((DEFERRED_PROPERTY, notice))
-    if report.failed and call.when in ("call", "setup") and session is not None and session.emulator is not None:
+    state = item.config.stash.get(STATE_KEY, None)
+    if state is None:
+        return report
+    # Through the report (not a terminal write) so that notices also cross from xdist workers; once
+    # per notice and process, on the first report made after it.
+    for notice in state.notices:
+        if notice not in state.sent:
+            state.sent.add(notice)
+            report.user_properties.append((NOTICE_PROPERTY, notice))
+    run = state.run
+    if report.failed and call.when in ("call", "setup") and run is not None and run.emulator is not None:
         report.sections.append(("stackprobe: reproduce", reproduce_command(item.config, item.nodeid)))
-        report.sections.append(("stackprobe: emulator requests", session.emulator.request_log.render_tail(15)))
+        report.sections.append(("stackprobe: emulator requests", run.emulator.request_log.render_tail(15)))
     return report
 
 
-class _DeferredApplyNotices:
-    """Collects the deferred-apply notices from test reports (local or xdist) for the terminal summary."""
+class _Notices:
+    """Collects stackprobe's notices from test reports (local or xdist) for the terminal summary."""
 
     def __init__(self) -> None:
         self.notices: dict[str, None] = {}  # ordered set
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
-            if name == DEFERRED_PROPERTY:
+            if name == NOTICE_PROPERTY:
                 self.notices[str(value)] = None
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        state = config.stash.get(STATE_KEY, None)
+        # Notices made after the last report (the session's end: how the stack ended) are added here.
+        for notice in state.notices if state is not None else []:
+            self.notices[notice] = None
         if self.notices:
-            terminalreporter.section("stackprobe: apply deferred to the embedded moto", sep="=", yellow=True)
+            terminalreporter.section("stackprobe", sep="=", yellow=True)
             for notice in self.notices:
                 terminalreporter.write_line(notice)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from stackprobe.backends.guard import ignored_from_environment
+
     spec = _spec(config)
     files = ", ".join(os.path.relpath(p) for p in spec.var_files) or "none"
     backend = config.getoption("--stackprobe-backend") or "moto"
-    return f"stackprobe: backend={backend} tf-dir={spec.tf_dir} var-files={files}"
+    lines = [f"stackprobe: backend={backend} tf-dir={spec.tf_dir} var-files={files} stack={lifetime(config).value}"]
+    ignored = ignored_from_environment(os.environ)
+    if ignored:
+        lines.append(f"stackprobe: ignored from the environment (the emulator's replace them): {', '.join(ignored)}")
+    return lines

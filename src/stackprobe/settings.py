@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,20 @@ REQUIREMENTS_FILE = "stackprobe-requirements.yaml"
 
 
 def default_cache_dir() -> Path:
-    """Per-user cache for terraform init results and apply caches ($STACKPROBE_CACHE_DIR overrides)."""
+    """Per-user cache: terraform init results, the plan store, live sessions ($STACKPROBE_CACHE_DIR overrides)."""
     override = os.environ.get("STACKPROBE_CACHE_DIR")
     if override:
         return Path(override).expanduser()
     base = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
     return Path(base) / "stackprobe"
+
+
+class Lifetime(StrEnum):
+    """What becomes of the stack under test when the run ends."""
+
+    EPHEMERAL = "ephemeral"  # destroyed, and the emulator proven to hold nothing it created
+    KEEP = "keep"  # kept running in a new live session (--keep-stack)
+    REUSE = "reuse"  # attached to its live session, or one is started; kept running (--reuse)
 
 
 @dataclass
@@ -39,9 +48,11 @@ class RunSettings:
     work_dir: Path | None = None
     apply_timeout: float = 1800.0
     parallelism: int = 10
-    keep_stack: bool = False
-    # A directory where the processes of one run share pre-apply plans (see stackprobe.shared_plans).
-    shared_plans: Path | None = None
+    lifetime: Lifetime = Lifetime.EPHEMERAL
+    # Where pre-apply plans are kept by digest (see stackprobe.plan_store); None: no plan store.
+    plan_store: Path | None = None
+    # Seconds without a request after which a live session's detached emulator stops itself (0: never).
+    idle_ttl: float = 8 * 3600.0
 
 
 @dataclass(frozen=True)

@@ -1,43 +1,58 @@
-"""One configuration, deployed to one emulator, from workspace to verified teardown.
+"""One configuration, deployed to one emulator, from workspace to how it ended.
+
+A `StackUnderTest` owns its workspace, its plans, its deployment and its ending: `end()` is the one
+place a deployment ends, and it returns how it ended. An *ephemeral* stack is destroyed and the
+emulator proven to hold nothing new (a `TeardownReport`); a *kept* stack is left running for a live
+session (a `KeptStack`, which says how to attach and how to stop it).
 
 The order of operations is the contract users rely on:
 1. the workspace, terraform init and the guard run before anything touches the emulator;
 2. a baseline inventory of the emulator is taken, so teardown can be proven without the state file;
 3. destroy is armed *before* apply: whatever happens next (a failed or partial apply, Ctrl-C,
-   SIGTERM, the emulator dying) `teardown()` runs destroy and then checks the emulator holds nothing
-   new. If the embedded emulator died, it is restarted on the same port first, so terraform can
-   refresh (finding nothing) and clear its state.
+   SIGTERM, the emulator dying) an ephemeral stack's `end()` runs destroy and then checks the emulator
+   holds nothing new. If the embedded emulator died, it is restarted on the same port first, so
+   terraform can refresh (finding nothing) and clear its state.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from stackprobe.backends.base import AwsBackend, Emulator
 from stackprobe.backends.guard import check_caller_identity, check_pinned
+from stackprobe.digest import StackDigest, configuration_digest, tools_digest
 from stackprobe.errors import BackendError, StackprobeError, TerraformFailed
 from stackprobe.inventory import Snapshot, TeardownReport, leftovers, snapshot
+from stackprobe.plan_store import PlanStore, plan_key
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.terraform.binary import find_binary
 from stackprobe.terraform.drift import DriftReport, classify
-from stackprobe.terraform.mirror import resolve_provider_source
+from stackprobe.terraform.mirror import ProviderSource, resolve_provider_source
 from stackprobe.terraform.plan import Plan
 from stackprobe.terraform.runner import TerraformRunner
-from stackprobe.terraform.workspace import create_workspace
+from stackprobe.terraform.workspace import Workspace, create_workspace
 
 LOG = logging.getLogger("stackprobe.stack")
 
 
+class StackMode(StrEnum):
+    EPHEMERAL = "ephemeral"  # destroyed at the end, and the emulator proven to hold nothing new
+    KEPT = "kept"  # left running at the end, for a live session to attach to
+
+
 @dataclass
 class DeployedStack:
-    """What an applied stack offers to checks and tests."""
+    """What an applied stack offers to checks and tests; `owner` is the StackUnderTest that ends it."""
 
     spec: StackSpec
     backend: AwsBackend
@@ -45,11 +60,32 @@ class DeployedStack:
     plan: Plan
     resources: list[str]
     apply_seconds: float
+    owner: StackUnderTest = field(repr=False, compare=False)
 
     def output(self, name: str) -> Any:
         if name not in self.outputs:
             raise KeyError(f"output {name!r} not found; outputs: {', '.join(sorted(self.outputs))}")
         return self.outputs[name]
+
+
+@dataclass(frozen=True)
+class KeptStack:
+    """How a kept stack ended: still deployed, with the commands to attach to it and to stop it."""
+
+    spec: StackSpec
+    endpoint: str
+    work_dir: Path
+
+    def render(self) -> str:
+        return (
+            f"Kept running: {self.spec.name} on {self.endpoint} (workspace {self.work_dir}).\n"
+            f"  attach:  pytest --stackprobe-reuse   or   stackprobe verify {self.spec.cli_arguments()} --reuse\n"
+            f"  status:  stackprobe status {self.spec.tf_dir}\n"
+            f"  stop:    stackprobe down {self.spec.cli_arguments()}"
+        )
+
+
+Ending = TeardownReport | KeptStack
 
 
 def stack_region(state: dict[str, Any], default: str) -> str:
@@ -69,8 +105,27 @@ def stack_region(state: dict[str, Any], default: str) -> str:
     return regions.most_common(1)[0][0] if regions else default
 
 
+def state_outputs(state: dict[str, Any]) -> dict[str, Any]:
+    """The root module's outputs as the state file holds them (what `terraform output -json` prints)."""
+    return {name: value.get("value") for name, value in (state.get("outputs") or {}).items()}
+
+
+def state_resources(state: dict[str, Any]) -> list[str]:
+    """Addresses of the managed resources in a state (empty when none)."""
+    addresses = []
+    for resource in state.get("resources", []):
+        if resource.get("mode") != "managed":
+            continue
+        prefix = f"{resource['module']}." if resource.get("module") else ""
+        for instance in resource.get("instances", []):
+            index = instance.get("index_key")
+            suffix = "" if index is None else f"[{json.dumps(index)}]"
+            addresses.append(f"{prefix}{resource['type']}.{resource['name']}{suffix}")
+    return addresses
+
+
 class StackUnderTest:
-    """Drives one StackSpec through plan, apply, second plan and destroy on one backend."""
+    """Drives one StackSpec through plan, apply, second plan and its end on one backend."""
 
     def __init__(
         self,
@@ -81,6 +136,10 @@ class StackUnderTest:
         emulator: Emulator | None = None,
         work_dir: Path | None = None,
         on_output: Callable[[str], None] | None = None,
+        plans: PlanStore | None = None,
+        mode: StackMode = StackMode.EPHEMERAL,
+        workspace_outlives_run: bool = True,
+        before_apply: Callable[[], bool] | None = None,
     ) -> None:
         self.spec = spec
         self.backend = backend
@@ -88,54 +147,96 @@ class StackUnderTest:
         self.emulator = emulator
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="stackprobe-"))
         self.on_output = on_output
+        self.plans = plans
+        self.mode = mode
+        # False when the workspace goes with the run (the CLI's temporary directory): a failure report
+        # then must not send the user to it.
+        self.workspace_outlives_run = workspace_outlives_run
+        # The run's preparation of its emulator for an apply; True when it emptied the account.
+        self.before_apply = before_apply
         self.runner: TerraformRunner | None = None
         self.baseline: Snapshot | None = None
-        self._plan: Plan | None = None
+        # The plan this stack computed in its own workspace: the only one it may apply.
+        self.own_plan: Plan | None = None
+        # The pre-apply plan as JSON, own or read from the plan store.
+        self._plan_json: Plan | None = None
+        # The CPU priority of this stack's terraform commands (0: the caller's; see TerraformRunner).
+        self.niceness = 0
         self.armed = False
         self.emulator_restarted = False
         self.deployed: DeployedStack | None = None
-        self.teardown_report: TeardownReport | None = None
+        self.ending: Ending | None = None
+        self._workspace: Workspace | None = None
+        self._provider_source: ProviderSource | None = None
+        self._digest: StackDigest | None = None
+        self._configuration: str | None = None
 
     def plan_only_copy(self, name: str) -> StackUnderTest:
         """The same stack on the same backend in a workspace of its own, for plans only.
 
-        Never applied, so it has no state or teardown, and its plans may run while this stack applies.
+        Never applied, so it has no state or ending, and its plans may run while this stack applies.
         """
         work_dir = self.work_dir / name
         work_dir.mkdir(parents=True, exist_ok=True)
         return StackUnderTest(self.spec, self.backend, self.settings, work_dir=work_dir)
 
     # -- preparation ---------------------------------------------------------------------------
+    @property
+    def provider_source(self) -> ProviderSource:
+        if self._provider_source is None:
+            self._provider_source = resolve_provider_source(self.settings.provider_mirror)
+        return self._provider_source
+
+    def workspace(self) -> Workspace:
+        """The copy of the configuration with the emulator's overrides (no terraform runs here)."""
+        if self._workspace is None:
+            missing = [p for p in self.spec.var_files if not p.is_file()]
+            if missing:
+                raise StackprobeError(
+                    f"Variable file {missing[0]} does not exist",
+                    "pass an existing .tfvars file with --var-file (paths are relative to the current directory).",
+                )
+            workspace = create_workspace(
+                self.spec.tf_dir,
+                self.work_dir,
+                endpoint=self.backend.endpoint,
+                access_key=self.backend.access_key,
+                secret_key=self.backend.secret_key,
+            )
+            # Taken now, from the pristine copy: init adds a lock file and `.terraform` to it.
+            self._configuration = configuration_digest(workspace, self.spec)
+            self._workspace = workspace
+        return self._workspace
+
+    def digest(self) -> StackDigest:
+        """The configuration's and the tools' digest, as this stack's workspace was copied."""
+        if self._digest is None:
+            self.workspace()
+            assert self._configuration is not None, "set when the workspace is copied"
+            self._digest = StackDigest(
+                configuration=self._configuration,
+                tools=tools_digest(self.settings.terraform_binary, self.provider_source.mirror),
+            )
+        return self._digest
+
     def prepare(self) -> TerraformRunner:
         """Copy, override, init. Nothing here talks to the emulator except the identity check."""
         if self.runner is not None:
             return self.runner
+        workspace = self.workspace()
         binary = find_binary(self.settings.terraform_binary)
-        source = resolve_provider_source(self.settings.provider_mirror)
-        workspace = create_workspace(
-            self.spec.tf_dir,
-            self.work_dir,
-            endpoint=self.backend.endpoint,
-            access_key=self.backend.access_key,
-            secret_key=self.backend.secret_key,
-        )
-        missing = [p for p in self.spec.var_files if not p.is_file()]
-        if missing:
-            raise StackprobeError(
-                f"Variable file {missing[0]} does not exist",
-                "pass an existing .tfvars file with --var-file (paths are relative to the current directory).",
-            )
         self.runner = TerraformRunner(
             workspace,
             binary,
             self.backend,
-            source,
+            self.provider_source,
             self.settings.cache_dir,
             var_files=list(self.spec.var_files),
             variables=dict(self.spec.variables),
             timeouts={"apply": self.settings.apply_timeout, "destroy": self.settings.apply_timeout},
             parallelism=self.settings.parallelism,
             on_output=self.on_output,
+            niceness=self.niceness,
         )
         self.runner.init()
         return self.runner
@@ -154,24 +255,54 @@ class StackUnderTest:
         """Where to look for the stack's resources: the run's region, us-east-1 (global services keep
         their resources there) and every region the configuration's provider blocks name."""
         found = [self.backend.region, "us-east-1"]
-        if self._plan is not None:
-            found += sorted(self._plan.provider_regions())
+        if self._plan_json is not None:
+            found += sorted(self._plan_json.provider_regions())
         return list(dict.fromkeys(found))
 
-    # -- lifecycle -----------------------------------------------------------------------------
-    def plan(self) -> Plan:
-        runner = self.prepare()
-        check_caller_identity(self.backend)
-        self._plan = runner.plan()
-        return self._plan
+    # -- plans ---------------------------------------------------------------------------------
+    def plan_key(self) -> str:
+        return plan_key(self.digest(), self.backend.name, self.backend.region)
 
-    def deploy(self, plan: Plan | None = None) -> DeployedStack:
-        """Plan (unless given the pre-apply plan), then apply with destroy armed first."""
+    def plan(self) -> Plan:
+        """This stack's own pre-apply plan (computed once, in its workspace; appliable), published to the store."""
+        if self.own_plan is None:
+
+            def compute() -> Plan:
+                runner = self.prepare()
+                check_caller_identity(self.backend)
+                return runner.plan()
+
+            self.own_plan = compute() if self.plans is None else self.plans.planned(self.plan_key(), compute)
+            self._plan_json = self.own_plan
+        return self.own_plan
+
+    def plan_json(self) -> Plan:
+        """The pre-apply plan's JSON: this stack's own, or one the plan store holds for the same digest.
+
+        For callers that read the plan and never apply it: a warm store answers without terraform.
+        """
+        if self._plan_json is None:
+            if self.plans is None:
+                return self.plan()
+            self._plan_json = self.plans.plan_json(self.plan_key(), self.plan)
+        return self._plan_json
+
+    def plan_in_progress_elsewhere(self) -> bool:
+        """Whether another process is planning this configuration right now (waiting for it is cheap)."""
+        return self.plans is not None and self.plans.in_progress(self.plan_key())
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def deploy(self) -> DeployedStack:
+        """Apply this stack's own plan (planned now if needed), with its end armed first."""
+        if self.deployed is not None:
+            return self.deployed
         runner = self.prepare()
         self.check_guard()
-        if plan is None:
-            plan = runner.plan()
-        self._plan = plan
+        plan = self.plan()
+        if self.before_apply is not None and self.before_apply():
+            # The plan may have read what the emptied account held (a default VPC's id, say).
+            self.own_plan = None
+            plan = self.plan()
         self.take_baseline()
         self.armed = True
         started = time.monotonic()
@@ -180,26 +311,65 @@ class StackUnderTest:
         except TerraformFailed as exc:
             if self.emulator is not None and not self.emulator.alive():
                 raise BackendError(
-                    "The embedded emulator stopped answering during apply",
+                    "The emulator stopped answering during apply",
                     "nothing to fix in the stack; rerun. If it recurs, look at the request log tail below for "
                     "the last call the emulator served.",
                     detail=exc.problem,
                 ) from exc
             raise
-        region = stack_region(runner.state(), self.backend.region)
-        self.deployed = DeployedStack(
+        self.deployed = self._deployed_from_state(plan, time.monotonic() - started)
+        return self.deployed
+
+    def _deployed_from_state(self, plan: Plan, apply_seconds: float) -> DeployedStack:
+        state = self.state()
+        region = stack_region(state, self.backend.region)
+        return DeployedStack(
             spec=self.spec,
             backend=replace(self.backend, region=region) if region != self.backend.region else self.backend,
-            outputs=runner.output(),
+            outputs=state_outputs(state),
             plan=plan,
-            resources=runner.state_resources(),
-            apply_seconds=time.monotonic() - started,
+            resources=state_resources(state),
+            apply_seconds=apply_seconds,
+            owner=self,
         )
+
+    def partial_deployment(self) -> DeployedStack | None:
+        """What a failed apply left deployed, for checks to judge before it is destroyed (None: nothing)."""
+        if not self.armed or not state_resources(self.state()):
+            return None
+        return self._deployed_from_state(self.own_plan or self.plan_json(), 0.0)
+
+    def resume(self, plan: Plan, baseline: Snapshot, workspace: Workspace, digest: StackDigest) -> DeployedStack:
+        """Take over a stack deployed earlier (a live session): its workspace, state and pre-apply plan.
+
+        No terraform runs: the outputs and resources come from the state file. The stack is armed, so
+        `end()` destroys it unless it is kept.
+        """
+        self._workspace = workspace
+        self._plan_json = plan
+        self.baseline = baseline
+        self._configuration = digest.configuration
+        self._digest = digest
+        self.armed = True
+        self.deployed = self._deployed_from_state(plan, 0.0)
+        return self.deployed
+
+    def update(self) -> DeployedStack:
+        """An incremental apply on the kept state (only what changed is touched); the new plan is kept."""
+        runner = self.prepare()
+        self.check_guard()
+        started = time.monotonic()
+        self.own_plan = runner.plan()
+        self._plan_json = self.own_plan
+        runner.apply_plan(self.own_plan)
+        self.deployed = self._deployed_from_state(self.own_plan, time.monotonic() - started)
         return self.deployed
 
     def state(self) -> dict[str, Any]:
-        """The local state as terraform last wrote it ({} before init or apply)."""
-        return self.runner.state() if self.runner is not None else {}
+        """The local state as terraform last wrote it ({} before apply)."""
+        if self._workspace is None or not self._workspace.state_path.exists():
+            return {}
+        return dict(json.loads(self._workspace.state_path.read_text(encoding="utf-8")))
 
     def second_plan(self) -> tuple[Plan | None, DriftReport]:
         """The plan right after apply (None when terraform reports no change at all), classified."""
@@ -207,20 +377,34 @@ class StackUnderTest:
         plan = runner.pending_changes()
         return plan, (DriftReport() if plan is None else classify(plan, backend=self.backend.name))
 
-    def teardown(self) -> TeardownReport:
-        """Destroy (even after a partial apply) and prove the emulator holds nothing new."""
-        if self.teardown_report is not None:
-            return self.teardown_report
+    def end(self) -> Ending:
+        """End the deployment as its mode says, once; later calls return the same record.
+
+        Ephemeral: destroy (even after a partial apply) and prove the emulator holds nothing new.
+        Kept: leave it running and say how to attach and stop.
+        """
+        if self.ending is None:
+            if self.mode == StackMode.KEPT and self.deployed is not None:
+                self.ending = KeptStack(self.spec, self.backend.endpoint, self.work_dir)
+            else:
+                self.ending = self._teardown()
+            LOG.info("%s", self.ending.render())
+        return self.ending
+
+    @property
+    def teardown_report(self) -> TeardownReport | None:
+        return self.ending if isinstance(self.ending, TeardownReport) else None
+
+    def _teardown(self) -> TeardownReport:
         started = time.monotonic()
         report = TeardownReport(destroyed=False)
-        if self.runner is None or not self.armed:
+        if not self.armed:
             report.destroyed = True
-            self.teardown_report = report
             return report
         if self.emulator is not None and not self.emulator.alive():
             LOG.warning("the emulator is not answering; restarting it on the same port to finish destroy")
             self.backend = self.emulator.restart()
-            self.runner.rebind(self.backend)
+            self.prepare().rebind(self.backend)
             self.emulator_restarted = True
         try:
             self._destroy_uninterruptibly()
@@ -230,8 +414,6 @@ class StackUnderTest:
         after, report.unlisted = snapshot(self.backend, self.regions())
         report.leftovers = leftovers(self.baseline or {}, after)
         report.seconds = time.monotonic() - started
-        self.teardown_report = report
-        LOG.info("%s", report.render())
         return report
 
     def _prepare_destroy(self) -> None:
@@ -240,33 +422,33 @@ class StackUnderTest:
         Without refresh: the state was just written by apply, and refreshing 150 resources costs as
         much as a plan. If this apply fails (say, after a half-way apply), destroy is still attempted.
         """
-        assert self.runner is not None
-        if not self.spec.teardown_variables or not self.runner.state_resources():
+        runner = self.prepare()
+        if not self.spec.teardown_variables or not state_resources(self.state()):
             return
-        self.runner.variables.update(dict(self.spec.teardown_variables))
+        runner.variables.update(dict(self.spec.teardown_variables))
         try:
-            self.runner.apply(refresh=False)
+            runner.apply(refresh=False)
         except StackprobeError as exc:
             LOG.warning("applying the teardown variables failed; destroying anyway: %s", exc.problem)
 
     def _forget_destroyed_with_parent(self) -> None:
         """Leave to their parent's deletion what this emulator never reports deleted on its own."""
-        assert self.runner is not None
+        runner = self.prepare()
         addresses = [  # whole resources (every instance), as `terraform state rm` takes them
             (f"{r['module']}." if r.get("module") else "") + f"{r['type']}.{r['name']}"
-            for r in self.runner.state().get("resources", [])
+            for r in self.state().get("resources", [])
             if r.get("mode") == "managed" and r.get("type") in self.backend.destroyed_with_parent and r.get("instances")
         ]
         if addresses:
             LOG.info("%s: destroyed with their parent, not on their own: %s", self.backend.name, ", ".join(addresses))
             try:
-                self.runner.forget(addresses)
+                runner.forget(addresses)
             except StackprobeError as exc:
                 LOG.warning("could not drop %s from the state; destroying anyway: %s", addresses, exc.problem)
 
     def _destroy_uninterruptibly(self) -> None:
         """Destroy with a second Ctrl-C deferred: an interrupted destroy is what leaves resources behind."""
-        assert self.runner is not None
+        runner = self.prepare()
         interrupted: list[BaseException] = []
         self._prepare_destroy()
         if self.backend.destroyed_with_parent:
@@ -274,7 +456,7 @@ class StackUnderTest:
         for attempt in range(2):
             try:
                 # The first attempt trusts the state (fast); a retry refreshes in case it was stale.
-                self.runner.destroy(refresh=attempt > 0 or self.emulator_restarted)
+                runner.destroy(refresh=attempt > 0 or self.emulator_restarted)
                 break
             except KeyboardInterrupt as exc:
                 LOG.warning("destroy interrupted; retrying once so the emulator is left empty")
@@ -294,9 +476,12 @@ class StackUnderTest:
         """What a user needs after a failure: the reproduce line, terraform's error, the emulator's view."""
         parts = [f"Reproduce: {self.reproduce_command()}"]
         if self.runner is not None:
-            parts.append(f"Terraform by hand: {self.runner.command_line('plan')}")
+            if self.workspace_outlives_run:
+                parts.append(f"Terraform by hand: {self.runner.command_line('plan')}")
+            else:
+                parts.append("Terraform by hand: rerun with --keep-stack to keep the workspace (it is deleted now).")
             errors = self.runner.transcript.errors()
-            if errors:
+            if errors and not (isinstance(exc, TerraformFailed) and exc.detail and errors in exc.detail):
                 parts.append("Terraform error:\n" + errors)
         if self.emulator is not None:
             parts.append("Last requests served by the emulator:\n" + self.emulator.request_log.render_tail(15))
@@ -306,3 +491,37 @@ class StackUnderTest:
         if isinstance(exc, StackprobeError):
             parts.insert(0, str(exc))
         return "\n\n".join(parts)
+
+
+def rebase_workspace(fresh: Workspace, root: Path) -> Workspace:
+    """`fresh` (a copy made elsewhere) as if it had been made at `root`: same layout, other place."""
+
+    def moved(path: Path) -> Path:
+        return root / path.relative_to(fresh.root)
+
+    return Workspace(
+        source_dir=fresh.source_dir,
+        root=root,
+        module_dir=moved(fresh.module_dir),
+        modules={moved(directory): module for directory, module in fresh.modules.items()},
+        generated=[moved(path) for path in fresh.generated],
+    )
+
+
+def sync_workspace(fresh: Workspace, kept: Workspace, configuration: list[Path]) -> Workspace:
+    """Bring a kept workspace's configuration up to `fresh`, keeping its state, init and lock file.
+
+    `configuration` lists the kept copy's configuration files (and generated overrides are rewritten
+    with `fresh`'s), so a file deleted from the configuration is deleted from the copy too.
+    """
+    for path in [*configuration, *kept.generated]:
+        path.unlink(missing_ok=True)
+    for path in sorted(fresh.root.rglob("*")):
+        relative = path.relative_to(fresh.root)
+        target = kept.root / relative
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif not target.exists() or not relative.name.startswith((".terraform", "terraform.tfstate")):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    return rebase_workspace(fresh, kept.root)

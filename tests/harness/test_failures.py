@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from stackprobe.errors import BackendError, TerraformFailed
-from stackprobe.session import StackSession
+from stackprobe.inventory import TeardownReport
+from stackprobe.run import Run, sigterm_as_interrupt
 from stackprobe.settings import RunSettings, StackSpec
+from stackprobe.stack import state_resources
 
 pytestmark = pytest.mark.harness
 
@@ -24,11 +26,11 @@ STACKS = Path(__file__).parent / "stacks"
 
 
 @pytest.fixture
-def private_session(tmp_path: Path) -> Iterator[StackSession]:
-    """A session with its own emulator port, so a test may stop or restart it."""
-    session = StackSession(RunSettings(), tmp_path)
-    yield session
-    session.close()
+def private_run(tmp_path: Path) -> Iterator[Run]:
+    """A run with its own emulator port, so a test may stop or restart it."""
+    run = Run(RunSettings(), tmp_path)
+    yield run
+    run.close()
 
 
 @pytest.fixture
@@ -48,49 +50,39 @@ def _spec(name: str) -> StackSpec:
     return StackSpec(tf_dir=(STACKS / name).resolve())
 
 
-def test_invalid_hcl_reports_terraforms_parse_error(private_session: StackSession) -> None:
-    stack = private_session.stack(_spec("invalid_hcl"))
+def test_invalid_hcl_reports_terraforms_parse_error(private_run: Run) -> None:
+    stack = private_run.stack(_spec("invalid_hcl"))
     with pytest.raises(TerraformFailed) as error:
         stack.prepare()
     context = stack.failure_context(error.value)
     assert "Argument or block definition required" in context or "Unclosed configuration block" in context
     assert "Reproduce: stackprobe verify" in context
-    assert stack.teardown().clean
+    ending = stack.end()
+    assert isinstance(ending, TeardownReport) and ending.clean and not stack.armed
 
 
-def test_apply_failing_half_way_is_destroyed(private_session: StackSession) -> None:
+def test_apply_failing_half_way_is_destroyed(private_run: Run) -> None:
     spec = _spec("fails_halfway")
-    stack = private_session.stack(spec)
+    stack = private_run.stack(spec)
     with pytest.raises(TerraformFailed) as error:
-        private_session.deploy(spec)
+        stack.deploy()
     assert "sg-0123456789abcdef0" in error.value.output
     # Something was created before the failure: that is what makes the destroy meaningful.
-    assert "aws_s3_bucket.data" in stack.prepare().state_resources()
+    assert "aws_s3_bucket.data" in state_resources(stack.state())
     context = stack.failure_context(error.value)
     assert "Last requests served by the emulator" in context
-    report = stack.teardown()
+    report = stack.end()
+    assert isinstance(report, TeardownReport)
     assert report.destroyed, report.error
     assert report.leftovers == {}, report.render()
 
 
-def _when_output(stack_session: StackSession, marker: str, action: object) -> None:
-    """Run `action` once, the first time terraform prints a line containing `marker`."""
-    fired = threading.Event()
-
-    def watch(line: str) -> None:
-        if marker in line and not fired.is_set():
-            fired.set()
-            threading.Thread(target=action, daemon=True).start()  # type: ignore[arg-type]
-
-    stack_session.on_output = watch
-
-
-def test_emulator_dying_mid_apply_is_reported_and_cleaned(private_session: StackSession) -> None:
+def test_emulator_dying_mid_apply_is_reported_and_cleaned(private_run: Run) -> None:
     spec = _spec("slow")
-    stack = private_session.stack(spec)
+    stack = private_run.stack(spec)
     stack.prepare()
-    assert private_session.emulator is not None
-    emulator = private_session.emulator
+    assert private_run.emulator is not None
+    emulator = private_run.emulator
     stack.runner.on_output = None  # type: ignore[union-attr]
     fired = threading.Event()
 
@@ -101,17 +93,18 @@ def test_emulator_dying_mid_apply_is_reported_and_cleaned(private_session: Stack
 
     stack.runner.on_output = watch  # type: ignore[union-attr]
     with pytest.raises(BackendError, match="stopped answering during apply"):
-        private_session.deploy(spec)
-    report = stack.teardown()
+        stack.deploy()
+    report = stack.end()
+    assert isinstance(report, TeardownReport)
     assert emulator.alive(), "teardown restarts the emulator to finish destroy"
     assert report.destroyed, report.error
     assert report.leftovers == {}, report.render()
 
 
 @pytest.mark.usefixtures("ctrl_c_raises")
-def test_ctrl_c_during_apply_still_destroys(private_session: StackSession) -> None:
+def test_ctrl_c_during_apply_still_destroys(private_run: Run) -> None:
     spec = _spec("slow")
-    stack = private_session.stack(spec)
+    stack = private_run.stack(spec)
     stack.prepare()
     fired = threading.Event()
 
@@ -124,19 +117,21 @@ def test_ctrl_c_during_apply_still_destroys(private_session: StackSession) -> No
 
     stack.runner.on_output = watch  # type: ignore[union-attr]
     with pytest.raises(KeyboardInterrupt):
-        private_session.deploy(spec)
+        stack.deploy()
     assert fired.is_set()
-    report = stack.teardown()
+    report = stack.end()
+    assert isinstance(report, TeardownReport)
     assert report.destroyed, report.error
     assert report.leftovers == {}, report.render()
 
 
 def test_sigterm_takes_the_ctrl_c_path() -> None:
     """CI runners and `timeout` send SIGTERM: it must become the KeyboardInterrupt the destroy path handles."""
-    from stackprobe.session import sigterm_as_interrupt
+    before = signal.getsignal(signal.SIGTERM)
 
     with pytest.raises(KeyboardInterrupt, match="signal 15"), sigterm_as_interrupt():
+        assert signal.getsignal(signal.SIGTERM) is not before
         os.kill(os.getpid(), signal.SIGTERM)
         signal.sigtimedwait([], 1) if hasattr(signal, "sigtimedwait") else None
-    # Outside the context the previous handler is back (pytest's default: terminate).
-    assert signal.getsignal(signal.SIGTERM) is not None
+    # Outside the context the previous handler is back, exactly.
+    assert signal.getsignal(signal.SIGTERM) is before

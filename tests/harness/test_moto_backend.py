@@ -10,7 +10,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.moto import EmbeddedMoto
 from stackprobe.backends.request_log import RequestLog, RequestRecord
 from stackprobe.errors import BackendError
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
 
@@ -23,7 +23,7 @@ def test_busy_port_gives_a_remedy_not_a_hang() -> None:
         with pytest.raises(BackendError) as error:
             EmbeddedMoto(port=port).start()
     assert f"127.0.0.1:{port}" in str(error.value)
-    assert "--stackprobe-moto-port" in str(error.value)
+    assert "--stackprobe-moto-port" in str(error.value) and "--moto-port" in str(error.value)
 
 
 def test_binds_loopback_and_reports_liveness() -> None:
@@ -37,7 +37,7 @@ def test_binds_loopback_and_reports_liveness() -> None:
     assert not emulator.alive()
 
 
-def test_reset_empties_the_account(clean_backend: AwsBackend, stacks: StackSession) -> None:
+def test_reset_empties_the_account(clean_backend: AwsBackend, stacks: Run) -> None:
     s3 = clean_backend.client("s3")
     s3.create_bucket(Bucket="reset-me-please", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["reset-me-please"]
@@ -46,7 +46,7 @@ def test_reset_empties_the_account(clean_backend: AwsBackend, stacks: StackSessi
     assert s3.list_buckets()["Buckets"] == []
 
 
-def test_request_log_names_operations(clean_backend: AwsBackend, stacks: StackSession) -> None:
+def test_request_log_names_operations(clean_backend: AwsBackend, stacks: Run) -> None:
     emulator = stacks.emulator
     assert emulator is not None
     clean_backend.client("sqs").list_queues()

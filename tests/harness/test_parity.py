@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,14 +21,14 @@ from stackprobe import parity
 from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.capabilities import from_bodies
 from stackprobe.backends.localstack import LocalStackHandle, localstack_backend
-from stackprobe.checks import CATALOGUE, by_id
+from stackprobe.checks import CHECKS, by_id
 from stackprobe.checks.base import Check, CheckContext, CheckResult, Finding
 from stackprobe.cli import build_parser
 from stackprobe.errors import BackendError, NotExercisable
 from stackprobe.parity import Agreement, compare, compare_reports
 from stackprobe.pytest_plugin import _spec, backend_var_files
 from stackprobe.report.model import RunReport
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.terraform.plan import Plan
 from stackprobe.testing import assert_check
@@ -218,7 +219,7 @@ def test_assert_check_skips_what_a_reduced_stack_left_out_and_fails_it_otherwise
 
 
 def test_assert_check_still_fails_a_skip_that_is_the_tests_own_fault() -> None:
-    plan_level = next(c for c in CATALOGUE if c.plan_level and not c.services)
+    plan_level = next(c for c in CHECKS if c.plan_level and not c.services)
     with pytest.raises(AssertionError, match="plan-level check, and no plan was given"):
         assert_check(CheckContext(backend=community_backend()), plan_level)
 
@@ -276,45 +277,63 @@ def plan_of(*types: str) -> Plan:
     return Plan({"planned_values": {"root_module": {"resources": resources}}})
 
 
-def session_on_community_localstack(tmp_path: Path, *types: str, defer: bool = True) -> tuple[StackSession, StackSpec]:
-    """A session whose backend is a (stand-in) free LocalStack and whose plan of `spec` is already made."""
-    backend = community_backend()
-    runner = SimpleNamespace(endpoint=backend.endpoint)
-    capabilities = from_bodies(
-        backend.endpoint,
-        {"services": {"s3": "running", "kms": "available", "sts": "available", "ec2": "available"}},
-        {"edition": "community", "version": "2026.3.0"},
-    )
-    session = StackSession(RunSettings(backend="localstack"), tmp_path, defer_unserved=defer)
-    session.emulator = LocalStackHandle("host", runner, capabilities, "eu-west-1", [])  # type: ignore[arg-type]
-    session._backend = session.emulator.backend
-    spec = StackSpec(tf_dir=tmp_path)
-    session._plans[spec] = plan_of(*types)
-    return session, spec
+@pytest.fixture
+def community_run(tmp_path: Path) -> Iterator[Callable[..., tuple[Run, StackSpec]]]:
+    """A run whose backend is a (stand-in) free LocalStack and whose plan of `spec` is already made."""
+    made: list[Run] = []
+
+    def make(*types: str, defer: bool = True) -> tuple[Run, StackSpec]:
+        backend = community_backend()
+        runner = SimpleNamespace(endpoint=backend.endpoint)
+        capabilities = from_bodies(
+            backend.endpoint,
+            {"services": {"s3": "running", "kms": "available", "sts": "available", "ec2": "available"}},
+            {"edition": "community", "version": "2026.3.0"},
+        )
+        run = Run(RunSettings(backend="localstack"), tmp_path / f"run{len(made)}", defer_unserved=defer)
+        made.append(run)
+        run.emulator = LocalStackHandle("host", runner, capabilities, "eu-west-1", [])  # type: ignore[arg-type]
+        run._backend = run.emulator.backend
+        spec = StackSpec(tf_dir=tmp_path)
+        run.stack(spec).own_plan = plan_of(*types)
+        return run, spec
+
+    yield make
+    for run in made:
+        run.emulator = None  # the stand-in LocalStack has nothing to stop
+        run.close()
 
 
-def test_a_plan_needing_unserved_services_is_applied_on_moto_and_says_why(tmp_path: Path) -> None:
-    session, spec = session_on_community_localstack(
-        tmp_path, "aws_s3_bucket", "aws_ecs_service", "aws_ecs_cluster", "aws_db_instance"
-    )
-    deferred = session.deferral(spec)
-    assert deferred is not None and session.is_deferred(spec)
-    assert dict(deferred.missing) == {"ecs": ["aws_ecs_cluster", "aws_ecs_service"], "rds": ["aws_db_instance"]}
+def test_a_plan_needing_unserved_services_is_applied_on_moto_and_says_why(
+    community_run: Callable[..., tuple[Run, StackSpec]],
+) -> None:
+    run, spec = community_run("aws_s3_bucket", "aws_ecs_service", "aws_ecs_cluster", "aws_db_instance")
+    route = run.route(spec)
+    deferred = route.deferral
+    assert deferred is not None and dict(deferred.missing) == {
+        "ecs": ["aws_ecs_cluster", "aws_ecs_service"],
+        "rds": ["aws_db_instance"],
+    }
     assert deferred.describe() == (
         "Plan only on LocalStack community 2026.3.0 (host mode), which does not serve ecs (aws_ecs_cluster, "
         "aws_ecs_service); rds (aws_db_instance). The plan is LocalStack's; apply, checks, second plan and "
         "destroy ran on an embedded moto instead."
     )
-    assert session.deferrals() == [deferred]
+    # The stack that applies is the embedded moto's, and the caller holds it from here on.
+    assert route.stack is not run.stack(spec) and route.stack.backend.name == "moto"
+    assert run.deferrals() == [deferred]
 
 
-def test_a_plan_local_stack_serves_stays_on_local_stack(tmp_path: Path) -> None:
-    session, spec = session_on_community_localstack(tmp_path, "aws_s3_bucket", "aws_kms_key", "aws_vpc")
-    assert session.deferral(spec) is None and session.unserved(spec) == {}
+def test_a_plan_local_stack_serves_stays_on_local_stack(community_run: Callable[..., tuple[Run, StackSpec]]) -> None:
+    run, spec = community_run("aws_s3_bucket", "aws_kms_key", "aws_vpc")
+    route = run.route(spec)
+    assert route.deferral is None and route.stack is run.stack(spec) and run.unserved(spec) == {}
 
 
-def test_without_deferral_the_apply_is_refused_naming_the_services(tmp_path: Path) -> None:
-    session, spec = session_on_community_localstack(tmp_path, "aws_s3_bucket", "aws_lb", defer=False)
-    assert session.deferral(spec) is None
+def test_without_deferral_the_apply_is_refused_naming_the_services(
+    community_run: Callable[..., tuple[Run, StackSpec]],
+) -> None:
+    run, spec = community_run("aws_s3_bucket", "aws_lb", defer=False)
     with pytest.raises(BackendError, match=r"does not serve what .* needs: elbv2 \(aws_lb\)"):
-        session.deploy(spec)
+        run.route(spec)
+    assert run.deferrals() == []

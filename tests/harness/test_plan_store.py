@@ -1,19 +1,17 @@
-"""Pre-apply plans shared between the processes of a run: read when published, waited for when in
-progress, recomputed when the planner failed, and never applied by a process that did not make them."""
+"""The plan store: keyed by every input of a plan, read when published, waited for when in progress,
+recomputed when the planner failed, and never applied by a stack that did not make the plan."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from stackprobe.backends.base import AwsBackend
-from stackprobe.session import StackSession
+from stackprobe.plan_store import PlanStore
 from stackprobe.settings import RunSettings, StackSpec
-from stackprobe.shared_plans import SharedPlans, plan_key
 from stackprobe.stack import StackUnderTest
 from stackprobe.terraform.plan import Plan
 
@@ -26,6 +24,9 @@ def _never() -> Plan:
     raise AssertionError("planned again although another process's plan was there to read")
 
 
+BACKEND = AwsBackend("moto", "http://127.0.0.1:1", "eu-west-1", "123456789012")  # never asked: nothing runs
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> StackSpec:
     root = tmp_path / "config"
@@ -36,24 +37,42 @@ def config(tmp_path: Path) -> StackSpec:
     return StackSpec(tf_dir=root, var_files=(root / "prod.tfvars",))
 
 
-def test_the_key_follows_every_input_of_a_plan_but_not_the_teardown_variables(config: StackSpec) -> None:
-    key = plan_key(config, "moto", "eu-west-1")
+def _key(spec: StackSpec, tmp_path: Path, backend: AwsBackend = BACKEND) -> str:
+    """The plan key of `spec` as a fresh stack computes it (a workspace copy; no terraform, no emulator)."""
+    work = tmp_path / f"work-{len(list(tmp_path.glob('work-*')))}"
+    return StackUnderTest(spec, backend, RunSettings(), work_dir=work).plan_key()
 
-    assert plan_key(StackSpec(config.tf_dir, config.var_files, (), (("allow", "true"),)), "moto", "eu-west-1") == key
-    assert plan_key(config, "localstack", "eu-west-1") != key
-    assert plan_key(config, "moto", "us-east-1") != key
-    assert plan_key(StackSpec(config.tf_dir, config.var_files, (("n", "1"),)), "moto", "eu-west-1") != key
+
+def test_the_key_follows_every_input_of_a_plan_but_not_the_teardown_variables(
+    config: StackSpec, tmp_path: Path
+) -> None:
+    key = _key(config, tmp_path)
+
+    assert _key(StackSpec(config.tf_dir, config.var_files, (), (("allow", "true"),)), tmp_path) == key
+    assert _key(config, tmp_path, replace(BACKEND, name="localstack")) != key
+    assert _key(config, tmp_path, replace(BACKEND, region="us-east-1")) != key
+    assert _key(StackSpec(config.tf_dir, config.var_files, (("n", "1"),)), tmp_path) != key
     (config.tf_dir / "modules" / "queue" / "main.tf").write_text('resource "aws_sqs_queue" "r" {}\n')
-    assert plan_key(config, "moto", "eu-west-1") != key
-    changed = plan_key(config, "moto", "eu-west-1")
+    assert _key(config, tmp_path) != key
+    changed = _key(config, tmp_path)
     config.var_files[0].write_text('name = "dev"\n')
-    assert plan_key(config, "moto", "eu-west-1") != changed
-    # A missing var file is not this function's error to report (prepare() explains it, with a remedy).
-    assert plan_key(StackSpec(config.tf_dir, (config.tf_dir / "nope.tfvars",)), "moto", "eu-west-1")
+    assert _key(config, tmp_path) != changed
+
+
+def test_the_key_covers_a_local_module_outside_the_root(tmp_path: Path) -> None:
+    """A module called as `../shared/x` is copied into the workspace, so it is part of the digest too."""
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "main.tf").write_text('resource "aws_sqs_queue" "q" {}\n')
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "main.tf").write_text('module "q" { source = "../shared" }\n')
+    spec = StackSpec(tf_dir=tmp_path / "root")
+    key = _key(spec, tmp_path)
+    (tmp_path / "shared" / "main.tf").write_text('resource "aws_sqs_queue" "other" {}\n')
+    assert _key(spec, tmp_path) != key
 
 
 def test_a_published_plan_is_read_not_recomputed(tmp_path: Path) -> None:
-    planner, reader = SharedPlans(tmp_path), SharedPlans(tmp_path)
+    planner, reader = PlanStore(tmp_path), PlanStore(tmp_path)
 
     made = planner.planned("k", lambda: Plan(PLANNED, path=tmp_path / "own.tfplan"))
 
@@ -70,10 +89,10 @@ def test_a_plan_in_progress_is_waited_for(tmp_path: Path) -> None:
         release.wait(10)
         return Plan(PLANNED)
 
-    planner = threading.Thread(target=SharedPlans(tmp_path).planned, args=("k", slow_plan))
+    planner = threading.Thread(target=PlanStore(tmp_path).planned, args=("k", slow_plan))
     planner.start()
     started.wait(10)
-    reader = SharedPlans(tmp_path)
+    reader = PlanStore(tmp_path)
     assert reader.in_progress("k")
     got: list[Plan] = []
     waiting = threading.Thread(target=lambda: got.append(reader.plan_json("k", _never)))
@@ -98,7 +117,7 @@ def test_when_the_planner_fails_the_reader_plans_itself(tmp_path: Path) -> None:
 
     def plan_and_fail() -> None:
         try:
-            SharedPlans(tmp_path).planned("k", failing_plan)
+            PlanStore(tmp_path).planned("k", failing_plan)
         except RuntimeError as exc:
             errors.append(exc)
 
@@ -106,9 +125,7 @@ def test_when_the_planner_fails_the_reader_plans_itself(tmp_path: Path) -> None:
     planner.start()
     started.wait(10)
     got: list[Plan] = []
-    waiting = threading.Thread(
-        target=lambda: got.append(SharedPlans(tmp_path).plan_json("k", lambda: Plan({"own": 1})))
-    )
+    waiting = threading.Thread(target=lambda: got.append(PlanStore(tmp_path).plan_json("k", lambda: Plan({"own": 1}))))
     waiting.start()
     release.set()
     planner.join(10)
@@ -116,56 +133,44 @@ def test_when_the_planner_fails_the_reader_plans_itself(tmp_path: Path) -> None:
     assert errors and [plan.raw for plan in got] == [{"own": 1}]
 
 
+class StandInRunner:
+    """What a stack asks of terraform, recorded: plans made in its workspace, plans applied."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.applied: list[Plan] = []
+
+    def plan(self) -> Plan:
+        return Plan({"planned_in": str(self.work_dir)}, path=self.work_dir / "stackprobe.tfplan")
+
+    def apply_plan(self, plan: Plan) -> None:
+        self.applied.append(plan)
+
+
 @pytest.fixture
-def recorded_stacks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[StackSession, list[Any]]]:
-    """A session whose stacks record what they plan and apply, without terraform."""
-    applied: list[Any] = []
-
-    def plan(stack: StackUnderTest) -> Plan:
-        return Plan({"planned_in": str(stack.work_dir)}, path=stack.work_dir / "stackprobe.tfplan")
-
-    def deploy(stack: StackUnderTest, plan: Plan | None = None) -> Any:
-        applied.append(plan)
-        stack.deployed = object()  # type: ignore[assignment]
-        return stack.deployed
-
-    monkeypatch.setattr(StackUnderTest, "plan", plan)
-    monkeypatch.setattr(StackUnderTest, "deploy", deploy)
-    session = StackSession(RunSettings(shared_plans=tmp_path / "shared"), tmp_path / "work")
-    # No emulator is needed to plan and apply stand-ins: the session is given a backend that never answers.
-    session._backend = AwsBackend("moto", "http://127.0.0.1:1", "eu-west-1", "123456789012")
-    yield session, applied
-    session._stacks.clear()  # nothing was applied for real
-    session.close()
+def recorded_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config: StackSpec) -> StackUnderTest:
+    """A stack whose terraform and emulator are stand-ins: it records what it plans and applies."""
+    store = PlanStore(tmp_path / "store")
+    stack = StackUnderTest(config, BACKEND, RunSettings(), work_dir=tmp_path / "work", plans=store)
+    runner = StandInRunner(stack.work_dir)
+    monkeypatch.setattr(stack, "prepare", lambda: runner)
+    monkeypatch.setattr(stack, "check_guard", lambda: None)
+    monkeypatch.setattr(stack, "take_baseline", lambda: {})
+    monkeypatch.setattr("stackprobe.stack.check_caller_identity", lambda backend: "123456789012")
+    return stack
 
 
-def test_a_process_applies_only_a_plan_it_made(
-    recorded_stacks: tuple[StackSession, list[Any]], config: StackSpec
-) -> None:
-    session, applied = recorded_stacks
-    key = plan_key(config, session.backend.name, session.backend.region)
-    assert session.settings.shared_plans is not None
-    other = SharedPlans(session.settings.shared_plans)
-    other.planned(key, lambda: Plan({"planned_in": "another process"}))
+def test_a_stack_applies_only_a_plan_it_made(recorded_stack: StackUnderTest) -> None:
+    assert recorded_stack.plans is not None
+    recorded_stack.plans.planned(recorded_stack.plan_key(), lambda: Plan({"planned_in": "another process"}))
 
-    assert session.plan(config, shared=True).raw == {"planned_in": "another process"}
-    session.deploy(config)
+    assert recorded_stack.plan_json().raw == {"planned_in": "another process"}
+    recorded_stack.deploy()
 
-    [plan] = applied
-    assert plan.path is not None and plan.raw["planned_in"] == str(session.stack(config).work_dir)
+    runner = recorded_stack.prepare()
+    assert isinstance(runner, StandInRunner)
+    [plan] = runner.applied
+    assert plan.path is not None and plan.raw["planned_in"] == str(recorded_stack.work_dir)
     # ... and publishes it in turn, for the processes that only read.
-    published = other.published(key)
+    published = recorded_stack.plans.published(recorded_stack.plan_key())
     assert published is not None and published.raw == plan.raw
-
-
-def test_a_deploying_process_publishes_its_plan(
-    recorded_stacks: tuple[StackSession, list[Any]], config: StackSpec
-) -> None:
-    session, applied = recorded_stacks
-    assert session.settings.shared_plans is not None
-
-    session.deploy(config)
-
-    key = plan_key(config, session.backend.name, session.backend.region)
-    published = SharedPlans(session.settings.shared_plans).published(key)
-    assert published is not None and published.raw == applied[0].raw

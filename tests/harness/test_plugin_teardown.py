@@ -1,41 +1,51 @@
-"""When the plugin destroys the stack under test: right after the last test that uses it, in an xdist worker.
+"""When the plugin ends the stack under test: right after the last test that uses it, in an xdist worker.
 
 A worker runs the deployed-stack group and may then be given tests that reset the emulator; if the stack
 lived until the session's end they would be refused ("Cannot reset the emulator: ... is deployed in it").
-The hook is driven here with stand-in items, so each case is exact and costs no deploy.
+Ending is the stack's own business (destroy, or keep for a live session): the hook only says when.
+It is driven here with stand-in items and a stand-in stack, so each case is exact and costs no deploy.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from stackprobe import pytest_plugin
-from stackprobe.stack import TeardownReport
+from stackprobe.inventory import TeardownReport
+from stackprobe.settings import StackSpec
+from stackprobe.stack import Ending, KeptStack, StackMode
 
 pytestmark = pytest.mark.harness
 
 
 class StandInStack:
-    def __init__(self, clean: bool = True) -> None:
-        self.teardown_report: TeardownReport | None = None
-        self.clean = clean
-        self.teardowns = 0
+    """Ends as a StackUnderTest does: once, destroying (ephemeral) or not (kept)."""
 
-    def teardown(self) -> TeardownReport:
-        self.teardowns += 1
-        self.teardown_report = TeardownReport(destroyed=self.clean, error="" if self.clean else "destroy failed")
-        return self.teardown_report
+    def __init__(self, mode: StackMode = StackMode.EPHEMERAL, clean: bool = True) -> None:
+        self.mode = mode
+        self.clean = clean
+        self.ending: Ending | None = None
+        self.destroys = 0
+
+    def end(self) -> Ending:
+        if self.ending is None:
+            if self.mode == StackMode.KEPT:
+                self.ending = KeptStack(StackSpec(Path("/stack")), "http://127.0.0.1:1", Path("/work"))
+            else:
+                self.destroys += 1
+                self.ending = TeardownReport(destroyed=self.clean, error="" if self.clean else "destroy failed")
+        return self.ending
 
     def failure_context(self) -> str:
         return "reproduce: ..."
 
 
-def _config(stack: StandInStack, *, worker: bool, keep_stack: bool = False) -> Any:
-    session = SimpleNamespace(settings=SimpleNamespace(keep_stack=keep_stack), stack=lambda spec: stack)
-    config = SimpleNamespace(stash={pytest_plugin.SESSION_KEY: session})
+def _config(stack: StandInStack, *, worker: bool) -> Any:
+    config = SimpleNamespace(stash={pytest_plugin.STATE_KEY: pytest_plugin._State(stack=stack)})  # type: ignore[arg-type]
     if worker:
         config.workerinput = {"workerid": "gw0"}
     return config
@@ -52,36 +62,39 @@ def _teardown(item: Any, nextitem: Any) -> None:
         hook.send(None)
 
 
-@pytest.fixture(autouse=True)
-def any_spec(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pytest_plugin, "_spec", lambda config: "spec")
-
-
-def test_the_last_user_in_a_worker_destroys_the_stack_before_the_next_test() -> None:
+def test_the_last_user_in_a_worker_ends_the_stack_before_the_next_test() -> None:
     stack = StandInStack()
     config = _config(stack, worker=True)
 
-    _teardown(_item(config, "deployed_stack"), _item(config, "deployed_stack"))
-    assert stack.teardowns == 0, "destroyed while a later test still reads it"
-    _teardown(_item(config, "deployed_stack"), _item(config, "stacks"))
-    assert stack.teardowns == 1
+    _teardown(_item(config, "deployed_stack"), _item(config, "check_context"))
+    assert stack.destroys == 0, "destroyed while a later test still reads it"
+    _teardown(_item(config, "check_context"), _item(config, "stacks"))
+    assert stack.destroys == 1 and isinstance(stack.ending, TeardownReport)
 
 
 @pytest.mark.parametrize(
-    ("worker", "keep_stack", "next_fixtures"),
+    ("worker", "next_fixtures"),
     [
-        (False, False, ("stacks",)),  # no xdist: the deploying tests run last, the session's end destroys
-        (True, True, ("stacks",)),  # --stackprobe-keep-stack
-        (True, False, None),  # the worker's last test: the session's end is next anyway
+        (False, ("stacks",)),  # no xdist: the deploying tests run last, the session's end ends the stack
+        (True, None),  # the worker's last test: the session's end is next anyway
     ],
 )
-def test_otherwise_the_stack_lives_on(worker: bool, keep_stack: bool, next_fixtures: tuple[str, ...] | None) -> None:
+def test_otherwise_the_stack_lives_on(worker: bool, next_fixtures: tuple[str, ...] | None) -> None:
     stack = StandInStack()
-    config = _config(stack, worker=worker, keep_stack=keep_stack)
+    config = _config(stack, worker=worker)
     nextitem = _item(config, *next_fixtures) if next_fixtures is not None else None
 
     _teardown(_item(config, "deployed_stack"), nextitem)
-    assert stack.teardowns == 0
+    assert stack.ending is None
+
+
+def test_a_kept_stack_is_ended_as_kept_never_destroyed() -> None:
+    """--stackprobe-reuse / --keep-stack: the early end records the live session and leaves it running."""
+    stack = StandInStack(mode=StackMode.KEPT)
+    config = _config(stack, worker=True)
+
+    _teardown(_item(config, "deployed_stack"), _item(config, "stacks"))
+    assert stack.destroys == 0 and isinstance(stack.ending, KeptStack)
 
 
 def test_an_unclean_early_teardown_fails_the_test_it_follows() -> None:

@@ -30,11 +30,10 @@ import pytest
 from stackprobe.backends.localstack_host import HostRuntime, find_python313
 from stackprobe.checks import by_id
 from stackprobe.errors import BackendError
-from stackprobe.session import StackSession
 from stackprobe.settings import default_cache_dir
 from stackprobe.testing import in_background
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("localstack")]
+pytestmark = [pytest.mark.localstack, pytest.mark.xdist_group("localstack")]
 
 REPO = Path(__file__).resolve().parents[2]
 COMMUNITY = REPO / "terraform" / "environments" / "localstack-community.tfvars"
@@ -86,7 +85,7 @@ def parity_environment() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def parity_run(stacks: StackSession) -> dict[str, Any]:
+def parity_run() -> dict[str, Any]:
     require_host_mode()
     command = [
         sys.executable,
@@ -102,9 +101,8 @@ def parity_run(stacks: StackSession) -> dict[str, Any]:
         "--format",
         "json",
     ]
-    if stacks.settings.shared_plans is not None:
-        # Its moto side's plan is the scenario plans' localstack-community plan: computed once per run.
-        command += ["--share-plans", str(stacks.settings.shared_plans)]
+    # Its moto side publishes the localstack-community plan to the plan store in the user cache, where
+    # the scenario plans read it: computed once per run (and not at all when a run before made it).
     started = time.monotonic()
     done = subprocess.run(
         in_background(command),

@@ -14,19 +14,16 @@ from stackprobe.context import build_context
 from stackprobe.mutants.catalogue import load_catalogue
 from stackprobe.mutants.runner import MutationReport, MutationRun, Verdict
 from stackprobe.pytest_plugin import check_settings
-from stackprobe.session import StackSession
-from stackprobe.settings import StackSpec
+from stackprobe.run import Run
 from stackprobe.stack import DeployedStack
 
-pytestmark = [pytest.mark.mutants, pytest.mark.integration]
+pytestmark = pytest.mark.mutants
 
 CATALOGUE = load_catalogue(Path(__file__).resolve().parents[2] / "terraform" / "mutants.yaml")
 
 
 @pytest.fixture(scope="session")
-def mutation_report(
-    request: pytest.FixtureRequest, stacks: StackSession, stack_spec: StackSpec, deployed_stack: DeployedStack
-) -> MutationReport:
+def mutation_report(request: pytest.FixtureRequest, stacks: Run, deployed_stack: DeployedStack) -> MutationReport:
     if stacks.settings.backend != "moto":
         # The catalogue mutates the whole reference stack (ECS, ALB, RDS, autoscaling...); the subset a
         # LocalStack without those services applies would leave most mutants nothing to act on, and
@@ -35,8 +32,8 @@ def mutation_report(
             f"mutants run on the embedded moto, where the whole reference stack applies; this session's "
             f"backend is {stacks.settings.backend} (run: pytest -m mutants)"
         )
-    stack = stacks.stack(stack_spec)
-    run = MutationRun(stack, lambda: build_context(stack, check_settings(request.config)))
+    settings = check_settings(request.config)
+    run = MutationRun(deployed_stack.owner, lambda: build_context(deployed_stack, settings))
     report = run.run(CATALOGUE.mutants)
     print("\n" + report.render())
     return report

@@ -1,7 +1,9 @@
-"""Plan-level fixtures: every scenario tfvars planned once per session, in parallel.
+"""Plan-level fixtures: every scenario tfvars planned once per session, in parallel, or read.
 
-Each plan is a separate terraform process that mostly waits on the provider; planning the seven
-scenarios concurrently (one workspace each, one shared init) costs little more than the slowest one.
+A plan whose configuration, variables and tools are unchanged is read from the plan store (a second
+`pytest -m unit` runs no terraform). The others are separate terraform processes that mostly wait on
+the provider; planning them concurrently (one workspace each, one shared init) costs little more than
+the slowest one.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from scenario_specs import SCENARIOS, scenario_spec
 
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 from stackprobe.terraform.plan import Plan
 from stackprobe.testing import BACKGROUND_NICENESS
 
@@ -28,21 +30,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def scenario_plans(stacks: StackSession) -> dict[str, Plan]:
+def scenario_plans(stacks: Run) -> dict[str, Plan]:
     """Scenario name → its pre-apply plan."""
-    specs = {name: scenario_spec(name) for name in SCENARIOS}
+    scenarios = {name: stacks.stack(scenario_spec(name)) for name in SCENARIOS}
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        # Beside the deployed stack (whose chain of applies is the session's length), this worker's
-        # seven plans would take the cores it needs at start-up: they yield instead, and their
-        # terraform processes inherit it. The worker only ever runs tests nobody waits on after this.
-        os.nice(BACKGROUND_NICENESS)
+        # Beside the deployed stack (whose chain of applies is the session's length), these seven
+        # plans would take the cores it needs at start-up: their terraform processes yield instead.
+        # Only they do: the worker itself keeps its priority for whatever tests it runs next.
+        for stack in scenarios.values():
+            stack.niceness = BACKGROUND_NICENESS
     # Prepare (copy + init) one after another: the first init fills the shared cache the rest reuse.
-    for spec in specs.values():
-        stacks.stack(spec).prepare()
+    # A plan the store already holds needs neither.
+    for stack in scenarios.values():
+        if stack.plans is None or stack.plans.published(stack.plan_key()) is None:
+            stack.prepare()
     # These tests only read the plans, so a plan another process of the run is computing (the deployed
     # stack's worker plans prod, the parity run localstack-community) is waited for, not recomputed;
     # those go last, so that the wait overlaps this worker's own plans.
-    order = sorted(specs, key=lambda name: stacks.plan_in_progress_elsewhere(specs[name]))
+    order = sorted(scenarios, key=lambda name: scenarios[name].plan_in_progress_elsewhere())
     with ThreadPoolExecutor(max_workers=PARALLEL_PLANS) as pool:
-        futures = {name: pool.submit(stacks.plan, specs[name], shared=True) for name in order}
+        futures = {name: pool.submit(scenarios[name].plan_json) for name in order}
         return {name: futures[name].result() for name in SCENARIOS}

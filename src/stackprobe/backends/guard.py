@@ -97,6 +97,30 @@ def pinned_environ(
     return env
 
 
+def ignored_from_environment(environ: Mapping[str, str]) -> list[str]:
+    """What in `environ` a run replaces with the emulator's own, named for the one line that says so.
+
+    Real-looking keys are named, never shown; an endpoint is shown (it is where the user meant to go).
+    """
+    found = []
+    for key in sorted(environ):
+        value = environ[key]
+        if key.startswith(ENDPOINT_PREFIX):
+            found.append(f"{key}={value}")
+        elif key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            if REAL_KEY_PATTERN.match(value):
+                found.append(f"{key} (the shape of a real key)")
+            elif key == "AWS_ACCESS_KEY_ID" and not DUMMY_KEY_PATTERN.match(value):
+                found.append(key)
+        elif key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            found.append(f"{key}={value}")
+        elif key in CREDENTIAL_SELECTORS and key not in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            found.append(key)
+        elif key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE") and value != os.devnull:
+            found.append(f"{key}={value}")
+    return found
+
+
 def pin_process_environ(backend: AwsBackend, environ: MutableMapping[str, str] | None = None) -> None:
     """Pin this process's own environment, so boto3 clients created by tests cannot escape either."""
     target = os.environ if environ is None else environ

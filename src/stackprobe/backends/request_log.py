@@ -48,13 +48,20 @@ class RequestLog:
         self._lock = threading.Lock()
         self.total = 0
         self.errors = 0
+        self._last_activity = time.monotonic()
 
     def add(self, record: RequestRecord) -> None:
         with self._lock:
             self._records.append(record)
             self.total += 1
+            self._last_activity = time.monotonic()
             if record.status >= 500:
                 self.errors += 1
+
+    def idle_seconds(self) -> float:
+        """Seconds since the last request served (or since the log was created)."""
+        with self._lock:
+            return time.monotonic() - self._last_activity
 
     def tail(self, count: int = 20) -> list[RequestRecord]:
         with self._lock:

@@ -23,7 +23,7 @@ from stackprobe.checks import by_id, run_checks
 from stackprobe.checks.base import CheckContext, CheckResult
 from stackprobe.errors import StackprobeError, TerraformFailed
 from stackprobe.mutants.catalogue import TERRAFORM_KILLER, Mutant
-from stackprobe.stack import StackUnderTest
+from stackprobe.stack import StackMode, StackUnderTest
 from stackprobe.terraform.runner import TerraformRunner
 
 LOG = logging.getLogger("stackprobe.mutants")
@@ -186,6 +186,11 @@ class MutationRun:
                     report.results += self._run_batch(number, batch, baseline, report)
             finally:
                 self.clear()
+                if self.stack.mode == StackMode.KEPT:
+                    # An ephemeral stack's teardown apply reverts the last batch; a kept one (a live
+                    # session) is left as it was found, so it is applied once more without mutants.
+                    report.applies += 1
+                    self.runner.apply(refresh=False)
             if refusals is not None:
                 report.results += refusals.result()
         order = {m.id: i for i, m in enumerate(mutants)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from stackprobe.checks.base import CheckResult, Severity, Status
@@ -12,6 +13,14 @@ from stackprobe.checks.base import CheckResult, Severity, Status
 class StepTiming:
     name: str
     seconds: float
+
+
+class RunOutcome(StrEnum):
+    """How far the run got: what a reader (and the exit status) must know before the check rows."""
+
+    COMPLETE = "complete"  # deployed, checked, second plan, ended
+    PARTIAL = "partial"  # the apply failed part-way: the checks judged what was deployed before it stopped
+    NOT_RUN = "not run"  # the configuration or the harness could not run: nothing was deployed or checked
 
 
 @dataclass
@@ -26,6 +35,11 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     # The root module the run was given (findings' source locations are relative to it); None when unknown.
     source_dir: Path | None = None
+    # The environment the checks judged the stack as, and why (EnvironmentDecision.describe()); "" if none.
+    environment: str = ""
+    outcome: RunOutcome = RunOutcome.COMPLETE
+    # For a partial run: the resources whose create failed, and terraform's reason for each.
+    failed_resources: list[str] = field(default_factory=list)
 
     def by_status(self, status: Status) -> list[CheckResult]:
         return [r for r in self.results if r.status == status]
@@ -35,7 +49,11 @@ class RunReport:
 
     @property
     def passed(self) -> bool:
-        return not self.errors and not any(r.status in (Status.FAIL, Status.ERROR) for r in self.results)
+        return (
+            self.outcome == RunOutcome.COMPLETE
+            and not self.errors
+            and not any(r.status in (Status.FAIL, Status.ERROR) for r in self.results)
+        )
 
     def counts(self) -> dict[str, int]:
         counts = {status.value: 0 for status in Status}

@@ -37,6 +37,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.guard import check_pinned
 from stackprobe.child_process import OWN_PROCESS_GROUP
 from stackprobe.errors import TerraformFailed, TerraformTimeout
+from stackprobe.terraform import init_failure
 from stackprobe.terraform.binary import TerraformBinary
 from stackprobe.terraform.mirror import ProviderSource
 from stackprobe.terraform.plan import Plan
@@ -155,6 +156,7 @@ class TerraformRunner:
         timeouts: dict[str, float] | None = None,
         parallelism: int = 10,
         on_output: Callable[[str], None] | None = None,
+        niceness: int = 0,
     ) -> None:
         self.workspace = workspace
         self.binary = binary
@@ -166,7 +168,12 @@ class TerraformRunner:
         self.timeouts = {**DEFAULT_TIMEOUTS, **(timeouts or {})}
         self.parallelism = parallelism
         self.on_output = on_output
+        # Commands run at this CPU priority (through `nice`, so the providers they start inherit it):
+        # planning beside a deploying stack on two cores, the plans yield to the applies.
+        self.niceness = niceness
         self.transcript = Transcript()
+        # What init had to work around (a lock file recorded on another platform), for the report.
+        self.init_notes: list[str] = []
         self.cli_config = _write_cli_config(cache_dir, provider_source.cli_config())
         self._current: subprocess.Popen[str] | None = None
         self._tf = _GuardedTerraform(self, str(workspace.module_dir), binary.path, self.environ())
@@ -199,8 +206,9 @@ class TerraformRunner:
         timeout = self.timeouts.get(cmd, 600.0)
         LOG.info("$ %s", shlex.join(argv[1:]))
         started = time.monotonic()
+        nice = shutil.which("nice") if self.niceness else None
         process = subprocess.Popen(
-            argv,
+            [nice, "-n", str(self.niceness), *argv] if nice else argv,
             cwd=self.workspace.module_dir,
             env=env,
             stdout=subprocess.PIPE,
@@ -299,21 +307,17 @@ class TerraformRunner:
         return arguments
 
     def _init_key(self) -> str:
-        """What `.terraform` depends on: binary, provider source, lock file, and every module call."""
+        """What `.terraform` depends on: binary, provider source, the committed lock file, and what every
+        module asks init for (provider requirements, module calls, backend), read from the configuration."""
         digest = hashlib.sha256()
         digest.update(f"{self.binary.path}|{self.binary.version}|{self.provider_source.mirror}".encode())
-        lock = self.workspace.module_dir / ".terraform.lock.hcl"
+        lock = self.workspace.module_dir / init_failure.LOCK_FILE
         if lock.exists():
             digest.update(lock.read_bytes())
         for directory in sorted(self.workspace.modules):
             module = self.workspace.modules[directory]
             digest.update(str(directory.relative_to(self.workspace.root)).encode())
-            digest.update(json.dumps(sorted(module.local_module_sources)).encode())
-            digest.update(json.dumps(sorted(module.aws_local_names)).encode())
-        for path in sorted(self.workspace.module_dir.glob("*.tf")):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if "required_providers" in text or "backend" in text:
-                digest.update(text.encode())
+            digest.update(json.dumps(module.init_inputs(), sort_keys=True).encode())
         return digest.hexdigest()[:24]
 
     def init(self) -> str:
@@ -323,32 +327,44 @@ class TerraformRunner:
         kept in the cache under a key of everything they depend on; a later workspace with the same
         key copies them (symlinks preserved, so no provider binary is duplicated) instead of running
         init again. A file lock keeps two xdist workers from initialising the same key at once.
+
+        A committed lock file whose checksums do not cover the mirror's package of the same version (it
+        was recorded on another platform) gets one retry without them; `init_notes` then says so, for the
+        report, and the note is kept with the cached init so a reuse says it too. Any other failure is a
+        TerraformFailed that names the file and line terraform gave, or the provider versions the mirror
+        holds (see stackprobe.terraform.init_failure).
         """
+        self.init_notes = []
         key = self._init_key()
         entry = self.cache_dir / "init" / key
         entry.parent.mkdir(parents=True, exist_ok=True)
         target = self.workspace.module_dir / ".terraform"
+        lock = self.workspace.module_dir / init_failure.LOCK_FILE
         with _file_lock(entry.with_suffix(".lock")):
             if (entry / ".terraform").is_dir():
                 LOG.info("reusing terraform init %s", key)
                 if target.exists():
                     shutil.rmtree(target)
                 shutil.copytree(entry / ".terraform", target, symlinks=True)
-                cached_lock = entry / ".terraform.lock.hcl"
+                cached_lock = entry / init_failure.LOCK_FILE
                 if cached_lock.exists():
-                    shutil.copy2(cached_lock, self.workspace.module_dir / ".terraform.lock.hcl")
+                    shutil.copy2(cached_lock, lock)
+                self.init_notes = _cached_notes(entry)
                 # The local-backend marker holds absolute paths of the original workspace.
                 (target / "terraform.tfstate").unlink(missing_ok=True)
-                self._tf.execute_command("init", "-input=false", "-backend=true", "-get=false")
+                try:
+                    self._tf.execute_command("init", "-input=false", "-backend=true", "-get=false")
+                except TerraformFailed as failure:
+                    raise _explained(self, failure) from failure
                 return "reused"
-            output = str(self._tf.setup(cleanup_on_exit=False, input=False))
+            output = _first_init(self, lock)
             staging = entry.with_name(entry.name + ".tmp")
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
             shutil.copytree(target, staging / ".terraform", symlinks=True)
-            lock = self.workspace.module_dir / ".terraform.lock.hcl"
             if lock.exists():
-                shutil.copy2(lock, staging / ".terraform.lock.hcl")
+                shutil.copy2(lock, staging / init_failure.LOCK_FILE)
+            (staging / NOTES_FILE).write_text(json.dumps(self.init_notes), encoding="utf-8")
             staging.rename(entry)
             return output
 
@@ -513,3 +529,40 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# -- init: a lock file from another platform, and failures explained (helpers of TerraformRunner.init) ------
+
+# Beside a cached init: the notes its first run produced, so a reuse reports them too.
+NOTES_FILE = "notes.json"
+
+
+def _cached_notes(entry: Path) -> list[str]:
+    try:
+        notes = json.loads((entry / NOTES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [str(note) for note in notes] if isinstance(notes, list) else []
+
+
+def _explained(runner: TerraformRunner, failure: TerraformFailed) -> TerraformFailed:
+    return init_failure.explain(failure, runner.workspace, runner.provider_source, runner.binary.platform)
+
+
+def _first_init(runner: TerraformRunner, lock: Path) -> str:
+    """The first `terraform init` of a configuration shape, with at most one retry (see TerraformRunner.init)."""
+    try:
+        return str(runner._tf.setup(cleanup_on_exit=False, input=False))
+    except TerraformFailed as failure:
+        lock_text = lock.read_text(encoding="utf-8") if lock.exists() else ""
+        mismatches = init_failure.lock_checksum_mismatches(failure.output, lock_text, runner.provider_source)
+        if not mismatches:
+            raise _explained(runner, failure) from failure
+        note = init_failure.checksum_note(mismatches, runner.provider_source, runner.binary.platform, runner.workspace)
+        LOG.warning("%s", note)
+        lock.write_text(init_failure.without_hashes(lock_text, set(mismatches)), encoding="utf-8")
+        runner.init_notes.append(note)
+    try:
+        return str(runner._tf.execute_command("init", "-input=false").out)
+    except TerraformFailed as failure:
+        raise _explained(runner, failure) from failure
