@@ -24,7 +24,12 @@ from pathlib import Path
 from types import FrameType
 
 from stackprobe.backends.base import AwsBackend, Emulator
-from stackprobe.backends.guard import check_caller_identity, check_pinned, pin_process_environ
+from stackprobe.backends.guard import (
+    check_caller_identity,
+    check_pinned,
+    drop_credential_selectors,
+    pin_process_environ,
+)
 from stackprobe.errors import BackendError, StackprobeError
 from stackprobe.inventory import Snapshot, snapshot
 from stackprobe.plan_store import PlanStore
@@ -111,6 +116,11 @@ class Run:
 
     def _start_backend(self) -> AwsBackend:
         backend: AwsBackend
+        # Saved before anything changes it, restored on close. Profiles and credentials go before an
+        # emulator starts: moto builds boto3 sessions while it imports, and a profile that does not
+        # exist (AWS_PROFILE=nowhere) would fail the run there, before any guard could speak.
+        self._saved_environ = dict(os.environ)
+        drop_credential_selectors(os.environ)
         if self.emulator is not None:
             # Handed in (a live session's detached moto): the session owns it; this run only uses it.
             backend = getattr(self.emulator, "backend")  # noqa: B009 - every emulator kind carries one
@@ -140,7 +150,6 @@ class Run:
             )
         # Pinned for the life of the run (boto3 in tests and the app processes inherit it), and
         # restored on close so that a nested run does not leave the outer one pointing at it.
-        self._saved_environ = dict(os.environ)
         pin_process_environ(backend)
         check_pinned(backend, os.environ)
         check_caller_identity(backend)

@@ -121,6 +121,12 @@ def ignored_from_environment(environ: Mapping[str, str]) -> list[str]:
     return found
 
 
+def drop_credential_selectors(environ: MutableMapping[str, str]) -> None:
+    """Remove from `environ` everything that could select real credentials (endpoints are left)."""
+    for key in [k for k in environ if k in CREDENTIAL_SELECTORS]:
+        del environ[key]
+
+
 def pin_process_environ(backend: AwsBackend, environ: MutableMapping[str, str] | None = None) -> None:
     """Pin this process's own environment, so boto3 clients created by tests cannot escape either."""
     target = os.environ if environ is None else environ
