@@ -71,6 +71,14 @@ def _add_stack_arguments(parser: argparse.ArgumentParser, *, optional_dir: bool 
         help="a -var applied only just before destroy, e.g. a test-only switch that lifts "
         "deletion protection (repeatable)",
     )
+    parser.add_argument(
+        "--prerequisites",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a configuration applied first, on the same emulator, holding what DIR expects to exist already "
+        "(a VPC, a certificate, a zone); its outputs become DIR's variables of the same name",
+    )
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -244,11 +252,13 @@ def _pairs(items: list[str], option: str) -> tuple[tuple[str, str], ...]:
 
 
 def _spec(args: argparse.Namespace) -> StackSpec:
+    prerequisites = getattr(args, "prerequisites", None)
     return StackSpec(
         tf_dir=args.tf_dir.resolve(),
         var_files=tuple(p.resolve() for p in args.var_file),
         variables=_pairs(args.var, "--var"),
         teardown_variables=_pairs(args.teardown_var, "--teardown-var"),
+        prerequisites=StackSpec(tf_dir=prerequisites.resolve()) if prerequisites is not None else None,
     )
 
 

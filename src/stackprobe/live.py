@@ -275,6 +275,11 @@ def open_live(
             "drop --backend/--stackprobe-backend for `up`, `--reuse` and `--keep-stack` (a LocalStack you run "
             "yourself already outlives each run: point --endpoint at it instead).",
         )
+    if spec.prerequisites is not None:
+        raise LiveSessionError(
+            f"Live sessions do not keep prerequisites yet ({spec.prerequisites.tf_dir})",
+            "run without --reuse/--keep-stack/up, or apply the prerequisites as part of the stack for the session.",
+        )
     sessions = LiveSessions(settings.cache_dir)
     with sessions.opening(spec):
         session = sessions.load(spec)

@@ -59,6 +59,7 @@ class _State:
     stack: StackUnderTest | None = None  # the stack under test once deployed (its owner ends it)
     sent: set[str] = field(default_factory=set)
     notices: list[str] = field(default_factory=list)
+    seeded: bool = False  # pytest_stackprobe_prerequisites has run
 
 
 STATE_KEY = pytest.StashKey[_State]()
@@ -107,6 +108,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME=VALUE",
         help="a -var applied only just before destroy (e.g. to lift deletion protection); repeatable "
         "(ini: stackprobe_teardown_vars)",
+    )
+    group.addoption(
+        "--stackprobe-prerequisites",
+        default=None,
+        metavar="DIR",
+        help="a configuration applied first, holding what the stack under test expects to exist already; its "
+        "outputs become the stack's variables of the same name (ini: stackprobe_prerequisites)",
     )
     group.addoption(
         "--stackprobe-app-dir",
@@ -188,6 +196,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "stackprobe_teardown_vars", "NAME=VALUE variables applied just before destroy", type="linelist", default=[]
     )
+    parser.addini(
+        "stackprobe_prerequisites", "a configuration applied first (its outputs feed the stack's variables)", default=""
+    )
     parser.addini("stackprobe_app_dir", "where local container commands run from (default: the tf dir)", default="")
     parser.addini(
         "stackprobe_containers",
@@ -201,6 +212,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "stackprobe_idle_ttl", "seconds a live session's emulator may stay idle before it stops (0: never)", default=""
     )
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from stackprobe import pytest_hooks
+
+    pluginmanager.add_hookspecs(pytest_hooks)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -299,11 +316,18 @@ def _spec(config: pytest.Config) -> StackSpec:
     else:
         ini_files = backend_var_files(config) or list(config.getini("stackprobe_var_files"))
         var_files = [resolve(f, True) for f in ini_files]
+    cli_prerequisites = config.getoption("--stackprobe-prerequisites")
+    ini_prerequisites = str(config.getini("stackprobe_prerequisites"))
+    prerequisites = None
+    if cli_prerequisites or ini_prerequisites:
+        directory = resolve(cli_prerequisites, False) if cli_prerequisites else resolve(ini_prerequisites, True)
+        prerequisites = StackSpec(tf_dir=directory.resolve())
     return StackSpec(
         tf_dir=tf_dir.resolve(),
         var_files=tuple(p.resolve() for p in var_files),
         variables=_pairs(config, "stackprobe_vars", "--stackprobe-var"),
         teardown_variables=_pairs(config, "stackprobe_teardown_vars", "--stackprobe-teardown-var"),
+        prerequisites=prerequisites,
     )
 
 
@@ -495,6 +519,23 @@ def aws(aws_backend: AwsBackend, request: pytest.FixtureRequest) -> AwsClients:
     return AwsClients(aws_backend, request.config)
 
 
+def _seed(config: pytest.Config, run: Run, spec: StackSpec) -> bool:
+    """Let the project's conftest create what the stack expects to exist already, once, before a plan.
+
+    True when a hook did: the plan then reads what it made (fresh ids each run), so it is planned here,
+    never read from the plan store.
+    """
+    state = config.stash[STATE_KEY]
+    if state.live is not None:
+        return False
+    if not state.seeded:
+        state.seeded = True
+        if config.pluginmanager.hook.pytest_stackprobe_prerequisites.get_hookimpls():
+            config.hook.pytest_stackprobe_prerequisites(aws=AwsClients(run.backend, config), spec=spec)
+            run.seeded()
+    return bool(config.pluginmanager.hook.pytest_stackprobe_prerequisites.get_hookimpls())
+
+
 @pytest.fixture(scope="session")
 def tf_plan(request: pytest.FixtureRequest, stacks: Run, stack_spec: StackSpec) -> Plan:
     """The pre-apply plan of the stack under test, as a Plan model (the plan store answers when it can)."""
@@ -505,7 +546,7 @@ def tf_plan(request: pytest.FixtureRequest, stacks: Run, stack_spec: StackSpec) 
         return live.deployed.plan
     stack = stacks.stack(stack_spec)
     try:
-        return stack.plan_json()
+        return stack.plan() if _seed(request.config, stacks, stack_spec) else stack.plan_json()
     except StackprobeError as exc:
         pytest.fail(stack.failure_context(exc), pytrace=False)
 
@@ -532,6 +573,7 @@ def deployed_stack(request: pytest.FixtureRequest, stacks: Run, stack_spec: Stac
         return
     stack = stacks.stack(stack_spec)
     try:
+        _seed(request.config, stacks, stack_spec)
         route = stacks.route(stack_spec)
         stack = route.stack
         if route.deferral is not None:

@@ -101,6 +101,8 @@ class Run:
         self._pristine_regions: tuple[str, ...] = ()
         # Set once a test emptied the emulator to build resources of its own (see reset_emulator).
         self._emptied_by_tests = False
+        # Set once the emulator holds what the stack expects to exist already (see `seeded`).
+        self._seeded = False
         self.endings: list[tuple[StackSpec, Ending]] = []
 
     # -- emulator ------------------------------------------------------------------------------
@@ -269,7 +271,7 @@ class Run:
         it may have read them. After a reset the stack plans again (see StackUnderTest.deploy).
         """
         self.wait_for_warmup()
-        if self.emulator is None or not self._owns_emulator or self.deployed_stacks():
+        if self.emulator is None or not self._owns_emulator or self.deployed_stacks() or self._seeded:
             return False
         if self._pristine is not None and not self._emptied_by_tests:
             now, _ = snapshot(self.backend, list(self._pristine_regions))
@@ -278,6 +280,12 @@ class Run:
         LOG.info("the emulator holds what earlier tests left: emptying it before the first apply")
         self.emulator.reset()
         return True
+
+    def seeded(self) -> None:
+        """The emulator now holds, on purpose, what the stack under test expects to exist already
+        (created by a `pytest_stackprobe_prerequisites` hook): it is not emptied before the first apply."""
+        self.wait_for_warmup()
+        self._seeded = True
 
     def deployed_stacks(self) -> list[StackUnderTest]:
         return [s for s in self._stacks.values() if s.armed and s.ending is None]

@@ -79,6 +79,10 @@ class StackSpec:
     # Applied just before destroy, e.g. a test-only switch that lifts deletion protection. Checks see
     # the stack exactly as configured; only teardown sees these.
     teardown_variables: tuple[tuple[str, str], ...] = ()
+    # A configuration applied first, on the same emulator: what this one expects to exist already (an
+    # existing VPC, a certificate, a hosted zone). Its outputs become this one's variables of the same
+    # name (a -var the user gave wins); it is destroyed after this one.
+    prerequisites: StackSpec | None = None
 
     @property
     def name(self) -> str:
@@ -91,6 +95,8 @@ class StackSpec:
         parts += [f"--var-file {p}" for p in self.var_files]
         parts += [f"--var {k}={v}" for k, v in self.variables]
         parts += [f"--teardown-var {k}={v}" for k, v in self.teardown_variables]
+        if self.prerequisites is not None:
+            parts.append(f"--prerequisites {self.prerequisites.tf_dir}")
         return " ".join(parts)
 
 

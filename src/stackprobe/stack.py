@@ -26,12 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from stackprobe.backends.base import AwsBackend, Emulator
 from stackprobe.backends.guard import check_caller_identity, check_pinned
+from stackprobe.backends.request_log import RequestLog
 from stackprobe.digest import StackDigest, configuration_digest, tools_digest
 from stackprobe.errors import BackendError, StackprobeError, TerraformFailed
+from stackprobe.external import Watch
 from stackprobe.inventory import Snapshot, TeardownReport, leftovers, snapshot
 from stackprobe.plan_store import PlanStore, plan_key
 from stackprobe.settings import RunSettings, StackSpec
@@ -43,6 +45,7 @@ from stackprobe.terraform.runner import TerraformRunner
 from stackprobe.terraform.workspace import Workspace, create_workspace
 
 LOG = logging.getLogger("stackprobe.stack")
+T = TypeVar("T")
 
 
 class StackMode(StrEnum):
@@ -170,6 +173,7 @@ class StackUnderTest:
         self._provider_source: ProviderSource | None = None
         self._digest: StackDigest | None = None
         self._configuration: str | None = None
+        self._prerequisite: StackUnderTest | None = None
 
     def plan_only_copy(self, name: str) -> StackUnderTest:
         """The same stack on the same backend in a workspace of its own, for plans only.
@@ -239,7 +243,36 @@ class StackUnderTest:
             niceness=self.niceness,
         )
         self.runner.init()
+        if self.spec.prerequisites is not None:
+            self.runner.variables.update(self._prerequisite_variables(self.runner))
         return self.runner
+
+    def prerequisite_stack(self) -> StackUnderTest | None:
+        """The stack of `spec.prerequisites`, owned by this one: deployed before it, ended after it."""
+        if self.spec.prerequisites is not None and self._prerequisite is None:
+            self._prerequisite = StackUnderTest(
+                self.spec.prerequisites,
+                self.backend,
+                self.settings,
+                emulator=self.emulator,
+                work_dir=self.work_dir / "prerequisites",
+                on_output=self.on_output,
+                mode=self.mode,
+                workspace_outlives_run=self.workspace_outlives_run,
+                before_apply=self.before_apply,
+            )
+        return self._prerequisite
+
+    def _prerequisite_variables(self, runner: TerraformRunner) -> dict[str, Any]:
+        """Deploy the prerequisites; their outputs named like this stack's variables become its -var values."""
+        prerequisite = self.prerequisite_stack()
+        assert prerequisite is not None
+        outputs = prerequisite.deploy().outputs
+        declared = runner.workspace.modules[runner.workspace.module_dir].variables
+        given = {name for name, _ in self.spec.variables}
+        passed = {name: value for name, value in outputs.items() if name in declared and name not in given}
+        LOG.info("prerequisites %s give %s", prerequisite.spec.name, ", ".join(sorted(passed)) or "no variable")
+        return passed
 
     def check_guard(self) -> None:
         runner = self.prepare()
@@ -270,9 +303,11 @@ class StackUnderTest:
             def compute() -> Plan:
                 runner = self.prepare()
                 check_caller_identity(self.backend)
-                return runner.plan()
+                return self._watched(runner.plan)
 
-            self.own_plan = compute() if self.plans is None else self.plans.planned(self.plan_key(), compute)
+            # A stack with prerequisites is planned with their outputs (fresh ids each run): not stored.
+            stored = self.plans is not None and self.spec.prerequisites is None
+            self.own_plan = self.plans.planned(self.plan_key(), compute) if stored and self.plans else compute()
             self._plan_json = self.own_plan
         return self.own_plan
 
@@ -282,7 +317,7 @@ class StackUnderTest:
         For callers that read the plan and never apply it: a warm store answers without terraform.
         """
         if self._plan_json is None:
-            if self.plans is None:
+            if self.plans is None or self.spec.prerequisites is not None:
                 return self.plan()
             self._plan_json = self.plans.plan_json(self.plan_key(), self.plan)
         return self._plan_json
@@ -299,7 +334,9 @@ class StackUnderTest:
         runner = self.prepare()
         self.check_guard()
         plan = self.plan()
-        if self.before_apply is not None and self.before_apply():
+        # With prerequisites, they were applied first and got the emulator ready; it must not be emptied.
+        ready = self.before_apply if self.spec.prerequisites is None else None
+        if ready is not None and ready():
             # The plan may have read what the emptied account held (a default VPC's id, say).
             self.own_plan = None
             plan = self.plan()
@@ -307,7 +344,7 @@ class StackUnderTest:
         self.armed = True
         started = time.monotonic()
         try:
-            runner.apply_plan(plan)
+            self._watched(lambda: runner.apply_plan(plan))
         except TerraformFailed as exc:
             if self.emulator is not None and not self.emulator.alive():
                 raise BackendError(
@@ -319,6 +356,21 @@ class StackUnderTest:
             raise
         self.deployed = self._deployed_from_state(plan, time.monotonic() - started)
         return self.deployed
+
+    def _watched(self, command: Callable[[], T]) -> T:
+        """Run a terraform command, stopped early if it keeps asking for something the stack does not
+        create (see stackprobe.external); only an emulator in this process has the request log to read."""
+        log = getattr(self.emulator, "request_log", None)
+        if not isinstance(log, RequestLog):
+            return command()
+        runner = self.prepare()
+        with Watch(log, time.time(), self.backend.account_id, runner.interrupt) as watch:
+            try:
+                return command()
+            except TerraformFailed as exc:
+                if watch.found is not None:
+                    raise watch.found.error_for(self.spec.name) from exc
+                raise
 
     def _deployed_from_state(self, plan: Plan, apply_seconds: float) -> DeployedStack:
         state = self.state()
@@ -388,6 +440,10 @@ class StackUnderTest:
                 self.ending = KeptStack(self.spec, self.backend.endpoint, self.work_dir)
             else:
                 self.ending = self._teardown()
+                prerequisite = self._prerequisite
+                if prerequisite is not None:
+                    # After this stack: what it was given must outlive it.
+                    _absorb(self.ending, prerequisite.end())
             LOG.info("%s", self.ending.render())
         return self.ending
 
@@ -491,6 +547,16 @@ class StackUnderTest:
         if isinstance(exc, StackprobeError):
             parts.insert(0, str(exc))
         return "\n\n".join(parts)
+
+
+def _absorb(report: TeardownReport, prerequisite: Ending) -> None:
+    """Fold the prerequisites' teardown into the stack's own report (one report per stack under test)."""
+    if not isinstance(prerequisite, TeardownReport):
+        return
+    report.destroyed = report.destroyed and prerequisite.destroyed
+    report.error = report.error or (f"prerequisites: {prerequisite.error}" if prerequisite.error else "")
+    report.leftovers.update({f"{kind} (prerequisites)": items for kind, items in prerequisite.leftovers.items()})
+    report.seconds += prerequisite.seconds
 
 
 def rebase_workspace(fresh: Workspace, root: Path) -> Workspace:

@@ -8,18 +8,20 @@ failure. Only the operation is kept, never bodies: they can be large and may con
 from __future__ import annotations
 
 import io
+import json
 import logging
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _FORM = "application/x-www-form-urlencoded"
-_MAX_FORM_PEEK = 64 * 1024
+_MAX_BODY_PEEK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,17 @@ class RequestRecord:
     operation: str
     status: int
     seconds: float
+    # For an error answer: the emulator's error code and message, and the ARNs the request named
+    # (together they say what was not found; bodies are never kept, ARNs are not secrets).
+    error: str = ""
+    arns: tuple[str, ...] = ()
 
     def line(self) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(self.at))
-        return f"{stamp} {self.status} {self.method} {self.host}{self.path} {self.operation} ({self.seconds:.2f}s)"
+        error = f" {self.error}" if self.error else ""
+        return (
+            f"{stamp} {self.status} {self.method} {self.host}{self.path} {self.operation} ({self.seconds:.2f}s){error}"
+        )
 
 
 class RequestLog:
@@ -94,15 +103,26 @@ class RequestLog:
     def wrap(self, app: WsgiApp) -> WsgiApp:
         def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             started = time.monotonic()
-            operation = _operation(environ)
+            request_body = _peek(environ)
+            operation = _operation(environ, request_body)
             status_holder: list[int] = [0]
 
             def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
                 status_holder[0] = int(status.split(" ", 1)[0])
                 return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
+            body: Iterable[bytes] = []
+            error = ""
+            arns: tuple[str, ...] = ()
             try:
-                return app(environ, recording_start_response)
+                body = app(environ, recording_start_response)
+                if 400 <= status_holder[0] < 500:
+                    # Error answers are small: read them to keep the code and message (which name the
+                    # missing thing), and hand the same bytes on.
+                    chunks = list(body)
+                    body, error = chunks, _error_text(b"".join(chunks))
+                    arns = _arns(environ, request_body)
+                return body
             finally:
                 self.add(
                     RequestRecord(
@@ -113,13 +133,46 @@ class RequestLog:
                         operation=operation,
                         status=status_holder[0] or 500,
                         seconds=time.monotonic() - started,
+                        error=error,
+                        arns=arns,
                     )
                 )
 
         return middleware
 
 
-def _operation(environ: dict[str, Any]) -> str:
+_XML_CODE = re.compile(rb"<Code>([^<]{1,100})</Code>")
+_XML_MESSAGE = re.compile(rb"<Message>([^<]{0,400})</Message>")
+
+
+def _error_text(body: bytes) -> str:
+    """`Code: message` of an AWS error answer (query/XML or JSON protocol), else ""."""
+    code, message = _XML_CODE.search(body), _XML_MESSAGE.search(body)
+    if code is not None:
+        text = code.group(1).decode("utf-8", "replace")
+        return text + (": " + message.group(1).decode("utf-8", "replace") if message else "")
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    kind = str(data.get("__type") or data.get("code") or data.get("Code") or "").rsplit("#", 1)[-1]
+    text = str(data.get("message") or data.get("Message") or "")
+    return f"{kind}: {text}"[:500] if kind else ""
+
+
+def _peek(environ: dict[str, Any]) -> bytes:
+    """The request body, when small (put back, so moto reads exactly what the client sent)."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if not 0 < length <= _MAX_BODY_PEEK:
+        return b""
+    body = bytes(environ["wsgi.input"].read(length))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _operation(environ: dict[str, Any], body: bytes) -> str:
     """The API operation: X-Amz-Target (JSON protocols) or Action= (query protocols), else ''."""
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
@@ -127,13 +180,19 @@ def _operation(environ: dict[str, Any]) -> str:
     query = parse_qs(str(environ.get("QUERY_STRING", "")))
     if "Action" in query:
         return query["Action"][0]
-    if str(environ.get("CONTENT_TYPE", "")).startswith(_FORM):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if 0 < length <= _MAX_FORM_PEEK:
-            body = environ["wsgi.input"].read(length)
-            # Put the body back so moto reads exactly what the client sent.
-            environ["wsgi.input"] = io.BytesIO(body)
-            action = parse_qs(body.decode("utf-8", "replace")).get("Action")
-            if action:
-                return str(action[0])
+    if body and str(environ.get("CONTENT_TYPE", "")).startswith(_FORM):
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        if action:
+            return str(action[0])
     return ""
+
+
+_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9a-z*]*:[^\s\"'<>,&)]+")
+
+
+def _arns(environ: dict[str, Any], body: bytes) -> tuple[str, ...]:
+    """The ARNs a request names (URL, query or body): an error answer's subject is usually one of them."""
+    text = unquote_plus(f"{environ.get('PATH_INFO', '')} {environ.get('QUERY_STRING', '')} ") + unquote_plus(
+        body.decode("utf-8", "replace")
+    )
+    return tuple(dict.fromkeys(_ARN.findall(text)))[:5]

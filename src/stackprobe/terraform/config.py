@@ -70,6 +70,8 @@ class ModuleConfig:
     provider_requirements: dict[str, dict[str, str | None]] = field(default_factory=dict)
     # Provider local names implied by resource and data types (`aws_s3_bucket` -> `aws`).
     implied_providers: set[str] = field(default_factory=set)
+    # Input variables declared here (`variable "name" {}`).
+    variables: set[str] = field(default_factory=set)
 
     @property
     def local_module_sources(self) -> list[str]:
@@ -399,6 +401,8 @@ def _read_blocks(blocks: list[Block], module: ModuleConfig) -> None:
             module.module_sources[block.labels[0]] = source if isinstance(source, str) else None
         elif block.type in ("resource", "data") and block.labels:
             module.implied_providers.add(block.labels[0].split("_", 1)[0])
+        elif block.type == "variable" and block.labels:
+            module.variables.add(block.labels[0])
 
 
 def _is_override(path: Path) -> bool:

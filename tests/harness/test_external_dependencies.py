@@ -1,0 +1,110 @@
+"""A configuration that names something of another account: the emulator's answers give it away.
+
+The provider retries some "not found" answers for minutes (eventual consistency), so a stack written
+for one account (a certificate, a policy, a key of its own) sat in that loop and then failed without
+saying what was missing. The request log keeps each error answer's code, message and the ARNs the
+request named; the watch stops terraform once one call keeps failing for an ARN of another account.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.moto import EmbeddedMoto
+from stackprobe.backends.request_log import RequestLog, RequestRecord
+from stackprobe.errors import TerraformFailed
+from stackprobe.external import REPEATS, ExternalResourceMissing, Watch, missing_dependency
+from stackprobe.settings import RunSettings, StackSpec
+from stackprobe.stack import StackUnderTest
+
+pytestmark = pytest.mark.harness
+
+FOREIGN_POLICY = "arn:aws:iam::999999999999:policy/platform-shared-read"
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[EmbeddedMoto]:
+    server = EmbeddedMoto()
+    server.start()
+    yield server
+    server.stop()
+
+
+def attach_foreign_policy(backend: AwsBackend, times: int) -> None:
+    iam = backend.client("iam")
+    role = f"app-{time.monotonic_ns()}"
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+    for _ in range(times):
+        with pytest.raises(ClientError):
+            iam.attach_role_policy(RoleName=role, PolicyArn=FOREIGN_POLICY)
+
+
+def test_an_error_answer_keeps_its_code_message_and_the_arns_the_request_named(moto: EmbeddedMoto) -> None:
+    assert moto.backend is not None
+    attach_foreign_policy(moto.backend, 1)
+    [record] = [r for r in moto.request_log.tail(5) if r.operation == "AttachRolePolicy"]
+    assert record.status == 404 and record.error.startswith("NoSuchEntity")
+    assert record.arns == (FOREIGN_POLICY,)
+    assert FOREIGN_POLICY in record.line()
+
+
+def test_a_call_that_keeps_failing_for_another_accounts_arn_is_named(moto: EmbeddedMoto) -> None:
+    assert moto.backend is not None
+    since = time.time()
+    attach_foreign_policy(moto.backend, REPEATS - 1)
+    assert missing_dependency(moto.request_log, since, moto.backend.account_id) is None, "one retry too early"
+    attach_foreign_policy(moto.backend, 1)
+    found = missing_dependency(moto.request_log, since, moto.backend.account_id)
+    assert found is not None and (found.arn, found.operation) == (FOREIGN_POLICY, "AttachRolePolicy")
+
+
+def test_the_emulators_own_account_is_never_called_missing() -> None:
+    log = RequestLog()
+    own = "arn:aws:iam::123456789012:role/being-created"
+    for _ in range(REPEATS * 2):
+        log.add(RequestRecord(time.time(), "POST", "h", "/", "GetRole", 404, 0.0, "NoSuchEntity: gone", (own,)))
+    assert missing_dependency(log, 0.0, "123456789012") is None
+
+
+class BlockingRunner:
+    """A terraform stand-in: its apply waits until interrupted, then fails as terraform would."""
+
+    def __init__(self) -> None:
+        self.interrupted = threading.Event()
+
+    def interrupt(self) -> None:
+        self.interrupted.set()
+
+    def apply_plan(self, plan: object) -> None:
+        if not self.interrupted.wait(30):
+            raise AssertionError("the watch never stopped terraform")
+        raise TerraformFailed("`terraform apply` failed (exit 1)", "read terraform's error above")
+
+
+def test_the_stack_stops_terraform_and_says_what_is_missing(moto: EmbeddedMoto, tmp_path: Path) -> None:
+    assert moto.backend is not None
+    stack = StackUnderTest(StackSpec(tf_dir=tmp_path), moto.backend, RunSettings(), emulator=moto, work_dir=tmp_path)
+    runner = BlockingRunner()
+    stack.prepare = lambda: runner  # type: ignore[assignment,method-assign,return-value]
+    threading.Thread(target=attach_foreign_policy, args=(moto.backend, REPEATS), daemon=True).start()
+
+    with pytest.raises(ExternalResourceMissing) as stopped:
+        stack._watched(lambda: runner.apply_plan(None))
+
+    message = str(stopped.value)
+    assert FOREIGN_POLICY in message and "AttachRolePolicy" in message
+    assert "--prerequisites" in message and "pytest_stackprobe_prerequisites" in message
+
+
+def test_the_watch_lets_a_healthy_command_finish(moto: EmbeddedMoto) -> None:
+    stops: list[bool] = []
+    with Watch(moto.request_log, time.time(), "123456789012", lambda: stops.append(True)) as watch:
+        time.sleep(1.5)
+    assert watch.found is None and stops == []

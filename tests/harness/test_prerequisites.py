@@ -1,0 +1,99 @@
+"""What a stack expects to exist already, made in the emulator first: as a configuration, or a hook.
+
+A stack written for an existing VPC (or certificate, or hosted zone) cannot be planned on an empty
+account. A prerequisites configuration is applied first on the same emulator, its outputs become the
+stack's variables, and it is destroyed after the stack; a conftest hook can create the same with boto3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.harness, pytest.mark.xdist_group("prerequisites")]
+
+STACKS = Path(__file__).parent / "stacks" / "prerequisites"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_prerequisites_configuration_is_applied_first_and_destroyed_last() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stackprobe",
+            "verify",
+            str(STACKS / "service"),
+            "--prerequisites",
+            str(STACKS / "network"),
+            "--format",
+            "json",
+            "--quiet",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    report = json.loads(done.stdout or "{}")
+    assert report.get("outcome") == "complete", done.stderr[-3000:]
+    teardown = next(c for c in report["checks"] if c["id"] == "lifecycle.clean-teardown")
+    assert teardown["status"] == "pass", teardown  # the service's SG and the prerequisites' VPC are gone
+    groups = next(c for c in report["checks"] if c["id"] == "network.no-world-ingress")
+    assert any("service" in f["resource"] or "service" in f["evidence"] for f in groups["findings"]), groups
+
+
+CONFTEST = """
+def pytest_stackprobe_prerequisites(aws, spec):
+    aws.client("ec2").create_vpc(CidrBlock="10.50.0.0/16", TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "existing"}]}])
+"""
+SERVICE = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = "~> 5.100" }
+  }
+}
+provider "aws" {
+  region = "eu-west-1"
+}
+data "aws_vpc" "existing" {
+  tags = { Name = "existing" }
+}
+resource "aws_security_group" "service" {
+  name   = "service"
+  vpc_id = data.aws_vpc.existing.id
+}
+"""
+USER_TEST = """
+def test_the_service_runs_in_the_existing_vpc(deployed_stack, aws):
+    groups = aws.client("ec2").describe_security_groups(GroupNames=["service"])["SecurityGroups"]
+    vpcs = aws.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["existing"]}])["Vpcs"]
+    assert groups[0]["VpcId"] == vpcs[0]["VpcId"]
+"""
+
+
+def test_a_conftest_hook_creates_what_the_stack_looks_up(tmp_path: Path) -> None:
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "main.tf").write_text(SERVICE)
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_service.py").write_text(USER_TEST)
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\nstackprobe_tf_dir = "infra"\n')
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env=environ,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert "1 passed" in done.stdout
