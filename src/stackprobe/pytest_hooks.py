@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from stackprobe.pytest_plugin import AwsClients
+    from stackprobe.aws.clients import AwsClients
     from stackprobe.settings import StackSpec
 
 

@@ -33,6 +33,7 @@ import pytest
 from stackprobe.settings import CheckSettings, Lifetime, RunSettings, StackSpec, default_cache_dir
 
 if TYPE_CHECKING:
+    from stackprobe.aws.clients import AwsClients
     from stackprobe.backends.base import AwsBackend
     from stackprobe.checks.base import CheckContext
     from stackprobe.live import OpenedLive
@@ -471,52 +472,23 @@ def clean_backend(stacks: Run) -> AwsBackend:
         pytest.fail(str(exc), pytrace=False)
 
 
-class AwsClients:
-    """boto3 clients bound to the emulator: `aws.s3`, `aws.client("ecs", region_name=...)`.
-
-    Without `region_name`, clients use the stack's own region: where the deployed stack's resources
-    are (read from their ARNs), else the region of the stack's provider in its plan, else the run's.
-    `aws.region` says which, and why.
-    """
-
-    def __init__(self, backend: AwsBackend, config: pytest.Config) -> None:
-        self.backend = backend
-        self._config = config
-
-    @property
-    def region(self) -> str:
-        return self._region()[0]
-
-    @property
-    def region_source(self) -> str:
-        return self._region()[1]
-
-    def _region(self) -> tuple[str, str]:
-        stack = self._config.stash[STATE_KEY].stack
-        if stack is not None and stack.deployed is not None:
-            return stack.deployed.backend.region, "where the deployed stack's resources are"
-        state = self._config.stash[STATE_KEY]
-        if state.run is not None:
-            known = [s for s in state.run.deployed_stacks() if s.deployed is not None]
-            if known and known[0].deployed is not None:
-                return known[0].deployed.backend.region, "where the deployed stack's resources are"
-        return self.backend.region, "the run's default region (no stack deployed yet)"
-
-    def client(self, service: str, region_name: str | None = None) -> Any:
-        return self.backend.client(service, region_name=region_name or self.region)
-
-    def __getattr__(self, service: str) -> Any:
-        if service.startswith("_"):
-            raise AttributeError(service)
-        return self.client(service.replace("_", "-"))
-
-    def __repr__(self) -> str:
-        return f"AwsClients({self.backend.endpoint}, region {self.region}: {self.region_source})"
+def _stack_region(config: pytest.Config, backend: AwsBackend) -> tuple[str, str]:
+    """Where the stack under test lives, for `aws` clients created without a region (and why)."""
+    state = config.stash[STATE_KEY]
+    if state.stack is not None and state.stack.deployed is not None:
+        return state.stack.deployed.backend.region, "where the deployed stack's resources are"
+    planned = state.run.stack(_spec(config)).planned_regions() if state.run is not None else []
+    if planned:
+        return planned[0], "the region the stack's provider names in its plan"
+    return backend.region, "the run's default region (the stack is neither planned nor deployed yet)"
 
 
 @pytest.fixture(scope="session")
 def aws(aws_backend: AwsBackend, request: pytest.FixtureRequest) -> AwsClients:
-    return AwsClients(aws_backend, request.config)
+    """boto3 clients in the stack's own region (see `_stack_region`); `repr(aws)` says which and why."""
+    from stackprobe.aws.clients import AwsClients
+
+    return AwsClients(aws_backend, lambda: _stack_region(request.config, aws_backend))
 
 
 def _seed(config: pytest.Config, run: Run, spec: StackSpec) -> bool:
@@ -531,7 +503,10 @@ def _seed(config: pytest.Config, run: Run, spec: StackSpec) -> bool:
     if not state.seeded:
         state.seeded = True
         if config.pluginmanager.hook.pytest_stackprobe_prerequisites.get_hookimpls():
-            config.hook.pytest_stackprobe_prerequisites(aws=AwsClients(run.backend, config), spec=spec)
+            from stackprobe.aws.clients import AwsClients
+
+            clients = AwsClients(run.backend, lambda: _stack_region(config, run.backend))
+            config.hook.pytest_stackprobe_prerequisites(aws=clients, spec=spec)
             run.seeded()
     return bool(config.pluginmanager.hook.pytest_stackprobe_prerequisites.get_hookimpls())
 

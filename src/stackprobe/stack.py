@@ -284,6 +284,10 @@ class StackUnderTest:
         self.baseline, _ = snapshot(self.backend, self.regions())
         return self.baseline
 
+    def planned_regions(self) -> list[str]:
+        """The regions the provider blocks name in a plan already at hand (none is made for this)."""
+        return sorted(self._plan_json.provider_regions()) if self._plan_json is not None else []
+
     def regions(self) -> list[str]:
         """Where to look for the stack's resources: the run's region, us-east-1 (global services keep
         their resources there) and every region the configuration's provider blocks name."""

@@ -1,1 +1,1 @@
-"""Reports, generated from check records only: terminal, Markdown, JSON and JUnit."""
+"""Reports, generated from check records only: terminal, Markdown, JSON, JUnit and SARIF."""

@@ -1,0 +1,72 @@
+"""The layers of the harness and who owns each lifecycle, checked against the code itself.
+
+docs/ARCHITECTURE.md's layer table is generated from stackprobe's imports (tools/layers.py); these
+tests keep it current, keep the units free of import cycles, and keep each lifecycle's end in one place.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytestmark = pytest.mark.harness
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SOURCE = REPO_ROOT / "src" / "stackprobe"
+
+
+def _tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("layers", REPO_ROOT / "tools" / "layers.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("layers", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+layers = _tool()
+
+
+def test_the_layer_table_is_current() -> None:
+    assert layers.main(["--check"]) == 0, "docs/ARCHITECTURE.md is stale: run .venv/bin/python tools/layers.py"
+
+
+def test_no_two_units_import_each_other() -> None:
+    assert layers.cycles(layers.imports()) == []
+
+
+def test_a_cycle_would_be_found_and_named() -> None:
+    graph = {"checks": {"probes"}, "probes": {"aws", "checks"}, "aws": set()}
+    assert layers.cycles(graph) == [["checks", "probes", "checks"]]
+
+
+def _calls(method: str, on: str | None = None) -> set[str]:
+    """Source files (relative) that call `<x>.<method>(...)`, where x is named `on` (`emulator`,
+    `self.emulator`, ...) when `on` is given."""
+    found = set()
+    for path in SOURCE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method):
+                continue
+            target = node.func.value
+            name = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
+            if on is None or name == on:
+                found.add(str(path.relative_to(SOURCE)))
+    return found
+
+
+def test_only_a_stack_destroys_its_deployment() -> None:
+    """Teardown has one owner: StackUnderTest.end(); everyone else only decides when to call it."""
+    assert _calls("destroy") == {"stack.py"}
+
+
+def test_an_emulator_is_reset_or_stopped_only_by_its_owner() -> None:
+    """The run resets and stops what it started; a live session stops its detached emulator (down, or a
+    failed up); the emulator reset before a first apply is the run's; `serve` stops its own server."""
+    assert _calls("reset", on="emulator") == {"run.py"}
+    assert _calls("stop", on="emulator") == {"run.py", "live.py", "backends/moto.py"}
