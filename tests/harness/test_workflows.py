@@ -1,4 +1,5 @@
-"""The GitHub workflows and the pre-commit config: schema-valid, zizmor-clean, pinned, OIDC-only.
+"""The GitHub workflows, the stackprobe action (action.yml), the workflow template for users
+(examples/github/stackprobe.yml) and the pre-commit config: schema-valid, zizmor-clean, pinned, OIDC-only.
 
 Each property is a checker returning the problems it finds. Every checker is run twice: on the committed
 file, where it must find nothing, and on a copy broken in exactly the way the checker exists to catch, where
@@ -31,6 +32,11 @@ WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
 INFRA_PR = WORKFLOWS_DIR / "infra-pr.yml"
 DEPLOY = WORKFLOWS_DIR / "deploy.yml"
 WORKFLOW_FILES = (INFRA_PR, DEPLOY)
+ACTION = REPO_ROOT / "action.yml"
+EXAMPLE = REPO_ROOT / "examples" / "github" / "stackprobe.yml"
+CI_DOC = REPO_ROOT / "docs" / "ci.md"
+# Every file whose `uses:` lines must be pinned and say which release they pin.
+PINNED_FILES = (*WORKFLOW_FILES, ACTION, EXAMPLE)
 PRE_COMMIT_CONFIG = REPO_ROOT / ".pre-commit-config.yaml"
 
 Workflow = dict[str, Any]
@@ -72,9 +78,14 @@ def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def all_steps(workflow: Workflow) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every step of every job; for a composite action (action.yml), its `runs.steps` as job "runs"."""
     for job_id, job in jobs(workflow).items():
         for step in steps(job):
             yield job_id, step
+    runs = workflow.get("runs")
+    if isinstance(runs, dict):
+        for step in steps(runs):
+            yield "runs", step
 
 
 def scripts(job: dict[str, Any]) -> str:
@@ -386,6 +397,89 @@ def _no_timeout(wf: Workflow) -> None:
     next(iter(jobs(wf).values())).pop("timeout-minutes")
 
 
+def _inject_input(action: Workflow) -> None:
+    step = _first(action, lambda s: "run" in s)
+    step["run"] = 'echo "${{ inputs.directory }}"\n' + step["run"]
+
+
+def _undeclare_input(action: Workflow) -> None:
+    action["inputs"]["region"] = {"description": "an input the check does not know", "required": False}
+
+
+def _verify_without_action(wf: Workflow) -> None:
+    step = _first(wf, lambda s: s.get("uses") == "./")
+    step.pop("uses")
+    step.pop("with")
+    step["run"] = "stackprobe verify terraform"
+
+
+def _template_without_action(wf: Workflow) -> None:
+    step = _first(wf, lambda s: "/stackprobe@" in str(s.get("uses", "")))
+    step.pop("uses")
+    step.pop("with")
+    step["run"] = "echo verify"
+
+
+def action_problems(action: Workflow) -> list[str]:
+    """A composite action: every script names its shell and takes inputs through `env:`, never `${{ }}`."""
+    problems = []
+    if (action.get("runs") or {}).get("using") != "composite":
+        problems.append("action.yml is not a composite action")
+    for _, step in all_steps(action):
+        if "run" not in step:
+            continue
+        name = step.get("name") or step.get("id") or "a step"
+        if "${{" in str(step["run"]):
+            problems.append(f"{name}: an expression inside a run script (pass it through env)")
+        if not step.get("shell"):
+            problems.append(f"{name}: a run step without shell")
+    return problems
+
+
+def declared_inputs(action: Workflow) -> list[str]:
+    inputs = action.get("inputs")
+    return list(inputs) if isinstance(inputs, dict) else []
+
+
+def step_by_id(document: Workflow, step_id: str) -> dict[str, Any]:
+    for _, step in all_steps(document):
+        if step.get("id") == step_id:
+            return step
+    raise AssertionError(f"no step with id {step_id!r}")
+
+
+def input_check_problems(action: Workflow) -> list[str]:
+    """The input check refuses unknown inputs by name: its list of known inputs is exactly the declared one."""
+    script = str(step_by_id(action, "inputs").get("run", ""))
+    match = re.search(r'^\s*known=" (?P<names>[^"]*) "$', script, re.MULTILINE)
+    if match is None:
+        return ['the input check has no `known=" ... "` list']
+    known, declared = match["names"].split(), declared_inputs(action)
+    return [] if known == declared else [f"the input check knows {known}, action.yml declares {declared}"]
+
+
+def own_action_problems(workflow: Workflow) -> list[str]:
+    """This repository verifies its reference stack through its own action, as a user's workflow would."""
+    for _, step in all_steps(workflow):
+        if step.get("uses") == "./" and (step.get("with") or {}).get("directory") == "terraform":
+            return []
+    return ["no step verifies the reference stack through `uses: ./` (this repository's action.yml)"]
+
+
+def template_problems(workflow: Workflow) -> list[str]:
+    """The users' template runs on pull requests touching Terraform: plan-level tests, then the action."""
+    problems = []
+    trigger = (workflow.get("on") or {}).get("pull_request") if isinstance(workflow.get("on"), dict) else None
+    if not isinstance(trigger, dict) or not trigger.get("paths"):
+        problems.append("the template does not run on pull requests filtered by paths")
+    if job_running(workflow, "pytest -m unit") is None:
+        problems.append("no job runs the plan-level tests (`pytest -m unit`)")
+    action_steps = [s for _, s in all_steps(workflow) if re.match(r"[^./][^@]*/stackprobe@", str(s.get("uses", "")))]
+    if not any((s.get("with") or {}).get("directory") for s in action_steps):
+        problems.append("no step runs the stackprobe action on a directory")
+    return problems
+
+
 PROPERTIES: list[tuple[str, Path, Checker, Callable[[Workflow], None]]] = [
     ("infra-pr pinned", INFRA_PR, unpinned_actions, _unpin),
     ("deploy pinned", DEPLOY, unpinned_actions, _unpin),
@@ -409,6 +503,17 @@ PROPERTIES: list[tuple[str, Path, Checker, Callable[[Workflow], None]]] = [
     ("infra-pr permissions", INFRA_PR, hardening_problems, _write_all),
     ("deploy permissions", DEPLOY, hardening_problems, _write_all),
     ("deploy timeouts", DEPLOY, hardening_problems, _no_timeout),
+    ("infra-pr verifies through the action", INFRA_PR, own_action_problems, _verify_without_action),
+    ("action pinned", ACTION, unpinned_actions, _unpin),
+    ("action injection", ACTION, action_problems, _inject_input),
+    ("action refuses unknown inputs", ACTION, input_check_problems, _undeclare_input),
+    ("example pinned", EXAMPLE, unpinned_actions, _unpin),
+    ("example runs the action", EXAMPLE, template_problems, _template_without_action),
+    ("example injection", EXAMPLE, hardening_problems, _inject_event),
+    ("example checkout", EXAMPLE, hardening_problems, _persist_credentials),
+    ("example permissions", EXAMPLE, hardening_problems, _write_all),
+    ("example timeouts", EXAMPLE, hardening_problems, _no_timeout),
+    ("example concurrency", EXAMPLE, concurrency_problems, _no_concurrency),
 ]
 
 
@@ -424,13 +529,13 @@ def test_property_check_catches_a_broken_copy(path: Path, checker: Checker, muta
     assert checker(workflow), "the checker found nothing wrong with a workflow broken on purpose"
 
 
-@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PINNED_FILES, ids=lambda p: p.name)
 def test_no_static_aws_credentials_anywhere(path: Path) -> None:
     assert static_credentials(path.read_text(encoding="utf-8")) == []
     assert static_credentials(f"with:\n  aws-access-key-id: {EXAMPLE_KEY}\n")
 
 
-@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PINNED_FILES, ids=lambda p: p.name)
 def test_every_pin_names_its_release(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert missing_version_comments(load(path), text) == []
@@ -456,7 +561,7 @@ def _check_jsonschema(files: list[Path], schema: str) -> subprocess.CompletedPro
 
 @pytest.mark.parametrize("schema", ["vendor.github-workflows", "custom.github-workflows-require-timeout"])
 def test_workflows_match_the_github_workflow_schema(schema: str) -> None:
-    result = _check_jsonschema(list(WORKFLOW_FILES), schema)
+    result = _check_jsonschema([*WORKFLOW_FILES, EXAMPLE], schema)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -508,6 +613,284 @@ def test_zizmor_flags_an_unsafe_workflow(tmp_path: Path) -> None:
     )
     idents = {f.get("ident") for f in _zizmor(workflows) if _severity(f) == "high"}
     assert {"template-injection", "unpinned-uses"} <= idents
+
+
+def test_action_matches_the_github_action_schema(tmp_path: Path) -> None:
+    result = _check_jsonschema([ACTION], "vendor.github-actions")
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "action.yml"
+    action = load(ACTION)
+    action["runs"]["using"] = "node99"
+    broken.write_text(dump(action), encoding="utf-8")
+    assert _check_jsonschema([broken], "vendor.github-actions").returncode != 0
+
+
+@pytest.mark.parametrize("path", [ACTION, EXAMPLE], ids=lambda p: p.name)
+def test_zizmor_finds_nothing_of_medium_or_high_severity(path: Path) -> None:
+    findings = [_describe(f) for f in _zizmor(path) if _severity(f) in ("medium", "high")]
+    assert findings == [], "\n".join(findings)
+
+
+# -- the action's scripts, run as the runner runs them (bash -eo pipefail), without GitHub --------------------
+
+
+def _run_step(
+    step: dict[str, Any], env: dict[str, str], cwd: Path, outputs: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """Run one step's script with `env` (every variable its `env:` block names must be given) and return the
+    process and what it wrote to $GITHUB_OUTPUT."""
+    missing = set(step.get("env") or {}) - set(env)
+    assert not missing, f"the test gives no value for {sorted(missing)}"
+    script = cwd / "step.sh"
+    script.write_text(str(step["run"]), encoding="utf-8")
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "GITHUB_OUTPUT": str(outputs), **env}
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    written = outputs.read_text(encoding="utf-8") if outputs.exists() else ""
+    return result, dict(line.split("=", 1) for line in written.splitlines() if "=" in line)
+
+
+def _input_check_env(workspace: Path, **given: str) -> dict[str, str]:
+    """The input check's environment for a caller who passed `given` (as `with:` keys), as the runner builds it:
+    declared inputs with their defaults, plus whatever else the caller passed, in ALL_INPUTS."""
+    action = load(ACTION)
+    inputs = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
+    inputs.update(given)
+    names = {"directory": "DIRECTORY", "command": "COMMAND", "var-files": "VAR_FILES", "vars": "VARS"}
+    names |= {"teardown-vars": "TEARDOWN_VARS", "backend": "BACKEND", "fail-on": "FAIL_ON", "containers": "CONTAINERS"}
+    names |= {"app-dir": "APP_DIR", "upload-sarif": "UPLOAD_SARIF", "artifact-name": "ARTIFACT_NAME"}
+    env = {variable: inputs.get(name, "") for name, variable in names.items()}
+    env |= {
+        "ALL_INPUTS": json.dumps(inputs, indent=2),  # toJSON's layout: two-space indent, one key per line
+        "PR_HEAD_REPOSITORY": "acme/infra",
+        "REPOSITORY": "acme/infra",
+        "ACTOR": "octocat",
+        "RUNNER_TEMP": str(workspace / "runner-temp"),
+    }
+    return env
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A checkout with one root module and one var file."""
+    (tmp_path / "infra" / "prod").mkdir(parents=True)
+    (tmp_path / "infra" / "prod" / "main.tf").write_text('resource "aws_s3_bucket" "b" {}\n')
+    (tmp_path / "infra" / "prod" / "prod.tfvars").write_text('env = "prod"\n')
+    (tmp_path / "infra" / "empty").mkdir()
+    return tmp_path
+
+
+def test_input_check_accepts_valid_inputs_and_names_the_reports(workspace: Path) -> None:
+    step = step_by_id(load(ACTION), "inputs")
+    env = _input_check_env(
+        workspace,
+        directory="infra/prod",
+        command="audit",
+        **{
+            "fail-on": "medium",
+            "var-files": "infra/prod/prod.tfvars\n",
+            "vars": "a=1\nb=x=y",
+            "containers": "api=run",
+            "app-dir": "infra",
+            "Upload-SARIF": "true",  # input names are case-insensitive, as the runner reads them
+        },
+    )
+    result, outputs = _run_step(step, env, workspace, workspace / "out")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert outputs["report-dir"] == str(workspace / "runner-temp" / "stackprobe-audit-infra-prod")
+    assert outputs["artifact-name"] == "stackprobe-audit-infra-prod"
+    assert outputs["code-scanning"] == "upload"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"directroy": "infra/prod"}, "unknown input 'directroy'"),
+        ({"directory": "infra/staging"}, "input 'directory': 'infra/staging' is not a directory"),
+        ({"directory": "infra/empty"}, "input 'directory': 'infra/empty' holds no .tf"),
+        ({"directory": ""}, "input 'directory' is empty"),
+        ({"command": "plan"}, "input 'command' must be verify or audit"),
+        ({"backend": "aws"}, "input 'backend' must be moto or localstack"),
+        ({"fail-on": "severe", "command": "audit"}, "input 'fail-on' must be one of"),
+        ({"fail-on": "high"}, "input 'fail-on' applies to command audit only"),
+        ({"var-files": "infra/prod/staging.tfvars"}, "input 'var-files': 'infra/prod/staging.tfvars' is not a file"),
+        ({"vars": "a=1\nnot a pair"}, "input 'vars': 'not a pair' is not NAME=VALUE"),
+        ({"teardown-vars": "=true"}, "input 'teardown-vars': '=true' is not NAME=VALUE"),
+        ({"containers": "api"}, "input 'containers': 'api' is not NAME=VALUE"),
+        ({"upload-sarif": "yes"}, "input 'upload-sarif' must be true or false"),
+        ({"app-dir": "app"}, "input 'app-dir': 'app' is not a directory"),
+    ],
+)
+def test_input_check_fails_naming_the_input(workspace: Path, given: dict[str, str], message: str) -> None:
+    step = step_by_id(load(ACTION), "inputs")
+    env = _input_check_env(workspace, **{"directory": "infra/prod", **given})
+    result, outputs = _run_step(step, env, workspace, workspace / "out")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"::error title=stackprobe action::{message}" in result.stdout, result.stdout
+    assert "report-dir" not in outputs
+
+
+@pytest.mark.parametrize(
+    ("head", "actor", "reason"),
+    [("someone/infra", "someone", "fork someone/infra"), ("acme/infra", "dependabot[bot]", "Dependabot")],
+)
+def test_input_check_skips_code_scanning_where_the_token_is_read_only(
+    workspace: Path, head: str, actor: str, reason: str
+) -> None:
+    step = step_by_id(load(ACTION), "inputs")
+    env = _input_check_env(workspace, directory="infra/prod") | {"PR_HEAD_REPOSITORY": head, "ACTOR": actor}
+    result, outputs = _run_step(step, env, workspace, workspace / "out")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert outputs["code-scanning"] == "skip"
+    assert "::notice title=stackprobe::SARIF not uploaded to code scanning" in result.stdout
+    assert reason in result.stdout
+
+
+def _fake_stackprobe(venv: Path, status: int) -> Path:
+    """A stand-in for the installed console script: records its arguments, exits with `status`."""
+    (venv / "bin").mkdir(parents=True)
+    record = venv / "argv"
+    script = venv / "bin" / "stackprobe"
+    script.write_text(f'#!/bin/bash\nprintf "%s\\n" "$@" > "{record}"\nexit {status}\n', encoding="utf-8")
+    script.chmod(0o755)
+    return record
+
+
+@pytest.mark.parametrize("status", [0, 1, 3])
+def test_run_step_passes_every_input_and_records_the_exit_status(workspace: Path, status: int) -> None:
+    step = step_by_id(load(ACTION), "run")
+    record = _fake_stackprobe(workspace / "venv", status)
+    env = {
+        "DIRECTORY": "infra/prod",
+        "COMMAND": "audit",
+        "VAR_FILES": "infra/prod/a.tfvars\n\ninfra/prod/b.tfvars",
+        "VARS": "region=eu-west-1",
+        "TEARDOWN_VARS": "allow_destroy_for_tests=true",
+        "BACKEND": "moto",
+        "FAIL_ON": "medium",
+        "CONTAINERS": "api=python -m app\nworker=python -m worker",
+        "APP_DIR": "services",
+        "REPORTS": str(workspace / "reports"),
+        "VENV": str(workspace / "venv"),
+        "TF_PLUGIN_CACHE_DIR": str(workspace / "plugins"),
+    }
+    result, outputs = _run_step(step, env, workspace, workspace / "out")
+    assert result.returncode == 0, result.stdout + result.stderr  # the status is reported, not raised, here
+    assert outputs["exit-code"] == str(status)
+    reports = env["REPORTS"]
+    assert record.read_text().splitlines() == [
+        "audit",
+        "infra/prod",
+        "--backend",
+        "moto",
+        "--format",
+        "text",
+        "--output",
+        f"{reports}/report.md",
+        "--output",
+        f"{reports}/report.json",
+        "--output",
+        f"{reports}/junit.xml",
+        "--output",
+        f"{reports}/stackprobe.sarif",
+        "--var-file",
+        "infra/prod/a.tfvars",
+        "--var-file",
+        "infra/prod/b.tfvars",
+        "--var",
+        "region=eu-west-1",
+        "--teardown-var",
+        "allow_destroy_for_tests=true",
+        "--container",
+        "api=python -m app",
+        "--container",
+        "worker=python -m worker",
+        "--app-dir",
+        "services",
+        "--fail-on",
+        "medium",
+    ]
+
+
+@pytest.mark.parametrize(("status", "expected"), [("0", 0), ("1", 1), ("2", 2), ("", 3)])
+def test_last_step_exits_with_stackprobes_status(tmp_path: Path, status: str, expected: int) -> None:
+    step = next(s for _, s in all_steps(load(ACTION)) if s.get("name") == "Exit with stackprobe's status")
+    result, _ = _run_step(step, {"STATUS": status}, tmp_path, tmp_path / "out")
+    assert result.returncode == expected, result.stdout + result.stderr
+
+
+def _git(repo: Path, *argv: str) -> None:
+    identity = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t"}
+    identity |= {"GIT_COMMITTER_EMAIL": "t@example.com", "PATH": "/usr/bin:/bin", "HOME": str(repo)}
+    subprocess.run(["git", "-C", str(repo), *argv], env=identity, check=True, capture_output=True, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("changed", "roots"),
+    [
+        ("infra/prod/main.tf", '["infra/prod"]'),
+        ("infra/modules/vpc/main.tf", '["infra/prod","infra/staging"]'),
+        ("infra/production-notes.md", "[]"),
+        ("README.md", "[]"),
+    ],
+)
+def test_template_verifies_the_changed_roots(tmp_path: Path, changed: str, roots: str) -> None:
+    """The template's `changes` job on a pull request's merge commit (HEAD^1 is the base branch)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("base\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "base")
+    _git(repo, "checkout", "-q", "-b", "feature")
+    (repo / changed).parent.mkdir(parents=True, exist_ok=True)
+    (repo / changed).write_text("changed\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "change")
+    _git(repo, "checkout", "-q", "main")
+    _git(repo, "merge", "-q", "--no-ff", "-m", "merge", "feature")
+    workflow = load(EXAMPLE)
+    env = {k: str(v) for k, v in workflow["env"].items()} | {"GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    result, outputs = _run_step(step_by_id(workflow, "roots"), env, repo, tmp_path / "out")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert outputs["roots"] == roots
+    assert outputs["any"] == ("false" if roots == "[]" else "true")
+
+
+# -- docs/ci.md documents every input as action.yml declares it --------------------------------------------
+
+
+def inputs_table(action: Workflow) -> list[str]:
+    """The Markdown table docs/ci.md must hold, generated from action.yml."""
+    lines = ["| Input | Required | Default | Description |", "|---|---|---|---|"]
+    for name, spec in action["inputs"].items():
+        default = str(spec.get("default", ""))
+        lines.append(
+            f"| `{name}` | {'yes' if spec.get('required') else 'no'} | {f'`{default}`' if default else ''} | "
+            f"{' '.join(str(spec['description']).split())} |"
+        )
+    return lines
+
+
+def test_ci_doc_documents_every_input_as_declared() -> None:
+    expected = "\n".join(inputs_table(load(ACTION)))
+    assert expected in CI_DOC.read_text(encoding="utf-8"), (
+        f"docs/ci.md's inputs table differs from action.yml; replace it with:\n\n{expected}\n"
+    )
+
+
+def test_inputs_table_changes_with_the_action() -> None:
+    action = load(ACTION)
+    before = inputs_table(action)
+    action["inputs"]["directory"]["description"] = "something else"
+    assert inputs_table(action) != before
 
 
 # -- pre-commit ------------------------------------------------------------------------------------------

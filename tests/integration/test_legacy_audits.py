@@ -3,7 +3,8 @@ reference stack passes the check that caught it.
 
 The four audits run as the user runs them, `stackprobe audit DIR --format json`, in four concurrent
 subprocesses (each with its own embedded emulator), while this process works on the reference stack.
-Every defect in a stack's defects.json is one test, named after the defect.
+Every defect in a stack's defects.json is one test, named after the defect. Each audit also writes its
+SARIF (`--output X.sarif`), which must be valid and locate every finding at its Terraform block.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from stackprobe.checks import CATALOGUE
@@ -24,11 +26,12 @@ from stackprobe.testing import in_background
 
 # Their own xdist group: the audits run in subprocesses with their own emulators, so they need no
 # deployed reference stack and proceed in parallel with it.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("legacy-audits")]
+pytestmark = [pytest.mark.regression, pytest.mark.xdist_group("legacy-audits")]
 
 REPO = Path(__file__).resolve().parents[2]
 LEGACY = REPO / "terraform" / "legacy"
 IMPROVEMENTS = REPO / "docs" / "improvements"
+SARIF_SCHEMA = REPO / "tests" / "fixtures" / "sarif" / "sarif-schema-2.1.0.json"
 STACKS = sorted(p.parent.name for p in LEGACY.glob("*/defects.json"))
 DEFECTS = [(name, defect) for name in STACKS for defect in json.loads((LEGACY / name / "defects.json").read_text())]
 AUDIT_TIMEOUT = 1500
@@ -49,6 +52,7 @@ class Audit:
     report: dict[str, Any]
     improvements: str
     stderr: str
+    sarif: dict[str, Any]
 
     def failing(self, address: str) -> list[tuple[str, str, str]]:
         """(check id, severity, evidence) of every failing finding on `address` (or one of its instances)."""
@@ -63,6 +67,7 @@ class Audit:
 
 def _audit(name: str, out: Path) -> Audit:
     improvements = out / f"{name}.md"
+    sarif = out / f"{name}.sarif"
     command = [
         sys.executable,
         "-m",
@@ -79,7 +84,7 @@ def _audit(name: str, out: Path) -> Audit:
     ]
     # The report names the command that made it; the file itself goes to a scratch copy for comparison.
     completed = subprocess.run(
-        in_background([*command[:-1], str(improvements)]),
+        in_background([*command[:-1], str(improvements), "--output", str(sarif)]),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -97,6 +102,7 @@ def _audit(name: str, out: Path) -> Audit:
         report,
         text.replace(str(improvements), f"docs/improvements/{name}.md"),
         completed.stderr,
+        json.loads(sarif.read_text()) if sarif.exists() else {},
     )
 
 
@@ -156,3 +162,46 @@ def test_committed_improvements_report_matches_a_fresh_audit(legacy_audits: dict
         f"docs/improvements/{name}.md is stale; regenerate it with: "
         f".venv/bin/stackprobe audit terraform/legacy/{name} --improvements docs/improvements/{name}.md"
     )
+
+
+def _block_header(address: str) -> re.Pattern[str]:
+    """The header line of the block that declares `address`: its last two names, instance keys removed."""
+    names = re.sub(r'\[(?:"(?:[^"\\]|\\.)*"|\d+)\]', "", address).split(".")
+    kind = "data" if len(names) > 2 and names[-3] == "data" else "resource"
+    return re.compile(rf'\s*{kind}\s+"{re.escape(names[-2])}"\s+"{re.escape(names[-1])}"\s*\{{')
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_sarif_is_valid_and_locates_every_finding_at_its_block(legacy_audits: dict[str, Audit], name: str) -> None:
+    """`stackprobe audit DIR --output X.sarif`: valid SARIF 2.1.0, one result per failing finding (none dropped),
+    each at the file and first line of the block that declares its address; one with no address at the root
+    module's main file, with a note."""
+    audit = legacy_audits[name]
+    reproduce = f"stackprobe audit terraform/legacy/{name} --output {name}.sarif"
+    assert audit.sarif, f"`{reproduce}` wrote no SARIF:\n{audit.stderr[-2000:]}"
+    validator = jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text()))
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(audit.sarif)]
+    assert errors == [], f"`{reproduce}` wrote invalid SARIF:\n" + "\n".join(errors[:20])
+    results = audit.sarif["runs"][0]["results"]
+    failing = sorted(
+        (c["id"], f["address"] or "", f["evidence"])
+        for c in audit.report["checks"]
+        for f in c["findings"]
+        if not f["passed"]
+    )
+    located = sorted(
+        (r["ruleId"], r["properties"]["address"] or "", r["message"]["text"].split(" (location: ")[0]) for r in results
+    )
+    assert located == failing, f"`{reproduce}`: SARIF results differ from the report's failing findings"
+    for result in results:
+        location = result["locations"][0]
+        artifact = location["physicalLocation"]["artifactLocation"]["uri"]
+        line_number = location["physicalLocation"]["region"]["startLine"]
+        line = (LEGACY / name / artifact).read_text().splitlines()[line_number - 1]
+        where = f"{name}: {result['ruleId']} on {result['properties']['address']} -> {artifact}:{line_number} {line!r}"
+        if result["properties"]["address"]:
+            assert "message" not in location, f"{where}: {location['message']}"
+            assert _block_header(result["properties"]["address"]).match(line), where
+        else:
+            assert (artifact, line_number) == ("main.tf", 1), where
+            assert "no Terraform address" in location["message"]["text"], where

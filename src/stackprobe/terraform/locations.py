@@ -1,0 +1,333 @@
+"""Where a Terraform address is declared: (root module directory, address) -> (file relative to the root, line).
+
+Findings carry the Terraform address of what they judged (`module.database.aws_db_instance.this[0]`); a CI
+annotation needs a file and a line. The declaring block is found by scanning block headers
+(`resource "T" "N" {`, `data "T" "N" {`, `module "M" {`) and each module call's `source`, with a small lexer
+that skips strings, template interpolations, comments and heredocs, so only real top-level blocks count.
+A full HCL parser is not needed for that, and none is used: python-hcl2 reports no line numbers, and when
+checkov is installed beside it checkov's fork replaces the `hcl2` module.
+
+How an address resolves:
+- instance keys (`[0]`, `["logs"]`) are dropped: every instance is declared by the same block;
+- each `module.NAME` follows that call's `source` when it is a local path (`./`, `../`), as Terraform does,
+  so a resource in a local child module is located in the child's own file;
+- a module whose source is not local (registry, git, ...) is not on disk: what it declares is located at
+  the module call, with a note;
+- `.tf.json` files carry no line numbers this scanner can read: a block there is located at line 1 of its
+  file, with a note;
+- an address that cannot be found, or a finding with no address, is located at the nearest enclosing module
+  call that was found, else at the root module's main file, line 1, with a note saying why. A finding is
+  never dropped for want of a location.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
+_NAME_AT = re.compile(_NAME)
+_LABEL = rf'"(?:[^"\\]|\\.)*"|{_NAME}'
+_HEADER = re.compile(rf"^\s*(resource|data|module)((?:\s+(?:{_LABEL}))*)\s*\{{")
+_LABELS = re.compile(rf'"((?:[^"\\]|\\.)*)"|({_NAME})')
+_SOURCE = re.compile(r'^\s*source\s*=\s*"([^"]*)"')
+_HEREDOC = re.compile(rf"<<-?({_NAME})\s*$")
+_LOCAL_SOURCE = ("./", "../")
+# In the lexer's stack of open contexts: a quoted string (an interpolation is the count of braces it opened).
+_STRING = -1
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """One top-level block: `resource "T" "N"`, `data "T" "N"` or `module "M"` (with its `source`)."""
+
+    kind: str
+    labels: tuple[str, ...]
+    path: Path
+    line: int
+    source: str | None = None
+    # False for .tf.json, where `line` is 1 rather than the block's own line.
+    line_known: bool = True
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """A file relative to the root module (POSIX separators; may start with `../` for a module outside it)
+    and a 1-based line. `note` says why the location is not the block itself; None when it is."""
+
+    path: str
+    line: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Address:
+    """A Terraform address without instance keys: the module path, then a resource (or nothing, for a module)."""
+
+    modules: tuple[str, ...]
+    mode: str | None  # "resource", "data", or None for an address naming a module call
+    type: str | None
+    name: str | None
+
+
+def _segments(address: str) -> list[str]:
+    """Dot-separated names with their instance keys removed; a key may be a quoted string with dots in it."""
+    names: list[str] = []
+    i = 0
+    while i < len(address):
+        match = _NAME_AT.match(address, i)
+        if match is None:
+            raise ValueError(f"unexpected {address[i:]!r} in Terraform address {address!r}")
+        names.append(match.group(0))
+        i = match.end()
+        if i < len(address) and address[i] == "[":
+            i = _skip_key(address, i)
+        if i < len(address):
+            if address[i] != ".":
+                raise ValueError(f"unexpected {address[i:]!r} in Terraform address {address!r}")
+            i += 1
+            if i == len(address):
+                raise ValueError(f"Terraform address {address!r} ends with a dot")
+    return names
+
+
+def _skip_key(address: str, start: int) -> int:
+    """The index just past an instance key `[0]` or `["a.b"]` that starts at `start`."""
+    i = start + 1
+    if i < len(address) and address[i] == '"':
+        i += 1
+        while i < len(address) and address[i] != '"':
+            i += 2 if address[i] == "\\" else 1
+        i += 1
+    else:
+        while i < len(address) and address[i].isdigit():
+            i += 1
+    if i >= len(address) or address[i] != "]":
+        raise ValueError(f"unterminated instance key in Terraform address {address!r}")
+    return i + 1
+
+
+def parse_address(address: str) -> Address:
+    """`module.a["x"].module.b.data.aws_iam_policy_document.p[0]` -> modules (a, b), data, type, name."""
+    names = _segments(address.strip())
+    modules: list[str] = []
+    i = 0
+    while i < len(names) and names[i] == "module":
+        if i + 1 >= len(names):
+            raise ValueError(f"Terraform address {address!r} ends after `module`")
+        modules.append(names[i + 1])
+        i += 2
+    rest = names[i:]
+    if not rest and modules:
+        return Address(tuple(modules), None, None, None)
+    mode = "resource"
+    if rest and rest[0] == "data":
+        mode, rest = "data", rest[1:]
+    if len(rest) != 2:
+        raise ValueError(f"{address!r} is not a Terraform resource, data source or module address")
+    return Address(tuple(modules), mode, rest[0], rest[1])
+
+
+def scan_blocks(text: str, path: Path) -> list[Declaration]:
+    """Top-level block headers in one file of HCL native syntax, with each module call's `source`.
+
+    A lexer, not a parser: it tracks brace depth outside strings, template interpolations (which may hold
+    strings and braces of their own), comments and heredocs, and reads headers only at depth 0 and a module's
+    `source` only at depth 1 of that module's block.
+    """
+    found: list[Declaration] = []
+    depth = 0
+    # Open contexts inside an expression: _STRING for a quoted string, else a `${`/`%{` interpolation holding
+    # the number of braces opened inside it. Empty in plain configuration code.
+    stack: list[int] = []
+    heredoc: str | None = None
+    block_comment = False
+    module: tuple[int, Declaration] | None = None  # (index in found, declaration) of the open module block
+    for number, line in enumerate(text.splitlines(), start=1):
+        if heredoc is not None:
+            if line.strip() == heredoc:
+                heredoc = None
+            continue
+        if not stack and not block_comment:
+            if depth == 0 and (header := _HEADER.match(line)):
+                labels = tuple(
+                    m.group(1) if m.group(1) is not None else m.group(2) for m in _LABELS.finditer(header.group(2))
+                )
+                found.append(Declaration(header.group(1), labels, path, number))
+                module = (len(found) - 1, found[-1]) if header.group(1) == "module" else None
+            elif depth == 1 and module is not None and module[1].source is None and (source := _SOURCE.match(line)):
+                index, declaration = module
+                found[index] = declaration = Declaration(
+                    declaration.kind, declaration.labels, path, declaration.line, source.group(1)
+                )
+                module = (index, declaration)
+        i = 0
+        while i < len(line):
+            char = line[i]
+            if block_comment:
+                if line.startswith("*/", i):
+                    block_comment, i = False, i + 2
+                else:
+                    i += 1
+                continue
+            if stack and stack[-1] == _STRING:
+                if char == "\\":
+                    i += 2
+                elif char == '"':
+                    stack.pop()
+                    i += 1
+                elif line.startswith(("$${", "%%{"), i):  # escaped: literal text, not an interpolation
+                    i += 3
+                elif line.startswith(("${", "%{"), i):
+                    stack.append(0)
+                    i += 2
+                else:
+                    i += 1
+                continue
+            if char == "#" or line.startswith("//", i):
+                break
+            if line.startswith("/*", i):
+                block_comment, i = True, i + 2
+                continue
+            if line.startswith("<<", i) and (marker := _HEREDOC.match(line, i)):
+                heredoc = marker.group(1)
+                break
+            if char == '"':
+                stack.append(_STRING)
+            elif char == "{":
+                if stack:
+                    stack[-1] += 1
+                else:
+                    depth += 1
+            elif char == "}":
+                if stack:
+                    if stack[-1] == 0:
+                        stack.pop()  # the end of an interpolation: back inside its string
+                    else:
+                        stack[-1] -= 1
+                else:
+                    depth = max(depth - 1, 0)
+                    if depth == 0:
+                        module = None
+            i += 1
+    return found
+
+
+def _json_blocks(path: Path) -> list[Declaration]:
+    """Blocks of a .tf.json file, all at line 1 (the JSON reader keeps no line numbers)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    found: list[Declaration] = []
+
+    def bodies(value: Any) -> list[dict[str, Any]]:
+        # Terraform's JSON syntax allows an object or an array of objects at each level.
+        items = value if isinstance(value, list) else [value]
+        return [item for item in items if isinstance(item, dict)]
+
+    for top in bodies(document):
+        for kind in ("resource", "data"):
+            for by_type in bodies(top.get(kind, {})):
+                for type_name, by_name in by_type.items():
+                    for named in bodies(by_name):
+                        found += [Declaration(kind, (type_name, n), path, 1, line_known=False) for n in named]
+        for calls in bodies(top.get("module", {})):
+            for name, body in calls.items():
+                source = next((b.get("source") for b in bodies(body) if isinstance(b.get("source"), str)), None)
+                found.append(Declaration("module", (name,), path, 1, source, line_known=False))
+    return found
+
+
+class SourceIndex:
+    """Locates addresses in one root module and the local modules it calls (each directory scanned once)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._declarations: dict[Path, list[Declaration]] = {}
+
+    def declarations(self, directory: Path) -> list[Declaration]:
+        """Every block declared in one module directory: .tf files, then .tf.json, then override files (an
+        override file amends a block declared elsewhere, so the block's own declaration comes first)."""
+        directory = directory.resolve()
+        if directory not in self._declarations:
+            files = sorted(directory.glob("*.tf")) + sorted(directory.glob("*.tf.json"))
+            files.sort(key=lambda p: p.name == "override.tf" or p.name.endswith(("_override.tf", "_override.tf.json")))
+            found: list[Declaration] = []
+            for path in files:
+                if path.name.endswith(".tf.json"):
+                    found += _json_blocks(path)
+                else:
+                    found += scan_blocks(path.read_text(encoding="utf-8", errors="replace"), path)
+            self._declarations[directory] = found
+        return self._declarations[directory]
+
+    def _find(self, directory: Path, kind: str, labels: tuple[str, ...]) -> Declaration | None:
+        return next((d for d in self.declarations(directory) if d.kind == kind and d.labels == labels), None)
+
+    def _relative(self, path: Path) -> str:
+        return Path(os.path.relpath(path, self.root)).as_posix()
+
+    def _where(self, directory: Path) -> str:
+        return "the root module" if directory == self.root else self._relative(directory)
+
+    def _at(self, declaration: Declaration, note: str | None = None) -> SourceLocation:
+        if not declaration.line_known:
+            json_note = f"{declaration.path.name} is JSON syntax: its blocks are located at line 1"
+            note = f"{note}; {json_note}" if note else json_note
+        return SourceLocation(self._relative(declaration.path), declaration.line, note)
+
+    def root_file(self) -> SourceLocation:
+        """The root module's main file (main.tf, else its first configuration file), line 1."""
+        candidates = [self.root / "main.tf", *sorted(self.root.glob("*.tf")), *sorted(self.root.glob("*.tf.json"))]
+        path = next((p for p in candidates if p.is_file()), None)
+        return SourceLocation(self._relative(path) if path else ".", 1)
+
+    def _fallback(self, call: Declaration | None, why: str) -> SourceLocation:
+        if call is not None:
+            return self._at(call, f"{why}; located at the call of the module that holds it")
+        return SourceLocation(self.root_file().path, 1, f"{why}; located at the root module")
+
+    def locate(self, address: str | None) -> SourceLocation:
+        """The file and first line of the block that declares `address`, or the nearest enclosing place."""
+        if not address:
+            return self._fallback(None, "the finding names no Terraform address")
+        try:
+            parsed = parse_address(address)
+        except ValueError as exc:
+            return self._fallback(None, str(exc))
+        directory, call, chain = self.root, None, ""
+        for name in parsed.modules:
+            chain = f"{chain}module.{name}"
+            found = self._find(directory, "module", (name,))
+            if found is None:
+                return self._fallback(call, f"`{chain}` is not declared in {self._where(directory)}")
+            call = found
+            source = found.source or ""
+            if not source.startswith(_LOCAL_SOURCE):
+                if parsed.mode is None and name == parsed.modules[-1]:
+                    return self._at(found)
+                where = f"from {source!r}" if source else "with no literal source"
+                note = f"`{address}` is declared inside `{chain}`, a module {where} that is not on disk"
+                return self._at(found, note)
+            directory = (found.path.parent / source).resolve()
+            chain += "."
+        if parsed.mode is None:
+            assert call is not None  # an address naming a module has at least one module segment
+            return self._at(call)
+        labels = (parsed.type or "", parsed.name or "")
+        declaration = self._find(directory, parsed.mode, labels)
+        if declaration is None:
+            kind = "data source" if parsed.mode == "data" else "resource"
+            why = f'{kind} "{labels[0]}" "{labels[1]}" is not declared in {self._where(directory)}'
+            return self._fallback(call, why)
+        return self._at(declaration)
+
+
+def locate(root: Path, address: str | None) -> SourceLocation:
+    """Where `address` is declared, relative to `root` (one-off; use SourceIndex for many addresses)."""
+    return SourceIndex(root).locate(address)
