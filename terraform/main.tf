@@ -17,6 +17,10 @@ locals {
   #   demand = 2 x (api max + worker max) x pool size  <=  connection budget
   db_client_max_tasks = 2 * (var.api_scaling.max + (var.worker_database_access ? var.worker_scaling.max : 0))
 
+  # The application's HTTP keep-alive outlasts the ALB's idle timeout by this margin, so the ALB never
+  # reuses a connection the server has just closed (that race is answered with a 502).
+  http_keepalive_seconds = var.create_edge ? module.edge.idle_timeout + 10 : null
+
   image_repository_url = var.image_repository_url != null ? var.image_repository_url : module.registry.repository_url
 }
 
@@ -40,12 +44,13 @@ module "network" {
   source = "./modules/network"
 
   name                       = local.name
+  existing_network           = var.existing_network
   vpc_cidr                   = var.vpc_cidr
   az_count                   = var.az_count
   single_nat_gateway         = var.single_nat_gateway
   create_interface_endpoints = var.create_interface_endpoints
   kms_key_arn                = module.kms.key_arn
-  flow_log_retention_in_days = var.log_retention_in_days
+  flow_log_retention_in_days = var.flow_log_retention_in_days
 }
 
 ################################################################################
@@ -105,12 +110,14 @@ module "database" {
 
   vpc_id     = module.network.vpc_id
   subnet_ids = module.network.private_data_subnet_ids
-  allowed_security_group_ids = var.create_service ? {
-    service = module.service.security_group_id
-  } : {}
+  allowed_security_group_ids = var.create_service ? merge(
+    { service = module.service.security_group_id },
+    var.worker_database_access ? { worker = module.service.worker_security_group_id } : {},
+  ) : {}
 
   engine                  = var.db_engine
   engine_version          = var.db_engine_version
+  master_password_version = var.db_master_password_version
   instance_class          = var.db_instance_class
   allocated_storage       = var.db_allocated_storage
   max_allocated_storage   = var.db_max_allocated_storage
@@ -151,6 +158,8 @@ module "cache" {
   node_type             = var.cache_node_type
   num_cache_clusters    = var.cache_num_cache_clusters
   log_retention_in_days = var.log_retention_in_days
+
+  alarm_actions = [module.observability.alarm_topic_arn]
 }
 
 ################################################################################
@@ -177,8 +186,10 @@ module "edge" {
   allow_ipv6_ingress = var.allow_ipv6_ingress
   container_port     = var.container_port
 
-  domain_name     = var.domain_name
-  route53_zone_id = var.route53_zone_id
+  domain_name            = var.domain_name
+  route53_zone_id        = var.route53_zone_id
+  certificate_arn        = var.certificate_arn
+  assets_certificate_arn = var.assets_certificate_arn
 
   deletion_protection   = !var.allow_destroy_for_tests
   access_logs_bucket    = module.storage.logs_bucket_id
@@ -215,16 +226,13 @@ module "service" {
     alb = module.edge.security_group_id
   } : {}
   egress_security_group_rules = merge(
-    var.create_database ? {
-      database = { security_group_id = module.database.security_group_id, port = module.database.port }
-    } : {},
-    var.create_database && var.create_db_proxy ? {
-      database-proxy = { security_group_id = module.database.proxy_security_group_id, port = module.database.port }
-    } : {},
+    local.database_egress_rules,
     var.create_cache ? {
       cache = { security_group_id = module.cache.security_group_id, port = module.cache.port }
     } : {},
   )
+  # The worker reaches no data store unless it uses the database (worker_database_access).
+  worker_egress_security_group_rules = var.worker_database_access ? local.database_egress_rules : {}
 
   execution_role_arn   = module.iam.execution_role_arn
   api_task_role_arn    = module.iam.api_task_role_arn
@@ -236,9 +244,8 @@ module "service" {
   worker_memory = var.worker_memory
 
   api_environment    = merge(local.app_environment, local.db_environment, local.cache_environment)
-  api_secrets        = local.db_secrets
-  worker_environment = merge(local.app_environment, var.worker_database_access ? local.db_environment : {}, local.cache_environment)
-  worker_secrets     = var.worker_database_access ? local.db_secrets : {}
+  worker_environment = merge(local.app_environment, var.worker_database_access ? local.db_environment : {})
+  keepalive_seconds  = local.http_keepalive_seconds
 
   log_retention_in_days = var.log_retention_in_days
 
@@ -256,25 +263,36 @@ module "service" {
 }
 
 locals {
-  # The environment contract of app/modelserve/config.py.
+  database_egress_rules = merge(
+    var.create_database ? {
+      database = { security_group_id = module.database.security_group_id, port = module.database.port }
+    } : {},
+    var.create_database && var.create_db_proxy ? {
+      database-proxy = { security_group_id = module.database.proxy_security_group_id, port = module.database.port }
+    } : {},
+  )
+
+  # The environment contract of app/modelserve/config.py (app/stackprobe-contract.yaml lists what each
+  # container reads; a test compares both with the code).
   app_environment = {
     MODELS_BUCKET  = module.storage.models_bucket_id
     UPLOADS_BUCKET = module.storage.uploads_bucket_id
     JOBS_QUEUE_URL = module.queue.queue_url
   }
-  # DB_POOL_SIZE is the same number the connection-budget precondition uses,
-  # so what the app opens and what the budget assumes cannot drift apart.
+  # The tasks connect as the application role with IAM tokens (rds-db:connect on the task role), so
+  # no password is injected and a rotated secret locks no running task out. DB_POOL_SIZE is the number
+  # the connection-budget precondition uses and the app sizes its pools from, so the two cannot drift
+  # apart. DB_READ_HOSTS are the replicas, for reads that may lag the primary, read as DB_READ_USER.
   db_environment = var.create_database ? {
-    DB_HOST      = module.database.client_host
-    DB_PORT      = tostring(module.database.port)
-    DB_NAME      = module.database.db_name
-    DB_POOL_SIZE = tostring(var.db_pool_size_per_task)
+    DB_HOST       = module.database.client_host
+    DB_PORT       = tostring(module.database.port)
+    DB_NAME       = module.database.db_name
+    DB_USER       = module.database.app_username
+    DB_POOL_SIZE  = tostring(var.db_pool_size_per_task)
+    DB_READ_HOSTS = var.db_replica_count > 0 ? join(",", module.database.replica_addresses) : null
+    DB_READ_USER  = var.db_replica_count > 0 ? module.database.read_username : null
   } : {}
-  # DB_SECRET is the RDS-managed master secret (JSON with username and
-  # password), injected by ECS from Secrets Manager at task start.
-  db_secrets = var.create_database ? {
-    DB_SECRET = module.database.master_user_secret_arn
-  } : {}
+  # Only the API reads the cache (the worker never serves a poll).
   cache_environment = var.create_cache ? {
     CACHE_HOST = module.cache.primary_endpoint_address
     CACHE_PORT = tostring(module.cache.port)
@@ -291,19 +309,25 @@ module "iam" {
   name        = local.name
   kms_key_arn = module.kms.key_arn
 
-  create_task_roles   = var.create_service
-  ecr_repository_arns = var.create_registry ? [module.registry.repository_arn] : []
-  log_group_arns      = values(module.service.log_group_arns)
-  secret_arns         = var.create_database ? [module.database.master_user_secret_arn] : []
-  models_bucket_arn   = module.storage.models_bucket_arn
-  uploads_bucket_arn  = module.storage.uploads_bucket_arn
-  queue_arn           = module.queue.queue_arn
+  create_task_roles            = var.create_service
+  ecr_repository_arns          = var.create_registry ? [module.registry.repository_arn] : []
+  log_group_arns               = values(module.service.log_group_arns)
+  api_database_connect_arns    = var.create_database ? module.database.app_connect_arns : []
+  worker_database_connect_arns = var.create_database && var.worker_database_access ? module.database.app_connect_arns : []
+  models_bucket_arn            = module.storage.models_bucket_arn
+  uploads_bucket_arn           = module.storage.uploads_bucket_arn
+  queue_arn                    = module.queue.queue_arn
 
-  create_github_oidc       = var.create_github_oidc
-  github_oidc_provider_arn = var.github_oidc_provider_arn
-  github_repository        = var.github_repository
-  github_environment       = var.environment
-  ecs_service_arns         = var.create_service ? [module.service.api_service_arn, module.service.worker_service_arn] : []
+  create_github_oidc          = var.create_github_oidc
+  github_oidc_provider_arn    = var.github_oidc_provider_arn
+  create_github_oidc_provider = var.create_github_oidc_provider
+  github_repository           = var.github_repository
+  github_environment          = var.environment
+  ecs_service_arns            = var.create_service ? [module.service.api_service_arn, module.service.worker_service_arn] : []
+
+  deploy_assets               = local.create_cloudfront
+  assets_bucket_arn           = module.storage.assets_bucket_arn
+  cloudfront_distribution_arn = module.edge.cloudfront_distribution_arn
 }
 
 ################################################################################
@@ -320,6 +344,7 @@ module "observability" {
   enable_alb_alarms       = var.create_edge
   alb_arn_suffix          = module.edge.alb_arn_suffix
   target_group_arn_suffix = module.edge.target_group_arn_suffix
+  error_rate_slo_percent  = var.error_rate_slo_percent
 
   enable_ecs_alarms = var.create_service
   ecs_cluster_name  = module.service.cluster_name
@@ -348,8 +373,10 @@ module "backup" {
   kms_key_arn = module.kms.key_arn
 
   retention_days = var.backup_retention_days
+  # The database and the models. Not uploads (transient job inputs and results that expire after
+  # uploads_expiration_days anyway) nor assets (rebuilt from the repository by the deploy).
   resource_arns = concat(
     var.create_database ? [module.database.db_instance_arn] : [],
-    module.storage.data_bucket_arns,
+    compact([module.storage.models_bucket_arn]),
   )
 }

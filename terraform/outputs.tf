@@ -72,9 +72,14 @@ output "db_proxy_endpoint" {
   value       = try(module.database.proxy_endpoint, null)
 }
 
-output "db_secret_arn" {
-  description = "ARN of the RDS-managed master secret injected as DB_SECRET."
-  value       = try(module.database.master_user_secret_arn, null)
+output "db_master_secret_arn" {
+  description = "ARN of the secret with the database master credentials (RDS-managed, or the stack's with read replicas): for administrators; no task reads it."
+  value       = try(module.database.master_secret_arn, null)
+}
+
+output "db_app_username" {
+  description = "Database role the tasks connect as, with IAM authentication (create it once: docs/RUNBOOK.md)."
+  value       = var.create_database ? module.database.app_username : null
 }
 
 output "db_connection_budget" {
@@ -117,6 +122,16 @@ output "target_group_arn" {
 output "certificate_validation_records" {
   description = "DNS records to publish for ACM validation when route53_zone_id is null."
   value       = try(module.edge.validation_records, [])
+}
+
+output "assets_bucket" {
+  description = "Name of the static assets bucket the deploy syncs assets/ into (null when create_cloudfront = false)."
+  value       = try(module.storage.assets_bucket_id, null)
+}
+
+output "cloudfront_distribution_id" {
+  description = "ID of the assets distribution the deploy invalidates after a sync (null when create_cloudfront = false)."
+  value       = try(module.edge.cloudfront_distribution_id, null)
 }
 
 output "cloudfront_domain_name" {

@@ -83,6 +83,17 @@ variable "allow_destroy_for_tests" {
 # Network
 ################################################################################
 
+variable "existing_network" {
+  description = "Place the stack in an existing VPC instead of creating one: its ID and the subnet IDs of each tier (public for the ALB, private_app for the tasks, private_data for the database and cache; two AZs at least). vpc_cidr, az_count, single_nat_gateway, create_interface_endpoints and flow logs then belong to the network's owner and are not used."
+  type = object({
+    vpc_id                  = string
+    public_subnet_ids       = list(string)
+    private_app_subnet_ids  = list(string)
+    private_data_subnet_ids = list(string)
+  })
+  default = null
+}
+
 variable "vpc_cidr" {
   description = "IPv4 CIDR of the VPC (/16)."
   type        = string
@@ -110,6 +121,12 @@ variable "create_interface_endpoints" {
   description = "Create interface VPC endpoints for ECR (api, dkr), CloudWatch Logs and Secrets Manager."
   type        = bool
   default     = true
+}
+
+variable "flow_log_retention_in_days" {
+  description = "Retention of the VPC flow logs (CloudWatch Logs), shorter than the application logs': they are for tracing recent incidents."
+  type        = number
+  default     = 90
 }
 
 ################################################################################
@@ -188,9 +205,15 @@ variable "db_engine" {
 }
 
 variable "db_engine_version" {
-  description = "Database engine version (parameter group family is derived from it)."
+  description = "Database engine major version (16 for postgres, 8.0 for mysql; the parameter group family is derived from it). RDS applies minor upgrades itself."
   type        = string
-  default     = "16.4"
+  default     = "16"
+}
+
+variable "db_master_password_version" {
+  description = "Raise to rotate the stack-generated master password (only used with read replicas, where RDS cannot manage it)."
+  type        = number
+  default     = 1
 }
 
 variable "db_instance_class" {
@@ -258,9 +281,9 @@ variable "db_pool_size_per_task" {
 }
 
 variable "worker_database_access" {
-  description = "Give the worker the DB_* variables and DB_SECRET (job state in the database); its tasks then count in the connection budget."
+  description = "Give the worker the DB_* variables, database egress and rds-db:connect; its tasks then count in the connection budget. The reference worker keeps job state in S3 and needs none of it."
   type        = bool
-  default     = true
+  default     = false
 }
 
 ################################################################################
@@ -302,7 +325,19 @@ variable "domain_name" {
 }
 
 variable "route53_zone_id" {
-  description = "Route53 zone of domain_name; null means DNS is managed elsewhere (publish the validation records yourself)."
+  description = "Public Route53 zone of domain_name (and assets_domain_name): the certificates' DNS validation records and the alias records are created there. Required with create_edge unless certificate_arn names an issued certificate."
+  type        = string
+  default     = null
+}
+
+variable "certificate_arn" {
+  description = "An issued ACM certificate for domain_name (DNS managed outside Route53: validate it there first), used instead of requesting one."
+  type        = string
+  default     = null
+}
+
+variable "assets_certificate_arn" {
+  description = "An issued ACM certificate in us-east-1 for assets_domain_name, used instead of requesting one."
   type        = string
   default     = null
 }
@@ -465,9 +500,15 @@ variable "create_github_oidc" {
 }
 
 variable "github_oidc_provider_arn" {
-  description = "Existing GitHub OIDC provider ARN in the account (one per account); null creates it."
+  description = "GitHub OIDC provider ARN when it is not this account's (see create_github_oidc_provider)."
   type        = string
   default     = null
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider. false when terraform/bootstrap created it, with the CI plan and apply roles (one provider per account)."
+  type        = bool
+  default     = true
 }
 
 variable "github_repository" {
@@ -484,6 +525,12 @@ variable "alarm_email_addresses" {
   description = "E-mail addresses subscribed to the alarm topic."
   type        = list(string)
   default     = []
+}
+
+variable "error_rate_slo_percent" {
+  description = "Service level objective: the largest share of requests (%) that may fail with a 5xx. The 5xx alarm fires below it (stackprobe-requirements.yaml states the same number for the harness)."
+  type        = number
+  default     = 5
 }
 
 ################################################################################

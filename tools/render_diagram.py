@@ -166,6 +166,40 @@ def render_dot(graph: ModuleGraph, source: str = "terraform/") -> str:
     return "\n".join(lines) + "\n"
 
 
+# -- the hand-drawn Mermaid diagram of docs/ARCHITECTURE.md, read back for tests --------------------------
+
+MERMAID_BLOCK = re.compile(r"^```mermaid\s*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_MERMAID_NODE = re.compile(r"\b(\w+)\s*[\[(]+\"([^\"]*)\"")
+_MERMAID_ARROW = re.compile(r"\s*(?:-->|-\.->)\s*(?:\|([^|]*)\|)?\s*")
+
+
+@dataclass(frozen=True)
+class MermaidEdge:
+    source: str
+    target: str
+    label: str
+
+
+def mermaid_nodes(markdown: str) -> dict[str, str]:
+    """Node id -> label of every node defined in the document's Mermaid blocks."""
+    return {m.group(1): m.group(2) for block in MERMAID_BLOCK.findall(markdown) for m in _MERMAID_NODE.finditer(block)}
+
+
+def mermaid_edges(markdown: str) -> list[MermaidEdge]:
+    """Every edge of the document's Mermaid blocks, chains (`a --> b --> c`) split into their edges."""
+    edges: list[MermaidEdge] = []
+    for block in MERMAID_BLOCK.findall(markdown):
+        for line in block.splitlines():
+            if "-->" not in line and "-.->" not in line:
+                continue
+            parts = _MERMAID_ARROW.split(line.strip())
+            # split() alternates node, label, node, label, node ...
+            nodes, labels = parts[0::2], parts[1::2]
+            for source, target, label in zip(nodes, nodes[1:], labels, strict=False):
+                edges.append(MermaidEdge(source.strip(), target.strip(), (label or "").strip()))
+    return edges
+
+
 def _ignore(directory: str, names: list[str]) -> set[str]:
     return {n for n in names if n in SKIPPED_DIRS or n.endswith(SKIPPED_SUFFIXES) or n == BACKEND_OVERRIDE_NAME}
 

@@ -1,7 +1,8 @@
 """HTTP API of the modelserve container (Flask).
 
 Production runs ``gunicorn "modelserve.api:create_app()"``; ``python -m modelserve.api`` runs the same
-app on werkzeug's threaded server for local live probes.
+app on the same server with the same settings (gunicorn_conf), bound to --host/--port, for local runs
+and stackprobe's live probes (werkzeug's development server only where gunicorn is not installed).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import logging
 import re
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
@@ -112,13 +114,24 @@ def _register_routes(app: Flask, cfg: Config, s3: S3Client, sqs: SQSClient) -> N
             ),
         }
         ok = all(check["ok"] for check in checks.values())
-        # The database is reported as configured but never contacted: the fixture has no code path
-        # that uses it, and the emulator the probes run against has no PostgreSQL to reach.
+        # The data stores are reported as configured, with the settings this process follows, but never
+        # contacted: the fixture has no code path that queries them, and the emulator the probes run
+        # against has no database or Redis to reach.
         checks["database"] = {
             "configured": True,
             "checked": False,
             "target": f"{cfg.db.host}:{cfg.db.port}/{cfg.db.name}",
+            "user": cfg.db.user,
+            "auth": "iam",
+            "pool_size_per_process": cfg.db.pool_size_per_process,
+            "read_replicas": list(cfg.db.read_hosts),
+            "read_user": cfg.db.read_user,
         }
+        checks["cache"] = (
+            {"configured": True, "checked": False, "target": f"{cfg.cache.host}:{cfg.cache.port}"}
+            if cfg.cache is not None
+            else {"configured": False}
+        )
         return jsonify({"status": "ready" if ok else "not_ready", "checks": checks}), 200 if ok else 503
 
     @app.post("/predict")
@@ -200,7 +213,7 @@ def _register_routes(app: Flask, cfg: Config, s3: S3Client, sqs: SQSClient) -> N
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m modelserve.api", description=__doc__)
     parser.add_argument("--host", default="0.0.0.0", help="interface to bind (default: 0.0.0.0)")
-    parser.add_argument("--port", type=int, default=None, help="overrides APP_PORT")
+    parser.add_argument("--port", type=int, default=None, help="overrides PORT and APP_PORT")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -209,10 +222,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"modelserve: configuration error: {exc}", file=sys.stderr)
         return 2
+    port = args.port if args.port is not None else config.app_port
+    try:
+        from gunicorn.app.wsgiapp import WSGIApplication  # type: ignore[import-untyped]
+    except ImportError:
+        return _serve_with_werkzeug(app, args.host, port)
+    # The production server with the production settings (gunicorn_conf: workers, keep-alive, timeouts),
+    # only bound where the caller says: what a local run measures is what the load balancer gets. The
+    # socket is bound here and handed over by descriptor, so the port printed is the one listening
+    # (--port 0 picks a free one).
+    listener = socket.create_server((args.host, port))
+    listener.set_inheritable(True)
+    bound = listener.getsockname()[1]
+    print(f"modelserve (gunicorn): listening on http://{args.host}:{bound}", file=sys.stderr, flush=True)
+    sys.argv = [
+        "gunicorn",
+        "--config",
+        "python:modelserve.gunicorn_conf",
+        "--bind",
+        f"fd://{listener.fileno()}",
+        "modelserve.api:create_app()",
+    ]
+    WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]", prog="gunicorn").run()
+    return 0
 
+
+def _serve_with_werkzeug(app: Flask, host: str, port: int) -> int:
+    """Where gunicorn cannot run (not installed, or Windows): werkzeug's threaded development server.
+
+    It closes every connection after its response (no HTTP keep-alive), unlike production: a keep-alive
+    probe against it measures that, and fails.
+    """
     from werkzeug.serving import make_server
 
-    server = make_server(args.host, args.port if args.port is not None else config.app_port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # Unwinds serve_forever() from the main thread; shutdown() would deadlock here because it
@@ -220,7 +263,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"modelserve: listening on http://{args.host}:{server.server_port}", file=sys.stderr, flush=True)
+    print(
+        "modelserve (werkzeug, as gunicorn is not installed: connections are not kept alive): "
+        f"listening on http://{host}:{server.server_port}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

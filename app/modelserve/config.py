@@ -2,19 +2,26 @@
 
 Every variable the ECS task definition is expected to declare is read here and nowhere else, so
 that a task definition which forgets or mangles one fails at process start with a message naming
-the variable, instead of failing later on the first request that happens to need it.
+the variable, instead of failing later on the first request that happens to need it. The variables
+read are listed, per container, in stackprobe-contract.yaml (`environment`) and in README.md; a test
+(tests/app/test_modelserve_contract.py) derives them from this module and compares.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DEFAULT_APP_PORT = 8080
 DEFAULT_HEALTH_PATH = "/health"
+# Longer than an ALB's default idle timeout (60 s) and the stack's (65 s): the load balancer, not the
+# server, must be the side that closes an idle connection, or it reuses one the server just closed
+# and answers 502. The task definition sets HTTP_KEEPALIVE_SECONDS from the ALB's idle timeout.
+DEFAULT_KEEPALIVE_SECONDS = 75
+# gunicorn worker processes per task (gunicorn_conf.py); each holds its own connection pools.
+DEFAULT_WEB_CONCURRENCY = 2
 # SQS caps a long poll at 20 s; anything larger is rejected by the service.
 MAX_WAIT_SECONDS = 20
 
@@ -30,12 +37,31 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class DbConfig:
+    """Where and as whom to connect. There is no password: the role authenticates with an IAM token
+    (rds.generate_db_auth_token with the task role), minted per connection, so a rotated secret never
+    locks a running task out and the task never holds the master credentials."""
+
     host: str
     port: int
     name: str
-    username: str
-    # Kept out of repr so that logging or printing a Config can never leak the credential.
-    password: str = field(repr=False)
+    user: str
+    # DB_POOL_SIZE is the task's whole share of the connection budget (the stack's precondition counts
+    # it once per task); each server process gets its part, so the task never opens more.
+    pool_size: int
+    processes: int
+    # Read replicas, for reads that may lag the primary (history, statistics), and the role they are read as.
+    read_hosts: tuple[str, ...] = ()
+    read_user: str = ""
+
+    @property
+    def pool_size_per_process(self) -> int:
+        return self.pool_size // self.processes
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    host: str
+    port: int
 
 
 @dataclass(frozen=True)
@@ -47,6 +73,8 @@ class Config:
     jobs_queue_url: str
     region: str
     db: DbConfig
+    keepalive_seconds: int = DEFAULT_KEEPALIVE_SECONDS
+    cache: CacheConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +131,22 @@ class _Reader:
             self.invalid.append(f"{name}={value!r} is not a queue URL; expected https://sqs.../<account>/<name>")
         return value
 
+    def positive(self, name: str, default: int | None = None) -> int:
+        raw = self.get(name)
+        if raw is None:
+            if default is None:
+                self.missing.append(name)
+                return 0
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.invalid.append(f"{name}={raw!r} is not an integer")
+            return 0
+        if value < 1:
+            self.invalid.append(f"{name}={value} must be at least 1")
+        return value
+
     def port(self, name: str, default: int | None = None) -> int:
         raw = self.get(name)
         if raw is None:
@@ -139,38 +183,52 @@ def _read_db(reader: _Reader) -> DbConfig:
     host = reader.required("DB_HOST")
     port = reader.port("DB_PORT")
     name = reader.required("DB_NAME")
-    secret = reader.required("DB_SECRET")
-    username = password = ""
-    if secret:
-        # The secret's value is never echoed in an error: these messages end up in CloudWatch Logs.
-        try:
-            parsed = json.loads(secret)
-        except ValueError:
-            parsed = None
-            reader.invalid.append("DB_SECRET is not valid JSON (expected an object with username and password)")
-        if parsed is not None:
-            if not isinstance(parsed, dict):
-                reader.invalid.append("DB_SECRET must be a JSON object with username and password")
-            else:
-                absent = [k for k in ("username", "password") if not isinstance(parsed.get(k), str) or not parsed[k]]
-                if absent:
-                    reader.invalid.append("DB_SECRET JSON lacks non-empty string field(s): " + ", ".join(absent))
-                else:
-                    username, password = parsed["username"], parsed["password"]
-    return DbConfig(host=host, port=port, name=name, username=username, password=password)
+    user = reader.required("DB_USER")
+    pool_size = reader.positive("DB_POOL_SIZE")
+    processes = reader.positive("WEB_CONCURRENCY", DEFAULT_WEB_CONCURRENCY)
+    if pool_size and processes and pool_size < processes:
+        reader.invalid.append(
+            f"DB_POOL_SIZE={pool_size} is less than WEB_CONCURRENCY={processes}: every server process needs at "
+            "least one connection, so the task would hold more than its budget"
+        )
+    read_hosts = tuple(h.strip() for h in (reader.get("DB_READ_HOSTS") or "").split(",") if h.strip())
+    # The replicas are read as a role of their own (IAM only, read-only): required with them, unused without.
+    read_user = (reader.get("DB_READ_USER") or "") if not read_hosts else reader.required("DB_READ_USER")
+    return DbConfig(host, port, name, user, pool_size, processes or 1, read_hosts, read_user)
+
+
+def _read_cache(reader: _Reader) -> CacheConfig | None:
+    host = reader.get("CACHE_HOST")
+    if host is None and reader.get("CACHE_PORT") is None:
+        return None  # the cache is optional: no CACHE_* at all means none
+    if host is None:
+        reader.missing.append("CACHE_HOST (CACHE_PORT is set)")
+    return CacheConfig(host=host or "", port=reader.port("CACHE_PORT", 6379))
+
+
+def keepalive_seconds(environ: Mapping[str, str] | None = None) -> int:
+    """HTTP_KEEPALIVE_SECONDS, what both servers (gunicorn, and the local one) keep idle connections for."""
+    reader = _Reader(os.environ if environ is None else environ)
+    value = reader.positive("HTTP_KEEPALIVE_SECONDS", DEFAULT_KEEPALIVE_SECONDS)
+    reader.raise_if_errors()
+    return value
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Read the API's configuration; raises ConfigError naming every missing or malformed variable."""
     reader = _Reader(os.environ if environ is None else environ)
     config = Config(
-        app_port=reader.port("APP_PORT", DEFAULT_APP_PORT),
+        # PORT, when set, wins: it is how a local runner (stackprobe's live probes) says which port
+        # stands in for the container port. A task definition sets APP_PORT.
+        app_port=reader.port("PORT") if reader.get("PORT") else reader.port("APP_PORT", DEFAULT_APP_PORT),
         health_path=_read_health_path(reader),
         models_bucket=reader.bucket("MODELS_BUCKET"),
         uploads_bucket=reader.bucket("UPLOADS_BUCKET"),
         jobs_queue_url=reader.queue_url("JOBS_QUEUE_URL"),
         region=reader.region(),
         db=_read_db(reader),
+        keepalive_seconds=reader.positive("HTTP_KEEPALIVE_SECONDS", DEFAULT_KEEPALIVE_SECONDS),
+        cache=_read_cache(reader),
     )
     reader.raise_if_errors()
     return config

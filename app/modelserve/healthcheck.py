@@ -26,10 +26,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def check(environ: Mapping[str, str] | None = None, out: IO[str] | None = None) -> int:
-    """Return 0 when GET http://127.0.0.1:$APP_PORT$HEALTH_PATH answers 200, else 1."""
+    """Return 0 when GET http://127.0.0.1:$PORT (else $APP_PORT)$HEALTH_PATH answers 200, else 1."""
     env = os.environ if environ is None else environ
     stream = out if out is not None else sys.stdout
-    port = env.get("APP_PORT", "").strip() or str(DEFAULT_APP_PORT)
+    # PORT wins over APP_PORT, as in config.load_config: the check asks where the server listens.
+    port = env.get("PORT", "").strip() or env.get("APP_PORT", "").strip() or str(DEFAULT_APP_PORT)
     path = env.get("HEALTH_PATH", "").strip() or DEFAULT_HEALTH_PATH
     if not port.isdigit() or not path.startswith("/"):
         print(f"unhealthy: bad APP_PORT={port!r} or HEALTH_PATH={path!r}", file=stream)

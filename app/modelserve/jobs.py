@@ -1,7 +1,7 @@
 """Job messages and job state, shared by the API (producer) and the worker (consumer).
 
-Job state lives in the uploads bucket under ``results/<job_id>.json``. Production keeps job metadata
-in PostgreSQL; the fixture uses S3 so the end-to-end path works on an emulator without a database.
+Job state lives in the uploads bucket under ``results/<job_id>.json``, beside the job's result: the
+worker needs no database at all (the stack gives it none), and the state survives any task.
 """
 
 from __future__ import annotations

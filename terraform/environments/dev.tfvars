@@ -7,16 +7,24 @@ cost_center = "ml-platform-dev"
 image_tag   = "0.1.0"
 
 github_repository = "example-org/stackprobe"
+# terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
+create_github_oidc_provider = false
 
 # Network: a single NAT gateway saves ~2 x 32 USD/month plus data processing;
 # an AZ outage cutting dev egress is acceptable.
 az_count           = 2
 single_nat_gateway = true
+# Interface endpoints cost ~7.3 USD per endpoint and AZ a month (4 x 2 = ~58 USD); dev pulls images
+# and ships logs through its NAT gateway instead.
+create_interface_endpoints = false
 
 log_retention_in_days = 30
 
 domain_name = "api.dev.stackprobe.example.com"
-# route53_zone_id = "Z0123456789ABCDEFGHIJ" # publish certificate_validation_records manually until then
+# The public hosted zone of the domain: the stack publishes the certificate's DNS validation records
+# and the alias there, so the first apply completes unattended. (On the emulator, stackprobe creates the
+# zone first: --prerequisites terraform/prerequisites/public-zone passes its id as route53_zone_id.)
+route53_zone_id = "Z0EXAMPLEPUBLICZONE"
 
 uploads_cors_allowed_origins = ["https://app.dev.stackprobe.example.com"]
 

@@ -9,11 +9,17 @@ cost_center = "document-api"
 image_tag   = "2.3.1"
 
 github_repository = "example-org/document-api"
+# terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
+create_github_oidc_provider = false
 
 az_count           = 3
 single_nat_gateway = false
 
-domain_name                  = "docs-api.example.com"
+domain_name = "docs-api.example.com"
+# The public hosted zone of the domain: the stack publishes the certificate's DNS validation records
+# and the alias there, so the first apply completes unattended. (On the emulator, stackprobe creates the
+# zone first: --prerequisites terraform/prerequisites/public-zone passes its id as route53_zone_id.)
+route53_zone_id              = "Z0EXAMPLEPUBLICZONE"
 uploads_cors_allowed_origins = ["https://docs.example.com"]
 
 # Documents are uploaded straight to S3 with pre-signed URLs, so API requests

@@ -8,12 +8,15 @@
 # New tasks could not connect, failed, were replaced and retried: the backlog
 # grew instead of shrinking.
 #
-# The fix, enforced by a precondition in modules/database:
-#   demand = 2 (rolling deploy, maximum_percent 200) x (api max + worker max) x pool
-#          = 2 x (4 + 20) x 5 = 240 connections
-#   budget = db.m7g.large (8 GiB) max_connections 8 GiB / 9531392 B = 901,
-#            x 90% (RDS Proxy max_connections_percent)      = 810
-#   240 <= 810, with 570 connections of headroom.
+# The fix:
+# - the workers hold no database connections at all: job state lives in S3 (results/<job>.json), so
+#   worker_database_access stays false and scaling the workers to clear a backlog costs the database
+#   nothing;
+# - the API's pools are budgeted by a precondition in modules/database:
+#     demand = 2 (rolling deploy, maximum_percent 200) x api max x pool = 2 x 4 x 5 = 40 connections
+#     budget = db.m7g.large (8 GiB) max_connections 8 GiB / 9531392 B = 901,
+#              x 90% (RDS Proxy max_connections_percent)      = 810
+#   40 <= 810: even the incident's 20 workers with a pool of 5 each (2 x 24 x 5 = 240) would fit.
 # Not a db.t* class: a burstable instance runs out of CPU credits under exactly
 # the sustained backlog load this stack exists to absorb (stackprobe's
 # capacity.burstable-database-prod check flags it in production).
@@ -27,11 +30,17 @@ cost_center = "image-classifier"
 image_tag   = "1.9.0"
 
 github_repository = "example-org/image-classifier"
+# terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
+create_github_oidc_provider = false
 
 az_count           = 3
 single_nat_gateway = false
 
 domain_name = "api.image-classifier.example.com"
+# The public hosted zone of the domain: the stack publishes the certificate's DNS validation records
+# and the alias there, so the first apply completes unattended. (On the emulator, stackprobe creates the
+# zone first: --prerequisites terraform/prerequisites/public-zone passes its id as route53_zone_id.)
+route53_zone_id = "Z0EXAMPLEPUBLICZONE"
 
 create_waf = true
 
@@ -49,6 +58,5 @@ worker_scaling = { min = 2, max = 20, desired = 2 }
 #   300 s / 20 s = 15 jobs per worker.
 worker_backlog_per_task = 15
 
-db_instance_class      = "db.m7g.large"
-db_pool_size_per_task  = 5
-worker_database_access = true
+db_instance_class     = "db.m7g.large"
+db_pool_size_per_task = 5

@@ -8,11 +8,23 @@ cost_center = "ml-serving"
 image_tag   = "1.0.0"
 
 github_repository = "example-org/ml-serving"
+# terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
+create_github_oidc_provider = false
 
-az_count           = 3
-single_nat_gateway = false
+# Brief 001: the VPC already exists (the ML platform's shared network, run by the network team with
+# its own NAT gateways, endpoints and flow logs). The stack places its tiers in these subnets and
+# creates no network of its own; the plan reads each subnet and refuses one outside the VPC or a tier
+# in fewer than two AZs. (On the emulator, --prerequisites terraform/prerequisites/existing-network
+# creates such a VPC first and passes its ids as existing_network and route53_zone_id.)
+existing_network = {
+  vpc_id                  = "vpc-0a1b2c3d4e5f60718"
+  public_subnet_ids       = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002", "subnet-0a1b2c3d4e5f60003"]
+  private_app_subnet_ids  = ["subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60012", "subnet-0a1b2c3d4e5f60013"]
+  private_data_subnet_ids = ["subnet-0a1b2c3d4e5f60021", "subnet-0a1b2c3d4e5f60022", "subnet-0a1b2c3d4e5f60023"]
+}
 
 domain_name                  = "api.ml-serving.example.com"
+route53_zone_id              = "Z0EXAMPLEPUBLICZONE"
 uploads_cors_allowed_origins = ["https://app.ml-serving.example.com"]
 
 create_waf = true

@@ -7,6 +7,8 @@ cost_center = "ml-platform"
 image_tag   = "1.0.0"
 
 github_repository = "example-org/stackprobe"
+# terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
+create_github_oidc_provider = false
 
 az_count           = 3
 single_nat_gateway = false
@@ -14,9 +16,10 @@ single_nat_gateway = false
 log_retention_in_days = 365
 
 domain_name = "api.stackprobe.example.com"
-# Set to the public hosted zone once DNS is delegated to Route53; until then
-# publish the certificate_validation_records output at the DNS provider.
-route53_zone_id = null
+# The public hosted zone of the domain: the stack publishes the certificate's DNS validation records
+# and the alias there, so the first apply completes unattended. (On the emulator, stackprobe creates the
+# zone first: --prerequisites terraform/prerequisites/public-zone passes its id as route53_zone_id.)
+route53_zone_id = "Z0EXAMPLEPUBLICZONE"
 
 uploads_cors_allowed_origins = ["https://app.stackprobe.example.com"]
 

@@ -4,11 +4,15 @@
 
 project     = "sports-commentary"
 environment = "prod"
+# Brief 004: us-east-1, next to the CloudFront certificate's region and the audience.
+aws_region  = "us-east-1"
 owner       = "live-sports-team"
 cost_center = "sports-commentary"
 image_tag   = "3.0.2"
 
 github_repository = "example-org/sports-commentary"
+# terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
+create_github_oidc_provider = false
 
 az_count           = 3
 single_nat_gateway = false
@@ -16,6 +20,10 @@ single_nat_gateway = false
 domain_name        = "live.sports.example.com"
 create_cloudfront  = true
 assets_domain_name = "static.sports.example.com"
+# The zone of sports.example.com: both certificates (the API's, and the assets' in us-east-1) are
+# validated through records the stack publishes there. (On the emulator, stackprobe creates the zone
+# first: --prerequisites terraform/prerequisites/public-zone.)
+route53_zone_id = "Z0EXAMPLEPUBLICZONE"
 
 # Request rate:
 #   5,000 users / 2.5 s average poll interval = 2,000 req/s
@@ -47,14 +55,17 @@ scheduled_scaling = [
 create_waf     = true
 waf_rate_limit = 10000
 
-# Database: MySQL with two read replicas for history/statistics queries.
+# Database: MySQL with two read replicas for history/statistics queries; the API gets their
+# addresses as DB_READ_HOSTS. RDS cannot manage the master password of a primary with replicas, so
+# the stack generates it (write-only: never in state) and keeps it in its own secret.
 # Per-task pool 4: most requests are Redis hits; 4 connections cover the
 # share of requests that miss the cache (gunicorn has 8 threads per task).
 # db.r6g.large (16 GiB): max_connections = 16 GiB / 12582880 B = 1365;
 # RDS Proxy 90% -> budget 1228.
-# Demand = 2 (rolling deploy) x (api 16 + worker 6) x pool 4 = 176 <= 1228.
+# Demand = 2 (rolling deploy) x api 16 x pool 4 = 128 <= 1228 (the ingest workers
+# write commentary to S3 for the API to serve, and hold no database connections).
 db_engine             = "mysql"
-db_engine_version     = "8.0.39"
+db_engine_version     = "8.0"
 db_instance_class     = "db.r6g.large"
 db_replica_count      = 2
 db_pool_size_per_task = 4

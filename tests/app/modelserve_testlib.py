@@ -32,7 +32,6 @@ TOY_MODEL: dict[str, Any] = {
     "weights": [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]],
     "bias": [0.0, 0.0, 0.1],
 }
-DB_SECRET = json.dumps({"username": "app", "password": "s3cr3t-do-not-print", "engine": "postgres"})
 
 
 def base_env(queue_url: str) -> dict[str, str]:
@@ -47,7 +46,9 @@ def base_env(queue_url: str) -> dict[str, str]:
         "DB_HOST": "db.internal.example",
         "DB_PORT": "5432",
         "DB_NAME": "modelserve",
-        "DB_SECRET": DB_SECRET,
+        "DB_USER": "modelserve_app",
+        "DB_POOL_SIZE": "10",
+        "HTTP_KEEPALIVE_SECONDS": "75",
     }
 
 

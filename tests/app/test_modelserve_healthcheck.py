@@ -18,7 +18,7 @@ from modelserve.healthcheck import check
 from modelserve_testlib import base_env, subprocess_env
 from werkzeug.serving import make_server
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.app
 
 
 @pytest.fixture
@@ -65,6 +65,11 @@ def test_nothing_listening_exits_1() -> None:
     code, output = run_check(free_port, "/healthz")
     assert code == 1
     assert output.startswith(f"unhealthy: GET http://127.0.0.1:{free_port}/healthz failed: ")
+
+
+def test_port_wins_over_app_port(port: int) -> None:
+    out = io.StringIO()
+    assert check({"PORT": str(port), "APP_PORT": "1", "HEALTH_PATH": "/healthz"}, out) == 0, out.getvalue()
 
 
 def test_bad_environment_exits_1() -> None:

@@ -25,7 +25,7 @@ from moto.server import ThreadedMotoServer
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.app
 
 # Loopback only: an HTTP(S)_PROXY in the developer's environment must not intercept these calls.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -9,7 +9,7 @@ import pytest
 from modelserve.model import InvalidModelError, is_valid_model_name, parse_model
 from modelserve_testlib import TOY_MODEL
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.app
 
 
 def toy() -> bytes:

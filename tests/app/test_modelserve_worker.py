@@ -16,7 +16,7 @@ from modelserve_testlib import MAX_RECEIVE_COUNT, UPLOADS_BUCKET, Stack
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.app
 
 
 @pytest.fixture

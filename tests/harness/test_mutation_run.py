@@ -16,10 +16,11 @@ import pytest
 
 from stackprobe.checks import by_id
 from stackprobe.checks.base import CheckContext, CheckResult, Finding
-from stackprobe.errors import TerraformFailed
+from stackprobe.errors import StackprobeError, TerraformFailed
 from stackprobe.mutants import runner as mutation_runner
 from stackprobe.mutants.catalogue import Mutant
 from stackprobe.mutants.runner import MUTANT_FILE_MARKER, MutationRun, Verdict, plan_batches
+from stackprobe.stack import StackMode
 
 KILLERS = ("s3.versioning", "kms.rotation", "ecr.immutable-tags")
 MUTANTS = [
@@ -47,6 +48,11 @@ class FlakyRunner:
             self.failures -= 1
             raise TerraformFailed("apply failed", "see the output", PROVIDER_ERROR, output=PROVIDER_ERROR)
 
+    def apply(self, refresh: bool = True) -> None:
+        """An apply of the configuration as it is (no saved plan): what reverts the last batch."""
+        self.reverts = getattr(self, "reverts", 0) + 1
+        self.planted_at_revert = sorted(p.name for p in self.workspace.module_dir.glob(f"{MUTANT_FILE_MARKER}*"))
+
 
 def planted_failures(module_dir: Path) -> Any:
     """run_checks stand-in: each planted mutant makes its killer report one failing finding."""
@@ -69,9 +75,9 @@ def planted_failures(module_dir: Path) -> Any:
 def flaky_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(mutation_runner, "run_checks", planted_failures(tmp_path))
 
-    def make(failures: int) -> tuple[MutationRun, FlakyRunner]:
+    def make(failures: int, mode: StackMode = StackMode.EPHEMERAL) -> tuple[MutationRun, FlakyRunner]:
         runner = FlakyRunner(tmp_path, failures)
-        stack = SimpleNamespace(runner=runner, deployed=object())
+        stack = SimpleNamespace(runner=runner, deployed=object(), mode=mode)
         return MutationRun(stack, lambda: SimpleNamespace(plan=None)), runner  # type: ignore[arg-type]
 
     return make
@@ -91,6 +97,17 @@ def test_a_transient_apply_failure_is_applied_again_not_split(flaky_run: Any) ->
         "with module.queue); applied it again"
     ]
     assert "note: batch 1 failed to apply" in report.render()
+
+
+def test_a_kept_stack_is_left_as_it_was_found(flaky_run: Any) -> None:
+    """A live session's stack has no teardown apply to revert the last batch: the run applies once more."""
+    run, runner = flaky_run(failures=0, mode=StackMode.KEPT)
+    report = run.run(MUTANTS)
+    assert runner.reverts == 1 and runner.planted_at_revert == []
+    assert report.applies == runner.applied + 1
+    ephemeral, plain = flaky_run(failures=0)
+    ephemeral.run(MUTANTS)
+    assert not hasattr(plain, "reverts"), "an ephemeral stack's teardown apply reverts it: no extra apply"
 
 
 def test_a_batch_that_keeps_failing_is_split_and_says_so(flaky_run: Any) -> None:
@@ -146,7 +163,7 @@ def test_a_refusal_hidden_by_another_is_found_by_planning_the_rest_together(
     monkeypatch.setattr(mutation_runner, "run_checks", lambda context, checks: [])
     deployed = FlakyRunner(tmp_path / "deployed", failures=0)
     runner = RefusingRunner(tmp_path / "copy")
-    stack = SimpleNamespace(runner=deployed, deployed=object())
+    stack = SimpleNamespace(runner=deployed, deployed=object(), mode=StackMode.EPHEMERAL)
     run = MutationRun(stack, lambda: None, refusal_runner=lambda: runner)  # type: ignore[arg-type, return-value]
     mutants = [
         _refusal("hider", "hider is invalid"),
@@ -168,3 +185,51 @@ def test_a_refusal_hidden_by_another_is_found_by_planning_the_rest_together(
     assert report.plans == 3
     assert runner.variables == {}, "planted variables left behind"
     assert deployed.applied == 0, "a mutant Terraform must refuse reached the deployed stack"
+
+
+def _planned_only(name: str, killer: str) -> Mutant:
+    return Mutant(
+        id=name, description=name, killers=(killer,), files=((f"{name}.tf", "# planted\n"),), planned_only=True
+    )
+
+
+def test_a_mutant_aws_refuses_is_planned_not_applied_and_killed_from_its_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its killers read the plan made with it planted, before any batch changes the deployed stack."""
+    seen: list[tuple[str, Any]] = []
+
+    def run_checks(context: Any, checks: list[Any]) -> list[CheckResult]:
+        planted = sorted(p.name for p in tmp_path.glob(f"{MUTANT_FILE_MARKER}*"))
+        seen.append((",".join(c.id for c in checks), context.plan))
+        results = []
+        for check in checks:
+            result = CheckResult(check)
+            if context.plan == {"planted": ["replica"]}:
+                result.findings.append(Finding(check.id, False, "aws_db_instance.replica", "refused by RDS"))
+            results.append(result)
+        assert planted == [], "checks ran while the mutant's files were still planted"
+        return results
+
+    class PlanningRunner(FlakyRunner):
+        def plan(self, refresh: bool = True) -> dict[str, Any]:
+            return {"planted": sorted(p.name.split("_")[-1][:-3] for p in tmp_path.glob(f"{MUTANT_FILE_MARKER}*"))}
+
+    monkeypatch.setattr(mutation_runner, "run_checks", run_checks)
+    runner = PlanningRunner(tmp_path, failures=0)
+    stack = SimpleNamespace(runner=runner, deployed=object(), mode=StackMode.EPHEMERAL)
+    run = MutationRun(stack, lambda: SimpleNamespace(plan=None))  # type: ignore[arg-type]
+
+    report = run.run([_planned_only("replica", "database.replica-managed-password")])
+
+    assert [(r.verdict, r.killed_by) for r in report.results] == [(Verdict.KILLED, "database.replica-managed-password")]
+    assert runner.applied == 0, "a mutant AWS refuses reached an apply"
+    assert (report.applies, report.plans) == (0, 1)
+    assert seen[-1] == ("database.replica-managed-password", {"planted": ["replica"]})
+
+
+def test_a_planned_only_mutant_needs_a_plan_level_killer(flaky_run: Any) -> None:
+    run, runner = flaky_run(failures=0)
+    with pytest.raises(StackprobeError, match=r"s3\.versioning would not read their plan"):
+        run.run([_planned_only("versioning-off", "s3.versioning")])
+    assert runner.applied == 0

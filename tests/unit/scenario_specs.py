@@ -16,7 +16,17 @@ SCENARIOS = sorted(p.stem for p in ENVIRONMENTS.glob("*.tfvars"))
 TEARDOWN_VARIABLES = (("allow_destroy_for_tests", "true"),)
 
 
+# Scenarios that read what an account holds before the stack: brief 001's existing VPC (ml-serving). Its
+# plan reads every given subnet, so it needs a real VPC: the prerequisites configuration creates one on the
+# emulator first and passes its ids (existing_network) over the tfvars' placeholders.
+PREREQUISITES = {"ml-serving": TERRAFORM / "prerequisites" / "existing-network"}
+
+
 def scenario_spec(name: str) -> StackSpec:
+    prerequisites = PREREQUISITES.get(name)
     return StackSpec(
-        tf_dir=TERRAFORM, var_files=(ENVIRONMENTS / f"{name}.tfvars",), teardown_variables=TEARDOWN_VARIABLES
+        tf_dir=TERRAFORM,
+        var_files=(ENVIRONMENTS / f"{name}.tfvars",),
+        teardown_variables=TEARDOWN_VARIABLES,
+        prerequisites=StackSpec(tf_dir=prerequisites) if prerequisites is not None else None,
     )

@@ -132,6 +132,7 @@ RESOURCE_SERVICES: Mapping[str, tuple[str, ...]] = {
     "data.aws_availability_zones": ("ec2",),
     "data.aws_ami": ("ec2",),
     "data.aws_vpc": ("ec2",),
+    "data.aws_subnet": ("ec2",),
     "data.aws_subnets": ("ec2",),
     # ECR and ECS
     "aws_ecr_repository": ("ecr",),

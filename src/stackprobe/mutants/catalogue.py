@@ -3,7 +3,9 @@
 A mutant is files to drop into the workspace (an `*_override.tf` merges into existing blocks; any other
 `.tf` file adds resources) and/or variable values. It names the checks expected to kill it. A mutant
 with `plan_error` is expected to be refused by Terraform itself (a variable validation or a
-precondition) before anything is applied; the text is the error that proves it.
+precondition) before anything is applied; the text is the error that proves it. A mutant marked
+`planned_only` is one AWS refuses to apply (and so does the emulator, patched to refuse it too): it is
+planned on the deployed stack, never applied, and its killers, plan-level checks, read that plan.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Mutant:
     variables: tuple[tuple[str, Any], ...] = ()
     plan_error: str = ""
     slow: bool = False
+    planned_only: bool = False
     # Resource attributes the mutant changes (e.g. `module.storage.aws_s3_bucket_policy.this.policy`):
     # two mutants that change the same one cannot share a batch, whatever their files are called.
     changes: tuple[str, ...] = ()
@@ -71,6 +74,7 @@ def _mutant(entry: dict[str, Any], path: Path) -> Mutant:
             variables=tuple((str(k), v) for k, v in variables.items()),
             plan_error=str(entry.get("plan_error") or ""),
             slow=bool(entry.get("slow", False)),
+            planned_only=bool(entry.get("planned_only", False)),
             changes=tuple(str(c) for c in entry.get("changes") or ()),
         )
     except KeyError as exc:

@@ -179,10 +179,15 @@ class MutationRun:
         checks = [by_id(k) for k in killers]
         baseline = _failure_keys(run_checks(self.context(), checks))
         plan_stage = [m for m in mutants if m.plan_stage]
+        planned_only = [m for m in mutants if m.planned_only and not m.plan_stage]
+        applied = [m for m in mutants if not m.plan_stage and not m.planned_only]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mutant-refusals") as pool:
             refusals = pool.submit(self._run_plan_stage, plan_stage, report, isolated) if plan_stage else None
             try:
-                for number, batch in enumerate(plan_batches([m for m in mutants if not m.plan_stage], isolated), 1):
+                # First, while the deployed stack is still the baseline the plan is made against.
+                for batch in plan_batches(planned_only, isolated):
+                    report.results += self._run_planned_only(batch, baseline, report)
+                for number, batch in enumerate(plan_batches(applied, isolated), 1):
                     report.results += self._run_batch(number, batch, baseline, report)
             finally:
                 self.clear()
@@ -231,6 +236,42 @@ class MutationRun:
             return " ".join(exc.output.replace("│", " ").split())
         finally:
             planter.clear()
+
+    def _run_planned_only(
+        self, batch: list[Mutant], baseline: set[tuple[str, str, str]], report: MutationReport
+    ) -> list[MutantResult]:
+        """Plant mutants AWS would refuse to apply, plan them on the deployed stack, and run their killers
+        on that plan: applying them would fail (on AWS, and on the emulator patched to refuse them too)
+        before any killer could see them, and the failure alone would not say which defect it was."""
+        killers = {k for m in batch for k in m.killers}
+        unplanned = sorted(k for k in killers if k == TERRAFORM_KILLER or not by_id(k).plan_level)
+        if unplanned:
+            raise StackprobeError(
+                f"Mutants {', '.join(m.id for m in batch)} are planned only, but {', '.join(unplanned)} "
+                "would not read their plan",
+                "a planned-only mutant's killers must be plan-level checks; apply the mutant instead "
+                "(drop `planned_only`), or name a plan-level killer.",
+            )
+        LOG.info("planned-only mutants: %s", ", ".join(m.id for m in batch))
+        self.planter.plant(batch)
+        report.plans += 1
+        try:
+            plan = self.runner.plan(refresh=False)
+        except TerraformFailed as exc:
+            return [MutantResult(m, Verdict.ERROR, "", exc.detail[:500]) for m in batch]
+        finally:
+            self.clear()
+        context = self.context()
+        context.plan = plan
+        results = []
+        for mutant in batch:
+            fresh = _failure_keys(run_checks(context, [by_id(k) for k in mutant.killers])) - baseline
+            if fresh:
+                check_id, resource, evidence = sorted(fresh)[0]
+                results.append(MutantResult(mutant, Verdict.KILLED, check_id, f"{resource}: {evidence} (planned)"))
+            else:
+                results.append(MutantResult(mutant, Verdict.SURVIVED, evidence="no killer check failed on its plan"))
+        return results
 
     def _run_batch(
         self,

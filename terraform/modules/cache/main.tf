@@ -60,7 +60,7 @@ resource "aws_cloudwatch_log_group" "slow_log" {
 resource "aws_elasticache_replication_group" "this" {
   count = var.create ? 1 : 0
 
-  #checkov:skip=CKV_AWS_31:No AUTH token: the stack has no password source other than Terraform state (no random provider by design). Access is limited to the service security group and all traffic is TLS; move to RBAC/IAM auth when the client supports it.
+  #checkov:skip=CKV_AWS_31:No AUTH token or RBAC yet (a recorded decision in docs/ARCHITECTURE.md): an AUTH token would sit in Terraform state (provider 5.100 has no write-only form of it) and IAM-authenticated user groups cannot be created on the emulator the stack is verified on. Only the API tasks' security group reaches the cache, and all traffic is TLS.
   replication_group_id = var.name
   description          = "Live state cache for ${var.name}"
   engine               = "redis"
@@ -81,9 +81,11 @@ resource "aws_elasticache_replication_group" "this" {
   kms_key_id                 = var.kms_key_arn
   transit_encryption_enabled = true
 
-  snapshot_retention_limit   = var.snapshot_retention_limit
-  snapshot_window            = "03:00-04:00"
-  maintenance_window         = "sun:05:00-sun:06:00"
+  snapshot_retention_limit = var.snapshot_retention_limit
+  snapshot_window          = "03:00-04:00"
+  maintenance_window       = "sun:05:00-sun:06:00"
+  # engine_version is major.minor (7.1): ElastiCache applies patch releases itself, so the setting
+  # cannot pin one and drift.
   auto_minor_version_upgrade = true
   apply_immediately          = false
 
@@ -93,6 +95,44 @@ resource "aws_elasticache_replication_group" "this" {
     log_format       = "json"
     log_type         = "slow-log"
   }
+
+  tags = var.tags
+}
+
+################################################################################
+# Alarms
+################################################################################
+
+# Per node (ElastiCache publishes host metrics per member cluster). Redis runs commands on one thread,
+# so EngineCPUUtilization (that thread) saturates long before CPUUtilization (the host) shows it; a node
+# whose memory fills starts evicting keys, and every eviction is a read that falls through to MySQL.
+locals {
+  cache_node_alarms = var.create && var.create_alarms ? {
+    for pair in setproduct(range(var.num_cache_clusters), ["engine-cpu", "memory"]) : "${pair[0]}-${pair[1]}" => {
+      node   = pair[0]
+      signal = pair[1]
+    }
+  } : {}
+}
+
+resource "aws_cloudwatch_metric_alarm" "node" {
+  for_each = local.cache_node_alarms
+
+  alarm_name        = "${var.name}-cache-${each.value.node + 1}-${each.value.signal}"
+  alarm_description = each.value.signal == "engine-cpu" ? "Redis node ${each.value.node + 1}: engine thread above ${var.engine_cpu_alarm_percent}% CPU." : "Redis node ${each.value.node + 1}: memory above ${var.memory_alarm_percent}% (evictions send reads to the database)."
+  namespace         = "AWS/ElastiCache"
+  metric_name       = each.value.signal == "engine-cpu" ? "EngineCPUUtilization" : "DatabaseMemoryUsagePercentage"
+  # Member clusters are known once the group exists; their number is num_cache_clusters.
+  dimensions          = { CacheClusterId = sort(tolist(aws_elasticache_replication_group.this[0].member_clusters))[each.value.node] }
+  statistic           = "Average"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  threshold           = each.value.signal == "engine-cpu" ? var.engine_cpu_alarm_percent : var.memory_alarm_percent
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "missing"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
 
   tags = var.tags
 }

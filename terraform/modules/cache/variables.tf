@@ -107,3 +107,31 @@ variable "log_retention_in_days" {
     error_message = "log_retention_in_days must be a value CloudWatch Logs accepts."
   }
 }
+
+################################################################################
+# Alarms
+################################################################################
+
+variable "create_alarms" {
+  description = "Whether to create the per-node alarms."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified on alarm and OK."
+  type        = list(string)
+  default     = []
+}
+
+variable "engine_cpu_alarm_percent" {
+  description = "Alarm when a node's Redis engine thread exceeds this CPU percentage."
+  type        = number
+  default     = 80
+}
+
+variable "memory_alarm_percent" {
+  description = "Alarm when a node's DatabaseMemoryUsagePercentage exceeds this."
+  type        = number
+  default     = 80
+}

@@ -55,9 +55,34 @@ output "db_name" {
   value       = var.db_name
 }
 
-output "master_user_secret_arn" {
-  description = "ARN of the RDS-managed Secrets Manager secret holding the master credentials (JSON with username and password)."
-  value       = try(aws_db_instance.this[0].master_user_secret[0].secret_arn, null)
+output "master_secret_arn" {
+  description = "ARN of the Secrets Manager secret with the master credentials (JSON with username and password): RDS-managed, or the stack's when there are read replicas. For administrators only; no task reads it."
+  value       = local.master_secret_arn
+}
+
+output "master_password_managed_by_rds" {
+  description = "Whether RDS manages (and rotates) the master password; false when read replicas require the stack to."
+  value       = local.managed_master_password
+}
+
+output "app_username" {
+  description = "Database role the application connects as (IAM authentication)."
+  value       = var.app_username
+}
+
+output "read_username" {
+  description = "Read-only database role the application reads the replicas as (IAM authentication)."
+  value       = var.read_username
+}
+
+output "app_connect_arns" {
+  description = "rds-db:connect resources of the application: its role through the proxy (or on the primary), and the read role on each replica."
+  value       = local.app_connect_arns
+}
+
+output "app_secret_arn" {
+  description = "ARN of the secret RDS Proxy uses to connect as the application role (null without the proxy)."
+  value       = try(aws_secretsmanager_secret.app[0].arn, null)
 }
 
 output "replica_identifiers" {

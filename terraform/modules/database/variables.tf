@@ -195,14 +195,20 @@ variable "engine" {
 }
 
 variable "engine_version" {
-  description = "Engine version, major.minor (e.g. 16.4 for postgres, 8.0.39 for mysql)."
+  description = "Engine major version (16 for postgres, 8.0 for mysql): RDS applies minor upgrades itself (auto_minor_version_upgrade). A minor release (16.4, 8.0.39) is accepted only with auto_minor_version_upgrade = false."
   type        = string
-  default     = "16.4"
+  default     = "16"
 
   validation {
-    condition     = can(regex("^\\d+\\.\\d+(\\.\\d+)?$", var.engine_version))
-    error_message = "engine_version must be numeric, e.g. 16.4 or 8.0.39."
+    condition     = can(regex("^\\d+(\\.\\d+){0,2}$", var.engine_version))
+    error_message = "engine_version must be numeric, e.g. 16 or 8.0 (or 16.4 / 8.0.39 with auto_minor_version_upgrade = false)."
   }
+}
+
+variable "auto_minor_version_upgrade" {
+  description = "Let RDS apply minor engine upgrades in the maintenance window (engine_version then names the major version only)."
+  type        = bool
+  default     = true
 }
 
 variable "instance_class" {
@@ -245,7 +251,7 @@ variable "db_name" {
 }
 
 variable "master_username" {
-  description = "Master user name (its password is generated and stored by RDS in Secrets Manager)."
+  description = "Master user name, for administration only (applications use app_username). Its password is generated and kept in Secrets Manager: by RDS, or by the stack when there are read replicas."
   type        = string
   default     = "modelserve_admin"
 
@@ -253,6 +259,40 @@ variable "master_username" {
     condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_]{0,15}$", var.master_username)) && !contains(["admin", "postgres", "rdsadmin", "root"], lower(var.master_username))
     error_message = "master_username must be 1-16 letters/digits/underscores starting with a letter, and not a reserved name."
   }
+}
+
+variable "master_password_version" {
+  description = "Version of the stack-managed master password (only with read replicas, where RDS cannot manage it): raise it to write a new generated password to the instance and its secret."
+  type        = number
+  default     = 1
+}
+
+variable "app_username" {
+  description = "Database role the application connects as, with IAM authentication (created once with SQL, see docs/RUNBOOK.md)."
+  type        = string
+  default     = "modelserve_app"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,31}$", var.app_username))
+    error_message = "app_username must be 1-32 lowercase letters, digits or underscores, starting with a letter."
+  }
+}
+
+variable "read_username" {
+  description = "Read-only database role the application reads the replicas as, with IAM authentication only (created once with SQL, see docs/RUNBOOK.md)."
+  type        = string
+  default     = "modelserve_reader"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,31}$", var.read_username))
+    error_message = "read_username must be 1-32 lowercase letters, digits or underscores, starting with a letter."
+  }
+}
+
+variable "app_password_version" {
+  description = "Version of the application role's generated password, which only RDS Proxy uses: raise it to rotate (then ALTER ROLE as the runbook says)."
+  type        = number
+  default     = 1
 }
 
 variable "multi_az" {
@@ -342,6 +382,12 @@ variable "alarm_actions" {
   description = "ARNs notified on alarm and OK."
   type        = list(string)
   default     = []
+}
+
+variable "proxy_borrow_latency_alarm_ms" {
+  description = "Alarm when clients wait longer than this (ms, average over a minute) to borrow a connection from RDS Proxy's pool."
+  type        = number
+  default     = 100
 }
 
 variable "connections_alarm_percent" {

@@ -7,6 +7,11 @@ locals {
   create_waf        = var.create && var.create_waf
   create_cloudfront = var.create && var.create_cloudfront
 
+  # A certificate the stack requests is validated through records it creates in route53_zone_id; a
+  # certificate issued elsewhere (certificate_arn) needs neither. See the precondition below.
+  create_certificate        = var.create && var.certificate_arn == null
+  create_assets_certificate = local.create_cloudfront && var.assets_certificate_arn == null
+
   # ALB names are limited to 32 characters, target groups too.
   lb_name = substr(var.name, 0, 32)
   tg_name = "${substr(var.name, 0, 28)}-api"
@@ -72,7 +77,7 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_targets" {
 ################################################################################
 
 resource "aws_acm_certificate" "this" {
-  count = var.create ? 1 : 0
+  count = local.create_certificate ? 1 : 0
 
   domain_name               = var.domain_name
   subject_alternative_names = var.subject_alternative_names
@@ -89,18 +94,25 @@ resource "aws_acm_certificate" "this" {
       condition     = var.domain_name != null
       error_message = "domain_name is required when the edge is created (the HTTPS listener needs a certificate)."
     }
+    # Without a zone to publish the validation records in, aws_acm_certificate_validation waits (75
+    # minutes by default) for records nobody creates, and the listener and the service behind it wait
+    # with it: the first apply hangs until someone adds DNS records by hand.
+    precondition {
+      condition     = var.route53_zone_id != null
+      error_message = "The API certificate has no validation path: set route53_zone_id (the stack publishes the DNS validation records there), or certificate_arn (a certificate already issued, e.g. validated at an external DNS provider)."
+    }
   }
 }
 
 locals {
   # Keyed by names from configuration (known at plan time); a wildcard and
   # its apex share one validation record, hence allow_overwrite below.
-  certificate_domains = var.create ? toset(concat([var.domain_name], var.subject_alternative_names)) : toset([])
-  certificate_dvos    = var.create ? { for dvo in aws_acm_certificate.this[0].domain_validation_options : dvo.domain_name => dvo } : {}
+  certificate_domains = local.create_certificate ? toset(concat([var.domain_name], var.subject_alternative_names)) : toset([])
+  certificate_dvos    = local.create_certificate ? { for dvo in aws_acm_certificate.this[0].domain_validation_options : dvo.domain_name => dvo } : {}
 }
 
 resource "aws_route53_record" "validation" {
-  for_each = local.create_dns ? local.certificate_domains : toset([])
+  for_each = local.create_dns && local.create_certificate ? local.certificate_domains : toset([])
 
   zone_id         = var.route53_zone_id
   name            = local.certificate_dvos[each.value].resource_record_name
@@ -110,14 +122,16 @@ resource "aws_route53_record" "validation" {
   allow_overwrite = true
 }
 
-# Blocks until ACM reports ISSUED. With a Route53 zone the records above are
-# created here; without one, publish the validation_records output in the DNS
-# provider that hosts the domain and this resource completes once they resolve.
+# Blocks until ACM reports ISSUED, which the records above make happen within minutes.
 resource "aws_acm_certificate_validation" "this" {
-  count = var.create ? 1 : 0
+  count = local.create_certificate ? 1 : 0
 
   certificate_arn         = aws_acm_certificate.this[0].arn
-  validation_record_fqdns = local.create_dns ? [for r in aws_route53_record.validation : r.fqdn] : null
+  validation_record_fqdns = [for r in aws_route53_record.validation : r.fqdn]
+}
+
+locals {
+  listener_certificate_arn = local.create_certificate ? aws_acm_certificate_validation.this[0].certificate_arn : var.certificate_arn
 }
 
 ################################################################################
@@ -210,7 +224,7 @@ resource "aws_lb_listener" "https" {
   port              = 443
   protocol          = "HTTPS"
   ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = aws_acm_certificate_validation.this[0].certificate_arn
+  certificate_arn   = local.listener_certificate_arn
 
   default_action {
     type             = "forward"
@@ -393,12 +407,16 @@ resource "aws_wafv2_web_acl_association" "this" {
   web_acl_arn  = aws_wafv2_web_acl.this[0].arn
 }
 
-# WAF only delivers to log groups whose name starts with "aws-waf-logs-".
+# WAF only delivers to log groups whose name starts with "aws-waf-logs-". Only the requests WAF
+# blocked or counted are kept (see the logging filter): allowed traffic is already in the ALB access
+# logs, and logging every request at 2,500 req/s would ingest ~10 GB a day.
 resource "aws_cloudwatch_log_group" "waf" {
   count = local.create_waf ? 1 : 0
 
+  #checkov:skip=CKV_AWS_338:Only blocked and counted requests are kept, for investigating attacks of the last quarter (90 days, waf_log_retention_in_days); a year at match-day volumes is a cost trap (docs/ARCHITECTURE.md).
+
   name              = "aws-waf-logs-${var.name}"
-  retention_in_days = var.log_retention_in_days
+  retention_in_days = var.waf_log_retention_in_days
   kms_key_id        = var.kms_key_arn
 
   tags = var.tags
@@ -416,6 +434,27 @@ resource "aws_wafv2_web_acl_logging_configuration" "this" {
       name = "authorization"
     }
   }
+
+  logging_filter {
+    default_behavior = "DROP"
+
+    filter {
+      behavior    = "KEEP"
+      requirement = "MEETS_ANY"
+
+      condition {
+        action_condition {
+          action = "BLOCK"
+        }
+      }
+
+      condition {
+        action_condition {
+          action = "COUNT"
+        }
+      }
+    }
+  }
 }
 
 ################################################################################
@@ -423,7 +462,7 @@ resource "aws_wafv2_web_acl_logging_configuration" "this" {
 ################################################################################
 
 resource "aws_acm_certificate" "assets" {
-  count    = local.create_cloudfront ? 1 : 0
+  count    = local.create_assets_certificate ? 1 : 0
   provider = aws.us_east_1
 
   domain_name       = var.assets_domain_name
@@ -438,15 +477,19 @@ resource "aws_acm_certificate" "assets" {
       condition     = var.assets_domain_name != null && var.assets_bucket_regional_domain_name != null
       error_message = "assets_domain_name and assets_bucket_regional_domain_name are required when create_cloudfront is true."
     }
+    precondition {
+      condition     = var.route53_zone_id != null
+      error_message = "The assets certificate has no validation path: set route53_zone_id, or assets_certificate_arn (an issued certificate in us-east-1)."
+    }
   }
 }
 
 locals {
-  assets_dvos = local.create_cloudfront ? { for dvo in aws_acm_certificate.assets[0].domain_validation_options : dvo.domain_name => dvo } : {}
+  assets_dvos = local.create_assets_certificate ? { for dvo in aws_acm_certificate.assets[0].domain_validation_options : dvo.domain_name => dvo } : {}
 }
 
 resource "aws_route53_record" "assets_validation" {
-  count = local.create_cloudfront && local.create_dns ? 1 : 0
+  count = local.create_assets_certificate && local.create_dns ? 1 : 0
 
   zone_id         = var.route53_zone_id
   name            = local.assets_dvos[var.assets_domain_name].resource_record_name
@@ -457,11 +500,15 @@ resource "aws_route53_record" "assets_validation" {
 }
 
 resource "aws_acm_certificate_validation" "assets" {
-  count    = local.create_cloudfront ? 1 : 0
+  count    = local.create_assets_certificate ? 1 : 0
   provider = aws.us_east_1
 
   certificate_arn         = aws_acm_certificate.assets[0].arn
-  validation_record_fqdns = local.create_dns ? aws_route53_record.assets_validation[*].fqdn : null
+  validation_record_fqdns = aws_route53_record.assets_validation[*].fqdn
+}
+
+locals {
+  assets_certificate_arn = local.create_assets_certificate ? aws_acm_certificate_validation.assets[0].certificate_arn : var.assets_certificate_arn
 }
 
 resource "aws_cloudfront_origin_access_control" "assets" {
@@ -515,7 +562,7 @@ resource "aws_cloudfront_distribution" "assets" {
   }
 
   viewer_certificate {
-    acm_certificate_arn      = aws_acm_certificate_validation.assets[0].certificate_arn
+    acm_certificate_arn      = local.assets_certificate_arn
     ssl_support_method       = "sni-only"
     minimum_protocol_version = "TLSv1.2_2021"
   }

@@ -12,8 +12,8 @@ output "security_group_id" {
 ################################################################################
 
 output "certificate_arn" {
-  description = "ARN of the validated API certificate."
-  value       = try(aws_acm_certificate_validation.this[0].certificate_arn, null)
+  description = "ARN of the API certificate the HTTPS listener uses (validated here, or certificate_arn)."
+  value       = var.create ? local.listener_certificate_arn : null
 }
 
 output "validation_records" {
@@ -49,14 +49,26 @@ output "alb_zone_id" {
   value       = try(aws_lb.this[0].zone_id, null)
 }
 
+# Both only once the HTTPS listener forwards to the target group: an ECS service registered in a target
+# group no listener uses is refused by AWS ("The target group ... does not have an associated load
+# balancer"), and so is request-count scaling on it. Whatever consumes these outputs waits for the listener.
 output "target_group_arn" {
-  description = "ARN of the API target group."
+  description = "ARN of the API target group, available once a listener forwards to it."
   value       = try(aws_lb_target_group.api[0].arn, null)
+
+  depends_on = [aws_lb_listener.https]
 }
 
 output "target_group_arn_suffix" {
-  description = "ARN suffix of the API target group (CloudWatch TargetGroup dimension)."
+  description = "ARN suffix of the API target group (CloudWatch TargetGroup dimension), available once a listener forwards to it."
   value       = try(aws_lb_target_group.api[0].arn_suffix, null)
+
+  depends_on = [aws_lb_listener.https]
+}
+
+output "idle_timeout" {
+  description = "Idle timeout of the ALB (seconds): the application's keep-alive must be longer."
+  value       = var.create ? var.idle_timeout : null
 }
 
 output "https_listener_arn" {
@@ -80,6 +92,11 @@ output "web_acl_arn" {
 output "cloudfront_distribution_arn" {
   description = "ARN of the assets distribution."
   value       = try(aws_cloudfront_distribution.assets[0].arn, null)
+}
+
+output "cloudfront_distribution_id" {
+  description = "ID of the assets distribution (for cache invalidations after an asset sync)."
+  value       = try(aws_cloudfront_distribution.assets[0].id, null)
 }
 
 output "cloudfront_domain_name" {

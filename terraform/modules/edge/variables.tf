@@ -96,7 +96,13 @@ variable "subject_alternative_names" {
 }
 
 variable "route53_zone_id" {
-  description = "Public Route53 zone hosting domain_name. When set, validation records and alias records are created; when null, add the validation_records output to your DNS provider."
+  description = "Public Route53 zone hosting domain_name (and assets_domain_name): the stack publishes the certificates' DNS validation records and the alias records there. Required unless certificate_arn (and assets_certificate_arn) name issued certificates."
+  type        = string
+  default     = null
+}
+
+variable "certificate_arn" {
+  description = "An issued ACM certificate for domain_name (e.g. validated at an external DNS provider), used instead of requesting one."
   type        = string
   default     = null
 }
@@ -194,6 +200,17 @@ variable "waf_rate_limit" {
   }
 }
 
+variable "waf_log_retention_in_days" {
+  description = "Retention of the WAF log group, which keeps only blocked and counted requests."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.waf_log_retention_in_days)
+    error_message = "waf_log_retention_in_days must be a value CloudWatch Logs accepts."
+  }
+}
+
 ################################################################################
 # CloudFront
 ################################################################################
@@ -202,6 +219,12 @@ variable "create_cloudfront" {
   description = "Whether to serve static assets from S3 through CloudFront with origin access control."
   type        = bool
   default     = false
+}
+
+variable "assets_certificate_arn" {
+  description = "An issued ACM certificate in us-east-1 for assets_domain_name, used instead of requesting one."
+  type        = string
+  default     = null
 }
 
 variable "assets_domain_name" {

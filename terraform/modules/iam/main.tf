@@ -11,8 +11,16 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.name
 
-  create_github_provider = var.create_github_oidc && var.github_oidc_provider_arn == null
-  github_provider_arn    = local.create_github_provider ? try(aws_iam_openid_connect_provider.github[0].arn, null) : var.github_oidc_provider_arn
+  create_github_provider = var.create_github_oidc && var.create_github_oidc_provider && var.github_oidc_provider_arn == null
+  # The account's provider, created here or by terraform/bootstrap (its ARN follows from the URL).
+  account_github_provider_arn = "arn:${local.partition}:iam::${local.account_id}:oidc-provider/token.actions.githubusercontent.com"
+  github_provider_arn = (
+    local.create_github_provider ? try(aws_iam_openid_connect_provider.github[0].arn, null) :
+    var.github_oidc_provider_arn != null ? var.github_oidc_provider_arn : local.account_github_provider_arn
+  )
+
+  # SSE-KMS on S3 and SQS: the tasks use the stack key only through those services, never directly.
+  via_data_services = ["s3.${local.region}.amazonaws.com", "sqs.${local.region}.amazonaws.com"]
 
   models_objects  = var.models_bucket_arn == null ? [] : ["${var.models_bucket_arn}/${var.models_prefix}*"]
   uploads_objects = var.uploads_bucket_arn == null ? [] : ["${var.uploads_bucket_arn}/${var.uploads_prefix}*"]
@@ -89,31 +97,7 @@ data "aws_iam_policy_document" "execution" {
     resources = [for arn in var.log_group_arns : "${arn}:log-stream:*"]
   }
 
-  dynamic "statement" {
-    for_each = length(var.secret_arns) > 0 ? [1] : []
-
-    content {
-      sid       = "InjectSecrets"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = var.secret_arns
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(var.secret_arns) > 0 ? [1] : []
-
-    content {
-      sid       = "DecryptSecrets"
-      actions   = ["kms:Decrypt"]
-      resources = [var.kms_key_arn]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["secretsmanager.${local.region}.amazonaws.com"]
-      }
-    }
-  }
+  # No secrets to inject: the tasks authenticate to the database with IAM (task role, rds-db:connect).
 }
 
 resource "aws_iam_role_policy" "execution" {
@@ -174,21 +158,28 @@ data "aws_iam_policy_document" "api" {
     resources = [var.queue_arn]
   }
 
+  # As the application role, with a 15-minute IAM token per connection: no password to inject or rotate.
   dynamic "statement" {
-    for_each = length(var.secret_arns) > 0 ? [1] : []
+    for_each = length(var.api_database_connect_arns) > 0 ? [1] : []
 
     content {
-      sid       = "ReadDatabaseSecret"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = var.secret_arns
+      sid       = "ConnectToDatabase"
+      actions   = ["rds-db:connect"]
+      resources = var.api_database_connect_arns
     }
   }
 
-  # SSE-KMS on S3 and SQS: GenerateDataKey to write, Decrypt to read.
+  # SSE-KMS on S3 and SQS: GenerateDataKey to write, Decrypt to read, and only through those services.
   statement {
     sid       = "UseStackKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = local.via_data_services
+    }
   }
 }
 
@@ -242,10 +233,26 @@ data "aws_iam_policy_document" "worker" {
     resources = [var.queue_arn]
   }
 
+  dynamic "statement" {
+    for_each = length(var.worker_database_connect_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ConnectToDatabase"
+      actions   = ["rds-db:connect"]
+      resources = var.worker_database_connect_arns
+    }
+  }
+
   statement {
     sid       = "UseStackKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = local.via_data_services
+    }
   }
 }
 
@@ -365,6 +372,44 @@ data "aws_iam_policy_document" "github_deploy" {
       sid       = "RollServices"
       actions   = ["ecs:UpdateService", "ecs:DescribeServices"]
       resources = var.ecs_service_arns
+    }
+  }
+
+  # The deploy's asset step: sync the repository's assets/ into the bucket, then invalidate the
+  # distribution's cache (the bucket is SSE-KMS, so the key is used through S3 only).
+  dynamic "statement" {
+    for_each = var.deploy_assets ? [1] : []
+
+    content {
+      sid       = "SyncAssets"
+      actions   = ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+      resources = [var.assets_bucket_arn, "${var.assets_bucket_arn}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.deploy_assets ? [1] : []
+
+    content {
+      sid       = "EncryptAssets"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.deploy_assets ? [1] : []
+
+    content {
+      sid       = "InvalidateAssets"
+      actions   = ["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"]
+      resources = [var.cloudfront_distribution_arn]
     }
   }
 

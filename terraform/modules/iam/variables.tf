@@ -45,8 +45,14 @@ variable "log_group_arns" {
   default     = []
 }
 
-variable "secret_arns" {
-  description = "Secrets Manager ARNs injected into containers (the database secret)."
+variable "api_database_connect_arns" {
+  description = "rds-db:connect resources (dbuser ARNs) the API tasks authenticate to the database with: IAM tokens instead of a password."
+  type        = list(string)
+  default     = []
+}
+
+variable "worker_database_connect_arns" {
+  description = "rds-db:connect resources for the worker tasks (empty unless the worker uses the database)."
   type        = list(string)
   default     = []
 }
@@ -117,9 +123,15 @@ variable "create_github_oidc" {
 }
 
 variable "github_oidc_provider_arn" {
-  description = "ARN of an existing token.actions.githubusercontent.com provider in the account; null creates one."
+  description = "ARN of an existing token.actions.githubusercontent.com provider, when it is not this account's (see create_github_oidc_provider)."
   type        = string
   default     = null
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider (one per account). false when terraform/bootstrap created it with the CI roles: the deploy role then trusts this account's provider by its ARN."
+  type        = bool
+  default     = true
 }
 
 variable "github_oidc_thumbprints" {
@@ -164,6 +176,24 @@ variable "github_environment" {
     condition     = can(regex("^[A-Za-z0-9._-]+$", var.github_environment))
     error_message = "github_environment must be an environment name without wildcards."
   }
+}
+
+variable "deploy_assets" {
+  description = "Whether the deploy role syncs static assets (assets_bucket_arn) and invalidates their distribution (cloudfront_distribution_arn)."
+  type        = bool
+  default     = false
+}
+
+variable "assets_bucket_arn" {
+  description = "Static assets bucket the deploy role syncs (with deploy_assets)."
+  type        = string
+  default     = null
+}
+
+variable "cloudfront_distribution_arn" {
+  description = "Assets distribution the deploy role invalidates after a sync (with deploy_assets)."
+  type        = string
+  default     = null
 }
 
 variable "ecs_service_arns" {

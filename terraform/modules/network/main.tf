@@ -7,7 +7,7 @@ data "aws_region" "current" {}
 # Only "opt-in-not-required" zones: Local Zones and Wavelength Zones lack NAT
 # gateways, interface endpoints and most instance types used here.
 data "aws_availability_zones" "available" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   #checkov:skip=CKV_AWS_394:Only the first az_count names (sorted) are used; a newly added zone gets a later letter and cannot change the subnet layout unless az_count changes. Pinning names per region would make the module region-specific.
   state = "available"
@@ -19,7 +19,11 @@ data "aws_availability_zones" "available" {
 }
 
 locals {
-  azs      = var.create ? slice(data.aws_availability_zones.available[0].names, 0, var.az_count) : []
+  # An existing network (existing_network) is used as it is: the stack creates none of the resources
+  # below in it (its owner runs its routes, NAT, endpoints and flow logs).
+  create_vpc = var.create && var.existing_network == null
+
+  azs      = local.create_vpc ? slice(data.aws_availability_zones.available[0].names, 0, var.az_count) : []
   az_count = length(local.azs)
 
   # /16 VPC: public /24s at 10.x.0-2.0, private-app /20s at 10.x.16-63.0 (room
@@ -28,7 +32,7 @@ locals {
   private_app_subnet_cidrs  = [for i in range(local.az_count) : cidrsubnet(var.vpc_cidr, 4, i + 1)]
   private_data_subnet_cidrs = [for i in range(local.az_count) : cidrsubnet(var.vpc_cidr, 8, 64 + i)]
 
-  nat_gateway_count = var.create ? (var.single_nat_gateway ? 1 : local.az_count) : 0
+  nat_gateway_count = local.create_vpc ? (var.single_nat_gateway ? 1 : local.az_count) : 0
 }
 
 ################################################################################
@@ -36,7 +40,7 @@ locals {
 ################################################################################
 
 resource "aws_vpc" "this" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   cidr_block           = var.vpc_cidr
   enable_dns_support   = true
@@ -48,7 +52,7 @@ resource "aws_vpc" "this" {
 # Adopting the default security group and declaring no rules removes AWS's
 # default allow-all-within-group rules, so nothing can silently use it.
 resource "aws_default_security_group" "this" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   vpc_id = aws_vpc.this[0].id
 
@@ -56,7 +60,7 @@ resource "aws_default_security_group" "this" {
 }
 
 resource "aws_internet_gateway" "this" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   vpc_id = aws_vpc.this[0].id
 
@@ -132,7 +136,7 @@ resource "aws_nat_gateway" "this" {
 ################################################################################
 
 resource "aws_route_table" "public" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   vpc_id = aws_vpc.this[0].id
 
@@ -140,7 +144,7 @@ resource "aws_route_table" "public" {
 }
 
 resource "aws_route" "public_internet" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   route_table_id         = aws_route_table.public[0].id
   destination_cidr_block = "0.0.0.0/0"
@@ -182,7 +186,7 @@ resource "aws_route_table_association" "private_app" {
 # The data tier has no route to the internet at all: databases and caches
 # never initiate outbound connections.
 resource "aws_route_table" "private_data" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   vpc_id = aws_vpc.this[0].id
 
@@ -203,7 +207,7 @@ resource "aws_route_table_association" "private_data" {
 # Gateway endpoints are free and keep model downloads and uploads off the NAT
 # gateway (NAT data processing is billed per GB).
 resource "aws_vpc_endpoint" "s3" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   vpc_id            = aws_vpc.this[0].id
   service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
@@ -214,7 +218,7 @@ resource "aws_vpc_endpoint" "s3" {
 }
 
 resource "aws_security_group" "endpoints" {
-  count = var.create && var.create_interface_endpoints ? 1 : 0
+  count = local.create_vpc && var.create_interface_endpoints ? 1 : 0
 
   name_prefix = "${var.name}-vpce-"
   description = "Interface VPC endpoints: HTTPS from inside the VPC"
@@ -228,7 +232,7 @@ resource "aws_security_group" "endpoints" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
-  count = var.create && var.create_interface_endpoints ? 1 : 0
+  count = local.create_vpc && var.create_interface_endpoints ? 1 : 0
 
   security_group_id = aws_security_group.endpoints[0].id
   description       = "HTTPS from the VPC"
@@ -241,7 +245,7 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
 # Interface endpoints cost per AZ-hour, hence the toggle; they let Fargate
 # pull images, ship logs and fetch secrets without traversing the NAT gateway.
 resource "aws_vpc_endpoint" "interface" {
-  for_each = var.create && var.create_interface_endpoints ? toset(var.interface_endpoint_services) : toset([])
+  for_each = local.create_vpc && var.create_interface_endpoints ? toset(var.interface_endpoint_services) : toset([])
 
   vpc_id              = aws_vpc.this[0].id
   service_name        = "com.amazonaws.${data.aws_region.current.name}.${each.value}"
@@ -258,7 +262,9 @@ resource "aws_vpc_endpoint" "interface" {
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "flow_logs" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
+
+  #checkov:skip=CKV_AWS_338:Flow logs are kept 90 days (flow_log_retention_in_days) for tracing recent incidents; a year of ALL traffic is a cost trap (docs/ARCHITECTURE.md states the price).
 
   name              = "/aws/vpc/${var.name}/flow-logs"
   retention_in_days = var.flow_log_retention_in_days
@@ -268,7 +274,7 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
 }
 
 data "aws_iam_policy_document" "flow_logs_assume" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   statement {
     actions = ["sts:AssumeRole"]
@@ -288,7 +294,7 @@ data "aws_iam_policy_document" "flow_logs_assume" {
 }
 
 resource "aws_iam_role" "flow_logs" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   name_prefix        = "${substr(var.name, 0, 24)}-flowlogs-"
   assume_role_policy = data.aws_iam_policy_document.flow_logs_assume[0].json
@@ -297,7 +303,7 @@ resource "aws_iam_role" "flow_logs" {
 }
 
 data "aws_iam_policy_document" "flow_logs" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   statement {
     actions = [
@@ -310,22 +316,65 @@ data "aws_iam_policy_document" "flow_logs" {
 }
 
 resource "aws_iam_role_policy" "flow_logs" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   name   = "flow-logs-delivery"
   role   = aws_iam_role.flow_logs[0].id
   policy = data.aws_iam_policy_document.flow_logs[0].json
 }
 
+# ALL traffic (accepted flows are what an incident is traced through), aggregated over 10 minutes:
+# the same flows in up to 10x fewer records than at 60 s, and CloudWatch Logs bills per GB ingested.
 resource "aws_flow_log" "this" {
-  count = var.create ? 1 : 0
+  count = local.create_vpc ? 1 : 0
 
   vpc_id                   = aws_vpc.this[0].id
   traffic_type             = "ALL"
   log_destination_type     = "cloud-watch-logs"
   log_destination          = aws_cloudwatch_log_group.flow_logs[0].arn
   iam_role_arn             = aws_iam_role.flow_logs[0].arn
-  max_aggregation_interval = 60
+  max_aggregation_interval = 600
 
   tags = merge(var.tags, { Name = var.name })
+}
+
+################################################################################
+# Existing network
+################################################################################
+
+locals {
+  existing_subnets = var.create && var.existing_network != null ? merge(
+    { for i, id in var.existing_network.public_subnet_ids : "public-${i}" => id },
+    { for i, id in var.existing_network.private_app_subnet_ids : "private-app-${i}" => id },
+    { for i, id in var.existing_network.private_data_subnet_ids : "private-data-${i}" => id },
+  ) : {}
+}
+
+# Read, not trusted: every subnet given must exist and belong to the given VPC, so a wrong ID fails the
+# plan here, naming the subnet, instead of the apply later at the first resource placed in it.
+data "aws_vpc" "existing" {
+  count = var.create && var.existing_network != null ? 1 : 0
+
+  id = var.existing_network.vpc_id
+}
+
+data "aws_subnet" "existing" {
+  for_each = local.existing_subnets
+
+  id = each.value
+
+  lifecycle {
+    postcondition {
+      condition     = self.vpc_id == var.existing_network.vpc_id
+      error_message = "Subnet ${each.value} (${each.key} in existing_network) is in ${self.vpc_id}, not in ${var.existing_network.vpc_id}."
+    }
+  }
+}
+
+locals {
+  existing_azs = {
+    for tier in ["public", "private-app", "private-data"] : tier => distinct([
+      for key, subnet in data.aws_subnet.existing : subnet.availability_zone if startswith(key, "${tier}-")
+    ])
+  }
 }

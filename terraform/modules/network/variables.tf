@@ -28,6 +28,25 @@ variable "tags" {
 # VPC
 ################################################################################
 
+variable "existing_network" {
+  description = "An existing VPC to place the stack in instead of creating one: its ID and the subnet IDs of each tier (at least two AZs each). The stack then creates no VPC, subnets, routes, NAT gateways, endpoints or flow logs: the network's owner runs those."
+  type = object({
+    vpc_id                  = string
+    public_subnet_ids       = list(string)
+    private_app_subnet_ids  = list(string)
+    private_data_subnet_ids = list(string)
+  })
+  default = null
+
+  validation {
+    condition = var.existing_network == null || try(
+      length(var.existing_network.public_subnet_ids) >= 2 && length(var.existing_network.private_app_subnet_ids) >= 2 && length(var.existing_network.private_data_subnet_ids) >= 2,
+      false,
+    )
+    error_message = "existing_network needs at least two subnets per tier (public, private_app, private_data): the ALB and the RDS subnet group span two AZs."
+  }
+}
+
 variable "vpc_cidr" {
   description = "IPv4 CIDR of the VPC. Must be a /16 or larger: the subnet layout carves /24 and /20 blocks out of it."
   type        = string

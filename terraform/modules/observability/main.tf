@@ -44,7 +44,7 @@ resource "aws_cloudwatch_metric_alarm" "alb_5xx_rate" {
   count = local.alb_alarms ? 1 : 0
 
   alarm_name          = "${var.name}-alb-5xx-rate"
-  alarm_description   = "More than ${var.alb_5xx_rate_threshold_percent}% of requests answered with 5xx (target or ALB)."
+  alarm_description   = "More than ${var.alb_5xx_rate_threshold_percent}% of requests answered with 5xx (target or ALB); the objective is below ${var.error_rate_slo_percent}%."
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.alb_5xx_rate_threshold_percent
   evaluation_periods  = 5
@@ -98,6 +98,13 @@ resource "aws_cloudwatch_metric_alarm" "alb_5xx_rate" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.alb_5xx_rate_threshold_percent < var.error_rate_slo_percent
+      error_message = "alb_5xx_rate_threshold_percent (${var.alb_5xx_rate_threshold_percent}) must be below error_rate_slo_percent (${var.error_rate_slo_percent}): an alarm at the objective fires only once it is already missed."
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "alb_p99_latency" {
@@ -183,6 +190,58 @@ resource "aws_cloudwatch_metric_alarm" "ecs_memory" {
   treat_missing_data  = "missing"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
+# Tasks that keep failing to start (a bad image, a missing secret, no Fargate capacity, an
+# unresolvable dependency) leave the service below its desired count while CPU and memory look fine.
+# Container Insights (enabled on the cluster) publishes both counts; a deployment or a scale-out
+# closes the gap within a few minutes, so only a gap that lasts 10 minutes alarms.
+resource "aws_cloudwatch_metric_alarm" "ecs_running_below_desired" {
+  for_each = local.ecs_services
+
+  alarm_name          = "${var.name}-${each.key}-running-below-desired"
+  alarm_description   = "${each.key} service has run fewer tasks than desired for 10 minutes (tasks failing to start or being replaced)."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  evaluation_periods  = 10
+  datapoints_to_alarm = 10
+  # No data means Container Insights stopped reporting the service: not evidence of health.
+  treat_missing_data = "breaching"
+  alarm_actions      = local.alarm_actions
+  ok_actions         = local.alarm_actions
+
+  metric_query {
+    id          = "missing"
+    expression  = "desired - running"
+    label       = "Tasks missing"
+    return_data = true
+  }
+
+  metric_query {
+    id = "desired"
+
+    metric {
+      namespace   = "ECS/ContainerInsights"
+      metric_name = "DesiredTaskCount"
+      dimensions  = { ClusterName = var.ecs_cluster_name, ServiceName = each.value }
+      period      = 60
+      stat        = "Minimum"
+    }
+  }
+
+  metric_query {
+    id = "running"
+
+    metric {
+      namespace   = "ECS/ContainerInsights"
+      metric_name = "RunningTaskCount"
+      dimensions  = { ClusterName = var.ecs_cluster_name, ServiceName = each.value }
+      period      = 60
+      stat        = "Minimum"
+    }
+  }
 
   tags = var.tags
 }

@@ -67,10 +67,21 @@ variable "target_group_arn_suffix" {
   default     = null
 }
 
-variable "alb_5xx_rate_threshold_percent" {
-  description = "Alarm when the 5xx share of requests exceeds this percentage."
+variable "error_rate_slo_percent" {
+  description = "The service level objective for errors: the largest share of requests (%) that may fail with a 5xx. The 5xx alarm must fire below it."
   type        = number
   default     = 5
+
+  validation {
+    condition     = var.error_rate_slo_percent > 0 && var.error_rate_slo_percent < 100
+    error_message = "error_rate_slo_percent must be between 0 and 100."
+  }
+}
+
+variable "alb_5xx_rate_threshold_percent" {
+  description = "Alarm when the 5xx share of requests exceeds this percentage; below error_rate_slo_percent, so someone is told before the objective is missed."
+  type        = number
+  default     = 2
 
   validation {
     condition     = var.alb_5xx_rate_threshold_percent > 0 && var.alb_5xx_rate_threshold_percent < 100

@@ -10,10 +10,13 @@ locals {
 
   # APP_PORT and HEALTH_PATH are what both the server and the container health
   # check (python -m modelserve.healthcheck) read, so they come from one place.
+  # HTTP_KEEPALIVE_SECONDS: how long the server keeps an idle connection open. It must outlast the load
+  # balancer's idle timeout, or the ALB reuses a connection the server has just closed and answers 502.
   api_environment = merge(var.api_environment, {
-    APP_PORT    = tostring(var.container_port)
-    HEALTH_PATH = var.health_check_path
-    AWS_REGION  = local.region
+    APP_PORT               = tostring(var.container_port)
+    HEALTH_PATH            = var.health_check_path
+    AWS_REGION             = local.region
+    HTTP_KEEPALIVE_SECONDS = var.keepalive_seconds == null ? null : tostring(var.keepalive_seconds)
   })
   worker_environment = merge(var.worker_environment, {
     AWS_REGION = local.region
@@ -62,6 +65,9 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 # Security group
 ################################################################################
 
+# The API's tasks. The worker has a group of its own (below): it serves no port and needs no data
+# store unless worker_egress_security_group_rules gives it one, so it gets neither the ALB's ingress nor
+# the API's database and cache egress.
 resource "aws_security_group" "this" {
   count = var.create ? 1 : 0
 
@@ -104,6 +110,42 @@ resource "aws_vpc_security_group_egress_rule" "to_security_groups" {
   for_each = var.create ? var.egress_security_group_rules : {}
 
   security_group_id            = aws_security_group.this[0].id
+  description                  = "To ${each.key}"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  referenced_security_group_id = each.value.security_group_id
+}
+
+resource "aws_security_group" "worker" {
+  count = var.create ? 1 : 0
+
+  name_prefix = "${var.name}-worker-"
+  description = "ECS worker tasks: no ingress; HTTPS to AWS APIs"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.name}-worker" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "worker_https" {
+  count = var.create ? 1 : 0
+
+  security_group_id = aws_security_group.worker[0].id
+  description       = "HTTPS to AWS APIs"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "worker_to_security_groups" {
+  for_each = var.create ? var.worker_egress_security_group_rules : {}
+
+  security_group_id            = aws_security_group.worker[0].id
   description                  = "To ${each.key}"
   ip_protocol                  = "tcp"
   from_port                    = each.value.port
@@ -362,7 +404,7 @@ resource "aws_ecs_service" "worker" {
 
   network_configuration {
     subnets          = var.subnet_ids
-    security_groups  = [aws_security_group.this[0].id]
+    security_groups  = [aws_security_group.worker[0].id]
     assign_public_ip = false
   }
 
@@ -420,25 +462,9 @@ resource "aws_appautoscaling_policy" "api_cpu" {
   }
 }
 
-resource "aws_appautoscaling_policy" "api_memory" {
-  count = var.create && var.create_autoscaling ? 1 : 0
-
-  name               = "${local.api_service_name}-memory"
-  policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.api[0].service_namespace
-  resource_id        = aws_appautoscaling_target.api[0].resource_id
-  scalable_dimension = aws_appautoscaling_target.api[0].scalable_dimension
-
-  target_tracking_scaling_policy_configuration {
-    target_value       = var.memory_target_percent
-    scale_out_cooldown = var.scale_out_cooldown
-    scale_in_cooldown  = var.scale_in_cooldown
-
-    predefined_metric_specification {
-      predefined_metric_type = "ECSServiceAverageMemoryUtilization"
-    }
-  }
-}
+# No memory target tracking for the API: a task's memory is mostly the model it loaded, which more
+# tasks do not reduce, so a memory target above that baseline would scale the service out to its
+# maximum and hold it there. Memory is watched by an alarm (modules/observability) instead.
 
 resource "aws_appautoscaling_policy" "api_requests" {
   count = var.create && var.create_autoscaling ? 1 : 0

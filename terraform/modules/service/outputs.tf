@@ -17,8 +17,13 @@ output "cluster_arn" {
 ################################################################################
 
 output "security_group_id" {
-  description = "Security group of the tasks."
+  description = "Security group of the API tasks."
   value       = try(aws_security_group.this[0].id, null)
+}
+
+output "worker_security_group_id" {
+  description = "Security group of the worker tasks."
+  value       = try(aws_security_group.worker[0].id, null)
 }
 
 ################################################################################
@@ -81,7 +86,6 @@ output "autoscaling_policy_arns" {
   description = "ARNs of the scaling policies."
   value = concat(
     aws_appautoscaling_policy.api_cpu[*].arn,
-    aws_appautoscaling_policy.api_memory[*].arn,
     aws_appautoscaling_policy.api_requests[*].arn,
     aws_appautoscaling_policy.worker_backlog[*].arn,
   )

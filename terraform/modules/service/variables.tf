@@ -62,6 +62,17 @@ variable "health_check_path" {
   }
 }
 
+variable "keepalive_seconds" {
+  description = "Seconds the API's HTTP server keeps an idle connection open (HTTP_KEEPALIVE_SECONDS); must exceed the load balancer's idle timeout. null leaves the app's default."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.keepalive_seconds == null || try(var.keepalive_seconds > 0, false)
+    error_message = "keepalive_seconds must be positive."
+  }
+}
+
 variable "cpu_architecture" {
   description = "CPU architecture of the image (X86_64 or ARM64)."
   type        = string
@@ -97,6 +108,15 @@ variable "ingress_security_group_ids" {
 
 variable "egress_security_group_rules" {
   description = "Additional egress to security groups (database proxy, cache), keyed by a static label."
+  type = map(object({
+    security_group_id = string
+    port              = number
+  }))
+  default = {}
+}
+
+variable "worker_egress_security_group_rules" {
+  description = "Data stores the worker tasks may reach: name => { security_group_id, port } (none unless the worker uses one)."
   type = map(object({
     security_group_id = string
     port              = number
@@ -312,17 +332,6 @@ variable "cpu_target_percent" {
   validation {
     condition     = var.cpu_target_percent >= 10 && var.cpu_target_percent <= 90
     error_message = "cpu_target_percent must be between 10 and 90."
-  }
-}
-
-variable "memory_target_percent" {
-  description = "Target average memory utilisation of the API service."
-  type        = number
-  default     = 70
-
-  validation {
-    condition     = var.memory_target_percent >= 10 && var.memory_target_percent <= 90
-    error_message = "memory_target_percent must be between 10 and 90."
   }
 }
 

@@ -267,22 +267,84 @@ resource "aws_s3_bucket_versioning" "this" {
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
   for_each = local.data_buckets
 
+  #checkov:skip=CKV_AWS_300:Every rule of every bucket aborts incomplete multipart uploads after 7 days; the rules are dynamic blocks (per bucket), which checkov does not expand.
   bucket = aws_s3_bucket.this[each.key].id
 
-  # Every bucket: noncurrent versions (overwrites, deletes) and abandoned
+  # Models and uploads: noncurrent versions (overwrites, deletes) and abandoned
   # multipart uploads would otherwise be billed forever.
-  rule {
-    id     = "noncurrent-versions"
-    status = "Enabled"
+  dynamic "rule" {
+    for_each = each.key == "assets" ? [] : [1]
 
-    filter {}
+    content {
+      id     = "noncurrent-versions"
+      status = "Enabled"
 
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
+      filter {}
+
+      noncurrent_version_expiration {
+        noncurrent_days = var.noncurrent_version_expiration_days
+      }
+
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 7
+      }
     }
+  }
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+  # Assets: the deploy's sync replaces and deletes files (aws s3 sync --delete), which leaves the
+  # previous release's files as noncurrent versions. They are the archive: kept for
+  # assets_archive_days so an old match page can be restored, in cheaper classes as they age (Glacier
+  # Instant Retrieval still serves a restore at once).
+  dynamic "rule" {
+    for_each = each.key == "assets" ? [1] : []
+
+    content {
+      id     = "assets-archive-previous-releases"
+      status = "Enabled"
+
+      filter {}
+
+      noncurrent_version_transition {
+        noncurrent_days = 30
+        storage_class   = "STANDARD_IA"
+      }
+
+      noncurrent_version_transition {
+        noncurrent_days = 90
+        storage_class   = "GLACIER_IR"
+      }
+
+      noncurrent_version_expiration {
+        noncurrent_days = var.assets_archive_days
+      }
+
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 7
+      }
+    }
+  }
+
+  # Assets the team retires on purpose (a finished season's pages) move under archive/: still served,
+  # rarely read, so Glacier Instant Retrieval after 30 days.
+  dynamic "rule" {
+    for_each = each.key == "assets" ? [1] : []
+
+    content {
+      id     = "assets-archive-prefix"
+      status = "Enabled"
+
+      filter {
+        prefix = "archive/"
+      }
+
+      transition {
+        days          = 30
+        storage_class = "GLACIER_IR"
+      }
+
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 7
+      }
     }
   }
 

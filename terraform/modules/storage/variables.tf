@@ -67,6 +67,17 @@ variable "noncurrent_version_expiration_days" {
   }
 }
 
+variable "assets_archive_days" {
+  description = "Days the previous versions of static assets (replaced or deleted by a deploy's sync) are archived before they expire."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.assets_archive_days > 90
+    error_message = "assets_archive_days must be greater than 90 (they move to GLACIER_IR at 90 days)."
+  }
+}
+
 variable "uploads_transition_days" {
   description = "Days after which uploads move to STANDARD_IA (S3 requires at least 30)."
   type        = number

@@ -23,6 +23,7 @@ from stackprobe.backends.compat import (
     rds_instance_identity,
     rds_parameter_source,
     rds_performance_insights,
+    rds_replica_managed_password,
     s3_logging_policy,
     s3_secure_transport_condition,
     sqs_redrive_allow_policy,
@@ -51,6 +52,7 @@ PATCHES: list[MotoPatch] = [
     cloudfront_absent_settings.PATCH,
     ec2_default_network_acl.PATCH,
     elbv2_default_scheme.PATCH,
+    rds_replica_managed_password.PATCH,
 ]
 
 KNOWN_DRIFT: list[KnownDrift] = []

@@ -1,0 +1,199 @@
+"""The application keeps idle connections open longer than its load balancer does.
+
+An ALB keeps each connection to a target open for its idle timeout after a response and sends the next
+request down it. If the server's own keep-alive is shorter, the server closes connections the ALB still
+counts as open, and a request sent at that moment is answered 502 by the ALB: sporadic errors under load
+that no log of the application shows. The rule (AWS's own advice) is that the target's keep-alive must be
+longer than the ALB's `idle_timeout`.
+
+moto runs no task, so the check runs each load-balanced container the way the user configured it (as
+`health.live` does, with its task definition's environment) and measures its keep-alive on the wire
+(`stackprobe.probes.keepalive`). The measurement is bounded: the connection is kept idle for at most
+MAX_IDLE_PROBE_SECONDS (or just past the idle timeout, when that is shorter), so a server that closes
+within that time (gunicorn's default is 2 s) is measured exactly, and one still open is judged by the
+keep-alive it states: its `Keep-Alive: timeout=N` response header, else what its application declares in
+stackprobe-contract.yaml (`keep_alive`: the task variable its server reads, and its default). A server
+that stays open and states nothing cannot be judged without waiting the whole idle timeout; it is
+reported, not passed. A server that answers `Connection: close` is never reused by the ALB, so it has
+no idle race (it pays a new connection per request instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from stackprobe.aws.workloads import discover_workloads
+from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
+from stackprobe.checks.health import ServiceTarget, service_targets
+from stackprobe.errors import NotApplicable, NotExercisable
+from stackprobe.probes.app import AppStartError, TaskLaunch
+from stackprobe.probes.containers import StandIns, enable_hint
+from stackprobe.probes.contract import KeepAliveContract, contract_for
+from stackprobe.probes.keepalive import KeepAliveMeasurement, measure_keepalive
+
+# The longest an idle connection is watched. Long enough to catch the short keep-alives of common
+# servers (gunicorn 2 s, uvicorn 5 s is caught at its edge, Node 5 s), short enough for a test run.
+MAX_IDLE_PROBE_SECONDS = 6.0
+# The ALB's idle timeout when the attribute is absent (AWS's default).
+DEFAULT_IDLE_TIMEOUT = 60
+START_TIMEOUT_SECONDS = 60.0
+
+
+def idle_timeouts(ctx: CheckContext, target: ServiceTarget) -> dict[str, int]:
+    """Load balancer name -> idle timeout (s), for the application load balancers in front of `target`."""
+    elb = ctx.client("elbv2")
+    found: dict[str, int] = {}
+    for arn in target.target_group.get("LoadBalancerArns") or []:
+        balancer = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
+        if balancer.get("Type", "application") != "application":
+            continue  # a network load balancer forwards TCP: no HTTP keep-alive between it and the target
+        attributes = {
+            a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+        }
+        found[str(balancer["LoadBalancerName"])] = int(
+            attributes.get("idle_timeout.timeout_seconds") or DEFAULT_IDLE_TIMEOUT
+        )
+    return found
+
+
+def judge(
+    measurement: KeepAliveMeasurement, idle_timeout: int, declared: int | None, declared_by: str
+) -> tuple[bool | None, str]:
+    """(passed, why): None when the measurement and what the server states cannot decide."""
+    seen = measurement.describe()
+    if measurement.refused:
+        return True, f"{seen}: the load balancer never reuses a connection, so there is no idle race"
+    stated, by = (
+        (measurement.advertised, "its Keep-Alive header")
+        if measurement.advertised is not None
+        else (declared, declared_by)
+    )
+    if measurement.closed_after is not None:
+        if measurement.closed_after > idle_timeout:
+            return True, f"{seen}, after the load balancer's idle timeout {idle_timeout} s"
+        contradiction = (
+            f" although {by} says {stated} s" if stated is not None and stated > measurement.closed_after + 1 else ""
+        )
+        return False, (
+            f"{seen}{contradiction}: shorter than the load balancer's idle timeout {idle_timeout} s, so the load "
+            "balancer can send a request down a connection the server is closing and answer 502"
+        )
+    if measurement.waited > idle_timeout:
+        return True, f"{seen}, longer than the load balancer's idle timeout {idle_timeout} s"
+    if stated is None:
+        return None, (
+            f"{seen} (the probe's bound) and states no keep-alive: against an idle timeout of {idle_timeout} s "
+            "that proves nothing. Have the server send Keep-Alive: timeout=N, or declare keep_alive in the "
+            "app's stackprobe-contract.yaml"
+        )
+    if stated > idle_timeout:
+        return True, f"{seen}, and {by} says {stated} s, longer than the load balancer's idle timeout {idle_timeout} s"
+    return False, (
+        f"{seen}, but {by} says {stated} s, not longer than the load balancer's idle timeout {idle_timeout} s: "
+        "the server closes connections the load balancer still reuses (502s)"
+    )
+
+
+def _declared(
+    contract: KeepAliveContract | None, container: str, task_env: Mapping[str, str]
+) -> tuple[int | None, str]:
+    if contract is None or contract.container != container:
+        return None, ""
+    value = contract.declared_seconds(task_env)
+    if contract.seconds_variable and task_env.get(contract.seconds_variable, "").strip().isdigit():
+        how = f"the app's contract (its server reads {contract.seconds_variable}={task_env[contract.seconds_variable]})"
+    else:
+        how = f"the app's contract (its default; {contract.seconds_variable or 'no variable'} is not set)"
+    return value, how
+
+
+@check(
+    "edge.keep-alive",
+    "The app, run with its task definition, keeps idle connections open longer than its load balancer",
+    severity=Severity.HIGH,
+    category=Category.RELIABILITY,
+    fidelity=Fidelity.BEHAVIOUR,
+    services=("ecs", "elbv2"),
+    why="An ALB reuses a connection for its idle timeout (60 s by default). A server with a shorter keep-alive "
+    "(gunicorn's default is 2 s) closes it first, and the request the ALB sends as it closes is answered 502: "
+    "sporadic errors under load, invisible in the application's logs, and invisible to an emulator, which "
+    "runs no server at all.",
+    fix="Set the server's keep-alive above the load balancer's idle_timeout (gunicorn `keepalive`, uvicorn "
+    "`--timeout-keep-alive`, Node `server.keepAliveTimeout`), e.g. from a task variable derived from the "
+    "idle timeout; or lower the idle timeout below it.",
+    reference="app/modelserve/gunicorn_conf.py (keepalive) and terraform/main.tf (HTTP_KEEPALIVE_SECONDS)",
+)
+def keep_alive(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    workloads = discover_workloads(ctx)
+    targets = [(t, idle_timeouts(ctx, t)) for t in service_targets(ctx, workloads)]
+    targets = [(t, timeouts) for t, timeouts in targets if timeouts]
+    if not targets:
+        return
+    stand_ins = StandIns.configured(ctx, workloads)
+    runnable = [(t, timeouts) for t, timeouts in targets if stand_ins.command(t.container_name) is not None]
+    stand_ins.require_engine_for(t.container_name for t, _ in runnable)
+    contract = contract_for(ctx).keep_alive
+    notes: list[str] = []
+    judged = 0
+    for target, timeouts in runnable:
+        balancer, idle_timeout = max(timeouts.items(), key=lambda item: item[1])
+        label = f"{target.workload.label} → {target.name} (behind {balancer}, idle timeout {idle_timeout} s)"
+        passed, evidence = _probe(ctx, target, stand_ins, idle_timeout, contract)
+        if passed is None:
+            notes.append(f"{label}: {evidence}")
+            continue
+        judged += 1
+        yield ctx.finding(
+            check_,
+            passed,
+            target.workload.arn,
+            f"{label}: {evidence}",
+            target.target_group["TargetGroupArn"],
+            target.workload.task_definition_arn,
+        )
+    unconfigured = stand_ins.missing(t.container_name for t, _ in targets)
+    if unconfigured:
+        notes.append(
+            f"not probed: {', '.join(unconfigured)}; {enable_hint(unconfigured, ctx.app_dir or ctx.source_dir)}"
+        )
+    if not notes:
+        return
+    if judged:
+        yield Finding(check_.id, True, "edge.keep-alive", "; ".join(notes), severity=Severity.INFO)
+    elif runnable:
+        raise NotExercisable("; ".join(notes))
+    else:
+        raise NotApplicable("; ".join(notes))
+
+
+def _probe(
+    ctx: CheckContext,
+    target: ServiceTarget,
+    stand_ins: StandIns,
+    idle_timeout: int,
+    contract: KeepAliveContract | None,
+) -> tuple[bool | None, str]:
+    how = stand_ins.command(target.container_name)
+    assert how is not None  # only configured containers are probed
+    launch = TaskLaunch.from_task_definition(
+        ctx.backend,
+        target.workload.task_definition_arn,
+        how,
+        run_dir=stand_ins.run_dir,
+        traffic_port=target.container_port,
+    )
+    local = launch.local_port_for(target.container_port)
+    if local is None:
+        return False, f"container {target.container_name} maps no port {target.container_port}; {launch.describe()}"
+    path = str(target.target_group.get("HealthCheckPath") or "/")
+    idle_for = min(float(idle_timeout) + 1.0, MAX_IDLE_PROBE_SECONDS)
+    try:
+        with launch.process(start_timeout=START_TIMEOUT_SECONDS):
+            measurement = measure_keepalive(local, path, idle_for=idle_for)
+    except AppStartError as exc:
+        return False, f"{exc.evidence()}; {launch.describe()}"
+    except OSError as exc:
+        return False, f"GET {path} failed: {exc}; {launch.describe()}"
+    declared, declared_by = _declared(contract, target.container_name, launch.task_env)
+    passed, why = judge(measurement, idle_timeout, declared, declared_by)
+    return passed, f"GET {path}: {why}; {launch.describe()}"
