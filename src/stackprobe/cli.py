@@ -108,6 +108,25 @@ def _add_report_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only these checks (ids or patterns such as 's3.*'; repeatable, or comma-separated)",
+    )
+    parser.add_argument(
+        "--skip-check",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="do not run these checks (ids or patterns; repeatable, or comma-separated). Skipping "
+        "lifecycle.idempotent skips the second plan; skipping lifecycle.clean-teardown skips the destroy when "
+        "the emulator is the run's own embedded moto (it is discarded with everything in it)",
+    )
+
+
 def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--container",
@@ -162,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_stack_arguments(command)
         _add_report_arguments(command)
         _add_check_arguments(command)
+        _add_selection_arguments(command)
         _add_backend_arguments(command)
         _add_run_arguments(command)
         lifetime = command.add_mutually_exclusive_group()
@@ -249,6 +269,10 @@ def _pairs(items: list[str], option: str) -> tuple[tuple[str, str], ...]:
             raise StackprobeError(f"{option} expects NAME=VALUE, got {item!r}", f"write it as {option} NAME=VALUE.")
         pairs.append((name.strip(), value))
     return tuple(pairs)
+
+
+def _names(values: list[str]) -> list[str]:
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
 def _spec(args: argparse.Namespace) -> StackSpec:
@@ -343,6 +367,7 @@ def exit_status(report: RunReport, threshold: Severity | None) -> int:
 
 
 def _run_stack(args: argparse.Namespace) -> int:
+    from stackprobe.checks import select
     from stackprobe.pipeline import verify
 
     spec = _spec(args)
@@ -350,9 +375,16 @@ def _run_stack(args: argparse.Namespace) -> int:
     threshold = Severity.parse(args.fail_on) if args.command == "audit" else None
     say = _progress(args.quiet)
     _say_ignored(say)
+    selected = select(_names(args.check), _names(args.skip_check))
     with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
         report = verify(
-            spec, settings, Path(work_root), title=args.command, progress=say, check_settings=_check_settings(args)
+            spec,
+            settings,
+            Path(work_root),
+            title=args.command,
+            checks=selected,
+            progress=say,
+            check_settings=_check_settings(args),
         )
     sys.stdout.write(render(report, args.format))
     _write_outputs(report, args.output)
@@ -409,7 +441,7 @@ def _sessions_for(args: argparse.Namespace, settings: RunSettings) -> list[Stack
     if len(candidates) == 1:
         found = candidates[0].spec
         teardown = _pairs(args.teardown_var, "--teardown-var") or found.teardown_variables
-        return [StackSpec(found.tf_dir, found.var_files, found.variables, teardown)]
+        return [replace(found, teardown_variables=teardown)]
     if not candidates:
         raise LiveSessionError("No live session matches", "`stackprobe status` lists the live sessions.")
     listed = "; ".join(f"stackprobe down {s.spec.cli_arguments()}" for s in candidates)

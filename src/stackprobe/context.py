@@ -23,7 +23,7 @@ def build_context(deployed: DeployedStack, settings: CheckSettings) -> CheckCont
         outputs=deployed.outputs,
         source_dir=stack.spec.tf_dir,
         var_files=stack.spec.var_files,
-        work_dir=stack.work_dir,
+        work_dir=stack.workspace().module_dir,
         app_dir=settings.app_dir,
         container_commands=dict(settings.container_commands),
         environment=settings.environment,

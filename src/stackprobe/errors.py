@@ -32,6 +32,13 @@ class NotExercisable(RuntimeError):
     """
 
 
+class NotApplicable(RuntimeError):
+    """Nothing this check inspects can be judged here, and the reader needs to know why and what would change
+    that (e.g. "container api is not configured: --container api=COMMAND"). Raised from inside a check; the
+    result is NOT APPLICABLE with this message, never a pass.
+    """
+
+
 class TerraformNotFound(StackprobeError):
     """The terraform (or tofu) binary is missing or unusable."""
 

@@ -40,7 +40,7 @@ class MissingDependency:
     def error_for(self, stack_name: str) -> ExternalResourceMissing:
         return ExternalResourceMissing(
             f"{stack_name} refers to {self.arn}, which it does not create and the emulator does not hold: "
-            f"{self.operation} answered \"{self.error[:200]}\" {self.repeats} times, so terraform was stopped",
+            f'{self.operation} answered "{self.error[:200]}" {self.repeats} times, so terraform was stopped',
             "create it in the emulator before the apply (a prerequisites configuration: --prerequisites DIR / "
             "ini stackprobe_prerequisites, whose outputs become the stack's variables; or the "
             "pytest_stackprobe_prerequisites hook, which gets boto3 clients), or make the ARN a variable and "

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,6 +72,8 @@ class LiveSession:
     used_at: float
     idle_ttl: float
     history: list[str] = field(default_factory=list)
+    # The digest of the prerequisites configuration the kept prerequisites were applied from, if any.
+    prerequisites_digest: StackDigest | None = None
 
     @property
     def work_dir(self) -> Path:
@@ -85,11 +87,12 @@ class LiveSession:
         return DetachedMoto.attach(self.emulator, self.region, self.directory / "emulator.log")
 
     # -- stored alongside the record -----------------------------------------------------------
-    def plan(self) -> Plan:
-        return Plan(json.loads((self.directory / "plan.json").read_text(encoding="utf-8")))
+    def plan(self, part: str = "") -> Plan:
+        """The pre-apply plan of the last apply (`part="prerequisites/"`: the prerequisites')."""
+        return Plan(json.loads((self.directory / part / "plan.json").read_text(encoding="utf-8")))
 
-    def baseline(self) -> Snapshot:
-        raw = json.loads((self.directory / "baseline.json").read_text(encoding="utf-8"))
+    def baseline(self, part: str = "") -> Snapshot:
+        raw = json.loads((self.directory / part / "baseline.json").read_text(encoding="utf-8"))
         return {kind: set(items) for kind, items in raw.items()}
 
     def drift(self) -> DriftReport | None:
@@ -97,8 +100,11 @@ class LiveSession:
         path = self.directory / "second-plan.json"
         if not path.is_file():
             return None
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return DriftReport() if raw is None else classify(Plan(raw), backend=self.backend)
+        return self.drift_of(json.loads(path.read_text(encoding="utf-8")), self.backend)
+
+    @staticmethod
+    def drift_of(raw: dict[str, Any] | None, backend: str) -> DriftReport:
+        return DriftReport() if not raw or not raw.get("resource_changes") else classify(Plan(raw), backend=backend)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,12 +114,14 @@ class LiveSession:
             "var_files": [str(p) for p in self.spec.var_files],
             "variables": [list(pair) for pair in self.spec.variables],
             "teardown_variables": [list(pair) for pair in self.spec.teardown_variables],
+            "prerequisites": str(self.spec.prerequisites.tf_dir) if self.spec.prerequisites else None,
+            "prerequisites_digest": _digest_json(self.prerequisites_digest),
             "backend": self.backend,
             "region": self.region,
             "endpoint": self.emulator.endpoint,
             "emulator_pid": self.emulator.pid,
             "emulator_token": self.emulator.token,
-            "digest": {"configuration": self.digest.configuration, "tools": self.digest.tools},
+            "digest": _digest_json(self.digest),
             "created_at": self.created_at,
             "applied_at": self.applied_at,
             "used_at": self.used_at,
@@ -129,6 +137,7 @@ class LiveSession:
             var_files=tuple(Path(p) for p in raw["var_files"]),
             variables=tuple((str(k), str(v)) for k, v in raw["variables"]),
             teardown_variables=tuple((str(k), str(v)) for k, v in raw["teardown_variables"]),
+            prerequisites=StackSpec(tf_dir=Path(raw["prerequisites"])) if raw.get("prerequisites") else None,
         )
         return cls(
             spec=spec,
@@ -136,13 +145,22 @@ class LiveSession:
             backend=str(raw["backend"]),
             region=str(raw["region"]),
             emulator=DetachedFacts(str(raw["endpoint"]), int(raw["emulator_pid"]), str(raw["emulator_token"])),
-            digest=StackDigest(str(raw["digest"]["configuration"]), str(raw["digest"]["tools"])),
+            digest=_digest_from(raw["digest"]),
             created_at=float(raw["created_at"]),
             applied_at=float(raw["applied_at"]),
             used_at=float(raw["used_at"]),
             idle_ttl=float(raw["idle_ttl"]),
             history=[str(line) for line in raw.get("history", [])],
+            prerequisites_digest=_digest_from(raw["prerequisites_digest"]) if raw.get("prerequisites_digest") else None,
         )
+
+
+def _digest_json(digest: StackDigest | None) -> dict[str, str] | None:
+    return None if digest is None else {"configuration": digest.configuration, "tools": digest.tools}
+
+
+def _digest_from(raw: dict[str, Any]) -> StackDigest:
+    return StackDigest(str(raw["configuration"]), str(raw["tools"]))
 
 
 def session_key(spec: StackSpec) -> str:
@@ -275,11 +293,6 @@ def open_live(
             "drop --backend/--stackprobe-backend for `up`, `--reuse` and `--keep-stack` (a LocalStack you run "
             "yourself already outlives each run: point --endpoint at it instead).",
         )
-    if spec.prerequisites is not None:
-        raise LiveSessionError(
-            f"Live sessions do not keep prerequisites yet ({spec.prerequisites.tf_dir})",
-            "run without --reuse/--keep-stack/up, or apply the prerequisites as part of the stack for the session.",
-        )
     sessions = LiveSessions(settings.cache_dir)
     with sessions.opening(spec):
         session = sessions.load(spec)
@@ -320,26 +333,66 @@ def _attach(
     run = Run(settings, work_root, on_output, emulator=emulator)
     stack = run.stack(spec, mode=StackMode.KEPT, work_dir=session.work_dir)
     with tempfile.TemporaryDirectory(prefix="stackprobe-digest-") as scratch:
-        fresh, digest = _fresh_copy(spec, settings, session.endpoint, Path(scratch))
-        kept = rebase_workspace(fresh, session.work_dir / "src")
-        changed = digest.difference(session.digest)
-        if not changed:
-            stack.resume(session.plan(), session.baseline(), kept, digest)
-            how = "attached: the configuration is unchanged, so no terraform ran"
-        else:
-            say(f"==> {changed} changed since the last apply: incremental apply on the kept state")
-            synced = sync_workspace(fresh, kept, configuration_files(kept))
-            stack.resume(session.plan(), session.baseline(), synced, digest)
-            deployed = stack.update()
-            _write_json(session.directory / "plan.json", deployed.plan.raw)
-            _record_second_plan(session.directory, stack)
-            session.digest = digest
-            session.applied_at = time.time()
-            how = f"updated: {changed} changed, so an incremental apply ran on the kept state"
+        changes = _resume(stack, session, settings, Path(scratch), apply_changes=True, say=say)
+    how = (
+        f"updated: {' and '.join(changes)} changed, so an incremental apply ran on the kept state"
+        if changes
+        else "attached: the configuration is unchanged, so no terraform ran"
+    )
     session.used_at = time.time()
     session.history.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {how}")
     sessions.save(session)
     return OpenedLive(session, run, stack, how)
+
+
+def _resume(
+    stack: StackUnderTest,
+    session: LiveSession,
+    settings: RunSettings,
+    scratch: Path,
+    *,
+    apply_changes: bool,
+    say: Callable[[str], None] = lambda message: None,
+) -> list[str]:
+    """Take over the kept stack (and its kept prerequisites) from the session; returns what changed.
+
+    Each part's configuration is copied afresh and its digest compared with the recorded one. Unchanged,
+    the kept workspace is taken as it is (no terraform). Changed, the kept workspace is brought up to the
+    configuration (keeping state and init), and with `apply_changes` an incremental apply follows (the
+    prerequisites first) and the session's record is updated; without it (down), the stack is only resumed.
+    """
+    changes: list[str] = []
+    parts: list[tuple[StackUnderTest, str, StackDigest | None]] = []
+    prerequisite = stack.prerequisite_stack()
+    if (prerequisite is None) != (session.prerequisites_digest is None):
+        had = "with" if session.prerequisites_digest is not None else "without"
+        raise LiveSessionError(
+            f"The live session of {stack.spec.name} was started {had} prerequisites, and this run asks otherwise",
+            f"end it (`stackprobe down {session.spec.cli_arguments()}`) and start it again as you want it now.",
+        )
+    if prerequisite is not None:
+        parts.append((prerequisite, "prerequisites/", session.prerequisites_digest))
+    parts.append((stack, "", session.digest))
+    for part, name, recorded in parts:
+        fresh, digest = _fresh_copy(part.spec, settings, session.endpoint, scratch / (name or "stack"))
+        kept = rebase_workspace(fresh, part.work_dir / "src")
+        changed = digest.difference(recorded) if recorded is not None else "the configuration"
+        workspace = sync_workspace(fresh, kept, configuration_files(kept)) if changed else kept
+        part.resume(session.plan(name), session.baseline(name), workspace, digest)
+        if not changed or not apply_changes:
+            continue
+        label = f"{changed} of the prerequisites" if name else changed
+        say(f"==> {label} changed since the last apply: incremental apply on the kept state")
+        deployed = part.update()
+        _write_json(session.directory / name / "plan.json", deployed.plan.raw)
+        if name:
+            session.prerequisites_digest = digest
+        else:
+            _record_second_plan(session.directory, part, [c.address for c in deployed.plan.changes()])
+            session.digest = digest
+        session.applied_at = time.time()
+        changes.append(label)
+    return changes
 
 
 def _start(
@@ -358,11 +411,13 @@ def _start(
     stack = run.stack(spec, mode=StackMode.KEPT, work_dir=directory / "work")
     try:
         say(f"==> apply {spec.name} (the provider's own waits set the pace)")
-        deployed = stack.deploy()
+        stack.deploy()
         say("==> second plan (recorded: a later attach then runs no terraform)")
         _record_second_plan(directory, stack)
-        _write_json(directory / "plan.json", deployed.plan.raw)
-        _write_json(directory / "baseline.json", {k: sorted(v) for k, v in (stack.baseline or {}).items()})
+        _record_applied(directory, stack)
+        prerequisite = stack.prerequisite_stack()
+        if prerequisite is not None:
+            _record_applied(directory / "prerequisites", prerequisite)
         now = time.time()
         session = LiveSession(
             spec=spec,
@@ -376,6 +431,7 @@ def _start(
             used_at=now,
             idle_ttl=idle_ttl,
             history=[f"{time.strftime('%Y-%m-%d %H:%M:%S')} started"],
+            prerequisites_digest=prerequisite.digest() if prerequisite is not None else None,
         )
         sessions.save(session)
     except BaseException:
@@ -419,15 +475,14 @@ def end_live(
             say(f"==> forgot the live session of {spec.name} (its emulator was gone)")
             return None
         run = Run(settings, work_root, emulator=emulator)
-        teardown_spec = StackSpec(
-            spec.tf_dir, spec.var_files, spec.variables, spec.teardown_variables or session.spec.teardown_variables
+        teardown_spec = replace(
+            spec,
+            teardown_variables=spec.teardown_variables or session.spec.teardown_variables,
+            prerequisites=spec.prerequisites or session.spec.prerequisites,  # down needs not repeat them
         )
         stack = run.stack(teardown_spec, mode=StackMode.EPHEMERAL, work_dir=session.work_dir)
         with tempfile.TemporaryDirectory(prefix="stackprobe-digest-") as scratch:
-            fresh, digest = _fresh_copy(spec, settings, session.endpoint, Path(scratch))
-            kept = rebase_workspace(fresh, session.work_dir / "src")
-            synced = sync_workspace(fresh, kept, configuration_files(kept))
-            stack.resume(session.plan(), session.baseline(), synced, digest)
+            _resume(stack, session, settings, Path(scratch), apply_changes=False)
         say(f"==> destroy {spec.name}, then inventory the emulator")
         try:
             report = stack.end()
@@ -457,10 +512,40 @@ def _stop_stray(session: LiveSession) -> None:
             os.killpg(pid, 9)
 
 
-def _record_second_plan(directory: Path, stack: StackUnderTest) -> DriftReport:
-    plan, report = stack.second_plan()
-    _write_json(directory / "second-plan.json", None if plan is None else plan.raw)
-    return report
+def _record_applied(directory: Path, stack: StackUnderTest) -> None:
+    """What a later resume needs of an applied stack: its pre-apply plan and the baseline inventory."""
+    assert stack.deployed is not None
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_json(directory / "plan.json", stack.deployed.plan.raw)
+    _write_json(directory / "baseline.json", {k: sorted(v) for k, v in (stack.baseline or {}).items()})
+
+
+def _record_second_plan(directory: Path, stack: StackUnderTest, targets: list[str] | None = None) -> DriftReport:
+    """Make and record the second plan; after an update, only of what the update changed.
+
+    A targeted second plan refreshes only the changed resources and what they depend on (what depends on
+    them was in the update's own plan, so it is among them). The recorded plan keeps the earlier second
+    plan's changes of every other resource, and takes the new one's for the changed ones.
+    """
+    path = directory / "second-plan.json"
+    if targets is None or not path.is_file():
+        plan, report = stack.second_plan()
+        _write_json(path, None if plan is None else plan.raw)
+        return report
+    if not targets:
+        return LiveSession.drift_of(json.loads(path.read_text(encoding="utf-8")), stack.backend.name)
+    plan, _ = stack.second_plan(targets)
+    earlier = json.loads(path.read_text(encoding="utf-8")) or {"resource_changes": []}
+    changed = set(targets)
+    kept = [c for c in earlier.get("resource_changes", []) if _untargeted(c.get("address", ""), changed)]
+    merged = {**earlier, "resource_changes": kept + ([] if plan is None else plan.raw.get("resource_changes", []))}
+    _write_json(path, merged)
+    return LiveSession.drift_of(merged, stack.backend.name)
+
+
+def _untargeted(address: str, targets: set[str]) -> bool:
+    """Whether `address` (or the resource it is an instance of) is outside `targets`."""
+    return address not in targets and address.split("[", 1)[0] not in targets
 
 
 def _write_json(path: Path, data: Any) -> None:

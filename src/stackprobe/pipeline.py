@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from stackprobe.aws.environment import environment_decision
 from stackprobe.checks import CHECKS, run_checks
 from stackprobe.checks.base import Check, CheckContext
 from stackprobe.checks.lifecycle import clean_teardown, idempotent
@@ -29,7 +30,7 @@ from stackprobe.plan_store import PlanStore
 from stackprobe.report.model import RunOutcome, RunReport, StepTiming
 from stackprobe.run import Run
 from stackprobe.settings import CheckSettings, Lifetime, RunSettings, StackSpec
-from stackprobe.stack import KeptStack, StackUnderTest
+from stackprobe.stack import KeptStack, StackMode, StackUnderTest
 from stackprobe.terraform.plan import Plan
 
 LOG = logging.getLogger("stackprobe.pipeline")
@@ -106,7 +107,7 @@ def verify(
         say(f"==> starting the {settings.backend} backend and preparing {spec.tf_dir}")
         _ = run.backend  # start (and guard) the emulator before anything else
         stack = run.stack(spec)
-        stack.prepare()
+        report.notes += stack.prepare().init_notes
         step("init")
         say("==> plan")
         route = run.route(spec)
@@ -116,6 +117,9 @@ def verify(
             report.notes.append(route.deferral.describe())
             say(f"==> {route.deferral.describe()}")
         stack = route.stack
+        if clean_teardown not in lifecycle and (route.deferral is not None or run.discards_emulator):
+            # Nobody asked for the teardown proof, and the emulator goes with the run: no destroy needed.
+            stack.mode = StackMode.DISCARDED
         if stack.backend.name == "moto":
             # moto's gaps, only where moto applies; asked once it runs, so its patches count as applied.
             report.limitations = emulator_limitations(route.plan)
@@ -128,6 +132,7 @@ def verify(
         step("apply")
         say(f"==> {len(selected)} checks on the deployed stack")
         context = build_context(deployed, check_settings)
+        report.environment = environment_decision(context).describe()
         report.results += run_checks(context, selected)
         step("checks")
         if idempotent in lifecycle:
@@ -145,9 +150,11 @@ def verify(
     finally:
         try:
             if stack is not None and stack.armed:
-                say("==> destroy, then inventory the emulator")
+                say("==> destroy, then inventory the emulator" if stack.mode != StackMode.DISCARDED else "==> end")
                 ending = stack.end()
-                step("destroy")
+                if not isinstance(ending, TeardownReport):
+                    report.notes.append(ending.render())
+                step("destroy" if isinstance(ending, TeardownReport) else "end")
                 if clean_teardown in lifecycle and isinstance(ending, TeardownReport):
                     report.results += run_checks(CheckContext(backend=stack.backend, teardown=ending), [clean_teardown])
         finally:
@@ -170,7 +177,9 @@ def _judge_partial(
     if deployed is None:
         return
     say(f"==> the apply stopped part-way: {len(selected)} checks on what was deployed")
-    report.results += run_checks(build_context(deployed, check_settings), selected)
+    context = build_context(deployed, check_settings)
+    report.environment = environment_decision(context).describe()
+    report.results += run_checks(context, selected)
 
 
 def _verify_live(
@@ -197,6 +206,7 @@ def _verify_live(
         report.notes.append(f"Live session: {opened.how}.")
         try:
             context = build_context(opened.deployed, check_settings)
+            report.environment = environment_decision(context).describe()
             say(f"==> {len(selected)} checks on the live stack")
             report.results += run_checks(context, selected)
             if idempotent in lifecycle:

@@ -116,6 +116,11 @@ class Run:
     def owns_emulator(self) -> bool:
         return self._owns_emulator
 
+    @property
+    def discards_emulator(self) -> bool:
+        """Whether the emulator ends with this run and takes whatever is in it along (its own embedded moto)."""
+        return self._owns_emulator and getattr(self.emulator, "kind", "") == "embedded"
+
     def _start_backend(self) -> AwsBackend:
         backend: AwsBackend
         # Saved before anything changes it, restored on close. Profiles and credentials go before an

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -41,7 +41,7 @@ from stackprobe.terraform.binary import find_binary
 from stackprobe.terraform.drift import DriftReport, classify
 from stackprobe.terraform.mirror import ProviderSource, resolve_provider_source
 from stackprobe.terraform.plan import Plan
-from stackprobe.terraform.runner import TerraformRunner
+from stackprobe.terraform.runner import TALKS_TO_AWS, TerraformRunner
 from stackprobe.terraform.workspace import Workspace, create_workspace
 
 LOG = logging.getLogger("stackprobe.stack")
@@ -51,6 +51,9 @@ T = TypeVar("T")
 class StackMode(StrEnum):
     EPHEMERAL = "ephemeral"  # destroyed at the end, and the emulator proven to hold nothing new
     KEPT = "kept"  # left running at the end, for a live session to attach to
+    # Left in an emulator the run discards with it (its own embedded moto), when the teardown proof was
+    # not asked for (--skip-check lifecycle.clean-teardown): nothing survives the run either way.
+    DISCARDED = "discarded"
 
 
 @dataclass
@@ -88,7 +91,20 @@ class KeptStack:
         )
 
 
-Ending = TeardownReport | KeptStack
+@dataclass(frozen=True)
+class DiscardedStack:
+    """How a discarded stack ended: not destroyed, because its emulator ends with the run."""
+
+    spec: StackSpec
+
+    def render(self) -> str:
+        return (
+            f"Not destroyed: {self.spec.name} goes with the emulator this run started and stops "
+            "(the teardown proof, lifecycle.clean-teardown, was not asked for)."
+        )
+
+
+Ending = TeardownReport | KeptStack | DiscardedStack
 
 
 def stack_region(state: dict[str, Any], default: str) -> str:
@@ -182,7 +198,15 @@ class StackUnderTest:
         """
         work_dir = self.work_dir / name
         work_dir.mkdir(parents=True, exist_ok=True)
-        return StackUnderTest(self.spec, self.backend, self.settings, work_dir=work_dir)
+        spec = self.spec
+        if spec.prerequisites is not None:
+            # Given what the prerequisites gave this stack, never a second deployment of them.
+            given = {
+                name: value if isinstance(value, str) else json.dumps(value)
+                for name, value in self.prepare().variables.items()
+            }
+            spec = replace(spec, prerequisites=None, variables=tuple(sorted(given.items())))
+        return StackUnderTest(spec, self.backend, self.settings, work_dir=work_dir)
 
     # -- preparation ---------------------------------------------------------------------------
     @property
@@ -411,11 +435,15 @@ class StackUnderTest:
         return self.deployed
 
     def update(self) -> DeployedStack:
-        """An incremental apply on the kept state (only what changed is touched); the new plan is kept."""
+        """An incremental apply on the kept state (only what changed is touched); the new plan is kept.
+
+        Planned without a refresh: the state is this stack's own, written by its last apply, and only the
+        configuration changed (refreshing about 150 resources costs as much again as the plan itself).
+        """
         runner = self.prepare()
         self.check_guard()
         started = time.monotonic()
-        self.own_plan = runner.plan()
+        self.own_plan = runner.plan(refresh=False)
         self._plan_json = self.own_plan
         runner.apply_plan(self.own_plan)
         self.deployed = self._deployed_from_state(self.own_plan, time.monotonic() - started)
@@ -427,10 +455,11 @@ class StackUnderTest:
             return {}
         return dict(json.loads(self._workspace.state_path.read_text(encoding="utf-8")))
 
-    def second_plan(self) -> tuple[Plan | None, DriftReport]:
-        """The plan right after apply (None when terraform reports no change at all), classified."""
+    def second_plan(self, targets: Sequence[str] = ()) -> tuple[Plan | None, DriftReport]:
+        """The plan right after apply (None when terraform reports no change at all), classified;
+        `targets` limits it to those resources (and what they depend on)."""
         runner = self.prepare()
-        plan = runner.pending_changes()
+        plan = runner.pending_changes(targets=targets)
         return plan, (DriftReport() if plan is None else classify(plan, backend=self.backend.name))
 
     def end(self) -> Ending:
@@ -442,6 +471,8 @@ class StackUnderTest:
         if self.ending is None:
             if self.mode == StackMode.KEPT and self.deployed is not None:
                 self.ending = KeptStack(self.spec, self.backend.endpoint, self.work_dir)
+            elif self.mode == StackMode.DISCARDED:
+                self.ending = DiscardedStack(self.spec)
             else:
                 self.ending = self._teardown()
                 prerequisite = self._prerequisite
@@ -533,23 +564,22 @@ class StackUnderTest:
         return f"stackprobe verify {self.spec.cli_arguments()}"
 
     def failure_context(self, exc: BaseException | None = None) -> str:
-        """What a user needs after a failure: the reproduce line, terraform's error, the emulator's view."""
-        parts = [f"Reproduce: {self.reproduce_command()}"]
+        """What a user needs after a failure: the error with its remedy, the reproduce line, and, when the
+        emulator was talked to, its last requests (each piece once: terraform's diagnostics are in the error)."""
+        parts = [str(exc)] if isinstance(exc, StackprobeError) else []
+        parts.append(f"Reproduce: {self.reproduce_command()}")
+        last = self.runner.transcript.commands[-1].args[0] if self.runner and self.runner.transcript.commands else ""
         if self.runner is not None:
             if self.workspace_outlives_run:
-                parts.append(f"Terraform by hand: {self.runner.command_line('plan')}")
-            else:
-                parts.append("Terraform by hand: rerun with --keep-stack to keep the workspace (it is deleted now).")
+                parts.append(f"Terraform by hand: {self.runner.command_line(last or 'plan')}")
             errors = self.runner.transcript.errors()
-            if errors and not (isinstance(exc, TerraformFailed) and exc.detail and errors in exc.detail):
+            if errors and not isinstance(exc, TerraformFailed):
                 parts.append("Terraform error:\n" + errors)
-        if self.emulator is not None:
+        if self.emulator is not None and (self.armed or last in TALKS_TO_AWS):
             parts.append("Last requests served by the emulator:\n" + self.emulator.request_log.render_tail(15))
             exceptions = self.emulator.request_log.render_exceptions()
             if exceptions:
                 parts.append("Emulator exceptions:\n" + exceptions)
-        if isinstance(exc, StackprobeError):
-            parts.insert(0, str(exc))
         return "\n\n".join(parts)
 
 

@@ -37,6 +37,8 @@ def describe(result: CheckResult) -> str:
         lines.append(f"  skipped: {result.skipped_reason}")
     if result.error:
         lines.append(f"  error: {result.error}")
+    if result.not_applicable_reason:
+        lines.append(f"  not applicable: {result.not_applicable_reason}")
     for finding in result.findings:
         mark = "ok " if finding.passed else "BAD"
         where = f"{finding.address} ({finding.resource})" if finding.address else finding.resource

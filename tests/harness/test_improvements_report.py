@@ -25,6 +25,10 @@ EXAMPLE_SESSION_KEY = "ASIA" + "IOSFODNN7EXAMPLE"
         ("reached at 10.0.1.5.", "reached at <ip>."),
         ("s3://stackprobe-canary-34f7d90fab/canary.txt", "s3://stackprobe-canary-…/canary.txt"),
         ("queue http://127.0.0.1:40765/123456789012/jobs", "queue <emulator>/123456789012/jobs"),
+        (
+            "`arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-password-bJXOEb`: no KmsKeyId",
+            "`arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-password-…`: no KmsKeyId",
+        ),
     ],
 )
 def test_what_the_emulator_mints_is_masked(minted: str, masked: str) -> None:

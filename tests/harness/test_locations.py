@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stackprobe.terraform.locations import Address, SourceIndex, locate, parse_address, scan_blocks
+from stackprobe.terraform.locations import Address, SourceIndex, SourceLocation, locate, parse_address, scan_blocks
 
 pytestmark = pytest.mark.harness
 
@@ -269,5 +269,28 @@ def test_every_legacy_finding_address_is_located_at_its_block_header(stack: str,
     location = locate(LEGACY / stack, address)
     assert location.note is None, location.note
     line = (LEGACY / stack / location.path).read_text().splitlines()[location.line - 1]
-    header = rf'\s*{parsed.mode}\s+"{re.escape(parsed.type or "")}"\s+"{re.escape(parsed.name or "")}"\s*\{{'
+    if parsed.mode in ("variable", "output"):
+        header = rf'\s*{parsed.mode}\s+"{re.escape(parsed.name or "")}"\s*\{{'
+    else:
+        header = rf'\s*{parsed.mode}\s+"{re.escape(parsed.type or "")}"\s+"{re.escape(parsed.name or "")}"\s*\{{'
     assert re.match(header, line), f"{stack}: {address} located at {location.path}:{location.line}: {line!r}"
+
+
+def test_variables_outputs_and_providers_are_located(tmp_path: Path) -> None:
+    """Configuration-level findings name `var.X`, `output.X` and `provider.P[.ALIAS]`, in modules too."""
+    (tmp_path / "modules" / "child").mkdir(parents=True)
+    (tmp_path / "main.tf").write_text(
+        'provider "aws" {\n  region = "eu-west-1"\n}\n\nprovider "aws" {\n  alias  = "us"\n  region = "us-east-1"\n}\n'
+        'module "child" {\n  source = "./modules/child"\n}\n'
+    )
+    (tmp_path / "variables.tf").write_text('variable "image" {\n  default = "nginx:latest"\n}\n')
+    (tmp_path / "outputs.tf").write_text('output "url" {\n  value = "x"\n}\n')
+    (tmp_path / "modules" / "child" / "main.tf").write_text('provider "aws" {\n  access_key = "x"\n}\n')
+    index = SourceIndex(tmp_path)
+    assert index.locate("var.image") == SourceLocation("variables.tf", 1)
+    assert index.locate("output.url") == SourceLocation("outputs.tf", 1)
+    assert index.locate("provider.aws") == SourceLocation("main.tf", 1)
+    assert index.locate("provider.aws.us") == SourceLocation("main.tf", 5)
+    assert index.locate("module.child.provider.aws") == SourceLocation("modules/child/main.tf", 1)
+    missing = index.locate("provider.aws.eu")
+    assert missing.note is not None and 'alias "eu" is not declared' in missing.note

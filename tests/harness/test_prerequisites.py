@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,48 @@ def test_a_conftest_hook_creates_what_the_stack_looks_up(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stdout[-4000:]
     assert "1 passed" in done.stdout
+
+
+def test_a_live_session_keeps_its_prerequisites_and_down_ends_both(tmp_path: Path) -> None:
+    """up with prerequisites, attach without terraform, then down (which needs not repeat them)."""
+    service, network = tmp_path / "service", tmp_path / "network"
+    shutil.copytree(STACKS / "service", service)
+    shutil.copytree(STACKS / "network", network)
+    log = tmp_path / "commands.jsonl"
+
+    def stackprobe(*args: str, logged: bool = False) -> subprocess.CompletedProcess[str]:
+        environ = {k: v for k, v in os.environ.items() if k != "STACKPROBE_COMMAND_LOG"}
+        if logged:
+            environ["STACKPROBE_COMMAND_LOG"] = str(log)
+        return subprocess.run(
+            [sys.executable, "-m", "stackprobe", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+            env=environ,
+        )
+
+    try:
+        up = stackprobe("up", str(service), "--prerequisites", str(network), "--quiet")
+        assert up.returncode == 0, up.stderr[-3000:]
+        attached = stackprobe(
+            "verify",
+            str(service),
+            "--prerequisites",
+            str(network),
+            "--reuse",
+            "--check",
+            "network.no-world-ingress",
+            "--format",
+            "json",
+            "--quiet",
+            logged=True,
+        )
+        report = json.loads(attached.stdout or "{}")
+        assert any("no terraform ran" in note for note in report.get("notes", [])), attached.stderr[-3000:]
+        assert not log.exists(), log.read_text()
+    finally:
+        down = stackprobe("down", str(service), "--quiet")
+    assert down.returncode == 0 and "holds nothing the stack created" in down.stdout, down.stdout + down.stderr

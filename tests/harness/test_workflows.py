@@ -665,7 +665,12 @@ def _input_check_env(workspace: Path, **given: str) -> dict[str, str]:
     inputs.update(given)
     names = {"directory": "DIRECTORY", "command": "COMMAND", "var-files": "VAR_FILES", "vars": "VARS"}
     names |= {"teardown-vars": "TEARDOWN_VARS", "backend": "BACKEND", "fail-on": "FAIL_ON", "containers": "CONTAINERS"}
-    names |= {"app-dir": "APP_DIR", "upload-sarif": "UPLOAD_SARIF", "artifact-name": "ARTIFACT_NAME"}
+    names |= {
+        "prerequisites": "PREREQUISITES",
+        "app-dir": "APP_DIR",
+        "upload-sarif": "UPLOAD_SARIF",
+        "artifact-name": "ARTIFACT_NAME",
+    }
     env = {variable: inputs.get(name, "") for name, variable in names.items()}
     env |= {
         "ALL_INPUTS": json.dumps(inputs, indent=2),  # toJSON's layout: two-space indent, one key per line
@@ -698,6 +703,7 @@ def test_input_check_accepts_valid_inputs_and_names_the_reports(workspace: Path)
             "var-files": "infra/prod/prod.tfvars\n",
             "vars": "a=1\nb=x=y",
             "containers": "api=run",
+            "prerequisites": "infra/prod",
             "app-dir": "infra",
             "Upload-SARIF": "true",  # input names are case-insensitive, as the runner reads them
         },
@@ -726,6 +732,7 @@ def test_input_check_accepts_valid_inputs_and_names_the_reports(workspace: Path)
         ({"containers": "api"}, "input 'containers': 'api' is not NAME=VALUE"),
         ({"upload-sarif": "yes"}, "input 'upload-sarif' must be true or false"),
         ({"app-dir": "app"}, "input 'app-dir': 'app' is not a directory"),
+        ({"prerequisites": "infra/zone"}, "input 'prerequisites': 'infra/zone' is not a directory"),
     ],
 )
 def test_input_check_fails_naming_the_input(workspace: Path, given: dict[str, str], message: str) -> None:
@@ -773,6 +780,7 @@ def test_run_step_passes_every_input_and_records_the_exit_status(workspace: Path
         "VAR_FILES": "infra/prod/a.tfvars\n\ninfra/prod/b.tfvars",
         "VARS": "region=eu-west-1",
         "TEARDOWN_VARS": "allow_destroy_for_tests=true",
+        "PREREQUISITES": "infra/zone",
         "BACKEND": "moto",
         "FAIL_ON": "medium",
         "CONTAINERS": "api=python -m app\nworker=python -m worker",
@@ -812,6 +820,8 @@ def test_run_step_passes_every_input_and_records_the_exit_status(workspace: Path
         "api=python -m app",
         "--container",
         "worker=python -m worker",
+        "--prerequisites",
+        "infra/zone",
         "--app-dir",
         "services",
         "--fail-on",

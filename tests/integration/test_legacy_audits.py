@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from stackprobe.checks import CATALOGUE
+from stackprobe.checks import CHECKS
 from stackprobe.testing import in_background
 
 # Their own xdist group: the audits run in subprocesses with their own emulators, so they need no
@@ -142,7 +142,7 @@ def test_legacy_defect_is_caught_and_fixed_in_the_reference(
     requires beyond prod.tfvars, on its scenario's plan by tests/unit/test_requirements.py.
     """
     check_id = defect["check"]
-    assert check_id in {c.id for c in CATALOGUE}, f"defects.json names an unknown check {check_id}"
+    assert check_id in {c.id for c in CHECKS}, f"defects.json names an unknown check {check_id}"
     findings = legacy_audits[name].failing(defect["resource"])
     ours = [f for f in findings if f[0] == check_id]
     assert ours, (
@@ -165,8 +165,12 @@ def test_committed_improvements_report_matches_a_fresh_audit(legacy_audits: dict
 
 
 def _block_header(address: str) -> re.Pattern[str]:
-    """The header line of the block that declares `address`: its last two names, instance keys removed."""
+    """The header line of the block that declares `address`: its last two names, instance keys removed
+    (`var.NAME` and `output.NAME`, which the source checks name, are a variable and an output block)."""
     names = re.sub(r'\[(?:"(?:[^"\\]|\\.)*"|\d+)\]', "", address).split(".")
+    if len(names) >= 2 and names[-2] in ("var", "output"):
+        kind = "variable" if names[-2] == "var" else "output"
+        return re.compile(rf'\s*{kind}\s+"{re.escape(names[-1])}"\s*\{{')
     kind = "data" if len(names) > 2 and names[-3] == "data" else "resource"
     return re.compile(rf'\s*{kind}\s+"{re.escape(names[-2])}"\s+"{re.escape(names[-1])}"\s*\{{')
 

@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackprobe.aws import Clients
-from stackprobe.aws.environment import environment_of, is_production
 from stackprobe.aws.tags import tags_to_dict
 
 DESIRED_COUNT = "ecs:service:DesiredCount"
-# Markers of the reference application: the only image the live probes can stand in for locally.
-REFERENCE_APP_MARKER = "modelserve"
 
 
 @dataclass(frozen=True)
@@ -75,12 +72,6 @@ class Workload:
         return {**self.cluster_tags, **self.service_tags}
 
     @property
-    def is_production(self) -> bool:
-        if environment_of(self.service_tags) is not None:
-            return is_production(self.service_tags)
-        return is_production(self.cluster_tags)
-
-    @property
     def containers(self) -> list[Mapping[str, Any]]:
         return list(self.task_definition.get("containerDefinitions") or [])
 
@@ -116,16 +107,6 @@ class Workload:
             for s in container.get("secrets") or []
             if "name" in s
         }
-
-    def runs_reference_app(self) -> bool:
-        """True when a container runs the reference app, the one image the live probes can run locally."""
-        for container in self.containers:
-            texts = [str(container.get("image", ""))]
-            texts += [str(part) for part in container.get("command") or []]
-            texts += [str(part) for part in (container.get("healthCheck") or {}).get("command") or []]
-            if any(REFERENCE_APP_MARKER in text for text in texts):
-                return True
-        return False
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

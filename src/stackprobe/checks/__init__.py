@@ -8,14 +8,16 @@ the backend's reason.
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import importlib
 import logging
 import pkgutil
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from stackprobe.checks.base import Check, CheckContext, CheckResult, SkipKind
-from stackprobe.errors import NotExercisable
+from stackprobe.errors import NotApplicable, NotExercisable
 
 LOG = logging.getLogger("stackprobe.checks")
 _NON_CHECK_MODULES = {"base"}
@@ -36,8 +38,6 @@ def _discover() -> list[Check]:
 
 
 CHECKS: list[Check] = _discover()
-# Transitional: the name other engineers' work in progress still uses (removed once it lands).
-CATALOGUE = CHECKS
 
 
 def by_id(check_id: str) -> Check:
@@ -45,6 +45,20 @@ def by_id(check_id: str) -> Check:
         if item.id == check_id:
             return item
     raise KeyError(check_id)
+
+
+def select(included: Sequence[str] = (), skipped: Sequence[str] = ()) -> list[Check]:
+    """The checks `--check` names (ids or fnmatch patterns such as `s3.*`; all when none), minus `--skip-check`.
+
+    A name that matches no check is an error naming the closest ids, never a silent no-op.
+    """
+    for pattern in [*included, *skipped]:
+        if not any(fnmatch.fnmatchcase(item.id, pattern) for item in CHECKS):
+            close = difflib.get_close_matches(pattern, [item.id for item in CHECKS], n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(f"no check matches {pattern!r}{hint} (`stackprobe compat --markdown` lists them)")
+    chosen = [item for item in CHECKS if not included or any(fnmatch.fnmatchcase(item.id, p) for p in included)]
+    return [item for item in chosen if not any(fnmatch.fnmatchcase(item.id, p) for p in skipped)]
 
 
 def run_check(item: Check, context: CheckContext) -> CheckResult:
@@ -62,6 +76,8 @@ def run_check(item: Check, context: CheckContext) -> CheckResult:
     except NotExercisable as exc:
         result.skipped_reason = f"not exercisable on this emulator: {exc}"
         result.skip_kind = SkipKind.NOT_EXERCISABLE
+    except NotApplicable as exc:
+        result.findings, result.not_applicable_reason = [], str(exc)
     except Exception as exc:  # a broken check must not hide the others
         LOG.debug("check %s failed:\n%s", item.id, traceback.format_exc())
         result.error = f"{type(exc).__name__}: {exc}"

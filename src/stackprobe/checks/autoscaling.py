@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from stackprobe.aws.environment import environment_decision
 from stackprobe.aws.workloads import Workload, discover_workloads, scalable_targets
 from stackprobe.checks.alarms import alarm_metrics, metric_alarms
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
@@ -69,9 +70,11 @@ def _predefined(policy: Mapping[str, Any]) -> Mapping[str, Any]:
 )
 def scalable_target(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     targets = scalable_targets(ctx)
+    stack = environment_decision(ctx)
     for workload in discover_workloads(ctx):
         if workload.is_daemon:
             continue  # DAEMON services run one task per instance; they are not scaled by count
+        environment = stack.for_resource(workload.service_tags, workload.cluster_tags)
         target = targets.get(workload.resource_id)
         if target is None:
             yield ctx.finding(
@@ -89,16 +92,15 @@ def scalable_target(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             problems.append(f"MinCapacity = MaxCapacity = {low}: the service cannot scale")
         if workload.load_balancers and low < 1:
             problems.append(f"MinCapacity {low}: a load-balanced service can scale to no task at all")
-        if workload.is_production and low < 2:
-            problems.append(f"production (tags) with MinCapacity {low} < 2: one task lost is an outage")
+        if environment.production and low < 2:
+            problems.append(f"MinCapacity {low} < 2 ({environment.rule}): one task lost is an outage")
         if not low <= workload.desired_count <= high:
             problems.append(f"desiredCount {workload.desired_count} outside [{low}, {high}]")
-        environment = "production" if workload.is_production else "non-production"
         evidence = (
             f"{workload.resource_id}: " + "; ".join(problems)
             if problems
             else f"{workload.resource_id}: MinCapacity {low}, MaxCapacity {high}, desiredCount "
-            f"{workload.desired_count} ({environment})"
+            f"{workload.desired_count} ({environment.rule})"
         )
         yield ctx.finding(check_, not problems, workload.arn, evidence, target.get("ScalableTargetARN"))
 
@@ -147,13 +149,13 @@ def tracking_problems(
         if out_cd > MAX_SCALE_OUT_COOLDOWN:
             problems.append(f"{name}: ScaleOutCooldown {out_cd} s > {MAX_SCALE_OUT_COOLDOWN} s delays scale-out")
         if in_cd < MIN_SCALE_IN_COOLDOWN:
-            problems.append(f"{name}: ScaleInCooldown {in_cd} s < {MIN_SCALE_IN_COOLDOWN} s lets capacity flap")
-    if workload.load_balancers:
-        if not has_cpu:
-            problems.append(f"no {CPU_METRIC} target tracking")
-        if not has_requests:
-            problems.append(f"no {REQUESTS_METRIC} target tracking on its target group")
-    elif not (has_cpu or has_queue):
+            # The AWS provider sends 0 for an unset scale_in_cooldown, replacing AWS's own 300 s default.
+            unset = " (Terraform sends 0 when scale_in_cooldown is not set)" if in_cd == 0 else ""
+            problems.append(f"{name}: ScaleInCooldown {in_cd} s < {MIN_SCALE_IN_COOLDOWN} s lets capacity flap{unset}")
+    # The rule is the title's: CPU or requests behind a load balancer, CPU or queue depth otherwise.
+    if workload.load_balancers and not (has_cpu or has_requests):
+        problems.append(f"no {CPU_METRIC} target tracking and no {REQUESTS_METRIC} on its target group")
+    elif not workload.load_balancers and not (has_cpu or has_queue):
         problems.append(f"no {CPU_METRIC} target tracking and no policy on an SQS metric")
     return problems, described
 
@@ -164,11 +166,12 @@ def tracking_problems(
     severity=Severity.MEDIUM,
     category=Category.RELIABILITY,
     services=("ecs", "application-autoscaling", "cloudwatch"),
-    why="A scalable target without policies never moves. CPU alone reacts late for request-bound APIs; "
-    "queue workers are best scaled on backlog. Targets outside sane ranges waste money or leave no "
+    why="A scalable target without policies never moves, and memory alone rises late and falls slowly. CPU "
+    "tracks load for most services; behind an ALB, request count per target reacts sooner for request-bound "
+    "APIs; queue workers are best scaled on backlog. Targets outside sane ranges waste money or leave no "
     "headroom, and long scale-out cooldowns stall scaling during a spike.",
-    fix="Add target-tracking policies: ECSServiceAverageCPUUtilization (target 40-80 %) and, behind an ALB, "
-    "ALBRequestCountPerTarget on the service's own target group; for queue workers, backlog per task "
+    fix="Add target-tracking policies: ECSServiceAverageCPUUtilization (target 40-80 %) and/or, behind an "
+    "ALB, ALBRequestCountPerTarget on the service's own target group; for queue workers, backlog per task "
     "(ApproximateNumberOfMessagesVisible / running tasks). Keep scale-out cooldown <= 300 s.",
     reference="terraform/modules/service (aws_appautoscaling_policy)",
 )

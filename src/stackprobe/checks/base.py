@@ -7,7 +7,9 @@ yields nothing, and its result is "not applicable", never "pass".
 
 Fidelity is honest about what an emulator can prove:
 - `config`: the deployed configuration was read back and judged (meaningful on an emulator);
-- `behaviour`: the behaviour was exercised live (a request made, a process run, a message moved).
+- `behaviour`: the behaviour was exercised live (a request made, a process run, a message moved);
+- `source`: the configuration's files were read (provider blocks, var files, saved plans, the backend,
+  variable defaults): true whatever is deployed, and needing no deploy at all.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Category(StrEnum):
 class Fidelity(StrEnum):
     CONFIG = "config"
     BEHAVIOUR = "behaviour"
+    SOURCE = "source"
 
 
 class Status(StrEnum):
@@ -103,7 +106,8 @@ class CheckContext:
     source_dir: Path | None = None
     # The var files the stack was applied with (their names may say the environment: prod.tfvars).
     var_files: tuple[Path, ...] = ()
-    # The workspace terraform ran in (a copy of source_dir with stackprobe's override files).
+    # The root module as terraform ran it: the workspace's copy of source_dir, with stackprobe's override
+    # files (and a mutant's files, under mutation).
     work_dir: Path | None = None
     # Where local container commands run from (live probes start the stack's containers there).
     app_dir: Path | None = None
@@ -211,6 +215,8 @@ class CheckResult:
     skipped_reason: str = ""
     skip_kind: SkipKind | None = None
     error: str = ""
+    # Why nothing was judged, when the check says (see stackprobe.errors.NotApplicable).
+    not_applicable_reason: str = ""
 
     @property
     def status(self) -> Status:
@@ -226,10 +232,19 @@ class CheckResult:
     def failures(self) -> list[Finding]:
         return [f for f in self.findings if not f.passed]
 
+    def severity_of(self, finding: Finding) -> Severity:
+        """A finding's own severity, else its check's: the one severity every report shows for it."""
+        return finding.severity or self.check.severity
+
     def worst_severity(self) -> Severity:
         if not self.failures:
             return Severity.INFO
-        return max(f.severity or self.check.severity for f in self.failures)
+        return max(self.severity_of(f) for f in self.failures)
+
+    @property
+    def severity(self) -> Severity:
+        """What a report shows for the result: its worst failing finding's severity, else the check's own."""
+        return self.worst_severity() if self.failures else self.check.severity
 
 
 def check(

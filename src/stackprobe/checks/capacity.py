@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from stackprobe.aws.environment import is_production
+from stackprobe.aws.environment import environment_decision
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 
@@ -21,13 +21,16 @@ from stackprobe.checks.base import Category, Check, CheckContext, Finding, Sever
 )
 def burstable_database(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     rds = ctx.client("rds")
+    stack = environment_decision(ctx)
     for page in rds.get_paginator("describe_db_instances").paginate():
         for instance in page["DBInstances"]:
-            if not is_production(instance.get("TagList")):
+            environment = stack.for_resource(instance.get("TagList"))
+            if not environment.production:
                 continue
             klass = str(instance.get("DBInstanceClass", ""))
             burstable = klass.startswith("db.t")
-            evidence = f"{instance['DBInstanceIdentifier']}: {klass}" + (" (burstable)" if burstable else "")
+            shown = f"{klass} (burstable)" if burstable else klass
+            evidence = f"{instance['DBInstanceIdentifier']}: {shown} ({environment.rule})"
             yield ctx.finding(
                 check_, not burstable, instance["DBInstanceArn"], evidence, instance["DBInstanceIdentifier"]
             )

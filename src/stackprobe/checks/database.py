@@ -18,10 +18,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from stackprobe.aws.environment import is_production
+from stackprobe.aws.environment import EnvironmentDecision, environment_decision
 from stackprobe.aws.workloads import Workload, discover_workloads, scalable_targets, task_ceiling
 from stackprobe.checks.alarms import metric_alarms, notifying_actions, watchers
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
+from stackprobe.checks.kms import key_manager
 from stackprobe.rds_capacity import engine_family, max_connections
 
 MIN_RETENTION_DAYS = 7
@@ -51,8 +52,8 @@ def _primary(db: Mapping[str, Any]) -> bool:
     return _standalone(db) and not db.get("ReadReplicaSourceDBInstanceIdentifier")
 
 
-def _prod(db: Mapping[str, Any]) -> bool:
-    return is_production(db.get("TagList"))
+def _environment(ctx: CheckContext, db: Mapping[str, Any]) -> EnvironmentDecision:
+    return environment_decision(ctx).for_resource(db.get("TagList"))
 
 
 def _finding(
@@ -91,8 +92,8 @@ def backup_retention(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         if not _primary(db):
             continue
         days = int(db.get("BackupRetentionPeriod") or 0)
-        required = MIN_PROD_RETENTION_DAYS if _prod(db) else MIN_RETENTION_DAYS
-        where = "production" if _prod(db) else "non-production"
+        environment = _environment(ctx, db)
+        required = MIN_PROD_RETENTION_DAYS if environment.production else MIN_RETENTION_DAYS
         if days == 0:
             yield _finding(
                 ctx,
@@ -105,7 +106,11 @@ def backup_retention(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         else:
             relation = "≥" if days >= required else "<"
             yield _finding(
-                ctx, check_, db, days >= required, f"BackupRetentionPeriod={days} ({relation} {required} days, {where})"
+                ctx,
+                check_,
+                db,
+                days >= required,
+                f"BackupRetentionPeriod={days} ({relation} {required} days; {environment.rule})",
             )
 
 
@@ -198,25 +203,6 @@ def copy_tags_to_snapshot(check_: Check, ctx: CheckContext) -> Iterator[Finding]
             yield _finding(ctx, check_, db, copies, f"CopyTagsToSnapshot={str(copies).lower()}")
 
 
-def _key_manager(ctx: CheckContext, key_id: str) -> str | None:
-    """'CUSTOMER' or 'AWS' for a KMS key, None when KMS does not know it.
-
-    A key behind an `alias/aws/...` alias is AWS-managed whatever KeyManager says: moto creates its
-    default keys (alias/aws/rds included) as CUSTOMER keys.
-    """
-    if key_id.startswith("alias/aws/"):
-        return "AWS"
-    kms = ctx.client("kms")
-    try:
-        manager = str(kms.describe_key(KeyId=key_id)["KeyMetadata"].get("KeyManager"))
-        aliases = kms.list_aliases(KeyId=key_id).get("Aliases", [])
-    except ClientError:
-        return None
-    if any(str(alias.get("AliasName", "")).startswith("alias/aws/") for alias in aliases):
-        return "AWS"
-    return manager
-
-
 @check(
     "database.encryption",
     "Storage is encrypted, preferably with a customer-managed KMS key",
@@ -238,7 +224,7 @@ def encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             yield _finding(ctx, check_, db, False, "StorageEncrypted=false")
             continue
         key = str(db.get("KmsKeyId") or "")
-        manager = _key_manager(ctx, key) if key else None
+        manager = key_manager(ctx, key) if key else None
         if manager == "CUSTOMER":
             yield _finding(ctx, check_, db, True, f"StorageEncrypted=true with customer key {key}")
         else:
@@ -260,9 +246,10 @@ def encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
 )
 def multi_az_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     for db in db_instances(ctx):
-        if _primary(db) and _prod(db):
+        environment = _environment(ctx, db)
+        if _primary(db) and environment.production:
             multi = bool(db.get("MultiAZ"))
-            yield _finding(ctx, check_, db, multi, f"MultiAZ={str(multi).lower()} (production)")
+            yield _finding(ctx, check_, db, multi, f"MultiAZ={str(multi).lower()} ({environment.rule})")
 
 
 @check(
@@ -277,9 +264,11 @@ def multi_az_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
 )
 def deletion_protection_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     for db in db_instances(ctx):
-        if _standalone(db) and _prod(db):
+        environment = _environment(ctx, db)
+        if _standalone(db) and environment.production:
             protected = bool(db.get("DeletionProtection"))
-            yield _finding(ctx, check_, db, protected, f"DeletionProtection={str(protected).lower()} (production)")
+            evidence = f"DeletionProtection={str(protected).lower()} ({environment.rule})"
+            yield _finding(ctx, check_, db, protected, evidence)
 
 
 def _state_instances(state: Mapping[str, Any]) -> dict[str, tuple[str, Mapping[str, Any]]]:
@@ -316,14 +305,17 @@ def final_snapshot_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     in_state = _state_instances(ctx.state)
     for db in db_instances(ctx):
         identifier = str(db["DBInstanceIdentifier"])
-        if not _primary(db) or not _prod(db) or identifier not in in_state:
+        environment = _environment(ctx, db)
+        if not _primary(db) or not environment.production or identifier not in in_state:
             continue
         address, attributes = in_state[identifier]
         skip = bool(attributes.get("skip_final_snapshot"))
         snapshot = attributes.get("final_snapshot_identifier")
         evidence = (
             f"skip_final_snapshot={str(skip).lower()} in the Terraform state ({address}; not visible "
-            "through the RDS API)" + ("" if skip else f", final_snapshot_identifier={snapshot}")
+            "through the RDS API)"
+            + ("" if skip else f", final_snapshot_identifier={snapshot}")
+            + f" ({environment.rule})"
         )
         yield _finding(ctx, check_, db, not skip, evidence)
 
@@ -449,15 +441,18 @@ def backup_plan(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             if (how := selection_covers(selection, str(db["DBInstanceArn"]), tags)) is not None
         ]
         effective = [f"{text}; rules: {', '.join(plan.rules)}" for plan, text in selected if plan.rules]
-        severity = Severity.HIGH if _prod(db) else None
+        environment = _environment(ctx, db)
+        severity = Severity.HIGH if environment.production else None
+        # Production raises the severity of a missing plan: the evidence says why.
+        why = f" ({environment.rule})" if environment.production else ""
         if effective:
             yield _finding(ctx, check_, db, True, " | ".join(effective))
         elif selected:
             ruleless = " | ".join(f"{text}, but the plan has no rule" for _, text in selected)
-            yield _finding(ctx, check_, db, False, ruleless, severity)
+            yield _finding(ctx, check_, db, False, ruleless + why, severity)
         else:
             yield _finding(
-                ctx, check_, db, False, f"no selection of the {len(plans)} backup plan(s) covers it", severity
+                ctx, check_, db, False, f"no selection of the {len(plans)} backup plan(s) covers it{why}", severity
             )
 
 
@@ -680,7 +675,9 @@ def connections_alarm(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         proxy_names = {p.name for p in proxies if identifier in p.targets}
         found = watchers(alarms, "AWS/RDS", ("DatabaseConnections",), _instance_or_proxy(identifier, proxy_names))
         notifying = [a for a in found if notifying_actions(a)]
-        severity = Severity.HIGH if _prod(db) else None
+        environment = _environment(ctx, db)
+        severity = Severity.HIGH if environment.production else None
+        why = f" ({environment.rule})" if environment.production else ""
         if notifying:
             shown = "; ".join(
                 f"{a['AlarmName']} ({a.get('ComparisonOperator', '')} {a.get('Threshold', '')}) → "
@@ -694,10 +691,10 @@ def connections_alarm(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
                 check_,
                 db,
                 False,
-                f"alarm {', '.join(str(a['AlarmName']) for a in found)} has no notifying action",
+                f"alarm {', '.join(str(a['AlarmName']) for a in found)} has no notifying action{why}",
                 severity,
             )
         else:
             yield _finding(
-                ctx, check_, db, False, "no alarm on AWS/RDS DatabaseConnections for this instance", severity
+                ctx, check_, db, False, f"no alarm on AWS/RDS DatabaseConnections for this instance{why}", severity
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from stackprobe.aws.environment import is_production
+from stackprobe.aws.environment import environment_decision
 from stackprobe.aws.workloads import discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
@@ -114,20 +114,21 @@ def tls_policy(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     reference=REFERENCE,
 )
 def hardening(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    stack = environment_decision(ctx)
     for lb in _load_balancers(ctx):
         attributes = _attributes(ctx, lb["LoadBalancerArn"])
-        production = is_production(_tags(ctx, lb["LoadBalancerArn"]))
+        environment = stack.for_resource(_tags(ctx, lb["LoadBalancerArn"]))
         problems = []
         if attributes.get("routing.http.drop_invalid_header_fields.enabled") != "true":
             problems.append("drop_invalid_header_fields disabled")
         if attributes.get("access_logs.s3.enabled") != "true":
             problems.append("access logs disabled")
-        if production and attributes.get("deletion_protection.enabled") != "true":
-            problems.append("deletion protection off in production")
+        if environment.production and attributes.get("deletion_protection.enabled") != "true":
+            problems.append(f"deletion protection off ({environment.rule})")
         evidence = "; ".join(problems) or (
             "drops invalid headers, logs to s3://"
             + attributes.get("access_logs.s3.bucket", "?")
-            + ("; deletion protection on" if production else "")
+            + (f"; deletion protection on ({environment.rule})" if environment.production else "")
         )
         yield ctx.finding(check_, not problems, lb["LoadBalancerArn"], evidence)
 

@@ -1,67 +1,83 @@
 """The job flow works end to end, and a poison job ends in the dead-letter queue.
 
-Both checks run the reference app's API and worker as local processes from their deployed task
-definitions (`stackprobe.probes.jobs`), so they apply only where the deployed services run that app:
-the API is a load-balanced service with JOBS_QUEUE_URL, the worker a service running
-`modelserve.worker` (or with JOBS_QUEUE_URL and no port mapping) on the same queue.
+Both checks run an app's API and worker as local stand-ins from their deployed task definitions
+(`stackprobe.probes.jobs`). No library can guess what a job is, so they apply only where the app
+declares its job flow (`jobs` in its stackprobe-contract.yaml: which containers accept and run jobs,
+the variable naming their queue, the routes that submit a job and read its state; see
+`stackprobe.probes.contract`) and both containers are configured to run locally (`--container`). A flow
+is an API service behind a load balancer and a worker service whose containers declare the same queue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from stackprobe.aws.workloads import Workload, discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
-from stackprobe.probes.jobs import FlowReport, JobServices, dead_letter, end_to_end
-
-QUEUE_VARIABLE = "JOBS_QUEUE_URL"
+from stackprobe.errors import NotApplicable
+from stackprobe.probes.containers import StandIns, enable_hint
+from stackprobe.probes.contract import JobsContract, contract_for
+from stackprobe.probes.jobs import FlowReport, JobProbe, JobServices, dead_letter, end_to_end
 
 
 @dataclass(frozen=True)
 class JobFlow:
     api: Workload
-    api_container: str
     worker: Workload
-    worker_container: str
+    api_port: int | None
     queue_url: str
 
     @property
     def services(self) -> JobServices:
-        return JobServices(
-            self.api.task_definition_arn, self.api_container, self.worker.task_definition_arn, self.worker_container
-        )
+        return JobServices(self.api.task_definition_arn, self.worker.task_definition_arn, self.api_port)
 
     @property
     def label(self) -> str:
         return f"{self.api.label} + {self.worker.label} on {self.queue_url.rsplit('/', 1)[-1]}"
 
 
-def _is_worker_container(container: Mapping[str, Any]) -> bool:
-    command = " ".join(str(part) for part in container.get("command") or [])
-    return "modelserve.worker" in command or not container.get("portMappings")
-
-
-def job_flows(ctx: CheckContext) -> list[JobFlow]:
-    """API/worker pairs of the reference app that share a jobs queue."""
-    workloads = [w for w in discover_workloads(ctx) if w.runs_reference_app()]
+def job_flows(workloads: Sequence[Workload], contract: JobsContract) -> list[JobFlow]:
+    """API/worker pairs, as the contract names their containers, that share a queue."""
     flows: list[JobFlow] = []
     for api in workloads:
-        container = api.container()
-        if not api.load_balancers or container is None:
+        container = api.container(contract.api_container)
+        entries = [lb for lb in api.load_balancers if lb.get("containerName") == contract.api_container]
+        if container is None or not entries:
             continue
-        queue_url = api.environment(container).get(QUEUE_VARIABLE)
+        queue_url = api.environment(container).get(contract.queue_variable)
         if not queue_url:
             continue
         for worker in workloads:
-            if worker is api:
+            candidate = worker.container(contract.worker_container)
+            if worker is api or candidate is None:
                 continue
-            for candidate in worker.containers:
-                if _is_worker_container(candidate) and worker.environment(candidate).get(QUEUE_VARIABLE) == queue_url:
-                    flows.append(JobFlow(api, str(container["name"]), worker, str(candidate["name"]), queue_url))
-                    break
+            if worker.environment(candidate).get(contract.queue_variable) == queue_url:
+                port = int(entries[0].get("containerPort") or 0) or None
+                flows.append(JobFlow(api, worker, port, queue_url))
+                break
     return flows
+
+
+def _probes(ctx: CheckContext) -> tuple[list[JobFlow], JobProbe] | None:
+    """The flows to run and how, or None when the app declares no job flow or its containers cannot run."""
+    contract = contract_for(ctx)
+    if contract.jobs is None or contract.upload is None:
+        return None
+    workloads = discover_workloads(ctx)
+    flows = job_flows(workloads, contract.jobs)
+    if not flows:
+        return None
+    stand_ins = StandIns.configured(ctx, workloads)
+    names = [contract.jobs.api_container, contract.jobs.worker_container]
+    missing = stand_ins.missing(names)
+    if missing:
+        # Nothing runs, so the checks are not applicable; the reason is what a reader needs next.
+        raise NotApplicable(
+            f"the job flow of {contract.source} is not probed: {enable_hint(missing, stand_ins.run_dir)}"
+        )
+    stand_ins.require_engine_for(names)
+    return flows, JobProbe(contract.jobs, contract.upload, stand_ins)
 
 
 def _finding(ctx: CheckContext, check_: Check, flow: JobFlow, report: FlowReport) -> Finding:
@@ -72,7 +88,7 @@ def _finding(ctx: CheckContext, check_: Check, flow: JobFlow, report: FlowReport
 
 @check(
     "jobs.end-to-end",
-    "An uploaded image becomes a queued job that the worker completes",
+    "A job submitted to the API is queued, and the worker completes it",
     severity=Severity.HIGH,
     category=Category.RELIABILITY,
     fidelity=Fidelity.BEHAVIOUR,
@@ -80,13 +96,17 @@ def _finding(ctx: CheckContext, check_: Check, flow: JobFlow, report: FlowReport
     why="Upload, API, queue and worker are wired by names in two task definitions; a queue URL pointing at "
     "another queue, a bucket the worker does not read, or an API that cannot enqueue each break the product "
     "while every resource looks fine on its own.",
-    fix="Give the API and worker task definitions the same UPLOADS_BUCKET, MODELS_BUCKET and JOBS_QUEUE_URL "
-    "(from the same Terraform outputs), and the task roles the S3/SQS/KMS permissions the flow needs.",
+    fix="Give the API and worker task definitions the same bucket and queue variables (from the same Terraform "
+    "outputs), and the task roles the S3/SQS/KMS permissions the flow needs.",
     reference="terraform/main.tf (app_environment) and terraform/modules/service",
 )
 def jobs_end_to_end(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for flow in job_flows(ctx):
-        yield _finding(ctx, check_, flow, end_to_end(ctx.backend, flow.services, app_dir=ctx.app_dir))
+    found = _probes(ctx)
+    if found is None:
+        return
+    flows, probe = found
+    for flow in flows:
+        yield _finding(ctx, check_, flow, end_to_end(ctx.backend, flow.services, probe))
 
 
 @check(
@@ -103,5 +123,9 @@ def jobs_end_to_end(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     reference="terraform/modules/queue",
 )
 def jobs_dead_letter(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for flow in job_flows(ctx):
-        yield _finding(ctx, check_, flow, dead_letter(ctx.backend, flow.services, app_dir=ctx.app_dir))
+    found = _probes(ctx)
+    if found is None:
+        return
+    flows, probe = found
+    for flow in flows:
+        yield _finding(ctx, check_, flow, dead_letter(ctx.backend, flow.services, probe))

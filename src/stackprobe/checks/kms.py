@@ -1,10 +1,32 @@
-"""Customer-managed KMS keys rotate their key material."""
+"""Customer-managed KMS keys rotate their key material; and who manages a key (for the checks that want a
+customer-managed one)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from botocore.exceptions import ClientError
+
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
+
+
+def key_manager(ctx: CheckContext, key_id: str) -> str | None:
+    """'CUSTOMER' or 'AWS' for a KMS key (id, ARN or alias), None when KMS does not know it.
+
+    A key behind an `alias/aws/...` alias is AWS-managed whatever KeyManager says: moto creates its
+    default keys (alias/aws/rds included) as CUSTOMER keys.
+    """
+    if key_id.startswith("alias/aws/") or ":alias/aws/" in key_id:
+        return "AWS"
+    kms = ctx.client("kms")
+    try:
+        meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+        aliases = kms.list_aliases(KeyId=meta["KeyId"]).get("Aliases", [])
+    except ClientError:
+        return None
+    if any(str(alias.get("AliasName", "")).startswith("alias/aws/") for alias in aliases):
+        return "AWS"
+    return str(meta.get("KeyManager"))
 
 
 @check(

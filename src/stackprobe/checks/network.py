@@ -91,12 +91,18 @@ def network_graph(ctx: CheckContext) -> Graph:
 
 
 def _finding(
-    check_: Check, ctx: CheckContext, workload: Workload, problems: list[tuple[Severity, str]], passed_evidence: str
+    check_: Check,
+    ctx: CheckContext,
+    workload: Workload,
+    problems: list[tuple[Severity, str]],
+    passed_evidence: str,
+    notes: list[str] | None = None,
 ) -> Finding:
     if not problems:
-        return ctx.finding(check_, True, workload.id, passed_evidence, *workload.other_ids)
+        evidence = "; ".join([passed_evidence, *(notes or [])])
+        return ctx.finding(check_, True, workload.id, evidence, *workload.other_ids)
     severity = max(s for s, _ in problems)
-    evidence = "; ".join(text for _, text in sorted(problems, key=lambda p: -p[0]))
+    evidence = "; ".join([*(text for _, text in sorted(problems, key=lambda p: -p[0])), *(notes or [])])
     return ctx.finding(check_, False, workload.id, evidence, *workload.other_ids, severity=severity)
 
 
@@ -118,6 +124,23 @@ def _within(rule: SgRule, ports: set[int]) -> bool:
 def _opens_sensitive(rule: SgRule, extra: AbstractSet[int] = frozenset()) -> bool:
     span = rule.port_span()
     return rule.all_traffic or any(span.contains(p) for p in SENSITIVE_PORTS | extra)
+
+
+def _intent_note(network: Network, text: str, group_id: str) -> str | None:
+    """A note, not a problem, for a rule that admits a security group nothing here uses.
+
+    Admitting a named group is the right way to write the rule; when nothing in this configuration is
+    attached to that group, the compute that carries it is deployed elsewhere (another stack, another
+    repository, another account), and whether it should reach this workload is not visible here.
+    """
+    if group_id not in network.groups:
+        return f"note: {text} (a group this account does not hold: the compute that carries it is not visible here)"
+    if network.is_attached(group_id):
+        return None
+    return (
+        f"note: {text} (nothing in this configuration is attached to {network.group_label(group_id)}: "
+        "presumably compute deployed elsewhere, admitted by group as the rule intends)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -201,7 +224,7 @@ def service_only_from_lb(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         # Without security groups (a plain NLB) clients arrive with their own addresses.
         client_ips_arrive = any(not lb.group_ids for lb in lbs.values())
         ports = {a.container_port for a in workload.attachments}
-        problems = _service_ingress_problems(graph, workload, lb_groups, ports, client_ips_arrive)
+        problems, notes = _service_ingress_problems(graph, workload, lb_groups, ports, client_ips_arrive)
         reaches = []
         for lb in sorted(lbs.values(), key=lambda w: w.id):
             for port in sorted(ports):
@@ -214,13 +237,14 @@ def service_only_from_lb(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
                     )
         sources = ", ".join(sorted(network.group_label(g) for g in lb_groups)) or "the load balancer's clients"
         passed = f"admits only {sources} on {', '.join(map(str, sorted(ports)))}: " + "; ".join(reaches)
-        yield _finding(check_, ctx, workload, problems, passed)
+        yield _finding(check_, ctx, workload, problems, passed, notes)
 
 
 def _service_ingress_problems(
     graph: Graph, workload: Workload, lb_groups: set[str], ports: set[int], client_ips_arrive: bool
-) -> list[tuple[Severity, str]]:
+) -> tuple[list[tuple[Severity, str]], list[str]]:
     problems: list[tuple[Severity, str]] = []
+    notes: list[str] = []
     for admission in graph.admissions(workload):
         rule, text = admission.rule, admission.path.render()
         if rule.peer_group in lb_groups:
@@ -228,6 +252,8 @@ def _service_ingress_problems(
                 problems.append((Severity.LOW, f"{text} (the load balancer needs only {sorted(ports)})"))
         elif rule.peer_group in workload.group_ids:
             problems.append((Severity.LOW, f"{text} (the group admits itself: tasks reach each other directly)"))
+        elif rule.peer_group and _within(rule, ports) and (note := _intent_note(graph.network, text, rule.peer_group)):
+            notes.append(note)
         elif rule.peer_group:
             problems.append((Severity.MEDIUM, f"{text} (bypasses the load balancer)"))
         elif client_ips_arrive and _within(rule, ports):
@@ -236,7 +262,7 @@ def _service_ingress_problems(
             problems.append((Severity.HIGH, f"{text} (open to the world, bypassing the load balancer)"))
         else:
             problems.append((Severity.MEDIUM, f"{text} (address-based ingress bypasses the load balancer)"))
-    return problems
+    return problems, notes
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -266,11 +292,12 @@ def data_only_from_service(check_: Check, ctx: CheckContext) -> Iterator[Finding
         if workload.kind not in DATA_STORES:
             continue
         problems = _public_database_problems(graph, workload)
-        problems += _data_ingress_problems(graph, workload, compute_groups)
+        ingress, notes = _data_ingress_problems(graph, workload, compute_groups)
+        problems += ingress
         sources = sorted({graph.peer_label(a.rule) for a in graph.admissions(workload)})
         port = ", ".join(map(str, workload.ports)) or "its port"
         passed = f"admits only {', '.join(sources)} on {port}" if sources else "admits nothing (no ingress rule)"
-        yield _finding(check_, ctx, workload, problems, passed)
+        yield _finding(check_, ctx, workload, problems, passed, notes)
 
 
 def _public_database_problems(graph: Graph, workload: Workload) -> list[tuple[Severity, str]]:
@@ -283,18 +310,24 @@ def _public_database_problems(graph: Graph, workload: Workload) -> list[tuple[Se
     return [(Severity.HIGH, f"{workload.public_ipv4} (no subnet of its group routes to an internet gateway yet)")]
 
 
-def _data_ingress_problems(graph: Graph, workload: Workload, compute_groups: set[str]) -> list[tuple[Severity, str]]:
+def _data_ingress_problems(
+    graph: Graph, workload: Workload, compute_groups: set[str]
+) -> tuple[list[tuple[Severity, str]], list[str]]:
     network = graph.network
     ports = set(workload.ports)
     problems: list[tuple[Severity, str]] = []
+    notes: list[str] = []
     for admission in graph.admissions(workload):
         rule, text = admission.rule, admission.path.render()
         if rule.peer_group:
+            wide = bool(ports) and not _within(rule, ports)
             if rule.peer_group in compute_groups:
-                if ports and not _within(rule, ports):
+                if wide:
                     problems.append((Severity.LOW, f"{text} (the application needs only {sorted(ports)})"))
             elif rule.peer_group in workload.group_ids:
                 problems.append((Severity.LOW, f"{text} (the group admits itself)"))
+            elif not wide and (note := _intent_note(network, text, rule.peer_group)):
+                notes.append(note)
             else:
                 carried = ", ".join(w.label for w in network.workloads_with_group(rule.peer_group)) or "nothing"
                 problems.append((Severity.MEDIUM, f"{text} (that group is on {carried}, not application compute)"))
@@ -312,7 +345,7 @@ def _data_ingress_problems(graph: Graph, workload: Workload, compute_groups: set
                 problems.append((Severity.HIGH, f"{text} (a public address range)"))
             else:
                 problems.append((Severity.MEDIUM, f"{text} (address-based: any host in the range)"))
-    return problems
+    return problems, notes
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -500,6 +533,54 @@ def default_sg_locked(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         severity = Severity.MEDIUM if attached or address_ingress else Severity.LOW
         note = " (attached)" if attached else ""
         yield ctx.finding(check_, False, group.id, "; ".join(texts) + note, vpc.id, severity=severity)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Flow logs
+# ---------------------------------------------------------------------------------------------------
+
+
+def _flow_log_label(flow_log: dict[str, str]) -> str:
+    destination = flow_log.get("LogGroupName") or flow_log.get("LogDestination") or "?"
+    kind = flow_log.get("LogDestinationType", "cloud-watch-logs")
+    return f"{flow_log.get('FlowLogId')} ({flow_log.get('TrafficType', '?')} to {kind} {destination})"
+
+
+@check(
+    "network.flow-logs",
+    "Every VPC records its traffic in flow logs",
+    severity=Severity.MEDIUM,
+    category=Category.SECURITY,
+    services=("ec2",),
+    why="Flow logs are the only record of which addresses talked to what inside a VPC: without them an "
+    "incident (a compromised task calling out, a scan from a neighbour, data leaving through the NAT) "
+    "cannot be traced, and rejected connections that reveal a misconfiguration go unseen (CIS AWS 3.9).",
+    fix='Add an aws_flow_log on the VPC (traffic_type = "ALL") to a CloudWatch log group with a retention '
+    "period and a KMS key, or to an S3 bucket.",
+    reference="terraform/modules/network (aws_flow_log)",
+)
+def flow_logs(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    network = network_graph(ctx).network
+    vpcs = [vpc for vpc in sorted(network.vpcs.values(), key=lambda v: v.id) if network.in_scope(vpc.id)]
+    if not vpcs:
+        return
+    pages = ctx.client("ec2").get_paginator("describe_flow_logs").paginate()
+    by_resource: dict[str, list[dict[str, str]]] = {}
+    for flow_log in pages.build_full_result().get("FlowLogs", []):
+        if flow_log.get("FlowLogStatus", "ACTIVE") == "ACTIVE":
+            by_resource.setdefault(str(flow_log.get("ResourceId")), []).append(flow_log)
+    for vpc in vpcs:
+        name = f"{vpc.id} ({vpc.tags['Name']})" if vpc.tags.get("Name") else vpc.id
+        on_vpc = by_resource.get(vpc.id, [])
+        subnets = sorted(s.id for s in network.subnets.values() if s.vpc_id == vpc.id)
+        if on_vpc:
+            yield ctx.finding(check_, True, vpc.id, f"{name}: " + ", ".join(_flow_log_label(f) for f in on_vpc))
+        elif subnets and all(by_resource.get(s) for s in subnets):
+            yield ctx.finding(check_, True, vpc.id, f"{name}: a flow log on each of its {len(subnets)} subnets")
+        else:
+            logged = [s for s in subnets if by_resource.get(s)]
+            partial = f" (only {len(logged)} of its {len(subnets)} subnets have one)" if logged else ""
+            yield ctx.finding(check_, False, vpc.id, f"{name}: no flow log on the VPC{partial}")
 
 
 # ---------------------------------------------------------------------------------------------------

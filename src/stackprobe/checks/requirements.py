@@ -7,6 +7,7 @@ requirements next to its .tf files; without the file these checks are not applic
     database_read_replicas: 1   # at least this many read replicas of each primary database
     cache: true                 # an ElastiCache cluster or replication group, encrypted in transit
     static_assets_cdn: true     # a CloudFront distribution in front of static assets
+    error_rate_slo_percent: 5   # the error-rate objective (alarms.error-rate-below-slo, checks/alarm_gaps.py)
 """
 
 from __future__ import annotations

@@ -22,6 +22,14 @@ PUBLIC_GROUPS = {
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "AuthenticatedUsers",
 }
 ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+# Services that write logs into a bucket: a bucket granting them PutObject is a log bucket.
+LOG_DELIVERY_SERVICES = (
+    "logging.s3.amazonaws.com",
+    "delivery.logs.amazonaws.com",
+    "cloudtrail.amazonaws.com",
+    ELB_LOG_DELIVERY_SERVICE,
+)
+LOG_DELIVERY_GROUP = "http://acs.amazonaws.com/groups/s3/LogDelivery"
 # The Elastic Load Balancing account of each region that predates the log-delivery service principal
 # (AWS docs, "Enable access logs for your Application Load Balancer"). A bucket policy granting one of
 # them PutObject is an ALB/CLB access-log target.
@@ -387,6 +395,60 @@ def tls_only(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.finding(check_, assessment.holds, bucket, assessment.evidence)
 
 
+def _log_bucket_reason(ctx: CheckContext, bucket: str, targets: dict[str, list[str]]) -> str | None:
+    """Why `bucket` is itself a log bucket (which needs no access log of its own), or None."""
+    if targets.get(bucket):
+        return f"it receives the server access logs of {', '.join(sorted(targets[bucket]))}"
+    statements = bucket_policy(ctx, bucket).statements
+    alb = _receives_alb_logs(statements)
+    if alb:
+        return alb
+    for statement in statements:
+        if statement.is_allow and statement.covers_action("s3:PutObject"):
+            services = sorted(set(statement.principal_values("Service")) & set(LOG_DELIVERY_SERVICES))
+            if services:
+                return f"policy statement {statement.label} lets {', '.join(services)} put objects"
+    grants = ctx.client("s3").get_bucket_acl(Bucket=bucket).get("Grants", [])
+    if any(g.get("Grantee", {}).get("URI") == LOG_DELIVERY_GROUP and g.get("Permission") == "WRITE" for g in grants):
+        return "its ACL lets the S3 LogDelivery group write"
+    return None
+
+
+@check(
+    "s3.access-logging",
+    "Data buckets log every request (server access logging)",
+    severity=Severity.LOW,
+    category=Category.SECURITY,
+    services=("s3",),
+    why="Without access logs there is no record of who read, wrote or deleted which object: a leaked "
+    "credential or a public grant cannot be scoped after the fact (CloudTrail records object-level calls "
+    "only when data events are paid for). Log buckets themselves are exempt: logging one into itself "
+    "would loop.",
+    fix="Add aws_s3_bucket_logging for each data bucket, targeting a dedicated log bucket whose policy "
+    "lets logging.s3.amazonaws.com put objects under the source bucket's prefix.",
+    reference=REFERENCE,
+)
+def access_logging(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    s3 = ctx.client("s3")
+    buckets = bucket_names(ctx)
+    logging = {bucket: s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {} for bucket in buckets}
+    targets: dict[str, list[str]] = {}
+    for bucket, config in logging.items():
+        if config.get("TargetBucket"):
+            targets.setdefault(str(config["TargetBucket"]), []).append(bucket)
+    for bucket in buckets:
+        config = logging[bucket]
+        if config.get("TargetBucket"):
+            destination = f"s3://{config['TargetBucket']}/{config.get('TargetPrefix', '')}"
+            yield ctx.finding(check_, True, bucket, f"logs requests to {destination}")
+            continue
+        reason = _log_bucket_reason(ctx, bucket, targets)
+        if reason:
+            yield ctx.finding(check_, True, bucket, f"a log bucket ({reason}): exempt")
+        else:
+            yield ctx.finding(check_, False, bucket, "server access logging off")
+
+
 @check(
     "s3.presigned-upload",
     "An upload through the app's pre-signed URL lands in the uploads bucket, encrypted with the stack's key",
@@ -396,13 +458,24 @@ def tls_only(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     services=("s3", "kms", "ecs", "elbv2"),
     why="Clients upload straight to S3 with the URL the API signs; if the task's bucket wiring or the "
     "bucket's default encryption is wrong, uploads fail or land unencrypted by the stack's key.",
-    fix="Pass the uploads bucket name as UPLOADS_BUCKET in the API task definition, and give that bucket "
-    "default SSE-KMS encryption with the stack's key (the URL signs no SSE headers on purpose).",
+    fix="Give the API task definition the uploads bucket's name in the variable the app signs URLs for, and "
+    "give that bucket default SSE-KMS encryption with the stack's key (sign no SSE headers into the URL).",
     reference=REFERENCE,
 )
 def presigned_upload(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    """Not applicable unless the app declares `presigned_upload` in its stackprobe-contract.yaml and its
+    container is configured to run locally (see stackprobe.probes.contract and .containers)."""
     # Imported here: the probe pulls in the app launcher, which config-only runs do not need.
+    from stackprobe.aws.workloads import discover_workloads
+    from stackprobe.probes.containers import StandIns
+    from stackprobe.probes.contract import contract_for
     from stackprobe.probes.upload import probe_presigned_uploads
 
-    for outcome in probe_presigned_uploads(ctx):
+    contract = contract_for(ctx).upload
+    if contract is None:
+        return
+    workloads = discover_workloads(ctx)
+    stand_ins = StandIns.configured(ctx, workloads)
+    stand_ins.require_engine_for([contract.container])
+    for outcome in probe_presigned_uploads(ctx, workloads, contract, stand_ins):
         yield ctx.finding(check_, outcome.passed, outcome.resource, outcome.evidence, *outcome.ids)

@@ -1,4 +1,5 @@
-"""Secrets checks: no credential as a literal in a task definition or in the Terraform configuration.
+"""Secrets checks: no credential as a literal in a task definition or in the Terraform configuration, and
+Secrets Manager secrets under a customer-managed key.
 
 Evidence never repeats a secret's value: it names where the literal is and how long it is.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
+from stackprobe.checks.kms import key_manager
 
 # Name tokens (split on "_", "-", ".") that mark a variable as holding a credential.
 SECRET_TOKENS = {
@@ -136,6 +138,42 @@ def no_plaintext_in_task_env(check_: Check, ctx: CheckContext) -> Iterator[Findi
         else:
             via = f"; from secrets (valueFrom): {', '.join(injected)}" if injected else ""
             yield ctx.finding(check_, True, arn, f"no secret-like environment value{via}")
+
+
+@check(
+    "secrets.customer-key",
+    "Secrets Manager secrets are encrypted with a customer-managed KMS key",
+    severity=Severity.MEDIUM,
+    category=Category.SECURITY,
+    services=("secretsmanager", "kms"),
+    why="A secret on the default aws/secretsmanager key can be read by any principal of the account that "
+    "has secretsmanager:GetSecretValue: the key's policy cannot narrow it, the secret cannot be shared with "
+    "another account, and disabling the key to cut off access is impossible. A customer key makes "
+    "kms:Decrypt a second, auditable permission.",
+    fix="Set kms_key_id on the aws_secretsmanager_secret (master_user_secret_kms_key_id for an RDS-managed "
+    "master password) to a customer-managed key whose policy lets only the readers use it.",
+    reference="terraform/modules/database (master_user_secret_kms_key_id)",
+)
+def customer_key(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for secret in _paginate(ctx.client("secretsmanager"), "list_secrets", "SecretList"):
+        arn, name = str(secret["ARN"]), str(secret.get("Name", ""))
+        owner = f" (managed by {secret['OwningService']})" if secret.get("OwningService") else ""
+        key = str(secret.get("KmsKeyId") or "")
+        if not key:
+            evidence = f"{name}{owner}: no KmsKeyId, so the default aws/secretsmanager key"
+            yield ctx.finding(check_, False, arn, evidence, name)
+            continue
+        manager = key_manager(ctx, key)
+        parts = key.split(":")
+        if manager is None and key.startswith("arn:") and len(parts) > 4 and parts[4] != ctx.backend.account_id:
+            # AWS-managed keys cannot be used across accounts: a key of another account is a customer key.
+            manager, key = "CUSTOMER", f"{key} (of account {parts[4]}, not readable here)"
+        if manager == "CUSTOMER":
+            yield ctx.finding(check_, True, arn, f"{name}{owner}: customer-managed key {key}", name)
+        elif manager == "AWS":
+            yield ctx.finding(check_, False, arn, f"{name}{owner}: the AWS-managed key {key}", name)
+        else:
+            yield ctx.finding(check_, False, arn, f"{name}{owner}: KmsKeyId {key}, which KMS does not know", name)
 
 
 # --- plan level -------------------------------------------------------------------------------

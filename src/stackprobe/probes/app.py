@@ -1,23 +1,32 @@
-"""Run the reference app as a local process, exactly as a deployed ECS task definition declares it.
+"""Run one container of a deployed ECS task definition locally, the way the user configured it.
 
 moto accepts ECS task definitions and services but starts no container, so what a task would do is
-probed by running the reference app (`app/`, package `modelserve`) here, with the environment the
-deployed task definition declares: its `environment`, its `environmentFiles` from S3, and its
-`secrets` resolved from the emulator's Secrets Manager and SSM, the way the ECS agent resolves them
-at task start. A task definition that forgets a variable therefore fails here as it would on Fargate.
+probed by running a local stand-in for the container (`stackprobe.probes.containers`: a COMMAND, or
+`docker:IMAGE`) with the environment the deployed task definition declares: its `environmentFiles`
+from S3, its `environment`, and its `secrets` resolved from the emulator's Secrets Manager and SSM the
+way the ECS agent resolves them at task start (`arn:...:secret:name:json-key:stage:version` included).
+A task definition that forgets a variable therefore fails here as it would on Fargate.
 
-What differs from a container, and why:
-- The interpreter is this virtualenv's Python, and the image's default command (gunicorn) is replaced
-  by the app's own server (`python -m modelserve.api`), which reads the same environment contract.
-- Container ports become free loopback ports: the port the app listens on (APP_PORT, the image
-  default 8080 without it) and every `containerPort` get one local port each, consistently, so a task
-  whose APP_PORT differs from its port mapping still fails the way it would behind an ALB.
+The port contract, the same for a COMMAND and an image:
+- every `containerPort` of the container gets a free loopback port that stands in for it;
+- `PORT` is the stand-in of the port the load balancer sends traffic to (else the first mapped port),
+  and `PORT_<containerPort>` that of each mapped port; in COMMAND, `{port}` and `{port:<containerPort>}`
+  are replaced by them. A task definition that sets PORT to something other than that container port
+  keeps its value, so an app listening on the wrong port fails here as it would behind the ALB.
+
+What else differs from a container, and why:
+- A COMMAND runs from the app directory (else the Terraform directory) in a process group of its own,
+  with only a few of this machine's variables (PATH, HOME, locale), the directory of stackprobe's
+  Python first on PATH (so `python` is the interpreter stackprobe runs under, as in an activated
+  virtualenv), and unbuffered Python output (so the last lines survive a crash). Stopping it stops its
+  whole process tree.
 - The AWS environment is pinned to the emulator (endpoint, dummy credentials, region, as Fargate also
-  injects AWS_REGION); nothing else from this process's environment leaks in.
+  injects AWS_REGION); a region the task declares is kept, so a wrong one shows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,47 +37,51 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.backends.base import AwsBackend
 from stackprobe.child_process import OWN_PROCESS_GROUP
+from stackprobe.errors import StackprobeError
+from stackprobe.probes.containers import ContainerCommand, ContainerConfigError
+from stackprobe.probes.health import ContainerCheckResult, local_executor, run_container_check
 
-# The image's default listening port (Dockerfile EXPOSE 8080, gunicorn_conf's default bind).
-IMAGE_DEFAULT_PORT = 8080
-API_MODULE = "modelserve.api"
-# Only these survive from this process's environment: what a Python needs to run, never a setting
-# the task definition could have been expected to provide.
-_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT")
-_PYTHON_NAMES = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")
+# Only these survive from this process's environment: what a program needs to run at all, never a
+# setting the task definition could have been expected to provide.
+_INHERITED = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT")
+_PORT_PLACEHOLDER = re.compile(r"\{port(?::(?P<container_port>\d+))?\}")
+OUTPUT_LINES = 8
 
 
 class AppStartError(RuntimeError):
-    """The process exited (or never listened) at start-up; `output` holds what it printed."""
+    """The stand-in exited (or never listened) at start-up; `output` holds what it printed."""
 
     def __init__(self, message: str, output: str = "", returncode: int | None = None) -> None:
         super().__init__(message)
         self.output = output
         self.returncode = returncode
 
-    def evidence(self, lines: int = 6) -> str:
-        tail = " | ".join(line for line in self.output.strip().splitlines()[-lines:] if line.strip())
-        return f"{self}: {tail}" if tail else str(self)
+    def evidence(self, lines: int = OUTPUT_LINES) -> str:
+        tail = " | ".join(line for line in self.output.strip().splitlines() if line.strip())
+        kept = " | ".join(tail.split(" | ")[-lines:]) if tail else ""
+        return f"{self}; last output: {kept}" if kept else f"{self}; it printed nothing"
+
+
+class ContainerCommandError(StackprobeError):
+    """A configured COMMAND that cannot be started at all (not found, not executable)."""
+
+
+class PortTaken(StackprobeError):
+    """The loopback port chosen to stand in for a container port is already in use."""
 
 
 class SecretResolutionError(RuntimeError):
     """ECS could not resolve a `secrets` entry; on Fargate the task would stop before the app starts."""
-
-
-def default_app_dir() -> Path | None:
-    """The repository's `app/` directory, when stackprobe runs from its own checkout."""
-    candidate = Path(__file__).resolve().parents[3] / "app"
-    return candidate if (candidate / "modelserve").is_dir() else None
 
 
 def free_port() -> int:
@@ -76,6 +89,54 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def accepts(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:`port`."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group `pgid`.
+
+    Read from /proc where there is one: a zombie left unreaped (no init reaping in a container) still
+    counts for `killpg`, and would make a stopped tree look alive forever.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return []
+        except PermissionError:
+            pass
+        return [pgid]
+    members: list[int] = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ")".
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def resolve_secret(backend: AwsBackend, value_from: str) -> str:
@@ -164,68 +225,130 @@ def _environment_files(backend: AwsBackend, container: Mapping[str, Any]) -> tup
     return values, errors
 
 
-def _is_python(word: str) -> bool:
-    return bool(_PYTHON_NAMES.match(word))
-
-
-def _is_api_command(command: Sequence[str]) -> bool:
-    """The image's default API command in any of its spellings (gunicorn app, or the module itself)."""
-    joined = " ".join(command)
-    return (bool(command) and Path(command[0]).name == "gunicorn" and "modelserve" in joined) or (
-        len(command) >= 3 and _is_python(command[0]) and command[1] == "-m" and command[2] == API_MODULE
+def _container(definition: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    containers = definition.get("containerDefinitions") or []
+    for container in containers:
+        if container.get("name") == name:
+            return dict(container)
+    names = ", ".join(str(c.get("name")) for c in containers) or "none"
+    raise ContainerConfigError(
+        f"Task definition {definition.get('taskDefinitionArn')} has no container named {name!r}",
+        "configure one of its containers instead.",
+        f"Its containers: {names}.",
     )
 
 
-def _port_number(text: str | None) -> int | None:
-    if text is None or not text.strip().isdigit():
-        return None
-    value = int(text.strip())
-    return value if 1 <= value <= 65535 else None
+def _mapped_ports(container: Mapping[str, Any]) -> list[int]:
+    ports: list[int] = []
+    for mapping in container.get("portMappings") or []:
+        port = int(mapping.get("containerPort") or 0)
+        if port and port not in ports:
+            ports.append(port)
+    return ports
+
+
+def expand_command(command: str, ports: Mapping[int, int], traffic_port: int | None, name: str) -> tuple[str, ...]:
+    """COMMAND with `{port}` / `{port:N}` replaced by the stand-in ports, split into argv (no shell)."""
+
+    def replace(match: re.Match[str]) -> str:
+        wanted = match["container_port"]
+        if wanted is None:
+            if traffic_port is None:
+                raise ContainerConfigError(
+                    f"The command of container {name} uses {{port}}, but the container maps no port",
+                    "drop {port} from the command, or add a portMappings entry to the container.",
+                )
+            return str(ports[traffic_port])
+        if int(wanted) not in ports:
+            raise ContainerConfigError(
+                f"The command of container {name} uses {{port:{wanted}}}, but the container maps no port {wanted}",
+                f"use one of its container ports: {', '.join(map(str, sorted(ports))) or 'none'}.",
+            )
+        return str(ports[int(wanted)])
+
+    return tuple(shlex.split(_PORT_PLACEHOLDER.sub(replace, command)))
+
+
+class RunningContainer(Protocol):
+    """A started stand-in for a container: a local process, or a Docker container."""
+
+    name: str
+    listen_port: int | None
+    startup_seconds: float | None
+    returncode: int | None
+
+    @property
+    def output(self) -> str: ...
+
+    def tail(self, lines: int = OUTPUT_LINES) -> str: ...
+
+    def start(self) -> float: ...
+
+    def spawn(self) -> None: ...
+
+    def wait(self, timeout: float) -> int: ...
+
+    def stop(self) -> int | None: ...
+
+    def container_check(self, health_check: Mapping[str, Any], to_local: Callable[[int], int]) -> ContainerCheckResult:
+        """Run the container's own healthCheck command against this stand-in."""
+        ...
+
+    def __enter__(self) -> RunningContainer: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
 class TaskLaunch:
-    """How one container of a deployed task definition is run here: argv, environment, port mapping.
+    """How one container of a deployed task definition runs here: its environment, ports and stand-in.
 
-    `task_env` is what the container would see (environment files, `environment`, resolved `secrets`);
-    `env` is the full process environment (task_env plus the pinned emulator variables, PYTHONPATH and
-    the local port). `ports` maps container ports to the loopback ports standing in for them.
+    `task_env` is what the container would see from its task definition (environment files,
+    `environment`, resolved `secrets`); `env` is the full environment the stand-in runs with (task_env,
+    the port variables, the pinned emulator variables and, for a COMMAND, the few inherited ones).
+    `ports` maps container ports to the loopback ports standing in for them; `port` is PORT.
     """
 
     task_definition_arn: str
-    container_name: str
-    argv: tuple[str, ...]
-    env: Mapping[str, str]
-    task_env: Mapping[str, str]
-    ports: Mapping[int, int]
-    listen_port: int | None
+    how: ContainerCommand
     container: Mapping[str, Any]
-    app_dir: Path
+    task_env: Mapping[str, str]
+    env: Mapping[str, str]
+    ports: Mapping[int, int]
+    port: int | None
+    run_dir: Path
+    argv: tuple[str, ...] = ()
     secret_errors: tuple[str, ...] = ()
+    secret_names: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    secret_names: tuple[str, ...] = field(default=())
 
     @classmethod
     def from_task_definition(
         cls,
         backend: AwsBackend,
         task_def_arn: str,
-        container_name: str | None = None,
+        how: ContainerCommand,
         *,
-        app_dir: Path | None = None,
+        run_dir: Path,
+        traffic_port: int | None = None,
         overrides: Mapping[str, str] | None = None,
+        choose_port: Callable[[], int] = free_port,
     ) -> TaskLaunch:
-        """Read the deployed task definition and build the local launch of one of its containers.
+        """Read the deployed task definition and build the local launch of container `how.name`.
 
-        `container_name` defaults to the essential container with port mappings (else the first
-        essential one). `overrides` are probe settings added on top of the task's environment (e.g.
-        WORKER_MAX_POLLS); they are reported in `notes`.
+        `traffic_port` is the container port the load balancer sends traffic to (PORT stands in for it;
+        default: the first mapped port). `overrides` are probe settings added on top of the task's
+        environment (e.g. a worker's stop-after-N-polls switch); they are reported in `notes`.
         """
-        directory = app_dir or default_app_dir()
-        if directory is None:
-            raise FileNotFoundError("the reference app directory (app/) was not found; pass app_dir")
+        if not how.uses_docker and not run_dir.is_dir():
+            raise ContainerConfigError(
+                f"The directory container {how.name} should run from does not exist: {run_dir}",
+                "point --app-dir (pytest: stackprobe_app_dir) at the directory COMMAND runs from.",
+            )
         definition = backend.client("ecs").describe_task_definition(taskDefinition=task_def_arn)["taskDefinition"]
-        container = _pick_container(definition.get("containerDefinitions") or [], container_name)
+        container = _container(definition, how.name)
         notes: list[str] = []
 
         task_env, secret_errors = _environment_files(backend, container)
@@ -238,67 +361,69 @@ class TaskLaunch:
             except SecretResolutionError as exc:
                 secret_errors.append(f"{secret['name']} ← {exc}")
 
-        # Every container port gets a loopback stand-in; so does the port the app itself listens on.
-        ports: dict[int, int] = {}
-        for mapping in container.get("portMappings") or []:
-            port = int(mapping.get("containerPort") or 0)
-            if port and port not in ports:
-                ports[port] = free_port()
-        command = [str(part) for part in [*(container.get("entryPoint") or []), *(container.get("command") or [])]]
-        runs_api = not command or _is_api_command(command)
-        declared_app_port = task_env.get("APP_PORT")
-        listen_port: int | None = None
-        env: dict[str, str] = {key: os.environ[key] for key in _INHERITED if key in os.environ}
-        env.update(task_env)
-        if runs_api:
-            container_listen = _port_number(declared_app_port) or IMAGE_DEFAULT_PORT
-            if declared_app_port is not None and _port_number(declared_app_port) is None:
-                # Left as declared: the app must reject it at start-up, as it would in the container.
-                notes.append(f"APP_PORT={declared_app_port!r} passed through unchanged")
+        mapped = _mapped_ports(container)
+        listen = traffic_port if traffic_port else (mapped[0] if mapped else None)
+        ports = {
+            container_port: choose_port() for container_port in dict.fromkeys([*mapped, *([listen] if listen else [])])
+        }
+        port_env = {f"PORT_{container_port}": str(local) for container_port, local in ports.items()}
+        port: int | None = None
+        if listen is not None:
+            declared = task_env.get("PORT")
+            if declared is not None and declared.strip() != str(listen):
+                # Left as declared: an app that listens on it misses the load balancer here as on AWS.
+                notes.append(f"PORT={declared} as the task declares it (traffic goes to container port {listen})")
             else:
-                ports.setdefault(container_listen, free_port())
-                listen_port = ports[container_listen]
-                env["APP_PORT"] = str(listen_port)
-            argv = [sys.executable, "-m", API_MODULE, "--host", "127.0.0.1"]
-            if listen_port is not None:
-                argv += ["--port", str(listen_port)]
-            what = "no command: the image default (gunicorn)" if not command else shlex.join(command)
-            notes.append(f"{what} runs as python -m {API_MODULE} on 127.0.0.1")
+                port = ports[listen]
+                port_env["PORT"] = str(port)
+                notes.append(f"PORT={port} stands in for container port {listen}")
+        for container_port, local in ports.items():
+            if container_port != listen:
+                notes.append(f"PORT_{container_port}={local} stands in for container port {container_port}")
+
+        argv: tuple[str, ...] = ()
+        if how.uses_docker:
+            notes.insert(0, f"image {how.image} (docker, host network)")
+            base: dict[str, str] = {}
         else:
-            argv = [sys.executable if _is_python(command[0]) else command[0], *command[1:]]
-            notes.append(f"command {shlex.join(command)}")
-        for container_port, local in sorted(ports.items()):
-            notes.append(f"container port {container_port} → 127.0.0.1:{local}")
+            argv = expand_command(how.command, ports, listen, how.name)
+            notes.insert(0, f"command `{how.command}` from {run_dir}")
+            base = {key: os.environ[key] for key in _INHERITED if key in os.environ}
+        env = {**base, **task_env, **port_env}
         if overrides:
             env.update(overrides)
             notes.append("probe settings: " + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())))
-
         env = backend.environ(env)
         # The region is not an identity: a task that declares its own keeps it (a wrong one must show),
         # while credentials and endpoints stay the emulator's.
         for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
             if task_env.get(name):
                 env[name] = task_env[name]
-        env["PYTHONPATH"] = str(directory)
-        # As the image sets them: no bytecode writes (read-only root), unbuffered logs.
-        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-        env["PYTHONUNBUFFERED"] = "1"
         # Loopback traffic (the emulator, the probe) must never go through a proxy.
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+        if not how.uses_docker:
+            if "PATH" in task_env:
+                notes.append("the task's PATH is not used here: this machine's PATH is")
+            env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+            env.setdefault("PYTHONUNBUFFERED", "1")
         return cls(
             task_definition_arn=task_def_arn,
-            container_name=str(container.get("name", "")),
-            argv=tuple(argv),
-            env=env,
-            task_env=task_env,
-            ports=ports,
-            listen_port=listen_port,
+            how=how,
             container=container,
-            app_dir=directory,
+            task_env=task_env,
+            env=env,
+            ports=ports,
+            port=port,
+            run_dir=run_dir,
+            argv=argv,
             secret_errors=tuple(secret_errors),
-            notes=tuple(notes),
             secret_names=tuple(secret_names),
+            notes=tuple(notes),
         )
+
+    @property
+    def container_name(self) -> str:
+        return self.how.name
 
     @property
     def family_revision(self) -> str:
@@ -309,35 +434,30 @@ class TaskLaunch:
 
     def describe(self) -> str:
         """One line for evidence: which task definition, how it ran, and the port mapping."""
-        secrets = f", secrets {', '.join(self.secret_names)}" if self.secret_names else ""
+        secrets = f"; secrets {', '.join(self.secret_names)}" if self.secret_names else ""
         return f"{self.family_revision} container {self.container_name} ({'; '.join(self.notes)}{secrets})"
 
-    def process(self, *, name: str | None = None, start_timeout: float = 20.0) -> LocalProcess:
+    def process(self, *, name: str | None = None, start_timeout: float = 20.0) -> RunningContainer:
+        """The stand-in, not started yet (a context manager: leaving it stops the whole tree)."""
         if self.secret_errors:
             # ECS resolves secrets before the container starts; an unresolvable one stops the task.
             raise AppStartError("the task would not start: ECS cannot resolve " + "; ".join(self.secret_errors))
+        label = name or self.container_name
+        if self.how.uses_docker:
+            from stackprobe.probes.docker import DockerRun, DockerSpec
+
+            return DockerRun(
+                DockerSpec.from_launch(self), name=label, listen_port=self.port, start_timeout=start_timeout
+            )
         return LocalProcess(
             self.argv,
             self.env,
-            cwd=self.app_dir,
-            name=name or self.container_name,
-            listen_port=self.listen_port,
+            cwd=self.run_dir,
+            name=label,
+            listen_port=self.port,
             start_timeout=start_timeout,
+            command=self.how.command,
         )
-
-
-def _pick_container(containers: Sequence[Mapping[str, Any]], name: str | None) -> Mapping[str, Any]:
-    if name is not None:
-        for container in containers:
-            if container.get("name") == name:
-                return container
-        raise KeyError(f"the task definition has no container named {name!r}")
-    essential = [c for c in containers if c.get("essential", True)]
-    with_ports = [c for c in essential if c.get("portMappings")]
-    candidates = with_ports or essential or list(containers)
-    if not candidates:
-        raise KeyError("the task definition has no containers")
-    return candidates[0]
 
 
 class _Pump:
@@ -358,10 +478,11 @@ class _Pump:
 
 
 class LocalProcess:
-    """A child process with captured output: start, wait until it listens, stop gracefully.
+    """A COMMAND in a process group of its own, with captured output: start, wait until it listens, stop.
 
-    Used as a context manager; leaving the block sends SIGTERM (what ECS sends on stop), and SIGKILL
-    after `stop_grace` seconds if the process is still there.
+    Used as a context manager; leaving the block sends SIGTERM to the whole group (what ECS sends on
+    stop), then SIGKILL after `stop_grace` seconds to whatever is left of it, so nothing it spawned
+    outlives the probe.
     """
 
     def __init__(
@@ -374,6 +495,7 @@ class LocalProcess:
         listen_port: int | None = None,
         start_timeout: float = 20.0,
         stop_grace: float = 5.0,
+        command: str | None = None,
     ) -> None:
         self.argv = list(argv)
         self.env = dict(env)
@@ -382,6 +504,7 @@ class LocalProcess:
         self.listen_port = listen_port
         self.start_timeout = start_timeout
         self.stop_grace = stop_grace
+        self.command = command or shlex.join(self.argv)
         self.startup_seconds: float | None = None
         self.returncode: int | None = None
         self._process: subprocess.Popen[str] | None = None
@@ -407,23 +530,35 @@ class LocalProcess:
         with self._lock:
             return "\n".join(self._lines)
 
-    def tail(self, lines: int = 6) -> str:
+    def tail(self, lines: int = OUTPUT_LINES) -> str:
         with self._lock:
             kept = [line for line in self._lines if line.strip()][-lines:]
         return " | ".join(kept)
 
     def spawn(self) -> None:
-        """Start the process without waiting for anything."""
-        self._process = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            cwd=self.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            process_group=OWN_PROCESS_GROUP,  # see stackprobe.child_process
-        )
+        """Start the process without waiting for anything; a command that cannot start is an error."""
+        if not self.argv:
+            raise ContainerCommandError(f"Container {self.name} has an empty command", "give it a command to run.")
+        try:
+            self._process = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                process_group=OWN_PROCESS_GROUP,  # see stackprobe.child_process
+            )
+        except OSError as exc:
+            found = "not found on PATH" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)
+            raise ContainerCommandError(
+                f"The command of container {self.name} cannot start: {self.argv[0]}: {found}",
+                "give --container (pytest: stackprobe_containers) a program that exists here; a relative path is "
+                f"taken from {self.cwd}, and PATH is {self.env.get('PATH', '')}.",
+                f"COMMAND: {self.command}.",
+            ) from exc
         assert self._process.stdout is not None and self._process.stderr is not None
         self._pumps = [
             _Pump(self._process.stdout, self._lines, self._lock),
@@ -433,8 +568,16 @@ class LocalProcess:
     def start(self) -> float:
         """Spawn, then wait until the listen port accepts connections; returns the seconds that took.
 
-        Raises AppStartError, with the process output, when it exits first or never listens.
+        Raises AppStartError, with the process's exit code and output, when it exits first or never
+        listens (its process tree is stopped first); PortTaken when the port is in use before it starts.
         """
+        if self.listen_port is not None and accepts(self.listen_port):
+            raise PortTaken(
+                f"127.0.0.1:{self.listen_port}, the port container {self.name} was to listen on, is already taken "
+                "by another process",
+                "run again (stackprobe picks a free port each time); if it recurs, stop whatever keeps taking "
+                "ports in that range.",
+            )
         started = time.monotonic()
         self.spawn()
         if self.listen_port is None:
@@ -444,15 +587,23 @@ class LocalProcess:
         while time.monotonic() < deadline:
             code = self._poll()
             if code is not None:
-                self._drain()
-                raise AppStartError(f"{self.name} exited with code {code} at start-up", self.output, code)
-            if _accepts(self.listen_port):
+                self.stop()
+                raise AppStartError(
+                    f"{self.name} stopped with {describe_exit(code)} before it listened on "
+                    f"127.0.0.1:{self.listen_port}",
+                    self.output,
+                    code,
+                )
+            if accepts(self.listen_port):
                 self.startup_seconds = time.monotonic() - started
                 return self.startup_seconds
             time.sleep(0.05)
-        self.stop()
+        code = self.stop()
         raise AppStartError(
-            f"{self.name} did not listen on 127.0.0.1:{self.listen_port} within {self.start_timeout:.0f} s", self.output
+            f"{self.name} did not listen on 127.0.0.1:{self.listen_port} (PORT) within {self.start_timeout:.0f} s, "
+            f"so stackprobe stopped it ({describe_exit(code)}); does COMMAND listen on $PORT or {{port}}?",
+            self.output,
+            code,
         )
 
     def wait(self, timeout: float) -> int:
@@ -464,24 +615,51 @@ class LocalProcess:
             self.stop()
             raise TimeoutError(f"{self.name} still running after {timeout:.0f} s") from None
         self.returncode = code
+        self._stop_group()
         self._drain()
         return code
 
     def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL after the grace period; returns the exit code."""
+        """SIGTERM to the process group, SIGKILL after the grace period; returns the leader's exit code."""
         process = self._process
         if process is None:
             return None
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            self._signal_group(signal.SIGTERM)
             try:
                 process.wait(timeout=self.stop_grace)
             except subprocess.TimeoutExpired:
-                process.kill()
+                self._signal_group(signal.SIGKILL)
                 process.wait(timeout=self.stop_grace)
         self.returncode = process.returncode
+        self._stop_group()
         self._drain()
         return self.returncode
+
+    def group_alive(self) -> bool:
+        """True while any process of the group is left (the leader included; zombies are not)."""
+        return self._process is not None and bool(group_members(self._process.pid))
+
+    def container_check(self, health_check: Mapping[str, Any], to_local: Callable[[int], int]) -> ContainerCheckResult:
+        return run_container_check(health_check, to_local, local_executor(self.env, self.cwd))
+
+    def _signal_group(self, signum: signal.Signals) -> None:
+        assert self._process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signum)
+
+    def _stop_group(self) -> None:
+        """What the leader left behind in its group (a child it forked) gets SIGTERM, then SIGKILL."""
+        if not self.group_alive():
+            return
+        self._signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_grace
+        while self.group_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.group_alive():
+            self._signal_group(signal.SIGKILL)
+            while self.group_alive() and time.monotonic() < deadline + self.stop_grace:
+                time.sleep(0.05)
 
     def _poll(self) -> int | None:
         assert self._process is not None
@@ -490,9 +668,3 @@ class LocalProcess:
     def _drain(self) -> None:
         for pump in self._pumps:
             pump.join(timeout=2.0)
-
-
-def _accepts(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -21,7 +21,6 @@ import shlex
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -228,8 +227,8 @@ def localize_command(command: str, to_local: Callable[[int], int]) -> str:
 
 
 def container_check_argv(command: Sequence[str], to_local: Callable[[int], int]) -> list[str]:
-    """ECS healthCheck.command to a local argv: `CMD` → the argv itself (python → this interpreter),
-    `CMD-SHELL` → `sh -c` with loopback URLs pointed at the local ports."""
+    """ECS healthCheck.command to an argv: `CMD` → the argv itself, `CMD-SHELL` → `sh -c`, with loopback
+    URLs pointed at the local stand-in ports. The program is found on the PATH the stand-in runs with."""
     if not command:
         raise ValueError("empty healthCheck command")
     kind, rest = command[0], list(command[1:])
@@ -240,32 +239,17 @@ def container_check_argv(command: Sequence[str], to_local: Callable[[int], int])
         rest = list(command)
     if not rest:
         raise ValueError("healthCheck command has nothing to run")
-    if re.match(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$", rest[0]):
-        rest[0] = sys.executable
     return [localize_command(part, to_local) for part in rest]
 
 
-def run_container_check(
-    health_check: Mapping[str, Any],
-    env: Mapping[str, str],
-    to_local: Callable[[int], int],
-    *,
-    cwd: Path | None = None,
-    pause: float = PROBE_PAUSE_SECONDS,
-) -> ContainerCheckResult:
-    """Run the container's healthCheck command as ECS does: with the task's environment, killed after
-    `timeout` seconds, retried up to `retries` times; healthy on the first exit 0."""
-    command = [str(part) for part in health_check.get("command") or []]
-    timeout = float(health_check.get("timeout") or 5)
-    retries = max(1, int(health_check.get("retries") or 3))
-    argv = container_check_argv(command, to_local)
-    if command[:1] == ["CMD-SHELL"]:
-        shown = " ".join(command[1:])
-    else:
-        shown = shlex.join(command[1:] if command[:1] == ["CMD"] else command)
-    returncode: int | None = None
-    output = ""
-    for attempt in range(1, retries + 1):
+# Runs one health-check argv with a timeout: (exit code, or None on timeout; what it printed).
+Execute = Callable[[list[str], float], tuple[int | None, str]]
+
+
+def local_executor(env: Mapping[str, str], cwd: Path | None) -> Execute:
+    """Run health-check commands on this machine, with the stand-in's environment and directory."""
+
+    def execute(argv: list[str], timeout: float) -> tuple[int | None, str]:
         try:
             completed = subprocess.run(
                 argv,
@@ -278,14 +262,38 @@ def run_container_check(
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            returncode, output = None, f"no exit within {timeout:g} s"
+            return None, f"no exit within {timeout:g} s"
         except OSError as exc:
-            returncode, output = 127, f"cannot run: {exc}"
-        else:
-            returncode = completed.returncode
-            output = " | ".join(line for line in (completed.stdout + completed.stderr).strip().splitlines()[-3:])
-            if returncode == 127:
-                output += " (command not found here; slim images often lack curl/wget too)"
+            return 127, f"cannot run: {exc}"
+        return completed.returncode, completed.stdout + completed.stderr
+
+    return execute
+
+
+def run_container_check(
+    health_check: Mapping[str, Any],
+    to_local: Callable[[int], int],
+    execute: Execute,
+    *,
+    pause: float = PROBE_PAUSE_SECONDS,
+) -> ContainerCheckResult:
+    """Run the container's healthCheck command as ECS does: killed after `timeout` seconds, retried up to
+    `retries` times; healthy on the first exit 0."""
+    command = [str(part) for part in health_check.get("command") or []]
+    timeout = float(health_check.get("timeout") or 5)
+    retries = max(1, int(health_check.get("retries") or 3))
+    argv = container_check_argv(command, to_local)
+    if command[:1] == ["CMD-SHELL"]:
+        shown = " ".join(command[1:])
+    else:
+        shown = shlex.join(command[1:] if command[:1] == ["CMD"] else command)
+    returncode: int | None = None
+    output = ""
+    for attempt in range(1, retries + 1):
+        returncode, printed = execute(argv, timeout)
+        output = " | ".join(line for line in printed.strip().splitlines()[-3:])
+        if returncode == 127:
+            output += " (command not found here; slim images often lack curl/wget too)"
         if returncode == 0:
             return ContainerCheckResult(True, shown, 0, output, attempt)
         if attempt < retries:

@@ -20,6 +20,11 @@ What moto enforces, and what it does not (moto 5.2, `moto/iam/access_control.py`
   a missing key with the harness's own credentials and enforcement off tells which buckets are in that
   state; their expectations are reported as not enforceable instead of being judged.
 
+What each role must be able to do is the app's to say (`task_access` in its stackprobe-contract.yaml, see
+`stackprobe.probes.contract`: the variable naming a bucket or queue, and read, write or queue access);
+without it only the refusals are probed: a bucket and a queue no task uses must be out of every role's
+reach.
+
 Switching enforcement is process-wide on the emulator: while it is on, every request without
 credentials of an IAM user or assumed role is refused, whoever sends it. That is why the window is
 as short as possible (setup and cleanup run outside it), guarded by a lock so two probes in this
@@ -41,7 +46,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -52,6 +57,7 @@ from stackprobe.aws.workloads import discover_workloads
 from stackprobe.aws_policy import PolicyError, Statement, parse_policy
 from stackprobe.backends.base import AwsBackend
 from stackprobe.errors import NotExercisable
+from stackprobe.probes.contract import ConfiguredAccount, TaskAccess, contract_for
 
 # One enforcement window at a time in this process: two overlapping windows would restore each
 # other's setting in the wrong order and leave enforcement on.
@@ -69,14 +75,23 @@ class EnforcementNotExercisable(NotExercisable):
     """Nothing could be enforced: judging the stack here would judge the emulator instead."""
 
 
+class ContractedAccount(Clients, ConfiguredAccount, Protocol):
+    """A deployed account, and where the app's contract is (a CheckContext is one)."""
+
+
 @dataclass(frozen=True)
 class TaskRole:
-    """An ECS task role, the services that run with it, and the environment they declare."""
+    """An ECS task role, the services that run with it, and each container's environment."""
 
     arn: str
     services: tuple[str, ...]
-    environment: dict[str, str]
-    behind_load_balancer: bool
+    containers: dict[str, dict[str, str]]
+
+    def values(self, access: TaskAccess) -> list[str]:
+        """What `access.variable` names in the containers it applies to (each distinct value once)."""
+        names = access.containers or tuple(self.containers)
+        found = {env.get(access.variable, "") for name, env in self.containers.items() if name in names}
+        return sorted(value for value in found if value)
 
 
 @dataclass(frozen=True)
@@ -116,15 +131,14 @@ def task_roles(ctx: Clients) -> list[TaskRole]:
         role_arn = workload.task_definition.get("taskRoleArn")
         if not role_arn:
             continue
-        env = workload.all_environment()
-        behind = bool(workload.load_balancers)
+        containers = {str(c.get("name", "")): workload.environment(c) for c in workload.containers}
         names: tuple[str, ...] = (workload.name,)
         previous = by_arn.get(role_arn)
         if previous is not None:  # one role shared by several services: what any of them needs
-            env = {**previous.environment, **env}
-            behind = behind or previous.behind_load_balancer
+            for name, env in previous.containers.items():
+                containers[name] = {**env, **containers.get(name, {})}
             names = (*previous.services, workload.name)
-        by_arn[role_arn] = TaskRole(role_arn, names, env, behind)
+        by_arn[role_arn] = TaskRole(role_arn, names, containers)
     return [by_arn[arn] for arn in sorted(by_arn)]
 
 
@@ -191,7 +205,7 @@ class _Fixtures:
 
     canary_bucket: str
     canary_queue_url: str | None = None
-    seeded: dict[str, str] = field(default_factory=dict)  # bucket → key of a seeded object
+    seeded: dict[tuple[str, str], str] = field(default_factory=dict)  # (bucket, prefix) → key of a seeded object
     written: list[tuple[str, str]] = field(default_factory=list)  # objects the roles wrote
     blocked_buckets: dict[str, str] = field(default_factory=dict)  # bucket → why moto blocks it
     notes: list[str] = field(default_factory=list)
@@ -217,7 +231,13 @@ def _emulator_blocks(ctx: Clients, bucket: str) -> str | None:
     )
 
 
-def _setup(ctx: Clients, roles: list[TaskRole], fixtures: _Fixtures, token: str) -> None:
+def _seed_key(access: TaskAccess, token: str) -> str:
+    return f"{access.prefix}{PROBE_PREFIX}-{token}.json"
+
+
+def _setup(
+    ctx: Clients, roles: list[TaskRole], access: tuple[TaskAccess, ...], fixtures: _Fixtures, token: str
+) -> None:
     """Canary bucket and queue, seeded objects, and which buckets moto blocks (enforcement off)."""
     s3 = ctx.client("s3")
     region = ctx.backend.region
@@ -227,20 +247,21 @@ def _setup(ctx: Clients, roles: list[TaskRole], fixtures: _Fixtures, token: str)
     s3.create_bucket(Bucket=fixtures.canary_bucket, **create)
     s3.put_object(Bucket=fixtures.canary_bucket, Key="canary.txt", Body=b"not yours\n")
     fixtures.canary_queue_url = ctx.client("sqs").create_queue(QueueName=f"stackprobe-canary-{token}")["QueueUrl"]
-    buckets = {r.environment[n] for r in roles for n in ("MODELS_BUCKET", "UPLOADS_BUCKET") if n in r.environment}
-    for bucket in sorted(buckets):
+    objects = [a for a in access if a.access in ("read", "write")]
+    for bucket in sorted({bucket for a in objects for role in roles for bucket in role.values(a)}):
         blocked = _emulator_blocks(ctx, bucket)
         if blocked:
             fixtures.blocked_buckets[bucket] = blocked
-    for bucket in sorted({r.environment["MODELS_BUCKET"] for r in roles if "MODELS_BUCKET" in r.environment}):
-        if bucket in fixtures.blocked_buckets:
-            continue
-        key = f"models/{PROBE_PREFIX}-{token}.json"
-        try:
-            s3.put_object(Bucket=bucket, Key=key, Body=b'{"labels": ["probe"], "weights": [[1]]}')
-            fixtures.seeded[bucket] = key
-        except ClientError as exc:
-            fixtures.notes.append(f"could not seed s3://{bucket}/{key}: {_code(exc)}")
+    for grant in (a for a in access if a.access == "read"):
+        for bucket in sorted({bucket for role in roles for bucket in role.values(grant)}):
+            if bucket in fixtures.blocked_buckets or (bucket, grant.prefix) in fixtures.seeded:
+                continue
+            key = _seed_key(grant, token)
+            try:
+                s3.put_object(Bucket=bucket, Key=key, Body=b"stackprobe least-privilege probe\n")
+                fixtures.seeded[(bucket, grant.prefix)] = key
+            except ClientError as exc:
+                fixtures.notes.append(f"could not seed s3://{bucket}/{key}: {_code(exc)}")
 
 
 def _delete_all_versions(s3: Any, bucket: str, key: str) -> None:
@@ -255,7 +276,8 @@ def _delete_all_versions(s3: Any, bucket: str, key: str) -> None:
 def _cleanup(ctx: Clients, fixtures: _Fixtures) -> None:
     """Remove everything the probe created; best effort, so one failure does not hide the others."""
     s3 = ctx.client("s3")
-    objects = [*fixtures.seeded.items(), *fixtures.written, (fixtures.canary_bucket, "canary.txt")]
+    seeded = [(bucket, key) for (bucket, _), key in fixtures.seeded.items()]
+    objects = [*seeded, *fixtures.written, (fixtures.canary_bucket, "canary.txt")]
     for bucket, key in objects:
         with suppress(ClientError, BotoCoreError):
             _delete_all_versions(s3, bucket, key)
@@ -282,26 +304,12 @@ def _queue_attributes(queue_url: str) -> Callable[[Any, Any], object]:
     return lambda _, sqs: sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
 
 
-def _expectations(role: TaskRole, fixtures: _Fixtures, token: str) -> list[Expectation]:
+def _expectations(role: TaskRole, access: tuple[TaskAccess, ...], fixtures: _Fixtures, token: str) -> list[Expectation]:
     """What the app's contract says this role needs (allowed) and what no task role should do (denied)."""
-    env = role.environment
     found: list[Expectation] = []
-    models = env.get("MODELS_BUCKET")
-    if models and (models in fixtures.seeded or models in fixtures.blocked_buckets):
-        # A blocked bucket was not seeded; its expectations are still listed, as not enforceable.
-        key = fixtures.seeded.get(models, f"models/{PROBE_PREFIX}-{token}.json")
-        found.append(Expectation(f"s3:GetObject s3://{models}/{key}", True, _get_object(models, key), models))
-        found.append(Expectation(f"s3:DeleteObject s3://{models}/{key}", False, _delete_object(models, key), models))
-    uploads = env.get("UPLOADS_BUCKET")
-    if uploads and role.behind_load_balancer:
-        # The API signs upload URLs with its own credentials, so the role itself must be allowed to put.
-        key = f"uploads/{PROBE_PREFIX}-{token}/probe.txt"
-        fixtures.written.append((uploads, key))
-        found.append(Expectation(f"s3:PutObject s3://{uploads}/{key}", True, _put_object(uploads, key), uploads))
-        found.append(Expectation(f"s3:DeleteObject s3://{uploads}/{key}", False, _delete_object(uploads, key), uploads))
-    queue = env.get("JOBS_QUEUE_URL")
-    if queue:
-        found.append(Expectation(f"sqs:GetQueueAttributes {queue}", True, _queue_attributes(queue)))
+    for grant in access:
+        for value in role.values(grant):
+            found += _granted(grant, value, fixtures, token)
     canary = fixtures.canary_bucket
     found.append(
         Expectation(
@@ -322,6 +330,27 @@ def _expectations(role: TaskRole, fixtures: _Fixtures, token: str) -> list[Expec
     return found
 
 
+def _granted(grant: TaskAccess, value: str, fixtures: _Fixtures, token: str) -> list[Expectation]:
+    """The requests one grant allows on the resource `value` names, and the deletion it must not."""
+    if grant.access == "queue":
+        return [Expectation(f"sqs:GetQueueAttributes {value}", True, _queue_attributes(value))]
+    if grant.access == "read":
+        if (value, grant.prefix) not in fixtures.seeded and value not in fixtures.blocked_buckets:
+            return []  # not seeded (the note says why): nothing to read
+        # A blocked bucket was not seeded; its expectations are still listed, as not enforceable.
+        key = fixtures.seeded.get((value, grant.prefix), _seed_key(grant, token))
+        return [
+            Expectation(f"s3:GetObject s3://{value}/{key}", True, _get_object(value, key), value),
+            Expectation(f"s3:DeleteObject s3://{value}/{key}", False, _delete_object(value, key), value),
+        ]
+    key = f"{grant.prefix}{PROBE_PREFIX}-{token}/probe.txt"
+    fixtures.written.append((value, key))
+    return [
+        Expectation(f"s3:PutObject s3://{value}/{key}", True, _put_object(value, key), value),
+        Expectation(f"s3:DeleteObject s3://{value}/{key}", False, _delete_object(value, key), value),
+    ]
+
+
 def _role_statements(ctx: Clients, role_name: str) -> list[Statement]:
     iam = ctx.client("iam")
     statements: list[Statement] = []
@@ -334,7 +363,7 @@ def _role_statements(ctx: Clients, role_name: str) -> list[Statement]:
     return statements
 
 
-def _role_caveats(ctx: Clients, role: TaskRole) -> list[str]:
+def _role_caveats(ctx: Clients, role: TaskRole, access: tuple[TaskAccess, ...]) -> list[str]:
     """What moto will not evaluate in this role's grants (conditions, bucket policies granting it)."""
     caveats = []
     try:
@@ -344,10 +373,8 @@ def _role_caveats(ctx: Clients, role: TaskRole) -> list[str]:
     conditional = sorted({s.label for s in statements if s.is_allow and s.conditions})
     if conditional:
         caveats.append(f"conditions of statements {', '.join(conditional)} (moto treats them as unconditional)")
-    for name in ("MODELS_BUCKET", "UPLOADS_BUCKET"):
-        bucket = role.environment.get(name)
-        if not bucket:
-            continue
+    buckets = sorted({bucket for a in access if a.access in ("read", "write") for bucket in role.values(a)})
+    for bucket in buckets:
         try:
             policy = parse_policy(ctx.client("s3").get_bucket_policy(Bucket=bucket)["Policy"])
         except (ClientError, PolicyError):
@@ -357,16 +384,17 @@ def _role_caveats(ctx: Clients, role: TaskRole) -> list[str]:
     return caveats
 
 
-def probe_task_roles(ctx: Clients) -> EnforcementReport:
+def probe_task_roles(ctx: ContractedAccount) -> EnforcementReport:
     """Assume every ECS task role and check, with IAM enforced, what it can and cannot do."""
     report = EnforcementReport()
     roles = task_roles(ctx)
     if not roles:
         return report
+    access = contract_for(ctx).task_access
     token = uuid.uuid4().hex[:10]
     fixtures = _Fixtures(canary_bucket=f"stackprobe-canary-{token}")
     try:
-        _setup(ctx, roles, fixtures, token)
+        _setup(ctx, roles, access, fixtures, token)
         plans: list[tuple[RoleOutcome, Any, Any, list[Expectation]]] = []
         for role in roles:
             outcome = RoleOutcome(role)
@@ -378,9 +406,9 @@ def probe_task_roles(ctx: Clients) -> EnforcementReport:
             except ClientError as exc:
                 outcome.unenforceable.append(f"could not assume the role: {_code(exc)}")
                 continue
-            outcome.unenforceable += _role_caveats(ctx, role)
+            outcome.unenforceable += _role_caveats(ctx, role, access)
             expectations = []
-            for expectation in _expectations(role, fixtures, token):
+            for expectation in _expectations(role, access, fixtures, token):
                 if expectation.bucket in fixtures.blocked_buckets:
                     outcome.unenforceable.append(f"{expectation.what}: {fixtures.blocked_buckets[expectation.bucket]}")
                 else:

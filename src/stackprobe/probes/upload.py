@@ -1,15 +1,16 @@
-"""Live probe of the upload path: the API's pre-signed URL, a client PUT, and where the bytes land.
+"""Live probe of a pre-signed upload: the app's URL, a client PUT, and where the bytes land.
 
-The deployed API service is found the way traffic finds it (the ECS service registered in an ALB
-target group); the reference app is started locally with that task definition's environment
-(`probes.app.TaskLaunch`), asked for `GET /upload-url`, and a file is PUT to the URL with a plain
-HTTP client, as a browser would. The object must then be in the stack's uploads bucket, encrypted
-with SSE-KMS under the key that bucket is configured with: the URL signs no SSE headers, so only the
-bucket's default encryption can put the stack's key on the object.
+Where the app declares it (`presigned_upload` in stackprobe-contract.yaml, see
+`stackprobe.probes.contract`: which container answers which GET route with a pre-signed PUT URL and the
+object key), every ECS service behind an ALB that runs that container is started locally the way the
+user configured it (`stackprobe.probes.app.TaskLaunch`), asked for an upload URL, and a file is PUT to
+the URL with a plain HTTP client, as a browser would. The object must then be in the stack's uploads
+bucket, encrypted with SSE-KMS under the key that bucket is configured with: a URL that signs no SSE
+headers leaves only the bucket's default encryption to put the stack's key on the object.
 
 The uploads bucket is discovered, not named: the bucket whose CORS rules allow PUT (browsers upload
-cross-origin), else the `uploads_bucket` output as a hint, else what the task declares. A task whose
-UPLOADS_BUCKET is not the bucket the stack opened to browser uploads fails.
+cross-origin), else the bucket the contract's `bucket_variable` names in the task, else the bucket the
+URL addresses. A task whose bucket variable is not the bucket the stack opened to browser uploads fails.
 """
 
 from __future__ import annotations
@@ -19,17 +20,19 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stackprobe.aws import DeployedAccount
-from stackprobe.aws.workloads import discover_workloads
+from stackprobe.aws import Clients
+from stackprobe.aws.workloads import Workload
 from stackprobe.aws_policy import PolicyError, parse_policy
 from stackprobe.errors import NotExercisable
 from stackprobe.probes.app import AppStartError, TaskLaunch
+from stackprobe.probes.containers import StandIns
+from stackprobe.probes.contract import UploadContract
 
 PROBE_FILENAME = "stackprobe-upload-probe.txt"
 PROBE_BODY = b"stackprobe pre-signed upload probe\n"
@@ -49,6 +52,7 @@ class ServiceBehindAlb:
     service_name: str
     task_definition_arn: str
     container_name: str
+    container_port: int
     target_group_arn: str
 
 
@@ -66,21 +70,22 @@ def _error_code(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def services_behind_albs(ctx: DeployedAccount) -> list[ServiceBehindAlb]:
-    """Every ECS service running the reference app whose load balancer entry names an ALB target group."""
+def services_behind_albs(ctx: Clients, workloads: Sequence[Workload], container: str) -> list[ServiceBehindAlb]:
+    """Every ECS service whose load balancer entry sends `container` traffic from an ALB target group."""
     elbv2 = ctx.client("elbv2")
     found: list[ServiceBehindAlb] = []
-    for workload in discover_workloads(ctx):
-        if not workload.runs_reference_app():
-            continue  # only the reference app can stand in for the container locally
+    for workload in workloads:
         for entry in workload.load_balancers:
+            if entry.get("containerName") != container:
+                continue
             if _is_alb_target_group(elbv2, str(entry["targetGroupArn"])):
                 found.append(
                     ServiceBehindAlb(
                         service_arn=workload.arn,
                         service_name=workload.name,
                         task_definition_arn=workload.task_definition_arn,
-                        container_name=str(entry.get("containerName", "")),
+                        container_name=container,
+                        container_port=int(entry.get("containerPort") or 0),
                         target_group_arn=str(entry["targetGroupArn"]),
                     )
                 )
@@ -100,7 +105,7 @@ def _is_alb_target_group(elbv2: Any, target_group_arn: str) -> bool:
     return any(lb.get("Type") == "application" for lb in described)
 
 
-def _cors_put_buckets(ctx: DeployedAccount) -> list[str]:
+def _cors_put_buckets(ctx: Clients) -> list[str]:
     s3 = ctx.client("s3")
     found = []
     for bucket in sorted(b["Name"] for b in s3.list_buckets().get("Buckets", [])):
@@ -113,29 +118,21 @@ def _cors_put_buckets(ctx: DeployedAccount) -> list[str]:
     return found
 
 
-def _output_hint(ctx: DeployedAccount, name: str) -> str | None:
-    value = ctx.outputs.get(name)
-    if isinstance(value, dict):  # `terraform output -json` shape: {"value": ..., "type": ...}
-        value = value.get("value")
-    return value if isinstance(value, str) and value else None
-
-
-def find_uploads_bucket(ctx: DeployedAccount, declared: str) -> tuple[str, str]:
-    """(bucket, how it was found): CORS that allows PUT, then the output hint, then the task's own value."""
+def find_uploads_bucket(ctx: Clients, declared: str | None, signed_for: str) -> tuple[str, str]:
+    """(bucket, how it was found): CORS that allows PUT, then the task's own value, then the URL's bucket."""
     cors = _cors_put_buckets(ctx)
     if len(cors) == 1:
         return cors[0], "the only bucket whose CORS allows PUT"
     if declared in cors:
-        return declared, f"one of the buckets whose CORS allows PUT ({', '.join(cors)})"
-    hint = _output_hint(ctx, "uploads_bucket")
-    if hint:
-        return hint, "the uploads_bucket output" + (f"; CORS allows PUT on {', '.join(cors)}" if cors else "")
+        return str(declared), f"one of the buckets whose CORS allows PUT ({', '.join(cors)})"
     if cors:
         return cors[0], f"the first of the buckets whose CORS allows PUT ({', '.join(cors)})"
-    return declared, "UPLOADS_BUCKET as the task declares it (no bucket's CORS allows PUT)"
+    if declared:
+        return declared, "the bucket the task declares (no bucket's CORS allows PUT)"
+    return signed_for, "the bucket the URL addresses (no bucket's CORS allows PUT, and the contract names no variable)"
 
 
-def _bucket_kms_key(ctx: DeployedAccount, bucket: str) -> str | None:
+def _bucket_kms_key(ctx: Clients, bucket: str) -> str | None:
     """ARN of the KMS key the bucket encrypts new objects with by default, or None (not SSE-KMS)."""
     try:
         rules = ctx.client("s3").get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
@@ -148,14 +145,14 @@ def _bucket_kms_key(ctx: DeployedAccount, bucket: str) -> str | None:
     return _key_arn(ctx, str(key_id))
 
 
-def _key_arn(ctx: DeployedAccount, key_id: str) -> str:
+def _key_arn(ctx: Clients, key_id: str) -> str:
     try:
         return str(ctx.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
     except ClientError:
         return key_id
 
 
-def _refuse_if_emulator_blocks(ctx: DeployedAccount, bucket: str) -> None:
+def _refuse_if_emulator_blocks(ctx: Clients, bucket: str) -> None:
     """Raise UploadNotExercisable when the emulator denies object requests whoever sends them.
 
     moto 5.2 evaluates bucket-policy conditions only partly: StringEquals, plus aws:SecureTransport
@@ -227,7 +224,7 @@ def _bucket_of(url: str) -> str:
     return parsed.path.lstrip("/").split("/", 1)[0]
 
 
-def _remove_object(ctx: DeployedAccount, bucket: str, key: str) -> None:
+def _remove_object(ctx: Clients, bucket: str, key: str) -> None:
     """Delete every version of the probe object, so the stack is left as it was found."""
     s3 = ctx.client("s3")
     try:
@@ -242,57 +239,78 @@ def _remove_object(ctx: DeployedAccount, bucket: str, key: str) -> None:
         pass  # best effort: a probe object left behind is visible in the bucket and harmless
 
 
-def probe_presigned_uploads(ctx: DeployedAccount) -> Iterator[UploadOutcome]:
-    """One outcome per reference-app service behind an ALB whose task declares UPLOADS_BUCKET; none without the app."""
-    app_dir = ctx.app_dir
-    if app_dir is None or not (app_dir / "modelserve").is_dir():
+def probe_presigned_uploads(
+    ctx: Clients, workloads: Sequence[Workload], contract: UploadContract, stand_ins: StandIns
+) -> Iterator[UploadOutcome]:
+    """One outcome per service behind an ALB that runs the contract's container (configured in `stand_ins`)."""
+    how = stand_ins.command(contract.container)
+    if how is None:
         return
-    for service in services_behind_albs(ctx):
+    for service in services_behind_albs(ctx, workloads, contract.container):
         launch = TaskLaunch.from_task_definition(
-            ctx.backend, service.task_definition_arn, service.container_name or None, app_dir=app_dir
+            ctx.backend,
+            service.task_definition_arn,
+            how,
+            run_dir=stand_ins.run_dir,
+            traffic_port=service.container_port,
         )
-        declared = launch.task_env.get("UPLOADS_BUCKET")
-        if declared is None:
-            continue  # not the reference app's upload contract: nothing this probe can exercise
-        yield _probe_one(ctx, service, launch, declared)
+        yield _probe_one(ctx, contract, service, launch)
 
 
-def _probe_one(ctx: DeployedAccount, service: ServiceBehindAlb, launch: TaskLaunch, declared: str) -> UploadOutcome:
-    bucket, how = find_uploads_bucket(ctx, declared)
+def _probe_one(ctx: Clients, contract: UploadContract, service: ServiceBehindAlb, launch: TaskLaunch) -> UploadOutcome:
+    variable = contract.bucket_variable
+    declared = launch.task_env.get(variable) if variable else None
     ids = (service.service_arn, launch.task_definition_arn)
     task = launch.describe()
-    expected_key = _bucket_kms_key(ctx, bucket)
-    _refuse_if_emulator_blocks(ctx, bucket)
+    route = contract.route.render(filename=urllib.parse.quote(PROBE_FILENAME))
     try:
         with launch.process() as process:
-            status, answer = _http_json(f"http://127.0.0.1:{process.listen_port}/upload-url?filename={PROBE_FILENAME}")
+            status, answer = _http_json(f"http://127.0.0.1:{process.listen_port}{route}")
     except AppStartError as exc:
-        return UploadOutcome(False, bucket, f"the API did not start with {task}: {exc.evidence()}", ids)
-    if status != 200 or not isinstance(answer, dict) or "url" not in answer or "key" not in answer:
-        return UploadOutcome(False, bucket, f"GET /upload-url answered {status} {answer!r} ({task})", ids)
-    url, key = str(answer["url"]), str(answer["key"])
+        return UploadOutcome(False, declared or service.service_name, f"the API did not start: {exc.evidence()}", ids)
+    fields = (contract.url_field, contract.key_field)
+    if status != 200 or not isinstance(answer, dict) or any(f not in answer for f in fields):
+        expected = f"200 with {' and '.join(fields)}"
+        return UploadOutcome(
+            False,
+            declared or service.service_name,
+            f"GET {route} answered {status} {answer!r}, not {expected} ({task})",
+            ids,
+        )
+    url, key = str(answer[contract.url_field]), str(answer[contract.key_field])
     signed_for = _bucket_of(url)
+    bucket, how = find_uploads_bucket(ctx, declared, signed_for)
     if signed_for != bucket:
+        named = f" ({variable}={declared})" if variable else ""
         return UploadOutcome(
             False,
             bucket,
-            f"the API signs uploads for bucket {signed_for} (UPLOADS_BUCKET={declared}), but the uploads "
-            f"bucket is {bucket} ({how}); {task}",
+            f"the API signs uploads for bucket {signed_for}{named}, but the uploads bucket is {bucket} ({how}); {task}",
             ids,
         )
+    expected_key = _bucket_kms_key(ctx, bucket)
+    _refuse_if_emulator_blocks(ctx, bucket)
     put_status, put_error = _put(url, PROBE_BODY)
     try:
         if put_status != 200:
             return UploadOutcome(
                 False, bucket, f"PUT to the pre-signed URL answered {put_status} {put_error}; {task}", ids
             )
-        return _judge_object(ctx, bucket, key, expected_key, how, task, ids)
+        asked = f"GET {contract.route.path.split('?', 1)[0]}"
+        return _judge_object(ctx, bucket, key, expected_key, asked, how, task, ids)
     finally:
         _remove_object(ctx, bucket, key)
 
 
 def _judge_object(
-    ctx: DeployedAccount, bucket: str, key: str, expected_key: str | None, how: str, task: str, ids: tuple[str, ...]
+    ctx: Clients,
+    bucket: str,
+    key: str,
+    expected_key: str | None,
+    asked: str,
+    how: str,
+    task: str,
+    ids: tuple[str, ...],
 ) -> UploadOutcome:
     try:
         head = ctx.client("s3").head_object(Bucket=bucket, Key=key)
@@ -311,8 +329,6 @@ def _judge_object(
             f"{seen}; the bucket has no default SSE-KMS key, so uploads are not encrypted with the stack's key {where}",
             ids,
         )
-    hint = _output_hint(ctx, "kms_key_arn")
-    note = f"; note: the kms_key_arn output is {hint}" if hint and _key_arn(ctx, hint) != expected_key else ""
     passed = sse == "aws:kms" and landed_key == expected_key
     expectation = "" if passed else f"; expected aws:kms with {expected_key}"
-    return UploadOutcome(passed, bucket, f"GET /upload-url, PUT 200 → {seen}{expectation}{note} {where}", ids)
+    return UploadOutcome(passed, bucket, f"{asked}, PUT 200 → {seen}{expectation} {where}", ids)

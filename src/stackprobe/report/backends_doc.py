@@ -9,7 +9,7 @@ from pathlib import Path
 from stackprobe.backends.capabilities import PAID_TIER_SERVICES, RESOURCE_SERVICES
 from stackprobe.backends.compat import KNOWN_GAPS, PATCHES
 from stackprobe.backends.compat.table import markdown_table
-from stackprobe.checks import CATALOGUE
+from stackprobe.checks import CHECKS
 
 _RESOURCE = re.compile(r'^resource\s+"(aws_[a-z0-9_]+)"', re.MULTILINE)
 
@@ -54,7 +54,7 @@ def service_table(terraform_dir: Path) -> list[str]:
 
 def check_table() -> list[str]:
     lines = ["| Check | Fidelity | Needs | Runs on LocalStack community |", "|---|---|---|---|"]
-    for check in sorted(CATALOGUE, key=lambda c: c.id):
+    for check in sorted(CHECKS, key=lambda c: c.id):
         needs = ", ".join(f"`{s}`" for s in check.services) or "-"
         paid = sorted(set(check.services) & PAID_TIER_SERVICES)
         where = "skipped: needs " + ", ".join(paid) if paid else "yes"

@@ -24,6 +24,8 @@ _VOLATILE = [
     # Access key ids and the day they were made (moto mints both at apply time).
     (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"), r"\1…"),
     (re.compile(r"\bcreated \d{4}-\d{2}-\d{2}\b"), "created …"),
+    # The six random characters Secrets Manager appends to a secret's ARN (rds!db-…-AbC123).
+    (re.compile(r"(:secret:\S+?)-[A-Za-z0-9]{6}\b"), r"\1-…"),
     # The canary bucket the least-privilege probe creates for each run (stackprobe.probes.iam_enforcement).
     (re.compile(r"\bstackprobe-canary-[0-9a-f]+\b"), "stackprobe-canary-…"),
     # Addresses moto assigns (public IPs, ENI addresses); CIDR blocks are configuration and stay.

@@ -1,4 +1,4 @@
-"""Render a RunReport as terminal text, Markdown, JSON or JUnit XML (all from the same records)."""
+"""Render a RunReport as terminal text, Markdown, JSON, JUnit XML or SARIF (all from the same records)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from stackprobe.checks.base import CheckResult, Finding, Status
-from stackprobe.report.model import RunReport
+from stackprobe.checks.base import CheckResult, Finding, Severity, Status
+from stackprobe.report.model import RunOutcome, RunReport
+from stackprobe.report.sarif import to_sarif
 
 STATUS_MARK = {
     Status.PASS: "PASS",
@@ -23,6 +24,12 @@ def _finding_line(finding: Finding) -> str:
     return f"{where}: {finding.evidence}"
 
 
+def _failure_line(result: CheckResult, finding: Finding, heading: Severity) -> str:
+    """A failing finding listed under a severity heading: its own severity is named when it is another."""
+    own = result.severity_of(finding)
+    return _finding_line(finding) + ("" if own == heading else f" ({own.label})")
+
+
 def _detail(result: CheckResult) -> list[str]:
     if result.status == Status.SKIPPED:
         return [f"skipped: {result.skipped_reason}"]
@@ -34,7 +41,7 @@ def _detail(result: CheckResult) -> list[str]:
         return [_finding_line(f) for f in result.findings[:3]] + (
             [f"... and {len(result.findings) - 3} more"] if len(result.findings) > 3 else []
         )
-    return ["nothing of this kind was deployed"]
+    return [result.not_applicable_reason or "nothing of this kind was deployed"]
 
 
 def _audit_findings(report: RunReport) -> list[str]:
@@ -49,25 +56,47 @@ def _audit_findings(report: RunReport) -> list[str]:
             lines.append(f"  {category}")
             for result in sorted(by_category[category], key=lambda r: r.check.id):
                 lines.append(f"    {result.check.id}: {result.check.title}")
-                lines += [
-                    f"      - {_finding_line(f)}"
-                    for f in result.failures
-                    if (f.severity or result.check.severity) == severity
-                ]
+                lines += [f"      - {_failure_line(result, f, severity)}" for f in result.failures]
                 lines.append(f"      fix: {result.check.fix}")
         lines.append("")
     return lines
 
 
+NOT_RUN_TEXT = "The configuration or the harness could not run: nothing was deployed and no check ran."
+PARTIAL_TEXT = "The apply stopped part-way; the checks below judged what was deployed before it stopped:"
+
+
+def _outcome_lines(report: RunReport) -> list[str]:
+    """What a reader must know before any check row: that there are none, or that the apply stopped."""
+    if report.outcome == RunOutcome.NOT_RUN:
+        return [NOT_RUN_TEXT, ""]
+    if report.outcome == RunOutcome.PARTIAL:
+        return [PARTIAL_TEXT, *[f"  - {failed}" for failed in report.failed_resources], ""]
+    return []
+
+
+def _verdict(report: RunReport) -> str:
+    if report.outcome == RunOutcome.NOT_RUN:
+        return "NOT RUN"
+    if report.outcome == RunOutcome.PARTIAL:
+        return "PARTIAL"
+    return "PASSED" if report.passed else "FAILED"
+
+
 def to_terminal(report: RunReport, verbose: bool = False) -> str:
-    lines = [f"stackprobe {report.title}: {report.stack} on {report.backend}", ""]
+    lines = [f"stackprobe {report.title}: {report.stack} on {report.backend}"]
+    lines += [report.environment, ""] if report.environment else [""]
+    lines += _outcome_lines(report)
+    if report.outcome == RunOutcome.NOT_RUN:
+        lines += [*report.errors, *(["", *report.notes] if report.notes else []), "", "Result: NOT RUN"]
+        return "\n".join(lines) + "\n"
     if report.title == "audit":
         lines += _audit_findings(report) or ["No failing check.", ""]
         lines.append("All checks:")
     for result in sorted(report.results, key=lambda r: (list(Status).index(r.status) != 1, -r.worst_severity())):
         check = result.check
         lines.append(
-            f"[{STATUS_MARK[result.status]}] {check.id:<40} {check.severity.label:<8} {check.fidelity.value:<9} "
+            f"[{STATUS_MARK[result.status]}] {check.id:<40} {result.severity.label:<8} {check.fidelity.value:<9} "
             f"{check.title}"
         )
         # Every check shows its evidence: a pass says what was seen, so a reader can judge the proof.
@@ -87,12 +116,9 @@ def to_terminal(report: RunReport, verbose: bool = False) -> str:
     counts = report.counts()
     lines += [
         "",
-        "Result: "
-        + ("PASSED" if report.passed else "FAILED")
-        + " — "
-        + ", ".join(f"{n} {name}" for name, n in counts.items() if n),
+        "Result: " + _verdict(report) + " — " + ", ".join(f"{n} {name}" for name, n in counts.items() if n),
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def _md_escape(text: str) -> str:
@@ -101,14 +127,15 @@ def _md_escape(text: str) -> str:
 
 def to_markdown(report: RunReport) -> str:
     lines = [f"# stackprobe {report.title}: `{report.stack}`", "", f"Backend: {report.backend}", ""]
+    if report.environment:
+        lines += [f"Environment: {report.environment}", ""]
+    if report.outcome == RunOutcome.NOT_RUN:
+        lines += ["**NOT RUN**", "", NOT_RUN_TEXT, ""] + [f"```\n{error}\n```" for error in report.errors]
+        return "\n".join(lines) + "\n"
     counts = report.counts()
-    lines.append(
-        "**"
-        + ("PASSED" if report.passed else "FAILED")
-        + "** — "
-        + ", ".join(f"{n} {name}" for name, n in counts.items() if n)
-        + "\n"
-    )
+    lines.append("**" + _verdict(report) + "** — " + ", ".join(f"{n} {name}" for name, n in counts.items() if n) + "\n")
+    if report.outcome == RunOutcome.PARTIAL:
+        lines += [PARTIAL_TEXT, "", *[f"- `{failed}`" for failed in report.failed_resources], ""]
     grouped = report.findings_by_severity()
     if grouped:
         lines += ["## Findings by severity", ""]
@@ -118,7 +145,9 @@ def to_markdown(report: RunReport) -> str:
                 check = result.check
                 lines.append(f"- **{check.id}** ({check.category.value}, {check.fidelity.value}): {check.title}")
                 for finding in result.failures:
-                    lines.append(f"  - `{finding.address or finding.resource}`: {_md_escape(finding.evidence)}")
+                    own = result.severity_of(finding)
+                    label = "" if own == severity else f" ({own.label})"
+                    lines.append(f"  - `{finding.address or finding.resource}`{label}: {_md_escape(finding.evidence)}")
                 lines.append(f"  - Why: {check.why}")
                 lines.append(f"  - Fix: {check.fix}")
             lines.append("")
@@ -132,7 +161,7 @@ def to_markdown(report: RunReport) -> str:
         check = result.check
         evidence = _md_escape("; ".join(_detail(result))[:400])
         lines.append(
-            f"| `{check.id}` | {result.status.value} | {check.severity.label} | {check.category.value} | "
+            f"| `{check.id}` | {result.status.value} | {result.severity.label} | {check.category.value} | "
             f"{check.fidelity.value} | {evidence} |"
         )
     if report.limitations:
@@ -143,19 +172,20 @@ def to_markdown(report: RunReport) -> str:
 
 
 def to_json(report: RunReport) -> str:
-    def finding(f: Finding) -> dict[str, Any]:
+    def finding(r: CheckResult, f: Finding) -> dict[str, Any]:
         return {
             "resource": f.resource,
             "address": f.address,
             "passed": f.passed,
             "evidence": f.evidence,
-            "severity": (f.severity.label if f.severity else None),
+            "severity": r.severity_of(f).label,
         }
 
     body = {
         "title": report.title,
         "stack": report.stack,
         "backend": report.backend,
+        "environment": report.environment or None,
         "passed": report.passed,
         "counts": report.counts(),
         "checks": [
@@ -163,7 +193,9 @@ def to_json(report: RunReport) -> str:
                 "id": r.check.id,
                 "title": r.check.title,
                 "status": r.status.value,
-                "severity": r.check.severity.label,
+                # What the text and Markdown show: the worst failing finding's, else the check's own.
+                "severity": r.severity.label,
+                "default_severity": r.check.severity.label,
                 "worst_failed_severity": r.worst_severity().label if r.failures else None,
                 "category": r.check.category.value,
                 "fidelity": r.check.fidelity.value,
@@ -171,11 +203,14 @@ def to_json(report: RunReport) -> str:
                 "fix": r.check.fix,
                 "skipped_reason": r.skipped_reason or None,
                 "error": r.error or None,
-                "findings": [finding(f) for f in r.findings],
+                "findings": [finding(r, f) for f in r.findings],
             }
             for r in report.results
         ],
+        "outcome": report.outcome.value,
+        "failed_resources": report.failed_resources,
         "limitations": report.limitations,
+        "notes": report.notes,
         "errors": report.errors,
         "timings": {t.name: round(t.seconds, 1) for t in report.timings},
     }
@@ -209,7 +244,7 @@ def to_junit(report: RunReport) -> str:
     return ET.tostring(suite, encoding="unicode") + "\n"
 
 
-RENDERERS = {"text": to_terminal, "md": to_markdown, "json": to_json, "junit": to_junit}
+RENDERERS = {"text": to_terminal, "md": to_markdown, "json": to_json, "junit": to_junit, "sarif": to_sarif}
 
 
 def render(report: RunReport, fmt: str) -> str:

@@ -32,9 +32,10 @@ from typing import Any
 _NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
 _NAME_AT = re.compile(_NAME)
 _LABEL = rf'"(?:[^"\\]|\\.)*"|{_NAME}'
-_HEADER = re.compile(rf"^\s*(resource|data|module)((?:\s+(?:{_LABEL}))*)\s*\{{")
+_HEADER = re.compile(rf"^\s*(resource|data|module|variable|output|provider)((?:\s+(?:{_LABEL}))*)\s*\{{")
 _LABELS = re.compile(rf'"((?:[^"\\]|\\.)*)"|({_NAME})')
 _SOURCE = re.compile(r'^\s*source\s*=\s*"([^"]*)"')
+_ALIAS = re.compile(r'^\s*alias\s*=\s*"([^"]*)"')
 _HEREDOC = re.compile(rf"<<-?({_NAME})\s*$")
 _LOCAL_SOURCE = ("./", "../")
 # In the lexer's stack of open contexts: a quoted string (an interpolation is the count of braces it opened).
@@ -43,7 +44,8 @@ _STRING = -1
 
 @dataclass(frozen=True)
 class Declaration:
-    """One top-level block: `resource "T" "N"`, `data "T" "N"` or `module "M"` (with its `source`)."""
+    """One top-level block: `resource "T" "N"`, `data "T" "N"`, `module "M"` (with its `source`),
+    `variable "V"`, `output "O"`, or `provider "P"` (with its `alias`, as `source`)."""
 
     kind: str
     labels: tuple[str, ...]
@@ -69,7 +71,9 @@ class Address:
     """A Terraform address without instance keys: the module path, then a resource (or nothing, for a module)."""
 
     modules: tuple[str, ...]
-    mode: str | None  # "resource", "data", or None for an address naming a module call
+    # "resource", "data", "variable" (`var.V`), "output" (`output.O`), "provider" (`provider.P[.ALIAS]`),
+    # or None for an address naming a module call
+    mode: str | None
     type: str | None
     name: str | None
 
@@ -124,6 +128,10 @@ def parse_address(address: str) -> Address:
     rest = names[i:]
     if not rest and modules:
         return Address(tuple(modules), None, None, None)
+    if len(rest) == 2 and rest[0] in ("var", "output"):
+        return Address(tuple(modules), "variable" if rest[0] == "var" else "output", None, rest[1])
+    if rest and rest[0] == "provider" and len(rest) in (2, 3):
+        return Address(tuple(modules), "provider", rest[1], rest[2] if len(rest) == 3 else None)
     mode = "resource"
     if rest and rest[0] == "data":
         mode, rest = "data", rest[1:]
@@ -158,8 +166,13 @@ def scan_blocks(text: str, path: Path) -> list[Declaration]:
                     m.group(1) if m.group(1) is not None else m.group(2) for m in _LABELS.finditer(header.group(2))
                 )
                 found.append(Declaration(header.group(1), labels, path, number))
-                module = (len(found) - 1, found[-1]) if header.group(1) == "module" else None
-            elif depth == 1 and module is not None and module[1].source is None and (source := _SOURCE.match(line)):
+                module = (len(found) - 1, found[-1]) if header.group(1) in ("module", "provider") else None
+            elif (
+                depth == 1
+                and module is not None
+                and module[1].source is None
+                and (source := (_SOURCE if module[1].kind == "module" else _ALIAS).match(line))
+            ):
                 index, declaration = module
                 found[index] = declaration = Declaration(
                     declaration.kind, declaration.labels, path, declaration.line, source.group(1)
@@ -319,13 +332,27 @@ class SourceIndex:
         if parsed.mode is None:
             assert call is not None  # an address naming a module has at least one module segment
             return self._at(call)
-        labels = (parsed.type or "", parsed.name or "")
+        if parsed.mode == "provider":
+            return self._provider(directory, call, parsed)
+        labels = (
+            (parsed.name or "",) if parsed.mode in ("variable", "output") else (parsed.type or "", parsed.name or "")
+        )
         declaration = self._find(directory, parsed.mode, labels)
         if declaration is None:
-            kind = "data source" if parsed.mode == "data" else "resource"
-            why = f'{kind} "{labels[0]}" "{labels[1]}" is not declared in {self._where(directory)}'
-            return self._fallback(call, why)
+            kind = {"data": "data source"}.get(parsed.mode, parsed.mode)
+            quoted = " ".join(f'"{label}"' for label in labels)
+            return self._fallback(call, f"{kind} {quoted} is not declared in {self._where(directory)}")
         return self._at(declaration)
+
+    def _provider(self, directory: Path, call: Declaration | None, parsed: Address) -> SourceLocation:
+        """The provider block with that name and alias (its alias is read like a module's source)."""
+        blocks = [d for d in self.declarations(directory) if d.kind == "provider" and d.labels == (parsed.type,)]
+        chosen = next((d for d in blocks if d.source == parsed.name), None)
+        if chosen is not None:
+            return self._at(chosen)
+        alias = f' with alias "{parsed.name}"' if parsed.name else " without an alias"
+        why = f'provider "{parsed.type}"{alias} is not declared in {self._where(directory)}'
+        return self._fallback(call, why)
 
 
 def locate(root: Path, address: str | None) -> SourceLocation:

@@ -47,6 +47,8 @@ class AppResources:
             "DB_HOST": "db.internal.example",
             "DB_PORT": "5432",
             "DB_NAME": "modelserve",
+            "DB_USER": "modelserve_app",
+            "DB_POOL_SIZE": "4",
         }
         env.update(overrides)
         return [{"name": k, "value": v} for k, v in sorted(env.items()) if v is not None]

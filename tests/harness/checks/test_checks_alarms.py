@@ -17,7 +17,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.alarms import coverage, topic_encrypted
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Status
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
 
@@ -36,7 +36,7 @@ class Results:
 
 
 @pytest.fixture(scope="module")
-def results(stacks: StackSession) -> Results:
+def results(stacks: Run) -> Results:
     backend = stacks.reset_emulator()
     cw, sns = backend.client("cloudwatch"), backend.client("sns")
     key = backend.client("kms").create_key(Description="sns")["KeyMetadata"]["Arn"]

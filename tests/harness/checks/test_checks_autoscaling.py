@@ -1,6 +1,8 @@
 """autoscaling.* against ECS services with and without scalable targets, policies and alarms.
 
 One account holds one service per case (module fixture, checks run once); tests assert per service.
+The cluster is tagged Environment=dev, so services are judged as development unless they carry their own
+production tag.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.autoscaling import scalable_target, scaling_alarms, target_tracking
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Status
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
 CLUSTER = "sp-scale"
@@ -40,7 +42,7 @@ class Account:
         self.backend = backend
         self.resources = app_resources(backend)
         self.net = network(backend)
-        cluster(backend, CLUSTER)
+        cluster(backend, CLUSTER, tags={"Environment": "dev"})
         self.alb = alb(backend, self.net)
         self.td = api_task_definition(backend, self.resources)
         self.aas = backend.client("application-autoscaling")
@@ -89,6 +91,14 @@ class Account:
             PredefinedMetricSpecification={"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
         )
 
+    def memory(self, name: str, target: float = 75) -> str:
+        return self.policy(
+            name,
+            "memory",
+            TargetValue=target,
+            PredefinedMetricSpecification={"PredefinedMetricType": "ECSServiceAverageMemoryUtilization"},
+        )
+
     def requests(self, name: str, group: str) -> str:
         label = f"{self.alb.split(':loadbalancer/')[1]}/{group.split(':')[-1]}"
         return self.policy(
@@ -122,7 +132,7 @@ class Account:
 
 
 @pytest.fixture(scope="module")
-def results(stacks: StackSession) -> Results:
+def results(stacks: Run) -> Results:
     account = Account(stacks.reset_emulator())
     prod = {"Environment": "prod"}
     group = account.deploy("api-good", lb=True, tags=prod)
@@ -177,6 +187,16 @@ def results(stacks: StackSession) -> Results:
     account.target("cpu-only-api", 1, 4)
     account.cpu("cpu-only-api")
 
+    # The issue-16 case: CPU at 60% and memory, behind an ALB, no request-count policy.
+    account.deploy("cpu-memory-api", lb=True)
+    account.target("cpu-memory-api", 2, 6)
+    account.cpu("cpu-memory-api")
+    account.memory("cpu-memory-api")
+
+    account.deploy("memory-only-api", lb=True)
+    account.target("memory-only-api", 2, 6)
+    account.memory("memory-only-api")
+
     group = account.deploy("hot-and-slow", lb=True)
     assert group is not None
     account.target("hot-and-slow", 1, 4)
@@ -210,8 +230,14 @@ def results(stacks: StackSession) -> Results:
 def test_scalable_target_passes_with_sane_bounds(results: Results) -> None:
     finding = _finding(results.targets, "api-good")
     assert finding.passed, finding.evidence
-    assert finding.evidence == "service/sp-scale/api-good: MinCapacity 2, MaxCapacity 10, desiredCount 2 (production)"
-    assert _finding(results.targets, "worker-backlog").passed
+    assert finding.evidence == (
+        "service/sp-scale/api-good: MinCapacity 2, MaxCapacity 10, desiredCount 2 (production: tag Environment=prod)"
+    )
+    worker = _finding(results.targets, "worker-backlog")
+    assert worker.passed, worker.evidence
+    assert worker.evidence.endswith(
+        "MinCapacity 1, MaxCapacity 5, desiredCount 1 (not production: tag Environment=dev)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -219,7 +245,7 @@ def test_scalable_target_passes_with_sane_bounds(results: Results) -> None:
     [
         ("no-target", "service/sp-scale/no-target: no scalable target; desiredCount fixed at 1"),
         ("fixed", "MinCapacity = MaxCapacity = 2: the service cannot scale"),
-        ("prod-min-1", "production (tags) with MinCapacity 1 < 2"),
+        ("prod-min-1", "MinCapacity 1 < 2 (production: tag Environment=prod): one task lost is an outage"),
         ("desired-outside", "desiredCount 5 outside [1, 3]"),
     ],
 )
@@ -244,10 +270,23 @@ def test_target_tracking_passes_for_api_and_queue_workers(results: Results) -> N
     assert "queue-step: step scaling on an SQS alarm" in step.evidence
 
 
+@pytest.mark.parametrize("service_name", ["cpu-only-api", "cpu-memory-api"])
+def test_target_tracking_passes_an_api_that_tracks_cpu_without_requests(results: Results, service_name: str) -> None:
+    """The title says CPU, requests or queue depth: CPU alone behind an ALB meets it (issue 16's false alarm:
+    a service tracking CPU at 60% and memory failed with "no ALBRequestCountPerTarget")."""
+    finding = _finding(results.tracking, service_name)
+    assert finding.passed, finding.evidence
+    assert "cpu: ECSServiceAverageCPUUtilization target 60" in finding.evidence
+    assert "ALBRequestCountPerTarget" not in finding.evidence
+
+
 @pytest.mark.parametrize(
     ("service_name", "expected"),
     [
-        ("cpu-only-api", "no ALBRequestCountPerTarget target tracking on its target group"),
+        (
+            "memory-only-api",
+            "no ECSServiceAverageCPUUtilization target tracking and no ALBRequestCountPerTarget on its target group",
+        ),
         ("hot-and-slow", "cpu: CPU target 95% outside 40-80%"),
         ("hot-and-slow", "cpu: ScaleOutCooldown 600 s > 300 s delays scale-out"),
         ("wrong-label", "requests: ResourceLabel app/sp-test-alb/"),
@@ -258,6 +297,33 @@ def test_target_tracking_fails_with_evidence(results: Results, service_name: str
     finding = _finding(results.tracking, service_name)
     assert not finding.passed
     assert expected in finding.evidence
+
+
+def test_production_rules_without_an_environment_and_a_declared_environment_wins(clean_backend: AwsBackend) -> None:
+    """Untagged, and nothing else names an environment: production rules apply and the evidence says why.
+    Declared with --environment, the declaration wins over every tag."""
+    account = Account(clean_backend)
+    cluster(clean_backend, "sp-untagged")
+    service(clean_backend, account.net, "sp-untagged", "lone", account.td, desired=1)
+    account.aas.register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId="service/sp-untagged/lone",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
+    account.deploy("prod-tagged-min-1", desired=1, tags={"Environment": "prod"})
+    account.target("prod-tagged-min-1", 1, 4)
+    untagged = next(
+        f for f in run_check(scalable_target, CheckContext(backend=clean_backend)).findings if "/lone:" in f.evidence
+    )
+    assert not untagged.passed
+    assert "MinCapacity 1 < 2 (production rules: environment unknown, set --environment to change)" in (
+        untagged.evidence
+    )
+    declared = run_check(scalable_target, CheckContext(backend=clean_backend, environment="development"))
+    assert declared.status is Status.PASS, [f.evidence for f in declared.findings]
+    assert all("(not production: declared with --environment development)" in f.evidence for f in declared.findings)
 
 
 def test_target_tracking_leaves_services_without_target_to_the_other_check(results: Results) -> None:

@@ -33,7 +33,7 @@ from stackprobe.checks.database import (
     window_overlap,
 )
 from stackprobe.rds_capacity import class_memory_gib, evaluate, max_connections
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
 CHECKS: tuple[Check, ...] = (
@@ -50,6 +50,7 @@ CHECKS: tuple[Check, ...] = (
     connections_alarm,
 )
 PROD = [{"Key": "Environment", "Value": "prod"}]
+DEV = [{"Key": "Environment", "Value": "dev"}]
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def _state(identifier: str, arn: str, skip: bool) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def results(stacks: StackSession) -> Results:
+def results(stacks: Run) -> Results:
     backend = stacks.reset_emulator()
     rds, kms, sns = backend.client("rds"), backend.client("kms"), backend.client("sns")
     key = kms.create_key(Description="rds")["KeyMetadata"]["Arn"]
@@ -144,6 +145,7 @@ def results(stacks: StackSession) -> Results:
     bad = _db(
         backend,
         "bad-dev",
+        Tags=DEV,
         BackupRetentionPeriod=0,
         PreferredBackupWindow="23:30-00:30",
         PreferredMaintenanceWindow="tue:01:00-tue:02:00",
@@ -156,8 +158,10 @@ def results(stacks: StackSession) -> Results:
         BackupRetentionPeriod=7,
         StorageEncrypted=True,
     )
-    _db(backend, "proxied", BackupRetentionPeriod=7)
-    unknown = _db(backend, "unknown-pool", BackupRetentionPeriod=7)
+    _db(backend, "proxied", Tags=DEV, BackupRetentionPeriod=7)
+    unknown = _db(backend, "unknown-pool", Tags=DEV, BackupRetentionPeriod=7)
+    # Tagged with no environment, in a context where nothing else names one: production rules apply.
+    _db(backend, "untagged", BackupRetentionPeriod=14, MultiAZ=False)
 
     _alarm(backend, "good-prod", [topic])
     _alarm(backend, "unsafe-prod", [])
@@ -235,15 +239,17 @@ def results(stacks: StackSession) -> Results:
 
 def test_backup_retention(results: Results) -> None:
     assert results.finding(backup_retention, "good-prod").evidence == (
-        "good-prod: BackupRetentionPeriod=14 (≥ 14 days, production)"
+        "good-prod: BackupRetentionPeriod=14 (≥ 14 days; production: tag Environment=prod)"
     )
     zero = results.finding(backup_retention, "bad-dev")
     assert not zero.passed and zero.severity is Severity.HIGH
     assert "BackupRetentionPeriod=0: automated backups and point-in-time recovery are off" in zero.evidence
     short = results.finding(backup_retention, "unsafe-prod")
     assert not short.passed and short.severity is None
-    assert short.evidence == "unsafe-prod: BackupRetentionPeriod=7 (< 14 days, production)"
-    assert results.finding(backup_retention, "proxied").passed
+    assert short.evidence == "unsafe-prod: BackupRetentionPeriod=7 (< 14 days; production: tag Environment=prod)"
+    proxied = results.finding(backup_retention, "proxied")
+    assert proxied.passed
+    assert proxied.evidence == "proxied: BackupRetentionPeriod=7 (≥ 7 days; not production: tag Environment=dev)"
 
 
 def test_backup_window(results: Results) -> None:
@@ -321,6 +327,12 @@ def test_backup_plan_selection_by_arn_and_by_tag(results: Results) -> None:
     missing = results.finding(backup_plan, "bad-dev")
     assert not missing.passed and missing.severity is None
     assert missing.evidence == "bad-dev: no selection of the 1 backup plan(s) covers it"
+    unknown = results.finding(backup_plan, "untagged")
+    assert not unknown.passed and unknown.severity is Severity.HIGH
+    assert unknown.evidence == (
+        "untagged: no selection of the 1 backup plan(s) covers it "
+        "(production rules: environment unknown, set --environment to change)"
+    )
 
 
 def test_selection_semantics() -> None:
@@ -349,13 +361,21 @@ def test_encryption(results: Results) -> None:
 
 
 def test_production_safety_nets(results: Results) -> None:
-    assert results.finding(multi_az_prod, "good-prod").evidence == "good-prod: MultiAZ=true (production)"
-    assert results.finding(multi_az_prod, "unsafe-prod").evidence == "unsafe-prod: MultiAZ=false (production)"
+    good = results.finding(multi_az_prod, "good-prod")
+    assert good.evidence == "good-prod: MultiAZ=true (production: tag Environment=prod)"
+    unsafe = results.finding(multi_az_prod, "unsafe-prod")
+    assert unsafe.evidence == "unsafe-prod: MultiAZ=false (production: tag Environment=prod)"
     assert not results.finding(deletion_protection_prod, "unsafe-prod").passed
     assert results.finding(deletion_protection_prod, "good-prod").passed
-    # Non-production instances are not judged by production-only rules.
-    assert results.identifiers(multi_az_prod) == {"good-prod", "unsafe-prod"}
-    assert results.identifiers(deletion_protection_prod) == {"good-prod", "unsafe-prod"}
+    # Nothing names the untagged instance's environment: production rules apply, and the evidence says so.
+    untagged = results.finding(multi_az_prod, "untagged")
+    assert not untagged.passed
+    assert untagged.evidence == (
+        "untagged: MultiAZ=false (production rules: environment unknown, set --environment to change)"
+    )
+    # Instances tagged as another environment are not judged by production-only rules.
+    assert results.identifiers(multi_az_prod) == {"good-prod", "unsafe-prod", "untagged"}
+    assert results.identifiers(deletion_protection_prod) == {"good-prod", "unsafe-prod", "untagged"}
 
 
 def test_final_snapshot_read_from_state(results: Results) -> None:
@@ -424,7 +444,9 @@ def test_connections_alarm(results: Results) -> None:
     assert good.passed and "good-prod-connections (GreaterThanThreshold 70.0) → sp-alarms" in good.evidence
     silent = results.finding(connections_alarm, "unsafe-prod")
     assert not silent.passed and silent.severity is Severity.HIGH
-    assert silent.evidence == "unsafe-prod: alarm unsafe-prod-connections has no notifying action"
+    assert silent.evidence == (
+        "unsafe-prod: alarm unsafe-prod-connections has no notifying action (production: tag Environment=prod)"
+    )
     missing = results.finding(connections_alarm, "bad-dev")
     assert not missing.passed and missing.severity is None
     assert missing.evidence == "bad-dev: no alarm on AWS/RDS DatabaseConnections for this instance"

@@ -10,7 +10,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Severity, Status
 from stackprobe.checks.ecr import immutable_tags, kms_encryption, lifecycle_policy, scan_on_push
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
 
@@ -37,7 +37,7 @@ LIFECYCLE = {
 
 
 @pytest.fixture(scope="module")
-def results(stacks: StackSession) -> dict[str, CheckResult]:
+def results(stacks: Run) -> dict[str, CheckResult]:
     backend = stacks.reset_emulator()
     ecr = backend.client("ecr")
     key = backend.client("kms").create_key(Description="registry")["KeyMetadata"]["Arn"]

@@ -88,7 +88,8 @@ def test_hardening_names_each_missing_setting(clean_backend: AwsBackend) -> None
     status, failures, _ = _run(clean_backend, "edge.load-balancer-hardening")
     assert status == Status.FAIL
     assert failures == [
-        "drop_invalid_header_fields disabled; access logs disabled; deletion protection off in production"
+        "drop_invalid_header_fields disabled; access logs disabled; "
+        "deletion protection off (production: tag Environment=prod)"
     ]
     elb.modify_load_balancer_attributes(
         LoadBalancerArn=alb,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,11 +26,13 @@ from stackprobe.checks.iam import (
     task_role_least_privilege,
 )
 from stackprobe.probes.iam_enforcement import iam_enforced
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
 
 ACCOUNT = "123456789012"
+# The reference app's contract (task_access) says what each task role must be able to do.
+APP_DIR = Path(__file__).resolve().parents[3] / "app"
 ECS_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -58,14 +61,16 @@ def managed(backend: AwsBackend, name: str, *statements: dict[str, Any]) -> str:
     )
 
 
-def task_definition(backend: AwsBackend, family: str, role_arn: str, env: dict[str, str] | None = None) -> str:
+def task_definition(
+    backend: AwsBackend, family: str, role_arn: str, env: dict[str, str] | None = None, container: str = "app"
+) -> str:
     return str(
         backend.client("ecs").register_task_definition(
             family=family,
             taskRoleArn=role_arn,
             containerDefinitions=[
                 {
-                    "name": "app",
+                    "name": container,
                     "image": "app:1",
                     "memory": 512,
                     "environment": [{"name": k, "value": v} for k, v in (env or {}).items()],
@@ -76,7 +81,7 @@ def task_definition(backend: AwsBackend, family: str, role_arn: str, env: dict[s
 
 
 def run(check: Any, backend: AwsBackend) -> CheckResult:
-    return run_check(check, CheckContext(backend=backend))
+    return run_check(check, CheckContext(backend=backend, app_dir=APP_DIR))
 
 
 def finding(result: CheckResult, resource: str) -> Finding:
@@ -89,7 +94,7 @@ def finding(result: CheckResult, resource: str) -> Finding:
 
 
 @pytest.fixture(scope="module")
-def config_results(stacks: StackSession) -> dict[str, CheckResult]:
+def config_results(stacks: Run) -> dict[str, CheckResult]:
     backend = stacks.reset_emulator()
     iam = backend.client("iam")
     scoped = role(
@@ -279,7 +284,7 @@ def build_app_account(backend: AwsBackend) -> dict[str, str]:
     env = {"MODELS_BUCKET": "sp-models", "UPLOADS_BUCKET": "sp-uploads", "JOBS_QUEUE_URL": queue}
     ecs = backend.client("ecs")
     ecs.create_cluster(clusterName="sp")
-    api_td = task_definition(backend, "sp-api", api, env)
+    api_td = task_definition(backend, "sp-api", api, env, container="api")
     greedy_td = task_definition(backend, "sp-worker", greedy, env)
     target_group = f"arn:aws:elasticloadbalancing:{backend.region}:{ACCOUNT}:targetgroup/sp-api/0123456789abcdef"
     ecs.create_service(
@@ -287,7 +292,7 @@ def build_app_account(backend: AwsBackend) -> dict[str, str]:
         serviceName="sp-api",
         taskDefinition=api_td,
         desiredCount=1,
-        loadBalancers=[{"targetGroupArn": target_group, "containerName": "app", "containerPort": 8080}],
+        loadBalancers=[{"targetGroupArn": target_group, "containerName": "api", "containerPort": 8080}],
     )
     ecs.create_service(cluster="sp", serviceName="sp-worker", taskDefinition=greedy_td, desiredCount=1)
     return {"api": api, "greedy": greedy, "queue": queue}
@@ -300,7 +305,7 @@ def buckets_and_queues(backend: AwsBackend) -> tuple[set[str], set[str]]:
 
 
 @pytest.fixture(scope="module")
-def enforcement(stacks: StackSession) -> Iterator[dict[str, Any]]:
+def enforcement(stacks: Run) -> Iterator[dict[str, Any]]:
     backend = stacks.reset_emulator()
     names = build_app_account(backend)
     before = buckets_and_queues(backend)

@@ -2,12 +2,14 @@
 
 Two job flows share one account: `sp-test` is wired right (redrive policy, same buckets in both task
 definitions); `sp-bad` gives its worker another uploads bucket and its queue no redrive policy. Both
-checks run once over the account (module fixture).
+checks run once over the account (module fixture), with the reference app configured as any user's:
+its containers' commands, and the job flow its `app/stackprobe-contract.yaml` declares.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from compute_builders import (
@@ -25,9 +27,12 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Status
 from stackprobe.checks.jobs import jobs_dead_letter, jobs_end_to_end
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
+
+APP_DIR = Path(__file__).resolve().parents[3] / "app"
+COMMANDS = {"api": "python -m modelserve.api --host 127.0.0.1", "worker": "python -m modelserve.worker"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class Results:
 
 
 @pytest.fixture(scope="module")
-def results(stacks: StackSession) -> Results:
+def results(stacks: Run) -> Results:
     backend = stacks.reset_emulator()
     net = network(backend)
     alb_arn = alb(backend, net)
@@ -60,7 +65,7 @@ def results(stacks: StackSession) -> Results:
         worker = worker_task_definition(backend, resources, family=f"{prefix}-worker", environment=worker_env)
         service(backend, net, cluster_name, f"{prefix}-api", api, target_group=group)
         service(backend, net, cluster_name, f"{prefix}-worker", worker, desired=1)
-    context = CheckContext(backend=backend)
+    context = CheckContext(backend=backend, app_dir=APP_DIR, container_commands=COMMANDS)
     return Results(run_check(jobs_end_to_end, context), run_check(jobs_dead_letter, context))
 
 
@@ -68,12 +73,24 @@ def test_end_to_end_passes_through_upload_queue_and_worker(results: Results) -> 
     finding = Results.flow(results.end_to_end, "sp-test")
     assert finding.passed, finding.evidence
     steps = finding.evidence.split(" → ")
-    assert steps[0].startswith("jobs/sp-test-api + jobs/sp-test-worker on sp-test-jobs: probe model")
+    assert steps[0] == (
+        "jobs/sp-test-api + jobs/sp-test-worker on sp-test-jobs: seed s3://sp-test-models/models/stackprobe-probe.json "
+        "written"
+    )
     assert any(s.startswith("GET /upload-url 200, presigned PUT of") for s in steps)
     assert any(s.startswith("POST /start-job 202 job ") for s in steps)
     assert "queue sp-test-jobs visible messages 0→1 before any worker ran" in steps
-    assert any("worker sp-test-worker:1 ran 3 polls" in s for s in steps)
-    assert steps[-1].startswith("GET /job/") and ": done, label " in steps[-1]
+    assert any(
+        "worker sp-test-worker:1 ran for 3 receives (probe settings WORKER_MAX_POLLS=3, WORKER_WAIT_SECONDS=1)" in s
+        for s in steps
+    )
+    assert steps[-1].startswith("GET /job/") and '/results 200: done {"attempts": 1' in steps[-1]
+    assert '"label": "' in steps[-1]
+
+
+def test_the_flow_removes_the_objects_it_seeded(results: Results, stacks: Run) -> None:
+    keys = stacks.backend.client("s3").list_object_versions(Bucket="sp-test-models").get("Versions", [])
+    assert [v["Key"] for v in keys if "stackprobe-probe" in v["Key"]] == []
 
 
 def test_end_to_end_fails_when_the_worker_reads_another_bucket(results: Results) -> None:
@@ -81,17 +98,18 @@ def test_end_to_end_fails_when_the_worker_reads_another_bucket(results: Results)
     assert not finding.passed
     assert "queue sp-bad-jobs visible messages 0→1 before any worker ran" in finding.evidence
     assert "FAILED: GET /job/" in finding.evidence
-    assert "'status': 'queued'" in finding.evidence
+    assert '"status": "queued"' in finding.evidence
 
 
 def test_dead_letter_moves_the_poison_job_and_marks_it_failed(results: Results) -> None:
     finding = Results.flow(results.dead_letter, "sp-test")
     assert finding.passed, finding.evidence
-    assert "worker sp-test-worker:1 ran 4 polls" in finding.evidence
+    assert "worker sp-test-worker:1 ran for 4 receives" in finding.evidence
     assert "poison message in DLQ sp-test-jobs-dlq (0→1 messages) after maxReceiveCount 2 receives" in (
         finding.evidence
     )
-    assert ": failed after 2 attempts (cannot read image 'uploads/stackprobe-poison/" in finding.evidence
+    assert '/results 200: failed {"attempts": 2' in finding.evidence
+    assert "cannot read image 'uploads/stackprobe-poison/" in finding.evidence
 
 
 def test_dead_letter_fails_without_a_redrive_policy(results: Results) -> None:
@@ -100,19 +118,21 @@ def test_dead_letter_fails_without_a_redrive_policy(results: Results) -> None:
     assert finding.evidence.endswith("FAILED: queue sp-bad-jobs has no RedrivePolicy: a poison job is retried forever")
 
 
-def test_not_applicable_without_the_reference_app(clean_backend: AwsBackend) -> None:
-    context = CheckContext(backend=clean_backend)
-    assert run_check(jobs_end_to_end, context).status is Status.NOT_APPLICABLE
-    assert run_check(jobs_dead_letter, context).status is Status.NOT_APPLICABLE
-    # A load-balanced service that runs another image has no API this probe can stand in for.
+def test_not_applicable_without_a_declared_flow_or_configured_containers(clean_backend: AwsBackend) -> None:
+    configured = CheckContext(backend=clean_backend, app_dir=APP_DIR, container_commands=COMMANDS)
+    assert run_check(jobs_end_to_end, configured).status is Status.NOT_APPLICABLE
+    assert run_check(jobs_dead_letter, configured).status is Status.NOT_APPLICABLE
     resources = app_resources(clean_backend)
     net = network(clean_backend)
-    group = target_group(clean_backend, net, alb(clean_backend, net), name="other")
-    web = api_task_definition(
-        clean_backend, resources, image="public.ecr.aws/docker/library/httpd:2.4", health_check=None
-    )
+    group = target_group(clean_backend, net, alb(clean_backend, net), name="flow")
     name = cluster(clean_backend)
-    service(clean_backend, net, name, "web", web, target_group=group)
+    service(clean_backend, net, name, "api", api_task_definition(clean_backend, resources), target_group=group)
     service(clean_backend, net, name, "worker", worker_task_definition(clean_backend, resources), desired=1)
-    assert run_check(jobs_end_to_end, context).status is Status.NOT_APPLICABLE
-    assert run_check(jobs_dead_letter, context).status is Status.NOT_APPLICABLE
+    # The same flow, but no contract declares it (the app directory is the Terraform's, holding none) ...
+    undeclared = CheckContext(backend=clean_backend, source_dir=Path(__file__).parent, container_commands=COMMANDS)
+    assert run_check(jobs_end_to_end, undeclared).status is Status.NOT_APPLICABLE
+    # ... or declared, but nobody said how to run the worker.
+    api_only = CheckContext(backend=clean_backend, app_dir=APP_DIR, container_commands={"api": COMMANDS["api"]})
+    unrun = run_check(jobs_dead_letter, api_only)
+    assert unrun.status is Status.NOT_APPLICABLE
+    assert "worker" in unrun.not_applicable_reason and "--container" in unrun.not_applicable_reason

@@ -25,6 +25,7 @@ from network_builders import (
     allow_ingress,
     default_group,
     ecs_service,
+    flow_log,
     instance,
     internet_gateway,
     load_balancer,
@@ -42,13 +43,13 @@ from network_builders import (
 )
 
 from stackprobe.backends.base import AwsBackend
-from stackprobe.checks import CATALOGUE, run_check
+from stackprobe.checks import CHECKS, run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Severity, Status
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
 
-NETWORK_CHECKS = [c for c in CATALOGUE if c.id.startswith("network.")]
+NETWORK_CHECKS = [c for c in CHECKS if c.id.startswith("network.")]
 WORLD = "0.0.0.0/0"
 
 
@@ -62,6 +63,7 @@ def test_catalogue_holds_the_network_checks() -> None:
         "network.data-only-from-service",
         "network.default-sg-locked",
         "network.ecs-no-public-ip",
+        "network.flow-logs",
         "network.internet-reaches-only-lb",
         "network.multi-az",
         "network.no-world-ingress",
@@ -190,7 +192,7 @@ def _blocked(backend: AwsBackend, ids: dict[str, str]) -> Reference:
 
 def _egress(backend: AwsBackend, ids: dict[str, str]) -> None:
     """Private subnets without a NAT route, a NAT gateway placed in a private subnet, a one-AZ DB group."""
-    vpc_id = vpc(backend, "10.60.0.0/16")
+    ids["egress_vpc"] = vpc_id = vpc(backend, "10.60.0.0/16")
     internet_gateway(backend, vpc_id)
     isolated_table = route_table(backend, vpc_id)
     isolated = [subnet(backend, vpc_id, f"10.60.{i + 1}.0/24", az, isolated_table) for i, az in enumerate(AZS)]
@@ -198,6 +200,7 @@ def _egress(backend: AwsBackend, ids: dict[str, str]) -> None:
     task_sg = security_group(backend, vpc_id, "egress-task", egress=[tcp(443, cidr=WORLD)])
     ids["egress_none"] = ecs_service(backend, isolated, [task_sg], name="egress-none")
     ids["egress_nat_subnet"] = nat_subnet = subnet(backend, vpc_id, "10.60.10.0/24", AZS[0], isolated_table)
+    flow_log(backend, nat_subnet, kind="Subnet")
     ids["egress_nat"] = nat = nat_gateway(backend, nat_subnet)
     ids["egress_badnat_subnet"] = badnat_subnet = subnet(
         backend, vpc_id, "10.60.11.0/24", AZS[0], route_table(backend, vpc_id, nat=nat)
@@ -221,6 +224,23 @@ def _endpoints(backend: AwsBackend, ids: dict[str, str]) -> None:
     ids["ep_hub"] = ecs_service(backend, private, [task_sg], name="ep-hub", image="nginx:1.27")
 
 
+def _external_app(backend: AwsBackend, ids: dict[str, str]) -> None:
+    """Databases whose application is deployed elsewhere: its group is admitted, and nothing here carries it.
+    Every subnet has a flow log of its own."""
+    ids["ext_vpc"] = vpc_id = vpc(backend, "10.90.0.0/16")
+    table = route_table(backend, vpc_id)
+    subnets = [subnet(backend, vpc_id, f"10.90.{i + 1}.0/24", az, table) for i, az in enumerate(AZS)]
+    for subnet_id in subnets:
+        flow_log(backend, subnet_id, kind="Subnet")
+    ids["ext_app_sg"] = app_sg = security_group(backend, vpc_id, "ext-app", egress=[tcp(DB_PORT, cidr="10.90.0.0/16")])
+    ids["ext_db_sg"] = db_sg = security_group(backend, vpc_id, "ext-db", ingress=[tcp(DB_PORT, group=app_sg)])
+    wide_sg = security_group(backend, vpc_id, "ext-wide", ingress=[tcp(0, 65535, group=app_sg)])
+    ids["ext_orders"] = rds_instance(backend, subnets, [db_sg], name="ext-orders")
+    ids["ext_reports"] = rds_instance(
+        backend, subnets, [wide_sg], name="ext-reports", subnet_group="ext-orders-subnets"
+    )
+
+
 def _odd_listener(backend: AwsBackend, ids: dict[str, str]) -> None:
     """Load balancers whose groups open more than their listeners: a stray port, and everything."""
     vpc_id, public = _public_vpc(backend, "10.80", ids, "odd")
@@ -233,7 +253,7 @@ def _odd_listener(backend: AwsBackend, ids: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(stacks: StackSession) -> Iterator[World]:
+def world(stacks: Run) -> Iterator[World]:
     backend = stacks.reset_emulator()
     empty_results = _run_all(backend)
     ids: dict[str, str] = {}
@@ -246,6 +266,7 @@ def world(stacks: StackSession) -> Iterator[World]:
     _egress(backend, ids)
     _endpoints(backend, ids)
     _odd_listener(backend, ids)
+    _external_app(backend, ids)
     for name, built in (("cidr", cidr), ("blocked", blocked)):
         ids.update({f"{name}_{key}": str(value) for key, value in vars(built).items() if isinstance(value, str)})
         ids.update({f"{name}_{key}": value for key, value in built.extra.items()})
@@ -437,8 +458,11 @@ def test_vpc_cidr_and_foreign_groups_on_data_stores_are_medium(world: World) -> 
         [
             f"10.40.0.0/16 → {world['cidr_db_sg']} (cidr-db):5432 [rds instance cidr-db] "
             "(address-based: any host in the range)",
-            f"{world['cidr_bastion_sg']} (cidr-bastion) → {world['cidr_db_sg']} (cidr-db):5432 [rds instance cidr-db] "
-            "(that group is on nothing, not application compute)",
+            # A group nothing here is attached to: a note on the intent, not a defect (issue 16, item 4).
+            f"note: {world['cidr_bastion_sg']} (cidr-bastion) → {world['cidr_db_sg']} (cidr-db):5432 "
+            "[rds instance cidr-db] (nothing in this configuration is attached to "
+            f"{world['cidr_bastion_sg']} (cidr-bastion): presumably compute deployed elsewhere, admitted by group "
+            "as the rule intends)",
         ]
     )
     cache = world.one("network.data-only-from-service", world["cidr_cache_arn"])
@@ -447,6 +471,43 @@ def test_vpc_cidr_and_foreign_groups_on_data_stores_are_medium(world: World) -> 
         f"10.40.0.0/16 → {world['cidr_cache_sg']} (cidr-cache):6379 [elasticache cidr-cache] "
         "(address-based: any host in the range)"
     )
+
+
+def test_a_data_store_admitting_only_a_group_used_elsewhere_passes_with_a_note(world: World) -> None:
+    """Issue 16, item 4: a database that admits only the application's group, whose tasks are deployed by
+    another configuration, follows the rule as written; nothing here carries the group, so it is a note."""
+    app, db = world["ext_app_sg"], world["ext_db_sg"]
+    orders = world.one("network.data-only-from-service", world["ext_orders"])
+    assert orders.passed, orders.evidence
+    assert orders.evidence == (
+        f"admits only {app} (ext-app) on 5432; note: {app} (ext-app) → {db} (ext-db):5432 "
+        f"[rds instance ext-orders] (nothing in this configuration is attached to {app} (ext-app): "
+        "presumably compute deployed elsewhere, admitted by group as the rule intends)"
+    )
+    # The same group on every port is not the rule as written: still a finding.
+    reports = world.one("network.data-only-from-service", world["ext_reports"])
+    assert not reports.passed and world.severity(reports) is Severity.MEDIUM
+    assert reports.evidence.endswith("(that group is on nothing, not application compute)")
+
+
+# -- network.flow-logs -------------------------------------------------------------------------------
+
+
+def test_flow_logs_pass_on_the_reference_and_fail_where_missing(world: World) -> None:
+    reference = world.one("network.flow-logs", world.ref.vpc_id)
+    assert reference.passed
+    assert reference.evidence.startswith(f"{world.ref.vpc_id}: fl-")
+    assert reference.evidence.endswith(f"(ALL to cloud-watch-logs /flow/{world.ref.vpc_id})")
+    missing = world.one("network.flow-logs", world["doc_vpc"])
+    assert not missing.passed and missing.evidence == f"{world['doc_vpc']}: no flow log on the VPC"
+
+
+def test_flow_logs_on_every_subnet_count_and_on_some_do_not(world: World) -> None:
+    covered = world.one("network.flow-logs", world["ext_vpc"])
+    assert covered.passed and covered.evidence == f"{world['ext_vpc']}: a flow log on each of its 2 subnets"
+    partial = world.one("network.flow-logs", world["egress_vpc"])
+    assert not partial.passed
+    assert partial.evidence == f"{world['egress_vpc']}: no flow log on the VPC (only 1 of its 4 subnets have one)"
 
 
 # -- network.no-world-ingress ------------------------------------------------------------------------

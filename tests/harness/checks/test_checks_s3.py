@@ -24,11 +24,12 @@ from stackprobe.checks.s3 import (
     tls_only,
     versioning,
 )
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
 
 APP_DIR = Path(__file__).resolve().parents[3] / "app"
+API_COMMANDS = {"api": "python -m modelserve.api --host 127.0.0.1"}
 ALL_BLOCKED = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
 
 
@@ -95,7 +96,7 @@ def finding(result: CheckResult, resource: str) -> Finding:
 
 
 @pytest.fixture(scope="module")
-def config_results(stacks: StackSession) -> dict[str, CheckResult]:
+def config_results(stacks: Run) -> dict[str, CheckResult]:
     """Every configuration case in one account; `KEY` in the results names the stack's key ARN."""
     backend = stacks.reset_emulator()
     s3, kms = backend.client("s3"), backend.client("kms")
@@ -363,7 +364,7 @@ def uploads_cors(backend: AwsBackend, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def upload_results(stacks: StackSession) -> dict[str, Any]:
+def upload_results(stacks: Run) -> dict[str, Any]:
     """One deployment, probed as it is made right and then broken one way at a time."""
     backend = stacks.reset_emulator()
     resources, _, _ = reference_deployment(backend)
@@ -373,29 +374,29 @@ def upload_results(stacks: StackSession) -> dict[str, Any]:
     results["no-app"] = run(presigned_upload, backend, app_dir=None)
 
     uploads_cors(backend, uploads)
-    results["no-kms"] = run(presigned_upload, backend, app_dir=APP_DIR)
+    results["no-kms"] = run(presigned_upload, backend, app_dir=APP_DIR, container_commands=API_COMMANDS)
 
     key = backend.client("kms").create_key(Description="stack")["KeyMetadata"]["Arn"]
     kms_encrypt(backend, uploads, key)
     results["key"] = key
-    results["good"] = run(presigned_upload, backend, app_dir=APP_DIR)
+    results["good"] = run(presigned_upload, backend, app_dir=APP_DIR, container_commands=API_COMMANDS)
     listed = s3.list_object_versions(Bucket=uploads)
     results["left-behind"] = [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
 
     # The bucket opened to browser uploads becomes another one than the task's UPLOADS_BUCKET.
     s3.delete_bucket_cors(Bucket=uploads)
     uploads_cors(backend, bucket(backend, "sp-test-browser-uploads"))
-    results["wrong-bucket"] = run(presigned_upload, backend, app_dir=APP_DIR)
+    results["wrong-bucket"] = run(presigned_upload, backend, app_dir=APP_DIR, container_commands=API_COMMANDS)
 
     s3.delete_bucket_cors(Bucket="sp-test-browser-uploads")
     uploads_cors(backend, uploads)
     # TLS-only, as the storage module writes it: the compat patch lets moto evaluate that condition.
     set_policy(backend, uploads, tls_statement(uploads))
-    results["tls-only"] = run(presigned_upload, backend, app_dir=APP_DIR)
+    results["tls-only"] = run(presigned_upload, backend, app_dir=APP_DIR, container_commands=API_COMMANDS)
 
     # "Only through our VPC endpoint": moto cannot evaluate StringNotEquals and denies everyone.
     set_policy(backend, uploads, tls_statement(uploads), vpce_only(uploads))
-    results["blocked"] = run(presigned_upload, backend, app_dir=APP_DIR)
+    results["blocked"] = run(presigned_upload, backend, app_dir=APP_DIR, container_commands=API_COMMANDS)
     return results
 
 

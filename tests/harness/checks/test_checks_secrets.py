@@ -10,12 +10,13 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Severity, Status
 from stackprobe.checks.secrets import (
+    customer_key,
     literal_secret,
     looks_like_secret_name,
     no_hardcoded_db_password,
     no_plaintext_in_task_env,
 )
-from stackprobe.session import StackSession
+from stackprobe.run import Run
 from stackprobe.terraform.plan import Plan
 
 pytestmark = pytest.mark.harness
@@ -110,7 +111,7 @@ def register(backend: AwsBackend, family: str, env: dict[str, str], secrets: dic
 
 
 @pytest.fixture(scope="module")
-def task_env_result(stacks: StackSession) -> tuple[CheckResult, str, str]:
+def task_env_result(stacks: Run) -> tuple[CheckResult, str, str]:
     backend = stacks.reset_emulator()
     good = register(
         backend,
@@ -292,3 +293,41 @@ def test_plan_verdict_and_scope(plan_result: CheckResult) -> None:
 def test_plan_check_needs_a_plan_and_a_database(aws_backend: AwsBackend) -> None:
     assert run_check(no_hardcoded_db_password, CheckContext(backend=aws_backend)).status == Status.SKIPPED
     assert judge(plan({"resources": []}), aws_backend).status == Status.NOT_APPLICABLE
+
+
+# --- Secrets Manager keys ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def key_result(stacks: Run) -> tuple[CheckResult, dict[str, str]]:
+    backend = stacks.reset_emulator()
+    sm, kms = backend.client("secretsmanager"), backend.client("kms")
+    key = kms.create_key(Description="secrets")["KeyMetadata"]["Arn"]
+    arns = {
+        "customer": sm.create_secret(Name="sp/customer", SecretString="x", KmsKeyId=key)["ARN"],
+        "default": sm.create_secret(Name="sp/default", SecretString="x")["ARN"],
+        "alias": sm.create_secret(Name="sp/alias", SecretString="x", KmsKeyId="alias/aws/secretsmanager")["ARN"],
+        "key": key,
+    }
+    return run_check(customer_key, CheckContext(backend=backend)), arns
+
+
+def test_a_secret_under_a_customer_key_passes(key_result: tuple[CheckResult, dict[str, str]]) -> None:
+    result, arns = key_result
+    found = finding(result, arns["customer"])
+    assert found.passed and found.evidence == f"sp/customer: customer-managed key {arns['key']}"
+
+
+def test_secrets_on_the_default_or_aws_managed_key_fail(key_result: tuple[CheckResult, dict[str, str]]) -> None:
+    result, arns = key_result
+    default = finding(result, arns["default"])
+    assert not default.passed
+    assert default.evidence == "sp/default: no KmsKeyId, so the default aws/secretsmanager key"
+    # moto keeps no KmsKeyId for the AWS-managed alias; either way the evidence names the default key.
+    alias = finding(result, arns["alias"])
+    assert not alias.passed and "aws/secretsmanager" in alias.evidence
+    assert result.status is Status.FAIL
+
+
+def test_no_secret_is_not_applicable(clean_backend: AwsBackend) -> None:
+    assert run_check(customer_key, CheckContext(backend=clean_backend)).status is Status.NOT_APPLICABLE

@@ -1,0 +1,590 @@
+"""Configuration-level checks: what the files say, whether or not anything deploys (fidelity `source`).
+
+Some defects are in the repository, not in the account: credentials written into provider blocks, secret
+values in committed var files or saved plans, an S3 state backend that cannot lock, account ids baked
+into variable defaults. These checks read the configuration's files, never the process environment
+(the guard has replaced every credential there with the emulator's dummy ones).
+
+Which files: the `.tf` files as Terraform ran them, that is the workspace copy without stackprobe's own
+wiring files (`stackprobe_*.tf`), so that a planted mutant is read too; the user's own directory when
+there is no workspace. Var files, saved plans and state files are read from the user's directory
+(`source_dir`), where they would be committed; a file git ignores stays on one machine and passes.
+Findings name files relative to the root module (and a line where one can be found); a provider block is
+addressed `provider.aws` or `provider.aws.ALIAS`, a variable `var.NAME` (`module.M.var.NAME` in a module).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
+from stackprobe.checks.s3 import ELB_LOG_ACCOUNTS
+from stackprobe.checks.secrets import literal_secret, looks_like_secret_name
+
+# The workspace's own files (provider and backend overrides pointing at the emulator): not the user's.
+GENERATED_PREFIX = "stackprobe_"
+SKIPPED_DIRECTORIES = {".terraform", ".git", ".tftest-cache", "node_modules", ".venv", "__pycache__"}
+CREDENTIAL_ARGUMENTS = ("access_key", "secret_key", "token")
+AWS_SOURCE = "hashicorp/aws"
+# A saved plan is a zip archive holding these members (Terraform's planfile format).
+PLAN_MEMBER = "tfplan"
+MAX_SCANNED_BYTES = 50 * 1024 * 1024
+ACCESS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")
+PLACEHOLDER = re.compile(
+    r"^(<[^>]*>|change[-_ ]?me|replace[-_ ]?me|todo|tbd|x+|\*+|dummy|example|placeholder)$",
+    re.IGNORECASE,
+)
+# An account id where an ARN, an ECR registry host or a bare account id puts one.
+ACCOUNT_IN_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):")
+ACCOUNT_IN_REGISTRY = re.compile(r"\b(\d{12})\.dkr\.ecr\.")
+BARE_ACCOUNT = re.compile(r"^\d{12}$")
+# Accounts AWS owns and publishes (ELB access-log delivery): naming one is using AWS's constant.
+AWS_OWNED_ACCOUNTS = frozenset(ELB_LOG_ACCOUNTS.values())
+REFERENCE = "terraform/backend.tf, terraform/providers.tf"
+
+
+# -- reading the files --------------------------------------------------------------------------------
+
+
+def _unquote(value: Any) -> Any:
+    """python-hcl2 keeps string quotes (`"\\"x\\""`); older readers (and checkov's fork) do not."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+@lru_cache(maxsize=512)
+def _parsed(text: str) -> dict[str, Any]:
+    document: dict[str, Any] = hcl2.loads(text)
+    return document
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """A .tf or .tfvars file as python-hcl2 reads it; None when it cannot (Terraform judged the syntax)."""
+    try:
+        return _parsed(path.read_text(encoding="utf-8", errors="replace"))
+    except Exception:  # python-hcl2 raises lark errors of many kinds
+        return None
+
+
+def _blocks(document: Mapping[str, Any], kind: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(label, body) of every `kind "label" { ... }` block."""
+    for entry in document.get(kind, []) or []:
+        if isinstance(entry, Mapping):
+            for label, body in entry.items():
+                if isinstance(body, Mapping) and not str(label).startswith("__"):
+                    yield str(_unquote(label)), body
+
+
+@dataclass(frozen=True)
+class TerraformFile:
+    path: Path
+    name: str  # relative to the root module
+    text: str
+    document: Mapping[str, Any]
+
+
+@dataclass
+class Module:
+    """One directory of .tf files, as called from the root (`address` "" for the root, else "module.a.")."""
+
+    address: str
+    directory: Path
+    files: list[TerraformFile] = field(default_factory=list)
+
+    def variables(self) -> dict[str, Mapping[str, Any]]:
+        return {name: body for f in self.files for name, body in _blocks(f.document, "variable")}
+
+
+def terraform_dir(ctx: CheckContext) -> Path | None:
+    """The root module as Terraform ran it: the workspace copy (mutants included), else the user's directory."""
+    return ctx.work_dir if ctx.work_dir is not None else ctx.source_dir
+
+
+def _module_files(directory: Path, root: Path) -> list[TerraformFile]:
+    files = []
+    for path in sorted(directory.glob("*.tf")):
+        if path.name.startswith(GENERATED_PREFIX):
+            continue
+        document = _read(path)
+        if document is not None:
+            name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+            files.append(TerraformFile(path, name, path.read_text(encoding="utf-8", errors="replace"), document))
+    return files
+
+
+def configuration_modules(ctx: CheckContext) -> list[Module]:
+    """The root module and every local module it calls (each directory once, at its first address)."""
+    root = terraform_dir(ctx)
+    if root is None or not root.is_dir():
+        return []
+    return modules_of(root)
+
+
+def modules_of(root: Path) -> list[Module]:
+    modules: list[Module] = []
+    seen: set[Path] = set()
+    pending = [("", root.resolve())]
+    while pending:
+        address, directory = pending.pop(0)
+        if directory in seen or not directory.is_dir():
+            continue
+        seen.add(directory)
+        module = Module(address, directory, _module_files(directory, root.resolve()))
+        modules.append(module)
+        for f in module.files:
+            for name, body in _blocks(f.document, "module"):
+                source = str(_unquote(body.get("source", "")))
+                if source.startswith(("./", "../")):
+                    pending.append((f"{address}module.{name}.", (directory / source).resolve()))
+    return modules
+
+
+def _line(text: str, pattern: str, occurrence: int = 0) -> int | None:
+    """The 1-based line of the `occurrence`-th match of `pattern` (a regular expression) in `text`."""
+    matches = list(re.finditer(pattern, text, re.MULTILINE))
+    if occurrence < len(matches):
+        return text.count("\n", 0, matches[occurrence].start()) + 1
+    return None
+
+
+def _where(f: TerraformFile, line: int | None) -> str:
+    return f"{f.name}:{line}" if line else f.name
+
+
+# -- provider credentials ------------------------------------------------------------------------------
+
+
+def _aws_local_names(modules: list[Module]) -> set[str]:
+    names = {"aws"}
+    for module in modules:
+        for f in module.files:
+            for block in f.document.get("terraform", []) or []:
+                for required in block.get("required_providers", []) or []:
+                    for local, spec in required.items():
+                        if isinstance(spec, Mapping) and AWS_SOURCE in str(_unquote(spec.get("source", ""))).lower():
+                            names.add(str(local))
+    return names
+
+
+_VARIABLE_REFERENCE = re.compile(r"^\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}$")
+
+
+def _credential_source(value: Any, variables: Mapping[str, Mapping[str, Any]]) -> tuple[Severity, str] | None:
+    """How a provider credential argument gets its value, with the severity of writing it that way."""
+    text = _unquote(value)
+    if text is None or text in ("null", "${null}", ""):
+        return None
+    if not isinstance(text, str):
+        return Severity.CRITICAL, "a literal"
+    reference = _VARIABLE_REFERENCE.match(text)
+    if reference:
+        name = reference.group(1)
+        default = _unquote((variables.get(name) or {}).get("default"))
+        if isinstance(default, str) and default and not default.startswith("${"):
+            return Severity.CRITICAL, f"var.{name}, whose default is a literal ({len(default)} characters)"
+        return Severity.HIGH, f"var.{name} (its value is given at plan time: a var file, a CI variable, -var)"
+    if text.startswith("${"):
+        return Severity.HIGH, f"the expression {text[2:-1].strip()[:60]}"
+    return Severity.CRITICAL, f"a literal ({len(text)} characters)"
+
+
+@dataclass
+class ProviderBlock:
+    """One provider configuration, with what its override files merged into it (as Terraform merges them)."""
+
+    name: str
+    alias: str | None
+    body: dict[str, Any]
+    where: str
+
+
+def provider_blocks(module: Module, names: set[str]) -> list[ProviderBlock]:
+    """The module's AWS provider configurations; an `*_override.tf` block merges into the one it overrides,
+    and the place named is the override's when it sets a credential."""
+    blocks: dict[tuple[str, str | None], ProviderBlock] = {}
+    # Terraform reads the ordinary files first, then the override files, each in name order.
+    ordered = sorted(module.files, key=lambda f: (f.path.name.endswith("override.tf"), f.path.name))
+    for f in ordered:
+        seen: dict[str, int] = {}
+        for name, body in _blocks(f.document, "provider"):
+            occurrence = seen.get(name, 0)
+            seen[name] = occurrence + 1
+            if name not in names:
+                continue
+            alias = _unquote(body.get("alias"))
+            where = _where(f, _line(f.text, rf'^[ \t]*provider\s+"?{re.escape(name)}"?\s*\{{', occurrence))
+            merged = blocks.get((name, alias))
+            if merged is not None and f.path.name.endswith("override.tf"):
+                merged.body.update(body)
+                if any(argument in body for argument in CREDENTIAL_ARGUMENTS):
+                    merged.where = where
+            else:
+                blocks[(name, alias)] = ProviderBlock(name, alias, dict(body), where)
+    return list(blocks.values())
+
+
+@check(
+    "source.provider-credentials",
+    "No AWS credentials are passed to the provider through the configuration",
+    severity=Severity.CRITICAL,
+    category=Category.SECURITY,
+    fidelity=Fidelity.SOURCE,
+    services=(),
+    why="access_key/secret_key in a provider block mean long-lived keys: written into the repository, or "
+    "passed as variables into var files, CI settings, saved plans and shell history, where they outlive "
+    "every rotation. The provider finds credentials itself (an IAM role, SSO, a profile, OIDC in CI).",
+    fix="Remove access_key, secret_key and token from the provider blocks and the variables that feed them; "
+    "let the provider read credentials from its environment (a role for CI through OIDC, aws sso login "
+    "locally), and use assume_role for another account. Rotate any key that was ever committed.",
+    reference=REFERENCE,
+)
+def provider_credentials(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    modules = configuration_modules(ctx)
+    aws_names = _aws_local_names(modules)
+    for module in modules:
+        variables = module.variables()
+        for block in provider_blocks(module, aws_names):
+            address = f"{module.address}provider.{block.name}" + (f".{block.alias}" if block.alias else "")
+            found = [
+                (argument, source)
+                for argument in CREDENTIAL_ARGUMENTS
+                if (source := _credential_source(block.body.get(argument), variables)) is not None
+            ]
+            if not found:
+                evidence = f"{block.where}: no access_key, secret_key or token: credentials come from the environment"
+                yield Finding(check_.id, True, block.where, evidence, address)
+                continue
+            severity = max(source[0] for _, source in found)
+            evidence = f"{block.where}: " + "; ".join(f"{argument} = {source[1]}" for argument, source in found)
+            yield Finding(check_.id, False, block.where, evidence, address, severity=severity)
+
+
+# -- committed secret values ---------------------------------------------------------------------------
+
+
+def _user_files(root: Path) -> Iterator[Path]:
+    """Every file under `root` a commit could carry: not Terraform's or tools' caches, and not another
+    configuration's (a sub-directory with .tf files that the root does not call as a module)."""
+    modules = {module.directory for module in modules_of(root)}
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        for entry in sorted(directory.iterdir()):
+            if entry.is_dir():
+                other_root = any(entry.glob("*.tf")) and entry.resolve() not in modules
+                if entry.name not in SKIPPED_DIRECTORIES and not other_root:
+                    pending.append(entry)
+            elif entry.is_file():
+                yield entry
+
+
+def _flatten(value: Any, name: str = "") -> Iterator[tuple[str, Any]]:
+    """(name, value) of every leaf; a map's keys name its leaves (`db.password`)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not str(key).startswith("__"):
+                yield from _flatten(item, f"{name}.{key}" if name else str(key))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _flatten(item, name)
+    else:
+        yield name, value
+
+
+def _secret_values(assignments: Iterator[tuple[str, Any]]) -> list[str]:
+    """Why each assignment is a secret value (never the value itself)."""
+    found = []
+    for name, raw in assignments:
+        value = _unquote(raw)
+        if not isinstance(value, str) or not value or PLACEHOLDER.match(value) or value.startswith("${"):
+            continue
+        leaf = name.rsplit(".", 1)[-1]
+        reason = literal_secret(leaf, value)
+        if reason is not None:
+            found.append(reason.replace(leaf, name, 1))
+        elif ACCESS_KEY_ID.search(value):
+            found.append(f"{name} holds an AWS access key id")
+    return found
+
+
+def _var_file_secrets(path: Path) -> list[str] | None:
+    if path.name.endswith(".json"):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return None
+    else:
+        document = _read(path)
+    return None if document is None else _secret_values(_flatten(document))
+
+
+def _resource_secrets(resources: list[Mapping[str, Any]], values_key: str) -> list[str]:
+    """Secret-named attributes with a value, in planned values or state resources."""
+    found = []
+    for resource in resources:
+        instances = resource.get("instances") if values_key == "attributes" else [resource]
+        for instance in instances or []:
+            for name, value in _flatten(instance.get(values_key) or {}):
+                if isinstance(value, str) and value and looks_like_secret_name(name.rsplit(".", 1)[-1]):
+                    address = resource.get("address") or f"{resource.get('type')}.{resource.get('name')}"
+                    found.append(f"{address}.{name}")
+    return found
+
+
+def _plan_modules(module: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield module
+    for child in module.get("child_modules") or []:
+        yield from _plan_modules(child)
+
+
+def _json_plan_or_state_secrets(path: Path) -> tuple[str, list[str]] | None:
+    """(what the file is, its secret values) for a JSON plan (`terraform show -json`) or state file."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(document, Mapping):
+        return None
+    if "format_version" in document and any(k in document for k in ("planned_values", "resource_changes", "variables")):
+        variables = {name: (spec or {}).get("value") for name, spec in (document.get("variables") or {}).items()}
+        found = [f"variable {reason}" for reason in _secret_values(iter(variables.items()))]
+        # planned_values holds its root_module directly; prior_state is a state document with `values`.
+        roots = [
+            (document.get("planned_values") or {}).get("root_module"),
+            ((document.get("prior_state") or {}).get("values") or {}).get("root_module"),
+        ]
+        for root in roots:
+            for module in _plan_modules(root or {}):
+                found += _resource_secrets(list(module.get("resources") or []), "values")
+        return "a JSON plan", sorted(set(found))
+    if "terraform_version" in document and isinstance(document.get("resources"), list):
+        return "a state file", sorted(set(_resource_secrets(document["resources"], "attributes")))
+    return None
+
+
+def _binary_plan(path: Path) -> list[str] | None:
+    """The secret-named variables a saved plan's embedded configuration declares, or None if not a plan."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if PLAN_MEMBER not in names:
+                return None
+            declared = []
+            for member in names:
+                if member.startswith("tfconfig/") and member.endswith(".tf"):
+                    document = _parsed(archive.read(member).decode("utf-8", errors="replace"))
+                    declared += [n for n, _ in _blocks(document, "variable") if looks_like_secret_name(n)]
+            return sorted(set(declared))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    except Exception:  # python-hcl2 on an embedded file: the archive is still a plan
+        return []
+
+
+def _ignored_by_git(path: Path) -> bool | None:
+    """True when git ignores `path`, False when it would be committed, None outside a repository."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    result = subprocess.run(
+        [git, "-C", str(path.parent), "check-ignore", "-q", path.name], capture_output=True, check=False
+    )
+    return {0: True, 1: False}.get(result.returncode)
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+@check(
+    "source.committed-secrets",
+    "No secret value sits in a var file, saved plan or state file next to the configuration",
+    severity=Severity.CRITICAL,
+    category=Category.SECURITY,
+    fidelity=Fidelity.SOURCE,
+    services=(),
+    why="A var file or a saved plan in the repository puts the value in every clone, fork and CI log, "
+    "forever (deleting the file leaves it in history). A saved plan stores every variable's value and the "
+    "prior state in clear text, sensitive ones included; so does a state file.",
+    fix="Take the values out of the files (Secrets Manager or SSM read at run time, manage_master_user_password "
+    "for databases, TF_VAR_* from the CI secret store), add *.tfvars with secrets, saved plans (tfplan, "
+    "*.tfplan, plan JSON) and *.tfstate to .gitignore, and rotate every value that was committed.",
+    reference=".gitignore (*.tfstate, *.tfplan)",
+)
+def committed_secrets(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    if ctx.source_dir is None or not ctx.source_dir.is_dir():
+        return
+    root = ctx.source_dir.resolve()
+    candidates = list(_user_files(root)) + [p.resolve() for p in ctx.var_files if p.is_file()]
+    for path in dict.fromkeys(candidates):
+        if path.stat().st_size > MAX_SCANNED_BYTES:
+            continue
+        name = path.name
+        if name.endswith((".tfvars", ".tfvars.json")):
+            secrets, what = _var_file_secrets(path), "a var file"
+        elif name.endswith((".json", ".tfstate", ".tfstate.backup")):
+            found = _json_plan_or_state_secrets(path)
+            if found is None:
+                continue
+            what, secrets = found
+        elif name.endswith((".tf", ".md", ".py", ".txt", ".yaml", ".yml", ".hcl", ".sh")):
+            continue
+        elif (declared := _binary_plan(path)) is not None:
+            what = "a saved plan"
+            named = f", including {', '.join(declared)}" if declared else ""
+            secrets = [f"it holds every variable's value and the prior state in clear text{named}"]
+        else:
+            continue
+        if secrets is None:
+            continue
+        relative = _relative(path, root)
+        if not secrets:
+            yield Finding(check_.id, True, relative, f"{relative} ({what}): no secret-looking value", None)
+            continue
+        ignored = _ignored_by_git(path)
+        if ignored:
+            evidence = f"{relative} ({what}, {len(secrets)} secret value(s)) is ignored by git: stays on this machine"
+            yield Finding(check_.id, True, relative, evidence, None)
+            continue
+        state = "not ignored by git" if ignored is False else "not in a git repository: nothing keeps it out of one"
+        # A saved plan whose configuration names no secret-like variable may still hold state secrets.
+        severity = Severity.HIGH if what == "a saved plan" and "including" not in secrets[0] else None
+        evidence = f"{relative} ({what}, {state}): " + "; ".join(secrets[:8]) + (" ..." if len(secrets) > 8 else "")
+        yield Finding(check_.id, False, relative, evidence, None, severity=severity)
+
+
+# -- state locking -------------------------------------------------------------------------------------
+
+
+def _locks(settings: Mapping[str, Any]) -> str | None:
+    table = _unquote(settings.get("dynamodb_table"))
+    if isinstance(table, str) and table and table != "null":
+        return f"dynamodb_table = {table}"
+    lockfile = _unquote(settings.get("use_lockfile"))
+    if lockfile is True or str(lockfile).lower() == "true":
+        return "use_lockfile = true"
+    return None
+
+
+@check(
+    "source.state-locking",
+    "An S3 state backend locks the state",
+    severity=Severity.MEDIUM,
+    category=Category.RELIABILITY,
+    fidelity=Fidelity.SOURCE,
+    services=(),
+    why="Without a lock two applies (two engineers, or CI and a laptop) read the same state and both write "
+    "it back: resources are created twice, orphaned or destroyed, and the state no longer matches the "
+    "account.",
+    fix='Set use_lockfile = true in the backend "s3" block (Terraform 1.10+), or dynamodb_table = a table '
+    'with a string hash key "LockID" (older versions).',
+    reference="terraform/backend.tf",
+)
+def state_locking(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    modules = configuration_modules(ctx)
+    if not modules:
+        return
+    root = modules[0]
+    for f in root.files:
+        for block in f.document.get("terraform", []) or []:
+            for kind, settings in _blocks(block, "backend"):
+                if kind != "s3":
+                    continue
+                where = _where(f, _line(f.text, r'^[ \t]*backend\s+"?s3"?\s*\{'))
+                lock = _locks(settings)
+                if lock is None:
+                    lock = _backend_config_lock(ctx.source_dir or root.directory)
+                if lock is not None:
+                    yield Finding(check_.id, True, f.name, f'{where}: backend "s3" locks: {lock}', None)
+                else:
+                    evidence = (
+                        f'{where}: backend "s3" has neither dynamodb_table nor use_lockfile = true (and no '
+                        "*.tfbackend file here sets one): concurrent applies can overwrite each other's state"
+                    )
+                    yield Finding(check_.id, False, f.name, evidence, None)
+
+
+def _backend_config_lock(directory: Path) -> str | None:
+    """A partial backend's lock setting in a `-backend-config` file kept next to the configuration."""
+    for path in sorted(directory.rglob("*.tfbackend")):
+        if any(part in SKIPPED_DIRECTORIES for part in path.parts):
+            continue
+        document = _read(path)
+        lock = _locks(document) if document is not None else None
+        if lock is not None:
+            return f"{lock} in {_relative(path, directory.resolve())} (passed with -backend-config)"
+    return None
+
+
+# -- hard-coded account ids ----------------------------------------------------------------------------
+
+
+def _accounts(value: Any) -> set[str]:
+    found: set[str] = set()
+    for _, leaf in _flatten(value):
+        if isinstance(leaf, str):
+            found |= set(ACCOUNT_IN_ARN.findall(leaf)) | set(ACCOUNT_IN_REGISTRY.findall(leaf))
+            if BARE_ACCOUNT.match(leaf.strip()):
+                found.add(leaf.strip())
+    return found - AWS_OWNED_ACCOUNTS
+
+
+def _configured_modules(module: Mapping[str, Any], address: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
+    yield address, module
+    for name, call in (module.get("module_calls") or {}).items():
+        yield from _configured_modules(call.get("module") or {}, f"{address}module.{name}.")
+
+
+@check(
+    "source.hardcoded-account-ids",
+    "No variable default names an AWS account id",
+    severity=Severity.MEDIUM,
+    category=Category.BEST_PRACTICE,
+    fidelity=Fidelity.SOURCE,
+    services=(),
+    why="A default holding an account id, or an ARN in one account (a certificate, a topic, a role), ties the "
+    "stack to the author's account: applied anywhere else it fails part-way or, worse, points production at "
+    "another account's resources; and it publishes the account id with the code.",
+    fix="Drop the default and pass the value per environment (var files), or derive it in the configuration "
+    "(data.aws_caller_identity, data.aws_acm_certificate, the resource's own ARN attribute).",
+    reference="terraform/variables.tf",
+    plan_level=True,
+)
+def hardcoded_account_ids(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    assert ctx.plan is not None  # plan_level: run_check skips the check without a plan
+    values = ctx.plan.raw.get("variables") or {}
+    read, failed = 0, False
+    for address, module in _configured_modules(ctx.plan.configuration().get("root_module") or {}):
+        for name, spec in sorted((module.get("variables") or {}).items()):
+            read += 1
+            if "default" not in spec:
+                continue
+            accounts = _accounts(spec["default"])
+            if not accounts:
+                continue
+            shown = json.dumps(spec["default"]) if not isinstance(spec["default"], str) else spec["default"]
+            overridden = (
+                " (overridden at plan time here)"
+                if not address and (values.get(name) or {}).get("value", spec["default"]) != spec["default"]
+                else ""
+            )
+            evidence = (
+                f"{address}var.{name} defaults to {shown[:160]}, naming account "
+                f"{', '.join(sorted(accounts))}{overridden}"
+            )
+            yield Finding(check_.id, False, f"{address}var.{name}", evidence, f"{address}var.{name}")
+            failed = True
+    if read and not failed:
+        yield Finding(check_.id, True, "variables", f"none of the {read} variable defaults names an account id", None)

@@ -1,0 +1,242 @@
+"""Run a container's image through testcontainers, with the same environment and port contract as a COMMAND.
+
+`--container NAME=docker:IMAGE` runs IMAGE instead of a local command: with the environment the task
+definition gives the container (`stackprobe.probes.app.TaskLaunch`, without this machine's PATH or
+HOME), the task definition's `entryPoint`, `command`, `workingDirectory` and `user`, and PORT set to
+the loopback port that stands in for the container port.
+
+Why the host's network: the emulator listens on 127.0.0.1 only (the guard refuses anything else), and a
+container on Docker's bridge network cannot reach the host's loopback. On the host's network the
+container reaches the emulator at the endpoint a COMMAND uses, and listens on PORT as a COMMAND does, so
+the image must listen on $PORT (or the task definition's command must pass it on). Docker Desktop runs
+containers in a VM, where the host network is the VM's: there, use a COMMAND instead.
+
+Without a Docker engine the probe cannot run at all: `docker_unavailable_reason` says why, and the live
+checks report themselves skipped with it (NotExercisable), never passed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from stackprobe.probes.app import (
+    OUTPUT_LINES,
+    AppStartError,
+    ContainerCommandError,
+    PortTaken,
+    accepts,
+    describe_exit,
+)
+from stackprobe.probes.health import ContainerCheckResult, run_container_check
+
+if TYPE_CHECKING:
+    from stackprobe.probes.app import TaskLaunch
+
+HOST_NETWORK = "host"
+
+
+def docker_unavailable_reason() -> str | None:
+    """Why no Docker engine can run an image here, or None when one answers."""
+    try:
+        from testcontainers.core.docker_client import DockerClient
+
+        client = DockerClient(timeout=10)
+    except Exception as exc:  # docker raises DockerException, requests errors, or a missing socket
+        return f"no Docker engine answers here ({type(exc).__name__}: {exc})"
+    try:
+        client.client.ping()
+    except Exception as exc:
+        return f"no Docker engine answers here ({type(exc).__name__}: {exc})"
+    finally:
+        client.client.close()
+    return None
+
+
+@dataclass(frozen=True)
+class DockerSpec:
+    """What is handed to testcontainers (and through it to `docker create`) for one container."""
+
+    image: str
+    environment: Mapping[str, str]
+    entrypoint: tuple[str, ...] | None = None
+    command: tuple[str, ...] | None = None
+    working_dir: str | None = None
+    user: str | None = None
+    network: str = HOST_NETWORK
+
+    @classmethod
+    def from_launch(cls, launch: TaskLaunch) -> DockerSpec:
+        container = launch.container
+        entrypoint = container.get("entryPoint")
+        command = container.get("command")
+        return cls(
+            image=launch.how.image,
+            environment=dict(launch.env),
+            entrypoint=tuple(str(part) for part in entrypoint) if entrypoint else None,
+            command=tuple(str(part) for part in command) if command else None,
+            working_dir=str(container["workingDirectory"]) if container.get("workingDirectory") else None,
+            user=str(container["user"]) if container.get("user") else None,
+        )
+
+    def create_arguments(self) -> dict[str, Any]:
+        """`docker create` arguments beyond image and environment (docker-py's names)."""
+        arguments: dict[str, Any] = {"network": self.network}
+        if self.command is not None:
+            arguments["command"] = list(self.command)
+        if self.entrypoint is not None:
+            arguments["entrypoint"] = list(self.entrypoint)
+        if self.working_dir is not None:
+            arguments["working_dir"] = self.working_dir
+        if self.user is not None:
+            arguments["user"] = self.user
+        return arguments
+
+    def container(self) -> Any:
+        """The testcontainers container (not started); creating it needs an engine."""
+        from testcontainers.core.container import DockerContainer
+
+        arguments = self.create_arguments()
+        command = arguments.pop("command", None)
+        return DockerContainer(self.image, command=command, env=dict(self.environment), **arguments)
+
+
+def within(timeout: float, call: Callable[[], tuple[int, bytes]]) -> tuple[int | None, str]:
+    """(exit code, output) of `call` (a docker exec or wait, which have no timeout of their own), or
+    (None, why) when it has not returned after `timeout` seconds."""
+    outcome: list[tuple[int, bytes]] = []
+    worker = threading.Thread(target=lambda: outcome.append(call()), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        return None, f"no exit within {timeout:g} s"
+    code, output = outcome[0]
+    return code, output.decode(errors="replace")
+
+
+class DockerRun:
+    """A started container with the same surface as `stackprobe.probes.app.LocalProcess`."""
+
+    def __init__(
+        self,
+        spec: DockerSpec,
+        *,
+        name: str,
+        listen_port: int | None,
+        start_timeout: float = 60.0,
+        stop_grace: float = 10.0,
+    ) -> None:
+        self.spec = spec
+        self.name = name
+        self.listen_port = listen_port
+        self.start_timeout = start_timeout
+        self.stop_grace = stop_grace
+        self.startup_seconds: float | None = None
+        self.returncode: int | None = None
+        self._container: Any = None
+        self._logs = ""
+
+    def __enter__(self) -> DockerRun:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def output(self) -> str:
+        if self._container is not None:
+            self._logs = self._read_logs()
+        return self._logs
+
+    def tail(self, lines: int = OUTPUT_LINES) -> str:
+        return " | ".join([line for line in self.output.splitlines() if line.strip()][-lines:])
+
+    def spawn(self) -> None:
+        try:
+            self._container = self.spec.container().start()
+        except Exception as exc:  # an image that cannot be pulled or created: docker raises its own errors
+            raise ContainerCommandError(
+                f"The image of container {self.name} cannot start: {self.spec.image}: {type(exc).__name__}: {exc}",
+                "name an image the Docker engine can pull or already has.",
+            ) from exc
+
+    def start(self) -> float:
+        if self.listen_port is not None and accepts(self.listen_port):
+            raise PortTaken(
+                f"127.0.0.1:{self.listen_port}, the port container {self.name} was to listen on, is already taken",
+                "run again (stackprobe picks a free port each time).",
+            )
+        self.spawn()
+        # Counted from the container's start: pulling the image is not the app's start-up time.
+        started = time.monotonic()
+        if self.listen_port is None:
+            self.startup_seconds = 0.0
+            return 0.0
+        deadline = started + self.start_timeout
+        while time.monotonic() < deadline:
+            wrapped = self._container.get_wrapped_container()
+            wrapped.reload()
+            if wrapped.status in ("exited", "dead"):
+                code = self.stop()
+                raise AppStartError(
+                    f"{self.name} ({self.spec.image}) stopped with {describe_exit(code)} before it listened on "
+                    f"127.0.0.1:{self.listen_port}",
+                    self._logs,
+                    code,
+                )
+            if accepts(self.listen_port):
+                self.startup_seconds = time.monotonic() - started
+                return self.startup_seconds
+            time.sleep(0.2)
+        code = self.stop()
+        raise AppStartError(
+            f"{self.name} ({self.spec.image}) did not listen on 127.0.0.1:{self.listen_port} (PORT) within "
+            f"{self.start_timeout:.0f} s, so stackprobe stopped it ({describe_exit(code)}); does the image listen "
+            "on $PORT?",
+            self._logs,
+            code,
+        )
+
+    def wait(self, timeout: float) -> int:
+        code, _ = within(timeout, lambda: (int(self._container.wait()), b""))
+        if code is None:
+            self.stop()
+            raise TimeoutError(f"{self.name} still running after {timeout:.0f} s")
+        self.returncode = code
+        self._logs = self._read_logs()
+        return self.returncode
+
+    def stop(self) -> int | None:
+        if self._container is None:
+            return None
+        wrapped = self._container.get_wrapped_container()
+        try:
+            wrapped.stop(timeout=int(self.stop_grace))
+            wrapped.reload()
+            self.returncode = int(wrapped.attrs["State"]["ExitCode"])
+            self._logs = self._read_logs()
+        finally:
+            self._container.stop()
+            self._container = None
+        return self.returncode
+
+    def container_check(self, health_check: Mapping[str, Any], to_local: Callable[[int], int]) -> ContainerCheckResult:
+        def execute(argv: list[str], timeout: float) -> tuple[int | None, str]:
+            def run() -> tuple[int, bytes]:
+                result = self._container.exec(argv)
+                return int(result.exit_code), bytes(result.output or b"")
+
+            return within(timeout, run)
+
+        return run_container_check(health_check, to_local, execute)
+
+    def _read_logs(self) -> str:
+        stdout, stderr = self._container.get_logs()
+        return str((stdout + stderr).decode(errors="replace"))

@@ -1,0 +1,4 @@
+resource "aws_ecr_repository" "api" {
+  name         = "quotes-api"
+  force_delete = true
+}

@@ -1,0 +1,115 @@
+"""stackprobe.aws.environment: which environment a stack and each resource is judged as, and why.
+
+Pure functions over plan JSON, var file names and tags: no emulator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackprobe.aws.environment import (
+    UNKNOWN_LINE,
+    EnvironmentDecision,
+    canonical,
+    decide_environment,
+    environment_decision,
+)
+from stackprobe.backends.base import AwsBackend
+from stackprobe.checks.base import CheckContext
+from stackprobe.terraform.plan import Plan
+
+pytestmark = pytest.mark.harness
+
+
+def plan(tags: list[dict[str, str]] | None = None, **variables: str) -> dict[str, Any]:
+    resources = [
+        {"address": f"aws_s3_bucket.b{i}", "values": {"tags_all": t, "tags": {}}} for i, t in enumerate(tags or [])
+    ]
+    return {
+        "planned_values": {"root_module": {"resources": resources}},
+        "variables": {name: {"value": value} for name, value in variables.items()},
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("prod", "production"),
+        ("Production", "production"),
+        ("prod-eu", "production"),
+        ("pre-prod", "staging"),
+        ("UAT", "staging"),
+        ("dev", "development"),
+        ("non-prod", "development"),
+        ("demo", None),
+    ],
+)
+def test_canonical_names(value: str, expected: str | None) -> None:
+    assert canonical(value) == expected
+
+
+def test_nothing_names_an_environment_so_production_rules_apply() -> None:
+    decision = decide_environment(None, plan(region="eu-west-1"), ())
+    assert decision.production and decision.name == "unknown"
+    assert (
+        decision.describe()
+        == UNKNOWN_LINE
+        == ("environment unknown: production rules applied (set --environment to change)")
+    )
+    assert decision.rule == "production rules: environment unknown, set --environment to change"
+
+
+def test_tags_come_first_then_variables_then_var_files() -> None:
+    tagged = decide_environment(
+        None, plan([{"Environment": "dev"}, {"Environment": "dev"}], environment="prod"), (Path("prod.tfvars"),)
+    )
+    assert (tagged.name, tagged.production, tagged.reason) == (
+        "development",
+        False,
+        "tag Environment=dev on 2 resources",
+    )
+    variable = decide_environment(None, plan(env="staging"), (Path("prod.tfvars"),))
+    assert (variable.name, variable.reason) == ("staging", 'variable env = "staging"')
+    assert variable.describe() == 'environment: staging (variable env = "staging")'
+    named = decide_environment(None, plan(), (Path("env/common.tfvars"), Path("environments/prod/terraform.tfvars")))
+    assert (named.name, named.production, named.reason) == ("production", True, "var file terraform.tfvars")
+
+
+def test_several_environments_in_one_stack() -> None:
+    mixed = decide_environment(None, plan([{"Environment": "dev"}, {"env": "prod"}]), ())
+    assert mixed.production and mixed.reason == "tags name several environments (Environment=dev, env=prod)"
+    lower = decide_environment(None, plan([{"Environment": "dev"}, {"Environment": "dev"}, {"Environment": "qa"}]), ())
+    assert not lower.production and lower.name == "development"
+
+
+def test_a_resource_tag_wins_for_that_resource_and_a_declaration_wins_over_everything() -> None:
+    stack = decide_environment(None, plan([{"Environment": "prod"}]), ())
+    dev_service = stack.for_resource([{"key": "env", "value": "dev"}], {"Environment": "prod"})
+    assert (dev_service.production, dev_service.reason) == (False, "tag env=dev")
+    assert stack.for_resource(None, {}) is stack
+    declared = decide_environment("staging", plan([{"Environment": "prod"}]), (Path("prod.tfvars"),))
+    assert declared.for_resource({"Environment": "prod"}) is declared
+    assert declared.rule == "not production: declared with --environment staging"
+    assert decide_environment("auto", plan(environment="qa"), ()).name == "development"
+
+
+def test_an_unknown_value_is_another_environment() -> None:
+    demo = EnvironmentDecision("unknown", True, "nothing").for_resource({"Stage": "demo"})
+    assert (demo.name, demo.production, demo.rule) == ("demo", False, "not production: tag Stage=demo")
+
+
+def test_a_declared_environment_must_be_one_of_three() -> None:
+    with pytest.raises(ValueError, match="choose one of production, staging, development or auto"):
+        decide_environment("moon", None, ())
+
+
+def test_the_decision_is_computed_once_per_context() -> None:
+    backend = AwsBackend(name="moto", endpoint="http://127.0.0.1:9", region="eu-west-1", account_id="123456789012")
+    context = CheckContext(backend=backend, plan=Plan(plan(environment="prod")), var_files=(Path("dev.tfvars"),))
+    first = environment_decision(context)
+    assert first.describe() == 'environment: production (variable environment = "prod")'
+    context.plan = None
+    assert environment_decision(context) is first
