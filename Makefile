@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-VERIFY_ARGS ?= terraform --var-file terraform/environments/prod.tfvars --teardown-var allow_destroy_for_tests=true
+VERIFY_ARGS ?= terraform --var-file terraform/environments/prod.tfvars --teardown-var allow_destroy_for_tests=true \
+	--prerequisites terraform/prerequisites/public-zone --app-dir app --container "api=python -m modelserve.api --host 127.0.0.1" --container "worker=python -m modelserve.worker"
 
 .PHONY: setup verify test unit integration lint clean
 
