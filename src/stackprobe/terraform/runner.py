@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -46,6 +47,9 @@ from stackprobe.terraform.workspace import Workspace
 LOG = logging.getLogger("stackprobe.terraform")
 # Commands that contact the provider's API and therefore must pass the guard first.
 TALKS_TO_AWS = {"plan", "apply", "destroy", "refresh", "import", "console"}
+READ_THE_ERROR = "read terraform's error above; the one-line command printed with it reproduces the run."
+# The provider's answer when a data source or a resource reads an object by an id the stack was given.
+_NOT_FOUND = re.compile(r"Error: reading ([^\n()]+?) \(([^)\n]+)\): couldn't find resource")
 DEFAULT_TIMEOUTS = {"init": 300.0, "plan": 900.0, "show": 300.0, "apply": 1800.0, "destroy": 1800.0}
 # Seconds terraform gets to stop gracefully after an interrupt before it is killed.
 INTERRUPT_GRACE = 90.0
@@ -80,6 +84,30 @@ class Transcript:
             if record.returncode not in (0, 2, None):
                 return _error_paragraphs(record.output)
         return ""
+
+
+def failure_remedy(detail: str, var_files: Sequence[Path]) -> str:
+    """What to do about a failed command: terraform's own error, and for an object the stack reads by an id
+    it was given but the emulator (which starts empty) does not hold, where that id comes from and how to
+    create the object first."""
+    match = _NOT_FOUND.search(detail)
+    if match is None:
+        return READ_THE_ERROR
+    kind, identifier = match.group(1).strip(), match.group(2).strip()
+    named = [
+        f"{path.name}:{number}"
+        for path in var_files
+        if path.is_file()
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+        if identifier in line
+    ]
+    where = f" ({', '.join(named)} names it)" if named else ""
+    return (
+        f"{kind} {identifier}{where} is not in the emulator, which starts empty: the stack expects it to exist "
+        "already. Create it first: a prerequisites configuration (--prerequisites DIR / ini "
+        "stackprobe_prerequisites) whose output named like the stack's variable passes the new id, or the "
+        "pytest_stackprobe_prerequisites hook; then " + READ_THE_ERROR
+    )
 
 
 def _error_paragraphs(output: str) -> str:
@@ -256,10 +284,11 @@ class TerraformRunner:
         )
         # `plan -detailed-exitcode` uses 2 for "changes present"; everything else non-zero is failure.
         if returncode != 0 and not (returncode == 2 and "-detailed-exitcode" in args):
+            detail = _error_paragraphs(output_text + error_text)[:4000]
             raise TerraformFailed(
                 f"`terraform {cmd}` failed (exit {returncode})",
-                "read terraform's error above; the one-line command printed with it reproduces the run.",
-                detail=_error_paragraphs(output_text + error_text)[:4000],
+                failure_remedy(detail, self.var_files),
+                detail=detail,
                 output=output_text + error_text,
             )
         return tftest.TerraformCommandOutput(returncode, output_text, error_text)
