@@ -143,7 +143,7 @@ def verify(
     except StackprobeError as exc:
         if report.outcome == RunOutcome.COMPLETE and (stack is None or not stack.armed):
             report.outcome = RunOutcome.NOT_RUN
-        report.errors.append(stack.failure_context(exc) if stack else str(exc))
+        report.errors.append(stack.failure_context(exc, command=report.title) if stack else str(exc))
     except KeyboardInterrupt:
         report.errors.append("Interrupted: destroying what was applied before exiting.")
         raise
@@ -216,7 +216,7 @@ def _verify_live(
             if isinstance(ending, KeptStack):
                 report.notes.append(ending.render())
         except StackprobeError as exc:
-            report.errors.append(opened.stack.failure_context(exc))
+            report.errors.append(opened.stack.failure_context(exc, command=report.title))
         finally:
             opened.run.close()
     return report

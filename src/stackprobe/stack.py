@@ -560,14 +560,16 @@ class StackUnderTest:
             raise interrupted[0]
 
     # -- reporting -----------------------------------------------------------------------------
-    def reproduce_command(self) -> str:
-        return f"stackprobe verify {self.spec.cli_arguments()}"
+    def reproduce_command(self, command: str = "verify") -> str:
+        """The stackprobe command line (`verify`, `audit`, `parity`) that runs this spec again."""
+        return f"stackprobe {command} {self.spec.cli_arguments()}"
 
-    def failure_context(self, exc: BaseException | None = None) -> str:
-        """What a user needs after a failure: the error with its remedy, the reproduce line, and, when the
-        emulator was talked to, its last requests (each piece once: terraform's diagnostics are in the error)."""
+    def failure_context(self, exc: BaseException | None = None, command: str = "verify") -> str:
+        """What a user needs after a failure: the error with its remedy, the line that reproduces it with the
+        `command` the user ran, and, when the emulator was talked to, its last requests (each piece once:
+        terraform's diagnostics are in the error)."""
         parts = [str(exc)] if isinstance(exc, StackprobeError) else []
-        parts.append(f"Reproduce: {self.reproduce_command()}")
+        parts.append(f"Reproduce: {self.reproduce_command(command)}")
         last = self.runner.transcript.commands[-1].args[0] if self.runner and self.runner.transcript.commands else ""
         if self.runner is not None:
             if self.workspace_outlives_run:

@@ -16,6 +16,8 @@ import pytest
 
 from stackprobe.errors import BackendError, TerraformFailed
 from stackprobe.inventory import TeardownReport
+from stackprobe.pipeline import verify
+from stackprobe.report.model import RunOutcome
 from stackprobe.run import Run, sigterm_as_interrupt
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.stack import state_resources
@@ -59,6 +61,15 @@ def test_invalid_hcl_reports_terraforms_parse_error(private_run: Run) -> None:
     assert "Reproduce: stackprobe verify" in context
     ending = stack.end()
     assert isinstance(ending, TeardownReport) and ending.clean and not stack.armed
+
+
+@pytest.mark.parametrize("command", ["audit", "verify"])
+def test_the_reproduce_line_names_the_command_the_user_ran(tmp_path: Path, command: str) -> None:
+    """`stackprobe audit DIR` that fails says `Reproduce: stackprobe audit DIR`, not verify."""
+    spec = _spec("invalid_hcl")
+    report = verify(spec, RunSettings(), tmp_path, title=command, checks=[])
+    assert report.outcome == RunOutcome.NOT_RUN
+    assert f"Reproduce: stackprobe {command} {spec.tf_dir}" in "\n".join(report.errors)
 
 
 def test_apply_failing_half_way_is_destroyed(private_run: Run) -> None:
