@@ -455,13 +455,7 @@ def copy_stack(target: Path, endpoint: str, *, native: bool) -> Path:
     """
     from stackprobe.terraform.workspace import HEADER, OVERRIDE_NAME, provider_override
 
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(
-        TF_DIR,
-        target,
-        ignore=shutil.ignore_patterns(".terraform", "*.tfstate", "*.tfstate.backup", "*.tfplan", "legacy"),
-    )
+    snapshot_stack(target)
     override = "".join(
         provider_override("aws", alias, endpoint, access_key="test", secret_key="test") for alias in (None, "us_east_1")
     )

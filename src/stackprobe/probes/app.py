@@ -98,6 +98,28 @@ def accepts(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+@dataclass(frozen=True)
+class ListenWait:
+    """How waiting for a stand-in to listen ended: `seconds` until its port accepted connections, or None
+    when it never did, `exited` first (the process or container ended) or within the time allowed."""
+
+    seconds: float | None
+    exited: bool
+
+
+def wait_until_listening(port: int, timeout: float, exited: Callable[[], bool], interval: float) -> ListenWait:
+    """Poll until 127.0.0.1:`port` accepts connections, `exited()` is true, or `timeout` seconds pass."""
+    started = time.monotonic()
+    deadline = started + timeout
+    while time.monotonic() < deadline:
+        if exited():
+            return ListenWait(None, exited=True)
+        if accepts(port):
+            return ListenWait(time.monotonic() - started, exited=False)
+        time.sleep(interval)
+    return ListenWait(None, exited=False)
+
+
 def group_members(pgid: int) -> list[int]:
     """The live (not zombie) processes of process group `pgid`.
 
@@ -578,27 +600,21 @@ class LocalProcess:
                 "run again (stackprobe picks a free port each time); if it recurs, stop whatever keeps taking "
                 "ports in that range.",
             )
-        started = time.monotonic()
         self.spawn()
         if self.listen_port is None:
             self.startup_seconds = 0.0
             return 0.0
-        deadline = started + self.start_timeout
-        while time.monotonic() < deadline:
-            code = self._poll()
-            if code is not None:
-                self.stop()
-                raise AppStartError(
-                    f"{self.name} stopped with {describe_exit(code)} before it listened on "
-                    f"127.0.0.1:{self.listen_port}",
-                    self.output,
-                    code,
-                )
-            if accepts(self.listen_port):
-                self.startup_seconds = time.monotonic() - started
-                return self.startup_seconds
-            time.sleep(0.05)
+        waited = wait_until_listening(self.listen_port, self.start_timeout, lambda: self._poll() is not None, 0.05)
+        if waited.seconds is not None:
+            self.startup_seconds = waited.seconds
+            return waited.seconds
         code = self.stop()
+        if waited.exited:
+            raise AppStartError(
+                f"{self.name} stopped with {describe_exit(code)} before it listened on 127.0.0.1:{self.listen_port}",
+                self.output,
+                code,
+            )
         raise AppStartError(
             f"{self.name} did not listen on 127.0.0.1:{self.listen_port} (PORT) within {self.start_timeout:.0f} s, "
             f"so stackprobe stopped it ({describe_exit(code)}); does COMMAND listen on $PORT or {{port}}?",

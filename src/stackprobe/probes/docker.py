@@ -18,7 +18,6 @@ checks report themselves skipped with it (NotExercisable), never passed.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -31,6 +30,7 @@ from stackprobe.probes.app import (
     PortTaken,
     accepts,
     describe_exit,
+    wait_until_listening,
 )
 from stackprobe.probes.health import ContainerCheckResult, run_container_check
 
@@ -173,29 +173,23 @@ class DockerRun:
                 f"127.0.0.1:{self.listen_port}, the port container {self.name} was to listen on, is already taken",
                 "run again (stackprobe picks a free port each time).",
             )
+        # Waited for from the container's start: pulling the image is not the app's start-up time.
         self.spawn()
-        # Counted from the container's start: pulling the image is not the app's start-up time.
-        started = time.monotonic()
         if self.listen_port is None:
             self.startup_seconds = 0.0
             return 0.0
-        deadline = started + self.start_timeout
-        while time.monotonic() < deadline:
-            wrapped = self._container.get_wrapped_container()
-            wrapped.reload()
-            if wrapped.status in ("exited", "dead"):
-                code = self.stop()
-                raise AppStartError(
-                    f"{self.name} ({self.spec.image}) stopped with {describe_exit(code)} before it listened on "
-                    f"127.0.0.1:{self.listen_port}",
-                    self._logs,
-                    code,
-                )
-            if accepts(self.listen_port):
-                self.startup_seconds = time.monotonic() - started
-                return self.startup_seconds
-            time.sleep(0.2)
+        waited = wait_until_listening(self.listen_port, self.start_timeout, self._exited, 0.2)
+        if waited.seconds is not None:
+            self.startup_seconds = waited.seconds
+            return waited.seconds
         code = self.stop()
+        if waited.exited:
+            raise AppStartError(
+                f"{self.name} ({self.spec.image}) stopped with {describe_exit(code)} before it listened on "
+                f"127.0.0.1:{self.listen_port}",
+                self._logs,
+                code,
+            )
         raise AppStartError(
             f"{self.name} ({self.spec.image}) did not listen on 127.0.0.1:{self.listen_port} (PORT) within "
             f"{self.start_timeout:.0f} s, so stackprobe stopped it ({describe_exit(code)}); does the image listen "
@@ -203,6 +197,11 @@ class DockerRun:
             self._logs,
             code,
         )
+
+    def _exited(self) -> bool:
+        wrapped = self._container.get_wrapped_container()
+        wrapped.reload()
+        return wrapped.status in ("exited", "dead")
 
     def wait(self, timeout: float) -> int:
         code, _ = within(timeout, lambda: (int(self._container.wait()), b""))

@@ -26,12 +26,14 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.probes.app import (
     AppStartError,
     ContainerCommandError,
+    ListenWait,
     LocalProcess,
     PortTaken,
     TaskLaunch,
     free_port,
     group_members,
     resolve_secret,
+    wait_until_listening,
 )
 from stackprobe.probes.containers import ContainerCommand, ContainerConfigError
 from stackprobe.probes.contract import CONTRACT_FILE, ContractError, HealthCheckContract, ProbeContract, fill
@@ -481,3 +483,17 @@ def test_a_malformed_contract_names_the_file_and_the_key(tmp_path: Path, text: s
         ProbeContract.load(tmp_path)
     assert str(tmp_path / CONTRACT_FILE) in str(caught.value)
     assert message in str(caught.value)
+
+
+def test_waiting_for_a_listener_tells_listening_exited_and_timed_out_apart() -> None:
+    """What both stand-ins (a local COMMAND, a docker:IMAGE) wait on, without starting either."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        listening = wait_until_listening(port, 5.0, lambda: False, 0.01)
+        assert listening.seconds is not None and not listening.exited
+        # An ended process wins over a port something else answers on: it is not the stand-in listening.
+        assert wait_until_listening(port, 5.0, lambda: True, 0.01) == ListenWait(None, exited=True)
+    silent = free_port()
+    assert wait_until_listening(silent, 0.3, lambda: False, 0.01) == ListenWait(None, exited=False)
