@@ -5,18 +5,32 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The exact versions, with hashes, that setup and CI install (pyproject.toml keeps ranges, for users):
+# `make lock` refreshes both files from pyproject.toml.
+LOCK       := requirements/dev.lock
+FLOOR_LOCK := requirements/moto-floor.lock
+UV_COMPILE  = $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
 VERIFY_ARGS ?= terraform --var-file terraform/environments/prod.tfvars --teardown-var allow_destroy_for_tests=true \
 	--prerequisites terraform/prerequisites/public-zone --app-dir app --container "api=python -m modelserve.api --host 127.0.0.1" --container "worker=python -m modelserve.worker"
 
-.PHONY: setup verify test unit integration lint clean
+.PHONY: setup lock verify test test-latest unit integration lint clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Installs from the lock only (--require-hashes: nothing unpinned, nothing altered in transit), then stackprobe
+# itself without its dependencies, then the supported range's lowest moto beside the venv's own (the canaries
+# show each patch a newer moto made obsolete still mends it).
+$(STAMP): pyproject.toml $(LOCK) $(FLOOR_LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	rm -rf $(VENV)/moto-floor
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps --target $(VENV)/moto-floor -r $(FLOOR_LOCK)
 	touch $(STAMP)
+
+lock: setup
+	$(UV_COMPILE) --upgrade pyproject.toml requirements/build.in --extra dev -o $(LOCK)
+	$(UV_COMPILE) --no-deps requirements/moto-floor.in -o $(FLOOR_LOCK)
 
 verify: setup
 	$(BIN)/stackprobe verify $(VERIFY_ARGS)
@@ -26,6 +40,20 @@ verify: setup
 PYTEST_WORKERS ?= 4
 test: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
+
+# Upstream drift, apart from everyone's build: the newest versions pyproject.toml's ranges allow (moto, boto3 and
+# botocore, pytest, ...; the provider mirror holds one AWS provider, 5.100.0), in a venv of their own, running
+# the moto canaries and the reference stack. The scheduled workflow .github/workflows/upstream.yml runs this.
+LATEST       := .venv-latest
+LATEST_TESTS ?= tests/harness/test_compat_canaries.py tests/harness/test_compat_framework.py tests/integration/test_reference_stack.py
+test-latest:
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev]'
+	$(LATEST)/bin/python -m pip install --quiet --require-hashes --no-deps --target $(LATEST)/moto-floor -r $(FLOOR_LOCK)
+	$(LATEST)/bin/python -m pip list --format=freeze | grep -iE '^(moto|boto3|botocore|pytest|tftest)=='
+	$(LATEST)/bin/stackprobe compat
+	$(LATEST)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup -p no:cacheprovider $(LATEST_TESTS)
 
 unit: setup
 	$(BIN)/pytest -m unit
@@ -37,4 +65,4 @@ lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache

@@ -40,17 +40,19 @@ _FAILED_RESOURCE = re.compile(r"^with (\S+),$", re.MULTILINE)
 
 def emulator_limitations(plan: Plan | None) -> list[str]:
     """Known emulator gaps that touch resource types in this plan (patched ones say so)."""
-    from stackprobe.backends.compat import KNOWN_GAPS, PATCHES, applied_patches
+    from stackprobe.backends.compat import KNOWN_GAPS, PATCHES, applied_patches, moto_version
 
     if plan is None:
         return []
     types = plan.types()
     applied = {p.name for p in applied_patches()}
+    installed = moto_version()
     lines = []
-    for patch in PATCHES:
+    # A gap moto fixed upstream (the patch does not apply to this moto) is no limitation of this run.
+    for patch in (p for p in PATCHES if p.applies_to(installed)):
         hit = sorted(types & set(patch.resource_types))
         if hit:
-            state = "patched by stackprobe" if patch.name in applied else "NOT patched for this moto version"
+            state = "patched by stackprobe" if patch.name in applied else "NOT patched in this run"
             lines.append(f"{', '.join(hit)}: {patch.gap} ({state}: {patch.name})")
     for gap in KNOWN_GAPS:
         hit = sorted(types & set(gap.resource_types))

@@ -6,15 +6,18 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import re
 import subprocess
 import sys
 import tomllib
 from collections.abc import Callable, Iterator
+from dataclasses import replace as replace_field
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from stackprobe.backends import compat
 from stackprobe.backends.compat import SUPPORTED_MOTO, GapKind, KnownGap, MotoPatch, apply_patches, moto_version
@@ -88,11 +91,55 @@ def test_patch_outside_its_moto_range_is_not_applied(fresh_layer: list[str]) -> 
     assert not compat.PATCHES[1].applies_to(moto_version())
 
 
-def test_every_registered_patch_covers_the_installed_moto() -> None:
+def test_every_registered_patch_covers_the_installed_moto_unless_moto_fixed_its_gap() -> None:
     assert compat.PATCHES, "the registry lists no patch"
-    uncovered = [p.name for p in compat.PATCHES if not p.applies_to(moto_version())]
+    installed = Version(moto_version())
+    uncovered = [
+        p.name
+        for p in compat.PATCHES
+        if not p.applies_to(str(installed)) and (p.fixed_in is None or installed < Version(p.fixed_in))
+    ]
     assert uncovered == []
     assert len({p.name for p in compat.PATCHES}) == len(compat.PATCHES)
+
+
+def test_a_patch_fixed_upstream_mends_only_the_releases_before_the_fix() -> None:
+    patch = replace_field(_fake("fixed", SUPPORTED_MOTO, lambda: None), fixed_in="5.2.6")
+
+    assert patch.applies_to("5.2.5")
+    assert not patch.applies_to("5.2.6") and not patch.applies_to("5.2.9")
+    assert patch.mends_text() == ">=5.2.5,<5.2.6"
+    assert patch.status("5.2.5").startswith("active: moto 5.2.5 has the gap")
+    assert patch.status("5.2.7") == "inactive: moto fixed the gap upstream in 5.2.6 (the patch mends >=5.2.5,<5.2.6)"
+    assert patch.status("5.3.0").startswith("inactive: moto 5.3.0 is outside the versions the patch was written for")
+
+
+def test_stackprobe_compat_lists_active_and_inactive_patches_for_the_installed_moto(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from stackprobe.cli import main
+
+    assert main(["compat"]) == 0
+    printed = capsys.readouterr().out
+    installed = moto_version()
+
+    assert printed.startswith(f"moto {installed} installed (supported: {SUPPORTED_MOTO}")
+    for patch in compat.PATCHES:
+        assert f"patch {patch.name} [{patch.kind.value}] {patch.status(installed)}" in printed
+    active = sum(p.applies_to(installed) for p in compat.PATCHES)
+    assert f"{active} of {len(compat.PATCHES)} patches active" in printed
+
+
+def test_the_checked_moto_is_the_one_the_lock_installs() -> None:
+    """CHECKED_MOTO tells users which moto the canaries last ran on: the lock's, since `make test` runs them."""
+    lock = (REPO / "requirements" / "dev.lock").read_text()
+    locked = re.search(r"^moto==(\S+)", lock, re.MULTILINE)
+
+    assert locked is not None, "requirements/dev.lock pins no moto"
+    assert locked.group(1) == compat_base.CHECKED_MOTO, (
+        f"requirements/dev.lock installs moto {locked.group(1)}, CHECKED_MOTO says {compat_base.CHECKED_MOTO}: once "
+        "the canaries pass on the locked moto, set CHECKED_MOTO to it (src/stackprobe/backends/compat/base.py)"
+    )
 
 
 def test_the_supported_moto_range_is_the_one_pyproject_pins() -> None:
@@ -143,13 +190,13 @@ def _moto_namespaces() -> dict[str, dict[str, object]]:
 
 
 def test_reapplying_every_patch_changes_nothing() -> None:
-    apply_patches()
+    active = apply_patches()
     before = _moto_namespaces()
-    installers = {p.install.__module__ for p in compat.PATCHES}
+    installers = {p.install.__module__ for p in active}
     seen = {_defined_in(value) for space in before.values() for value in space.values()}
     assert installers <= seen, f"the snapshot misses what these patches installed: {sorted(installers - seen)}"
 
-    for patch in compat.PATCHES:
+    for patch in active:
         patch.apply()
 
     after = _moto_namespaces()

@@ -13,7 +13,12 @@ from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
 # The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
-COVERS = ("kms-rotation-period", "ec2-sg-rule-descriptions", "cloudfront-absent-settings")
+COVERS = (
+    "kms-rotation-period",
+    "ec2-sg-rule-descriptions",
+    "cloudfront-absent-settings",
+    "cloudfront-origin-access-control",
+)
 
 
 @pytest.fixture(scope="module")

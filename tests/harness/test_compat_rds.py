@@ -13,7 +13,12 @@ from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
 # The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
-COVERS = ("rds-instance-identity", "rds-parameter-source", "rds-performance-insights")
+COVERS = (
+    "rds-instance-identity",
+    "rds-parameter-source",
+    "rds-performance-insights",
+    "rds-performance-insights-create",
+)
 
 _names = (f"compat-db-{n}" for n in itertools.count())
 

@@ -31,7 +31,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
 INFRA_PR = WORKFLOWS_DIR / "infra-pr.yml"
 DEPLOY = WORKFLOWS_DIR / "deploy.yml"
-WORKFLOW_FILES = (INFRA_PR, DEPLOY)
+UPSTREAM = WORKFLOWS_DIR / "upstream.yml"
+WORKFLOW_FILES = (INFRA_PR, DEPLOY, UPSTREAM)
 ACTION = REPO_ROOT / "action.yml"
 EXAMPLE = REPO_ROOT / "examples" / "github" / "stackprobe.yml"
 CI_DOC = REPO_ROOT / "docs" / "ci.md"
@@ -253,6 +254,32 @@ def ci_test_job_problems(workflow: Workflow) -> list[str]:
     return problems
 
 
+def locked_install_problems(workflow: Workflow) -> list[str]:
+    """Jobs that run pytest install what requirements/dev.lock pins (hashes required), as `make setup` does."""
+    problems = []
+    for job_id, job in jobs(workflow).items():
+        script = scripts(job)
+        if "pytest" not in script:
+            continue
+        if "--require-hashes" not in script or "requirements/dev.lock" not in script:
+            problems.append(f"job {job_id} runs pytest without installing requirements/dev.lock (--require-hashes)")
+    return problems
+
+
+def upstream_problems(workflow: Workflow) -> list[str]:
+    """The newest versions are tested on a schedule, through `make test-latest`, and a failure opens an issue."""
+    problems = []
+    triggers = workflow.get("on") or {}
+    if not (isinstance(triggers, dict) and triggers.get("schedule")):
+        problems.append("upstream drift is not tested on a schedule")
+    latest = job_running(workflow, "make test-latest")
+    if latest is None:
+        problems.append("no job runs `make test-latest`")
+    elif "gh issue create" not in scripts(latest[1]):
+        problems.append(f"job {latest[0]}: a failure opens no issue")
+    return problems
+
+
 def localstack_problems(workflow: Workflow) -> list[str]:
     found = job_running(workflow, "--stackprobe-backend=localstack")
     if found is None:
@@ -397,6 +424,16 @@ def _no_timeout(wf: Workflow) -> None:
     next(iter(jobs(wf).values())).pop("timeout-minutes")
 
 
+def _unlocked_install(wf: Workflow) -> None:
+    for _, step in all_steps(wf):
+        if "requirements/dev.lock" in str(step.get("run", "")):
+            step["run"] = "python -m pip install -e '.[dev]'"
+
+
+def _unscheduled(wf: Workflow) -> None:
+    wf["on"] = {"workflow_dispatch": None}
+
+
 def _inject_input(action: Workflow) -> None:
     step = _first(action, lambda s: "run" in s)
     step["run"] = 'echo "${{ inputs.directory }}"\n' + step["run"]
@@ -504,6 +541,14 @@ PROPERTIES: list[tuple[str, Path, Checker, Callable[[Workflow], None]]] = [
     ("deploy permissions", DEPLOY, hardening_problems, _write_all),
     ("deploy timeouts", DEPLOY, hardening_problems, _no_timeout),
     ("infra-pr verifies through the action", INFRA_PR, own_action_problems, _verify_without_action),
+    ("infra-pr installs the lock", INFRA_PR, locked_install_problems, _unlocked_install),
+    ("upstream scheduled", UPSTREAM, upstream_problems, _unscheduled),
+    ("upstream pinned", UPSTREAM, unpinned_actions, _unpin),
+    ("upstream checkout", UPSTREAM, hardening_problems, _persist_credentials),
+    ("upstream injection", UPSTREAM, hardening_problems, _inject_event),
+    ("upstream permissions", UPSTREAM, hardening_problems, _write_all),
+    ("upstream timeouts", UPSTREAM, hardening_problems, _no_timeout),
+    ("upstream concurrency", UPSTREAM, concurrency_problems, _no_concurrency),
     ("action pinned", ACTION, unpinned_actions, _unpin),
     ("action injection", ACTION, action_problems, _inject_input),
     ("action refuses unknown inputs", ACTION, input_check_problems, _undeclare_input),

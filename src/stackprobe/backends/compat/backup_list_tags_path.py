@@ -66,4 +66,6 @@ PATCH = MotoPatch(
     fix="Takes the ARN from everything after /tags/, with or without a trailing slash.",
     install=_apply,
     canary=reproduce,
+    # moto 5.2.6 stores and reads back what the canary checks (seen by the canary on 5.2.6).
+    fixed_in="5.2.6",
 )

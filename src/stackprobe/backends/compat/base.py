@@ -30,8 +30,13 @@ from stackprobe.errors import MotoShapeChanged
 
 # The moto releases the patches, known drift and gaps were written and checked against; pyproject.toml
 # pins moto[server] to the same range (tests/harness/test_compat_framework.py compares the two). A record
-# that holds for a narrower range says so itself, with a comment why.
+# that holds for a narrower range says so itself, with a comment why; a gap moto fixed upstream names the
+# release (`fixed_in`), and its patch stays off from that release on.
 SUPPORTED_MOTO = ">=5.2.5,<5.3"
+# The newest moto the canaries were run against: the one requirements/dev.lock installs for CI (a test
+# keeps the two equal). A newer moto inside the supported range gets every patch its record says it
+# needs, and `stackprobe compat` says that nobody has run the canaries on it yet.
+CHECKED_MOTO = "5.2.6"
 
 # Names of the patches installed in this process: patches change moto's classes, which are process-wide.
 _INSTALLED: set[str] = set()
@@ -103,7 +108,8 @@ class MotoPatch:
     runs in-process); `apply` runs it at most once per process, so a patch wraps moto's original
     method, never its own earlier wrapper. `resource_types` are the Terraform types that hang, drift or
     lie without it. `canary` reproduces the gap through the API (see `Canary`), so that a moto release
-    that fixes the gap upstream is noticed.
+    that fixes the gap upstream is noticed; that release is then recorded as `fixed_in`, and the patch
+    applies only to the versions before it (`mends`).
     """
 
     name: str
@@ -114,6 +120,21 @@ class MotoPatch:
     install: Callable[[], None] = field(compare=False, repr=False)
     canary: Canary = field(compare=False, repr=False)
     moto_versions: str = SUPPORTED_MOTO
+    # The first moto release whose canary no longer shows the gap (None: every version in range has it).
+    fixed_in: str | None = None
+
+    @property
+    def mends(self) -> SpecifierSet:
+        """The moto versions that have the gap, so the patch applies to them and to no other."""
+        written_for = SpecifierSet(self.moto_versions)
+        if self.fixed_in is None:
+            return written_for
+        # The fix is the new upper bound: upper bounds at or above it say nothing more.
+        fixed = Version(self.fixed_in)
+        kept = [
+            str(spec) for spec in written_for if not (spec.operator in ("<", "<=") and Version(spec.version) >= fixed)
+        ]
+        return SpecifierSet(",".join([*kept, f"<{self.fixed_in}"]))
 
     def apply(self) -> None:
         """Install the patch unless this process already has it (idempotent, thread-safe).
@@ -130,7 +151,25 @@ class MotoPatch:
             _INSTALLED.add(self.name)
 
     def applies_to(self, moto_version: str) -> bool:
-        return Version(moto_version) in SpecifierSet(self.moto_versions)
+        return Version(moto_version) in self.mends
+
+    def status(self, moto_version: str) -> str:
+        """Whether the patch is active on `moto_version`, and why (what `stackprobe compat` prints)."""
+        installed = Version(moto_version)
+        if self.applies_to(moto_version):
+            return f"active: moto {moto_version} has the gap (the patch mends {self.mends_text()})"
+        if (
+            self.fixed_in is not None
+            and installed >= Version(self.fixed_in)
+            and installed in SpecifierSet(self.moto_versions)
+        ):
+            return f"inactive: moto fixed the gap upstream in {self.fixed_in} (the patch mends {self.mends_text()})"
+        return f"inactive: moto {moto_version} is outside the versions the patch was written for ({self.moto_versions})"
+
+    def mends_text(self) -> str:
+        # Lower bounds first, as people write a range (SpecifierSet's own str sorts "<" before ">=").
+        ordered = sorted(self.mends, key=lambda spec: (not spec.operator.startswith(">"), str(spec)))
+        return ",".join(str(spec) for spec in ordered)
 
     def _shape_changed(self, missing: str) -> MotoShapeChanged:
         installed = moto_version()

@@ -10,9 +10,10 @@ reads both back as configuration:
   (moto's default when the element is absent); AWS says false, and the provider plans to unset it.
 - A cache behaviour that uses a cache policy (no legacy `ForwardedValues`) gets a default
   `ForwardedValues` block, which the provider reads back as a `forwarded_values` block to remove.
-- An origin's `OriginAccessControlId` is not stored, so it reads back empty and the provider plans to
-  set it again (an S3 origin behind origin access control, the way AWS recommends).
 All drift on every plan. AWS omits the elements it was not given and returns the ones it was.
+
+moto before 5.2.6 also dropped an origin's `OriginAccessControlId`: that gap has its own record
+(`ORIGIN_ACCESS_CONTROL`, fixed upstream in 5.2.6), so it stays off on the releases that store it.
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ from stackprobe.backends.compat.base import GapKind, MotoEndpoint, MotoPatch, Sy
 
 
 def _apply() -> None:
-    from moto.cloudfront.models import DefaultCacheBehaviour, Origin, ViewerCertificate
+    from moto.cloudfront.models import DefaultCacheBehaviour, ViewerCertificate
 
     original_certificate_init = ViewerCertificate.__init__
     original_behaviour_init = DefaultCacheBehaviour.__init__
-    original_origin_init = Origin.__init__
 
     def certificate_init(self: Any, config: dict[str, Any]) -> None:
         original_certificate_init(self, config)
@@ -44,14 +44,21 @@ def _apply() -> None:
         if not had_forwarded_values:
             self.forwarded_values = None
 
+    replace(ViewerCertificate, "__init__", certificate_init)
+    # CacheBehaviour calls this through super(), so ordered cache behaviours are covered too.
+    replace(DefaultCacheBehaviour, "__init__", behaviour_init)
+
+
+def _apply_origin_access_control() -> None:
+    from moto.cloudfront.models import Origin
+
+    original_origin_init = Origin.__init__
+
     def origin_init(self: Any, origin: dict[str, Any]) -> None:
         original_origin_init(self, origin)
         self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
 
-    replace(ViewerCertificate, "__init__", certificate_init)
     replace(Origin, "__init__", origin_init)
-    # CacheBehaviour calls this through super(), so ordered cache behaviours are covered too.
-    replace(DefaultCacheBehaviour, "__init__", behaviour_init)
 
 
 def _distribution_config(reference: str, viewer_certificate: dict[str, Any], origin: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +76,7 @@ def _distribution_config(reference: str, viewer_certificate: dict[str, Any], ori
     }
 
 
-def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+def _read_back(moto: MotoEndpoint) -> dict[str, dict[str, Any]]:
     """Two distributions (CloudFront's default certificate; an ACM certificate and an S3 origin behind
     origin access control), both with a cache-policy behaviour, read back with GetDistribution."""
     cloudfront = moto.client("cloudfront")
@@ -97,14 +104,19 @@ def reproduce(moto: MotoEndpoint) -> list[Symptom]:
             "canary-acm", {"ACMCertificateArn": acm, "SSLSupportMethod": "sni-only"}, s3_origin
         ),
     }
-    read = {}
+    read: dict[str, dict[str, Any]] = {"control": {"Id": control}}
     for key, config in configs.items():
         created = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
         read[key] = cloudfront.get_distribution(Id=created)["Distribution"]["DistributionConfig"]
+    return read
+
+
+def reproduce(moto: MotoEndpoint) -> list[Symptom]:
+    """The certificate elements and the cache behaviour of both distributions, as read back."""
+    read = _read_back(moto)
     default_certificate = read["default"]["ViewerCertificate"]
     acm_certificate = read["acm"]["ViewerCertificate"]
     behaviour = read["default"]["DefaultCacheBehavior"]
-    origin = read["acm"]["Origins"]["Items"][0]
     return [
         Symptom(
             "the default certificate reads back with ACM/IAM certificate elements",
@@ -121,11 +133,20 @@ def reproduce(moto: MotoEndpoint) -> list[Symptom]:
             "ForwardedValues" in behaviour,
             f"ForwardedValues={behaviour.get('ForwardedValues')!r}",
         ),
+    ]
+
+
+def reproduce_origin_access_control(moto: MotoEndpoint) -> list[Symptom]:
+    """The S3 origin's origin access control id, as read back."""
+    read = _read_back(moto)
+    control = read["control"]["Id"]
+    origin = read["acm"]["Origins"]["Items"][0]
+    return [
         Symptom(
             "an origin's OriginAccessControlId is not stored",
             origin.get("OriginAccessControlId") != control,
             f"OriginAccessControlId={origin.get('OriginAccessControlId')!r}",
-        ),
+        )
     ]
 
 
@@ -135,10 +156,23 @@ PATCH = MotoPatch(
     resource_types=("aws_cloudfront_distribution",),
     gap="Absent ACM/IAM certificate ids come back as empty elements (ssl_support_method reads 'sni-only' "
     "on the default certificate), a distribution with its own certificate reads CloudFrontDefaultCertificate=true, "
-    "cache behaviours using a cache policy come back with a default ForwardedValues block, and an origin's "
-    "OriginAccessControlId is dropped; all drift on every plan.",
-    fix="Leaves the certificate ids and ForwardedValues out when they were not given, reports the default "
-    "certificate off when one of the distribution's own is set, and keeps the origin access control id, as AWS does.",
+    "and cache behaviours using a cache policy come back with a default ForwardedValues block; all drift on every "
+    "plan.",
+    fix="Leaves the certificate ids and ForwardedValues out when they were not given, and reports the default "
+    "certificate off when one of the distribution's own is set, as AWS does.",
     install=_apply,
     canary=reproduce,
+)
+
+ORIGIN_ACCESS_CONTROL = MotoPatch(
+    name="cloudfront-origin-access-control",
+    kind=GapKind.DRIFT,
+    resource_types=("aws_cloudfront_distribution",),
+    gap="An origin's OriginAccessControlId is dropped, so an S3 origin behind origin access control (the way AWS "
+    "recommends) reads back without it and drifts on every plan.",
+    fix="Keeps the origin access control id the origin was given.",
+    install=_apply_origin_access_control,
+    canary=reproduce_origin_access_control,
+    # moto 5.2.6 stores the id (seen by the canary on 5.2.6).
+    fixed_in="5.2.6",
 )
