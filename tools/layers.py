@@ -63,6 +63,44 @@ def imports() -> dict[str, set[str]]:
     return graph
 
 
+def modules() -> dict[str, Path]:
+    """Every module of the package by dotted name (a package is its __init__)."""
+    found: dict[str, Path] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Module -> the stackprobe modules it imports, lazy and type-only imports included.
+
+    `from stackprobe.probes import docker` imports the module `stackprobe.probes.docker`; `from stackprobe.probes.app
+    import run` imports `stackprobe.probes.app`. A package's __init__ imported on the way to its modules is not an
+    edge: only what is named is.
+    """
+    known = modules()
+    graph: dict[str, set[str]] = {name: set() for name in known}
+    for name, path in known.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                for alias in node.names:
+                    candidate = f"{base}.{alias.name}"
+                    targets.append(candidate if candidate in known else base)
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            graph[name].update(t for t in targets if t in known and t != name)
+    return graph
+
+
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Every import cycle between units, each as the path that closes it."""
     found: list[list[str]] = []

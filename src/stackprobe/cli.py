@@ -30,16 +30,15 @@ from pathlib import Path
 
 from stackprobe.checks.base import Severity
 from stackprobe.errors import StackprobeError
+from stackprobe.lifecycle.run import sigterm_as_interrupt
 from stackprobe.report.model import RunOutcome, RunReport
 from stackprobe.report.render import render
-from stackprobe.run import sigterm_as_interrupt
-from stackprobe.settings import CheckSettings, Lifetime, RunSettings, StackSpec, default_cache_dir
+from stackprobe.settings import Settings, StackSpec, add_arguments, from_namespace
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_NOT_RUN = 2
 EXIT_INTERRUPTED = 130
-REPORT_FORMATS = ("text", "md", "json", "junit", "sarif")
 OUTPUT_SUFFIXES = {".md": "md", ".json": "json", ".xml": "junit", ".sarif": "sarif"}
 PROGRESS_MARKERS = (
     "Creating...",
@@ -54,268 +53,37 @@ PROGRESS_MARKERS = (
 
 
 # -- arguments -------------------------------------------------------------------------------------
-def _add_stack_arguments(parser: argparse.ArgumentParser, *, optional_dir: bool = False) -> None:
-    if optional_dir:
-        parser.add_argument("tf_dir", type=Path, nargs="?", default=None, help="Terraform root module directory")
-    else:
-        parser.add_argument("tf_dir", type=Path, help="Terraform root module directory")
-    parser.add_argument(
-        "--var-file", action="append", default=[], type=Path, metavar="FILE", help="a .tfvars file (repeatable)"
-    )
-    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="a -var (repeatable)")
-    parser.add_argument(
-        "--teardown-var",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a -var applied only just before destroy, e.g. a test-only switch that lifts "
-        "deletion protection (repeatable)",
-    )
-    parser.add_argument(
-        "--prerequisites",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="a configuration applied first, on the same emulator, holding what DIR expects to exist already "
-        "(a VPC, a certificate, a zone); its outputs become DIR's variables of the same name",
-    )
-
-
-def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--terraform", default=None, metavar="BINARY", help="terraform or tofu binary")
-    parser.add_argument("--provider-mirror", default=None, metavar="DIR", help="provider filesystem mirror")
-    parser.add_argument("--moto-port", type=int, default=0, help="moto port (default: a free port)")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="apply/destroy timeout in seconds")
-    parser.add_argument(
-        "--plan-cache",
-        choices=("on", "off"),
-        default="on",
-        help="keep pre-apply plans by digest in the user cache, shared with other processes and later runs, "
-        "and read one from there when only its JSON is needed (default: on)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-
-
-def _add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=REPORT_FORMATS, default="text", help="report format on stdout")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="also write the report to FILE; the format follows the suffix (.md, .json, .xml, .sarif); repeatable",
-    )
-
-
-def _add_selection_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--check",
-        action="append",
-        default=[],
-        metavar="ID",
-        help="run only these checks (ids or patterns such as 's3.*'; repeatable, or comma-separated)",
-    )
-    parser.add_argument(
-        "--skip-check",
-        action="append",
-        default=[],
-        metavar="ID",
-        help="do not run these checks (ids or patterns; repeatable, or comma-separated). Skipping "
-        "lifecycle.idempotent skips the second plan; skipping lifecycle.clean-teardown skips the destroy when "
-        "the emulator is the run's own embedded moto (it is discarded with everything in it)",
-    )
-
-
-def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--container",
-        action="append",
-        default=[],
-        metavar="NAME=COMMAND",
-        help="how to run the task definitions' container NAME locally for the live probes: a command (run from "
-        "--app-dir, with the container's environment and PORT set to a free port; {port} is replaced by it), or "
-        "docker:IMAGE (needs a Docker engine); repeatable",
-    )
-    parser.add_argument(
-        "--app-dir", type=Path, default=None, metavar="DIR", help="where --container commands run (default: DIR)"
-    )
-    parser.add_argument(
-        "--environment",
-        choices=("production", "staging", "development", "auto"),
-        default="auto",
-        help="judge the stack as this environment (default auto: from environment tags, then variables and var "
-        "files; production rules when nothing says)",
-    )
-
-
-def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--backend",
-        choices=("moto", "localstack"),
-        default="moto",
-        help="moto (embedded, the default) or localstack (a running one at --endpoint / $AWS_ENDPOINT_URL, a "
-        "container, or the open-source runtime started here); on LocalStack, a plan that needs services it "
-        "does not serve is kept as its result and applied on the embedded moto, as the report says",
-    )
-    parser.add_argument("--endpoint", default=None, metavar="URL", help="a running LocalStack on loopback")
-
-
-def _add_ttl_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--ttl",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="a live session's emulator stops itself after this long without a request (default: 8 hours; 0: never)",
-    )
+VERB_HELP = {
+    "verify": "verify a configuration end to end",
+    "audit": "audit any configuration",
+    "up": "apply a configuration to a detached emulator and leave both running",
+    "status": "list the live sessions",
+    "down": "destroy a live session's stack and stop its emulator",
+    "mutate": "plant every catalogued defect; each must be killed by a check",
+    "parity": "the same checks on embedded moto and on LocalStack; disagreements are emulator findings",
+    "compat": "print the moto compatibility table",
+    "serve": "run the patched moto until interrupted",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every verb's options, generated from the one settings table (stackprobe.settings.SETTINGS)."""
     parser = argparse.ArgumentParser(
         prog="stackprobe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("verify", "verify a configuration end to end"), ("audit", "audit any configuration")):
-        command = sub.add_parser(name, help=text)
-        _add_stack_arguments(command)
-        _add_report_arguments(command)
-        _add_check_arguments(command)
-        _add_selection_arguments(command)
-        _add_backend_arguments(command)
-        _add_run_arguments(command)
-        lifetime = command.add_mutually_exclusive_group()
-        lifetime.add_argument(
-            "--keep-stack",
-            action="store_true",
-            help="leave the stack running at the end, in a new live session (see `status` and `down`)",
-        )
-        lifetime.add_argument(
-            "--reuse",
-            action="store_true",
-            help="attach to the stack's live session (or start one) and leave it running; an unchanged "
-            "configuration runs no terraform, a changed one an incremental apply",
-        )
-        _add_ttl_argument(command)
-    audit = sub.choices["audit"]
-    audit.add_argument("--fail-on", default="high", help="lowest severity that fails the run (default: high)")
-    audit.add_argument(
-        "--improvements",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="also write an IMPROVEMENTS report (Markdown) generated from the findings",
-    )
-    up = sub.add_parser("up", help="apply a configuration to a detached emulator and leave both running")
-    _add_stack_arguments(up)
-    _add_check_arguments(up)
-    _add_backend_arguments(up)
-    _add_run_arguments(up)
-    _add_ttl_argument(up)
-    status = sub.add_parser("status", help="list the live sessions")
-    status.add_argument("tf_dir", type=Path, nargs="?", default=None, help="only the sessions of this directory")
-    status.add_argument("--json", action="store_true", help="as JSON")
-    down = sub.add_parser("down", help="destroy a live session's stack and stop its emulator")
-    _add_stack_arguments(down, optional_dir=True)
-    _add_run_arguments(down)
-    down.add_argument(
-        "--force", action="store_true", help="forget a session whose emulator is gone (stops it if it still runs)"
-    )
-    mutate = sub.add_parser("mutate", help="plant every catalogued defect; each must be killed by a check")
-    _add_stack_arguments(mutate)
-    _add_check_arguments(mutate)
-    _add_run_arguments(mutate)
-    mutate.add_argument("--catalogue", type=Path, default=None, help="mutant catalogue (default: DIR/mutants.yaml)")
-    mutate.add_argument("--only", action="append", default=[], metavar="ID", help="run only these mutants")
-    mutate.add_argument(
-        "--isolated",
-        action="store_true",
-        help="one apply per mutant instead of batches (slow; proves batching changes nothing)",
-    )
-    parity = sub.add_parser(
-        "parity", help="the same checks on embedded moto and on LocalStack; disagreements are emulator findings"
-    )
-    _add_stack_arguments(parity)
-    _add_check_arguments(parity)
-    _add_run_arguments(parity)
-    parity.add_argument("--endpoint", default=None, metavar="URL", help="a running LocalStack on loopback")
-    parity.add_argument("--format", choices=("text", "md", "json"), default="text", help="table format on stdout")
-    parity.add_argument(
-        "--output",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="also write the table to FILE; the format follows the suffix (.md, .json); repeatable",
-    )
-    compat = sub.add_parser("compat", help="print the moto compatibility table")
-    compat.add_argument("--markdown", action="store_true", help="as the Markdown committed in docs/backends.md")
-    compat.add_argument("--terraform-dir", default="terraform", help="configurations whose services to list")
-    serve = sub.add_parser("serve", help="run the patched moto until interrupted")
-    serve.add_argument("--port", type=int, default=0)
-    serve.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
-    serve.add_argument("--region", default="eu-west-1")
-    serve.add_argument("--ready-file", type=Path, default=None, help="write the endpoint and token here when ready")
-    serve.add_argument("--idle-ttl", type=float, default=0.0, help="exit after this many idle seconds (0: never)")
+    for verb, text in VERB_HELP.items():
+        add_arguments(sub.add_parser(verb, help=text), verb, optional_dir=verb in ("down", "status"))
     return parser
 
 
-# -- resolving arguments ---------------------------------------------------------------------------
-def _pairs(items: list[str], option: str) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise StackprobeError(f"{option} expects NAME=VALUE, got {item!r}", f"write it as {option} NAME=VALUE.")
-        pairs.append((name.strip(), value))
-    return tuple(pairs)
+def _settings(args: argparse.Namespace) -> Settings:
+    return from_namespace(args)
 
 
-def _names(values: list[str]) -> list[str]:
-    return [name.strip() for value in values for name in value.split(",") if name.strip()]
-
-
-def _spec(args: argparse.Namespace) -> StackSpec:
-    prerequisites = getattr(args, "prerequisites", None)
-    return StackSpec(
-        tf_dir=args.tf_dir.resolve(),
-        var_files=tuple(p.resolve() for p in args.var_file),
-        variables=_pairs(args.var, "--var"),
-        teardown_variables=_pairs(args.teardown_var, "--teardown-var"),
-        prerequisites=StackSpec(tf_dir=prerequisites.resolve()) if prerequisites is not None else None,
-    )
-
-
-def _check_settings(args: argparse.Namespace) -> CheckSettings:
-    app_dir = getattr(args, "app_dir", None)
-    environment = getattr(args, "environment", "auto")
-    return CheckSettings(
-        app_dir=app_dir.resolve() if app_dir is not None else None,
-        container_commands=_pairs(getattr(args, "container", []), "--container"),
-        environment=None if environment == "auto" else environment,
-    )
-
-
-def _settings(args: argparse.Namespace) -> RunSettings:
-    cache = default_cache_dir()
-    lifetime = Lifetime.EPHEMERAL
-    if getattr(args, "keep_stack", False):
-        lifetime = Lifetime.KEEP
-    elif getattr(args, "reuse", False) or args.command == "up":
-        lifetime = Lifetime.REUSE
-    settings = RunSettings(
-        backend=getattr(args, "backend", "moto"),
-        endpoint=getattr(args, "endpoint", None),
-        terraform_binary=args.terraform,
-        provider_mirror=args.provider_mirror,
-        moto_port=getattr(args, "moto_port", 0),
-        apply_timeout=args.timeout,
-        lifetime=lifetime,
-        cache_dir=cache,
-        plan_store=cache / "plans" if args.plan_cache == "on" else None,
-    )
-    ttl = getattr(args, "ttl", None)
-    return replace(settings, idle_ttl=ttl) if ttl is not None else settings
+def _spec(settings: Settings) -> StackSpec:
+    assert settings.stack is not None, "every verb that runs a stack takes its directory"
+    return settings.stack
 
 
 def _progress(quiet: bool) -> Callable[[str], None]:
@@ -368,44 +136,44 @@ def exit_status(report: RunReport, threshold: Severity | None) -> int:
 
 def _run_stack(args: argparse.Namespace) -> int:
     from stackprobe.checks import select
-    from stackprobe.pipeline import verify
+    from stackprobe.lifecycle.verify import verify
 
-    spec = _spec(args)
     settings = _settings(args)
-    threshold = Severity.parse(args.fail_on) if args.command == "audit" else None
-    say = _progress(args.quiet)
+    spec = _spec(settings)
+    threshold = Severity.parse(settings.report.fail_on) if args.command == "audit" else None
+    say = _progress(settings.report.quiet)
     _say_ignored(say)
-    selected = select(_names(args.check), _names(args.skip_check))
+    selected = select(list(settings.only_checks), list(settings.skip_checks))
     with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
         report = verify(
             spec,
-            settings,
+            settings.run,
             Path(work_root),
             title=args.command,
             checks=selected,
             progress=say,
-            check_settings=_check_settings(args),
+            check_settings=settings.checks,
         )
-    sys.stdout.write(render(report, args.format))
-    _write_outputs(report, args.output)
-    if args.command == "audit" and args.improvements is not None:
+    sys.stdout.write(render(report, settings.report.format))
+    _write_outputs(report, list(settings.report.outputs))
+    improvements = settings.report.improvements
+    if args.command == "audit" and improvements is not None:
         from stackprobe.report.improvements import render_improvements
 
-        args.improvements.parent.mkdir(parents=True, exist_ok=True)
-        name = args.tf_dir.resolve().name
+        improvements.parent.mkdir(parents=True, exist_ok=True)
         command = f"stackprobe audit {args.tf_dir} --improvements {args.improvements}"
-        args.improvements.write_text(render_improvements(report, name, command), encoding="utf-8")
+        improvements.write_text(render_improvements(report, spec.tf_dir.name, command), encoding="utf-8")
     return exit_status(report, threshold)
 
 
 def _up(args: argparse.Namespace) -> int:
-    from stackprobe.live import LiveSessionError, LiveSessions, open_live
+    from stackprobe.lifecycle.live import LiveSessionError, LiveSessions, open_live
 
-    spec = _spec(args)
     settings = _settings(args)
-    say = _progress(args.quiet)
+    spec = _spec(settings)
+    say = _progress(settings.report.quiet)
     _say_ignored(say)
-    sessions = LiveSessions(settings.cache_dir)
+    sessions = LiveSessions(settings.run.cache_dir)
     with sessions.hold(spec, "up"), sigterm_as_interrupt():
         if sessions.load(spec) is not None:
             raise LiveSessionError(
@@ -414,7 +182,7 @@ def _up(args: argparse.Namespace) -> int:
                 f"`stackprobe status`, or end it with `stackprobe down {spec.cli_arguments()}`.",
             )
         with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root:
-            opened = open_live(spec, settings, Path(work_root), create=True, say=say)
+            opened = open_live(spec, settings.run, Path(work_root), create=True, say=say)
             try:
                 ending = opened.stack.end()
             finally:
@@ -426,13 +194,13 @@ def _up(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _sessions_for(args: argparse.Namespace, settings: RunSettings) -> list[StackSpec]:
+def _sessions_for(settings: Settings) -> list[StackSpec]:
     """The live sessions `down` may mean: its exact spec, else the only session of that directory."""
-    from stackprobe.live import LiveSessionError, LiveSessions
+    from stackprobe.lifecycle.live import LiveSessionError, LiveSessions
 
-    sessions = LiveSessions(settings.cache_dir)
-    if args.tf_dir is not None:
-        spec = _spec(args)
+    sessions = LiveSessions(settings.run.cache_dir)
+    if settings.stack is not None:
+        spec = settings.stack
         if sessions.load(spec) is not None:
             return [spec]
         candidates = [s for s in sessions.all() if s.spec.tf_dir == spec.tf_dir]
@@ -440,8 +208,8 @@ def _sessions_for(args: argparse.Namespace, settings: RunSettings) -> list[Stack
         candidates = sessions.all()
     if len(candidates) == 1:
         found = candidates[0].spec
-        teardown = _pairs(args.teardown_var, "--teardown-var") or found.teardown_variables
-        return [replace(found, teardown_variables=teardown)]
+        teardown = settings.stack.teardown_variables if settings.stack is not None else ()
+        return [replace(found, teardown_variables=teardown or found.teardown_variables)]
     if not candidates:
         raise LiveSessionError("No live session matches", "`stackprobe status` lists the live sessions.")
     listed = "; ".join(f"stackprobe down {s.spec.cli_arguments()}" for s in candidates)
@@ -451,13 +219,13 @@ def _sessions_for(args: argparse.Namespace, settings: RunSettings) -> list[Stack
 
 
 def _down(args: argparse.Namespace) -> int:
-    from stackprobe.live import end_live
+    from stackprobe.lifecycle.live import end_live
 
     settings = _settings(args)
-    say = _progress(args.quiet)
-    (spec,) = _sessions_for(args, settings)
+    say = _progress(settings.report.quiet)
+    (spec,) = _sessions_for(settings)
     with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
-        report = end_live(spec, settings, Path(work_root), force=args.force, say=say)
+        report = end_live(spec, settings.run, Path(work_root), force=args.force, say=say)
     if report is None:
         sys.stdout.write(f"Forgot the live session of {spec.name}: its emulator was gone.\n")
         return EXIT_OK
@@ -471,9 +239,9 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from stackprobe.live import LiveSessions, session_status
+    from stackprobe.lifecycle.live import LiveSessions, session_status
 
-    settings = RunSettings(cache_dir=default_cache_dir())
+    settings = _settings(args).run
     wanted = args.tf_dir.resolve() if args.tf_dir is not None else None
     found = [s for s in LiveSessions(settings.cache_dir).all() if wanted is None or s.spec.tf_dir == wanted]
     statuses = [session_status(session, settings) for session in found]
@@ -488,34 +256,38 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _parity(args: argparse.Namespace) -> int:
-    from stackprobe.parity import render as render_parity
-    from stackprobe.parity import run_parity
+    from stackprobe.lifecycle.parity import render as render_parity
+    from stackprobe.lifecycle.parity import run_parity
 
-    spec = _spec(args)
-    say = _progress(args.quiet)
+    settings = _settings(args)
+    say = _progress(settings.report.quiet)
     with tempfile.TemporaryDirectory(prefix="stackprobe-parity-") as work_root, sigterm_as_interrupt():
-        report = run_parity(spec, _settings(args), Path(work_root), progress=say, check_settings=_check_settings(args))
-    sys.stdout.write(render_parity(report, args.format))
-    for path in args.output:
+        report = run_parity(
+            _spec(settings), settings.run, Path(work_root), progress=say, check_settings=settings.checks
+        )
+    sys.stdout.write(render_parity(report, args.table_format))
+    for path in settings.report.outputs:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_parity(report, {".md": "md", ".json": "json"}.get(path.suffix, "text")), "utf-8")
     return EXIT_OK if report.ok else EXIT_FINDINGS
 
 
 def _mutate(args: argparse.Namespace) -> int:
-    from stackprobe.context import build_context
-    from stackprobe.inventory import TeardownReport
+    from stackprobe.aws.inventory import TeardownReport
+    from stackprobe.lifecycle.context import build_context
+    from stackprobe.lifecycle.run import Run
     from stackprobe.mutants.catalogue import load_catalogue
     from stackprobe.mutants.runner import MutationRun
-    from stackprobe.run import Run
 
-    spec = _spec(args)
+    settings = _settings(args)
+    spec = _spec(settings)
     catalogue = load_catalogue(args.catalogue or spec.tf_dir / "mutants.yaml")
-    mutants = [m for m in catalogue.mutants if not args.only or m.id in args.only]
-    say = _progress(args.quiet)
-    check_settings = _check_settings(args)
+    only = [name.strip() for item in args.only_mutants for name in item.split(",") if name.strip()]
+    mutants = [m for m in catalogue.mutants if not only or m.id in only]
+    say = _progress(settings.report.quiet)
+    check_settings = settings.checks
     with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
-        run = Run(_settings(args), Path(work_root), workspaces_outlive_run=False)
+        run = Run(settings.run, Path(work_root), workspaces_outlive_run=False)
         try:
             say(f"==> deploying {spec.name}, then {len(mutants)} mutants")
             stack = run.stack(spec)
@@ -543,7 +315,7 @@ def _compat(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from stackprobe.backends.moto import serve
 
-    return serve(args.port, args.host, args.region, args.ready_file, args.idle_ttl)
+    return serve(args.port, args.host, args.region, args.ready_file, args.serve_idle_ttl)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -24,21 +24,30 @@ import contextlib
 import os
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from stackprobe.settings import CheckSettings, Lifetime, RunSettings, StackSpec, default_cache_dir
+from stackprobe.settings import (
+    CheckSettings,
+    Lifetime,
+    RunSettings,
+    Settings,
+    SettingsError,
+    StackSpec,
+    add_pytest_options,
+    from_pytest,
+)
 
 if TYPE_CHECKING:
     from stackprobe.aws.clients import AwsClients
     from stackprobe.backends.base import AwsBackend
     from stackprobe.checks.base import CheckContext
-    from stackprobe.live import OpenedLive
-    from stackprobe.run import Run
-    from stackprobe.stack import DeployedStack, StackUnderTest
+    from stackprobe.lifecycle.live import OpenedLive
+    from stackprobe.lifecycle.run import Run
+    from stackprobe.lifecycle.stack import DeployedStack, StackUnderTest
     from stackprobe.terraform.drift import DriftReport
     from stackprobe.terraform.plan import Plan
 
@@ -65,154 +74,27 @@ class _State:
 
 STATE_KEY = pytest.StashKey[_State]()
 LIVE_HOLD_KEY = pytest.StashKey[contextlib.ExitStack]()
+SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
+def settings_of(config: pytest.Config) -> Settings:
+    """The session's settings: the ini file's under the command line's, normalised once (kept in the stash)."""
+    if SETTINGS_KEY not in config.stash:
+        try:
+            config.stash[SETTINGS_KEY] = from_pytest(config)
+        except SettingsError as exc:
+            raise pytest.UsageError(f"stackprobe: {exc}") from None
+    return config.stash[SETTINGS_KEY]
+
+
+def _spec(config: pytest.Config) -> StackSpec:
+    spec = settings_of(config).stack
+    assert spec is not None, "stackprobe_tf_dir has a default"
+    return spec
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("stackprobe", "stackprobe: Terraform on an emulated AWS")
-    group.addoption(
-        "--stackprobe-backend",
-        choices=("moto", "localstack"),
-        default=None,
-        help="emulator backend (default: moto, embedded in the test process; localstack: a running one at "
-        "--stackprobe-endpoint / $AWS_ENDPOINT_URL, a container, or the open-source runtime started on the host)",
-    )
-    group.addoption(
-        "--stackprobe-endpoint",
-        default=None,
-        metavar="URL",
-        help="a running LocalStack on loopback, for --stackprobe-backend=localstack",
-    )
-    group.addoption(
-        "--stackprobe-tf-dir",
-        default=None,
-        metavar="DIR",
-        help="Terraform root module under test (ini: stackprobe_tf_dir)",
-    )
-    group.addoption(
-        "--stackprobe-var-file",
-        action="append",
-        default=None,
-        metavar="FILE",
-        help="a .tfvars file for the stack under test; repeatable (ini: stackprobe_var_files)",
-    )
-    group.addoption(
-        "--stackprobe-var",
-        action="append",
-        default=None,
-        metavar="NAME=VALUE",
-        help="a -var for the stack under test; repeatable (ini: stackprobe_vars)",
-    )
-    group.addoption(
-        "--stackprobe-teardown-var",
-        action="append",
-        default=None,
-        metavar="NAME=VALUE",
-        help="a -var applied only just before destroy (e.g. to lift deletion protection); repeatable "
-        "(ini: stackprobe_teardown_vars)",
-    )
-    group.addoption(
-        "--stackprobe-prerequisites",
-        default=None,
-        metavar="DIR",
-        help="a configuration applied first, holding what the stack under test expects to exist already; its "
-        "outputs become the stack's variables of the same name (ini: stackprobe_prerequisites)",
-    )
-    group.addoption(
-        "--stackprobe-app-dir",
-        default=None,
-        metavar="DIR",
-        help="where --stackprobe-container commands run (default: the tf dir) (ini: stackprobe_app_dir)",
-    )
-    group.addoption(
-        "--stackprobe-container",
-        action="append",
-        default=None,
-        metavar="NAME=COMMAND",
-        help="how to run the task definitions' container NAME locally for live probes: a command (run from the "
-        "app dir, with the container's environment and PORT), or docker:IMAGE; repeatable (ini: stackprobe_containers)",
-    )
-    group.addoption(
-        "--stackprobe-environment",
-        choices=("production", "staging", "development", "auto"),
-        default=None,
-        help="the environment the stack is judged as (default auto: from tags, variables and var files; "
-        "production rules when nothing says) (ini: stackprobe_environment)",
-    )
-    group.addoption(
-        "--stackprobe-reuse",
-        action="store_true",
-        default=None,
-        help="attach to the stack's live session (`stackprobe up`), or start one and leave it running; "
-        "unchanged configuration: no terraform runs; changed: an incremental apply (ini: stackprobe_reuse)",
-    )
-    group.addoption(
-        "--keep-stack",
-        action="store_true",
-        default=False,
-        help="leave the deployed stack running at the end, in a new live session (`stackprobe status`/`down`)",
-    )
-    group.addoption(
-        "--stackprobe-plan-cache",
-        choices=("on", "off"),
-        default=None,
-        help="read pre-apply plans of unchanged configurations from the plan store in the user cache "
-        "(default on) (ini: stackprobe_plan_cache)",
-    )
-    group.addoption(
-        "--stackprobe-terraform",
-        default=None,
-        metavar="BINARY",
-        help="terraform or tofu binary (default: $STACKPROBE_TERRAFORM_BINARY, then terraform)",
-    )
-    group.addoption(
-        "--stackprobe-provider-mirror",
-        default=None,
-        metavar="DIR",
-        help="provider filesystem mirror (default: $STACKPROBE_PROVIDER_MIRROR, then discovered)",
-    )
-    group.addoption(
-        "--stackprobe-moto-port",
-        type=int,
-        default=0,
-        metavar="PORT",
-        help="port for the embedded moto server (default: 0, a free port)",
-    )
-    group.addoption(
-        "--stackprobe-timeout",
-        type=float,
-        default=1800.0,
-        metavar="SECONDS",
-        help="timeout for terraform apply and destroy (default: 1800)",
-    )
-    parser.addini("stackprobe_tf_dir", "Terraform root module under test", default="terraform")
-    parser.addini("stackprobe_var_files", "var files for the stack under test", type="linelist", default=[])
-    parser.addini(
-        "stackprobe_backend_var_files",
-        "BACKEND=PATH lines: with --stackprobe-backend=BACKEND these var files replace stackprobe_var_files "
-        "(e.g. localstack=terraform/environments/localstack-community.tfvars; --stackprobe-var-file still wins)",
-        type="linelist",
-        default=[],
-    )
-    parser.addini("stackprobe_vars", "NAME=VALUE variables for the stack under test", type="linelist", default=[])
-    parser.addini(
-        "stackprobe_teardown_vars", "NAME=VALUE variables applied just before destroy", type="linelist", default=[]
-    )
-    parser.addini(
-        "stackprobe_prerequisites", "a configuration applied first (its outputs feed the stack's variables)", default=""
-    )
-    parser.addini("stackprobe_app_dir", "where local container commands run from (default: the tf dir)", default="")
-    parser.addini(
-        "stackprobe_containers",
-        "NAME=COMMAND lines: how to run each container of the task definitions locally (or NAME=docker:IMAGE)",
-        type="linelist",
-        default=[],
-    )
-    parser.addini("stackprobe_environment", "production | staging | development | auto (the default)", default="auto")
-    parser.addini("stackprobe_reuse", "attach to the stack's live session, as --stackprobe-reuse", type="bool")
-    parser.addini("stackprobe_plan_cache", "on (the default) | off: the persistent plan store", default="on")
-    parser.addini(
-        "stackprobe_idle_ttl", "seconds a live session's emulator may stay idle before it stops (0: never)", default=""
-    )
+    add_pytest_options(parser)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -229,12 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def lifetime(config: pytest.Config) -> Lifetime:
-    if config.getoption("--keep-stack"):
-        return Lifetime.KEEP
-    reuse = config.getoption("--stackprobe-reuse")
-    if reuse is None:
-        reuse = bool(config.getini("stackprobe_reuse"))
-    return Lifetime.REUSE if reuse else Lifetime.EPHEMERAL
+    return settings_of(config).run.lifetime
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -246,11 +123,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if lifetime(config) == Lifetime.EPHEMERAL or hasattr(config, "workerinput"):
         return
-    from stackprobe.live import LiveSessionError, LiveSessions
+    from stackprobe.lifecycle.live import LiveSessionError, LiveSessions
 
     hold = contextlib.ExitStack()
     try:
-        hold.enter_context(LiveSessions(_settings(config).cache_dir).hold(_spec(config), "pytest"))
+        hold.enter_context(LiveSessions(settings_of(config).run.cache_dir).hold(_spec(config), "pytest"))
     except LiveSessionError as exc:
         raise pytest.UsageError(f"stackprobe: {exc}") from None
     config.stash[LIVE_HOLD_KEY] = hold
@@ -284,102 +161,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.sort(key=_deploys)
 
 
-def _settings(config: pytest.Config) -> RunSettings:
-    cache = default_cache_dir()
-    plan_cache = config.getoption("--stackprobe-plan-cache") or str(config.getini("stackprobe_plan_cache"))
-    ttl = str(config.getini("stackprobe_idle_ttl")).strip()
-    settings = RunSettings(
-        backend=config.getoption("--stackprobe-backend") or "moto",
-        terraform_binary=config.getoption("--stackprobe-terraform"),
-        provider_mirror=config.getoption("--stackprobe-provider-mirror"),
-        moto_port=config.getoption("--stackprobe-moto-port"),
-        endpoint=config.getoption("--stackprobe-endpoint"),
-        apply_timeout=config.getoption("--stackprobe-timeout"),
-        lifetime=lifetime(config),
-        cache_dir=cache,
-        plan_store=None if plan_cache == "off" else cache / "plans",
-    )
-    return replace(settings, idle_ttl=float(ttl)) if ttl else settings
-
-
-def _spec(config: pytest.Config) -> StackSpec:
-    root = Path(str(config.rootpath))
-
-    def resolve(value: str, from_ini: bool) -> Path:
-        path = Path(value)
-        return path if path.is_absolute() else (root / path if from_ini else Path.cwd() / path)
-
-    cli_dir = config.getoption("--stackprobe-tf-dir")
-    tf_dir = resolve(cli_dir, False) if cli_dir else resolve(str(config.getini("stackprobe_tf_dir")), True)
-    cli_files = config.getoption("--stackprobe-var-file")
-    if cli_files:
-        var_files = [resolve(f, False) for f in cli_files]
-    else:
-        ini_files = backend_var_files(config) or list(config.getini("stackprobe_var_files"))
-        var_files = [resolve(f, True) for f in ini_files]
-    cli_prerequisites = config.getoption("--stackprobe-prerequisites")
-    ini_prerequisites = str(config.getini("stackprobe_prerequisites"))
-    prerequisites = None
-    if cli_prerequisites or ini_prerequisites:
-        directory = resolve(cli_prerequisites, False) if cli_prerequisites else resolve(ini_prerequisites, True)
-        prerequisites = StackSpec(tf_dir=directory.resolve())
-    return StackSpec(
-        tf_dir=tf_dir.resolve(),
-        var_files=tuple(p.resolve() for p in var_files),
-        variables=_pairs(config, "stackprobe_vars", "--stackprobe-var"),
-        teardown_variables=_pairs(config, "stackprobe_teardown_vars", "--stackprobe-teardown-var"),
-        prerequisites=prerequisites,
-    )
-
-
-def backend_var_files(config: pytest.Config) -> list[str]:
-    """The stackprobe_backend_var_files entries for the chosen backend, in order (empty when none)."""
-    backend = config.getoption("--stackprobe-backend") or "moto"
-    found = []
-    for line in config.getini("stackprobe_backend_var_files"):
-        name, sep, path = line.partition("=")
-        if not sep or not path.strip():
-            raise pytest.UsageError(f"stackprobe_backend_var_files expects BACKEND=PATH lines, got {line!r}")
-        if name.strip() == backend:
-            found.append(path.strip())
-    return found
-
-
-def _pairs(config: pytest.Config, ini: str, option: str) -> tuple[tuple[str, str], ...]:
-    """NAME=VALUE items from the ini file, then the command line (which wins)."""
-    found: dict[str, str] = {}
-    for item in list(config.getini(ini)) + list(config.getoption(option) or []):
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise pytest.UsageError(f"{option} expects NAME=VALUE, got {item!r}")
-        found[name.strip()] = value
-    return tuple(sorted(found.items()))
-
-
-def check_settings(config: pytest.Config) -> CheckSettings:
-    """How the checks judge and probe the stack under test, from the command line over the ini file."""
-    value = config.getoption("--stackprobe-app-dir") or str(config.getini("stackprobe_app_dir"))
-    app_dir = None
-    if value:
-        path = Path(value)
-        app_dir = (path if path.is_absolute() else Path(str(config.rootpath)) / path).resolve()
-    environment = config.getoption("--stackprobe-environment") or str(config.getini("stackprobe_environment"))
-    reduced = None
-    backend_files = backend_var_files(config)
-    if backend_files and not config.getoption("--stackprobe-var-file"):
-        # What the backend does not serve was left out of the stack, so assert_check skips (not fails)
-        # a check that finds nothing of its kind, naming the subset.
-        backend = config.getoption("--stackprobe-backend") or "moto"
-        subset = ", ".join(backend_files)
-        reduced = f"the stack deployed for {backend} ({subset}: the subset of the stack that {backend} serves)"
-    return CheckSettings(
-        app_dir=app_dir,
-        container_commands=_pairs(config, "stackprobe_containers", "--stackprobe-container"),
-        environment=None if environment == "auto" else environment,
-        reduced_stack=reduced,
-    )
-
-
 def reproduce_command(config: pytest.Config, nodeid: str) -> str:
     """The one-line command that reruns `nodeid` against the same stack."""
     spec = _spec(config)
@@ -397,6 +178,11 @@ def stack_spec(request: pytest.FixtureRequest) -> StackSpec:
     return _spec(request.config)
 
 
+def check_settings(config: pytest.Config) -> CheckSettings:
+    """How the checks judge and probe the stack under test, from the command line over the ini file."""
+    return settings_of(config).checks
+
+
 @pytest.fixture(scope="session")
 def stacks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """The session's Run: its emulator and every stack deployed in it; ended when the session ends.
@@ -404,12 +190,12 @@ def stacks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     With --stackprobe-reuse or --keep-stack the emulator is the stack's live session's (attached to, or
     started now and left running), so `aws` and every check see the live stack.
     """
-    from stackprobe.plan_store import PlanStore
-    from stackprobe.run import Run, sigterm_as_interrupt
+    from stackprobe.lifecycle.plan_store import PlanStore
+    from stackprobe.lifecycle.run import Run, sigterm_as_interrupt
 
     config = request.config
     state = config.stash[STATE_KEY]
-    settings = _settings(config)
+    settings = settings_of(config).run
     work_root = tmp_path_factory.mktemp("stackprobe")
     plans = PlanStore(settings.plan_store) if settings.plan_store is not None else None
     with sigterm_as_interrupt():
@@ -427,7 +213,7 @@ def stacks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 def _open_live(config: pytest.Config, settings: RunSettings, work_root: Path) -> OpenedLive:
     from stackprobe.errors import StackprobeError
-    from stackprobe.live import LiveSessionError, LiveSessions, open_live
+    from stackprobe.lifecycle.live import LiveSessionError, LiveSessions, open_live
 
     spec = _spec(config)
     if settings.lifetime == Lifetime.KEEP and LiveSessions(settings.cache_dir).load(spec) is not None:
@@ -442,7 +228,9 @@ def _open_live(config: pytest.Config, settings: RunSettings, work_root: Path) ->
         pytest.fail(str(exc), pytrace=False)
     except StackprobeError as exc:
         pytest.fail(f"starting the live session failed: {exc}", pytrace=False)
-    config.stash[STATE_KEY].stack = opened.stack
+    state = config.stash[STATE_KEY]
+    state.stack = opened.stack
+    state.notices.append(f"{spec.name}: live session {opened.how} ({opened.session.endpoint}).")
     return opened
 
 
@@ -539,8 +327,8 @@ def deployed_stack(request: pytest.FixtureRequest, stacks: Run, stack_spec: Stac
     embedded moto (the terminal summary names the services and resource types); `deployed_stack.backend`
     is where it lives.
     """
+    from stackprobe.aws.inventory import TeardownReport
     from stackprobe.errors import StackprobeError
-    from stackprobe.inventory import TeardownReport
 
     state = request.config.stash[STATE_KEY]
     if state.live is not None:
@@ -574,7 +362,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     (the harness checks reset it) would find the stack still deployed and be refused. Without xdist,
     the tests that deploy run last (see pytest_collection_modifyitems) and the session's end ends it.
     """
-    from stackprobe.inventory import TeardownReport
+    from stackprobe.aws.inventory import TeardownReport
 
     result = yield
     stack = item.config.stash[STATE_KEY].stack
@@ -589,7 +377,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 @pytest.fixture(scope="session")
 def check_context(request: pytest.FixtureRequest, deployed_stack: DeployedStack) -> CheckContext:
     """What every check needs about the deployed stack: backend, plan, state, outputs, how to run its containers."""
-    from stackprobe.context import build_context
+    from stackprobe.lifecycle.context import build_context
 
     return build_context(deployed_stack, check_settings(request.config))
 
@@ -649,10 +437,13 @@ class _Notices:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from stackprobe.backends.guard import ignored_from_environment
 
+    settings = settings_of(config)
     spec = _spec(config)
     files = ", ".join(os.path.relpath(p) for p in spec.var_files) or "none"
-    backend = config.getoption("--stackprobe-backend") or "moto"
-    lines = [f"stackprobe: backend={backend} tf-dir={spec.tf_dir} var-files={files} stack={lifetime(config).value}"]
+    backend = settings.run.backend
+    lines = [
+        f"stackprobe: backend={backend} tf-dir={spec.tf_dir} var-files={files} stack={settings.run.lifetime.value}"
+    ]
     ignored = ignored_from_environment(os.environ)
     if ignored:
         lines.append(f"stackprobe: ignored from the environment (the emulator's replace them): {', '.join(ignored)}")

@@ -1,12 +1,26 @@
-"""Run settings shared by the pytest plugin and the CLI, resolved once per session."""
+"""Every setting of a run, declared once, and the frozen objects they are normalised into.
+
+`SETTINGS` is the one table: each `Setting` names its type, default, help, command-line flag, pytest
+option, ini key and the CLI verbs that take it. The CLI's argparse parser (`add_arguments`) and the
+plugin's options and ini keys (`add_pytest_options`) are generated from it; the values each front-end
+collects (`raw_from_namespace`, `raw_from_pytest`) go through one `normalise`, which returns a frozen
+`Settings`: variables as an order-independent mapping (the last value given for a name wins, as with
+terraform's own -var), paths resolved. Live-session keys and digests are computed from that object
+only, so `stackprobe up DIR --var b=2 --var a=1` and a pytest run with `stackprobe_vars = ["a=1", "b=2"]`
+name the same stack.
+
+Importing this module imports neither pytest nor anything heavy: the plugin imports it at start-up.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -15,6 +29,9 @@ from stackprobe.errors import StackprobeError
 DEFAULT_REGION = "eu-west-1"
 # Declared requirements of a configuration, beside its .tf files (see stackprobe.checks.requirements).
 REQUIREMENTS_FILE = "stackprobe-requirements.yaml"
+REPORT_FORMATS = ("text", "md", "json", "junit", "sarif")
+BACKENDS = ("moto", "localstack")
+ENVIRONMENTS = ("production", "staging", "development", "auto")
 
 
 def default_cache_dir() -> Path:
@@ -26,6 +43,33 @@ def default_cache_dir() -> Path:
     return Path(base) / "stackprobe"
 
 
+class SettingsError(StackprobeError):
+    """A setting's value cannot be used (a malformed NAME=VALUE, an unknown choice)."""
+
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+def normalise_pairs(items: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Pairs:
+    """NAME=VALUE pairs as an order-independent value: sorted by name, the last value given for a name kept."""
+    merged: dict[str, str] = {}
+    for name, value in items.items() if isinstance(items, Mapping) else items:
+        merged[str(name).strip()] = str(value)
+    return tuple(sorted(merged.items()))
+
+
+def parse_pairs(items: Iterable[str], option: str) -> Pairs:
+    """`NAME=VALUE` strings (in the order given: a later one for the same name wins) as normalised pairs."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise SettingsError(f"{option} expects NAME=VALUE, got {item!r}", f"write it as {option} NAME=VALUE.")
+        pairs.append((name.strip(), value))
+    return normalise_pairs(pairs)
+
+
+# -- the normalised objects -------------------------------------------------------------------------
 class Lifetime(StrEnum):
     """What becomes of the stack under test when the run ends."""
 
@@ -34,7 +78,7 @@ class Lifetime(StrEnum):
     REUSE = "reuse"  # attached to its live session, or one is started; kept running (--reuse)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunSettings:
     """Everything a run needs besides the configuration itself."""
 
@@ -45,11 +89,10 @@ class RunSettings:
     moto_port: int = 0
     endpoint: str | None = None
     cache_dir: Path = field(default_factory=default_cache_dir)
-    work_dir: Path | None = None
     apply_timeout: float = 1800.0
     parallelism: int = 10
     lifetime: Lifetime = Lifetime.EPHEMERAL
-    # Where pre-apply plans are kept by digest (see stackprobe.plan_store); None: no plan store.
+    # Where pre-apply plans are kept by digest (see stackprobe.lifecycle.plan_store); None: no plan store.
     plan_store: Path | None = None
     # Seconds without a request after which a live session's detached emulator stops itself (0: never).
     idle_ttl: float = 8 * 3600.0
@@ -62,27 +105,40 @@ class CheckSettings:
     # Where local container commands run from (default: the Terraform directory).
     app_dir: Path | None = None
     # (container name, COMMAND or docker:IMAGE): how to run each container of the task definitions locally.
-    container_commands: tuple[tuple[str, str], ...] = ()
+    container_commands: Pairs = ()
     # production | staging | development, as declared; None decides from tags, variables and var files.
     environment: str | None = None
     # Names the subset when the stack is a backend's reduced variant (see stackprobe.testing.assert_check).
     reduced_stack: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "container_commands", normalise_pairs(self.container_commands))
+
 
 @dataclass(frozen=True)
 class StackSpec:
-    """A configuration to deploy: the directory, its variable files and -var values."""
+    """A configuration to deploy: the directory, its variable files and -var values.
+
+    Normalised on construction, whoever builds it: the directory and var files resolved to absolute paths,
+    variables as sorted pairs (one per name), so equal stacks compare, hash and key equal.
+    """
 
     tf_dir: Path
     var_files: tuple[Path, ...] = ()
-    variables: tuple[tuple[str, str], ...] = ()
+    variables: Pairs = ()
     # Applied just before destroy, e.g. a test-only switch that lifts deletion protection. Checks see
     # the stack exactly as configured; only teardown sees these.
-    teardown_variables: tuple[tuple[str, str], ...] = ()
+    teardown_variables: Pairs = ()
     # A configuration applied first, on the same emulator: what this one expects to exist already (an
     # existing VPC, a certificate, a hosted zone). Its outputs become this one's variables of the same
     # name (a -var the user gave wins); it is destroyed after this one.
     prerequisites: StackSpec | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tf_dir", Path(self.tf_dir).resolve())
+        object.__setattr__(self, "var_files", tuple(Path(p).resolve() for p in self.var_files))
+        object.__setattr__(self, "variables", normalise_pairs(self.variables))
+        object.__setattr__(self, "teardown_variables", normalise_pairs(self.teardown_variables))
 
     @property
     def name(self) -> str:
@@ -100,6 +156,30 @@ class StackSpec:
         return " ".join(parts)
 
 
+@dataclass(frozen=True)
+class ReportSettings:
+    """What the CLI prints and writes at the end of a run."""
+
+    format: str = "text"
+    outputs: tuple[Path, ...] = ()
+    quiet: bool = False
+    fail_on: str = "high"
+    improvements: Path | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A run's settings, normalised once from whichever front-end collected them."""
+
+    stack: StackSpec | None
+    run: RunSettings
+    checks: CheckSettings
+    report: ReportSettings = ReportSettings()
+    # Check ids or patterns to run, and to skip (both empty: every check).
+    only_checks: tuple[str, ...] = ()
+    skip_checks: tuple[str, ...] = ()
+
+
 def load_requirements(tf_dir: Path) -> dict[str, Any]:
     """The configuration's declared requirements, or {} when it declares none."""
     path = tf_dir / REQUIREMENTS_FILE
@@ -109,3 +189,515 @@ def load_requirements(tf_dir: Path) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise StackprobeError(f"{path} is not a mapping", "write it as `name: value` lines.")
     return loaded
+
+
+# -- the table --------------------------------------------------------------------------------------
+class Kind(StrEnum):
+    TEXT = "text"
+    PATH = "path"
+    PATHS = "paths"  # repeatable; a command-line list replaces the ini list
+    PAIRS = "pairs"  # repeatable NAME=VALUE; command-line values are merged over the ini's, name by name
+    NAMES = "names"  # repeatable, or comma-separated
+    INT = "int"
+    FLOAT = "float"
+    FLAG = "flag"
+
+
+STACK_VERBS = frozenset({"verify", "audit", "up", "down", "mutate", "parity"})
+RUN_VERBS = frozenset({"verify", "audit", "up", "down", "mutate", "parity"})
+CHECK_VERBS = frozenset({"verify", "audit", "up", "mutate", "parity"})
+VERIFY_VERBS = frozenset({"verify", "audit"})
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: how each front-end spells it, and which CLI verbs take it."""
+
+    name: str
+    kind: Kind
+    help: str
+    default: Any = None
+    cli: str | None = None  # the CLI flag, or None: not on the stackprobe command line
+    pytest: str | None = None  # the pytest option, or None: not a pytest option
+    ini: str | None = None  # the ini key (pytest.ini, pyproject.toml, ...), or None
+    verbs: frozenset[str] = frozenset()
+    metavar: str | None = None
+    choices: tuple[str, ...] = ()
+    ini_default: Any = None  # a default that only the ini key has (tf_dir: "terraform")
+
+
+# fmt: off
+SETTINGS: tuple[Setting, ...] = (
+    # the stack
+    Setting(
+        "tf_dir", Kind.PATH, "Terraform root module directory", verbs=STACK_VERBS | {"status"},
+        pytest="--stackprobe-tf-dir", ini="stackprobe_tf_dir", ini_default="terraform", metavar="DIR",
+    ),
+    Setting(
+        "var_files", Kind.PATHS, "a .tfvars file (repeatable)", default=(), cli="--var-file",
+        pytest="--stackprobe-var-file", ini="stackprobe_var_files", verbs=STACK_VERBS, metavar="FILE",
+    ),
+    Setting(
+        "variables", Kind.PAIRS, "a -var (repeatable)", default=(), cli="--var", pytest="--stackprobe-var",
+        ini="stackprobe_vars", verbs=STACK_VERBS, metavar="NAME=VALUE",
+    ),
+    Setting(
+        "teardown_variables", Kind.PAIRS,
+        "a -var applied only just before destroy, e.g. a test-only switch that lifts deletion protection (repeatable)",
+        default=(), cli="--teardown-var", pytest="--stackprobe-teardown-var", ini="stackprobe_teardown_vars",
+        verbs=STACK_VERBS, metavar="NAME=VALUE",
+    ),
+    Setting(
+        "prerequisites", Kind.PATH,
+        "a configuration applied first, on the same emulator, holding what DIR expects to exist already (a VPC, a "
+        "certificate, a zone); its outputs become DIR's variables of the same name",
+        cli="--prerequisites", pytest="--stackprobe-prerequisites", ini="stackprobe_prerequisites",
+        verbs=STACK_VERBS, metavar="DIR",
+    ),
+    Setting(
+        "backend_var_files", Kind.PAIRS,
+        "BACKEND=PATH lines: with that backend these var files replace stackprobe_var_files (e.g. "
+        "localstack=terraform/environments/localstack-community.tfvars; --stackprobe-var-file still wins)",
+        default=(), ini="stackprobe_backend_var_files",
+    ),
+    # how the checks judge and probe it
+    Setting(
+        "containers", Kind.PAIRS,
+        "how to run the task definitions' container NAME locally for the live probes: a command (run from the app "
+        "dir, with the container's environment and PORT set to a free port; {port} is replaced by it), or "
+        "docker:IMAGE (needs a Docker engine); repeatable",
+        default=(), cli="--container", pytest="--stackprobe-container", ini="stackprobe_containers",
+        verbs=CHECK_VERBS, metavar="NAME=COMMAND",
+    ),
+    Setting(
+        "app_dir", Kind.PATH, "where container commands run (default: the Terraform directory)", cli="--app-dir",
+        pytest="--stackprobe-app-dir", ini="stackprobe_app_dir", verbs=CHECK_VERBS, metavar="DIR",
+    ),
+    Setting(
+        "environment", Kind.TEXT,
+        "judge the stack as this environment (default auto: from environment tags, then variables and var files; "
+        "production rules when nothing says)",
+        default="auto", cli="--environment", pytest="--stackprobe-environment", ini="stackprobe_environment",
+        verbs=CHECK_VERBS, choices=ENVIRONMENTS,
+    ),
+    Setting(
+        "only_checks", Kind.NAMES,
+        "run only these checks (ids or patterns such as 's3.*'; repeatable, or comma-separated)",
+        default=(), cli="--check", verbs=VERIFY_VERBS, metavar="ID",
+    ),
+    Setting(
+        "skip_checks", Kind.NAMES,
+        "do not run these checks (ids or patterns; repeatable, or comma-separated). Skipping lifecycle.idempotent "
+        "skips the second plan; skipping lifecycle.clean-teardown skips the destroy when the emulator is the run's "
+        "own embedded moto (it is discarded with everything in it)",
+        default=(), cli="--skip-check", verbs=VERIFY_VERBS, metavar="ID",
+    ),
+    # the emulator and terraform
+    Setting(
+        "backend", Kind.TEXT,
+        "moto (embedded, the default) or localstack (a running one at the endpoint / $AWS_ENDPOINT_URL, a container, "
+        "or the open-source runtime started here); on LocalStack, a plan that needs services it does not serve is "
+        "kept as its result and applied on the embedded moto, as the report says",
+        default="moto", cli="--backend", pytest="--stackprobe-backend", verbs=VERIFY_VERBS | {"up"}, choices=BACKENDS,
+    ),
+    Setting(
+        "endpoint", Kind.TEXT, "a running LocalStack on loopback", cli="--endpoint", pytest="--stackprobe-endpoint",
+        verbs=VERIFY_VERBS | {"up", "parity"}, metavar="URL",
+    ),
+    Setting(
+        "terraform", Kind.TEXT, "terraform or tofu binary (default: $STACKPROBE_TERRAFORM_BINARY, then terraform)",
+        cli="--terraform", pytest="--stackprobe-terraform", verbs=RUN_VERBS, metavar="BINARY",
+    ),
+    Setting(
+        "provider_mirror", Kind.TEXT,
+        "provider filesystem mirror (default: $STACKPROBE_PROVIDER_MIRROR, then discovered)",
+        cli="--provider-mirror", pytest="--stackprobe-provider-mirror", verbs=RUN_VERBS, metavar="DIR",
+    ),
+    Setting(
+        "moto_port", Kind.INT, "port for the embedded moto server (default: 0, a free port)", default=0,
+        cli="--moto-port", pytest="--stackprobe-moto-port", verbs=RUN_VERBS, metavar="PORT",
+    ),
+    Setting(
+        "timeout", Kind.FLOAT, "timeout for terraform apply and destroy, in seconds (default: 1800)", default=1800.0,
+        cli="--timeout", pytest="--stackprobe-timeout", verbs=RUN_VERBS, metavar="SECONDS",
+    ),
+    Setting(
+        "plan_cache", Kind.TEXT,
+        "keep pre-apply plans by digest in the user cache, shared with other processes and later runs, and read "
+        "one from there when only its JSON is needed (default: on)",
+        default="on", cli="--plan-cache", pytest="--stackprobe-plan-cache", ini="stackprobe_plan_cache",
+        verbs=RUN_VERBS, choices=("on", "off"),
+    ),
+    # what becomes of the stack
+    Setting(
+        "keep_stack", Kind.FLAG, "leave the stack running at the end, in a new live session (see `status` and `down`)",
+        default=False, cli="--keep-stack", pytest="--keep-stack", verbs=VERIFY_VERBS,
+    ),
+    Setting(
+        "reuse", Kind.FLAG,
+        "attach to the stack's live session (`stackprobe up`), or start one and leave it running; an unchanged "
+        "configuration runs no terraform, a changed one an incremental apply",
+        default=False, cli="--reuse", pytest="--stackprobe-reuse", ini="stackprobe_reuse", verbs=VERIFY_VERBS,
+    ),
+    Setting(
+        "idle_ttl", Kind.FLOAT,
+        "a live session's emulator stops itself after this long without a request (default: 8 hours; 0: never)",
+        cli="--ttl", ini="stackprobe_idle_ttl", verbs=VERIFY_VERBS | {"up"}, metavar="SECONDS",
+    ),
+    # what the CLI prints
+    Setting(
+        "format", Kind.TEXT, "report format on stdout", default="text", cli="--format", verbs=VERIFY_VERBS,
+        choices=REPORT_FORMATS,
+    ),
+    Setting(
+        "outputs", Kind.PATHS,
+        "also write the report to FILE; the format follows the suffix (.md, .json, .xml, .sarif); repeatable",
+        default=(), cli="--output", verbs=VERIFY_VERBS | {"parity"}, metavar="FILE",
+    ),
+    Setting("quiet", Kind.FLAG, "no progress on stderr", default=False, cli="--quiet", verbs=RUN_VERBS),
+    Setting(
+        "fail_on", Kind.TEXT, "lowest severity that fails the run (default: high)", default="high",
+        cli="--fail-on", verbs=frozenset({"audit"}),
+    ),
+    Setting(
+        "improvements", Kind.PATH, "also write an IMPROVEMENTS report (Markdown) generated from the findings",
+        cli="--improvements", verbs=frozenset({"audit"}), metavar="FILE",
+    ),
+    # the verbs' own
+    Setting(
+        "table_format", Kind.TEXT, "table format on stdout", default="text", cli="--format",
+        verbs=frozenset({"parity"}), choices=("text", "md", "json"),
+    ),
+    Setting(
+        "force", Kind.FLAG, "forget a session whose emulator is gone (stops it if it still runs)", default=False,
+        cli="--force", verbs=frozenset({"down"}),
+    ),
+    Setting("json", Kind.FLAG, "as JSON", default=False, cli="--json", verbs=frozenset({"status"})),
+    Setting(
+        "catalogue", Kind.PATH, "mutant catalogue (default: DIR/mutants.yaml)", cli="--catalogue",
+        verbs=frozenset({"mutate"}), metavar="FILE",
+    ),
+    Setting(
+        "only_mutants", Kind.NAMES, "run only these mutants", default=(), cli="--only", verbs=frozenset({"mutate"}),
+        metavar="ID",
+    ),
+    Setting(
+        "isolated", Kind.FLAG, "one apply per mutant instead of batches (slow; proves batching changes nothing)",
+        default=False, cli="--isolated", verbs=frozenset({"mutate"}),
+    ),
+    Setting(
+        "markdown", Kind.FLAG, "as the Markdown committed in docs/backends.md", default=False, cli="--markdown",
+        verbs=frozenset({"compat"}),
+    ),
+    Setting(
+        "terraform_dir", Kind.TEXT, "configurations whose services to list", default="terraform",
+        cli="--terraform-dir", verbs=frozenset({"compat"}),
+    ),
+    Setting("port", Kind.INT, "port to listen on (0: a free one)", default=0, cli="--port", verbs=frozenset({"serve"})),
+    Setting(
+        "host", Kind.TEXT, "loopback address to listen on", default="127.0.0.1", cli="--host",
+        verbs=frozenset({"serve"}),
+    ),
+    Setting(
+        "region", Kind.TEXT, "the emulator's region", default=DEFAULT_REGION, cli="--region",
+        verbs=frozenset({"serve"}),
+    ),
+    Setting(
+        "ready_file", Kind.PATH, "write the endpoint and token here when ready", cli="--ready-file",
+        verbs=frozenset({"serve"}),
+    ),
+    Setting(
+        "serve_idle_ttl", Kind.FLOAT, "exit after this many idle seconds (0: never)", default=0.0, cli="--idle-ttl",
+        verbs=frozenset({"serve"}),
+    ),
+)
+# fmt: on
+
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+# -- the front-ends ---------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser, verb: str, *, optional_dir: bool = False) -> None:
+    """The CLI options of `verb`, generated from SETTINGS (the directory is the positional argument)."""
+    for setting in SETTINGS:
+        if verb not in setting.verbs:
+            continue
+        if setting.name == "tf_dir":
+            parser.add_argument(
+                "tf_dir", type=Path, nargs="?" if optional_dir else None, default=None, help=setting.help
+            )
+            continue
+        assert setting.cli is not None, f"{setting.name} has verbs but no CLI flag"
+        options: dict[str, Any] = {"help": setting.help, "dest": setting.name}
+        if setting.kind == Kind.FLAG:
+            options.update(action="store_true", default=False)
+        elif setting.kind in (Kind.PATHS, Kind.PAIRS, Kind.NAMES):
+            options.update(action="append", default=[])
+            if setting.kind == Kind.PATHS:
+                options["type"] = Path
+        else:
+            options["default"] = setting.default
+            options["type"] = {Kind.INT: int, Kind.FLOAT: float, Kind.PATH: Path}.get(setting.kind, str)
+        if setting.metavar:
+            options["metavar"] = setting.metavar
+        if setting.choices:
+            options["choices"] = setting.choices
+        parser.add_argument(setting.cli, **options)
+
+
+def raw_from_namespace(args: argparse.Namespace) -> dict[str, Any]:
+    """What the command line gave, by setting name (defaults included: the CLI has no ini under it)."""
+    raw: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if not hasattr(args, setting.name):
+            continue
+        value = getattr(args, setting.name)
+        if value is None:
+            continue
+        raw[setting.name] = value
+    if getattr(args, "command", None) == "up":
+        raw["reuse"] = True
+    return raw
+
+
+class PytestParser(Protocol):
+    def getgroup(self, name: str, description: str = "") -> Any: ...
+
+    def addini(self, name: str, help: str, type: Any = None, default: Any = None) -> None: ...
+
+
+class PytestConfig(Protocol):
+    @property
+    def rootpath(self) -> Path: ...
+
+    def getoption(self, name: str) -> Any: ...
+
+    def getini(self, name: str) -> Any: ...
+
+
+def add_pytest_options(parser: PytestParser) -> None:
+    """The plugin's options and ini keys, generated from SETTINGS."""
+    group = parser.getgroup("stackprobe", "stackprobe: Terraform on an emulated AWS")
+    for setting in SETTINGS:
+        suffix = f" (ini: {setting.ini})" if setting.ini and setting.pytest else ""
+        if setting.pytest is not None:
+            options: dict[str, Any] = {"help": setting.help + suffix, "dest": f"stackprobe_{setting.name}"}
+            if setting.kind == Kind.FLAG:
+                options.update(action="store_true", default=None)
+            elif setting.kind in (Kind.PATHS, Kind.PAIRS, Kind.NAMES):
+                options.update(action="append", default=None)
+            else:
+                options["default"] = None
+                options["type"] = {Kind.INT: int, Kind.FLOAT: float}.get(setting.kind, str)
+            if setting.metavar:
+                options["metavar"] = setting.metavar
+            if setting.choices:
+                options["choices"] = setting.choices
+            group.addoption(setting.pytest, **options)
+        if setting.ini is not None:
+            if setting.kind in (Kind.PATHS, Kind.PAIRS, Kind.NAMES):
+                parser.addini(setting.ini, setting.help, type="linelist", default=[])
+            elif setting.kind == Kind.FLAG:
+                parser.addini(setting.ini, setting.help, type="bool", default=False)
+            else:
+                parser.addini(setting.ini, setting.help, default="")
+
+
+def raw_from_pytest(config: PytestConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(from the ini file, from the command line), by setting name; only what was given."""
+    from_ini: dict[str, Any] = {}
+    from_cli: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.ini is not None:
+            value = config.getini(setting.ini)
+            if isinstance(value, str):
+                value = value.strip()
+            if value not in ("", [], False, None):
+                from_ini[setting.name] = list(value) if isinstance(value, list) else value
+            elif setting.ini_default is not None:
+                from_ini[setting.name] = setting.ini_default
+        if setting.pytest is not None:
+            value = config.getoption(f"stackprobe_{setting.name}")
+            if value not in (None, []):
+                from_cli[setting.name] = value
+    return from_ini, from_cli
+
+
+# -- normalising ------------------------------------------------------------------------------------
+def _pairs_value(value: Any, label: str) -> Pairs:
+    if isinstance(value, tuple) and all(isinstance(item, tuple) for item in value):
+        return normalise_pairs(value)
+    return parse_pairs([str(item) for item in value], label)
+
+
+def _names_value(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(name.strip() for item in value for name in str(item).split(",") if name.strip())
+
+
+def merge(from_ini: Mapping[str, Any], from_cli: Mapping[str, Any]) -> dict[str, Any]:
+    """The ini's values under the command line's: paths lists are replaced, NAME=VALUE lists merged by name."""
+    merged = dict(from_ini)
+    for name, value in from_cli.items():
+        setting = BY_NAME[name]
+        if setting.kind == Kind.PAIRS and name in merged:
+            merged[name] = [*_as_items(merged[name]), *_as_items(value)]
+        else:
+            merged[name] = value
+    return merged
+
+
+def _as_items(value: Any) -> list[str]:
+    if isinstance(value, tuple) and all(isinstance(item, tuple) for item in value):
+        return [f"{k}={v}" for k, v in value]
+    return [str(item) for item in value]
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Where values came from: relative paths on a command line are the working directory's, the ini's are
+    those of the directory of the configuration file that holds it (pytest's rootdir); `pytest` says which
+    command line it was (an error names the option the user typed)."""
+
+    cli: Path
+    ini: Path | None = None
+    pytest: bool = False
+
+
+def normalise(
+    raw: Mapping[str, Any],
+    *,
+    origins: Origins,
+    from_ini: frozenset[str] = frozenset(),
+    cache_dir: Path | None = None,
+) -> Settings:
+    """The frozen Settings for `raw` (by setting name; what is missing takes its default).
+
+    `from_ini` names the settings whose values came from the ini file (their relative paths are the ini's).
+    Raises SettingsError naming the setting for a value it cannot use.
+    """
+
+    def path(name: str, value: Any) -> Path:
+        base = origins.ini if name in from_ini and origins.ini is not None else origins.cli
+        candidate = Path(value).expanduser()
+        return (candidate if candidate.is_absolute() else base / candidate).resolve()
+
+    def value(name: str) -> Any:
+        return raw.get(name, BY_NAME[name].default)
+
+    def label(name: str) -> str:
+        """How the user spelled the setting whose value is being read."""
+        setting = BY_NAME[name]
+        spelled = setting.ini if name in from_ini else setting.pytest if origins.pytest else setting.cli
+        return spelled or setting.cli or setting.pytest or setting.ini or name
+
+    def pairs(name: str) -> Pairs:
+        return _pairs_value(value(name), label(name))
+
+    for name, given in raw.items():
+        setting = BY_NAME[name]
+        if setting.choices and isinstance(given, str) and given not in setting.choices:
+            raise SettingsError(
+                f"{label(name)} is {given!r}, which is none of {', '.join(setting.choices)}",
+                f"set it to one of: {', '.join(setting.choices)}.",
+            )
+
+    backend = str(value("backend"))
+    var_files = [path("var_files", p) for p in value("var_files")]
+    reduced = None
+    if "var_files" not in raw or "var_files" in from_ini:
+        # stackprobe_backend_var_files: with that backend, its var files replace the configured ones (var files
+        # given on the command line still win).
+        chosen = [path("backend_var_files", file) for name, file in _backend_lines(value("backend_var_files"))
+                  if name == backend]  # fmt: skip
+        if chosen:
+            var_files = chosen
+            # What the backend does not serve was left out of the stack, so assert_check skips (not fails) a
+            # check that finds nothing of its kind, naming the subset.
+            subset = ", ".join(str(p) for p in chosen)
+            reduced = f"the stack deployed for {backend} ({subset}: the subset of the stack that {backend} serves)"
+
+    stack = None
+    if value("tf_dir") is not None:
+        prerequisites = value("prerequisites")
+        stack = StackSpec(
+            tf_dir=path("tf_dir", value("tf_dir")),
+            var_files=tuple(var_files),
+            variables=pairs("variables"),
+            teardown_variables=pairs("teardown_variables"),
+            prerequisites=StackSpec(tf_dir=path("prerequisites", prerequisites)) if prerequisites else None,
+        )
+
+    lifetime = Lifetime.EPHEMERAL
+    if value("keep_stack"):
+        lifetime = Lifetime.KEEP
+    elif value("reuse"):
+        lifetime = Lifetime.REUSE
+    cache = cache_dir or default_cache_dir()
+    ttl = value("idle_ttl")
+    idle_ttl = RunSettings.idle_ttl if ttl in (None, "") else float(ttl)
+    run = RunSettings(
+        backend=backend,
+        terraform_binary=value("terraform"),
+        provider_mirror=value("provider_mirror"),
+        moto_port=int(value("moto_port")),
+        endpoint=value("endpoint"),
+        apply_timeout=float(value("timeout")),
+        lifetime=lifetime,
+        cache_dir=cache,
+        plan_store=None if value("plan_cache") == "off" else cache / "plans",
+        idle_ttl=idle_ttl,
+    )
+    environment = str(value("environment"))
+    app_dir = value("app_dir")
+    checks = CheckSettings(
+        app_dir=path("app_dir", app_dir) if app_dir else None,
+        container_commands=pairs("containers"),
+        environment=None if environment == "auto" else environment,
+        reduced_stack=reduced,
+    )
+    improvements = value("improvements")
+    report = ReportSettings(
+        format=str(value("format")),
+        outputs=tuple(path("outputs", p) for p in value("outputs")),
+        quiet=bool(value("quiet")),
+        fail_on=str(value("fail_on")),
+        improvements=path("improvements", improvements) if improvements else None,
+    )
+    return Settings(
+        stack=stack,
+        run=run,
+        checks=checks,
+        report=report,
+        only_checks=_names_value(value("only_checks")),
+        skip_checks=_names_value(value("skip_checks")),
+    )
+
+
+def _backend_lines(value: Any) -> list[tuple[str, str]]:
+    lines = _as_items(value)
+    found = []
+    for line in lines:
+        name, sep, file = line.partition("=")
+        if not sep or not file.strip():
+            raise SettingsError(
+                f"stackprobe_backend_var_files expects BACKEND=PATH lines, got {line!r}",
+                "write each line as BACKEND=PATH, e.g. localstack=terraform/environments/localstack-community.tfvars.",
+            )
+        found.append((name.strip(), file.strip()))
+    return found
+
+
+def from_namespace(args: argparse.Namespace, cache_dir: Path | None = None) -> Settings:
+    """The CLI's settings: what the command line gave, relative paths from the working directory."""
+    return normalise(raw_from_namespace(args), origins=Origins(cli=Path.cwd()), cache_dir=cache_dir)
+
+
+def from_pytest(config: PytestConfig, cache_dir: Path | None = None) -> Settings:
+    """The plugin's settings: the ini file's, under the command line's."""
+    from_ini, from_cli = raw_from_pytest(config)
+    return normalise(
+        merge(from_ini, from_cli),
+        origins=Origins(cli=Path.cwd(), ini=Path(str(config.rootpath)), pytest=True),
+        from_ini=frozenset(name for name in from_ini if name not in from_cli),
+        cache_dir=cache_dir,
+    )

@@ -40,6 +40,11 @@ def test_no_two_units_import_each_other() -> None:
     assert layers.cycles(layers.imports()) == []
 
 
+def test_no_two_modules_import_each_other_even_inside_a_package() -> None:
+    """Function-level and type-only imports count: a cycle hidden in a function body is still a cycle."""
+    assert layers.cycles(layers.module_imports()) == []
+
+
 def test_a_cycle_would_be_found_and_named() -> None:
     graph = {"checks": {"probes"}, "probes": {"aws", "checks"}, "aws": set()}
     assert layers.cycles(graph) == [["checks", "probes", "checks"]]
@@ -62,11 +67,11 @@ def _calls(method: str, on: str | None = None) -> set[str]:
 
 def test_only_a_stack_destroys_its_deployment() -> None:
     """Teardown has one owner: StackUnderTest.end(); everyone else only decides when to call it."""
-    assert _calls("destroy") == {"stack.py"}
+    assert _calls("destroy") == {"lifecycle/stack.py"}
 
 
 def test_an_emulator_is_reset_or_stopped_only_by_its_owner() -> None:
     """The run resets and stops what it started; a live session stops its detached emulator (down, or a
     failed up); the emulator reset before a first apply is the run's; `serve` stops its own server."""
-    assert _calls("reset", on="emulator") == {"run.py"}
-    assert _calls("stop", on="emulator") == {"run.py", "live.py", "backends/moto.py"}
+    assert _calls("reset", on="emulator") == {"lifecycle/run.py"}
+    assert _calls("stop", on="emulator") == {"lifecycle/run.py", "lifecycle/live.py", "backends/moto.py"}

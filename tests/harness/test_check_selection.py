@@ -8,8 +8,8 @@ import pytest
 
 from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import CHECKS, select
+from stackprobe.lifecycle.stack import DiscardedStack, StackMode, StackUnderTest
 from stackprobe.settings import RunSettings, StackSpec
-from stackprobe.stack import DiscardedStack, StackMode, StackUnderTest
 
 pytestmark = pytest.mark.harness
 

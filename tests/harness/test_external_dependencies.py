@@ -20,9 +20,9 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.moto import EmbeddedMoto
 from stackprobe.backends.request_log import RequestLog, RequestRecord
 from stackprobe.errors import TerraformFailed
-from stackprobe.external import REPEATS, ExternalResourceMissing, Watch, missing_dependency
+from stackprobe.lifecycle.external import REPEATS, ExternalResourceMissing, Watch, missing_dependency
+from stackprobe.lifecycle.stack import StackUnderTest
 from stackprobe.settings import RunSettings, StackSpec
-from stackprobe.stack import StackUnderTest
 
 pytestmark = pytest.mark.harness
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from stackprobe.aws.inventory import TeardownReport
 from stackprobe.errors import BackendError, TerraformFailed
-from stackprobe.inventory import TeardownReport
-from stackprobe.pipeline import verify
+from stackprobe.lifecycle.run import Run, sigterm_as_interrupt
+from stackprobe.lifecycle.stack import state_resources
+from stackprobe.lifecycle.verify import verify
 from stackprobe.report.model import RunOutcome
-from stackprobe.run import Run, sigterm_as_interrupt
 from stackprobe.settings import RunSettings, StackSpec
-from stackprobe.stack import state_resources
 
 pytestmark = pytest.mark.harness
 

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from stackprobe.backends.moto import DetachedFacts, EmbeddedMoto, pid_exists
-from stackprobe.digest import StackDigest
-from stackprobe.live import LiveSession, LiveSessionError, LiveSessions, open_live
+from stackprobe.lifecycle.digest import StackDigest
+from stackprobe.lifecycle.live import LiveSession, LiveSessionError, LiveSessions, open_live
 from stackprobe.settings import Lifetime, RunSettings, StackSpec, default_cache_dir
 from stackprobe.terraform.runner import COMMAND_LOG_ENV
 
@@ -231,3 +231,53 @@ def test_live_sessions_refuse_a_backend_they_cannot_keep(tmp_path: Path) -> None
     settings = replace(RunSettings(lifetime=Lifetime.REUSE), backend="localstack")
     with pytest.raises(LiveSessionError, match="detached moto"):
         open_live(StackSpec(tf_dir=tmp_path), settings, tmp_path, create=True)
+
+
+HOST_TEST = """
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_live_bucket_is_there(deployed_stack, aws):
+    assert "live-session-data" in [b["Name"] for b in aws.s3.list_buckets()["Buckets"]]
+"""
+
+
+def test_up_then_pytest_reuse_attach_whatever_order_and_form_the_variables_take(tmp_path: Path) -> None:
+    """`stackprobe up DIR --var b=2 --var a=1`, then pytest with `stackprobe_vars = ["a=1", "b=2"]` and
+    --stackprobe-reuse: one live session, attached to (no terraform ran), not a second one started."""
+    tf_dir = tmp_path / "stack"
+    shutil.copytree(LIVE_STACK, tf_dir)
+    (tf_dir / "ab.tf").write_text('variable "a" {\n  type = string\n}\n\nvariable "b" {\n  type = string\n}\n')
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_live.py").write_text(HOST_TEST)
+    (project / "pytest.ini").write_text(
+        f"[pytest]\nstackprobe_tf_dir = {tf_dir}\nstackprobe_vars =\n    a=1\n    b=2\n"
+    )
+    log = tmp_path / "commands.jsonl"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AWS_"))}
+    environ.update({"STACKPROBE_CACHE_DIR": str(tmp_path / "cache"), COMMAND_LOG_ENV: str(log)})
+    up = stackprobe("up", str(tf_dir), "--var", "b=2", "--var", "a=1", "--quiet", env=environ)
+    assert up.returncode == 0, f"stackprobe up {tf_dir} --var b=2 --var a=1: exit {up.returncode}\n{up.stderr}"
+    log.unlink()
+    try:
+        attached = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--stackprobe-reuse", "-rA"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+            env=environ,
+        )
+        output = attached.stdout + attached.stderr
+        assert attached.returncode == 0, output
+        assert "live session attached: the configuration is unchanged, so no terraform ran" in output, output
+        assert commands_run(log) == [], "attaching ran terraform"
+        listed = json.loads(stackprobe("status", "--json", env=environ).stdout)
+        assert len(listed) == 1, listed
+    finally:
+        down = stackprobe("down", str(tf_dir), "--quiet", env=environ)
+    assert down.returncode == 0, down.stdout + down.stderr

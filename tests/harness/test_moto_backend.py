@@ -10,7 +10,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.moto import EmbeddedMoto
 from stackprobe.backends.request_log import RequestLog, RequestRecord
 from stackprobe.errors import BackendError
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 
 pytestmark = pytest.mark.harness
 

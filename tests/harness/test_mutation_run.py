@@ -17,10 +17,10 @@ import pytest
 from stackprobe.checks import by_id
 from stackprobe.checks.base import CheckContext, CheckResult, Finding
 from stackprobe.errors import StackprobeError, TerraformFailed
+from stackprobe.lifecycle.stack import StackMode
 from stackprobe.mutants import runner as mutation_runner
 from stackprobe.mutants.catalogue import Mutant
 from stackprobe.mutants.runner import MUTANT_FILE_MARKER, MutationRun, Verdict, plan_batches
-from stackprobe.stack import StackMode
 
 KILLERS = ("s3.versioning", "kms.rotation", "ecr.immutable-tags")
 MUTANTS = [

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from stackprobe import parity
 from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.capabilities import from_bodies
 from stackprobe.backends.localstack import LocalStackHandle, localstack_backend
@@ -25,10 +24,10 @@ from stackprobe.checks import CHECKS, by_id
 from stackprobe.checks.base import Check, CheckContext, CheckResult, Finding
 from stackprobe.cli import build_parser
 from stackprobe.errors import BackendError, NotExercisable
-from stackprobe.parity import Agreement, compare, compare_reports
-from stackprobe.pytest_plugin import _spec, backend_var_files
+from stackprobe.lifecycle import parity
+from stackprobe.lifecycle.parity import Agreement, compare, compare_reports
+from stackprobe.lifecycle.run import Run
 from stackprobe.report.model import RunReport
-from stackprobe.run import Run
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.terraform.plan import Plan
 from stackprobe.testing import assert_check
@@ -169,7 +168,7 @@ def test_parity_command_line() -> None:
     args = build_parser().parse_args(
         ["parity", "terraform", "--var-file", "a.tfvars", "--var-file", "b.tfvars", "--format", "md"]
     )
-    assert (args.command, args.tf_dir, args.var_file, args.format) == (
+    assert (args.command, args.tf_dir, args.var_files, args.table_format) == (
         "parity",
         Path("terraform"),
         [Path("a.tfvars"), Path("b.tfvars")],
@@ -222,51 +221,6 @@ def test_assert_check_still_fails_a_skip_that_is_the_tests_own_fault() -> None:
     plan_level = next(c for c in CHECKS if c.plan_level and not c.services)
     with pytest.raises(AssertionError, match="plan-level check, and no plan was given"):
         assert_check(CheckContext(backend=community_backend()), plan_level)
-
-
-# -- backend-specific var files --------------------------------------------------------------------
-
-
-class FakeConfig:
-    def __init__(self, root: Path, options: dict[str, Any], ini: dict[str, Any]) -> None:
-        self.rootpath = root
-        self._options = options
-        self._ini = {"stackprobe_tf_dir": "terraform", "stackprobe_vars": [], "stackprobe_teardown_vars": [], **ini}
-
-    def getoption(self, name: str) -> Any:
-        return self._options.get(name)
-
-    def getini(self, name: str) -> Any:
-        return self._ini.get(name, [])
-
-
-INI = {
-    "stackprobe_var_files": ["terraform/environments/prod.tfvars"],
-    "stackprobe_backend_var_files": ["localstack=terraform/environments/localstack-community.tfvars"],
-}
-
-
-@pytest.mark.parametrize(
-    ("options", "expected"),
-    [
-        ({}, ["prod.tfvars"]),
-        ({"--stackprobe-backend": "moto"}, ["prod.tfvars"]),
-        ({"--stackprobe-backend": "localstack"}, ["localstack-community.tfvars"]),
-        ({"--stackprobe-backend": "localstack", "--stackprobe-var-file": ["x.tfvars"]}, ["x.tfvars"]),
-    ],
-)
-def test_backend_var_files_replace_the_ini_ones_and_yield_to_the_command_line(
-    tmp_path: Path, options: dict[str, Any], expected: list[str]
-) -> None:
-    spec = _spec(FakeConfig(tmp_path, options, INI))  # type: ignore[arg-type]
-    assert [p.name for p in spec.var_files] == expected
-    assert all(p.is_absolute() for p in spec.var_files)
-
-
-def test_backend_var_files_must_say_which_backend(tmp_path: Path) -> None:
-    config = FakeConfig(tmp_path, {"--stackprobe-backend": "localstack"}, {"stackprobe_backend_var_files": ["x"]})
-    with pytest.raises(pytest.UsageError, match="BACKEND=PATH"):
-        backend_var_files(config)  # type: ignore[arg-type]
 
 
 # -- plan on LocalStack, apply on moto --------------------------------------------------------------

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from stackprobe.backends.base import AwsBackend
-from stackprobe.plan_store import PlanStore
+from stackprobe.lifecycle.plan_store import PlanStore
+from stackprobe.lifecycle.stack import StackUnderTest
 from stackprobe.settings import RunSettings, StackSpec
-from stackprobe.stack import StackUnderTest
 from stackprobe.terraform.plan import Plan
 
 pytestmark = pytest.mark.harness
@@ -156,7 +156,7 @@ def recorded_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config: Stac
     monkeypatch.setattr(stack, "prepare", lambda: runner)
     monkeypatch.setattr(stack, "check_guard", lambda: None)
     monkeypatch.setattr(stack, "take_baseline", lambda: {})
-    monkeypatch.setattr("stackprobe.stack.check_caller_identity", lambda backend: "123456789012")
+    monkeypatch.setattr("stackprobe.lifecycle.stack.check_caller_identity", lambda backend: "123456789012")
     return stack
 
 

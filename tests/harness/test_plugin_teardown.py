@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from stackprobe import pytest_plugin
-from stackprobe.inventory import TeardownReport
+from stackprobe.aws.inventory import TeardownReport
+from stackprobe.lifecycle.stack import Ending, KeptStack, StackMode
 from stackprobe.settings import StackSpec
-from stackprobe.stack import Ending, KeptStack, StackMode
 
 pytestmark = pytest.mark.harness
 

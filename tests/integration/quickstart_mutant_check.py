@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from stackprobe.context import build_context
+from stackprobe.lifecycle.context import build_context
+from stackprobe.lifecycle.stack import DeployedStack
 from stackprobe.mutants.catalogue import load_catalogue
 from stackprobe.mutants.runner import MutationRun, Verdict
 from stackprobe.pytest_plugin import check_settings
-from stackprobe.stack import DeployedStack
 
 MUTANT = "health-check-path-404"
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from stackprobe.context import build_context
+from stackprobe.lifecycle.context import build_context
+from stackprobe.lifecycle.run import Run
+from stackprobe.lifecycle.stack import DeployedStack
 from stackprobe.mutants.catalogue import load_catalogue
 from stackprobe.mutants.runner import MutationReport, MutationRun, Verdict
 from stackprobe.pytest_plugin import check_settings
-from stackprobe.run import Run
-from stackprobe.stack import DeployedStack
 
 pytestmark = pytest.mark.mutants
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from scenario_specs import SCENARIOS, scenario_spec
 
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 from stackprobe.terraform.plan import Plan
 from stackprobe.testing import BACKGROUND_NICENESS
 

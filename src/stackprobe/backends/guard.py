@@ -16,13 +16,28 @@ import os
 import re
 import socket
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from stackprobe.errors import RealAwsRefused
 
-if TYPE_CHECKING:
-    from stackprobe.backends.base import AwsBackend
+
+class GuardedBackend(Protocol):
+    """What the guard reads of a backend: stackprobe.backends.base.AwsBackend, which imports the guard."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def access_key(self) -> str: ...
+
+    @property
+    def account_id(self) -> str: ...
+
+    def environ(self, base: Mapping[str, str]) -> dict[str, str]: ...
+
+    def client(self, service: str, region_name: str | None = None) -> Any: ...
+
 
 # Variables that can make an AWS SDK (boto3, or the Go SDK inside the provider) pick real credentials
 # or a real endpoint. They are removed, whatever their value, before anything runs.
@@ -127,7 +142,7 @@ def drop_credential_selectors(environ: MutableMapping[str, str]) -> None:
         del environ[key]
 
 
-def pin_process_environ(backend: AwsBackend, environ: MutableMapping[str, str] | None = None) -> None:
+def pin_process_environ(backend: GuardedBackend, environ: MutableMapping[str, str] | None = None) -> None:
     """Pin this process's own environment, so boto3 clients created by tests cannot escape either."""
     target = os.environ if environ is None else environ
     pinned = backend.environ(dict(target))
@@ -170,7 +185,7 @@ def violations(endpoint: str, access_key: str, environ: Mapping[str, str]) -> li
     return found
 
 
-def check_pinned(backend: AwsBackend, environ: Mapping[str, str]) -> None:
+def check_pinned(backend: GuardedBackend, environ: Mapping[str, str]) -> None:
     """Refuse (raise RealAwsRefused) unless `environ` and `backend` are pinned to a local emulator."""
     found = violations(backend.endpoint, backend.access_key, environ)
     if found:
@@ -182,7 +197,7 @@ def check_pinned(backend: AwsBackend, environ: Mapping[str, str]) -> None:
         )
 
 
-def check_caller_identity(backend: AwsBackend) -> str:
+def check_caller_identity(backend: GuardedBackend) -> str:
     """Ask STS, through the emulator endpoint, who we are; refuse unless it is the emulator's account."""
     try:
         identity = backend.client("sts").get_caller_identity()

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from stackprobe.aws.inventory import TeardownReport
     from stackprobe.backends.base import AwsBackend
-    from stackprobe.inventory import TeardownReport
     from stackprobe.terraform.drift import DriftReport
     from stackprobe.terraform.plan import Plan
 
@@ -94,7 +94,7 @@ class Finding:
 class CheckContext:
     """Everything a check may read. Checks discover resources themselves through `client()`.
 
-    Built in one place from a deployed stack (`stackprobe.context.build_context`); a harness test may
+    Built in one place from a deployed stack (`stackprobe.lifecycle.context.build_context`); a harness test may
     build one by hand around a backend it filled itself.
     """
 

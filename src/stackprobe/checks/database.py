@@ -23,7 +23,7 @@ from stackprobe.aws.workloads import Workload, discover_workloads, scalable_targ
 from stackprobe.checks.alarms import metric_alarms, notifying_actions, watchers
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 from stackprobe.checks.kms import key_manager
-from stackprobe.rds_capacity import engine_family, max_connections
+from stackprobe.checks.rds_capacity import engine_family, max_connections
 
 MIN_RETENTION_DAYS = 7
 MIN_PROD_RETENTION_DAYS = 14

@@ -19,10 +19,11 @@ from typing import Any
 from stackprobe.aws.workloads import Workload, discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 from stackprobe.errors import NotApplicable
-from stackprobe.probes.app import AppStartError, TaskLaunch, free_port
+from stackprobe.probes.app import TaskLaunch
 from stackprobe.probes.containers import StandIns, enable_hint
 from stackprobe.probes.contract import HealthCheckContract, contract_for
 from stackprobe.probes.health import AlbHealthCheck, Matcher, MatcherError, probe_target
+from stackprobe.probes.process import AppStartError, free_port
 
 # Beyond these, a broken task keeps receiving traffic (or a new one waits for traffic) for minutes.
 MAX_DETECTION_SECONDS = 300

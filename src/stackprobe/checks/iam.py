@@ -2,7 +2,7 @@
 
 Policies are read from every role, user and group in the account (inline and attached, customer- and
 AWS-managed) and from every customer-managed policy, then evaluated statement by statement with
-`stackprobe.aws_policy`. Service-linked roles are skipped: AWS owns their policies.
+`stackprobe.aws.policy`. Service-linked roles are skipped: AWS owns their policies.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from stackprobe.aws_policy import PolicyError, Statement, grants_everything, parse_policy
+from stackprobe.aws.policy import PolicyError, Statement, grants_everything, parse_policy
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 
 REFERENCE = "terraform/modules/iam"

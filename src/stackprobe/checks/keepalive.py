@@ -26,10 +26,11 @@ from stackprobe.aws.workloads import discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 from stackprobe.checks.health import ServiceTarget, service_targets
 from stackprobe.errors import NotApplicable, NotExercisable
-from stackprobe.probes.app import AppStartError, TaskLaunch
+from stackprobe.probes.app import TaskLaunch
 from stackprobe.probes.containers import StandIns, enable_hint
 from stackprobe.probes.contract import KeepAliveContract, contract_for
 from stackprobe.probes.keepalive import KeepAliveMeasurement, measure_keepalive
+from stackprobe.probes.process import AppStartError
 
 # The longest an idle connection is watched. Long enough to catch the short keep-alives of common
 # servers (gunicorn 2 s, uvicorn 5 s is caught at its edge, Node 5 s), short enough for a test run.

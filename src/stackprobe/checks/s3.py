@@ -2,7 +2,7 @@
 
 Every bucket in the account is inspected, whoever created it, and each property is its own check so
 that a report names each defect separately. Bucket policies are evaluated semantically through
-`stackprobe.aws_policy` (a Deny that covers only one action or one role does not count as TLS-only).
+`stackprobe.aws.policy` (a Deny that covers only one action or one role does not count as TLS-only).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stackprobe.aws_policy import PolicyError, Statement, denies_insecure_transport, is_public_grant, parse_policy
+from stackprobe.aws.policy import PolicyError, Statement, denies_insecure_transport, is_public_grant, parse_policy
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 
 PAB_SETTINGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")

@@ -22,8 +22,8 @@ from pathlib import Path
 from stackprobe.checks import by_id, run_checks
 from stackprobe.checks.base import CheckContext, CheckResult
 from stackprobe.errors import StackprobeError, TerraformFailed
+from stackprobe.lifecycle.stack import StackMode, StackUnderTest
 from stackprobe.mutants.catalogue import TERRAFORM_KILLER, Mutant
-from stackprobe.stack import StackMode, StackUnderTest
 from stackprobe.terraform.runner import TerraformRunner
 
 LOG = logging.getLogger("stackprobe.mutants")

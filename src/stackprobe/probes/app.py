@@ -32,7 +32,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -47,118 +46,28 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.backends.base import AwsBackend
 from stackprobe.child_process import OWN_PROCESS_GROUP
-from stackprobe.errors import StackprobeError
 from stackprobe.probes.containers import ContainerCommand, ContainerConfigError
 from stackprobe.probes.health import ContainerCheckResult, local_executor, run_container_check
+from stackprobe.probes.process import (
+    OUTPUT_LINES,
+    AppStartError,
+    ContainerCommandError,
+    PortTaken,
+    accepts,
+    describe_exit,
+    free_port,
+    group_members,
+    wait_until_listening,
+)
 
 # Only these survive from this process's environment: what a program needs to run at all, never a
 # setting the task definition could have been expected to provide.
 _INHERITED = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT")
 _PORT_PLACEHOLDER = re.compile(r"\{port(?::(?P<container_port>\d+))?\}")
-OUTPUT_LINES = 8
-
-
-class AppStartError(RuntimeError):
-    """The stand-in exited (or never listened) at start-up; `output` holds what it printed."""
-
-    def __init__(self, message: str, output: str = "", returncode: int | None = None) -> None:
-        super().__init__(message)
-        self.output = output
-        self.returncode = returncode
-
-    def evidence(self, lines: int = OUTPUT_LINES) -> str:
-        tail = " | ".join(line for line in self.output.strip().splitlines() if line.strip())
-        kept = " | ".join(tail.split(" | ")[-lines:]) if tail else ""
-        return f"{self}; last output: {kept}" if kept else f"{self}; it printed nothing"
-
-
-class ContainerCommandError(StackprobeError):
-    """A configured COMMAND that cannot be started at all (not found, not executable)."""
-
-
-class PortTaken(StackprobeError):
-    """The loopback port chosen to stand in for a container port is already in use."""
 
 
 class SecretResolutionError(RuntimeError):
     """ECS could not resolve a `secrets` entry; on Fargate the task would stop before the app starts."""
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def accepts(port: int) -> bool:
-    """True when something accepts TCP connections on 127.0.0.1:`port`."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-@dataclass(frozen=True)
-class ListenWait:
-    """How waiting for a stand-in to listen ended: `seconds` until its port accepted connections, or None
-    when it never did, `exited` first (the process or container ended) or within the time allowed."""
-
-    seconds: float | None
-    exited: bool
-
-
-def wait_until_listening(port: int, timeout: float, exited: Callable[[], bool], interval: float) -> ListenWait:
-    """Poll until 127.0.0.1:`port` accepts connections, `exited()` is true, or `timeout` seconds pass."""
-    started = time.monotonic()
-    deadline = started + timeout
-    while time.monotonic() < deadline:
-        if exited():
-            return ListenWait(None, exited=True)
-        if accepts(port):
-            return ListenWait(time.monotonic() - started, exited=False)
-        time.sleep(interval)
-    return ListenWait(None, exited=False)
-
-
-def group_members(pgid: int) -> list[int]:
-    """The live (not zombie) processes of process group `pgid`.
-
-    Read from /proc where there is one: a zombie left unreaped (no init reaping in a container) still
-    counts for `killpg`, and would make a stopped tree look alive forever.
-    """
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return []
-        except PermissionError:
-            pass
-        return [pgid]
-    members: list[int] = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ")".
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
-
-
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
 
 
 def resolve_secret(backend: AwsBackend, value_from: str) -> str:
@@ -469,7 +378,10 @@ class TaskLaunch:
             from stackprobe.probes.docker import DockerRun, DockerSpec
 
             return DockerRun(
-                DockerSpec.from_launch(self), name=label, listen_port=self.port, start_timeout=start_timeout
+                DockerSpec.from_container(self.how.image, self.env, self.container),
+                name=label,
+                listen_port=self.port,
+                start_timeout=start_timeout,
             )
         return LocalProcess(
             self.argv,

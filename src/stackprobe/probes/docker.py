@@ -21,9 +21,10 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from stackprobe.probes.app import (
+from stackprobe.probes.health import ContainerCheckResult, run_container_check
+from stackprobe.probes.process import (
     OUTPUT_LINES,
     AppStartError,
     ContainerCommandError,
@@ -32,10 +33,6 @@ from stackprobe.probes.app import (
     describe_exit,
     wait_until_listening,
 )
-from stackprobe.probes.health import ContainerCheckResult, run_container_check
-
-if TYPE_CHECKING:
-    from stackprobe.probes.app import TaskLaunch
 
 HOST_NETWORK = "host"
 
@@ -70,13 +67,13 @@ class DockerSpec:
     network: str = HOST_NETWORK
 
     @classmethod
-    def from_launch(cls, launch: TaskLaunch) -> DockerSpec:
-        container = launch.container
+    def from_container(cls, image: str, environment: Mapping[str, str], container: Mapping[str, Any]) -> DockerSpec:
+        """The spec of a task definition's `container`, run from `image` with `environment` (already resolved)."""
         entrypoint = container.get("entryPoint")
         command = container.get("command")
         return cls(
-            image=launch.how.image,
-            environment=dict(launch.env),
+            image=image,
+            environment=dict(environment),
             entrypoint=tuple(str(part) for part in entrypoint) if entrypoint else None,
             command=tuple(str(part) for part in command) if command else None,
             working_dir=str(container["workingDirectory"]) if container.get("workingDirectory") else None,

@@ -53,8 +53,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.aws import Clients
+from stackprobe.aws.policy import PolicyError, Statement, parse_policy
 from stackprobe.aws.workloads import discover_workloads
-from stackprobe.aws_policy import PolicyError, Statement, parse_policy
 from stackprobe.backends.base import AwsBackend
 from stackprobe.errors import NotExercisable
 from stackprobe.probes.contract import ConfiguredAccount, TaskAccess, contract_for

@@ -32,9 +32,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.backends.base import AwsBackend
-from stackprobe.probes.app import AppStartError, TaskLaunch
+from stackprobe.probes.app import TaskLaunch
 from stackprobe.probes.containers import StandIns
 from stackprobe.probes.contract import JobsContract, UploadContract, fill
+from stackprobe.probes.process import AppStartError
 
 PROBE_INPUT = b"stackprobe job probe input\n"
 HTTP_TIMEOUT = 10.0

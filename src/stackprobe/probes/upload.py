@@ -27,12 +27,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.aws import Clients
+from stackprobe.aws.policy import PolicyError, parse_policy
 from stackprobe.aws.workloads import Workload
-from stackprobe.aws_policy import PolicyError, parse_policy
 from stackprobe.errors import NotExercisable
-from stackprobe.probes.app import AppStartError, TaskLaunch
+from stackprobe.probes.app import TaskLaunch
 from stackprobe.probes.containers import StandIns
 from stackprobe.probes.contract import UploadContract
+from stackprobe.probes.process import AppStartError
 
 PROBE_FILENAME = "stackprobe-upload-probe.txt"
 PROBE_BODY = b"stackprobe pre-signed upload probe\n"

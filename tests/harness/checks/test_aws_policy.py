@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stackprobe.aws_policy import (
+from stackprobe.aws.policy import (
     PolicyError,
     covers_everything_under,
     denies_insecure_transport,

@@ -16,7 +16,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.alarm_gaps import error_rate_below_slo, stateful_components
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Status
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 
 pytestmark = pytest.mark.harness
 

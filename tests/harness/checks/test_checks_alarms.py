@@ -17,7 +17,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.alarms import coverage, topic_encrypted
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Status
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 
 pytestmark = pytest.mark.harness
 

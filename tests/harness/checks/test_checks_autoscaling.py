@@ -17,7 +17,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.autoscaling import scalable_target, scaling_alarms, target_tracking
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Status
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 
 pytestmark = pytest.mark.harness
 CLUSTER = "sp-scale"

@@ -17,7 +17,7 @@ from compute_builders import api_task_definition, app_resources, cluster, networ
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Status
 from stackprobe.checks.credentials import master_credentials
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 
 pytestmark = pytest.mark.harness
 

@@ -32,8 +32,8 @@ from stackprobe.checks.database import (
     selection_covers,
     window_overlap,
 )
-from stackprobe.rds_capacity import class_memory_gib, evaluate, max_connections
-from stackprobe.run import Run
+from stackprobe.checks.rds_capacity import class_memory_gib, evaluate, max_connections
+from stackprobe.lifecycle.run import Run
 
 pytestmark = pytest.mark.harness
 CHECKS: tuple[Check, ...] = (

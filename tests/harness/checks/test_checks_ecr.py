@@ -10,7 +10,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Severity, Status
 from stackprobe.checks.ecr import immutable_tags, kms_encryption, lifecycle_policy, scan_on_push
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 
 pytestmark = pytest.mark.harness
 

@@ -18,7 +18,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Severity, Status
 from stackprobe.checks.ecs import container_health_check, container_insights, image_provenance, parse_image
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 
 pytestmark = pytest.mark.harness
 PROD = {"Environment": "production"}

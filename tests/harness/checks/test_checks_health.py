@@ -29,8 +29,8 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Severity, Status
 from stackprobe.checks.health import consistency, live
+from stackprobe.lifecycle.run import Run
 from stackprobe.probes.docker import docker_unavailable_reason
-from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
 

@@ -25,8 +25,8 @@ from stackprobe.checks.iam import (
     no_wildcard_admin,
     task_role_least_privilege,
 )
+from stackprobe.lifecycle.run import Run
 from stackprobe.probes.iam_enforcement import iam_enforced
-from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
 

@@ -18,8 +18,8 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Status
 from stackprobe.checks.keepalive import MAX_IDLE_PROBE_SECONDS, judge, keep_alive
+from stackprobe.lifecycle.run import Run
 from stackprobe.probes.keepalive import KeepAliveMeasurement, advertised_timeout
-from stackprobe.run import Run
 
 pytestmark = pytest.mark.harness
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from stackprobe.aws.inventory import TeardownReport
 from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, Status
 from stackprobe.checks.lifecycle import clean_teardown, idempotent
-from stackprobe.inventory import TeardownReport
 from stackprobe.terraform.drift import DriftEntry, DriftReport
 from stackprobe.terraform.plan import AttributeChange
 

@@ -45,7 +45,7 @@ from network_builders import (
 from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import CHECKS, run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Severity, Status
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 
 pytestmark = pytest.mark.harness
 

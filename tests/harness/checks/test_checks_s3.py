@@ -24,7 +24,7 @@ from stackprobe.checks.s3 import (
     tls_only,
     versioning,
 )
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 
 pytestmark = pytest.mark.harness
 

@@ -11,7 +11,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Status
 from stackprobe.checks.s3 import access_logging
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 
 pytestmark = pytest.mark.harness
 

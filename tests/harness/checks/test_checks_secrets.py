@@ -16,7 +16,7 @@ from stackprobe.checks.secrets import (
     no_hardcoded_db_password,
     no_plaintext_in_task_env,
 )
-from stackprobe.run import Run
+from stackprobe.lifecycle.run import Run
 from stackprobe.terraform.plan import Plan
 
 pytestmark = pytest.mark.harness

@@ -23,18 +23,8 @@ import pytest
 from compute_builders import AppResources, api_task_definition, app_resources, worker_task_definition
 
 from stackprobe.backends.base import AwsBackend
-from stackprobe.probes.app import (
-    AppStartError,
-    ContainerCommandError,
-    ListenWait,
-    LocalProcess,
-    PortTaken,
-    TaskLaunch,
-    free_port,
-    group_members,
-    resolve_secret,
-    wait_until_listening,
-)
+from stackprobe.lifecycle.run import Run
+from stackprobe.probes.app import LocalProcess, TaskLaunch, resolve_secret
 from stackprobe.probes.containers import ContainerCommand, ContainerConfigError
 from stackprobe.probes.contract import CONTRACT_FILE, ContractError, HealthCheckContract, ProbeContract, fill
 from stackprobe.probes.docker import DockerSpec, docker_unavailable_reason
@@ -46,7 +36,15 @@ from stackprobe.probes.health import (
     localize_command,
     probe_target,
 )
-from stackprobe.run import Run
+from stackprobe.probes.process import (
+    AppStartError,
+    ContainerCommandError,
+    ListenWait,
+    PortTaken,
+    free_port,
+    group_members,
+    wait_until_listening,
+)
 
 pytestmark = pytest.mark.harness
 
@@ -324,7 +322,7 @@ def test_an_image_gets_the_task_definitions_command_environment_and_the_host_net
     image = ContainerCommand.parse("api", "docker:registry.example/app:1.2")
     assert image.uses_docker and image.image == "registry.example/app:1.2"
     launch = launch_of(account, account.own_port_api, image, traffic_port=8080)
-    spec = DockerSpec.from_launch(launch)
+    spec = DockerSpec.from_container(launch.how.image, launch.env, launch.container)
     assert spec.image == "registry.example/app:1.2"
     assert spec.create_arguments() == {
         "network": "host",  # the emulator listens on the host's loopback only

@@ -28,14 +28,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from stackprobe.aws.inventory import Snapshot, TeardownReport, leftovers, snapshot
 from stackprobe.backends.base import AwsBackend, Emulator
 from stackprobe.backends.guard import check_caller_identity, check_pinned
 from stackprobe.backends.request_log import RequestLog
-from stackprobe.digest import StackDigest, configuration_digest, tools_digest
 from stackprobe.errors import BackendError, StackprobeError, TerraformFailed
-from stackprobe.external import Watch
-from stackprobe.inventory import Snapshot, TeardownReport, leftovers, snapshot
-from stackprobe.plan_store import PlanStore, plan_key
+from stackprobe.lifecycle.digest import StackDigest, configuration_digest, tools_digest
+from stackprobe.lifecycle.external import Watch
+from stackprobe.lifecycle.plan_store import PlanStore, plan_key
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.terraform.binary import find_binary
 from stackprobe.terraform.drift import DriftReport, classify
@@ -44,7 +44,7 @@ from stackprobe.terraform.plan import Plan
 from stackprobe.terraform.runner import TALKS_TO_AWS, TerraformRunner
 from stackprobe.terraform.workspace import Workspace, create_workspace
 
-LOG = logging.getLogger("stackprobe.stack")
+LOG = logging.getLogger("stackprobe.lifecycle.stack")
 T = TypeVar("T")
 
 
@@ -387,7 +387,7 @@ class StackUnderTest:
 
     def _watched(self, command: Callable[[], T]) -> T:
         """Run a terraform command, stopped early if it keeps asking for something the stack does not
-        create (see stackprobe.external); only an emulator in this process has the request log to read."""
+        create (see stackprobe.lifecycle.external); only an emulator in this process has the request log to read."""
         log = getattr(self.emulator, "request_log", None)
         if not isinstance(log, RequestLog):
             return command()

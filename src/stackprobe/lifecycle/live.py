@@ -12,7 +12,7 @@ records a `LiveSession` in the user's cache, one directory per stack:
                       lock             held while a run is attached (a second run is refused)
                       emulator.log     the detached emulator's own output
 
-A later run attaches to it. The record's digest (stackprobe.digest) decides what happens: unchanged,
+A later run attaches to it. The record's digest (stackprobe.lifecycle.digest) decides what happens: unchanged,
 no terraform runs at all; changed, the kept workspace is brought up to the configuration and an
 incremental apply touches only what changed. `stackprobe down` destroys the stack, proves the emulator
 holds nothing it created, stops the emulator and forgets the session. A session whose emulator is gone
@@ -37,19 +37,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+from stackprobe.aws.inventory import Snapshot, TeardownReport
 from stackprobe.backends.moto import DetachedFacts, DetachedMoto, pid_exists
-from stackprobe.digest import StackDigest, configuration_digest, configuration_files, tools_digest
 from stackprobe.errors import StackprobeError
-from stackprobe.inventory import Snapshot, TeardownReport
-from stackprobe.run import Run
+from stackprobe.lifecycle.digest import StackDigest, configuration_digest, configuration_files, tools_digest
+from stackprobe.lifecycle.run import Run
+from stackprobe.lifecycle.stack import DeployedStack, StackMode, StackUnderTest, rebase_workspace, sync_workspace
 from stackprobe.settings import RunSettings, StackSpec
-from stackprobe.stack import DeployedStack, StackMode, StackUnderTest, rebase_workspace, sync_workspace
 from stackprobe.terraform.drift import DriftReport, classify
 from stackprobe.terraform.mirror import resolve_provider_source
 from stackprobe.terraform.plan import Plan
 from stackprobe.terraform.workspace import create_workspace
 
-LOG = logging.getLogger("stackprobe.live")
+LOG = logging.getLogger("stackprobe.lifecycle.live")
 RECORD_VERSION = 1
 
 

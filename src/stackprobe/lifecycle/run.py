@@ -5,7 +5,7 @@ Ownership, as the code reads:
   process environment it pins; `close()` ends every stack it created that is still deployed, stops the
   emulator it started, restores the environment, and returns how each stack ended. An emulator handed
   in (a live session's detached moto) is used, never stopped: its owner is the live session;
-- each `StackUnderTest` owns its workspace, plans, deployment and ending (see stackprobe.stack);
+- each `StackUnderTest` owns its workspace, plans, deployment and ending (see stackprobe.lifecycle.stack);
 - on LocalStack, `route(spec)` is the explicit router: it plans on LocalStack and returns the stack
   that will apply, which is an embedded moto's when LocalStack does not serve what the plan needs.
   Callers hold that stack from then on; nothing is rerouted behind their back.
@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
+from stackprobe.aws.inventory import Snapshot, snapshot
 from stackprobe.backends.base import AwsBackend, Emulator
 from stackprobe.backends.guard import (
     check_caller_identity,
@@ -31,13 +32,12 @@ from stackprobe.backends.guard import (
     pin_process_environ,
 )
 from stackprobe.errors import BackendError, StackprobeError
-from stackprobe.inventory import Snapshot, snapshot
-from stackprobe.plan_store import PlanStore
+from stackprobe.lifecycle.plan_store import PlanStore
+from stackprobe.lifecycle.stack import Ending, StackMode, StackUnderTest
 from stackprobe.settings import RunSettings, StackSpec
-from stackprobe.stack import Ending, StackMode, StackUnderTest
 from stackprobe.terraform.plan import Plan
 
-LOG = logging.getLogger("stackprobe.run")
+LOG = logging.getLogger("stackprobe.lifecycle.run")
 
 
 @dataclass(frozen=True)

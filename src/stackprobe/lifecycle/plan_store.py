@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from stackprobe.digest import StackDigest
+from stackprobe.lifecycle.digest import StackDigest
 from stackprobe.terraform.plan import Plan
 
-LOG = logging.getLogger("stackprobe.plan_store")
+LOG = logging.getLogger("stackprobe.lifecycle.plan_store")
 
 
 def plan_key(digest: StackDigest, backend: str, region: str) -> str:

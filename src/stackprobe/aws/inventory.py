@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.backends.base import AwsBackend
 
-LOG = logging.getLogger("stackprobe.inventory")
+LOG = logging.getLogger("stackprobe.aws.inventory")
 
 
 @dataclass

@@ -23,9 +23,9 @@ from typing import Any
 
 from stackprobe.checks import CHECKS
 from stackprobe.checks.base import Check, CheckResult, Status
-from stackprobe.plan_store import PlanStore
+from stackprobe.lifecycle.plan_store import PlanStore
+from stackprobe.lifecycle.run import Run
 from stackprobe.report.model import RunReport
-from stackprobe.run import Run
 from stackprobe.settings import CheckSettings, RunSettings, StackSpec
 
 SIDES = ("moto", "localstack")
@@ -170,7 +170,7 @@ def run_parity(
 ) -> ParityReport:
     """Verify `spec` on the embedded moto and on LocalStack at once, then compare every check."""
     from stackprobe.backends.localstack import LocalStackHandle
-    from stackprobe.pipeline import verify
+    from stackprobe.lifecycle.verify import verify
 
     say = progress or (lambda message: None)
     selected = list(CHECKS if checks is None else checks)

@@ -3,7 +3,7 @@
 Two things are decided by it without running terraform:
 - a live session (`stackprobe up`, `--stackprobe-reuse`) is attached to as it is when its digest is
   unchanged, and updated by an incremental apply when it is not;
-- a pre-apply plan is read from the plan store (`stackprobe.plan_store`) when one with the same digest
+- a pre-apply plan is read from the plan store (`stackprobe.lifecycle.plan_store`) when one with the same digest
   was made before, by this run or an earlier one.
 
 The configuration part hashes what the workspace copies (the root and every local module it calls,

@@ -9,8 +9,8 @@ to be run locally. Built here, none of them can leave one out.
 from __future__ import annotations
 
 from stackprobe.checks.base import CheckContext
+from stackprobe.lifecycle.stack import DeployedStack
 from stackprobe.settings import CheckSettings, load_requirements
-from stackprobe.stack import DeployedStack
 
 
 def build_context(deployed: DeployedStack, settings: CheckSettings) -> CheckContext:

@@ -20,20 +20,20 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from stackprobe.aws.environment import environment_decision
+from stackprobe.aws.inventory import TeardownReport
 from stackprobe.checks import CHECKS, run_checks
 from stackprobe.checks.base import Check, CheckContext
 from stackprobe.checks.lifecycle import clean_teardown, idempotent
-from stackprobe.context import build_context
 from stackprobe.errors import StackprobeError, TerraformFailed
-from stackprobe.inventory import TeardownReport
-from stackprobe.plan_store import PlanStore
+from stackprobe.lifecycle.context import build_context
+from stackprobe.lifecycle.plan_store import PlanStore
+from stackprobe.lifecycle.run import Run
+from stackprobe.lifecycle.stack import KeptStack, StackMode, StackUnderTest
 from stackprobe.report.model import RunOutcome, RunReport, StepTiming
-from stackprobe.run import Run
 from stackprobe.settings import CheckSettings, Lifetime, RunSettings, StackSpec
-from stackprobe.stack import KeptStack, StackMode, StackUnderTest
 from stackprobe.terraform.plan import Plan
 
-LOG = logging.getLogger("stackprobe.pipeline")
+LOG = logging.getLogger("stackprobe.lifecycle.verify")
 # terraform names the resource of each error paragraph in a "with ADDRESS," line.
 _FAILED_RESOURCE = re.compile(r"^with (\S+),$", re.MULTILINE)
 
@@ -195,7 +195,7 @@ def _verify_live(
     say: Callable[[str], None],
 ) -> RunReport:
     """`--keep-stack` and `--reuse`: the stack lives in a live session and is left running."""
-    from stackprobe.live import LiveSessionError, LiveSessions, open_live
+    from stackprobe.lifecycle.live import LiveSessionError, LiveSessions, open_live
 
     sessions = LiveSessions(settings.cache_dir)
     with sessions.hold(spec, f"verify --{settings.lifetime.value}"):

@@ -1,0 +1,170 @@
+"""One settings table for both front-ends: what the CLI and the plugin are given normalises to the same thing.
+
+The CLI's parser and the plugin's options are generated from `stackprobe.settings.SETTINGS`, and both
+front-ends' values go through one `normalise`. These tests feed each front-end the way a user would (an
+argparse command line; a pytest config with ini lines and options) and compare what comes out: the same
+StackSpec, so the same live-session key and digest, whatever the order or the form of the variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackprobe.cli import build_parser
+from stackprobe.lifecycle.live import session_key
+from stackprobe.settings import SETTINGS, Lifetime, SettingsError, StackSpec, from_namespace, from_pytest
+
+pytestmark = pytest.mark.harness
+
+
+class FakeConfig:
+    """What the plugin reads from pytest: ini values by key, options by their dest (stackprobe_<setting>)."""
+
+    def __init__(self, root: Path, options: dict[str, Any] | None = None, ini: dict[str, Any] | None = None) -> None:
+        self._root = root
+        self._options = options or {}
+        self._ini = ini or {}
+
+    @property
+    def rootpath(self) -> Path:
+        return self._root
+
+    def getoption(self, name: str) -> Any:
+        return self._options.get(name.removeprefix("stackprobe_"))
+
+    def getini(self, name: str) -> Any:
+        setting = next(s for s in SETTINGS if s.ini == name)
+        return self._ini.get(name, [] if setting.kind.value in ("paths", "pairs", "names") else "")
+
+
+def cli(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(list(argv))
+
+
+def test_variables_in_any_order_and_from_either_front_end_name_the_same_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    up = from_namespace(cli("up", "stack", "--var", "b=2", "--var", "a=1")).stack
+    verify = from_namespace(cli("verify", "stack", "--var", "a=1", "--var", "b=2")).stack
+    plugin = from_pytest(FakeConfig(tmp_path, ini={"stackprobe_tf_dir": "stack", "stackprobe_vars": ["a=1", "b=2"]}))
+    plugin_cli = from_pytest(
+        FakeConfig(tmp_path, {"tf_dir": "stack", "variables": ["b=2"]}, {"stackprobe_vars": ["a=1"]})
+    )
+
+    assert up is not None and up.variables == (("a", "1"), ("b", "2"))
+    assert up == verify == plugin.stack == plugin_cli.stack
+    assert session_key(up) == session_key(plugin.stack)  # type: ignore[arg-type]
+
+
+def test_the_last_value_given_for_a_variable_wins_as_with_terraform(tmp_path: Path) -> None:
+    spec = from_namespace(cli("verify", str(tmp_path), "--var", "a=1", "--var", "a=2")).stack
+    ini_then_cli = from_pytest(FakeConfig(tmp_path, {"variables": ["a=3"]}, {"stackprobe_vars": ["a=1"]})).stack
+
+    assert spec is not None and spec.variables == (("a", "2"),)
+    assert ini_then_cli is not None and ini_then_cli.variables == (("a", "3"),)
+
+
+def test_a_stack_spec_is_normalised_whoever_builds_it(tmp_path: Path) -> None:
+    one = StackSpec(tf_dir=tmp_path, variables=(("b", "2"), ("a", "1")))
+    other = StackSpec(tf_dir=tmp_path / "." / "", variables={"a": "1", "b": 2})
+
+    assert one == other and hash(one) == hash(other)
+
+
+def test_ini_paths_are_the_config_files_and_command_line_paths_the_working_directorys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    from_ini = from_pytest(
+        FakeConfig(project, ini={"stackprobe_tf_dir": "infra", "stackprobe_var_files": ["p.tfvars"]})
+    )
+    from_cli = from_pytest(FakeConfig(project, {"tf_dir": "infra"}, {"stackprobe_tf_dir": "ignored"}))
+
+    assert from_ini.stack is not None and from_ini.stack.tf_dir == project / "infra"
+    assert from_ini.stack.var_files == (project / "p.tfvars",)
+    assert from_cli.stack is not None and from_cli.stack.tf_dir == elsewhere / "infra"
+
+
+def test_the_plugins_tf_dir_defaults_to_terraform_under_the_config_file(tmp_path: Path) -> None:
+    spec = from_pytest(FakeConfig(tmp_path)).stack
+
+    assert spec is not None and spec.tf_dir == tmp_path / "terraform"
+
+
+INI = {
+    "stackprobe_var_files": ["terraform/environments/prod.tfvars"],
+    "stackprobe_backend_var_files": ["localstack=terraform/environments/localstack-community.tfvars"],
+}
+
+
+@pytest.mark.parametrize(
+    ("options", "expected", "reduced"),
+    [
+        ({}, ["prod.tfvars"], False),
+        ({"backend": "moto"}, ["prod.tfvars"], False),
+        ({"backend": "localstack"}, ["localstack-community.tfvars"], True),
+        ({"backend": "localstack", "var_files": ["x.tfvars"]}, ["x.tfvars"], False),
+    ],
+)
+def test_backend_var_files_replace_the_ini_ones_and_yield_to_the_command_line(
+    tmp_path: Path, options: dict[str, Any], expected: list[str], reduced: bool
+) -> None:
+    settings = from_pytest(FakeConfig(tmp_path, options, INI))
+
+    assert settings.stack is not None and [p.name for p in settings.stack.var_files] == expected
+    assert all(p.is_absolute() for p in settings.stack.var_files)
+    assert (settings.checks.reduced_stack is not None) == reduced
+
+
+def test_backend_var_files_must_say_which_backend(tmp_path: Path) -> None:
+    config = FakeConfig(tmp_path, {"backend": "localstack"}, {"stackprobe_backend_var_files": ["x"]})
+    with pytest.raises(SettingsError, match="BACKEND=PATH"):
+        from_pytest(config)
+
+
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        ({"stackprobe_vars": ["no-equals-sign"]}, "stackprobe_vars expects NAME=VALUE, got 'no-equals-sign'"),
+        ({"stackprobe_environment": "prod"}, "stackprobe_environment is 'prod', which is none of production"),
+    ],
+)
+def test_an_unusable_ini_value_names_its_key_and_the_remedy(tmp_path: Path, ini: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        from_pytest(FakeConfig(tmp_path, ini=ini))
+
+
+def test_lifetime_from_either_front_end(tmp_path: Path) -> None:
+    assert from_namespace(cli("up", str(tmp_path))).run.lifetime == Lifetime.REUSE
+    assert from_namespace(cli("verify", str(tmp_path), "--keep-stack")).run.lifetime == Lifetime.KEEP
+    assert from_pytest(FakeConfig(tmp_path, ini={"stackprobe_reuse": True})).run.lifetime == Lifetime.REUSE
+    assert from_pytest(FakeConfig(tmp_path)).run.lifetime == Lifetime.EPHEMERAL
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.cli], ids=lambda s: s.name)
+def test_every_cli_setting_is_an_option_of_each_verb_that_takes_it(setting: Any) -> None:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for verb, sub in subparsers.choices.items():
+        options = {action.dest: action.option_strings for action in sub._actions}
+        assert (setting.name in options) == (verb in setting.verbs), f"`stackprobe {verb}` and {setting.name}"
+        if verb in setting.verbs:
+            assert options[setting.name] == [setting.cli]
+
+
+def test_every_pytest_option_and_ini_key_is_registered(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--help"]
+    helped = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True, timeout=120).stdout
+    for setting in SETTINGS:
+        for name in (setting.pytest, setting.ini):
+            if name is not None:
+                assert name in helped, f"{name} ({setting.name}) is not registered"
