@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 LOCK       := requirements/dev.lock
 FLOOR_LOCK := requirements/moto-floor.lock
 UV_COMPILE  = $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
-VERIFY_ARGS ?= terraform --var-file terraform/environments/prod.tfvars --teardown-var allow_destroy_for_tests=true \
+VERIFY_ARGS ?= terraform --var-file terraform/environments/prod.tfvars \
 	--prerequisites terraform/prerequisites/public-zone --app-dir app --container "api=python -m modelserve.api --host 127.0.0.1" --container "worker=python -m modelserve.worker"
 
 .PHONY: setup lock verify test test-latest unit integration lint clean

@@ -163,33 +163,25 @@ def _run_stack(args: argparse.Namespace) -> int:
         improvements.parent.mkdir(parents=True, exist_ok=True)
         command = f"stackprobe audit {args.tf_dir} --improvements {args.improvements}"
         improvements.write_text(render_improvements(report, spec.tf_dir.name, command), encoding="utf-8")
+    if report.interrupted:
+        raise KeyboardInterrupt("the run was interrupted; every report asked for was written")
     return exit_status(report, threshold)
 
 
 def _up(args: argparse.Namespace) -> int:
-    from stackprobe.lifecycle.live import LiveSessionError, LiveSessions, open_live
+    from stackprobe.lifecycle.stack_run import RunContext, StackRun
 
     settings = _settings(args)
     spec = _spec(settings)
     say = _progress(settings.report.quiet)
     _say_ignored(say)
-    sessions = LiveSessions(settings.run.cache_dir)
-    with sessions.hold(spec, "up"), sigterm_as_interrupt():
-        if sessions.load(spec) is not None:
-            raise LiveSessionError(
-                f"A live session of {spec.name} already runs",
-                f"attach to it (`pytest --stackprobe-reuse`, `stackprobe verify ... --reuse`), see it with "
-                f"`stackprobe status`, or end it with `stackprobe down {spec.cli_arguments()}`.",
-            )
-        with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root:
-            opened = open_live(spec, settings.run, Path(work_root), create=True, say=say)
-            try:
-                ending = opened.stack.end()
-            finally:
-                opened.run.close()
+    with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
+        context = RunContext(Path(work_root), say=say, purpose="up")
+        with StackRun.open(spec, settings.run, context, start_only=True) as stack_run:
+            endpoint = stack_run.run.backend.endpoint
+            ending = stack_run.end()
     sys.stdout.write(
-        f"{ending.render()}\n"
-        f"  boto3:   AWS_ENDPOINT_URL={opened.session.endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n"
+        f"{ending.render()}\n  boto3:   AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n"
     )
     return EXIT_OK
 
@@ -275,7 +267,7 @@ def _parity(args: argparse.Namespace) -> int:
 def _mutate(args: argparse.Namespace) -> int:
     from stackprobe.aws.inventory import TeardownReport
     from stackprobe.lifecycle.context import build_context
-    from stackprobe.lifecycle.run import Run
+    from stackprobe.lifecycle.stack_run import RunContext, StackRun
     from stackprobe.mutants.catalogue import load_catalogue
     from stackprobe.mutants.runner import MutationRun
 
@@ -285,20 +277,16 @@ def _mutate(args: argparse.Namespace) -> int:
     only = [name.strip() for item in args.only_mutants for name in item.split(",") if name.strip()]
     mutants = [m for m in catalogue.mutants if not only or m.id in only]
     say = _progress(settings.report.quiet)
-    check_settings = settings.checks
     with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
-        run = Run(settings.run, Path(work_root), workspaces_outlive_run=False)
-        try:
+        context = RunContext(Path(work_root), say=say, workspaces_outlive_run=False, purpose="mutate")
+        with StackRun.open(spec, settings.run, context) as stack_run:
             say(f"==> deploying {spec.name}, then {len(mutants)} mutants")
-            stack = run.stack(spec)
-            deployed = stack.deploy()
-            report = MutationRun(stack, lambda: build_context(deployed, check_settings)).run(
+            deployed = stack_run.deploy()
+            report = MutationRun(stack_run.deployment(), lambda: build_context(deployed, settings.checks)).run(
                 mutants, isolated=args.isolated
             )
             say("==> destroy, then inventory the emulator")
-            ending = stack.end()
-        finally:
-            run.close()
+            ending = stack_run.end()
     sys.stdout.write(report.render() + "\n" + ending.render() + "\n")
     clean = not isinstance(ending, TeardownReport) or ending.clean
     return EXIT_OK if report.score == 1.0 and clean else EXIT_FINDINGS

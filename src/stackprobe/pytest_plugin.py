@@ -25,7 +25,6 @@ import os
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -33,7 +32,6 @@ import pytest
 from stackprobe.settings import (
     CheckSettings,
     Lifetime,
-    RunSettings,
     Settings,
     SettingsError,
     StackSpec,
@@ -45,9 +43,9 @@ if TYPE_CHECKING:
     from stackprobe.aws.clients import AwsClients
     from stackprobe.backends.base import AwsBackend
     from stackprobe.checks.base import CheckContext
-    from stackprobe.lifecycle.live import OpenedLive
+    from stackprobe.lifecycle.deployment import DeployedStack
     from stackprobe.lifecycle.run import Run
-    from stackprobe.lifecycle.stack import DeployedStack, StackUnderTest
+    from stackprobe.lifecycle.stack_run import StackRun
     from stackprobe.terraform.drift import DriftReport
     from stackprobe.terraform.plan import Plan
 
@@ -64,9 +62,7 @@ NOTICE_PROPERTY = "stackprobe-notice"
 class _State:
     """What the plugin keeps for the session (in `config.stash`)."""
 
-    run: Run | None = None
-    live: OpenedLive | None = None
-    stack: StackUnderTest | None = None  # the stack under test once deployed (its owner ends it)
+    stack_run: StackRun | None = None  # the stack under test's run, from the first fixture that needs it
     sent: set[str] = field(default_factory=set)
     notices: list[str] = field(default_factory=list)
     seeded: bool = False  # pytest_stackprobe_prerequisites has run
@@ -190,48 +186,32 @@ def stacks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     With --stackprobe-reuse or --keep-stack the emulator is the stack's live session's (attached to, or
     started now and left running), so `aws` and every check see the live stack.
     """
-    from stackprobe.lifecycle.plan_store import PlanStore
-    from stackprobe.lifecycle.run import Run, sigterm_as_interrupt
+    from stackprobe.errors import StackprobeError
+    from stackprobe.lifecycle.run import sigterm_as_interrupt
+    from stackprobe.lifecycle.stack_run import RunContext, StackRun
 
     config = request.config
     state = config.stash[STATE_KEY]
-    settings = settings_of(config).run
-    work_root = tmp_path_factory.mktemp("stackprobe")
-    plans = PlanStore(settings.plan_store) if settings.plan_store is not None else None
+    settings = settings_of(config)
+    # The live session is held for the whole session by pytest_sessionstart (by the controller under xdist).
+    context = RunContext(tmp_path_factory.mktemp("stackprobe"), session_held=True, purpose="pytest")
     with sigterm_as_interrupt():
-        if settings.lifetime == Lifetime.EPHEMERAL:
-            state.run = Run(settings, work_root, plans=plans)
-        else:
-            state.live = _open_live(config, settings, work_root)
-            state.run = state.live.run
         try:
-            yield state.run
+            state.stack_run = StackRun.open(_spec(config), settings.run, context)
+        except StackprobeError as exc:
+            pytest.fail(f"starting the stack under test's run failed: {exc}", pytrace=False)
+        state.notices += [f"{state.stack_run.spec.name}: {note}" for note in state.stack_run.notes]
+        try:
+            yield state.stack_run.run
         finally:
-            for spec, ending in state.run.close():
+            for spec, ending in state.stack_run.close():
                 state.notices.append(f"{spec.name}: {ending.render()}")
 
 
-def _open_live(config: pytest.Config, settings: RunSettings, work_root: Path) -> OpenedLive:
-    from stackprobe.errors import StackprobeError
-    from stackprobe.lifecycle.live import LiveSessionError, LiveSessions, open_live
-
-    spec = _spec(config)
-    if settings.lifetime == Lifetime.KEEP and LiveSessions(settings.cache_dir).load(spec) is not None:
-        pytest.fail(
-            f"--keep-stack: a live session of {spec.name} already runs; attach to it with --stackprobe-reuse, "
-            f"or end it with `stackprobe down {spec.cli_arguments()}`",
-            pytrace=False,
-        )
-    try:
-        opened = open_live(spec, settings, work_root, create=True)
-    except LiveSessionError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    except StackprobeError as exc:
-        pytest.fail(f"starting the live session failed: {exc}", pytrace=False)
-    state = config.stash[STATE_KEY]
-    state.stack = opened.stack
-    state.notices.append(f"{spec.name}: live session {opened.how} ({opened.session.endpoint}).")
-    return opened
+def _stack_run(config: pytest.Config) -> StackRun:
+    stack_run = config.stash[STATE_KEY].stack_run
+    assert stack_run is not None, "the stacks fixture opens it"
+    return stack_run
 
 
 @pytest.fixture(scope="session")
@@ -262,10 +242,12 @@ def clean_backend(stacks: Run) -> AwsBackend:
 
 def _stack_region(config: pytest.Config, backend: AwsBackend) -> tuple[str, str]:
     """Where the stack under test lives, for `aws` clients created without a region (and why)."""
-    state = config.stash[STATE_KEY]
-    if state.stack is not None and state.stack.deployed is not None:
-        return state.stack.deployed.backend.region, "where the deployed stack's resources are"
-    planned = state.run.stack(_spec(config)).planned_regions() if state.run is not None else []
+    stack_run = config.stash[STATE_KEY].stack_run
+    deployment = stack_run.current() if stack_run is not None else None
+    if deployment is not None and deployment.deployed is not None:
+        return deployment.deployed.backend.region, "where the deployed stack's resources are"
+    prepared = stack_run.run.prepared_if_made(stack_run.spec) if stack_run is not None else None
+    planned = prepared.planned_regions() if prepared is not None else []
     if planned:
         return planned[0], "the region the stack's provider names in its plan"
     return backend.region, "the run's default region (the stack is neither planned nor deployed yet)"
@@ -286,17 +268,18 @@ def _seed(config: pytest.Config, run: Run, spec: StackSpec) -> bool:
     never read from the plan store.
     """
     state = config.stash[STATE_KEY]
-    if state.live is not None:
+    if settings_of(config).run.lifetime != Lifetime.EPHEMERAL:
         return False
+    hooked = bool(config.pluginmanager.hook.pytest_stackprobe_prerequisites.get_hookimpls())
     if not state.seeded:
         state.seeded = True
-        if config.pluginmanager.hook.pytest_stackprobe_prerequisites.get_hookimpls():
+        if hooked:
             from stackprobe.aws.clients import AwsClients
 
             clients = AwsClients(run.backend, lambda: _stack_region(config, run.backend))
             config.hook.pytest_stackprobe_prerequisites(aws=clients, spec=spec)
             run.seeded()
-    return bool(config.pluginmanager.hook.pytest_stackprobe_prerequisites.get_hookimpls())
+    return hooked
 
 
 @pytest.fixture(scope="session")
@@ -304,14 +287,12 @@ def tf_plan(request: pytest.FixtureRequest, stacks: Run, stack_spec: StackSpec) 
     """The pre-apply plan of the stack under test, as a Plan model (the plan store answers when it can)."""
     from stackprobe.errors import StackprobeError
 
-    live = request.config.stash[STATE_KEY].live
-    if live is not None:
-        return live.deployed.plan
-    stack = stacks.stack(stack_spec)
+    stack_run = _stack_run(request.config)
     try:
-        return stack.plan() if _seed(request.config, stacks, stack_spec) else stack.plan_json()
+        seeded = _seed(request.config, stacks, stack_spec)
+        return stacks.prepared(stack_spec).own_plan() if seeded else stack_run.plan_json()
     except StackprobeError as exc:
-        pytest.fail(stack.failure_context(exc), pytrace=False)
+        pytest.fail(stack_run.failure_context(exc, "verify"), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -323,34 +304,34 @@ def deployed_stack(request: pytest.FixtureRequest, stacks: Run, stack_spec: Stac
     it service by service rather than trusting the state file. With --stackprobe-reuse or --keep-stack,
     the stack is the live session's and is left running.
 
-    On LocalStack, a stack that needs services it does not serve is planned there and applied on an
-    embedded moto (the terminal summary names the services and resource types); `deployed_stack.backend`
-    is where it lives.
+    On a backend that does not serve the whole plan (free LocalStack), the stack is planned there and
+    applied on an embedded moto (the terminal summary names the services and resource types);
+    `deployed_stack.backend` is where it lives.
     """
-    from stackprobe.aws.inventory import TeardownReport
     from stackprobe.errors import StackprobeError
 
     state = request.config.stash[STATE_KEY]
-    if state.live is not None:
-        yield state.live.deployed
-        return
-    stack = stacks.stack(stack_spec)
+    stack_run = _stack_run(request.config)
     try:
         _seed(request.config, stacks, stack_spec)
-        route = stacks.route(stack_spec)
-        stack = route.stack
-        if route.deferral is not None:
-            state.notices.append(route.deferral.describe())
-        state.stack = stack
-        deployed = stack.deploy()
+        deployed = stack_run.deploy()
     except StackprobeError as exc:
-        pytest.fail(stack.failure_context(exc), pytrace=False)
+        pytest.fail(stack_run.failure_context(exc, "verify"), pytrace=False)
+    state.notices += [f"{stack_spec.name}: {note}" for note in stack_run.notes]
     try:
         yield deployed
     finally:
-        ending = stack.end()  # at once when ended earlier (see pytest_runtest_teardown)
-        if isinstance(ending, TeardownReport) and not ending.clean:
-            pytest.fail(ending.render() + "\n\n" + stack.failure_context(), pytrace=False)
+        _fail_unless_clean(stack_run)  # at once when ended earlier (see pytest_runtest_teardown)
+
+
+def _fail_unless_clean(stack_run: StackRun) -> None:
+    from stackprobe.aws.inventory import TeardownReport
+
+    ending = stack_run.end()
+    if isinstance(ending, TeardownReport) and not ending.clean:
+        deployment = stack_run.current()
+        context = deployment.failure_context() if deployment is not None else ""
+        pytest.fail(ending.render() + "\n\n" + context, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
@@ -362,15 +343,14 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     (the harness checks reset it) would find the stack still deployed and be refused. Without xdist,
     the tests that deploy run last (see pytest_collection_modifyitems) and the session's end ends it.
     """
-    from stackprobe.aws.inventory import TeardownReport
 
     result = yield
-    stack = item.config.stash[STATE_KEY].stack
+    stack_run = item.config.stash[STATE_KEY].stack_run
+    deployment = stack_run.current() if stack_run is not None else None
     last_user = nextitem is not None and _deploys(item) and not _deploys(nextitem)
-    if last_user and hasattr(item.config, "workerinput") and stack is not None and stack.ending is None:
-        ending = stack.end()
-        if isinstance(ending, TeardownReport) and not ending.clean:
-            pytest.fail(ending.render() + "\n\n" + stack.failure_context(), pytrace=False)
+    ending = last_user and hasattr(item.config, "workerinput") and stack_run is not None and stack_run.ending is None
+    if ending and stack_run is not None and deployment is not None and deployment.armed:
+        _fail_unless_clean(stack_run)
     return result
 
 
@@ -385,11 +365,7 @@ def check_context(request: pytest.FixtureRequest, deployed_stack: DeployedStack)
 @pytest.fixture(scope="session")
 def stack_drift(request: pytest.FixtureRequest, deployed_stack: DeployedStack) -> DriftReport:
     """The second plan after apply, classified into known emulator drift and real drift."""
-    live = request.config.stash[STATE_KEY].live
-    if live is not None:
-        return live.drift()
-    _, report = deployed_stack.owner.second_plan()
-    return report
+    return _stack_run(request.config).drift()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -404,7 +380,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if notice not in state.sent:
             state.sent.add(notice)
             report.user_properties.append((NOTICE_PROPERTY, notice))
-    run = state.run
+    run = state.stack_run.run if state.stack_run is not None else None
     if report.failed and call.when in ("call", "setup") and run is not None and run.emulator is not None:
         report.sections.append(("stackprobe: reproduce", reproduce_command(item.config, item.nodeid)))
         report.sections.append(("stackprobe: emulator requests", run.emulator.request_log.render_tail(15)))

@@ -24,13 +24,13 @@ from typing import Any, Protocol
 
 import yaml
 
+from stackprobe.backends.registry import NAMES as BACKENDS
 from stackprobe.errors import StackprobeError
 
 DEFAULT_REGION = "eu-west-1"
 # Declared requirements of a configuration, beside its .tf files (see stackprobe.checks.requirements).
 REQUIREMENTS_FILE = "stackprobe-requirements.yaml"
 REPORT_FORMATS = ("text", "md", "json", "junit", "sarif")
-BACKENDS = ("moto", "localstack")
 ENVIRONMENTS = ("production", "staging", "development", "auto")
 
 
@@ -96,6 +96,10 @@ class RunSettings:
     plan_store: Path | None = None
     # Seconds without a request after which a live session's detached emulator stops itself (0: never).
     idle_ttl: float = 8 * 3600.0
+    # Test with the newest mirrored version of a provider whose constraint or lock file the mirror cannot satisfy.
+    provider_fallback: bool = False
+    # Create, before the plan, what the configuration names but does not create (stackprobe.lifecycle.stand_ins).
+    stand_ins: bool = True
 
 
 @dataclass(frozen=True)
@@ -133,8 +137,12 @@ class StackSpec:
     # existing VPC, a certificate, a hosted zone). Its outputs become this one's variables of the same
     # name (a -var the user gave wins); it is destroyed after this one.
     prerequisites: StackSpec | None = None
+    # Files or directories outside tf_dir the configuration reads, brought into the workspace at the same
+    # relative place (`--include`; what the configuration's own expressions name is found without it).
+    include: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "include", tuple(Path(p).resolve() for p in self.include))
         object.__setattr__(self, "tf_dir", Path(self.tf_dir).resolve())
         object.__setattr__(self, "var_files", tuple(Path(p).resolve() for p in self.var_files))
         object.__setattr__(self, "variables", normalise_pairs(self.variables))
@@ -153,6 +161,7 @@ class StackSpec:
         parts += [f"--teardown-var {k}={v}" for k, v in self.teardown_variables]
         if self.prerequisites is not None:
             parts.append(f"--prerequisites {self.prerequisites.tf_dir}")
+        parts += [f"--include {p}" for p in self.include]
         return " ".join(parts)
 
 
@@ -165,6 +174,10 @@ class ReportSettings:
     quiet: bool = False
     fail_on: str = "high"
     improvements: Path | None = None
+    # Findings accepted before (`--baseline`): only findings not in it fail the run.
+    baseline: Path | None = None
+    # Where to record today's findings as a baseline (`--write-baseline`).
+    write_baseline: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +268,13 @@ SETTINGS: tuple[Setting, ...] = (
         verbs=STACK_VERBS, metavar="DIR",
     ),
     Setting(
+        "include", Kind.PATHS,
+        "a file or directory outside DIR that the configuration reads, copied into the workspace at the same relative "
+        "place (what file(), templatefile() and the like name is found without it); repeatable",
+        default=(), cli="--include", pytest="--stackprobe-include", ini="stackprobe_include", verbs=STACK_VERBS,
+        metavar="PATH",
+    ),
+    Setting(
         "backend_var_files", Kind.PAIRS,
         "BACKEND=PATH lines: with that backend these var files replace stackprobe_var_files (e.g. "
         "localstack=terraform/environments/localstack-community.tfvars; --stackprobe-var-file still wins)",
@@ -328,6 +348,23 @@ SETTINGS: tuple[Setting, ...] = (
         default="on", cli="--plan-cache", pytest="--stackprobe-plan-cache", ini="stackprobe_plan_cache",
         verbs=RUN_VERBS, choices=("on", "off"),
     ),
+    Setting(
+        "provider_fallback", Kind.FLAG,
+        "when neither a provider's version constraint nor the lock file can be satisfied from the mirror, test with "
+        "the newest mirrored version of that provider (in the workspace only; every report says so)",
+        default=False, cli="--provider-fallback", pytest="--stackprobe-provider-fallback",
+        ini="stackprobe_provider_fallback", verbs=RUN_VERBS,
+    ),
+    Setting(
+        "no_stand_ins", Kind.FLAG,
+        "do not create stand-ins for what the configuration names but does not create (certificates, roles, zones, "
+        "keys, secrets, AMIs, looked-up VPCs...): such a stack then fails, naming what is missing",
+        default=False, cli="--no-stand-ins", pytest="--stackprobe-no-stand-ins", verbs=RUN_VERBS,
+    ),
+    Setting(
+        "stand_ins", Kind.TEXT, "false: no stand-ins (as --no-stand-ins)", default="true", ini="stackprobe_stand_ins",
+        choices=("true", "false"),
+    ),
     # what becomes of the stack
     Setting(
         "keep_stack", Kind.FLAG, "leave the stack running at the end, in a new live session (see `status` and `down`)",
@@ -358,6 +395,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "fail_on", Kind.TEXT, "lowest severity that fails the run (default: high)", default="high",
         cli="--fail-on", verbs=frozenset({"audit"}),
+    ),
+    Setting(
+        "baseline", Kind.PATH,
+        "findings accepted before (a file --write-baseline wrote): only findings not in it fail the run, and the "
+        "ones that no longer occur are listed", cli="--baseline", pytest="--stackprobe-baseline",
+        ini="stackprobe_baseline", verbs=VERIFY_VERBS, metavar="FILE",
+    ),
+    Setting(
+        "write_baseline", Kind.PATH, "record today's findings (check id and Terraform address) as a baseline in FILE",
+        cli="--write-baseline", verbs=frozenset({"audit"}), metavar="FILE",
     ),
     Setting(
         "improvements", Kind.PATH, "also write an IMPROVEMENTS report (Markdown) generated from the findings",
@@ -563,6 +610,41 @@ class Origins:
     pytest: bool = False
 
 
+@dataclass(frozen=True)
+class _Values:
+    """The raw values being normalised, read as each setting's type says (defaults filled in)."""
+
+    raw: Mapping[str, Any]
+    origins: Origins
+    from_ini: frozenset[str]
+
+    def __call__(self, name: str) -> Any:
+        return self.raw.get(name, BY_NAME[name].default)
+
+    def path(self, name: str, value: Any) -> Path:
+        base = self.origins.ini if name in self.from_ini and self.origins.ini is not None else self.origins.cli
+        candidate = Path(value).expanduser()
+        return (candidate if candidate.is_absolute() else base / candidate).resolve()
+
+    def label(self, name: str) -> str:
+        """How the user spelled the setting whose value is being read."""
+        setting = BY_NAME[name]
+        spelled = setting.ini if name in self.from_ini else setting.pytest if self.origins.pytest else setting.cli
+        return spelled or setting.cli or setting.pytest or setting.ini or name
+
+    def pairs(self, name: str) -> Pairs:
+        return _pairs_value(self(name), self.label(name))
+
+    def check_choices(self) -> None:
+        for name, given in self.raw.items():
+            setting = BY_NAME[name]
+            if setting.choices and isinstance(given, str) and given not in setting.choices:
+                raise SettingsError(
+                    f"{self.label(name)} is {given!r}, which is none of {', '.join(setting.choices)}",
+                    f"set it to one of: {', '.join(setting.choices)}.",
+                )
+
+
 def normalise(
     raw: Mapping[str, Any],
     *,
@@ -575,68 +657,69 @@ def normalise(
     `from_ini` names the settings whose values came from the ini file (their relative paths are the ini's).
     Raises SettingsError naming the setting for a value it cannot use.
     """
+    value = _Values(raw, origins, from_ini)
+    value.check_choices()
+    var_files, reduced = _var_files(value)
+    improvements = value("improvements")
+    return Settings(
+        stack=_stack(value, var_files),
+        run=_run(value, cache_dir or default_cache_dir()),
+        checks=CheckSettings(
+            app_dir=value.path("app_dir", value("app_dir")) if value("app_dir") else None,
+            container_commands=value.pairs("containers"),
+            environment=None if value("environment") == "auto" else str(value("environment")),
+            reduced_stack=reduced,
+        ),
+        report=ReportSettings(
+            format=str(value("format")),
+            outputs=tuple(value.path("outputs", p) for p in value("outputs")),
+            quiet=bool(value("quiet")),
+            fail_on=str(value("fail_on")),
+            improvements=value.path("improvements", improvements) if improvements else None,
+            baseline=value.path("baseline", value("baseline")) if value("baseline") else None,
+            write_baseline=value.path("write_baseline", value("write_baseline")) if value("write_baseline") else None,
+        ),
+        only_checks=_names_value(value("only_checks")),
+        skip_checks=_names_value(value("skip_checks")),
+    )
 
-    def path(name: str, value: Any) -> Path:
-        base = origins.ini if name in from_ini and origins.ini is not None else origins.cli
-        candidate = Path(value).expanduser()
-        return (candidate if candidate.is_absolute() else base / candidate).resolve()
 
-    def value(name: str) -> Any:
-        return raw.get(name, BY_NAME[name].default)
-
-    def label(name: str) -> str:
-        """How the user spelled the setting whose value is being read."""
-        setting = BY_NAME[name]
-        spelled = setting.ini if name in from_ini else setting.pytest if origins.pytest else setting.cli
-        return spelled or setting.cli or setting.pytest or setting.ini or name
-
-    def pairs(name: str) -> Pairs:
-        return _pairs_value(value(name), label(name))
-
-    for name, given in raw.items():
-        setting = BY_NAME[name]
-        if setting.choices and isinstance(given, str) and given not in setting.choices:
-            raise SettingsError(
-                f"{label(name)} is {given!r}, which is none of {', '.join(setting.choices)}",
-                f"set it to one of: {', '.join(setting.choices)}.",
-            )
-
+def _var_files(value: _Values) -> tuple[list[Path], str | None]:
+    """The var files, and the reduced stack they make when a backend's own replace the configured ones."""
     backend = str(value("backend"))
-    var_files = [path("var_files", p) for p in value("var_files")]
-    reduced = None
-    if "var_files" not in raw or "var_files" in from_ini:
-        # stackprobe_backend_var_files: with that backend, its var files replace the configured ones (var files
-        # given on the command line still win).
-        chosen = [path("backend_var_files", file) for name, file in _backend_lines(value("backend_var_files"))
-                  if name == backend]  # fmt: skip
-        if chosen:
-            var_files = chosen
-            # What the backend does not serve was left out of the stack, so assert_check skips (not fails) a
-            # check that finds nothing of its kind, naming the subset.
-            subset = ", ".join(str(p) for p in chosen)
-            reduced = f"the stack deployed for {backend} ({subset}: the subset of the stack that {backend} serves)"
+    var_files = [value.path("var_files", p) for p in value("var_files")]
+    if "var_files" in value.raw and "var_files" not in value.from_ini:
+        return var_files, None  # given on the command line: they win over stackprobe_backend_var_files
+    chosen = [
+        value.path("backend_var_files", f) for name, f in _backend_lines(value("backend_var_files")) if name == backend
+    ]
+    if not chosen:
+        return var_files, None
+    # What the backend does not serve was left out of the stack, so assert_check skips (not fails) a check that
+    # finds nothing of its kind, naming the subset.
+    subset = ", ".join(str(p) for p in chosen)
+    return chosen, f"the stack deployed for {backend} ({subset}: the subset of the stack that {backend} serves)"
 
-    stack = None
-    if value("tf_dir") is not None:
-        prerequisites = value("prerequisites")
-        stack = StackSpec(
-            tf_dir=path("tf_dir", value("tf_dir")),
-            var_files=tuple(var_files),
-            variables=pairs("variables"),
-            teardown_variables=pairs("teardown_variables"),
-            prerequisites=StackSpec(tf_dir=path("prerequisites", prerequisites)) if prerequisites else None,
-        )
 
-    lifetime = Lifetime.EPHEMERAL
-    if value("keep_stack"):
-        lifetime = Lifetime.KEEP
-    elif value("reuse"):
-        lifetime = Lifetime.REUSE
-    cache = cache_dir or default_cache_dir()
+def _stack(value: _Values, var_files: list[Path]) -> StackSpec | None:
+    if value("tf_dir") is None:
+        return None
+    prerequisites = value("prerequisites")
+    return StackSpec(
+        tf_dir=value.path("tf_dir", value("tf_dir")),
+        var_files=tuple(var_files),
+        variables=value.pairs("variables"),
+        teardown_variables=value.pairs("teardown_variables"),
+        prerequisites=StackSpec(tf_dir=value.path("prerequisites", prerequisites)) if prerequisites else None,
+        include=tuple(value.path("include", p) for p in value("include")),
+    )
+
+
+def _run(value: _Values, cache: Path) -> RunSettings:
+    lifetime = Lifetime.KEEP if value("keep_stack") else Lifetime.REUSE if value("reuse") else Lifetime.EPHEMERAL
     ttl = value("idle_ttl")
-    idle_ttl = RunSettings.idle_ttl if ttl in (None, "") else float(ttl)
-    run = RunSettings(
-        backend=backend,
+    return RunSettings(
+        backend=str(value("backend")),
         terraform_binary=value("terraform"),
         provider_mirror=value("provider_mirror"),
         moto_port=int(value("moto_port")),
@@ -645,31 +728,9 @@ def normalise(
         lifetime=lifetime,
         cache_dir=cache,
         plan_store=None if value("plan_cache") == "off" else cache / "plans",
-        idle_ttl=idle_ttl,
-    )
-    environment = str(value("environment"))
-    app_dir = value("app_dir")
-    checks = CheckSettings(
-        app_dir=path("app_dir", app_dir) if app_dir else None,
-        container_commands=pairs("containers"),
-        environment=None if environment == "auto" else environment,
-        reduced_stack=reduced,
-    )
-    improvements = value("improvements")
-    report = ReportSettings(
-        format=str(value("format")),
-        outputs=tuple(path("outputs", p) for p in value("outputs")),
-        quiet=bool(value("quiet")),
-        fail_on=str(value("fail_on")),
-        improvements=path("improvements", improvements) if improvements else None,
-    )
-    return Settings(
-        stack=stack,
-        run=run,
-        checks=checks,
-        report=report,
-        only_checks=_names_value(value("only_checks")),
-        skip_checks=_names_value(value("skip_checks")),
+        idle_ttl=RunSettings.idle_ttl if ttl in (None, "") else float(ttl),
+        provider_fallback=bool(value("provider_fallback")),
+        stand_ins=not value("no_stand_ins") and str(value("stand_ins")).lower() != "false",
     )
 
 

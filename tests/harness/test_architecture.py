@@ -65,13 +65,53 @@ def _calls(method: str, on: str | None = None) -> set[str]:
     return found
 
 
-def test_only_a_stack_destroys_its_deployment() -> None:
-    """Teardown has one owner: StackUnderTest.end(); everyone else only decides when to call it."""
-    assert _calls("destroy") == {"lifecycle/stack.py"}
+def _calls_runner(tree: ast.AST, method: str) -> bool:
+    """Whether `tree` calls `method` on terraform's runner (`runner.X(...)`, `x.runner().X(...)`)."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method):
+            continue
+        target = node.func.value
+        if isinstance(target, ast.Name) and target.id == "runner":
+            return True
+        if isinstance(target, ast.Call) and isinstance(target.func, ast.Attribute) and target.func.attr == "runner":
+            return True
+    return False
+
+
+def _runner_calls(method: str) -> set[str]:
+    """Source files (relative) that call `method` on terraform's runner."""
+    return {
+        str(path.relative_to(SOURCE))
+        for path in SOURCE.rglob("*.py")
+        if _calls_runner(ast.parse(path.read_text(encoding="utf-8")), method)
+    }
+
+
+def test_only_a_deployment_applies_and_destroys() -> None:
+    """Applies, saved-plan applies and destroys have one owner, the Deployment; everyone else asks it (or one of
+    its variants), and only decides when."""
+    assert _calls("destroy") == {"lifecycle/deployment.py"}
+    assert _runner_calls("apply") | _runner_calls("apply_plan") == {"lifecycle/deployment.py"}
+
+
+def test_only_a_stack_and_its_deployment_plan() -> None:
+    """Plans are made by the prepared stack (the one a deployment of it applies, or a copy that is never applied)
+    and by the deployment (incremental updates, variants): nothing else runs `terraform plan`."""
+    assert _runner_calls("plan") | _runner_calls("pending_changes") == {
+        "lifecycle/prepared.py",
+        "lifecycle/deployment.py",
+    }
+
+
+def test_the_scan_would_see_an_apply_elsewhere() -> None:
+    """Applies through the runner, either way it is reached, are found; a variant's own apply is not one."""
+    assert _calls_runner(ast.parse("def f(stack):\n    stack.runner().apply({})\n"), "apply")
+    assert _calls_runner(ast.parse("def f(runner, plan):\n    runner.apply_plan(plan)\n"), "apply_plan")
+    assert not _calls_runner(ast.parse("def f(variant, plan):\n    variant.apply(plan)\n"), "apply")
 
 
 def test_an_emulator_is_reset_or_stopped_only_by_its_owner() -> None:
     """The run resets and stops what it started; a live session stops its detached emulator (down, or a
     failed up); the emulator reset before a first apply is the run's; `serve` stops its own server."""
-    assert _calls("reset", on="emulator") == {"lifecycle/run.py"}
-    assert _calls("stop", on="emulator") == {"lifecycle/run.py", "lifecycle/live.py", "backends/moto.py"}
+    assert _calls("reset", on="emulator") == {"lifecycle/emulation.py"}
+    assert _calls("stop", on="emulator") == {"lifecycle/emulation.py", "lifecycle/live.py", "backends/moto.py"}

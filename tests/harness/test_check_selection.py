@@ -8,7 +8,9 @@ import pytest
 
 from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import CHECKS, select
-from stackprobe.lifecycle.stack import DiscardedStack, StackMode, StackUnderTest
+from stackprobe.lifecycle.deployment import Deployment, StackMode
+from stackprobe.lifecycle.ending import DiscardedStack
+from stackprobe.lifecycle.prepared import Preparation, PreparedStack
 from stackprobe.settings import RunSettings, StackSpec
 
 pytestmark = pytest.mark.harness
@@ -38,9 +40,10 @@ class NoTerraform:
 
 def test_a_discarded_stack_ends_without_terraform(tmp_path: Path) -> None:
     backend = AwsBackend("moto", "http://127.0.0.1:1", "eu-west-1", "123456789012")
-    stack = StackUnderTest(StackSpec(tf_dir=tmp_path), backend, RunSettings(), work_dir=tmp_path)
-    stack.prepare = lambda: NoTerraform()  # type: ignore[assignment,method-assign,return-value]
-    stack.armed, stack.mode = True, StackMode.DISCARDED
+    prepared = PreparedStack(StackSpec(tf_dir=tmp_path), backend, tmp_path, Preparation(RunSettings()))
+    prepared.runner = lambda: NoTerraform()  # type: ignore[assignment,method-assign,return-value]
+    deployment = Deployment(prepared, StackMode.DISCARDED)
+    deployment.armed = True
 
-    ending = stack.end()
+    ending = deployment.end()
     assert isinstance(ending, DiscardedStack) and "not asked for" in ending.render()

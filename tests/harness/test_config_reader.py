@@ -1,8 +1,9 @@
-"""The configuration reader: module calls, provider blocks and backends, wherever HCL's syntax hides them.
+"""The configuration reader: blocks, lines and values, wherever HCL's syntax hides them.
 
 The reader is stackprobe's own (no `hcl2` package is imported; see stackprobe.terraform.config for why),
-so these cases pin the syntax it must see through: strings, interpolations, heredocs, comments, one-line
-blocks, JSON syntax, and files with a syntax error that terraform will report.
+and the workspace copy, the SARIF locator and the source checks all read through it, so these cases pin
+the syntax it must see through: strings, interpolations, heredocs, comments, one-line blocks, JSON syntax,
+files with a syntax error that terraform will report, and the values the source checks judge.
 Rerun: .venv/bin/pytest tests/harness/test_config_reader.py -q -p no:randomly
 """
 
@@ -12,7 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from stackprobe.terraform.config import ModuleConfig, parse_native, read_module, read_tree
+from stackprobe.terraform.config import (
+    Expression,
+    ModuleConfig,
+    Template,
+    parse_body,
+    parse_json,
+    parse_native,
+    read_module,
+    read_tree,
+)
 
 pytestmark = pytest.mark.harness
 
@@ -171,16 +181,94 @@ def test_the_tree_follows_local_calls_transitively(tmp_path: Path) -> None:
     assert sorted(str(p.relative_to(tmp_path.resolve())) for p in tree) == ["envs/prod", "modules/app", "modules/net"]
 
 
-def test_attributes_keep_literal_values_only() -> None:
+def test_literals_are_values_and_other_expressions_keep_their_text() -> None:
     [block] = parse_native(
         'module "m" {\n  source = "./m"\n  count = 2\n  name = "a-${var.b}"\n  list = ["x",\n  "y"]\n'
         '  obj = { k = "v", n = { deep = "d" }, r = var.r }\n  merged = merge({ a = "b" }, {})\n}\n'
     )
     assert block.attributes == {
         "source": "./m",
-        "count": None,
-        "name": None,
-        "list": None,
-        "obj": {"k": "v", "n": {"deep": "d"}, "r": None},
-        "merged": None,
+        "count": 2,
+        "name": Template('"a-${var.b}"'),
+        "list": ["x", "y"],
+        "obj": {"k": "v", "n": {"deep": "d"}, "r": Expression("var.r")},
+        "merged": Expression('merge({ a = "b" }, {})'),
     }
+
+
+def test_every_kind_of_value_the_source_checks_judge() -> None:
+    text = r"""
+numbers  = [0, 42, -3, 1.5, 2e3]
+flags    = { on = true, "off" = false, none = null }
+escaped  = "tab\there \"quoted\" \u00e9 $${literal} %%{literal}"
+whole    = "${var.key}"
+template = "AKIA${var.suffix}"
+for_list = [for x in var.xs : upper(x)]
+for_map  = { for k, v in var.m : k => v }
+computed = { (var.key) = 1 }
+indexed  = ["a", "b"][0]
+ternary  = var.on ? "a" : "b"
+nested   = [{ a = [1, { b = "c" }] }, var.x]
+plain    = <<EOT
+first ${"$"}{not} line
+EOT
+"""
+    attributes = parse_body(text).attributes
+    assert attributes["numbers"] == [0, 42, -3, 1.5, 2000.0]
+    assert attributes["flags"] == {"on": True, "off": False, "none": None}
+    assert attributes["escaped"] == 'tab\there "quoted" \u00e9 ${literal} %{literal}'
+    assert attributes["whole"] == Expression("var.key")  # as Terraform reads it: the expression itself
+    assert attributes["template"] == Template('"AKIA${var.suffix}"')
+    assert attributes["for_list"] == Expression("[for x in var.xs : upper(x)]")
+    assert attributes["for_map"] == Expression("{ for k, v in var.m : k => v }")
+    assert attributes["computed"] == Expression("{ (var.key) = 1 }")
+    assert attributes["indexed"] == Expression('["a", "b"][0]')
+    assert attributes["ternary"] == Expression('var.on ? "a" : "b"')
+    assert attributes["nested"] == [{"a": [1, {"b": "c"}]}, Expression("var.x")]
+    assert isinstance(attributes["plain"], Template)
+
+
+def test_heredocs_are_literal_strings_unless_they_interpolate() -> None:
+    text = (
+        "plain = <<EOT\n  kept indentation\n  # not a comment\n}\nEOT\n"
+        "indented = <<-EOT\n    shared\n      deeper $${literal}\n    EOT\n"
+        "templated = <<-EOT\n    name: ${var.name}\n    EOT\n"
+        "listed = [\n  <<-EOT\n    in a list\n  EOT\n]\n"
+        'after = "read"\n'
+    )
+    attributes = parse_body(text).attributes
+    assert attributes["plain"] == "  kept indentation\n  # not a comment\n}\n"
+    assert attributes["indented"] == "shared\n  deeper ${literal}\n"
+    assert attributes["templated"] == Template("<<-EOT\n    name: ${var.name}\n    EOT")
+    assert attributes["listed"] == ["in a list\n"]
+    assert attributes["after"] == "read"
+
+
+def test_blocks_know_their_line_and_comments_are_skipped() -> None:
+    text = (
+        '# resource "x" "commented" {\n'
+        '/* resource "x" "block_commented" {\n*/\n'
+        'resource "aws_s3_bucket" "b" { # trailing\n'
+        '  bucket = "name" // also trailing\n'
+        "  lifecycle_rule {\n    enabled = true\n  }\n"
+        "}\n"
+        "provider aws {}\n"
+    )
+    bucket, provider = parse_native(text)
+    assert (bucket.type, bucket.labels, bucket.line) == ("resource", ("aws_s3_bucket", "b"), 4)
+    assert bucket.attributes == {"bucket": "name"}
+    [rule] = bucket.nested("lifecycle_rule")
+    assert (rule.line, rule.attributes) == (6, {"enabled": True})
+    assert (provider.labels, provider.line) == (("aws",), 10)
+
+
+def test_json_syntax_keeps_its_values_and_has_no_lines() -> None:
+    [block] = parse_json('{"module": {"m": {"source": "./m", "count": 2, "name": "a-${var.b}", "list": [true]}}}')
+    assert block.line is None
+    assert block.attributes == {"source": "./m", "count": 2, "name": Template("a-${var.b}"), "list": [True]}
+
+
+def test_a_var_file_is_a_body_of_attributes() -> None:
+    body = parse_body('region = "eu-west-1"\ndb = {\n  password = "x"\n  port     = 5432\n}\nzones = ["a",\n"b"]\n')
+    assert body.attributes == {"region": "eu-west-1", "db": {"password": "x", "port": 5432}, "zones": ["a", "b"]}
+    assert body.blocks == ()

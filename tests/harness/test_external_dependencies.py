@@ -21,7 +21,7 @@ from stackprobe.backends.moto import EmbeddedMoto
 from stackprobe.backends.request_log import RequestLog, RequestRecord
 from stackprobe.errors import TerraformFailed
 from stackprobe.lifecycle.external import REPEATS, ExternalResourceMissing, Watch, missing_dependency
-from stackprobe.lifecycle.stack import StackUnderTest
+from stackprobe.lifecycle.prepared import Preparation, PreparedStack
 from stackprobe.settings import RunSettings, StackSpec
 
 pytestmark = pytest.mark.harness
@@ -90,13 +90,13 @@ class BlockingRunner:
 
 def test_the_stack_stops_terraform_and_says_what_is_missing(moto: EmbeddedMoto, tmp_path: Path) -> None:
     assert moto.backend is not None
-    stack = StackUnderTest(StackSpec(tf_dir=tmp_path), moto.backend, RunSettings(), emulator=moto, work_dir=tmp_path)
+    stack = PreparedStack(StackSpec(tf_dir=tmp_path), moto.backend, tmp_path, Preparation(RunSettings()), emulator=moto)
     runner = BlockingRunner()
-    stack.prepare = lambda: runner  # type: ignore[assignment,method-assign,return-value]
+    stack.runner = lambda: runner  # type: ignore[assignment,method-assign,return-value]
     threading.Thread(target=attach_foreign_policy, args=(moto.backend, REPEATS), daemon=True).start()
 
     with pytest.raises(ExternalResourceMissing) as stopped:
-        stack._watched(lambda: runner.apply_plan(None))
+        stack.watched(lambda: runner.apply_plan(None))
 
     message = str(stopped.value)
     assert FOREIGN_POLICY in message and "AttachRolePolicy" in message

@@ -16,8 +16,8 @@ import pytest
 
 from stackprobe.aws.inventory import TeardownReport
 from stackprobe.errors import BackendError, TerraformFailed
+from stackprobe.lifecycle.deployment import state_resources
 from stackprobe.lifecycle.run import Run, sigterm_as_interrupt
-from stackprobe.lifecycle.stack import state_resources
 from stackprobe.lifecycle.verify import verify
 from stackprobe.report.model import RunOutcome
 from stackprobe.settings import RunSettings, StackSpec
@@ -53,9 +53,9 @@ def _spec(name: str) -> StackSpec:
 
 
 def test_invalid_hcl_reports_terraforms_parse_error(private_run: Run) -> None:
-    stack = private_run.stack(_spec("invalid_hcl"))
+    stack = private_run.deployment(_spec("invalid_hcl"))
     with pytest.raises(TerraformFailed) as error:
-        stack.prepare()
+        stack.prepared.runner()
     context = stack.failure_context(error.value)
     assert "Argument or block definition required" in context or "Unclosed configuration block" in context
     assert "Reproduce: stackprobe verify" in context
@@ -74,9 +74,9 @@ def test_the_reproduce_line_names_the_command_the_user_ran(tmp_path: Path, comma
 
 def test_apply_failing_half_way_is_destroyed(private_run: Run) -> None:
     spec = _spec("fails_halfway")
-    stack = private_run.stack(spec)
+    stack = private_run.deployment(spec)
     with pytest.raises(TerraformFailed) as error:
-        stack.deploy()
+        stack.apply()
     assert "sg-0123456789abcdef0" in error.value.output
     # Something was created before the failure: that is what makes the destroy meaningful.
     assert "aws_s3_bucket.data" in state_resources(stack.state())
@@ -90,11 +90,11 @@ def test_apply_failing_half_way_is_destroyed(private_run: Run) -> None:
 
 def test_emulator_dying_mid_apply_is_reported_and_cleaned(private_run: Run) -> None:
     spec = _spec("slow")
-    stack = private_run.stack(spec)
-    stack.prepare()
+    stack = private_run.deployment(spec)
+    stack.prepared.runner()
     assert private_run.emulator is not None
     emulator = private_run.emulator
-    stack.runner.on_output = None  # type: ignore[union-attr]
+    stack.prepared.runner().on_output = None  # type: ignore[union-attr]
     fired = threading.Event()
 
     def watch(line: str) -> None:
@@ -102,9 +102,9 @@ def test_emulator_dying_mid_apply_is_reported_and_cleaned(private_run: Run) -> N
             fired.set()
             threading.Thread(target=emulator.stop, daemon=True).start()
 
-    stack.runner.on_output = watch  # type: ignore[union-attr]
+    stack.prepared.runner().on_output = watch  # type: ignore[union-attr]
     with pytest.raises(BackendError, match="stopped answering during apply"):
-        stack.deploy()
+        stack.apply()
     report = stack.end()
     assert isinstance(report, TeardownReport)
     assert emulator.alive(), "teardown restarts the emulator to finish destroy"
@@ -115,8 +115,8 @@ def test_emulator_dying_mid_apply_is_reported_and_cleaned(private_run: Run) -> N
 @pytest.mark.usefixtures("ctrl_c_raises")
 def test_ctrl_c_during_apply_still_destroys(private_run: Run) -> None:
     spec = _spec("slow")
-    stack = private_run.stack(spec)
-    stack.prepare()
+    stack = private_run.deployment(spec)
+    stack.prepared.runner()
     fired = threading.Event()
 
     def watch(line: str) -> None:
@@ -126,9 +126,9 @@ def test_ctrl_c_during_apply_still_destroys(private_run: Run) -> None:
             # KeyboardInterrupt in the main thread (where the apply is waiting).
             threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGINT)).start()
 
-    stack.runner.on_output = watch  # type: ignore[union-attr]
+    stack.prepared.runner().on_output = watch  # type: ignore[union-attr]
     with pytest.raises(KeyboardInterrupt):
-        stack.deploy()
+        stack.apply()
     assert fired.is_set()
     report = stack.end()
     assert isinstance(report, TeardownReport)
@@ -146,3 +146,23 @@ def test_sigterm_takes_the_ctrl_c_path() -> None:
         signal.sigtimedwait([], 1) if hasattr(signal, "sigtimedwait") else None
     # Outside the context the previous handler is back, exactly.
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_protections_the_stack_has_no_switch_for_are_lifted_and_the_teardown_is_clean(private_run: Run) -> None:
+    """Deletion protection (enforced by the API), an object in a bucket without force_destroy, and a log group
+    destroy must skip: the teardown lifts each itself, says so, and leaves nothing behind."""
+    spec = _spec("protected")
+    deployment = private_run.deployment(spec)
+    deployment.apply()
+    table = deployment.backend.client("dynamodb").describe_table(TableName="protected-orders")["Table"]
+    assert table["DeletionProtectionEnabled"] is True, "checks must see the protection as deployed"
+
+    report = private_run.end(spec)
+
+    assert isinstance(report, TeardownReport)
+    assert report.clean, report.render()
+    lifted = "\n".join(report.lifted)
+    for what in ("aws_dynamodb_table.orders: deletion_protection_enabled", "aws_s3_bucket.records: force_destroy"):
+        assert what in lifted, lifted
+    assert "aws_cloudwatch_log_group.audit: skip_destroy" in lifted, lifted
+    assert not (spec.tf_dir / "terraform.tfstate").exists(), "the user's directory was written to"

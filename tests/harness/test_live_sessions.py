@@ -97,7 +97,7 @@ def test_attaching_to_an_unchanged_stack_runs_no_terraform(
         assert opened.how.startswith("attached")
         assert opened.drift().idempotent  # recorded when the stack was kept: still no terraform
     finally:
-        opened.stack.end()
+        opened.deployment.end()
         opened.run.close()
     assert commands_run(command_log) == []
 
@@ -115,7 +115,7 @@ def test_a_changed_variable_is_an_incremental_apply_of_only_what_changed(
         tags = opened.run.backend.client("s3").get_bucket_tagging(Bucket="live-session-data")["TagSet"]
         assert {"Key": "Owner", "Value": "data-team"} in tags
     finally:
-        opened.stack.end()
+        opened.deployment.end()
         opened.run.close()
     assert "apply" in commands_run(command_log) and "destroy" not in commands_run(command_log)
     listed = json.loads(stackprobe("status", str(live_stack.tf_dir), "--json").stdout)
@@ -274,10 +274,29 @@ def test_up_then_pytest_reuse_attach_whatever_order_and_form_the_variables_take(
         )
         output = attached.stdout + attached.stderr
         assert attached.returncode == 0, output
-        assert "live session attached: the configuration is unchanged, so no terraform ran" in output, output
+        assert "Live session: attached: the configuration is unchanged, so no terraform ran" in output, output
         assert commands_run(log) == [], "attaching ran terraform"
         listed = json.loads(stackprobe("status", "--json", env=environ).stdout)
         assert len(listed) == 1, listed
     finally:
         down = stackprobe("down", str(tf_dir), "--quiet", env=environ)
     assert down.returncode == 0, down.stdout + down.stderr
+
+
+def test_a_failed_keep_stack_apply_still_writes_every_report_asked_for(tmp_path: Path) -> None:
+    """`verify --keep-stack` whose apply fails: exit 2, each --output written and naming the failure, nothing
+    left running (the session is not recorded, its emulator stopped)."""
+    tf_dir = tmp_path / "stack"
+    shutil.copytree(Path(__file__).parent / "stacks" / "fails_halfway", tf_dir)
+    outputs = [tmp_path / name for name in ("report.md", "report.json", "report.xml", "report.sarif")]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AWS_"))}
+    environ["STACKPROBE_CACHE_DIR"] = str(tmp_path / "cache")
+    arguments = [argument for path in outputs for argument in ("--output", str(path))]
+    done = stackprobe("verify", str(tf_dir), "--keep-stack", "--quiet", *arguments, env=environ)
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    for path in outputs:
+        assert path.is_file(), f"{path.name} was not written"
+        assert "does not exist" in path.read_text() or "InvalidGroup" in path.read_text(), path.read_text()[:2000]
+    assert json.loads(path.with_suffix(".json").read_text())["outcome"] == "not run"
+    assert json.loads(stackprobe("status", "--json", env=environ).stdout) == []

@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 
 from stackprobe.backends import localstack as ls
-from stackprobe.backends import localstack_host
+from stackprobe.backends import localstack_host, tool_venv
+from stackprobe.backends.base import EmulatorRequest
 from stackprobe.backends.capabilities import detect
 from stackprobe.backends.guard import check_caller_identity, check_pinned, pinned_environ
 from stackprobe.backends.localstack_host import HostRuntime, find_python313, listening_sockets
 from stackprobe.errors import BackendError, RealAwsRefused
-from stackprobe.settings import RunSettings
+from stackprobe.settings import default_cache_dir
 
 pytestmark = pytest.mark.harness
 
@@ -115,15 +116,15 @@ class StandInRunner:
         return False
 
 
-def settings(endpoint: str | None = None) -> RunSettings:
-    return RunSettings(backend="localstack", endpoint=endpoint)
+def request(work_dir: Path, endpoint: str | None = None) -> EmulatorRequest:
+    return EmulatorRequest(region="eu-west-1", work_dir=work_dir, cache_dir=default_cache_dir(), endpoint=endpoint)
 
 
 # -- choosing the source -------------------------------------------------------------------------
 
 
 def test_explicit_endpoint_that_answers_is_used_and_never_stopped(fake: FakeLocalStack, tmp_path: Path) -> None:
-    handle = ls.start_localstack(settings(fake.url), tmp_path, environ={})
+    handle = ls.start_localstack(request(tmp_path, fake.url), environ={})
     assert handle.mode == "external"
     backend = handle.backend
     assert (backend.name, backend.endpoint, backend.account_id) == ("localstack", fake.url, "000000000000")
@@ -141,7 +142,7 @@ def test_aws_endpoint_url_comes_before_localstack_host(fake: FakeLocalStack, tmp
     other = FakeLocalStack()
     try:
         environ = {"AWS_ENDPOINT_URL": fake.url, "LOCALSTACK_HOST": f"127.0.0.1:{other.port}"}
-        handle = ls.start_localstack(settings(), tmp_path, environ=environ)
+        handle = ls.start_localstack(request(tmp_path), environ=environ)
     finally:
         other.close()
     assert (handle.mode, handle.endpoint) == ("external", fake.url)
@@ -149,7 +150,7 @@ def test_aws_endpoint_url_comes_before_localstack_host(fake: FakeLocalStack, tmp
 
 def test_localstack_host_is_resolved_the_localstack_client_way(fake: FakeLocalStack, tmp_path: Path) -> None:
     environ = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}", "LOCALSTACK_HOST": f"127.0.0.1:{fake.port}"}
-    handle = ls.start_localstack(settings(), tmp_path, environ=environ)
+    handle = ls.start_localstack(request(tmp_path), environ=environ)
     assert (handle.mode, handle.endpoint) == ("external", fake.url)
     assert any("AWS_ENDPOINT_URL" in a and "no LocalStack health endpoint answers" in a for a in handle.attempts)
 
@@ -169,20 +170,20 @@ def test_legacy_edge_port_and_the_library_default() -> None:
 def test_explicit_endpoint_that_does_not_answer_is_an_error(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     with pytest.raises(BackendError) as error:
-        ls.start_localstack(settings(url), tmp_path, environ={})
+        ls.start_localstack(request(tmp_path, url), environ={})
     assert f"No LocalStack answers at --stackprobe-endpoint {url}" in str(error.value)
     assert "Remedy:" in str(error.value)
 
 
 def test_explicit_non_loopback_endpoint_is_refused_without_contact(tmp_path: Path) -> None:
     with pytest.raises(RealAwsRefused) as error:
-        ls.start_localstack(settings("http://192.0.2.10:4566"), tmp_path, environ={})
+        ls.start_localstack(request(tmp_path, "http://192.0.2.10:4566"), environ={})
     assert "not a loopback address" in str(error.value)
 
 
 def test_non_loopback_environment_endpoint_is_skipped(fake: FakeLocalStack, tmp_path: Path) -> None:
     environ = {"AWS_ENDPOINT_URL": "http://192.0.2.10:4566", "LOCALSTACK_HOST": f"127.0.0.1:{fake.port}"}
-    handle = ls.start_localstack(settings(), tmp_path, environ=environ)
+    handle = ls.start_localstack(request(tmp_path), environ=environ)
     assert handle.endpoint == fake.url
     assert "AWS_ENDPOINT_URL http://192.0.2.10:4566: not a loopback address, not contacted" in handle.attempts
 
@@ -198,8 +199,8 @@ def test_no_external_and_no_docker_means_host_mode(
 
     monkeypatch.setattr(ls, "docker_engine", lambda: (False, "no Docker engine: docker.from_env().ping() failed: x"))
     monkeypatch.setattr(ls, "start_host", fake_host)
-    run = settings()
-    handle = ls.start_localstack(run, tmp_path, environ={"LOCALSTACK_HOST": f"127.0.0.1:{closed_port()}"})
+    run = request(tmp_path)
+    handle = ls.start_localstack(run, environ={"LOCALSTACK_HOST": f"127.0.0.1:{closed_port()}"})
     assert handle.mode == "host"
     assert started == [(run.cache_dir, tmp_path)]
     assert "docker: no Docker engine: docker.from_env().ping() failed: x" in handle.attempts
@@ -212,7 +213,7 @@ def test_docker_without_a_token_passes_over_the_container(
     monkeypatch.setattr(ls, "docker_publishes_on_our_loopback", lambda: (True, "local"))
     monkeypatch.setattr(ls, "start_host", lambda cache_dir, work_dir: StandInRunner(fake.url))
     monkeypatch.setattr(ls, "_Container", lambda *args: pytest.fail("no container without a token"))
-    handle = ls.start_localstack(settings(), tmp_path, environ={"LOCALSTACK_HOST": f"127.0.0.1:{closed_port()}"})
+    handle = ls.start_localstack(request(tmp_path), environ={"LOCALSTACK_HOST": f"127.0.0.1:{closed_port()}"})
     assert handle.mode == "host"
     assert any("LOCALSTACK_AUTH_TOKEN is not set" in attempt for attempt in handle.attempts)
 
@@ -230,7 +231,7 @@ def test_docker_with_a_token_uses_testcontainers(
     monkeypatch.setattr(ls, "docker_publishes_on_our_loopback", lambda: (True, "local"))
     monkeypatch.setattr(ls, "_Container", container)
     environ = {"LOCALSTACK_HOST": f"127.0.0.1:{closed_port()}", "LOCALSTACK_AUTH_TOKEN": "ls-token"}
-    handle = ls.start_localstack(settings(), tmp_path, environ=environ)
+    handle = ls.start_localstack(request(tmp_path), environ=environ)
     assert handle.mode == "testcontainers"
     assert made == [("localstack/localstack:latest", "eu-west-1", "ls-token")]
 
@@ -245,7 +246,7 @@ def test_an_engine_that_publishes_elsewhere_means_host_mode(
     monkeypatch.setattr(ls, "_Container", lambda *args: pytest.fail("its ports would not be on our loopback"))
     monkeypatch.setattr(ls, "start_host", lambda cache_dir, work_dir: StandInRunner(fake.url))
     environ = {"LOCALSTACK_HOST": f"127.0.0.1:{closed_port()}", "LOCALSTACK_AUTH_TOKEN": "ls-token"}
-    handle = ls.start_localstack(settings(), tmp_path, environ=environ)
+    handle = ls.start_localstack(request(tmp_path), environ=environ)
     assert handle.mode == "host"
     assert "testcontainers: passed over: the Docker engine is reached at 10.0.0.5" in handle.attempts
 
@@ -381,17 +382,26 @@ def test_python313_absent_is_a_clear_error(tmp_path: Path) -> None:
     assert "needs a CPython 3.13 interpreter" in message and "pyenv install 3.13" in message
 
 
+# pip, and uv where it is found (stackprobe.backends.tool_venv): the same failure, named the same way.
+INSTALLERS = {
+    installer.name: installer for installer in (tool_venv.Installer(None, "test"), tool_venv.find_installer())
+}
+
+
+@pytest.mark.parametrize("installer", INSTALLERS.values(), ids=list(INSTALLERS))
 def test_a_failed_install_names_its_log_and_leaves_no_half_venv(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    installer: tool_venv.Installer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(localstack_host, "find_python313", lambda: Path("/bin/false"))
+    monkeypatch.setattr(tool_venv, "find_installer", lambda: installer)
     with pytest.raises(BackendError) as error:
         localstack_host.ensure_runtime(tmp_path)
     runtime = HostRuntime(tmp_path)
     message = str(error.value)
-    assert "Installing LocalStack 2026.3.0 for host mode failed" in message and "exit status 1" in message
-    assert f"read {runtime.install_log}" in message
-    assert runtime.install_log.read_text().startswith("# stackprobe: installing LocalStack 2026.3.0")
+    assert "Installing LocalStack 2026.3.0 for host mode failed at `" in message and "(exit status " in message
+    assert f"read {runtime.install_log}" in message and installer.index_settings() in message
+    log = runtime.install_log.read_text()
+    assert log.startswith(f"# stackprobe: installing LocalStack 2026.3.0 for host mode\n# installer: {installer.name}")
     assert not runtime.venv.exists()
 
 
@@ -434,7 +444,7 @@ def host_handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ls.L
         patch.setattr(ls, "docker_engine", lambda: (False, "no Docker engine (forced by this test)"))
         started = time.monotonic()
         handle = ls.start_localstack(
-            settings(), tmp_path_factory.mktemp("ls"), environ={"LOCALSTACK_HOST": f"127.0.0.1:{closed_port()}"}
+            request(tmp_path_factory.mktemp("ls")), environ={"LOCALSTACK_HOST": f"127.0.0.1:{closed_port()}"}
         )
         seconds = time.monotonic() - started
     try:
@@ -444,7 +454,7 @@ def host_handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ls.L
 
 
 def test_host_mode_venv_is_in_the_cache_and_marked_complete(host_handle: tuple[ls.LocalStackHandle, float]) -> None:
-    runtime = HostRuntime(settings().cache_dir)
+    runtime = HostRuntime(default_cache_dir())
     assert runtime.ready() and runtime.python.exists()
     assert runtime.venv.name == "localstack-venv-2026.3.0"
 
@@ -529,7 +539,7 @@ def test_host_mode_reset_empties_the_account_on_the_same_endpoint(
 
 def test_host_mode_stop_ends_the_process_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ls, "docker_engine", lambda: (False, "no Docker engine (forced by this test)"))
-    handle = ls.start_localstack(settings(), tmp_path, environ={"LOCALSTACK_HOST": f"127.0.0.1:{closed_port()}"})
+    handle = ls.start_localstack(request(tmp_path), environ={"LOCALSTACK_HOST": f"127.0.0.1:{closed_port()}"})
     process = handle._runner.process  # type: ignore[attr-defined]
     leader = process.process.pid
     assert handle.alive()

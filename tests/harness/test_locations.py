@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from stackprobe.terraform.locations import Address, SourceIndex, SourceLocation, locate, parse_address, scan_blocks
+from stackprobe.terraform.locations import (
+    Address,
+    SourceIndex,
+    SourceLocation,
+    file_declarations,
+    locate,
+    parse_address,
+)
 
 pytestmark = pytest.mark.harness
 
@@ -241,8 +248,10 @@ def test_malformed_address_is_refused_with_the_address_named(address: str) -> No
 
 
 def test_one_line_blocks_keep_the_depth_right(tmp_path: Path) -> None:
-    text = 'resource "a" "one" {}\nresource "a" "two" { count = 0 }\nresource "a" "three" {\n}\n'
-    assert [(d.labels[1], d.line) for d in scan_blocks(text, tmp_path / "x.tf")] == [
+    (tmp_path / "x.tf").write_text(
+        'resource "a" "one" {}\nresource "a" "two" { count = 0 }\nresource "a" "three" {\n}\n'
+    )
+    assert [(d.labels[1], d.line) for d in file_declarations(tmp_path / "x.tf")] == [
         ("one", 1),
         ("two", 2),
         ("three", 3),
@@ -294,3 +303,12 @@ def test_variables_outputs_and_providers_are_located(tmp_path: Path) -> None:
     assert index.locate("module.child.provider.aws") == SourceLocation("modules/child/main.tf", 1)
     missing = index.locate("provider.aws.eu")
     assert missing.note is not None and 'alias "eu" is not declared' in missing.note
+
+
+def test_a_provider_in_json_syntax_is_located_at_its_file(tmp_path: Path) -> None:
+    """The JSON reader is the workspace's, which reads provider blocks (and their aliases) too."""
+    (tmp_path / "main.tf").write_text('resource "aws_vpc" "v" {}\n')
+    (tmp_path / "providers.tf.json").write_text('{"provider": {"aws": [{"region": "x"}, {"alias": "us"}]}}')
+    location = locate(tmp_path, "provider.aws.us")
+    assert (location.path, location.line) == ("providers.tf.json", 1)
+    assert location.note == "providers.tf.json is JSON syntax: its blocks are located at line 1"

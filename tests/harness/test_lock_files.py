@@ -99,10 +99,12 @@ def test_a_lock_file_from_another_platform_is_retried_without_its_checksums(
     assert list(retried.values()) == [mirrored_aws_version]
     assert LAPTOP_HASH not in (runner.workspace.module_dir / ".terraform.lock.hcl").read_text()
 
-    # The same configuration again: init is reused from the cache, and the note comes with it.
+    # The same configuration again, in a workspace of its own: initialised afresh (its modules are local, so
+    # nothing is cached), retried again, and the note comes with it again.
     again = _runner(source, tmp_path / "again", tmp_path / "cache", mirror)
-    assert again.init() == "reused"
+    again.init()
     assert again.init_notes == runner.init_notes
+    assert not (tmp_path / "cache" / "init").exists(), "an init with only local modules was cached"
 
 
 def test_a_lock_file_selecting_a_version_the_mirror_lacks_fails_with_the_remedy(
@@ -218,3 +220,20 @@ def test_diagnostics_are_read_from_boxed_output_once_each() -> None:
     [diagnostic] = error_diagnostics(boxed + boxed)
     assert (diagnostic.summary, diagnostic.file, diagnostic.line) == ("Unsupported argument", "main.tf", 4)
     assert diagnostic.text.splitlines()[3] == "   4:   nope = 1"
+
+
+def test_the_init_cache_key_follows_a_provider_blocks_own_version(tmp_path: Path, mirror: ProviderSource) -> None:
+    """A configuration that downloads modules reuses a cached init only when everything init reads is the same:
+    the deprecated `version` argument of a provider block too (a pin edited once must not stick)."""
+    source = tmp_path / "stack"
+    source.mkdir()
+    (source / "main.tf").write_text(
+        'module "vpc" {\n  source = "terraform-aws-modules/vpc/aws"\n}\n\n'
+        'provider "aws" {\n  region  = "eu-west-1"\n  version = "~> 3.0"\n}\n'
+    )
+    pinned = _runner(source, tmp_path / "one", tmp_path / "cache", mirror)
+    (source / "main.tf").write_text((source / "main.tf").read_text().replace('"~> 3.0"', '"~> 5.0"'))
+    edited = _runner(source, tmp_path / "two", tmp_path / "cache", mirror)
+
+    assert pinned._downloads_modules() and edited._downloads_modules()
+    assert pinned._init_key() != edited._init_key()

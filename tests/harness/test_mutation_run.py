@@ -14,13 +14,16 @@ from typing import Any
 
 import pytest
 
+from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import by_id
 from stackprobe.checks.base import CheckContext, CheckResult, Finding
 from stackprobe.errors import StackprobeError, TerraformFailed
-from stackprobe.lifecycle.stack import StackMode
+from stackprobe.lifecycle.deployment import Deployment, StackMode
+from stackprobe.lifecycle.prepared import planted
 from stackprobe.mutants import runner as mutation_runner
 from stackprobe.mutants.catalogue import Mutant
 from stackprobe.mutants.runner import MUTANT_FILE_MARKER, MutationRun, Verdict, plan_batches
+from stackprobe.settings import StackSpec
 
 KILLERS = ("s3.versioning", "kms.rotation", "ecr.immutable-tags")
 MUTANTS = [
@@ -30,28 +33,64 @@ MUTANTS = [
 PROVIDER_ERROR = "Error: waiting for SQS Queue (jobs) attributes create: timeout while waiting\n  with module.queue"
 
 
+BACKEND = AwsBackend("moto", "http://127.0.0.1:1", "eu-west-1", "123456789012")  # never asked
+
+
 class FlakyRunner:
     """Applies fail while `failures` lasts; each failure is the provider error a loaded machine gives."""
 
     def __init__(self, module_dir: Path, failures: int) -> None:
-        self.workspace = SimpleNamespace(module_dir=module_dir)
-        self.variables: dict[str, Any] = {}
+        self.module_dir = module_dir
         self.failures = failures
         self.applied = 0
+        self.variables: dict[str, Any] = {}
 
-    def plan(self, refresh: bool = True) -> dict[str, Any]:
+    def plan(self, variables: dict[str, Any], refresh: bool = True) -> Any:
+        self.variables = dict(variables)
         return {}
 
-    def apply_plan(self, plan: dict[str, Any]) -> None:
+    def apply_plan(self, plan: Any) -> None:
         self.applied += 1
         if self.failures:
             self.failures -= 1
             raise TerraformFailed("apply failed", "see the output", PROVIDER_ERROR, output=PROVIDER_ERROR)
 
-    def apply(self, refresh: bool = True) -> None:
-        """An apply of the configuration as it is (no saved plan): what reverts the last batch."""
+    def apply(self, variables: dict[str, Any], refresh: bool = True) -> None:
+        """An apply of the configuration as it is (no saved plan): what leaves a kept stack as it was found."""
         self.reverts = getattr(self, "reverts", 0) + 1
-        self.planted_at_revert = sorted(p.name for p in self.workspace.module_dir.glob(f"{MUTANT_FILE_MARKER}*"))
+        self.planted_at_revert = sorted(p.name for p in self.module_dir.glob(f"{MUTANT_FILE_MARKER}*"))
+
+
+class StandInPrepared:
+    """The part of a PreparedStack a deployment's variants use, around a stand-in runner."""
+
+    def __init__(self, runner: Any) -> None:
+        self._runner = runner
+        self.spec = StackSpec(tf_dir=runner.module_dir)
+        self.backend = BACKEND
+        self.work_dir = runner.module_dir
+        self.variables: dict[str, Any] = {}
+
+    def runner(self) -> Any:
+        return self._runner
+
+    def workspace(self) -> Any:
+        return SimpleNamespace(module_dir=self._runner.module_dir)
+
+    def plan_variant(self, files: Any, variables: dict[str, Any]) -> Any:
+        with planted(self._runner.module_dir, files):
+            return self._runner.plan(dict(variables), refresh=False)
+
+
+def deployment_of(runner: Any, mode: StackMode = StackMode.EPHEMERAL) -> Deployment:
+    runner.module_dir.mkdir(parents=True, exist_ok=True)
+    deployment = Deployment(StandInPrepared(runner), mode)  # type: ignore[arg-type]
+    deployment.deployed = object()  # type: ignore[assignment]
+    return deployment
+
+
+def context() -> CheckContext:
+    return CheckContext(backend=BACKEND)
 
 
 def planted_failures(module_dir: Path) -> Any:
@@ -77,8 +116,7 @@ def flaky_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
     def make(failures: int, mode: StackMode = StackMode.EPHEMERAL) -> tuple[MutationRun, FlakyRunner]:
         runner = FlakyRunner(tmp_path, failures)
-        stack = SimpleNamespace(runner=runner, deployed=object(), mode=mode)
-        return MutationRun(stack, lambda: SimpleNamespace(plan=None)), runner  # type: ignore[arg-type]
+        return MutationRun(deployment_of(runner, mode), context), runner
 
     return make
 
@@ -100,14 +138,16 @@ def test_a_transient_apply_failure_is_applied_again_not_split(flaky_run: Any) ->
 
 
 def test_a_kept_stack_is_left_as_it_was_found(flaky_run: Any) -> None:
-    """A live session's stack has no teardown apply to revert the last batch: the run applies once more."""
+    """A live session's stack is applied once more when it ends after mutants, without them; an ephemeral one
+    is destroyed as it is (no revert: nothing would see it)."""
     run, runner = flaky_run(failures=0, mode=StackMode.KEPT)
-    report = run.run(MUTANTS)
+    run.run(MUTANTS)
+    assert not hasattr(runner, "reverts"), "reverted before the deployment ended"
+    run.deployment.end()
     assert runner.reverts == 1 and runner.planted_at_revert == []
-    assert report.applies == runner.applied + 1
     ephemeral, plain = flaky_run(failures=0)
     ephemeral.run(MUTANTS)
-    assert not hasattr(plain, "reverts"), "an ephemeral stack's teardown apply reverts it: no extra apply"
+    assert not hasattr(plain, "reverts"), "an ephemeral stack was applied once more for nothing"
 
 
 def test_a_batch_that_keeps_failing_is_split_and_says_so(flaky_run: Any) -> None:
@@ -123,7 +163,7 @@ def test_a_mutant_that_cannot_be_applied_alone_is_an_error_not_a_kill(flaky_run:
     report = run.run(MUTANTS[:1])
     assert report.results[0].verdict == Verdict.ERROR
     assert report.applies == 2  # applied, then applied again: one mutant is never split further
-    assert not list(run.runner.workspace.module_dir.glob(f"{MUTANT_FILE_MARKER}*")), "planted files left behind"
+    assert not list(run.deployment.prepared.workspace().module_dir.glob(f"{MUTANT_FILE_MARKER}*")), "files left"
 
 
 def test_the_largest_batch_is_applied_last() -> None:
@@ -138,12 +178,11 @@ class RefusingRunner:
     """Plans fail with the errors Terraform would give: `hidden` is refused only while `hider` is valid."""
 
     def __init__(self, module_dir: Path) -> None:
-        self.workspace = SimpleNamespace(module_dir=module_dir)
-        self.variables: dict[str, Any] = {}
+        self.module_dir = module_dir
         self.plans: list[set[str]] = []
 
-    def plan(self, refresh: bool = True) -> dict[str, Any]:
-        planted = set(self.variables)
+    def plan(self, variables: dict[str, Any], refresh: bool = True) -> Any:
+        planted = set(variables)
         self.plans.append(planted)
         errors = [f"Error: {name} is invalid" for name in sorted(planted & {"hider", "plain"})]
         if "hidden" in planted and "hider" not in planted:
@@ -154,7 +193,8 @@ class RefusingRunner:
 
 
 def _refusal(name: str, error: str) -> Mutant:
-    return Mutant(id=name, description=name, killers=(), variables=((name, 1),), plan_error=error)
+    files = ((f"{name}.tf", "# planted\n"),)
+    return Mutant(id=name, description=name, killers=(), variables=((name, 1),), files=files, plan_error=error)
 
 
 def test_a_refusal_hidden_by_another_is_found_by_planning_the_rest_together(
@@ -163,8 +203,9 @@ def test_a_refusal_hidden_by_another_is_found_by_planning_the_rest_together(
     monkeypatch.setattr(mutation_runner, "run_checks", lambda context, checks: [])
     deployed = FlakyRunner(tmp_path / "deployed", failures=0)
     runner = RefusingRunner(tmp_path / "copy")
-    stack = SimpleNamespace(runner=deployed, deployed=object(), mode=StackMode.EPHEMERAL)
-    run = MutationRun(stack, lambda: None, refusal_runner=lambda: runner)  # type: ignore[arg-type, return-value]
+    runner.module_dir.mkdir()
+    copy = StandInPrepared(runner)
+    run = MutationRun(deployment_of(deployed), context, refusals=lambda: copy)  # type: ignore[arg-type,return-value]
     mutants = [
         _refusal("hider", "hider is invalid"),
         _refusal("hidden", "hidden failed its precondition"),
@@ -183,7 +224,7 @@ def test_a_refusal_hidden_by_another_is_found_by_planning_the_rest_together(
     # All four; then the two not refused yet (`hidden` is refused once `hider` is gone); then the last.
     assert runner.plans == [{"hider", "hidden", "plain", "accepted"}, {"hidden", "accepted"}, {"accepted"}]
     assert report.plans == 3
-    assert runner.variables == {}, "planted variables left behind"
+    assert not list(runner.module_dir.iterdir()), "planted files left behind in the copy"
     assert deployed.applied == 0, "a mutant Terraform must refuse reached the deployed stack"
 
 
@@ -212,13 +253,12 @@ def test_a_mutant_aws_refuses_is_planned_not_applied_and_killed_from_its_plan(
         return results
 
     class PlanningRunner(FlakyRunner):
-        def plan(self, refresh: bool = True) -> dict[str, Any]:
+        def plan(self, variables: dict[str, Any], refresh: bool = True) -> Any:
             return {"planted": sorted(p.name.split("_")[-1][:-3] for p in tmp_path.glob(f"{MUTANT_FILE_MARKER}*"))}
 
     monkeypatch.setattr(mutation_runner, "run_checks", run_checks)
     runner = PlanningRunner(tmp_path, failures=0)
-    stack = SimpleNamespace(runner=runner, deployed=object(), mode=StackMode.EPHEMERAL)
-    run = MutationRun(stack, lambda: SimpleNamespace(plan=None))  # type: ignore[arg-type]
+    run = MutationRun(deployment_of(runner), context)
 
     report = run.run([_planned_only("replica", "database.replica-managed-password")])
 

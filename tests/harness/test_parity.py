@@ -203,13 +203,16 @@ def test_assert_check_skips_what_the_emulator_cannot_exercise(monkeypatch: pytes
     def cannot(check: Check, ctx: CheckContext) -> Any:
         raise NotExercisable("LocalStack runs no containers")
 
-    check = Check(**{**KMS_ROTATION.__dict__, "id": "test.not-exercisable", "run": cannot})
+    # reads=(): the check's own function decides, with no account read before it (nothing listens here).
+    check = Check(**{**KMS_ROTATION.__dict__, "id": "test.not-exercisable", "run": cannot, "reads": ()})
     with pytest.raises(pytest.skip.Exception, match="not exercisable on this emulator: LocalStack runs no"):
         assert_check(CheckContext(backend=community_backend()), check)
 
 
 def test_assert_check_skips_what_a_reduced_stack_left_out_and_fails_it_otherwise() -> None:
-    nothing = Check(**{**KMS_ROTATION.__dict__, "id": "test.nothing-found", "run": lambda check, ctx: iter(())})
+    nothing = Check(
+        **{**KMS_ROTATION.__dict__, "id": "test.nothing-found", "run": lambda check, ctx: iter(()), "reads": ()}
+    )
     reduced = CheckContext(backend=community_backend(), reduced_stack="the stack deployed for localstack")
     with pytest.raises(pytest.skip.Exception, match="not applicable: nothing it inspects is in the stack deployed"):
         assert_check(reduced, nothing)
@@ -246,15 +249,15 @@ def community_run(tmp_path: Path) -> Iterator[Callable[..., tuple[Run, StackSpec
         )
         run = Run(RunSettings(backend="localstack"), tmp_path / f"run{len(made)}", defer_unserved=defer)
         made.append(run)
-        run.emulator = LocalStackHandle("host", runner, capabilities, "eu-west-1", [])  # type: ignore[arg-type]
-        run._backend = run.emulator.backend
+        handle = LocalStackHandle("host", runner, capabilities, "eu-west-1", [])  # type: ignore[arg-type]
+        run.emulation.emulator, run.emulation._backend = handle, handle.backend
         spec = StackSpec(tf_dir=tmp_path)
-        run.stack(spec).own_plan = plan_of(*types)
+        run.deployment(spec).own_plan = plan_of(*types)
         return run, spec
 
     yield make
     for run in made:
-        run.emulator = None  # the stand-in LocalStack has nothing to stop
+        run.emulation.emulator = None  # the stand-in LocalStack has nothing to stop
         run.close()
 
 
@@ -262,26 +265,27 @@ def test_a_plan_needing_unserved_services_is_applied_on_moto_and_says_why(
     community_run: Callable[..., tuple[Run, StackSpec]],
 ) -> None:
     run, spec = community_run("aws_s3_bucket", "aws_ecs_service", "aws_ecs_cluster", "aws_db_instance")
-    route = run.route(spec)
-    deferred = route.deferral
+    placement = run.place(spec)
+    deferred = placement.deferral
     assert deferred is not None and dict(deferred.missing) == {
         "ecs": ["aws_ecs_cluster", "aws_ecs_service"],
         "rds": ["aws_db_instance"],
     }
     assert deferred.describe() == (
         "Plan only on LocalStack community 2026.3.0 (host mode), which does not serve ecs (aws_ecs_cluster, "
-        "aws_ecs_service); rds (aws_db_instance). The plan is LocalStack's; apply, checks, second plan and "
+        "aws_ecs_service); rds (aws_db_instance). The plan was made there; apply, checks, second plan and "
         "destroy ran on an embedded moto instead."
     )
-    # The stack that applies is the embedded moto's, and the caller holds it from here on.
-    assert route.stack is not run.stack(spec) and route.stack.backend.name == "moto"
+    # The deployment that applies is the embedded moto's, and the caller holds it from here on.
+    assert placement.deployment is not run.deployment(spec) and placement.deployment.backend.name == "moto"
     assert run.deferrals() == [deferred]
 
 
 def test_a_plan_local_stack_serves_stays_on_local_stack(community_run: Callable[..., tuple[Run, StackSpec]]) -> None:
     run, spec = community_run("aws_s3_bucket", "aws_kms_key", "aws_vpc")
-    route = run.route(spec)
-    assert route.deferral is None and route.stack is run.stack(spec) and run.unserved(spec) == {}
+    placement = run.place(spec)
+    assert placement.deferral is None and placement.deployment is run.deployment(spec)
+    assert run.unserved(placement.plan) == {}
 
 
 def test_without_deferral_the_apply_is_refused_naming_the_services(
@@ -289,5 +293,5 @@ def test_without_deferral_the_apply_is_refused_naming_the_services(
 ) -> None:
     run, spec = community_run("aws_s3_bucket", "aws_lb", defer=False)
     with pytest.raises(BackendError, match=r"does not serve what .* needs: elbv2 \(aws_lb\)"):
-        run.route(spec)
+        run.place(spec)
     assert run.deferrals() == []

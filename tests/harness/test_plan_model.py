@@ -147,4 +147,4 @@ def test_drift_records_do_not_apply_to_other_backends() -> None:
     plan = _second_plan(
         _update("aws_sqs_queue.jobs", "aws_sqs_queue", {"redrive_policy": "x"}, {"redrive_policy": "y"})
     )
-    assert not classify(plan, backend="localstack", records=RECORDS).idempotent
+    assert not classify(plan, moto_records=False, records=RECORDS).idempotent

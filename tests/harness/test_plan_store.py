@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from stackprobe.backends.base import AwsBackend
+from stackprobe.lifecycle.deployment import Deployment
 from stackprobe.lifecycle.plan_store import PlanStore
-from stackprobe.lifecycle.stack import StackUnderTest
+from stackprobe.lifecycle.prepared import Preparation, PreparedStack
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.terraform.plan import Plan
 
@@ -40,7 +41,7 @@ def config(tmp_path: Path) -> StackSpec:
 def _key(spec: StackSpec, tmp_path: Path, backend: AwsBackend = BACKEND) -> str:
     """The plan key of `spec` as a fresh stack computes it (a workspace copy; no terraform, no emulator)."""
     work = tmp_path / f"work-{len(list(tmp_path.glob('work-*')))}"
-    return StackUnderTest(spec, backend, RunSettings(), work_dir=work).plan_key()
+    return PreparedStack(spec, backend, work, Preparation(RunSettings())).plan_key()
 
 
 def test_the_key_follows_every_input_of_a_plan_but_not_the_teardown_variables(
@@ -140,7 +141,7 @@ class StandInRunner:
         self.work_dir = work_dir
         self.applied: list[Plan] = []
 
-    def plan(self) -> Plan:
+    def plan(self, variables: object) -> Plan:
         return Plan({"planned_in": str(self.work_dir)}, path=self.work_dir / "stackprobe.tfplan")
 
     def apply_plan(self, plan: Plan) -> None:
@@ -148,29 +149,30 @@ class StandInRunner:
 
 
 @pytest.fixture
-def recorded_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config: StackSpec) -> StackUnderTest:
-    """A stack whose terraform and emulator are stand-ins: it records what it plans and applies."""
+def recorded_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config: StackSpec) -> Deployment:
+    """A deployment whose terraform and emulator are stand-ins: it records what it plans and applies."""
     store = PlanStore(tmp_path / "store")
-    stack = StackUnderTest(config, BACKEND, RunSettings(), work_dir=tmp_path / "work", plans=store)
-    runner = StandInRunner(stack.work_dir)
-    monkeypatch.setattr(stack, "prepare", lambda: runner)
-    monkeypatch.setattr(stack, "check_guard", lambda: None)
-    monkeypatch.setattr(stack, "take_baseline", lambda: {})
-    monkeypatch.setattr("stackprobe.lifecycle.stack.check_caller_identity", lambda backend: "123456789012")
-    return stack
+    prepared = PreparedStack(config, BACKEND, tmp_path / "work", Preparation(RunSettings(), plans=store))
+    runner = StandInRunner(prepared.work_dir)
+    monkeypatch.setattr(prepared, "runner", lambda: runner)
+    monkeypatch.setattr(prepared, "check_guard", lambda: None)
+    monkeypatch.setattr("stackprobe.lifecycle.prepared.check_caller_identity", lambda backend: "123456789012")
+    monkeypatch.setattr("stackprobe.lifecycle.deployment.snapshot", lambda backend, regions: ({}, []))
+    return Deployment(prepared)
 
 
-def test_a_stack_applies_only_a_plan_it_made(recorded_stack: StackUnderTest) -> None:
-    assert recorded_stack.plans is not None
-    recorded_stack.plans.planned(recorded_stack.plan_key(), lambda: Plan({"planned_in": "another process"}))
+def test_a_stack_applies_only_a_plan_it_made(recorded_stack: Deployment) -> None:
+    prepared = recorded_stack.prepared
+    assert prepared.how.plans is not None
+    prepared.how.plans.planned(prepared.plan_key(), lambda: Plan({"planned_in": "another process"}))
 
-    assert recorded_stack.plan_json().raw == {"planned_in": "another process"}
-    recorded_stack.deploy()
+    assert prepared.plan_json().raw == {"planned_in": "another process"}
+    recorded_stack.apply()
 
-    runner = recorded_stack.prepare()
+    runner = prepared.runner()
     assert isinstance(runner, StandInRunner)
     [plan] = runner.applied
-    assert plan.path is not None and plan.raw["planned_in"] == str(recorded_stack.work_dir)
+    assert plan.path is not None and plan.raw["planned_in"] == str(prepared.work_dir)
     # ... and publishes it in turn, for the processes that only read.
-    published = recorded_stack.plans.published(recorded_stack.plan_key())
+    published = prepared.how.plans.published(prepared.plan_key())
     assert published is not None and published.raw == plan.raw

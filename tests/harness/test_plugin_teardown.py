@@ -16,20 +16,25 @@ import pytest
 
 from stackprobe import pytest_plugin
 from stackprobe.aws.inventory import TeardownReport
-from stackprobe.lifecycle.stack import Ending, KeptStack, StackMode
+from stackprobe.lifecycle.deployment import StackMode
+from stackprobe.lifecycle.ending import Ending, KeptStack
 from stackprobe.settings import StackSpec
 
 pytestmark = pytest.mark.harness
 
 
 class StandInStack:
-    """Ends as a StackUnderTest does: once, destroying (ephemeral) or not (kept)."""
+    """Ends as a StackRun does: once, destroying (ephemeral) or not (kept); its deployment is applied."""
 
     def __init__(self, mode: StackMode = StackMode.EPHEMERAL, clean: bool = True) -> None:
         self.mode = mode
         self.clean = clean
         self.ending: Ending | None = None
         self.destroys = 0
+        self.armed = True
+
+    def current(self) -> StandInStack:
+        return self
 
     def end(self) -> Ending:
         if self.ending is None:
@@ -45,7 +50,7 @@ class StandInStack:
 
 
 def _config(stack: StandInStack, *, worker: bool) -> Any:
-    config = SimpleNamespace(stash={pytest_plugin.STATE_KEY: pytest_plugin._State(stack=stack)})  # type: ignore[arg-type]
+    config = SimpleNamespace(stash={pytest_plugin.STATE_KEY: pytest_plugin._State(stack_run=stack)})  # type: ignore[arg-type]
     if worker:
         config.workerinput = {"workerid": "gw0"}
     return config

@@ -63,7 +63,7 @@ def _commands(calls: Path) -> list[str]:
 def test_an_empty_second_plan_is_not_shown(tmp_path: Path) -> None:
     runner, calls = _runner(tmp_path, plan_exit=0)
 
-    assert runner.pending_changes() is None
+    assert runner.pending_changes({}) is None
     assert _commands(calls) == ["plan"]
     assert "-detailed-exitcode" in calls.read_text()
 
@@ -71,7 +71,7 @@ def test_an_empty_second_plan_is_not_shown(tmp_path: Path) -> None:
 def test_a_second_plan_with_changes_is_shown_and_parsed(tmp_path: Path) -> None:
     runner, calls = _runner(tmp_path, plan_exit=2)
 
-    plan = runner.pending_changes()
+    plan = runner.pending_changes({})
 
     assert plan is not None
     assert [change.address for change in plan.changes()] == ["aws_sqs_queue.q"]
@@ -81,4 +81,4 @@ def test_a_second_plan_with_changes_is_shown_and_parsed(tmp_path: Path) -> None:
 def test_a_failing_second_plan_still_fails(tmp_path: Path) -> None:
     runner, _ = _runner(tmp_path, plan_exit=1)
     with pytest.raises(TerraformFailed, match="exit 1"):
-        runner.pending_changes()
+        runner.pending_changes({})

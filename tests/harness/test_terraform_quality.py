@@ -1,7 +1,8 @@
 """Quality gates for every Terraform root: fmt, validate, and checkov with zero unsuppressed failures.
 
 checkov pins its own dependency tree, which conflicts with the harness's, so it runs from its own
-virtual environment, built once under the stackprobe cache directory and reused afterwards.
+virtual environment, built once under the stackprobe cache directory (with uv where it is found, else pip)
+and reused afterwards.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import json
 import os
 import shutil
 import subprocess
-import venv
+import sys
 from pathlib import Path
 
 import pytest
 
+from stackprobe.backends.tool_venv import BuildFailed, VenvBuild, find_installer
 from stackprobe.settings import default_cache_dir
 from stackprobe.terraform.binary import find_binary
 from stackprobe.terraform.mirror import resolve_provider_source
@@ -71,26 +73,28 @@ def test_terraform_validate(root: Path, tmp_path: Path) -> None:
 
 
 def _checkov() -> Path:
-    """checkov in its own venv under the cache dir (built once, under a lock for xdist workers)."""
-    home = default_cache_dir() / f"checkov-venv-{CHECKOV_VERSION}"
-    executable = home / "bin" / "checkov"
-    lock = home.with_suffix(".lock")
+    """checkov in its own venv under the cache dir: built once, under a lock for xdist workers, with uv where uv
+    is found and pip otherwise (stackprobe.backends.tool_venv); its install log lies beside it."""
+    cache = default_cache_dir()
+    build = VenvBuild(
+        venv=cache / f"checkov-venv-{CHECKOV_VERSION}",
+        interpreter=Path(sys.executable),
+        steps=[(f"checkov=={CHECKOV_VERSION}",)],
+        log=cache / f"checkov-venv-{CHECKOV_VERSION}.install.log",
+        title=f"stackprobe tests: installing checkov {CHECKOV_VERSION}",
+    )
+    executable = build.venv / "bin" / "checkov"
+    lock = cache / f"{build.venv.name}.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         if not executable.exists():
-            shutil.rmtree(home, ignore_errors=True)
-            venv.create(home, with_pip=True)
-            install = subprocess.run(
-                [str(home / "bin" / "python"), "-m", "pip", "install", "--quiet", f"checkov=={CHECKOV_VERSION}"],
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-            )
-            if install.returncode != 0:
-                shutil.rmtree(home, ignore_errors=True)
-                pytest.skip(f"checkov {CHECKOV_VERSION} could not be installed from PyPI: {install.stderr[-500:]}")
+            installer = find_installer()
+            try:
+                build.run(installer)
+            except BuildFailed as failed:
+                tail = build.log.read_text(errors="replace")[-500:]
+                pytest.skip(f"checkov {CHECKOV_VERSION} could not be installed with {installer.name}: {failed}; {tail}")
     return executable
 
 
@@ -115,7 +119,9 @@ def test_checkov_has_no_unsuppressed_failure_on_the_reference_stack() -> None:
         text=True,
         timeout=900,
         check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        # Without PYTHONDONTWRITEBYTECODE (set on some machines), so that the first run leaves checkov's bytecode
+        # in its venv: uv compiles none at install, and every later run would compile again (2.5 CPU-s).
+        env={**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "PYTHONWARNINGS": "ignore"},
     )
     try:
         report = json.loads(result.stdout)

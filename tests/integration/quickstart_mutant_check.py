@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from stackprobe.lifecycle.context import build_context
-from stackprobe.lifecycle.stack import DeployedStack
+from stackprobe.lifecycle.deployment import DeployedStack
 from stackprobe.mutants.catalogue import load_catalogue
 from stackprobe.mutants.runner import MutationRun, Verdict
 from stackprobe.pytest_plugin import check_settings

@@ -95,9 +95,6 @@ def parity_run() -> dict[str, Any]:
         "terraform",
         "--var-file",
         str(COMMUNITY),
-        # As the reference stack's own tests do: lifts the log bucket's guard only just before destroy.
-        "--teardown-var",
-        "allow_destroy_for_tests=true",
         "--format",
         "json",
     ]

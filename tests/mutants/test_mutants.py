@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from stackprobe.lifecycle.context import build_context
+from stackprobe.lifecycle.deployment import DeployedStack
 from stackprobe.lifecycle.run import Run
-from stackprobe.lifecycle.stack import DeployedStack
 from stackprobe.mutants.catalogue import load_catalogue
 from stackprobe.mutants.runner import MutationReport, MutationRun, Verdict
 from stackprobe.pytest_plugin import check_settings
@@ -50,6 +50,11 @@ def test_mutant_is_killed(mutation_report: MutationReport, mutant_id: str) -> No
     assert result.verdict == Verdict.KILLED, (
         f"{mutant_id} {result.verdict.value}: {result.mutant.description}\n"
         f"expected a failure from {', '.join(result.mutant.killers)}; saw: {result.evidence}"
+    )
+    # Killed by one of its own killers, not by Terraform refusing the apply: tests/harness/test_check_coverage.py
+    # counts a mutant's sole killer as proven able to fail.
+    assert result.killed_by in result.mutant.killers, (
+        f"{mutant_id} was killed by {result.killed_by}, not by {', '.join(result.mutant.killers)}: {result.evidence}"
     )
 
 

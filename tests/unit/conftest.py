@@ -32,18 +32,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def scenario_plans(stacks: Run) -> dict[str, Plan]:
     """Scenario name → its pre-apply plan."""
-    scenarios = {name: stacks.stack(scenario_spec(name)) for name in SCENARIOS}
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        # Beside the deployed stack (whose chain of applies is the session's length), these seven
-        # plans would take the cores it needs at start-up: their terraform processes yield instead.
-        # Only they do: the worker itself keeps its priority for whatever tests it runs next.
-        for stack in scenarios.values():
-            stack.niceness = BACKGROUND_NICENESS
+    # Beside the deployed stack (whose chain of applies is the session's length), these seven plans would
+    # take the cores it needs at start-up: under xdist their terraform processes yield instead. Only they
+    # do: the worker itself keeps its priority for whatever tests it runs next.
+    niceness = BACKGROUND_NICENESS if os.environ.get("PYTEST_XDIST_WORKER") else 0
+    scenarios = {name: stacks.prepared(scenario_spec(name), niceness=niceness) for name in SCENARIOS}
     # Prepare (copy + init) one after another: the first init fills the shared cache the rest reuse.
     # A plan the store already holds needs neither.
     for stack in scenarios.values():
-        if stack.plans is None or stack.plans.published(stack.plan_key()) is None:
-            stack.prepare()
+        if stack.how.plans is None or stack.how.plans.published(stack.plan_key()) is None:
+            stack.runner()
     # These tests only read the plans, so a plan another process of the run is computing (the deployed
     # stack's worker plans prod, the parity run localstack-community) is waited for, not recomputed;
     # those go last, so that the wait overlaps this worker's own plans.

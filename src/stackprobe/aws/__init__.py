@@ -1,8 +1,10 @@
-"""What checks and probes both read about a deployed account: tags, environments, ECS workloads.
+"""What checks and probes read about a deployed account: one snapshot, one reader per service, policies, tags.
 
 A neutral package: it imports neither `stackprobe.checks` nor `stackprobe.probes`, so both can use it
-without importing each other. Everything here reads the account through `Clients`, which a
-`CheckContext` satisfies and so does anything else holding a backend.
+without importing each other. `account.Account` is the snapshot a check context reads (each service
+once, through `readers`); the teardown inventory lists the emulator through the same readers. Everything
+here reaches the emulator through `Clients`, which a `CheckContext` satisfies and so does anything
+else holding a backend.
 """
 
 from __future__ import annotations

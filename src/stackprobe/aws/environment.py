@@ -45,7 +45,6 @@ ENVIRONMENT_WORDS = {
     ),
 }
 UNKNOWN_LINE = "environment unknown: production rules applied (set --environment to change)"
-_MEMO_KEY = "stackprobe.environment.decision"
 
 
 def canonical(value: str) -> str | None:
@@ -193,18 +192,17 @@ def decide_environment(
 class StackFacts(Protocol):
     """What the decision reads from a check context: the declared environment, the plan, the var files."""
 
-    environment: str | None
-    plan: Any  # a stackprobe.terraform.plan.Plan (its `raw` JSON is read), or None
-    var_files: tuple[Path, ...]
-    memo: dict[str, Any]
+    @property
+    def environment(self) -> str | None: ...
+
+    @property
+    def plan(self) -> Any: ...  # a stackprobe.terraform.plan.Plan (its `raw` JSON is read), or None
+
+    @property
+    def var_files(self) -> tuple[Path, ...]: ...
 
 
 def environment_decision(stack: StackFacts) -> EnvironmentDecision:
-    """The stack's decision, computed once per context (the report header shows its `describe()`)."""
-    cached = stack.memo.get(_MEMO_KEY)
-    if isinstance(cached, EnvironmentDecision):
-        return cached
+    """The stack's decision (a CheckContext keeps it, made once, as `decision`)."""
     raw = stack.plan.raw if stack.plan is not None else None
-    decision = decide_environment(stack.environment, raw, stack.var_files)
-    stack.memo[_MEMO_KEY] = decision
-    return decision
+    return decide_environment(stack.environment, raw, stack.var_files)

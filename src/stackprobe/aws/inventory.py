@@ -2,21 +2,23 @@
 
 Teardown proof compares two snapshots: one taken before apply (moto starts with a default VPC and
 friends) and one after destroy. Anything new in the second is a leftover, whatever terraform's state
-says. The table below is data: one row per kind of resource, the call that lists it, and a JMESPath
-expression that picks the live ones (deleted NAT gateways, say, are still listed for a while).
+says. The table below is data: one row per kind of resource, and the ids of its live ones as the
+account's readers (`stackprobe.aws.readers`, the same ones checks read) list them (deleted NAT
+gateways, say, are still listed for a while).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import jmespath
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stackprobe.aws.account import Account
+from stackprobe.aws.clients import AwsClients
 from stackprobe.backends.base import AwsBackend
 
 LOG = logging.getLogger("stackprobe.aws.inventory")
@@ -29,14 +31,17 @@ class TeardownReport:
     unlisted: list[str] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
+    # The protections teardown lifted so destroy could go through (stackprobe.lifecycle.protections).
+    lifted: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
         return self.destroyed and not self.leftovers
 
     def render(self) -> str:
+        lifted = f" Lifted first: {'; '.join(self.lifted)}." if self.lifted else ""
         if self.clean:
-            return f"Destroyed in {self.seconds:.0f} s; the emulator holds nothing the stack created."
+            return f"Destroyed in {self.seconds:.0f} s; the emulator holds nothing the stack created.{lifted}"
         lines = [f"Teardown incomplete ({self.error or 'resources remain'}):"]
         lines += [f"  {kind}: {', '.join(sorted(items))}" for kind, items in sorted(self.leftovers.items())]
         return "\n".join(lines)
@@ -44,142 +49,116 @@ class TeardownReport:
 
 @dataclass(frozen=True)
 class Collection:
+    """One kind of resource: the service that holds it, and the ids of its live ones in an account."""
+
     kind: str
     service: str
-    operation: str
-    expression: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    ids: Callable[[Account], Iterable[str]]
     global_service: bool = False
-    custom: Callable[[Any], list[str]] | None = None
 
 
-def _live_kms_keys(client: Any) -> list[str]:
-    keys = []
-    for page in client.get_paginator("list_keys").paginate():
-        for key in page["Keys"]:
-            meta = client.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
-            # Destroy schedules deletion (AWS has no immediate delete); that counts as gone.
-            if meta.get("KeyState") != "PendingDeletion" and meta.get("KeyManager") == "CUSTOMER":
-                keys.append(key["KeyId"])
-    return keys
+def _ids(records: Iterable[Mapping[str, Any]], key: str) -> list[str]:
+    return [str(record[key]) for record in records]
 
 
-def _ecs_services(client: Any) -> list[str]:
-    found = []
-    for cluster in client.list_clusters().get("clusterArns", []):
-        arns = client.list_services(cluster=cluster).get("serviceArns", [])
-        if arns:
-            described = client.describe_services(cluster=cluster, services=arns)["services"]
-            found += [s["serviceArn"] for s in described if s.get("status") != "INACTIVE"]
-    return found
+def _state_not(records: Iterable[Mapping[str, Any]], key: str, state: str) -> list[str]:
+    return [str(r[key]) for r in records if r.get("State") != state]
 
 
-def _active_ecs_clusters(client: Any) -> list[str]:
-    arns = client.list_clusters().get("clusterArns", [])
-    if not arns:
-        return []
-    # DeleteCluster leaves the cluster INACTIVE and still listed for a while (AWS documents the same).
-    return [c["clusterArn"] for c in client.describe_clusters(clusters=arns)["clusters"] if c["status"] == "ACTIVE"]
+def _live_kms_keys(account: Account) -> list[str]:
+    # Destroy schedules deletion (AWS has no immediate delete); that counts as gone.
+    return [
+        str(meta["KeyId"])
+        for meta in account.kms.listed_keys()
+        if meta.get("KeyState") != "PendingDeletion" and meta.get("KeyManager") == "CUSTOMER"
+    ]
 
 
-def _scalable_targets(client: Any) -> list[str]:
-    found = []
-    for namespace in ("ecs", "dynamodb", "rds"):
-        response = client.describe_scalable_targets(ServiceNamespace=namespace)
-        found += [t["ResourceId"] for t in response.get("ScalableTargets", [])]
-    return found
+def _scalable_targets(account: Account) -> list[str]:
+    return [
+        str(t["ResourceId"]) for namespace in ("ecs", "dynamodb", "rds") for t in account.autoscaling.targets(namespace)
+    ]
 
 
 COLLECTIONS: tuple[Collection, ...] = (
-    Collection("s3 bucket", "s3", "list_buckets", "Buckets[].Name", global_service=True),
-    Collection("vpc", "ec2", "describe_vpcs", "Vpcs[].VpcId"),
-    Collection("subnet", "ec2", "describe_subnets", "Subnets[].SubnetId"),
-    Collection("security group", "ec2", "describe_security_groups", "SecurityGroups[].GroupId"),
-    Collection("route table", "ec2", "describe_route_tables", "RouteTables[].RouteTableId"),
+    Collection("s3 bucket", "s3", lambda a: a.s3.bucket_names(), global_service=True),
+    Collection("vpc", "ec2", lambda a: _ids(a.ec2.vpcs(), "VpcId")),
+    Collection("subnet", "ec2", lambda a: _ids(a.ec2.subnets(), "SubnetId")),
+    Collection("security group", "ec2", lambda a: _ids(a.ec2.security_groups(), "GroupId")),
+    Collection("route table", "ec2", lambda a: _ids(a.ec2.route_tables(), "RouteTableId")),
     # Default ACLs come and go with their VPC (which is listed itself), and LocalStack's EC2 leaves a
     # deleted VPC's default ACL behind, as moto did before stackprobe's ec2-default-network-acl patch.
-    Collection("network acl", "ec2", "describe_network_acls", "NetworkAcls[?!IsDefault].NetworkAclId"),
-    Collection("internet gateway", "ec2", "describe_internet_gateways", "InternetGateways[].InternetGatewayId"),
-    Collection("nat gateway", "ec2", "describe_nat_gateways", "NatGateways[?State!='deleted'].NatGatewayId"),
-    Collection("vpc endpoint", "ec2", "describe_vpc_endpoints", "VpcEndpoints[?State!='deleted'].VpcEndpointId"),
-    Collection("elastic ip", "ec2", "describe_addresses", "Addresses[].AllocationId"),
+    Collection(
+        "network acl", "ec2", lambda a: [str(n["NetworkAclId"]) for n in a.ec2.network_acls() if not n.get("IsDefault")]
+    ),
+    Collection("internet gateway", "ec2", lambda a: _ids(a.ec2.internet_gateways(), "InternetGatewayId")),
+    # Deleted NAT gateways and endpoints are still listed for a while.
+    Collection("nat gateway", "ec2", lambda a: _state_not(a.ec2.nat_gateways(), "NatGatewayId", "deleted")),
+    Collection("vpc endpoint", "ec2", lambda a: _state_not(a.ec2.vpc_endpoints(), "VpcEndpointId", "deleted")),
+    Collection("elastic ip", "ec2", lambda a: _ids(a.ec2.addresses(), "AllocationId")),
     Collection(
         "ec2 instance",
         "ec2",
-        "describe_instances",
-        "Reservations[].Instances[?State.Name!='terminated'][].InstanceId",
+        lambda a: [str(i["InstanceId"]) for i in a.ec2.instances() if i.get("State", {}).get("Name") != "terminated"],
     ),
-    Collection("flow log", "ec2", "describe_flow_logs", "FlowLogs[].FlowLogId"),
-    Collection("load balancer", "elbv2", "describe_load_balancers", "LoadBalancers[].LoadBalancerArn"),
-    Collection("target group", "elbv2", "describe_target_groups", "TargetGroups[].TargetGroupArn"),
-    Collection("ecs cluster", "ecs", "list_clusters", "", custom=_active_ecs_clusters),
-    Collection("ecs service", "ecs", "list_clusters", "", custom=_ecs_services),
-    Collection(
-        "ecs task definition", "ecs", "list_task_definitions", "taskDefinitionArns[]", kwargs={"status": "ACTIVE"}
-    ),
-    Collection("ecr repository", "ecr", "describe_repositories", "repositories[].repositoryName"),
-    Collection("db instance", "rds", "describe_db_instances", "DBInstances[].DBInstanceIdentifier"),
-    Collection("db cluster", "rds", "describe_db_clusters", "DBClusters[].DBClusterIdentifier"),
-    Collection("db subnet group", "rds", "describe_db_subnet_groups", "DBSubnetGroups[].DBSubnetGroupName"),
+    Collection("flow log", "ec2", lambda a: _ids(a.ec2.flow_logs(), "FlowLogId")),
+    Collection("load balancer", "elbv2", lambda a: _ids(a.elbv2.load_balancers(), "LoadBalancerArn")),
+    Collection("target group", "elbv2", lambda a: _ids(a.elbv2.target_groups(), "TargetGroupArn")),
+    # DeleteCluster leaves the cluster INACTIVE and still listed for a while (AWS documents the same).
+    Collection("ecs cluster", "ecs", lambda a: _ids(a.ecs.clusters(), "clusterArn")),
+    Collection("ecs service", "ecs", lambda a: _ids(a.ecs.services(), "serviceArn")),
+    Collection("ecs task definition", "ecs", lambda a: a.ecs.task_definition_arns()),
+    Collection("ecr repository", "ecr", lambda a: _ids(a.ecr.repositories(), "repositoryName")),
+    Collection("db instance", "rds", lambda a: [db.identifier for db in a.rds.instances()]),
+    Collection("db cluster", "rds", lambda a: _ids(a.rds.clusters(), "DBClusterIdentifier")),
+    Collection("db subnet group", "rds", lambda a: _ids(a.rds.subnet_groups(), "DBSubnetGroupName")),
     Collection(
         "db parameter group",
         "rds",
-        "describe_db_parameter_groups",
-        "DBParameterGroups[?!starts_with(DBParameterGroupName, 'default.')].DBParameterGroupName",
+        lambda a: [
+            str(g["DBParameterGroupName"])
+            for g in a.rds.parameter_groups()
+            if not str(g["DBParameterGroupName"]).startswith("default.")
+        ],
     ),
-    Collection("db proxy", "rds", "describe_db_proxies", "DBProxies[].DBProxyName"),
-    Collection("sqs queue", "sqs", "list_queues", "QueueUrls[]"),
-    Collection("sns topic", "sns", "list_topics", "Topics[].TopicArn"),
-    Collection("kms key", "kms", "list_keys", "", custom=_live_kms_keys),
-    Collection("secret", "secretsmanager", "list_secrets", "SecretList[].ARN"),
-    Collection("log group", "logs", "describe_log_groups", "logGroups[].logGroupName"),
-    Collection("alarm", "cloudwatch", "describe_alarms", "MetricAlarms[].AlarmName"),
-    Collection("dashboard", "cloudwatch", "list_dashboards", "DashboardEntries[].DashboardName"),
-    Collection("iam role", "iam", "list_roles", "Roles[].RoleName", global_service=True),
-    Collection("iam user", "iam", "list_users", "Users[].UserName", global_service=True),
-    Collection("iam policy", "iam", "list_policies", "Policies[].Arn", kwargs={"Scope": "Local"}, global_service=True),
+    Collection("db proxy", "rds", lambda a: _ids(a.rds.proxy_records(), "DBProxyName")),
+    Collection("sqs queue", "sqs", lambda a: a.sqs.queue_urls()),
+    Collection("sns topic", "sns", lambda a: _ids(a.sns.topics(), "TopicArn")),
+    Collection("kms key", "kms", _live_kms_keys),
+    Collection("secret", "secretsmanager", lambda a: _ids(a.secretsmanager.secrets(), "ARN")),
+    Collection("log group", "logs", lambda a: _ids(a.logs.log_groups(), "logGroupName")),
+    Collection("alarm", "cloudwatch", lambda a: _ids(a.cloudwatch.metric_alarms(), "AlarmName")),
+    Collection("dashboard", "cloudwatch", lambda a: _ids(a.cloudwatch.dashboards(), "DashboardName")),
+    Collection("iam role", "iam", lambda a: _ids(a.iam.roles(), "RoleName"), global_service=True),
+    Collection("iam user", "iam", lambda a: _ids(a.iam.users(), "UserName"), global_service=True),
+    Collection("iam policy", "iam", lambda a: _ids(a.iam.local_policies(), "Arn"), global_service=True),
+    Collection("oidc provider", "iam", lambda a: _ids(a.iam.open_id_connect_providers(), "Arn"), global_service=True),
+    Collection("scalable target", "application-autoscaling", _scalable_targets),
+    Collection("acm certificate", "acm", lambda a: _ids(a.acm.certificates(), "CertificateArn")),
+    Collection("lambda function", "lambda", lambda a: _ids(a.lambda_.functions(), "FunctionName")),
+    Collection("rest api", "apigateway", lambda a: _ids(a.apigateway.rest_apis(), "id")),
+    Collection("http api", "apigatewayv2", lambda a: _ids(a.apigatewayv2.apis(), "ApiId")),
+    Collection("backup vault", "backup", lambda a: _ids(a.backup.vaults(), "BackupVaultName")),
+    Collection("backup plan", "backup", lambda a: _ids(a.backup.plan_summaries(), "BackupPlanId")),
+    Collection("cache cluster", "elasticache", lambda a: _ids(a.elasticache.cache_clusters(), "CacheClusterId")),
     Collection(
-        "oidc provider", "iam", "list_open_id_connect_providers", "OpenIDConnectProviderList[].Arn", global_service=True
+        "replication group", "elasticache", lambda a: _ids(a.elasticache.replication_groups(), "ReplicationGroupId")
     ),
-    Collection("scalable target", "application-autoscaling", "describe_scalable_targets", "", custom=_scalable_targets),
-    Collection("acm certificate", "acm", "list_certificates", "CertificateSummaryList[].CertificateArn"),
-    Collection("lambda function", "lambda", "list_functions", "Functions[].FunctionName"),
-    Collection("rest api", "apigateway", "get_rest_apis", "items[].id"),
-    Collection("http api", "apigatewayv2", "get_apis", "Items[].ApiId"),
-    Collection("backup vault", "backup", "list_backup_vaults", "BackupVaultList[].BackupVaultName"),
-    Collection("backup plan", "backup", "list_backup_plans", "BackupPlansList[].BackupPlanId"),
-    Collection("cache cluster", "elasticache", "describe_cache_clusters", "CacheClusters[].CacheClusterId"),
+    Collection("web acl", "wafv2", lambda a: _ids(a.wafv2.regional_web_acls(), "ARN")),
     Collection(
-        "replication group", "elasticache", "describe_replication_groups", "ReplicationGroups[].ReplicationGroupId"
+        "cloudfront distribution", "cloudfront", lambda a: _ids(a.cloudfront.distributions(), "Id"), global_service=True
     ),
-    Collection("web acl", "wafv2", "list_web_acls", "WebACLs[].ARN", kwargs={"Scope": "REGIONAL"}),
-    Collection(
-        "cloudfront distribution",
-        "cloudfront",
-        "list_distributions",
-        "DistributionList.Items[].Id",
-        global_service=True,
-    ),
-    Collection("hosted zone", "route53", "list_hosted_zones", "HostedZones[].Id", global_service=True),
+    Collection("hosted zone", "route53", lambda a: _ids(a.route53.hosted_zones(), "Id"), global_service=True),
 )
 
 Snapshot = dict[str, set[str]]
 
 
-def _list(backend: AwsBackend, collection: Collection, region: str) -> list[str]:
-    client = backend.client(collection.service, region_name=region)
-    if collection.custom is not None:
-        return collection.custom(client)
-    if client.can_paginate(collection.operation):
-        pages = client.get_paginator(collection.operation).paginate(**collection.kwargs)
-        return [str(item) for item in pages.search(collection.expression) if item is not None]
-    response = getattr(client, collection.operation)(**collection.kwargs)
-    return [str(item) for item in jmespath.search(collection.expression, response) or []]
-
-
 def snapshot(backend: AwsBackend, regions: list[str] | None = None) -> tuple[Snapshot, list[str]]:
     """Everything the emulator lists, keyed by `kind@region`; plus the collections it could not list."""
     regions = regions or [backend.region]
+    # One account per region: each service is read once, whichever collections list its resources.
+    accounts = {region: Account(AwsClients(backend), region) for region in regions}
     found: Snapshot = {}
     skipped: list[str] = []
     jobs: list[tuple[str, Collection, str]] = []
@@ -193,7 +172,7 @@ def snapshot(backend: AwsBackend, regions: list[str] | None = None) -> tuple[Sna
     def run(job: tuple[str, Collection, str]) -> tuple[str, set[str] | str]:
         key, collection, region = job
         try:
-            return key, set(_list(backend, collection, region))
+            return key, {str(item) for item in collection.ids(accounts[region]) if item is not None}
         except (ClientError, BotoCoreError, KeyError, NotImplementedError) as exc:
             LOG.debug("cannot list %s: %s", key, exc)
             return key, type(exc).__name__

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import boto3
@@ -24,6 +25,21 @@ class RequestTail(Protocol):
     def render_tail(self, count: int = 20) -> str: ...
 
     def render_exceptions(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class EmulatorRequest:
+    """What starting an emulator needs, whichever kind (see stackprobe.backends.registry)."""
+
+    region: str
+    # Where a run keeps its files; a LocalStack started on this host keeps its data there.
+    work_dir: Path
+    # The user cache (host-mode LocalStack builds its venv there once).
+    cache_dir: Path
+    # A port to listen on (0: a free one), for an emulator this run starts.
+    port: int = 0
+    # An emulator already running on loopback, to use instead of starting one (LocalStack).
+    endpoint: str | None = None
 
 
 class Emulator(Protocol):

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.base import AwsBackend, EmulatorRequest
 from stackprobe.backends.capabilities import (
     PAID_TIER_SERVICES,
     RESOURCE_SERVICES,
@@ -38,7 +38,6 @@ from stackprobe.backends.capabilities import (
 from stackprobe.backends.guard import is_loopback_url
 from stackprobe.backends.localstack_host import HostLocalStack, ensure_runtime, free_port, health_answers
 from stackprobe.errors import BackendError, RealAwsRefused
-from stackprobe.settings import RunSettings
 
 LOG = logging.getLogger("stackprobe.localstack")
 
@@ -184,15 +183,13 @@ def localstack_backend(endpoint: str, region: str, capabilities: Capabilities) -
 # -- choosing the source --------------------------------------------------------------------------
 
 
-def start_localstack(
-    settings: RunSettings, work_dir: Path, *, environ: Mapping[str, str] | None = None
-) -> LocalStackHandle:
+def start_localstack(request: EmulatorRequest, *, environ: Mapping[str, str] | None = None) -> LocalStackHandle:
     """An external LocalStack if one answers, else a container if Docker can run one, else host mode."""
     env = os.environ if environ is None else environ
     attempts: list[str] = []
-    external = find_external(settings.endpoint, env, attempts)
+    external = find_external(request.endpoint, env, attempts)
     if external is not None:
-        return _handle("external", _External(external), settings.region, attempts)
+        return _handle("external", _External(external), request.region, attempts)
     image = env.get(IMAGE_VARIABLE) or DEFAULT_IMAGE
     usable, why = docker_engine()
     attempts.append(f"docker: {why}")
@@ -201,15 +198,15 @@ def start_localstack(
         if not local:
             attempts.append(f"testcontainers: passed over: {where}")
         elif env.get(TOKEN_VARIABLE) or env.get(IMAGE_VARIABLE):
-            runner = _Container(image, settings.region, env.get(TOKEN_VARIABLE))
-            return _handle("testcontainers", runner, settings.region, attempts)
+            runner = _Container(image, request.region, env.get(TOKEN_VARIABLE))
+            return _handle("testcontainers", runner, request.region, attempts)
         else:
             attempts.append(
                 f"testcontainers: passed over: {TOKEN_VARIABLE} is not set and {image} needs it since 2026-03-23 "
                 f"(set it, or name a token-free image in ${IMAGE_VARIABLE})"
             )
     LOG.info("LocalStack: using host mode (%s)", "; ".join(attempts))
-    return _handle("host", start_host(settings.cache_dir, work_dir), settings.region, attempts)
+    return _handle("host", start_host(request.cache_dir, request.work_dir), request.region, attempts)
 
 
 def _handle(mode: str, runner: _Runner, region: str, attempts: list[str]) -> LocalStackHandle:

@@ -3,8 +3,9 @@
 Why a separate venv: `localstack-core` 2026.3.0 only runs on CPython 3.13 and pins dependencies that
 clash with the harness's own (moto, boto3), so it cannot live in the test environment. The venv is
 created on first use under the stackprobe cache dir, guarded by a file lock so that concurrent
-pytest-xdist workers install it once, and reused afterwards; pip's output goes to a log file that
-every installation error names.
+pytest-xdist workers install it once, and reused afterwards. It is built with uv where uv is found, else
+with pip (stackprobe.backends.tool_venv); the installer's output goes to a log file that every installation
+error names.
 
 Why the environment below: out of the box the runtime's gateway listens on every interface even when
 GATEWAY_LISTEN says 127.0.0.1 (its default twisted server drops the host), its DNS server binds
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from stackprobe.backends import tool_venv
 from stackprobe.child_process import OWN_PROCESS_GROUP
 from stackprobe.errors import BackendError
 
@@ -41,7 +43,7 @@ LOG = logging.getLogger("stackprobe.localstack")
 
 LOCALSTACK_CORE_VERSION = "2026.3.0"
 PYTHON_SERIES = (3, 13)
-# Two pip steps, in this order: the runtime, then pins. Left to pip, the runtime extra resolves to the
+# Two install steps, in this order: the runtime, then pins. Left alone, the runtime extra resolves to the
 # newest cbor2/cryptography/pyOpenSSL (6.3, 50, 26.4 when this was written), newer than 2026.3.0 was
 # released against; the pins are the combination verified to start and serve with it.
 INSTALL_STEPS: tuple[tuple[str, ...], ...] = (
@@ -255,38 +257,27 @@ def _exclusive(path: Path, runtime: HostRuntime) -> Iterator[None]:
 
 
 def _install(runtime: HostRuntime) -> None:
-    if runtime.venv.exists():
-        shutil.rmtree(runtime.venv)
-    interpreter = find_python313()
-    runtime.install_log.parent.mkdir(parents=True, exist_ok=True)
-    pip = [str(runtime.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
-    commands = [[str(interpreter), "-m", "venv", str(runtime.venv)]]
-    commands += [[*pip, *step] for step in INSTALL_STEPS]
-    commands.append([str(runtime.python), "-c", "import localstack.runtime.main, localstack.services.s3.provider"])
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    with runtime.install_log.open("w") as log:
-        log.write(f"# stackprobe: installing LocalStack {LOCALSTACK_CORE_VERSION} for host mode\n")
-        for command in commands:
-            log.write(f"\n$ {' '.join(command)}\n")
-            log.flush()
-            try:
-                done = subprocess.run(
-                    command, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=INSTALL_STEP_TIMEOUT, check=False
-                )
-                failure = None if done.returncode == 0 else f"exit status {done.returncode}"
-            except subprocess.TimeoutExpired:
-                failure = f"no result after {INSTALL_STEP_TIMEOUT:.0f} s"
-            if failure is not None:
-                log.flush()
-                shutil.rmtree(runtime.venv, ignore_errors=True)
-                raise BackendError(
-                    f"Installing LocalStack {LOCALSTACK_CORE_VERSION} for host mode failed at "
-                    f"`{' '.join(command[:6])}…` ({failure})",
-                    f"read {runtime.install_log}; check that PyPI is reachable (pip's own settings such as "
-                    "PIP_INDEX_URL apply), then run again: the half-built venv was removed and is rebuilt on the "
-                    "next run. Or start LocalStack yourself and pass --stackprobe-endpoint.",
-                    detail="Last lines of the log: " + " | ".join(_tail(runtime.install_log, 8)),
-                )
+    installer = tool_venv.find_installer()
+    build = tool_venv.VenvBuild(
+        venv=runtime.venv,
+        interpreter=find_python313(),
+        steps=INSTALL_STEPS,
+        log=runtime.install_log,
+        title=f"stackprobe: installing LocalStack {LOCALSTACK_CORE_VERSION} for host mode",
+        check=("-c", "import localstack.runtime.main, localstack.services.s3.provider"),
+        timeout=INSTALL_STEP_TIMEOUT,
+    )
+    try:
+        build.run(installer)
+    except tool_venv.BuildFailed as failed:
+        raise BackendError(
+            f"Installing LocalStack {LOCALSTACK_CORE_VERSION} for host mode failed at "
+            f"`{' '.join(failed.command[:6])}…` ({failed.failure})",
+            f"read {runtime.install_log}; check that the package index is reachable ({installer.index_settings()}), "
+            "then run again: the half-built venv was removed and is rebuilt on the next run. Or start LocalStack "
+            "yourself and pass --stackprobe-endpoint.",
+            detail="Last lines of the log: " + " | ".join(_tail(runtime.install_log, 8)),
+        ) from None
     runtime.marker.write_text(json.dumps(runtime.expected_marker()))
 
 

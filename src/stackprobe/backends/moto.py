@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.base import AwsBackend, EmulatorRequest
 from stackprobe.backends.request_log import RequestLog, WsgiApp
 from stackprobe.errors import BackendError
 
@@ -139,8 +139,6 @@ def _busy_port(host: str, port: int) -> BackendError:
 class EmbeddedMoto:
     """A moto server thread bound to 127.0.0.1, with its request log and a reset; dies with the process."""
 
-    kind = "embedded"
-
     def __init__(self, port: int = 0, region: str = "eu-west-1", host: str = "127.0.0.1") -> None:
         self.requested_port = port
         self.region = region
@@ -209,6 +207,13 @@ class EmbeddedMoto:
         self.stop()
         self.requested_port = int(self.endpoint.rsplit(":", 1)[1])
         return self.start()
+
+
+def start_embedded(request: EmulatorRequest) -> EmbeddedMoto:
+    """The registry's factory (stackprobe.backends.registry): an embedded moto, started."""
+    moto = EmbeddedMoto(port=request.port, region=request.region)
+    moto.start()
+    return moto
 
 
 def moto_backend(endpoint: str, region: str) -> AwsBackend:

@@ -4,6 +4,11 @@ Every module in this package defines `Check` records with the `@check` decorator
 collects them in a fixed order. Running a check never raises: an exception becomes an ERROR
 result with the message, and a check needing a service the backend does not serve is SKIPPED with
 the backend's reason.
+
+Checks are dispatched by the resource types they judge (`Check.reads`), as checkov's registry does:
+a check runs only when one of its types is deployed (or planned, or in the state, as its `holder`
+says), and is otherwise "not applicable: no aws_x deployed" without running. `--check` and
+`--skip-check` choose among the checks as before.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import pkgutil
 import traceback
 from collections.abc import Iterable, Sequence
 
-from stackprobe.checks.base import Check, CheckContext, CheckResult, SkipKind
+from stackprobe.aws.account import RESOURCE_TYPES
+from stackprobe.checks.base import Check, CheckContext, CheckResult, Holder, SkipKind
 from stackprobe.errors import NotApplicable, NotExercisable
+from stackprobe.terraform.resource_types import canonical_type
 
 LOG = logging.getLogger("stackprobe.checks")
 _NON_CHECK_MODULES = {"base"}
@@ -34,7 +41,18 @@ def _discover() -> list[Check]:
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise RuntimeError(f"duplicate check ids: {sorted(duplicates)}")
+    for item in found:
+        _validate_reads(item)
     return found
+
+
+def _validate_reads(item: Check) -> None:
+    """A declared type must be spelled as the readers spell it, and be one the account can answer for."""
+    for resource_type in item.reads:
+        if canonical_type(resource_type) != resource_type:
+            raise RuntimeError(f"{item.id} reads {resource_type}: declare {canonical_type(resource_type)}")
+        if item.holder is Holder.ACCOUNT and resource_type not in RESOURCE_TYPES:
+            raise RuntimeError(f"{item.id} reads {resource_type}, which the account snapshot does not read")
 
 
 CHECKS: list[Check] = _discover()
@@ -61,6 +79,13 @@ def select(included: Sequence[str] = (), skipped: Sequence[str] = ()) -> list[Ch
     return [item for item in chosen if not any(fnmatch.fnmatchcase(item.id, p) for p in skipped)]
 
 
+def _nothing_to_judge(item: Check, context: CheckContext) -> str | None:
+    """Why `item` has nothing to judge in `context` ("no aws_db_instance deployed"), None when it has."""
+    if not item.reads or any(context.holds(t, item.holder) for t in item.reads):
+        return None
+    return f"no {' or '.join(item.reads)} {item.holder.value}"
+
+
 def run_check(item: Check, context: CheckContext) -> CheckResult:
     result = CheckResult(check=item)
     for service in item.services:
@@ -72,6 +97,10 @@ def run_check(item: Check, context: CheckContext) -> CheckResult:
         result.skipped_reason, result.skip_kind = "plan-level check, and no plan was given", SkipKind.NO_PLAN
         return result
     try:
+        absent = _nothing_to_judge(item, context)
+        if absent is not None:
+            result.not_applicable_reason = absent
+            return result
         result.findings = list(item.run(item, context))
     except NotExercisable as exc:
         result.skipped_reason = f"not exercisable on this emulator: {exc}"

@@ -10,10 +10,10 @@ once the objective is already missed: nobody is told while there is still error 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from stackprobe.checks.alarms import alarm_metrics, metric_alarms, notifying_actions, watchers
+from stackprobe.checks.alarms import alarm_metrics, notifying_actions, watchers
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 from stackprobe.errors import NotApplicable
 
@@ -27,47 +27,37 @@ def _has(**expected: str) -> Callable[[Mapping[str, str]], bool]:
 
 def _stateful_components(ctx: CheckContext) -> Iterator[tuple[str, str, str, Callable[[Mapping[str, str]], bool]]]:
     """(resource, label, namespace, dimension matcher) for every stateful component an alarm should watch."""
-    if ctx.backend.serves("rds"):
-        rds = ctx.client("rds")
-        for proxy in rds.describe_db_proxies().get("DBProxies", []):
-            name = str(proxy["DBProxyName"])
-            yield str(proxy.get("DBProxyArn", name)), f"RDS Proxy {name}", "AWS/RDS", _has(ProxyName=name)
-        for page in rds.get_paginator("describe_db_instances").paginate():
-            for db in page.get("DBInstances", []):
-                if db.get("ReadReplicaSourceDBInstanceIdentifier"):
-                    identifier = str(db["DBInstanceIdentifier"])
-                    yield (
-                        str(db["DBInstanceArn"]),
-                        f"read replica {identifier}",
-                        "AWS/RDS",
-                        _has(DBInstanceIdentifier=identifier),
-                    )
-    if ctx.backend.serves("elasticache"):
-        elasticache = ctx.client("elasticache")
-        grouped: set[str] = set()
-        for group in elasticache.describe_replication_groups().get("ReplicationGroups", []):
-            group_id = str(group["ReplicationGroupId"])
-            for member in group.get("MemberClusters") or []:
-                grouped.add(str(member))
-                yield (
-                    str(group.get("ARN") or group_id),
-                    f"cache {group_id} node {member}",
-                    "AWS/ElastiCache",
-                    _has(CacheClusterId=str(member)),
-                )
-        for cluster in elasticache.describe_cache_clusters().get("CacheClusters", []):
-            cluster_id = str(cluster["CacheClusterId"])
-            if cluster_id not in grouped and not cluster.get("ReplicationGroupId"):
-                yield (
-                    str(cluster.get("ARN") or cluster_id),
-                    f"cache {cluster_id}",
-                    "AWS/ElastiCache",
-                    _has(CacheClusterId=cluster_id),
-                )
+    rds, elasticache = ctx.account.rds, ctx.account.elasticache
+    for proxy in rds.proxy_records():
+        name = str(proxy["DBProxyName"])
+        yield str(proxy.get("DBProxyArn", name)), f"RDS Proxy {name}", "AWS/RDS", _has(ProxyName=name)
+    for db in rds.instances():
+        if db.replica:
+            yield db.arn, f"read replica {db.identifier}", "AWS/RDS", _has(DBInstanceIdentifier=db.identifier)
+    grouped: set[str] = set()
+    for group in elasticache.replication_groups():
+        group_id = str(group["ReplicationGroupId"])
+        for member in group.get("MemberClusters") or []:
+            grouped.add(str(member))
+            yield (
+                str(group.get("ARN") or group_id),
+                f"cache {group_id} node {member}",
+                "AWS/ElastiCache",
+                _has(CacheClusterId=str(member)),
+            )
+    for cluster in elasticache.cache_clusters():
+        cluster_id = str(cluster["CacheClusterId"])
+        if cluster_id not in grouped and not cluster.get("ReplicationGroupId"):
+            yield (
+                str(cluster.get("ARN") or cluster_id),
+                f"cache {cluster_id}",
+                "AWS/ElastiCache",
+                _has(CacheClusterId=cluster_id),
+            )
 
 
 def _watching(
-    alarms: list[Mapping[str, Any]], namespace: str, match: Callable[[Mapping[str, str]], bool]
+    alarms: Sequence[Mapping[str, Any]], namespace: str, match: Callable[[Mapping[str, str]], bool]
 ) -> list[Mapping[str, Any]]:
     names = sorted({m.name for alarm in alarms for m in alarm_metrics(alarm) if m.namespace == namespace})
     return watchers(alarms, namespace, names, match)
@@ -88,9 +78,10 @@ def _watching(
     "ReplicaLag per replica, with alarm_actions pointing at an SNS topic.",
     reference="terraform/modules/database (proxy_borrow_latency), modules/cache (node alarms), "
     "modules/observability (replica alarms)",
+    reads=("aws_db_proxy", "aws_db_instance", "aws_elasticache_replication_group", "aws_elasticache_cluster"),
 )
 def stateful_components(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    alarms = metric_alarms(ctx)
+    alarms = ctx.account.cloudwatch.metric_alarms()
     for resource, label, namespace, match in _stateful_components(ctx):
         found = _watching(alarms, namespace, match)
         notifying = [a for a in found if notifying_actions(a)]
@@ -131,13 +122,14 @@ def _rate_percent(alarm: Mapping[str, Any]) -> float | None:
     fix="Set the alarm's threshold below the objective (for example 40% of it), and state the objective "
     f"(`{SLO_KEY}` in stackprobe-requirements.yaml, the same number the stack's alarm is derived from).",
     reference="terraform/modules/observability (alb_5xx_rate_threshold_percent < error_rate_slo_percent)",
+    reads=("aws_cloudwatch_metric_alarm",),
 )
 def error_rate_below_slo(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     stated = ctx.requirements.get(SLO_KEY)
     if stated is None:
         raise NotApplicable(f"no service level objective is stated ({SLO_KEY} in stackprobe-requirements.yaml)")
     slo = float(stated)
-    for alarm in metric_alarms(ctx):
+    for alarm in ctx.account.cloudwatch.metric_alarms():
         percent = _rate_percent(alarm)
         if percent is None:
             continue

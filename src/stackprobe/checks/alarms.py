@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackprobe.aws.workloads import discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 # Percentiles that show the tail; an Average latency alarm hides the slow requests users feel.
@@ -29,13 +28,6 @@ class Metric:
     name: str
     dimensions: Mapping[str, str]
     statistic: str
-
-
-def metric_alarms(ctx: CheckContext) -> list[Mapping[str, Any]]:
-    alarms: list[Mapping[str, Any]] = []
-    for page in ctx.client("cloudwatch").get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
-        alarms += page.get("MetricAlarms", [])
-    return alarms
 
 
 def alarm_metrics(alarm: Mapping[str, Any]) -> list[Metric]:
@@ -121,103 +113,89 @@ def _is_tail(stat: str) -> bool:
 
 def signals(ctx: CheckContext) -> Iterator[Signal]:
     """Every (resource, signal) of the account that an alarm should watch."""
-    if ctx.backend.serves("elbv2"):
-        elb = ctx.client("elbv2")
-        for page in elb.get_paginator("describe_load_balancers").paginate():
-            for lb in page.get("LoadBalancers", []):
-                if lb.get("Type") != "application":
-                    continue
-                suffix = lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
-                yield Signal(
-                    lb["LoadBalancerArn"],
-                    f"{lb['LoadBalancerName']} 5xx",
-                    "AWS/ApplicationELB",
-                    ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"),
-                    _equals(LoadBalancer=suffix),
-                )
-                yield Signal(
-                    lb["LoadBalancerArn"],
-                    f"{lb['LoadBalancerName']} tail latency",
-                    "AWS/ApplicationELB",
-                    ("TargetResponseTime",),
-                    _equals(LoadBalancer=suffix),
-                    _is_tail,
-                )
-                groups = elb.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"]).get("TargetGroups", [])
-                for group in groups:
-                    tg_suffix = group["TargetGroupArn"].split(":", 5)[-1]
-                    yield Signal(
-                        group["TargetGroupArn"],
-                        f"{group['TargetGroupName']} unhealthy hosts",
-                        "AWS/ApplicationELB",
-                        ("UnHealthyHostCount",),
-                        _equals(LoadBalancer=suffix, TargetGroup=tg_suffix),
-                    )
-    if ctx.backend.serves("ecs"):
-        for workload in discover_workloads(ctx):
-            for metric, what in (("CPUUtilization", "CPU"), ("MemoryUtilization", "memory")):
-                yield Signal(
-                    workload.arn,
-                    f"{workload.label} {what}",
-                    "AWS/ECS",
-                    (metric,),
-                    _equals(ClusterName=workload.cluster_name, ServiceName=workload.name),
-                )
-    if ctx.backend.serves("rds"):
-        for page in ctx.client("rds").get_paginator("describe_db_instances").paginate():
-            for db in page.get("DBInstances", []):
-                identifier = db["DBInstanceIdentifier"]
-                yield Signal(
-                    db["DBInstanceArn"],
-                    f"{identifier} CPU",
-                    "AWS/RDS",
-                    ("CPUUtilization",),
-                    _equals(DBInstanceIdentifier=identifier),
-                )
-                if not db.get("DBClusterIdentifier"):  # Aurora storage is the cluster's and grows by itself
-                    yield Signal(
-                        db["DBInstanceArn"],
-                        f"{identifier} free storage",
-                        "AWS/RDS",
-                        ("FreeStorageSpace",),
-                        _equals(DBInstanceIdentifier=identifier),
-                    )
-    if ctx.backend.serves("sqs"):
-        yield from _queue_signals(ctx)
+    yield from _load_balancer_signals(ctx)
+    for workload in ctx.account.ecs.workloads():
+        for metric, what in (("CPUUtilization", "CPU"), ("MemoryUtilization", "memory")):
+            yield Signal(
+                workload.arn,
+                f"{workload.label} {what}",
+                "AWS/ECS",
+                (metric,),
+                _equals(ClusterName=workload.cluster_name, ServiceName=workload.name),
+            )
+    for db in ctx.account.rds.instances():
+        yield Signal(
+            db.arn, f"{db.identifier} CPU", "AWS/RDS", ("CPUUtilization",), _equals(DBInstanceIdentifier=db.identifier)
+        )
+        if db.standalone:  # Aurora storage is the cluster's and grows by itself
+            yield Signal(
+                db.arn,
+                f"{db.identifier} free storage",
+                "AWS/RDS",
+                ("FreeStorageSpace",),
+                _equals(DBInstanceIdentifier=db.identifier),
+            )
+    yield from _queue_signals(ctx)
+
+
+def _load_balancer_signals(ctx: CheckContext) -> Iterator[Signal]:
+    elbv2 = ctx.account.elbv2
+    for lb in elbv2.load_balancers():
+        if lb.get("Type") != "application":
+            continue
+        suffix = lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
+        yield Signal(
+            lb["LoadBalancerArn"],
+            f"{lb['LoadBalancerName']} 5xx",
+            "AWS/ApplicationELB",
+            ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"),
+            _equals(LoadBalancer=suffix),
+        )
+        yield Signal(
+            lb["LoadBalancerArn"],
+            f"{lb['LoadBalancerName']} tail latency",
+            "AWS/ApplicationELB",
+            ("TargetResponseTime",),
+            _equals(LoadBalancer=suffix),
+            _is_tail,
+        )
+        for group in elbv2.target_groups():
+            if lb["LoadBalancerArn"] not in (group.get("LoadBalancerArns") or []):
+                continue
+            tg_suffix = group["TargetGroupArn"].split(":", 5)[-1]
+            yield Signal(
+                group["TargetGroupArn"],
+                f"{group['TargetGroupName']} unhealthy hosts",
+                "AWS/ApplicationELB",
+                ("UnHealthyHostCount",),
+                _equals(LoadBalancer=suffix, TargetGroup=tg_suffix),
+            )
 
 
 def _queue_signals(ctx: CheckContext) -> Iterator[Signal]:
-    sqs = ctx.client("sqs")
-    urls: list[str] = []
-    for page in sqs.get_paginator("list_queues").paginate():
-        urls += page.get("QueueUrls", [])
-    attributes = {
-        url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn", "RedrivePolicy"])["Attributes"]
-        for url in urls
-    }
+    queues = ctx.account.sqs.queues()
     dead_letter_arns = {
-        json.loads(attrs["RedrivePolicy"]).get("deadLetterTargetArn")
-        for attrs in attributes.values()
-        if attrs.get("RedrivePolicy")
+        json.loads(queue.attributes["RedrivePolicy"]).get("deadLetterTargetArn")
+        for queue in queues
+        if queue.attributes.get("RedrivePolicy")
     }
-    for url, attrs in attributes.items():
-        name = url.rstrip("/").rsplit("/", 1)[-1]
-        arn = attrs.get("QueueArn", url)
+    for queue in queues:
+        arn = queue.attributes.get("QueueArn", queue.url)
         if arn in dead_letter_arns:
             yield Signal(
                 arn,
-                f"{name} dead-letter depth",
+                f"{queue.name} dead-letter depth",
                 "AWS/SQS",
                 ("ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessages"),
-                _equals(QueueName=name),
+                _equals(QueueName=queue.name),
             )
         else:
             yield Signal(
                 arn,
-                f"{name} age of oldest message",
+                f"{queue.name} age of oldest message",
                 "AWS/SQS",
                 ("ApproximateAgeOfOldestMessage",),
-                _equals(QueueName=name),
+                _equals(QueueName=queue.name),
             )
 
 
@@ -234,9 +212,10 @@ def _queue_signals(ctx: CheckContext) -> Iterator[Signal]:
     "ECS CPU/memory, RDS CPU/FreeStorageSpace, SQS ApproximateAgeOfOldestMessage, DLQ depth) with "
     "alarm_actions pointing at an SNS topic.",
     reference="terraform/modules/observability, terraform/modules/queue (alarms)",
+    reads=("aws_lb", "aws_ecs_service", "aws_db_instance", "aws_sqs_queue"),
 )
 def coverage(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    alarms = metric_alarms(ctx)
+    alarms = ctx.account.cloudwatch.metric_alarms()
     for signal in signals(ctx):
         found = watchers(alarms, signal.namespace, signal.metrics, signal.dimensions, signal.statistic)
         notifying = [alarm for alarm in found if notifying_actions(alarm)]
@@ -270,22 +249,23 @@ def coverage(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "unencrypted topic stores them in plaintext.",
     fix="Set kms_master_key_id on the aws_sns_topic (a customer key whose policy lets CloudWatch use it).",
     reference="terraform/modules/observability (aws_sns_topic.alarms)",
+    reads=("aws_cloudwatch_metric_alarm",),
 )
 def topic_encrypted(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     topics: set[str] = set()
-    for alarm in metric_alarms(ctx):
+    for alarm in ctx.account.cloudwatch.metric_alarms():
         for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
             topics.update(a for a in alarm.get(key) or [] if a.startswith("arn:") and ":sns:" in a)
-    sns = ctx.client("sns")
     for topic in sorted(topics):
-        try:
-            attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
-        except sns.exceptions.NotFoundException:
+        attributes = ctx.account.sns.topic_attributes(topic)
+        if attributes is None:
             continue  # another account's topic, or gone: nothing of this stack to judge
-        key = attributes.get("KmsMasterKeyId")
+        encryption_key = attributes.get("KmsMasterKeyId")
         yield ctx.finding(
             check_,
-            bool(key),
+            bool(encryption_key),
             topic,
-            f"KmsMasterKeyId={key}" if key else "no KmsMasterKeyId: notifications stored unencrypted",
+            f"KmsMasterKeyId={encryption_key}"
+            if encryption_key
+            else "no KmsMasterKeyId: notifications stored unencrypted",
         )

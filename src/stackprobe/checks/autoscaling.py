@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from stackprobe.aws.environment import environment_decision
-from stackprobe.aws.workloads import Workload, discover_workloads, scalable_targets
-from stackprobe.checks.alarms import alarm_metrics, metric_alarms
+from stackprobe.aws.workloads import Workload
+from stackprobe.checks.alarms import alarm_metrics
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 CPU_METRIC = "ECSServiceAverageCPUUtilization"
@@ -26,17 +25,6 @@ MEMORY_TARGET_RANGE = (40.0, 90.0)
 DEFAULT_COOLDOWN = 300
 MAX_SCALE_OUT_COOLDOWN = 300
 MIN_SCALE_IN_COOLDOWN = 60
-
-
-def scaling_policies(ctx: CheckContext) -> dict[str, list[Mapping[str, Any]]]:
-    """ResourceId -> the ECS DesiredCount scaling policies on it."""
-    client = ctx.client("application-autoscaling")
-    policies: dict[str, list[Mapping[str, Any]]] = {}
-    for page in client.get_paginator("describe_scaling_policies").paginate(ServiceNamespace="ecs"):
-        for policy in page.get("ScalingPolicies", []):
-            if policy.get("ScalableDimension") == "ecs:service:DesiredCount":
-                policies.setdefault(str(policy["ResourceId"]), []).append(policy)
-    return policies
 
 
 def _policy_namespaces(policy: Mapping[str, Any]) -> set[str]:
@@ -67,11 +55,12 @@ def _predefined(policy: Mapping[str, Any]) -> Mapping[str, Any]:
     "min_capacity >= 2 in production, max_capacity > min_capacity, and the service's desired_count within "
     "them (ignore_changes = [desired_count] so applies do not undo scaling).",
     reference="terraform/modules/service (aws_appautoscaling_target)",
+    reads=("aws_ecs_service",),
 )
 def scalable_target(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    targets = scalable_targets(ctx)
-    stack = environment_decision(ctx)
-    for workload in discover_workloads(ctx):
+    targets = ctx.account.autoscaling.scalable_targets()
+    stack = ctx.decision
+    for workload in ctx.account.ecs.workloads():
         if workload.is_daemon:
             continue  # DAEMON services run one task per instance; they are not scaled by count
         environment = stack.for_resource(workload.service_tags, workload.cluster_tags)
@@ -174,11 +163,12 @@ def tracking_problems(
     "ALB, ALBRequestCountPerTarget on the service's own target group; for queue workers, backlog per task "
     "(ApproximateNumberOfMessagesVisible / running tasks). Keep scale-out cooldown <= 300 s.",
     reference="terraform/modules/service (aws_appautoscaling_policy)",
+    reads=("aws_ecs_service",),
 )
 def target_tracking(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    targets = scalable_targets(ctx)
-    policies = scaling_policies(ctx)
-    alarms = metric_alarms(ctx)
+    targets = ctx.account.autoscaling.scalable_targets()
+    policies = ctx.account.autoscaling.scaling_policies()
+    alarms = ctx.account.cloudwatch.metric_alarms()
     # Step policies are driven by alarms: one whose alarm reads an SQS metric scales on the queue.
     sqs_step_policies = {
         action
@@ -186,7 +176,7 @@ def target_tracking(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         if any(metric.namespace == "AWS/SQS" for metric in alarm_metrics(alarm))
         for action in alarm.get("AlarmActions") or []
     }
-    for workload in discover_workloads(ctx):
+    for workload in ctx.account.ecs.workloads():
         if workload.is_daemon or workload.resource_id not in targets:
             continue  # no scalable target: reported by autoscaling.scalable-target
         problems, described = tracking_problems(workload, policies.get(workload.resource_id, []), sqs_step_policies)
@@ -206,11 +196,12 @@ def target_tracking(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix="Give each step-scaling policy an aws_cloudwatch_metric_alarm whose alarm_actions include the "
     "policy ARN; never delete or edit the TargetTracking-* alarms.",
     reference="terraform/modules/service (aws_appautoscaling_policy)",
+    reads=("aws_appautoscaling_policy",),
 )
 def scaling_alarms(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    alarms = metric_alarms(ctx)
+    alarms = ctx.account.cloudwatch.metric_alarms()
     names = {str(alarm["AlarmName"]) for alarm in alarms}
-    for resource_id, policies in sorted(scaling_policies(ctx).items()):
+    for resource_id, policies in sorted(ctx.account.autoscaling.scaling_policies().items()):
         for policy in policies:
             arn, name = str(policy["PolicyARN"]), str(policy.get("PolicyName"))
             if policy.get("PolicyType") == "TargetTrackingScaling":

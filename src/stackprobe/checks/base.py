@@ -1,9 +1,15 @@
 """Checks are data plus one function; findings are the records every report is generated from.
 
-A `Check` says what it guards (id, title, severity, category, fidelity, the AWS services it reads, why
-it matters, and the fix). Its function receives a `CheckContext` and yields `Finding`s: one per
-resource inspected, passing or failing, each with the evidence seen. A check that inspects nothing
-yields nothing, and its result is "not applicable", never "pass".
+A `Check` says what it guards (id, title, severity, category, fidelity, the AWS services and the
+Terraform resource types it reads, why it matters, and the fix). Its function receives a `CheckContext`
+and yields `Finding`s: one per resource inspected, passing or failing, each with the evidence seen. A
+check that inspects nothing yields nothing, and its result is "not applicable", never "pass"; when none
+of the resource types it judges is there, the registry says so without running it.
+
+The context is frozen: it describes one deployment at one moment. Its account snapshot
+(`context.account`) reads each service once, whichever checks ask; the lifecycle's records (the second
+plan's drift, the teardown report) and a mutant's plan are given to a new context
+(`dataclasses.replace(context, drift=...)`), never assigned onto a shared one.
 
 Fidelity is honest about what an emulator can prove:
 - `config`: the deployed configuration was read back and judged (meaningful on an emulator);
@@ -17,8 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from stackprobe.aws.account import Account
+from stackprobe.aws.environment import EnvironmentDecision, environment_decision
+from stackprobe.network.model import read_network
+from stackprobe.network.reachability import Graph
+from stackprobe.terraform.resource_types import canonical_type
 
 if TYPE_CHECKING:
     from stackprobe.aws.inventory import TeardownReport
@@ -61,6 +74,14 @@ class Fidelity(StrEnum):
     SOURCE = "source"
 
 
+class Holder(StrEnum):
+    """Where the resources a check judges are: deployed in the account, planned, or in the Terraform state."""
+
+    ACCOUNT = "deployed"
+    PLAN = "planned"
+    STATE = "in the Terraform state"
+
+
 class Status(StrEnum):
     PASS = "pass"
     FAIL = "fail"
@@ -90,12 +111,48 @@ class Finding:
         return Status.PASS if self.passed else Status.FAIL
 
 
-@dataclass
+@dataclass(frozen=True)
+class StateResource:
+    """One instance of a managed resource in the Terraform state."""
+
+    address: str  # with its index, as the user spells it: module.edge.aws_lb_listener.https[0]
+    base: str  # without it, as `dependencies` name resources: module.edge.aws_lb_listener.https
+    type: str  # canonical: an aws_alb_listener reads as aws_lb_listener
+    attributes: Mapping[str, Any]
+    dependencies: tuple[str, ...]
+
+
+def _managed_instances(state: Mapping[str, Any]) -> list[StateResource]:
+    found: list[StateResource] = []
+    for resource in state.get("resources", []):
+        if resource.get("mode") != "managed":
+            continue
+        base = (f"{resource['module']}." if resource.get("module") else "") + f"{resource['type']}.{resource['name']}"
+        for instance in resource.get("instances", []):
+            key = instance.get("index_key")
+            suffix = "" if key is None else (f'["{key}"]' if isinstance(key, str) else f"[{key}]")
+            found.append(
+                StateResource(
+                    f"{base}{suffix}",
+                    base,
+                    canonical_type(str(resource["type"])),
+                    instance.get("attributes") or {},
+                    tuple(instance.get("dependencies") or ()),
+                )
+            )
+    return found
+
+
+# State attributes that name a deployed resource, for the Terraform address of a finding.
+_IDENTIFYING_ATTRIBUTES = ("id", "arn", "name", "bucket", "url", "identifier", "function_name", "repository_url")
+
+
+@dataclass(frozen=True)
 class CheckContext:
-    """Everything a check may read. Checks discover resources themselves through `client()`.
+    """Everything a check may read: the deployed account (`account`), the plan, the state, the configuration.
 
     Built in one place from a deployed stack (`stackprobe.lifecycle.context.build_context`); a harness test may
-    build one by hand around a backend it filled itself.
+    build one by hand around a backend it filled itself, and builds another to see a change it made after.
     """
 
     backend: AwsBackend
@@ -124,17 +181,57 @@ class CheckContext:
     # Set when the stack is a backend's reduced subset (stackprobe_backend_var_files): names that subset,
     # so a check that finds nothing of its kind is skipped, not failed (see stackprobe.testing).
     reduced_stack: str | None = None
-    # What several checks compute once per context (the reachability graph, the IAM policy records).
-    memo: dict[str, Any] = field(default_factory=dict)
-    _address_index: dict[str, str] | None = None
+    # The deployed account, read lazily and each service once for this context (a replaced context reads
+    # its own: it may describe another moment).
+    account: Account = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The one attribute set after construction, and only here: the context stays frozen for checks.
+        object.__setattr__(self, "account", Account(self))
 
     def client(self, service: str, region_name: str | None = None) -> Any:
+        """A boto3 client for what a live probe does; checks read the account through `account`."""
         return self.backend.client(service, region_name=region_name)
+
+    @cached_property
+    def decision(self) -> EnvironmentDecision:
+        """The stack's environment decision, made once per context (the report header shows its `describe()`)."""
+        return environment_decision(self)
+
+    @cached_property
+    def network_graph(self) -> Graph:
+        """The account's network as a reachability graph, built once per context (every network check shares it)."""
+        return Graph(read_network(self.account))
+
+    @cached_property
+    def _state_resources(self) -> tuple[StateResource, ...]:
+        return tuple(_managed_instances(self.state))
+
+    def state_resources(self, resource_type: str | None = None) -> list[StateResource]:
+        """The state's managed resource instances, of one type when given (`aws_alb` finds `aws_lb` too)."""
+        wanted = canonical_type(resource_type) if resource_type else None
+        return [r for r in self._state_resources if wanted is None or r.type == wanted]
+
+    def holds(self, resource_type: str, holder: Holder) -> bool:
+        """Whether a resource of this type is deployed, planned, or in the state (as `holder` says)."""
+        if holder is Holder.PLAN:
+            return self.plan is not None and bool(self.plan.resources(resource_type))
+        if holder is Holder.STATE:
+            return bool(self.state_resources(resource_type))
+        return self.account.holds(resource_type)
+
+    @cached_property
+    def _address_index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for resource in self._state_resources:
+            for name in _IDENTIFYING_ATTRIBUTES:
+                value = resource.attributes.get(name)
+                if isinstance(value, str) and value:
+                    index.setdefault(value, resource.address)
+        return index
 
     def address_for(self, *identifiers: str | None) -> str | None:
         """The Terraform address whose state holds any of `identifiers` (id, arn, name, url)."""
-        if self._address_index is None:
-            self._address_index = _index_state(self.state)
         for identifier in identifiers:
             if identifier and identifier in self._address_index:
                 return self._address_index[identifier]
@@ -160,24 +257,6 @@ class CheckContext:
         )
 
 
-def _index_state(state: Mapping[str, Any]) -> dict[str, str]:
-    index: dict[str, str] = {}
-    for resource in state.get("resources", []):
-        if resource.get("mode") != "managed":
-            continue
-        prefix = f"{resource['module']}." if resource.get("module") else ""
-        for instance in resource.get("instances", []):
-            key = instance.get("index_key")
-            suffix = "" if key is None else (f'["{key}"]' if isinstance(key, str) else f"[{key}]")
-            address = f"{prefix}{resource['type']}.{resource['name']}{suffix}"
-            attributes = instance.get("attributes", {}) or {}
-            for name in ("id", "arn", "name", "bucket", "url", "identifier", "function_name", "repository_url"):
-                value = attributes.get(name)
-                if isinstance(value, str) and value:
-                    index.setdefault(value, address)
-    return index
-
-
 CheckFunction = Callable[["Check", CheckContext], Iterable[Finding]]
 
 
@@ -198,6 +277,10 @@ class Check:
     reference: str = ""
     # Plan-level checks read the plan only and need no deployed stack.
     plan_level: bool = False
+    # The Terraform resource types the check judges (canonical: aws_lb, never aws_alb), looked for where
+    # `holder` says: with none of them there, the registry reports the check not applicable, unrun.
+    reads: tuple[str, ...] = ()
+    holder: Holder = Holder.ACCOUNT
 
 
 class SkipKind(StrEnum):
@@ -259,8 +342,14 @@ def check(
     fix: str,
     reference: str = "",
     plan_level: bool = False,
+    reads: Iterable[str] = (),
+    holder: Holder | None = None,
 ) -> Callable[[CheckFunction], Check]:
-    """Decorator that turns a function into a Check record (the function stays its `run`)."""
+    """Decorator that turns a function into a Check record (the function stays its `run`).
+
+    `reads` are the resource types the check judges; `holder` says where they are, by default the plan
+    for a plan-level check and the deployed account for the others.
+    """
 
     def wrap(function: CheckFunction) -> Check:
         return Check(
@@ -275,6 +364,8 @@ def check(
             run=function,
             reference=reference,
             plan_level=plan_level,
+            reads=tuple(reads),
+            holder=holder or (Holder.PLAN if plan_level else Holder.ACCOUNT),
         )
 
     return wrap

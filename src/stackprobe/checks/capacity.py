@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from stackprobe.aws.environment import environment_decision
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 
@@ -18,19 +17,15 @@ from stackprobe.checks.base import Category, Check, CheckContext, Finding, Sever
     "out, which is exactly what sustained production load (a match day, a batch import) does.",
     fix="Use an m-class or r-class instance (e.g. db.m7g.large) for production, and keep t-classes for development.",
     reference="terraform/environments/prod.tfvars",
+    reads=("aws_db_instance",),
 )
 def burstable_database(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    rds = ctx.client("rds")
-    stack = environment_decision(ctx)
-    for page in rds.get_paginator("describe_db_instances").paginate():
-        for instance in page["DBInstances"]:
-            environment = stack.for_resource(instance.get("TagList"))
-            if not environment.production:
-                continue
-            klass = str(instance.get("DBInstanceClass", ""))
-            burstable = klass.startswith("db.t")
-            shown = f"{klass} (burstable)" if burstable else klass
-            evidence = f"{instance['DBInstanceIdentifier']}: {shown} ({environment.rule})"
-            yield ctx.finding(
-                check_, not burstable, instance["DBInstanceArn"], evidence, instance["DBInstanceIdentifier"]
-            )
+    for db in ctx.account.rds.instances():
+        environment = ctx.decision.for_resource(db.tags)
+        if not environment.production:
+            continue
+        klass = str(db.raw.get("DBInstanceClass", ""))
+        burstable = klass.startswith("db.t")
+        shown = f"{klass} (burstable)" if burstable else klass
+        evidence = f"{db.identifier}: {shown} ({environment.rule})"
+        yield ctx.finding(check_, not burstable, db.arn, evidence, db.identifier)

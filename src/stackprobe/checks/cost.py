@@ -13,6 +13,8 @@ ACCELERATED = re.compile(r"^(p\d|g\d|inf\d|trn\d|dl\d)")
 LARGE_SIZE = re.compile(r"\.(\d+)xlarge$")
 LARGE_SIZE_THRESHOLD = 8
 SCALED_TAG = "aws:autoscaling:groupName"
+# The states in which an instance costs its hourly price.
+RUNNING = ("pending", "running")
 
 
 @check(
@@ -25,27 +27,19 @@ SCALED_TAG = "aws:autoscaling:groupName"
     "training work belongs in something that scales to zero.",
     fix="Run the workload as a scheduled or event-driven job (AWS Batch, ECS tasks, SageMaker training jobs), "
     "or put the instance in an Auto Scaling group with a schedule that stops it outside working hours.",
+    reads=("aws_instance",),
 )
 def large_always_on(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    pages = (
-        ctx.client("ec2")
-        .get_paginator("describe_instances")
-        .paginate(Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])
-    )
-    for page in pages:
-        for reservation in page["Reservations"]:
-            for instance in reservation["Instances"]:
-                kind = str(instance.get("InstanceType", ""))
-                size = LARGE_SIZE.search(kind)
-                large = bool(ACCELERATED.match(kind)) or (
-                    size is not None and int(size.group(1)) >= LARGE_SIZE_THRESHOLD
-                )
-                scaled = any(t.get("Key") == SCALED_TAG for t in instance.get("Tags") or [])
-                if not large:
-                    continue
-                evidence = f"{kind} " + (
-                    "in an Auto Scaling group"
-                    if scaled
-                    else "runs always-on, outside any Auto Scaling group or schedule"
-                )
-                yield ctx.finding(check_, scaled, instance["InstanceId"], evidence)
+    for instance in ctx.account.ec2.instances():
+        if instance.get("State", {}).get("Name") not in RUNNING:
+            continue
+        kind = str(instance.get("InstanceType", ""))
+        size = LARGE_SIZE.search(kind)
+        large = bool(ACCELERATED.match(kind)) or (size is not None and int(size.group(1)) >= LARGE_SIZE_THRESHOLD)
+        scaled = any(t.get("Key") == SCALED_TAG for t in instance.get("Tags") or [])
+        if not large:
+            continue
+        evidence = f"{kind} " + (
+            "in an Auto Scaling group" if scaled else "runs always-on, outside any Auto Scaling group or schedule"
+        )
+        yield ctx.finding(check_, scaled, instance["InstanceId"], evidence)

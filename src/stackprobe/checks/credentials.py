@@ -12,42 +12,37 @@ secret whose `username` is the master's), or a user variable (DB_USER, PGUSER, .
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stackprobe.aws.workloads import Workload, discover_workloads
+from stackprobe.aws.readers.rds import DbInstance
+from stackprobe.aws.workloads import Workload
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
-from stackprobe.checks.database import database_clients, db_instances, db_proxies
+from stackprobe.checks.database import database_clients
 
 # Variables that name the database user a process logs in as.
 USER_KEYS = ("DB_USER", "DB_USERNAME", "DATABASE_USER", "DATABASE_USERNAME", "PGUSER", "MYSQL_USER", "POSTGRES_USER")
 
 
-def _secret_username(ctx: CheckContext, value_from: str, cache: dict[str, str | None]) -> str | None:
+def _secret_username(ctx: CheckContext, value_from: str) -> str | None:
     """The `username` in the Secrets Manager secret a `secrets` entry points at (None: not such a secret)."""
     if ":secretsmanager:" not in value_from:
         return None
     arn = ":".join(value_from.split(":")[:7])
-    if arn not in cache:
-        try:
-            text = ctx.client("secretsmanager", region_name=arn.split(":")[3] or None).get_secret_value(SecretId=arn)
-            document = json.loads(text.get("SecretString") or "null")
-        except (ClientError, BotoCoreError, ValueError):
-            document = None
-        cache[arn] = str(document.get("username")) if isinstance(document, dict) and "username" in document else None
-    return cache[arn]
+    try:
+        document = json.loads(ctx.account.secretsmanager.secret_string(arn) or "null")
+    except (ClientError, BotoCoreError, ValueError):
+        return None
+    return str(document.get("username")) if isinstance(document, dict) and "username" in document else None
 
 
-def _credentials(
-    ctx: CheckContext, workload: Workload, master: str, master_secret: str, cache: dict[str, str | None]
-) -> tuple[bool, str]:
+def _credentials(ctx: CheckContext, workload: Workload, master: str, master_secret: str) -> tuple[bool, str]:
     """(uses the master, what it connects with), from the workload's secrets and user variables."""
     for name, value_from in sorted(workload.secret_sources().items()):
         if master_secret and value_from.startswith(master_secret):
             return True, f"secret {name} is the instance's master secret"
-        if _secret_username(ctx, value_from, cache) == master:
+        if _secret_username(ctx, value_from) == master:
             return True, f"secret {name} holds the master user {master}'s credentials"
     environment = workload.all_environment()
     for key in USER_KEYS:
@@ -57,7 +52,7 @@ def _credentials(
     users += [
         f"secret {name} (user {user})"
         for name, value_from in sorted(workload.secret_sources().items())
-        if (user := _secret_username(ctx, value_from, cache))
+        if (user := _secret_username(ctx, value_from))
     ]
     return False, ", ".join(users) if users else "no credentials of the master user"
 
@@ -75,26 +70,25 @@ def _credentials(
     "authentication (rds-db:connect on the task role, through RDS Proxy or directly), or with its own secret. "
     "Keep the master secret for administrators.",
     reference="terraform/modules/database (app_username, proxy auth with IAM) and terraform/main.tf (DB_USER)",
+    reads=("aws_db_instance",),
 )
 def master_credentials(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    instances = [db for db in db_instances(ctx) if not db.get("ReadReplicaSourceDBInstanceIdentifier")]
+    instances = [db for db in ctx.account.rds.instances() if not db.replica]
     if not instances:
         return
-    workloads = discover_workloads(ctx)
-    proxies = db_proxies(ctx)
-    cache: dict[str, str | None] = {}
+    workloads = ctx.account.ecs.workloads()
+    proxies = ctx.account.rds.proxies()
     for db in instances:
         clients = database_clients(db, workloads, proxies, only_database=len(instances) == 1)
-        identifier, master = str(db["DBInstanceIdentifier"]), str(db.get("MasterUsername") or "")
-        master_secret = str((db.get("MasterUserSecret") or {}).get("SecretArn") or "")
+        master = str(db.raw.get("MasterUsername") or "")
         for workload, how in [*clients.direct, *clients.proxied]:
-            uses_master, evidence = _credentials(ctx, workload, master, master_secret, cache)
+            uses_master, evidence = _credentials(ctx, workload, master, db.master_secret_arn)
             yield _finding(
-                ctx, check_, db, workload, not uses_master, f"{identifier} ← {workload.label} ({how}): {evidence}"
+                ctx, check_, db, workload, not uses_master, f"{db.identifier} ← {workload.label} ({how}): {evidence}"
             )
 
 
 def _finding(
-    ctx: CheckContext, check_: Check, db: Mapping[str, Any], workload: Workload, passed: bool, evidence: str
+    ctx: CheckContext, check_: Check, db: DbInstance, workload: Workload, passed: bool, evidence: str
 ) -> Finding:
-    return ctx.finding(check_, passed, workload.arn, evidence, workload.task_definition_arn, str(db["DBInstanceArn"]))
+    return ctx.finding(check_, passed, workload.arn, evidence, workload.task_definition_arn, db.arn)

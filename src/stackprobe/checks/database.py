@@ -8,21 +8,19 @@ a primary (backups, final snapshot, backup plan, connection budget).
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
+from botocore.exceptions import ClientError
 
-from stackprobe.aws.environment import EnvironmentDecision, environment_decision
-from stackprobe.aws.workloads import Workload, discover_workloads, scalable_targets, task_ceiling
-from stackprobe.checks.alarms import metric_alarms, notifying_actions, watchers
+from stackprobe.aws.environment import EnvironmentDecision
+from stackprobe.aws.readers.rds import DbInstance, DbProxy
+from stackprobe.aws.workloads import Workload, task_ceiling
+from stackprobe.checks.alarms import notifying_actions, watchers
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
-from stackprobe.checks.kms import key_manager
 from stackprobe.checks.rds_capacity import engine_family, max_connections
 
 MIN_RETENTION_DAYS = 7
@@ -36,42 +34,25 @@ OVERFLOW_KEYS = ("DB_MAX_OVERFLOW", "SQLALCHEMY_MAX_OVERFLOW", "MAX_OVERFLOW", "
 DB_HINT_KEYS = ("DB_HOST", "DATABASE_HOST", "DATABASE_URL", "PGHOST", "POSTGRES_HOST", "MYSQL_HOST", "DB_SECRET")
 
 
-def db_instances(ctx: CheckContext) -> list[Mapping[str, Any]]:
-    instances: list[Mapping[str, Any]] = []
-    for page in ctx.client("rds").get_paginator("describe_db_instances").paginate():
-        instances += page.get("DBInstances", [])
-    return instances
-
-
-def _standalone(db: Mapping[str, Any]) -> bool:
-    """Not an Aurora cluster member (whose backup/encryption settings are the cluster's)."""
-    return not db.get("DBClusterIdentifier")
-
-
-def _primary(db: Mapping[str, Any]) -> bool:
-    return _standalone(db) and not db.get("ReadReplicaSourceDBInstanceIdentifier")
-
-
-def _environment(ctx: CheckContext, db: Mapping[str, Any]) -> EnvironmentDecision:
-    return environment_decision(ctx).for_resource(db.get("TagList"))
+def _environment(ctx: CheckContext, db: DbInstance) -> EnvironmentDecision:
+    return ctx.decision.for_resource(db.tags)
 
 
 def _finding(
     ctx: CheckContext,
     check_: Check,
-    db: Mapping[str, Any],
+    db: DbInstance,
     passed: bool,
     evidence: str,
     severity: Severity | None = None,
 ) -> Finding:
-    identifier = str(db["DBInstanceIdentifier"])
     return ctx.finding(
         check_,
         passed,
-        str(db["DBInstanceArn"]),
-        f"{identifier}: {evidence}",
-        identifier,
-        db.get("DbiResourceId"),
+        db.arn,
+        f"{db.identifier}: {evidence}",
+        db.identifier,
+        db.raw.get("DbiResourceId"),
         severity=severity,
     )
 
@@ -86,12 +67,13 @@ def _finding(
     "table cannot be undone. A few days is often shorter than the time it takes to notice corruption.",
     fix="Set backup_retention_period to 7 or more (14+ in production).",
     reference="terraform/modules/database (backup_retention_period)",
+    reads=("aws_db_instance",),
 )
 def backup_retention(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for db in db_instances(ctx):
-        if not _primary(db):
+    for db in ctx.account.rds.instances():
+        if not db.primary:
             continue
-        days = int(db.get("BackupRetentionPeriod") or 0)
+        days = int(db.raw.get("BackupRetentionPeriod") or 0)
         environment = _environment(ctx, db)
         required = MIN_PROD_RETENTION_DAYS if environment.production else MIN_RETENTION_DAYS
         if days == 0:
@@ -166,11 +148,12 @@ def window_overlap(backup: str, maintenance: str) -> str | None:
     fix="Choose preferred_backup_window and preferred_maintenance_window that do not overlap (windows are "
     "UTC; the backup window repeats daily).",
     reference="terraform/modules/database (backup_window, maintenance_window)",
+    reads=("aws_db_instance",),
 )
 def backup_window(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for db in db_instances(ctx):
-        backup, maintenance = db.get("PreferredBackupWindow"), db.get("PreferredMaintenanceWindow")
-        if not _primary(db) or not backup or not maintenance:
+    for db in ctx.account.rds.instances():
+        backup, maintenance = db.raw.get("PreferredBackupWindow"), db.raw.get("PreferredMaintenanceWindow")
+        if not db.primary or not backup or not maintenance:
             continue
         try:
             day = window_overlap(str(backup), str(maintenance))
@@ -195,11 +178,12 @@ def backup_window(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "retention policies do not find them.",
     fix="Set copy_tags_to_snapshot = true.",
     reference="terraform/modules/database (copy_tags_to_snapshot)",
+    reads=("aws_db_instance",),
 )
 def copy_tags_to_snapshot(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for db in db_instances(ctx):
-        if _standalone(db):
-            copies = bool(db.get("CopyTagsToSnapshot"))
+    for db in ctx.account.rds.instances():
+        if db.standalone:
+            copies = bool(db.raw.get("CopyTagsToSnapshot"))
             yield _finding(ctx, check_, db, copies, f"CopyTagsToSnapshot={str(copies).lower()}")
 
 
@@ -215,16 +199,17 @@ def copy_tags_to_snapshot(check_: Check, ctx: CheckContext) -> Iterator[Finding]
     fix="Set storage_encrypted = true with kms_key_id = a customer-managed key (before creation: it cannot "
     "be changed in place).",
     reference="terraform/modules/database (storage_encrypted, kms_key_id)",
+    reads=("aws_db_instance",),
 )
 def encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for db in db_instances(ctx):
-        if not _standalone(db):
+    for db in ctx.account.rds.instances():
+        if not db.standalone:
             continue
-        if not db.get("StorageEncrypted"):
+        if not db.raw.get("StorageEncrypted"):
             yield _finding(ctx, check_, db, False, "StorageEncrypted=false")
             continue
-        key = str(db.get("KmsKeyId") or "")
-        manager = key_manager(ctx, key) if key else None
+        key = str(db.raw.get("KmsKeyId") or "")
+        manager = ctx.account.kms.manager(key) if key else None
         if manager == "CUSTOMER":
             yield _finding(ctx, check_, db, True, f"StorageEncrypted=true with customer key {key}")
         else:
@@ -243,12 +228,13 @@ def encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "Multi-AZ fails over to a synchronous standby in a minute or two.",
     fix="Set multi_az = true for production instances.",
     reference="terraform/modules/database (multi_az)",
+    reads=("aws_db_instance",),
 )
 def multi_az_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for db in db_instances(ctx):
+    for db in ctx.account.rds.instances():
         environment = _environment(ctx, db)
-        if _primary(db) and environment.production:
-            multi = bool(db.get("MultiAZ"))
+        if db.primary and environment.production:
+            multi = bool(db.raw.get("MultiAZ"))
             yield _finding(ctx, check_, db, multi, f"MultiAZ={str(multi).lower()} ({environment.rule})")
 
 
@@ -261,31 +247,15 @@ def multi_az_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     why="Without it one API call, console click or `terraform destroy` deletes the production database.",
     fix="Set deletion_protection = true for production instances.",
     reference="terraform/modules/database (deletion_protection)",
+    reads=("aws_db_instance",),
 )
 def deletion_protection_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for db in db_instances(ctx):
+    for db in ctx.account.rds.instances():
         environment = _environment(ctx, db)
-        if _standalone(db) and environment.production:
-            protected = bool(db.get("DeletionProtection"))
+        if db.standalone and environment.production:
+            protected = bool(db.raw.get("DeletionProtection"))
             evidence = f"DeletionProtection={str(protected).lower()} ({environment.rule})"
             yield _finding(ctx, check_, db, protected, evidence)
-
-
-def _state_instances(state: Mapping[str, Any]) -> dict[str, tuple[str, Mapping[str, Any]]]:
-    """identifier -> (Terraform address, attributes) of every aws_db_instance in the state."""
-    found: dict[str, tuple[str, Mapping[str, Any]]] = {}
-    for resource in state.get("resources", []):
-        if resource.get("type") != "aws_db_instance" or resource.get("mode") != "managed":
-            continue
-        prefix = f"{resource['module']}." if resource.get("module") else ""
-        for instance in resource.get("instances", []):
-            attributes = instance.get("attributes") or {}
-            key = instance.get("index_key")
-            suffix = "" if key is None else (f'["{key}"]' if isinstance(key, str) else f"[{key}]")
-            if attributes.get("identifier"):
-                address = f"{prefix}aws_db_instance.{resource['name']}{suffix}"
-                found[str(attributes["identifier"])] = (address, attributes)
-    return found
 
 
 @check(
@@ -298,17 +268,21 @@ def _state_instances(state: Mapping[str, Any]) -> dict[str, tuple[str, Mapping[s
     "(automated backups go with it unless retained).",
     fix="Set skip_final_snapshot = false and a final_snapshot_identifier for production instances.",
     reference="terraform/modules/database (skip_final_snapshot)",
+    reads=("aws_db_instance",),
 )
 def final_snapshot_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     # The final-snapshot choice is a DeleteDBInstance parameter: the RDS API does not expose it, so the
     # Terraform state's skip_final_snapshot is the only place to read it (no state, no finding).
-    in_state = _state_instances(ctx.state)
-    for db in db_instances(ctx):
-        identifier = str(db["DBInstanceIdentifier"])
+    in_state = {
+        str(r.attributes["identifier"]): r
+        for r in ctx.state_resources("aws_db_instance")
+        if r.attributes.get("identifier")
+    }
+    for db in ctx.account.rds.instances():
         environment = _environment(ctx, db)
-        if not _primary(db) or not environment.production or identifier not in in_state:
+        if not db.primary or not environment.production or db.identifier not in in_state:
             continue
-        address, attributes = in_state[identifier]
+        address, attributes = in_state[db.identifier].address, in_state[db.identifier].attributes
         skip = bool(attributes.get("skip_final_snapshot"))
         snapshot = attributes.get("final_snapshot_identifier")
         evidence = (
@@ -330,10 +304,11 @@ def final_snapshot_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "from the internet, and brute-forceable the moment that rule exists.",
     fix="Set publicly_accessible = false and place the instance in private subnets.",
     reference="terraform/modules/database (publicly_accessible)",
+    reads=("aws_db_instance",),
 )
 def not_public(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for db in db_instances(ctx):
-        public = bool(db.get("PubliclyAccessible"))
+    for db in ctx.account.rds.instances():
+        public = bool(db.raw.get("PubliclyAccessible"))
         yield _finding(ctx, check_, db, not public, f"PubliclyAccessible={str(public).lower()}")
 
 
@@ -387,33 +362,6 @@ def selection_covers(selection: Mapping[str, Any], arn: str, tags: Mapping[str, 
     return how
 
 
-@dataclass(frozen=True)
-class BackupPlan:
-    name: str
-    rules: tuple[str, ...]
-    selections: tuple[Mapping[str, Any], ...] = field(default=())
-
-
-def backup_plans(ctx: CheckContext) -> list[BackupPlan]:
-    client = ctx.client("backup")
-    plans: list[BackupPlan] = []
-    for page in client.get_paginator("list_backup_plans").paginate():
-        for summary in page.get("BackupPlansList", []):
-            plan_id = summary["BackupPlanId"]
-            plan = client.get_backup_plan(BackupPlanId=plan_id)["BackupPlan"]
-            rules = tuple(
-                f"{rule.get('RuleName')} ({rule.get('ScheduleExpression', 'no schedule')}, "
-                f"{(rule.get('Lifecycle') or {}).get('DeleteAfterDays', 'kept')} d)"
-                for rule in plan.get("Rules") or []
-            )
-            selections = tuple(
-                client.get_backup_selection(BackupPlanId=plan_id, SelectionId=s["SelectionId"])["BackupSelection"]
-                for s in client.list_backup_selections(BackupPlanId=plan_id).get("BackupSelectionsList", [])
-            )
-            plans.append(BackupPlan(str(plan.get("BackupPlanName", plan_id)), rules, selections))
-    return plans
-
-
 @check(
     "database.backup-plan",
     "An AWS Backup plan selects every database instance",
@@ -426,19 +374,20 @@ def backup_plans(ctx: CheckContext) -> list[BackupPlan]:
     fix="Add an aws_backup_plan with a rule, and an aws_backup_selection naming the instance's ARN (or a "
     "tag it carries).",
     reference="terraform/modules/backup",
+    reads=("aws_db_instance",),
 )
 def backup_plan(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    instances = [db for db in db_instances(ctx) if _primary(db)]
+    instances = [db for db in ctx.account.rds.instances() if db.primary]
     if not instances:
         return
-    plans = backup_plans(ctx)
+    plans = ctx.account.backup.plans()
     for db in instances:
-        tags = {t["Key"]: t.get("Value", "") for t in db.get("TagList") or []}
+        tags = {t["Key"]: t.get("Value", "") for t in db.tags}
         selected = [
             (plan, f"plan {plan.name} selection {selection.get('SelectionName')} {how}")
             for plan in plans
             for selection in plan.selections
-            if (how := selection_covers(selection, str(db["DBInstanceArn"]), tags)) is not None
+            if (how := selection_covers(selection, db.arn, tags)) is not None
         ]
         effective = [f"{text}; rules: {', '.join(plan.rules)}" for plan, text in selected if plan.rules]
         environment = _environment(ctx, db)
@@ -457,38 +406,6 @@ def backup_plan(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
 
 
 # -- connection budget ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Proxy:
-    name: str
-    endpoints: tuple[str, ...]
-    targets: tuple[str, ...]
-    max_connections_percent: int
-
-
-def db_proxies(ctx: CheckContext) -> list[Proxy]:
-    rds = ctx.client("rds")
-    proxies: list[Proxy] = []
-    for proxy in rds.describe_db_proxies().get("DBProxies", []):
-        name = proxy["DBProxyName"]
-        endpoints = [str(proxy.get("Endpoint", ""))]
-        # Extra (reader/cross-VPC) endpoints; moto 5.2 does not implement the call and answers an HTML 500.
-        with contextlib.suppress(ClientError, BotoCoreError, ResponseParserError):
-            endpoints += [
-                str(e.get("Endpoint", ""))
-                for e in rds.describe_db_proxy_endpoints(DBProxyName=name).get("DBProxyEndpoints", [])
-            ]
-        targets = [
-            str(t.get("RdsResourceId", ""))
-            for t in rds.describe_db_proxy_targets(DBProxyName=name).get("Targets", [])
-            if t.get("Type", "RDS_INSTANCE") == "RDS_INSTANCE"
-        ]
-        groups = rds.describe_db_proxy_target_groups(DBProxyName=name).get("TargetGroups", [])
-        default = next((g for g in groups if g.get("IsDefault")), groups[0] if groups else {})
-        percent = int((default.get("ConnectionPoolConfig") or {}).get("MaxConnectionsPercent", 100))
-        proxies.append(Proxy(name, tuple(e for e in endpoints if e), tuple(targets), percent))
-    return proxies
 
 
 @dataclass(frozen=True)
@@ -535,13 +452,11 @@ def _connects_to(workload: Workload, hosts: tuple[str, ...]) -> bool:
 
 
 def database_clients(
-    db: Mapping[str, Any], workloads: list[Workload], proxies: list[Proxy], only_database: bool
+    db: DbInstance, workloads: Sequence[Workload], proxies: Sequence[DbProxy], only_database: bool
 ) -> Clients:
     clients = Clients()
-    address = str((db.get("Endpoint") or {}).get("Address", ""))
-    identifier = str(db["DBInstanceIdentifier"])
-    master_secret = str((db.get("MasterUserSecret") or {}).get("SecretArn", ""))
-    fronting = [p for p in proxies if identifier in p.targets]
+    address, master_secret = db.endpoint_address, db.master_secret_arn
+    fronting = [p for p in proxies if db.identifier in p.targets]
     for workload in workloads:
         proxy = next((p for p in fronting if _connects_to(workload, p.endpoints)), None)
         if proxy is not None:
@@ -570,20 +485,24 @@ def database_clients(
     "MaxConnectionsPercent share of it): lower pool sizes or MaxCapacity, use a larger class or RDS "
     "Proxy. Declare the pool size in the task definition (DB_POOL_SIZE) so it can be checked.",
     reference="terraform/modules/database (connection budget precondition) and terraform/main.tf",
+    reads=("aws_db_instance",),
 )
 def connection_budget(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    instances = [db for db in db_instances(ctx) if _primary(db) and engine_family(str(db.get("Engine", "")))]
+    instances = [
+        db for db in ctx.account.rds.instances() if db.primary and engine_family(str(db.raw.get("Engine", "")))
+    ]
     if not instances:
         return
-    workloads = discover_workloads(ctx)
-    targets = scalable_targets(ctx)
-    proxies = db_proxies(ctx)
+    workloads = ctx.account.ecs.workloads()
+    targets = ctx.account.autoscaling.scalable_targets()
+    proxies = ctx.account.rds.proxies()
     for db in instances:
         clients = database_clients(db, workloads, proxies, only_database=len(instances) == 1)
         if not clients.direct and not clients.proxied:
             continue
-        limit = max_connections(str(db["Engine"]), str(db["DBInstanceClass"]), _parameter_value(ctx, db))
-        limit_text = limit.describe(str(db["DBInstanceClass"]), str(db["Engine"]))
+        engine, klass = str(db.raw["Engine"]), str(db.raw["DBInstanceClass"])
+        limit = max_connections(engine, klass, _parameter_value(ctx, db))
+        limit_text = limit.describe(klass, engine)
         unknown: list[str] = []
         lines: list[str] = []
         demand = {"direct": 0, "proxied": 0}
@@ -610,7 +529,7 @@ def connection_budget(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             continue
         passed = True
         verdicts: list[str] = []
-        proxy = next((p for p in proxies if str(db["DBInstanceIdentifier"]) in p.targets), None)
+        proxy = next((p for p in proxies if db.identifier in p.targets), None)
         direct_budget = limit.value
         if proxy is not None:
             proxy_budget = limit.value * proxy.max_connections_percent // 100
@@ -631,20 +550,19 @@ def connection_budget(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         yield _finding(ctx, check_, db, passed, "; ".join(lines + verdicts))
 
 
-def _parameter_value(ctx: CheckContext, db: Mapping[str, Any]) -> str | None:
+def _parameter_value(ctx: CheckContext, db: DbInstance) -> str | None:
     """max_connections as set in the instance's parameter group, None when the group leaves the default."""
-    rds = ctx.client("rds")
-    for group in db.get("DBParameterGroups") or []:
+    for group in db.raw.get("DBParameterGroups") or []:
         name = group.get("DBParameterGroupName")
         if not name or str(name).startswith("default."):
             continue
         try:
-            for page in rds.get_paginator("describe_db_parameters").paginate(DBParameterGroupName=name):
-                for parameter in page.get("Parameters", []):
-                    if parameter.get("ParameterName") == "max_connections" and parameter.get("ParameterValue"):
-                        return str(parameter["ParameterValue"])
+            parameters = ctx.account.rds.parameters(str(name))
         except ClientError:
             continue
+        for parameter in parameters:
+            if parameter.get("ParameterName") == "max_connections" and parameter.get("ParameterValue"):
+                return str(parameter["ParameterValue"])
     return None
 
 
@@ -663,15 +581,16 @@ def _instance_or_proxy(identifier: str, proxy_names: set[str]) -> Callable[[Mapp
     fix="Add an aws_cloudwatch_metric_alarm on AWS/RDS DatabaseConnections (dimension DBInstanceIdentifier) at "
     "about 80 % of max_connections, with an SNS action.",
     reference="terraform/modules/database (aws_cloudwatch_metric_alarm.connections)",
+    reads=("aws_db_instance",),
 )
 def connections_alarm(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    instances = [db for db in db_instances(ctx) if _primary(db)]
+    instances = [db for db in ctx.account.rds.instances() if db.primary]
     if not instances:
         return
-    alarms = metric_alarms(ctx)
-    proxies = db_proxies(ctx)
+    alarms = ctx.account.cloudwatch.metric_alarms()
+    proxies = ctx.account.rds.proxies()
     for db in instances:
-        identifier = str(db["DBInstanceIdentifier"])
+        identifier = db.identifier
         proxy_names = {p.name for p in proxies if identifier in p.targets}
         found = watchers(alarms, "AWS/RDS", ("DatabaseConnections",), _instance_or_proxy(identifier, proxy_names))
         notifying = [a for a in found if notifying_actions(a)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from stackprobe.aws.workloads import discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 REFERENCE = "terraform/modules/service"
@@ -24,9 +23,10 @@ REFERENCE = "terraform/modules/service"
     "with it, ECS stops the deployment and returns to the last working task definition.",
     fix="Set deployment_circuit_breaker { enable = true, rollback = true } on the service.",
     reference=REFERENCE,
+    reads=("aws_ecs_service",),
 )
 def circuit_breaker(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for workload in discover_workloads(ctx):
+    for workload in ctx.account.ecs.workloads():
         if (workload.service.get("deploymentController") or {}).get("type", "ECS") != "ECS":
             continue
         breaker = (workload.service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
@@ -49,9 +49,10 @@ def circuit_breaker(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix="Set deployment_minimum_healthy_percent = 100 and deployment_maximum_percent = 200 for services "
     "behind a load balancer.",
     reference=REFERENCE,
+    reads=("aws_ecs_service",),
 )
 def zero_downtime(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for workload in discover_workloads(ctx):
+    for workload in ctx.account.ecs.workloads():
         if workload.is_daemon or not workload.load_balancers:
             continue
         config = workload.service.get("deploymentConfiguration") or {}

@@ -8,19 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from stackprobe.aws.policy import wildcard_match
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 REFERENCE = "terraform/modules/registry"
-
-
-def _repositories(ctx: CheckContext) -> list[dict[str, Any]]:
-    pages = ctx.client("ecr").get_paginator("describe_repositories").paginate()
-    return list(pages.build_full_result().get("repositories", []))
 
 
 @check(
@@ -33,9 +25,10 @@ def _repositories(ctx: CheckContext) -> list[dict[str, Any]]:
     "it runs: deploys stop being reproducible and a compromised CI can replace a running image.",
     fix='Set image_tag_mutability = "IMMUTABLE" and deploy by unique tag (git SHA) or digest.',
     reference=REFERENCE,
+    reads=("aws_ecr_repository",),
 )
 def immutable_tags(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for repo in _repositories(ctx):
+    for repo in ctx.account.ecr.repositories():
         mutability = str(repo.get("imageTagMutability", "MUTABLE"))
         exclusions = [f.get("filter", "") for f in repo.get("imageTagMutabilityExclusionFilters") or []]
         # IMMUTABLE_WITH_EXCLUSION keeps release tags immutable and lets named tags (e.g. `latest`) move.
@@ -48,9 +41,8 @@ def immutable_tags(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
 
 def _registry_scan_rule(ctx: CheckContext, repository: str) -> str | None:
     """The registry-level scanning rule that covers `repository` on push (or continuously), or None."""
-    try:
-        config = ctx.client("ecr").get_registry_scanning_configuration().get("scanningConfiguration", {})
-    except ClientError:
+    config = ctx.account.ecr.registry_scanning()
+    if config is None:
         return None
     for rule in config.get("rules", []):
         if rule.get("scanFrequency") not in ("SCAN_ON_PUSH", "CONTINUOUS_SCAN"):
@@ -74,9 +66,10 @@ def _registry_scan_rule(ctx: CheckContext, repository: str) -> str | None:
     fix="Set image_scanning_configuration { scan_on_push = true } on the repository, or a registry "
     "scanning rule (enhanced scanning) that covers it.",
     reference=REFERENCE,
+    reads=("aws_ecr_repository",),
 )
 def scan_on_push(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for repo in _repositories(ctx):
+    for repo in ctx.account.ecr.repositories():
         name = repo["repositoryName"]
         if (repo.get("imageScanningConfiguration") or {}).get("scanOnPush"):
             yield ctx.finding(check_, True, repo["repositoryArn"], "scanOnPush=true")
@@ -99,9 +92,10 @@ def scan_on_push(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix='Set encryption_configuration { encryption_type = "KMS", kms_key = <your key> } (set at creation: '
     "changing it replaces the repository).",
     reference=REFERENCE,
+    reads=("aws_ecr_repository",),
 )
 def kms_encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for repo in _repositories(ctx):
+    for repo in ctx.account.ecr.repositories():
         config = repo.get("encryptionConfiguration") or {}
         kind = str(config.get("encryptionType", "AES256"))
         evidence = f"encryptionType={kind}" + (f", kmsKey={config['kmsKey']}" if config.get("kmsKey") else "")
@@ -118,16 +112,12 @@ def kms_encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "the images that matter.",
     fix="Add aws_ecr_lifecycle_policy expiring untagged images after a few days and keeping the last N release images.",
     reference=REFERENCE,
+    reads=("aws_ecr_repository",),
 )
 def lifecycle_policy(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    ecr = ctx.client("ecr")
-    for repo in _repositories(ctx):
-        name = repo["repositoryName"]
-        try:
-            text = ecr.get_lifecycle_policy(repositoryName=name).get("lifecyclePolicyText", "")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "LifecyclePolicyNotFoundException":
-                raise
+    for repo in ctx.account.ecr.repositories():
+        text = ctx.account.ecr.lifecycle_policy(repo["repositoryName"])
+        if text is None:
             yield ctx.finding(check_, False, repo["repositoryArn"], "no lifecycle policy")
             continue
         try:

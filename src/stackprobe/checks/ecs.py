@@ -9,12 +9,12 @@ environment tag, else the stack's decision, and the evidence says which.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackprobe.aws.environment import EnvironmentDecision, environment_decision
-from stackprobe.aws.workloads import Workload, discover_workloads
+from stackprobe.aws.environment import EnvironmentDecision
+from stackprobe.aws.workloads import Workload
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 REFERENCE = "terraform/modules/service"
@@ -38,25 +38,6 @@ PUBLIC_REGISTRIES = frozenset(
 )
 
 
-def _clusters(ctx: CheckContext) -> list[Mapping[str, Any]]:
-    ecs = ctx.client("ecs")
-    arns: list[str] = []
-    for page in ecs.get_paginator("list_clusters").paginate():
-        arns += page.get("clusterArns", [])
-    clusters: list[Mapping[str, Any]] = []
-    for start in range(0, len(arns), 100):
-        answer = ecs.describe_clusters(clusters=arns[start : start + 100], include=["SETTINGS", "TAGS"])
-        clusters += [c for c in answer.get("clusters", []) if c.get("status", "ACTIVE") == "ACTIVE"]
-    return clusters
-
-
-def _account_insights(ctx: CheckContext) -> str | None:
-    """The account's effective default for new clusters (AWS's own default is disabled)."""
-    answer = ctx.client("ecs").list_account_settings(name="containerInsights", effectiveSettings=True)
-    values = [str(s.get("value")) for s in answer.get("settings", []) if s.get("value")]
-    return values[0] if values else None
-
-
 @check(
     "ecs.container-insights-prod",
     "Production ECS clusters have Container Insights on",
@@ -68,21 +49,19 @@ def _account_insights(ctx: CheckContext) -> str | None:
     "it, and there is nothing to alarm on.",
     fix='Add setting { name = "containerInsights", value = "enabled" } (or "enhanced") to the aws_ecs_cluster.',
     reference=REFERENCE,
+    reads=("aws_ecs_cluster",),
 )
 def container_insights(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    stack = environment_decision(ctx)
-    account_default: str | None = None
-    asked = False
-    for cluster in _clusters(ctx):
-        environment = stack.for_resource(cluster.get("tags"))
+    for cluster in ctx.account.ecs.clusters():
+        environment = ctx.decision.for_resource(cluster.get("tags"))
         if not environment.production:
             continue
         settings = {str(s.get("name")): str(s.get("value")) for s in cluster.get("settings") or []}
         value = settings.get("containerInsights")
         where = "containerInsights"
         if value is None:
-            if not asked:
-                account_default, asked = _account_insights(ctx), True
+            # The account's effective default for new clusters (AWS's own default is disabled).
+            account_default = ctx.account.ecs.account_setting("containerInsights")
             value, where = account_default or "disabled", "no containerInsights setting; the account default is"
         evidence = f"{cluster['clusterName']}: {where}={value} ({environment.rule})"
         arn, name = str(cluster["clusterArn"]), cluster.get("clusterName")
@@ -137,7 +116,7 @@ def image_problems(container: Mapping[str, Any]) -> list[tuple[Severity, str]]:
     return problems
 
 
-def _by_task_definition(workloads: list[Workload]) -> dict[str, list[Workload]]:
+def _by_task_definition(workloads: Sequence[Workload]) -> dict[str, list[Workload]]:
     grouped: dict[str, list[Workload]] = {}
     for workload in workloads:
         grouped.setdefault(workload.task_definition_arn, []).append(workload)
@@ -164,11 +143,11 @@ def _production(stack: EnvironmentDecision, workloads: list[Workload]) -> Enviro
     "deploy it by a unique tag (the git SHA) or digest; mirror third-party base images into ECR (pull-through "
     "cache) instead of pulling them at run time.",
     reference=REFERENCE,
+    reads=("aws_ecs_service",),
 )
 def image_provenance(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    stack = environment_decision(ctx)
-    for arn, workloads in _by_task_definition(discover_workloads(ctx)).items():
-        environment = _production(stack, workloads)
+    for arn, workloads in _by_task_definition(ctx.account.ecs.workloads()).items():
+        environment = _production(ctx.decision, workloads)
         if environment is None:
             continue
         services = ", ".join(w.label for w in workloads)
@@ -204,9 +183,10 @@ def image_provenance(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "interval, timeout, retries, startPeriod } to the container definition (with a binary that exists in "
     "the image).",
     reference=REFERENCE,
+    reads=("aws_ecs_service",),
 )
 def container_health_check(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for arn, workloads in _by_task_definition(discover_workloads(ctx)).items():
+    for arn, workloads in _by_task_definition(ctx.account.ecs.workloads()).items():
         served: dict[str, list[str]] = {}
         for workload in workloads:
             for registration in workload.load_balancers:

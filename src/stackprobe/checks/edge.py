@@ -6,11 +6,9 @@ configuration checks: they prove what the load balancer is configured to do, not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from stackprobe.aws.environment import environment_decision
-from stackprobe.aws.workloads import discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 REFERENCE = "terraform/modules/edge"
@@ -18,23 +16,8 @@ REFERENCE = "terraform/modules/edge"
 MODERN_TLS_PREFIXES = ("ELBSecurityPolicy-TLS13-", "ELBSecurityPolicy-TLS-1-2-", "ELBSecurityPolicy-FS-1-2-")
 
 
-def _load_balancers(ctx: CheckContext) -> list[dict[str, Any]]:
-    pages = ctx.client("elbv2").get_paginator("describe_load_balancers").paginate()
-    return [lb for lb in pages.build_full_result().get("LoadBalancers", []) if lb.get("Type") == "application"]
-
-
-def _listeners(ctx: CheckContext, lb_arn: str) -> list[dict[str, Any]]:
-    return list(ctx.client("elbv2").describe_listeners(LoadBalancerArn=lb_arn).get("Listeners", []))
-
-
-def _attributes(ctx: CheckContext, lb_arn: str) -> dict[str, str]:
-    answer = ctx.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=lb_arn)
-    return {a["Key"]: a["Value"] for a in answer.get("Attributes", [])}
-
-
-def _tags(ctx: CheckContext, arn: str) -> list[dict[str, str]]:
-    descriptions = ctx.client("elbv2").describe_tags(ResourceArns=[arn]).get("TagDescriptions", [])
-    return list(descriptions[0].get("Tags", [])) if descriptions else []
+def _load_balancers(ctx: CheckContext) -> list[Mapping[str, Any]]:
+    return [lb for lb in ctx.account.elbv2.load_balancers() if lb.get("Type") == "application"]
 
 
 @check(
@@ -48,13 +31,14 @@ def _tags(ctx: CheckContext, arn: str) -> list[dict[str, str]]:
     fix="Serve the application on an HTTPS listener (ACM certificate) and make the port-80 listener's default "
     "action a redirect to HTTPS (status HTTP_301).",
     reference=REFERENCE,
+    reads=("aws_lb",),
 )
 def https_only(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     for lb in _load_balancers(ctx):
         # AWS's default scheme is internet-facing (moto leaves the field out when it was not given).
         if lb.get("Scheme", "internet-facing") != "internet-facing":
             continue
-        listeners = _listeners(ctx, lb["LoadBalancerArn"])
+        listeners = ctx.account.elbv2.listeners(lb["LoadBalancerArn"])
         https = [x for x in listeners if x.get("Protocol") == "HTTPS"]
         for listener in listeners:
             if listener.get("Protocol") != "HTTP":
@@ -85,10 +69,11 @@ def https_only(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "also keeps weak ciphers enabled.",
     fix='Use ssl_policy = "ELBSecurityPolicy-TLS13-1-2-2021-06" (TLS 1.3 with 1.2 fallback).',
     reference=REFERENCE,
+    reads=("aws_lb",),
 )
 def tls_policy(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     for lb in _load_balancers(ctx):
-        for listener in _listeners(ctx, lb["LoadBalancerArn"]):
+        for listener in ctx.account.elbv2.listeners(lb["LoadBalancerArn"]):
             if listener.get("Protocol") != "HTTPS":
                 continue
             policy = str(listener.get("SslPolicy") or "")
@@ -112,12 +97,12 @@ def tls_policy(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix="Set drop_invalid_header_fields = true, access_logs { enabled = true } to an S3 bucket, and "
     "enable_deletion_protection = true in production.",
     reference=REFERENCE,
+    reads=("aws_lb",),
 )
 def hardening(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    stack = environment_decision(ctx)
     for lb in _load_balancers(ctx):
-        attributes = _attributes(ctx, lb["LoadBalancerArn"])
-        environment = stack.for_resource(_tags(ctx, lb["LoadBalancerArn"]))
+        attributes = ctx.account.elbv2.attributes(lb["LoadBalancerArn"])
+        environment = ctx.decision.for_resource(ctx.account.elbv2.tags(lb["LoadBalancerArn"]))
         problems = []
         if attributes.get("routing.http.drop_invalid_header_fields.enabled") != "true":
             problems.append("drop_invalid_header_fields disabled")
@@ -144,9 +129,10 @@ def hardening(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix="Register the service with a target group (load_balancer block) behind an ALB, and keep the tasks in "
     "private subnets.",
     reference="terraform/modules/edge",
+    reads=("aws_ecs_service",),
 )
 def service_behind_load_balancer(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for workload in discover_workloads(ctx):
+    for workload in ctx.account.ecs.workloads():
         ports = [
             mapping.get("containerPort")
             for container in workload.containers

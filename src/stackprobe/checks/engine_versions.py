@@ -38,6 +38,7 @@ def pinned_minor(engine: str, version: str) -> bool:
     "auto_minor_version_upgrade off and upgrade deliberately.",
     reference="terraform/modules/database (engine_version, precondition on pins_minor_version)",
     plan_level=True,
+    reads=("aws_db_instance", "aws_rds_cluster"),
 )
 def engine_version_pinning(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     assert ctx.plan is not None  # plan_level: run_check skips the check without a plan

@@ -13,16 +13,15 @@ AWS refuses, so three classes of defect pass every apply on moto and fail (or ha
   anything is applied.
 
 The first two read the Terraform state: its `dependencies` record what each resource waited for, which
-no AWS API shows. The third reads the plan.
+no AWS API shows. The third reads the plan. All read resource types through `canonical_type`: a stack
+that spells its load balancer resources `aws_alb*`, or mixes both spellings, is judged the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Sequence
 
-from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
+from stackprobe.checks.base import Category, Check, CheckContext, Finding, Holder, Severity, StateResource, check
 from stackprobe.terraform.plan import PlannedResource, Unknown
 
 # What AWS answers when a replica's source manages its master password (RDS for SQL Server excepted).
@@ -32,39 +31,7 @@ REPLICA_REFUSAL = (
 )
 
 
-@dataclass(frozen=True)
-class StateResource:
-    """One instance of a managed resource in the Terraform state."""
-
-    address: str  # with its index: module.edge.aws_lb_listener.https[0]
-    base: str  # without it, as `dependencies` name resources: module.edge.aws_lb_listener.https
-    type: str
-    attributes: Mapping[str, Any]
-    dependencies: tuple[str, ...]
-
-
-def state_resources(state: Mapping[str, Any]) -> list[StateResource]:
-    found: list[StateResource] = []
-    for resource in state.get("resources", []):
-        if resource.get("mode") != "managed":
-            continue
-        base = (f"{resource['module']}." if resource.get("module") else "") + f"{resource['type']}.{resource['name']}"
-        for instance in resource.get("instances", []):
-            key = instance.get("index_key")
-            suffix = "" if key is None else (f'["{key}"]' if isinstance(key, str) else f"[{key}]")
-            found.append(
-                StateResource(
-                    f"{base}{suffix}",
-                    base,
-                    str(resource["type"]),
-                    instance.get("attributes") or {},
-                    tuple(instance.get("dependencies") or ()),
-                )
-            )
-    return found
-
-
-def waits_for(resource: StateResource, resources: list[StateResource]) -> set[str]:
+def waits_for(resource: StateResource, resources: Sequence[StateResource]) -> set[str]:
     """Every resource (as `dependencies` names them) that `resource` is created after, transitively."""
     direct = {r.base: r.dependencies for r in resources}
     seen: set[str] = set()
@@ -102,12 +69,15 @@ def _forwarded_groups(listener: StateResource) -> set[str]:
     fix="Make the service depend on the listener: take the target group ARN from an output that depends_on the "
     "listener (or from the listener's default_action), or add depends_on = [aws_lb_listener.x] to the service.",
     reference="terraform/modules/edge (outputs target_group_arn, depends_on the HTTPS listener)",
+    reads=("aws_ecs_service",),
+    holder=Holder.STATE,
 )
 def listener_before_service(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    resources = state_resources(ctx.state)
+    # Types are canonical: an aws_alb_listener is an aws_lb_listener, listed once whichever spelling it has.
+    resources = ctx.state_resources()
     groups = {str(r.attributes.get("arn")): r for r in resources if r.type == "aws_lb_target_group"}
-    listeners = [r for r in resources if r.type in ("aws_lb_listener", "aws_lb_listener_rule", "aws_alb_listener")]
-    for service in (r for r in resources if r.type == "aws_ecs_service"):
+    listeners = [r for r in resources if r.type in ("aws_lb_listener", "aws_lb_listener_rule")]
+    for service in ctx.state_resources("aws_ecs_service"):
         for entry in service.attributes.get("load_balancer") or []:
             arn = str(entry.get("target_group_arn") or "")
             group = groups.get(arn)
@@ -138,14 +108,10 @@ def _record_name(name: str) -> str:
 
 def _published_records(ctx: CheckContext) -> dict[tuple[str, str], set[str]]:
     """(record name, type) -> values, of every hosted zone in the account."""
-    route53 = ctx.client("route53")
     records: dict[tuple[str, str], set[str]] = {}
-    for page in route53.get_paginator("list_hosted_zones").paginate():
-        for zone in page.get("HostedZones", []):
-            for sets in route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone["Id"]):
-                for record in sets.get("ResourceRecordSets", []):
-                    values = {_record_name(str(v.get("Value", ""))) for v in record.get("ResourceRecords") or []}
-                    records.setdefault((_record_name(record["Name"]), str(record["Type"])), set()).update(values)
+    for record in ctx.account.route53.record_sets():
+        values = {_record_name(str(v.get("Value", ""))) for v in record.get("ResourceRecords") or []}
+        records.setdefault((_record_name(record["Name"]), str(record["Type"])), set()).update(values)
     return records
 
 
@@ -163,9 +129,11 @@ def _published_records(ctx: CheckContext) -> dict[tuple[str, str], set[str]]:
     fix="Publish each domain_validation_options record with aws_route53_record in the domain's hosted zone (and "
     "pass their fqdns to aws_acm_certificate_validation), or use a certificate already issued (by ARN).",
     reference="terraform/modules/edge (aws_route53_record.validation, precondition on route53_zone_id)",
+    reads=("aws_acm_certificate",),
+    holder=Holder.STATE,
 )
 def certificate_validation_path(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    certificates = [r for r in state_resources(ctx.state) if r.type == "aws_acm_certificate"]
+    certificates = ctx.state_resources("aws_acm_certificate")
     dns_validated = [c for c in certificates if str(c.attributes.get("validation_method", "")).upper() == "DNS"]
     if not dns_validated:
         return
@@ -219,6 +187,7 @@ def _source_of(replica: PlannedResource, instances: list[PlannedResource]) -> Pl
     "manage_master_user_password for primaries without replicas.",
     reference="terraform/modules/database (managed_master_password, password_wo)",
     plan_level=True,
+    reads=("aws_db_instance",),
 )
 def replica_managed_password(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     assert ctx.plan is not None  # plan_level: run_check skips the check without a plan

@@ -12,11 +12,11 @@ not probed; the check names it and the setting that would run it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stackprobe.aws.workloads import Workload, discover_workloads
+from stackprobe.aws.workloads import Workload
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 from stackprobe.errors import NotApplicable
 from stackprobe.probes.app import TaskLaunch
@@ -96,22 +96,19 @@ def container_probe(
     return ContainerProbe(port, path, f"`{joined}` reading {', '.join(read)} (the app's contract)")
 
 
-def service_targets(ctx: CheckContext, workloads: Sequence[Workload] | None = None) -> Iterator[ServiceTarget]:
+def service_targets(ctx: CheckContext) -> Iterator[ServiceTarget]:
     """Every target group behind a load balancer that an ECS service registers its tasks in."""
-    elb = ctx.client("elbv2")
-    for workload in discover_workloads(ctx) if workloads is None else workloads:
+    elbv2 = ctx.account.elbv2
+    for workload in ctx.account.ecs.workloads():
         for entry in workload.load_balancers:
-            groups = elb.describe_target_groups(TargetGroupArns=[entry["targetGroupArn"]]).get("TargetGroups", [])
-            if not groups or not groups[0].get("LoadBalancerArns"):
+            group = elbv2.target_group(entry["targetGroupArn"])
+            if group is None or not group.get("LoadBalancerArns"):
                 continue  # not behind a listener: no traffic, no health check
             container = workload.container(entry.get("containerName"))
             if container is None:
                 continue
-            attributes = {
-                a["Key"]: a["Value"]
-                for a in elb.describe_target_group_attributes(TargetGroupArn=entry["targetGroupArn"])["Attributes"]
-            }
-            yield ServiceTarget(workload, container, int(entry.get("containerPort") or 0), groups[0], attributes)
+            attributes = elbv2.target_group_attributes(entry["targetGroupArn"])
+            yield ServiceTarget(workload, container, int(entry.get("containerPort") or 0), group, attributes)
 
 
 def _app_port(env: Mapping[str, str], declared: HealthCheckContract | None) -> tuple[str, int] | None:
@@ -216,6 +213,7 @@ def _timing_summary(target: ServiceTarget) -> str:
     "the app reads its port and health path from; use port `traffic-port`; set "
     "healthCheckGracePeriodSeconds to at least the container's startPeriod.",
     reference="terraform/modules/edge (target group) and terraform/modules/service (task definition)",
+    reads=("aws_ecs_service",),
 )
 def consistency(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     declared = contract_for(ctx).health_check
@@ -248,14 +246,14 @@ def consistency(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix="Make the target group's path, port and matcher, and the container healthCheck, match what the app "
     "serves with the environment the task definition gives it.",
     reference="terraform/modules/edge (health_check) and terraform/modules/service (healthCheck)",
+    reads=("aws_ecs_service",),
 )
 def live(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     # DescribeTargetHealth is deliberately never read here: moto answers "healthy" for every target.
-    workloads = discover_workloads(ctx)
-    targets = list(service_targets(ctx, workloads))
+    targets = list(service_targets(ctx))
     if not targets:
         return
-    stand_ins = StandIns.configured(ctx, workloads)
+    stand_ins = StandIns.configured(ctx, ctx.account.ecs.workloads())
     runnable = [t for t in targets if stand_ins.command(t.container_name) is not None]
     stand_ins.require_engine_for(t.container_name for t in runnable)
     not_probed = [f"{t.workload.label} → {t.name}: container {t.container_name}" for t in targets if t not in runnable]

@@ -1,21 +1,19 @@
 """IAM checks: administrator and service-wide grants, long-lived keys, and task-role least privilege.
 
-Policies are read from every role, user and group in the account (inline and attached, customer- and
-AWS-managed) and from every customer-managed policy, then evaluated statement by statement with
-`stackprobe.aws.policy`. Service-linked roles are skipped: AWS owns their policies.
+Policies are the account's `PolicyRecord`s (`stackprobe.aws.readers.iam`: every inline, customer-managed
+and attached AWS-managed policy, service-linked roles left out), evaluated statement by statement with
+`stackprobe.aws.policy`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
-from stackprobe.aws.policy import PolicyError, Statement, grants_everything, parse_policy
+from stackprobe.aws.policy import Statement, grants_everything
+from stackprobe.aws.readers.iam import PolicyRecord
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 
 REFERENCE = "terraform/modules/iam"
-_CACHE_KEY = "stackprobe.iam.policies"
 # Data-plane actions a compromised task could use to read, change or destroy data. A task role that
 # grants any of them on every resource reaches every bucket, queue, secret and key in the account.
 DATA_ACTIONS = (
@@ -56,112 +54,8 @@ DATA_ACTIONS = (
 )
 # Service wildcards that hand over the account, not just one service's data.
 ESCALATING_SERVICES = {"iam", "sts", "organizations"}
-
-
-@dataclass(frozen=True)
-class PolicyRecord:
-    """One policy as it applies: its statements and the principals it is attached to.
-
-    `resource` is how the deployed resource is named: a managed policy's ARN, or `<principal>:<name>`
-    for an inline policy (the id Terraform gives aws_iam_role_policy and its user/group siblings).
-    """
-
-    resource: str
-    describe: str
-    statements: tuple[Statement, ...]
-    attached_to: tuple[str, ...]
-    customer_managed: bool
-    problem: str = ""
-
-
-def _paginate(client: Any, method: str, key: str, **kwargs: Any) -> list[Any]:
-    return list(client.get_paginator(method).paginate(**kwargs).build_full_result().get(key, []))
-
-
-def _parse(document: Any) -> tuple[tuple[Statement, ...], str]:
-    try:
-        return tuple(parse_policy(document)), ""
-    except PolicyError as exc:
-        return (), f"unreadable policy: {exc}"
-
-
-def policy_records(ctx: CheckContext) -> list[PolicyRecord]:
-    """Every inline policy, every customer-managed policy, and every attached AWS-managed policy."""
-    if _CACHE_KEY in ctx.memo:
-        cached: list[PolicyRecord] = ctx.memo[_CACHE_KEY]
-        return cached
-    iam = ctx.client("iam")
-    records: list[PolicyRecord] = []
-    attachments: dict[str, list[str]] = {}
-    kinds = (
-        (
-            "role",
-            "list_roles",
-            "Roles",
-            "RoleName",
-            "list_role_policies",
-            "get_role_policy",
-            "list_attached_role_policies",
-        ),
-        (
-            "user",
-            "list_users",
-            "Users",
-            "UserName",
-            "list_user_policies",
-            "get_user_policy",
-            "list_attached_user_policies",
-        ),
-        (
-            "group",
-            "list_groups",
-            "Groups",
-            "GroupName",
-            "list_group_policies",
-            "get_group_policy",
-            "list_attached_group_policies",
-        ),
-    )
-    for kind, lister, key, name_arg, inline_lister, inline_getter, attached_lister in kinds:
-        for principal in _paginate(iam, lister, key):
-            if str(principal.get("Path", "")).startswith("/aws-service-role/"):
-                continue
-            name = principal[name_arg]
-            for policy_name in _paginate(iam, inline_lister, "PolicyNames", **{name_arg: name}):
-                document = getattr(iam, inline_getter)(**{name_arg: name, "PolicyName": policy_name})["PolicyDocument"]
-                statements, problem = _parse(document)
-                records.append(
-                    PolicyRecord(
-                        f"{name}:{policy_name}",
-                        f"inline policy {policy_name} of {kind} {name}",
-                        statements,
-                        (f"{kind}/{name}",),
-                        True,
-                        problem,
-                    )
-                )
-            for attached in _paginate(iam, attached_lister, "AttachedPolicies", **{name_arg: name}):
-                attachments.setdefault(attached["PolicyArn"], []).append(f"{kind}/{name}")
-    local = _paginate(iam, "list_policies", "Policies", Scope="Local")
-    local_arns = {p["Arn"] for p in local}
-    aws_attached = [iam.get_policy(PolicyArn=arn)["Policy"] for arn in sorted(attachments) if arn not in local_arns]
-    for policy in [*local, *aws_attached]:
-        arn = policy["Arn"]
-        version = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
-        statements, problem = _parse(version["Document"])
-        customer = arn in local_arns
-        records.append(
-            PolicyRecord(
-                arn,
-                f"{'managed' if customer else 'AWS-managed'} policy {policy['PolicyName']}",
-                statements,
-                tuple(attachments.get(arn, ())),
-                customer,
-                problem,
-            )
-        )
-    ctx.memo[_CACHE_KEY] = records
-    return records
+# What a policy record hangs on: with none of these, the account holds no policy to judge.
+POLICY_HOLDERS = ("aws_iam_role", "aws_iam_user", "aws_iam_group", "aws_iam_policy")
 
 
 def _attached(record: PolicyRecord) -> str:
@@ -179,9 +73,10 @@ def _attached(record: PolicyRecord) -> str:
     fix="Replace the statement with the specific actions on the specific ARNs the workload uses "
     "(start from the app's documented IAM needs, or IAM Access Analyzer policy generation).",
     reference=REFERENCE,
+    reads=POLICY_HOLDERS,
 )
 def no_wildcard_admin(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for record in policy_records(ctx):
+    for record in ctx.account.iam.policy_records():
         if record.problem:
             yield ctx.finding(
                 check_, False, record.resource, f"{record.describe}: {record.problem}", severity=Severity.LOW
@@ -192,7 +87,7 @@ def no_wildcard_admin(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             yield ctx.finding(check_, True, record.resource, f"{record.describe}: no statement allows * on *")
             continue
         evidence = f"{record.describe}: statement {', '.join(admin)} allows * on *; {_attached(record)}"
-        boundaries = _permission_boundaries(ctx, record.attached_to)
+        boundaries = {who: ctx.account.iam.permissions_boundary(who) for who in record.attached_to}
         # An unattached policy grants nothing yet, and a permissions boundary on every holder caps what it
         # grants: both are one change away from an administrator, not one already.
         severity = None
@@ -206,23 +101,6 @@ def no_wildcard_admin(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
                 + ")"
             )
         yield ctx.finding(check_, False, record.resource, evidence, severity=severity)
-
-
-def _permission_boundaries(ctx: CheckContext, principals: tuple[str, ...]) -> dict[str, str | None]:
-    """Permissions boundary ARN of each `role/x` or `user/y` (groups cannot have one: None)."""
-    iam = ctx.client("iam")
-    found: dict[str, str | None] = {}
-    for principal in principals:
-        kind, _, name = principal.partition("/")
-        # ListRoles/ListUsers do not return the boundary; GetRole/GetUser do.
-        if kind == "role":
-            boundary = iam.get_role(RoleName=name)["Role"].get("PermissionsBoundary")
-        elif kind == "user":
-            boundary = iam.get_user(UserName=name)["User"].get("PermissionsBoundary")
-        else:
-            boundary = None
-        found[principal] = (boundary or {}).get("PermissionsBoundaryArn")
-    return found
 
 
 def _wildcard_grants(statement: Statement) -> tuple[list[str], Severity] | None:
@@ -253,12 +131,13 @@ def _wildcard_grants(statement: Statement) -> tuple[list[str], Severity] | None:
     "that service, and iam:* or NotAction grants amount to administrator.",
     fix="List the actions the workload calls (s3:GetObject, sqs:SendMessage...) and scope them to its resources' ARNs.",
     reference=REFERENCE,
+    reads=POLICY_HOLDERS,
 )
 def no_wildcard_actions(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     # Severity per finding: HIGH for a service wildcard on every resource, CRITICAL when the service is
     # IAM/STS/Organizations or the grant is NotAction on "*" (both lead to administrator), MEDIUM when
     # the wildcard is scoped to specific resources, one step lower again for an unattached policy.
-    for record in policy_records(ctx):
+    for record in ctx.account.iam.policy_records():
         if record.problem:
             continue  # reported by iam.no-wildcard-admin
         grants = [(s, g) for s in record.statements if (g := _wildcard_grants(s)) is not None]
@@ -287,12 +166,12 @@ def no_wildcard_actions(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix="Let CI assume a role through OIDC federation (aws_iam_openid_connect_provider plus a role whose "
     "trust policy pins the repository and branch), then delete the user's keys.",
     reference=REFERENCE,
+    reads=("aws_iam_user",),
 )
 def no_long_lived_keys(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    iam = ctx.client("iam")
-    for user in _paginate(iam, "list_users", "Users"):
+    for user in ctx.account.iam.users():
         name = user["UserName"]
-        keys = _paginate(iam, "list_access_keys", "AccessKeyMetadata", UserName=name)
+        keys = ctx.account.iam.access_keys(name)
         active = [k for k in keys if k.get("Status") == "Active"]
         if not active:
             yield ctx.finding(check_, True, name, f"user {name} has no active access key ({len(keys)} inactive)")
@@ -311,11 +190,9 @@ def no_long_lived_keys(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
 
 def task_role_arns(ctx: CheckContext) -> dict[str, list[str]]:
     """Task role ARN → the ACTIVE task definitions (family:revision) that use it."""
-    ecs = ctx.client("ecs")
     roles: dict[str, list[str]] = {}
-    for arn in _paginate(ecs, "list_task_definitions", "taskDefinitionArns", status="ACTIVE"):
-        definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-        role = definition.get("taskRoleArn")
+    for arn in ctx.account.ecs.task_definition_arns():
+        role = ctx.account.ecs.task_definition(arn).get("taskRoleArn")
         if role:
             roles.setdefault(role, []).append(arn.rsplit("/", 1)[-1])
     return roles
@@ -363,9 +240,10 @@ def _broad_grants(statement: Statement) -> list[str]:
     fix="Scope each data action to the ARNs the service uses (bucket/prefix*, the queue, the secret, "
     "the stack's KMS key), as terraform/modules/iam does for the api and worker roles.",
     reference=REFERENCE,
+    reads=("aws_ecs_task_definition",),
 )
 def task_role_least_privilege(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    records = policy_records(ctx)
+    records = ctx.account.iam.policy_records()
     for role_arn, definitions in sorted(task_role_arns(ctx).items()):
         role = f"role/{role_arn.rsplit('/', 1)[-1]}"
         problems = []
@@ -400,6 +278,7 @@ def task_role_least_privilege(check_: Check, ctx: CheckContext) -> Iterator[Find
     fix="Grant the task role exactly the app's documented actions on its own buckets, prefixes and queue "
     "(see app/README.md, IAM the task roles need), and nothing on other resources.",
     reference=REFERENCE,
+    reads=("aws_ecs_service",),
 )
 def enforced_least_privilege(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     # Imported here: the probe switches the emulator's IAM enforcement, which config-only runs never need.

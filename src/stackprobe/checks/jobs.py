@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from stackprobe.aws.workloads import Workload, discover_workloads
+from stackprobe.aws.workloads import Workload
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 from stackprobe.errors import NotApplicable
 from stackprobe.probes.containers import StandIns, enable_hint
@@ -64,7 +64,7 @@ def _probes(ctx: CheckContext) -> tuple[list[JobFlow], JobProbe] | None:
     contract = contract_for(ctx)
     if contract.jobs is None or contract.upload is None:
         return None
-    workloads = discover_workloads(ctx)
+    workloads = ctx.account.ecs.workloads()
     flows = job_flows(workloads, contract.jobs)
     if not flows:
         return None
@@ -99,6 +99,7 @@ def _finding(ctx: CheckContext, check_: Check, flow: JobFlow, report: FlowReport
     fix="Give the API and worker task definitions the same bucket and queue variables (from the same Terraform "
     "outputs), and the task roles the S3/SQS/KMS permissions the flow needs.",
     reference="terraform/main.tf (app_environment) and terraform/modules/service",
+    reads=("aws_ecs_service",),
 )
 def jobs_end_to_end(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     found = _probes(ctx)
@@ -121,6 +122,7 @@ def jobs_end_to_end(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix="Give the jobs queue a RedrivePolicy to a dead-letter queue (maxReceiveCount 3-5) and alarm on the "
     "DLQ's depth.",
     reference="terraform/modules/queue",
+    reads=("aws_ecs_service",),
 )
 def jobs_dead_letter(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     found = _probes(ctx)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from stackprobe.aws.workloads import discover_workloads
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 from stackprobe.checks.health import ServiceTarget, service_targets
 from stackprobe.errors import NotApplicable, NotExercisable
@@ -42,15 +41,15 @@ START_TIMEOUT_SECONDS = 60.0
 
 def idle_timeouts(ctx: CheckContext, target: ServiceTarget) -> dict[str, int]:
     """Load balancer name -> idle timeout (s), for the application load balancers in front of `target`."""
-    elb = ctx.client("elbv2")
+    elbv2 = ctx.account.elbv2
     found: dict[str, int] = {}
     for arn in target.target_group.get("LoadBalancerArns") or []:
-        balancer = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
+        balancer = elbv2.load_balancer(arn)
+        if balancer is None:
+            continue  # deleted after its target group was read: nothing in front of the target any more
         if balancer.get("Type", "application") != "application":
             continue  # a network load balancer forwards TCP: no HTTP keep-alive between it and the target
-        attributes = {
-            a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
-        }
+        attributes = elbv2.attributes(arn)
         found[str(balancer["LoadBalancerName"])] = int(
             attributes.get("idle_timeout.timeout_seconds") or DEFAULT_IDLE_TIMEOUT
         )
@@ -123,14 +122,14 @@ def _declared(
     "`--timeout-keep-alive`, Node `server.keepAliveTimeout`), e.g. from a task variable derived from the "
     "idle timeout; or lower the idle timeout below it.",
     reference="app/modelserve/gunicorn_conf.py (keepalive) and terraform/main.tf (HTTP_KEEPALIVE_SECONDS)",
+    reads=("aws_ecs_service",),
 )
 def keep_alive(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    workloads = discover_workloads(ctx)
-    targets = [(t, idle_timeouts(ctx, t)) for t in service_targets(ctx, workloads)]
+    targets = [(t, idle_timeouts(ctx, t)) for t in service_targets(ctx)]
     targets = [(t, timeouts) for t, timeouts in targets if timeouts]
     if not targets:
         return
-    stand_ins = StandIns.configured(ctx, workloads)
+    stand_ins = StandIns.configured(ctx, ctx.account.ecs.workloads())
     runnable = [(t, timeouts) for t, timeouts in targets if stand_ins.command(t.container_name) is not None]
     stand_ins.require_engine_for(t.container_name for t, _ in runnable)
     contract = contract_for(ctx).keep_alive

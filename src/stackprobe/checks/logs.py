@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 REFERENCE = "terraform/modules/observability"
-
-
-def _log_groups(ctx: CheckContext) -> list[dict[str, Any]]:
-    pages = ctx.client("logs").get_paginator("describe_log_groups").paginate()
-    return list(pages.build_full_result().get("logGroups", []))
 
 
 @check(
@@ -26,9 +20,10 @@ def _log_groups(ctx: CheckContext) -> list[dict[str, Any]]:
     fix="Set retention_in_days on every aws_cloudwatch_log_group (and create Lambda/ECS groups in "
     "Terraform before the service does, so they get one too).",
     reference=REFERENCE,
+    reads=("aws_cloudwatch_log_group",),
 )
 def retention(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for group in _log_groups(ctx):
+    for group in ctx.account.logs.log_groups():
         days = group.get("retentionInDays")
         evidence = f"retentionInDays={days}" if days else "never expires (no retentionInDays)"
         yield ctx.finding(check_, bool(days), group["logGroupName"], evidence, group.get("logGroupArn"))
@@ -44,9 +39,10 @@ def retention(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "separate, auditable and revocable permission.",
     fix="Set kms_key_id on the log group, with a key policy that lets logs.<region>.amazonaws.com use it.",
     reference=REFERENCE,
+    reads=("aws_cloudwatch_log_group",),
 )
 def kms_encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for group in _log_groups(ctx):
+    for group in ctx.account.logs.log_groups():
         key = group.get("kmsKeyId")
         evidence = f"kmsKeyId={key}" if key else "no kmsKeyId (service-managed encryption only)"
         yield ctx.finding(check_, bool(key), group["logGroupName"], evidence, group.get("logGroupArn"))

@@ -13,8 +13,9 @@ a world rule on a security group attached to nothing is a latent hazard (medium)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from typing import Any
 
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 from stackprobe.network.model import (
@@ -31,11 +32,9 @@ from stackprobe.network.model import (
     is_private_network,
     is_world,
     parse_network,
-    read_network,
 )
 from stackprobe.network.reachability import Graph, Source
 
-_GRAPH_KEY = "stackprobe.network.graph"
 WEB_PORTS = frozenset({80, 443})
 # Ports that give a shell, a remote desktop, a container runtime or a data store when reachable: a
 # world rule on them is critical wherever it is attached.
@@ -76,18 +75,25 @@ SENSITIVE_PORTS = frozenset(
 )
 
 
-def network_graph(ctx: CheckContext) -> Graph:
-    """The account's network, read once per context (every network check shares it).
-
-    A context describes one deployment at one moment; a test that changes the network between runs
-    builds a new CheckContext.
-    """
-    cached = ctx.memo.get(_GRAPH_KEY)
-    if isinstance(cached, Graph):
-        return cached
-    graph = Graph(read_network(ctx.backend))
-    ctx.memo[_GRAPH_KEY] = graph
-    return graph
+# What the network checks judge: every kind of workload the network model reads, and its parts.
+WORKLOADS = (
+    "aws_lb",
+    "aws_elb",
+    "aws_ecs_service",
+    "aws_db_instance",
+    "aws_rds_cluster",
+    "aws_db_proxy",
+    "aws_elasticache_cluster",
+    "aws_elasticache_replication_group",
+    "aws_instance",
+    "aws_lambda_function",
+)
+DATA_STORE_TYPES = (
+    "aws_db_instance",
+    "aws_rds_cluster",
+    "aws_elasticache_cluster",
+    "aws_elasticache_replication_group",
+)
 
 
 def _finding(
@@ -162,9 +168,10 @@ def _intent_note(network: Network, text: str, group_id: str) -> str | None:
     "assign_public_ip = false, no public IP on instances), reach them through an internet-facing load "
     "balancer on 443 (80 only to redirect), and use SSM Session Manager instead of SSH.",
     reference="terraform/modules/edge, terraform/modules/network",
+    reads=WORKLOADS,
 )
 def internet_reaches_only_lb(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    graph = network_graph(ctx)
+    graph = ctx.network_graph
     for workload in graph.network.workloads:
         exposure = graph.internet_exposure(workload)
         problems: list[tuple[Severity, str]] = []
@@ -205,9 +212,10 @@ def internet_reaches_only_lb(check_: Check, ctx: CheckContext) -> Iterator[Findi
     "(aws_vpc_security_group_ingress_rule with referenced_security_group_id), and give the load "
     "balancer an egress rule to the service's group on that port.",
     reference="terraform/modules/service, terraform/modules/edge",
+    reads=("aws_ecs_service",),
 )
 def service_only_from_lb(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    graph = network_graph(ctx)
+    graph = ctx.network_graph
     network = graph.network
     for workload in network.workloads:
         if workload.kind is not WorkloadKind.ECS_SERVICE or not workload.attachments:
@@ -283,9 +291,10 @@ def _service_ingress_problems(
     fix="publicly_accessible = false; ingress only from the security groups of the ECS services, Lambda "
     "functions or RDS Proxy that use the store, on its port (no cidr_blocks).",
     reference="terraform/modules/database, terraform/modules/cache",
+    reads=DATA_STORE_TYPES,
 )
 def data_only_from_service(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    graph = network_graph(ctx)
+    graph = ctx.network_graph
     network = graph.network
     compute_groups = {g for w in network.workloads if w.kind in COMPUTE for g in w.group_ids}
     for workload in network.workloads:
@@ -368,9 +377,10 @@ def _data_ingress_problems(
     fix='Replace cidr_blocks = ["0.0.0.0/0"] with a referenced security group (the load balancer\'s, the '
     "application's) or a specific CIDR; keep world ingress only on the load balancer's listener ports.",
     reference="terraform/modules/edge",
+    reads=("aws_security_group",),
 )
 def no_world_ingress(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    graph = network_graph(ctx)
+    graph = ctx.network_graph
     network = graph.network
     for group in sorted(network.groups.values(), key=lambda g: g.id):
         if not network.in_scope(group.vpc_id):
@@ -445,9 +455,10 @@ def _world_rule_severity(
     "endpoints (ecr.api, ecr.dkr, logs, secretsmanager) with private DNS and an S3 gateway endpoint on the "
     "private route tables, and let the tasks' security group out on 443.",
     reference="terraform/modules/network",
+    reads=("aws_ecs_service",),
 )
 def private_egress(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    graph = network_graph(ctx)
+    graph = ctx.network_graph
     for workload in graph.network.workloads:
         if workload.kind is not WorkloadKind.ECS_SERVICE or not workload.fargate:
             continue  # on EC2 the container instance pulls images, through its own network path
@@ -474,9 +485,10 @@ def private_egress(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "nothing but a second subnet.",
     fix="Give load balancers, ECS services and DB subnet groups one subnet in each of two or more availability zones.",
     reference="terraform/modules/network",
+    reads=("aws_lb", "aws_elb", "aws_ecs_service", "aws_db_instance", "aws_rds_cluster"),
 )
 def multi_az(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    network = network_graph(ctx).network
+    network = ctx.network_graph.network
     subnet_groups: dict[str, list[Workload]] = {}
     for workload in network.workloads:
         if workload.kind in (WorkloadKind.DB_INSTANCE, WorkloadKind.DB_CLUSTER):
@@ -511,9 +523,10 @@ def multi_az(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "a forgotten group fail closed (CIS AWS 5.4).",
     fix="Adopt it with aws_default_security_group and declare no ingress or egress blocks.",
     reference="terraform/modules/network",
+    reads=("aws_vpc",),
 )
 def default_sg_locked(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    graph = network_graph(ctx)
+    graph = ctx.network_graph
     network = graph.network
     for vpc in sorted(network.vpcs.values(), key=lambda v: v.id):
         if vpc.is_default:
@@ -540,7 +553,7 @@ def default_sg_locked(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _flow_log_label(flow_log: dict[str, str]) -> str:
+def _flow_log_label(flow_log: Mapping[str, Any]) -> str:
     destination = flow_log.get("LogGroupName") or flow_log.get("LogDestination") or "?"
     kind = flow_log.get("LogDestinationType", "cloud-watch-logs")
     return f"{flow_log.get('FlowLogId')} ({flow_log.get('TrafficType', '?')} to {kind} {destination})"
@@ -558,15 +571,15 @@ def _flow_log_label(flow_log: dict[str, str]) -> str:
     fix='Add an aws_flow_log on the VPC (traffic_type = "ALL") to a CloudWatch log group with a retention '
     "period and a KMS key, or to an S3 bucket.",
     reference="terraform/modules/network (aws_flow_log)",
+    reads=("aws_vpc",),
 )
 def flow_logs(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    network = network_graph(ctx).network
+    network = ctx.network_graph.network
     vpcs = [vpc for vpc in sorted(network.vpcs.values(), key=lambda v: v.id) if network.in_scope(vpc.id)]
     if not vpcs:
         return
-    pages = ctx.client("ec2").get_paginator("describe_flow_logs").paginate()
-    by_resource: dict[str, list[dict[str, str]]] = {}
-    for flow_log in pages.build_full_result().get("FlowLogs", []):
+    by_resource: dict[str, list[Mapping[str, Any]]] = {}
+    for flow_log in ctx.account.ec2.flow_logs():
         if flow_log.get("FlowLogStatus", "ACTIVE") == "ACTIVE":
             by_resource.setdefault(str(flow_log.get("ResourceId")), []).append(flow_log)
     for vpc in vpcs:
@@ -600,9 +613,10 @@ def flow_logs(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix="assign_public_ip = false and private subnets with a NAT gateway or VPC endpoints for egress; "
     "serve traffic through a load balancer.",
     reference="terraform/modules/service",
+    reads=("aws_ecs_service",),
 )
 def ecs_no_public_ip(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    graph = network_graph(ctx)
+    graph = ctx.network_graph
     for workload in graph.network.workloads:
         if workload.kind is not WorkloadKind.ECS_SERVICE:
             continue

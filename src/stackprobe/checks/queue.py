@@ -4,29 +4,19 @@ handed to a second consumer while the first is still working on it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
 
+from stackprobe.aws.readers.messaging import Queue
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 REFERENCE = "terraform/modules/queue"
 
 
-def _queues(ctx: CheckContext) -> list[tuple[str, dict[str, Any]]]:
-    sqs = ctx.client("sqs")
-    urls = sqs.get_paginator("list_queues").paginate().build_full_result().get("QueueUrls", [])
-    found = []
-    for url in urls:
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
-        found.append((url, attributes))
-    return found
-
-
-def _dead_letter_targets(queues: list[tuple[str, dict[str, Any]]]) -> set[str]:
+def _dead_letter_targets(queues: Sequence[Queue]) -> set[str]:
     targets = set()
-    for _, attributes in queues:
-        if attributes.get("RedrivePolicy"):
-            targets.add(str(json.loads(attributes["RedrivePolicy"]).get("deadLetterTargetArn")))
+    for queue in queues:
+        if queue.attributes.get("RedrivePolicy"):
+            targets.add(str(json.loads(queue.attributes["RedrivePolicy"]).get("deadLetterTargetArn")))
     return targets
 
 
@@ -41,11 +31,13 @@ def _dead_letter_targets(queues: list[tuple[str, dict[str, Any]]]) -> set[str]:
     fix="Give the queue a redrive_policy with a deadLetterTargetArn and a maxReceiveCount of 3-5, and alarm "
     "on the dead-letter queue's depth.",
     reference=REFERENCE,
+    reads=("aws_sqs_queue",),
 )
 def dead_letter(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    queues = _queues(ctx)
+    queues = ctx.account.sqs.queues()
     dead_letters = _dead_letter_targets(queues)
-    for url, attributes in queues:
+    for queue in queues:
+        url, attributes = queue.url, queue.attributes
         if attributes.get("QueueArn") in dead_letters:
             continue  # a dead-letter queue itself needs no redrive
         policy = attributes.get("RedrivePolicy")
@@ -69,9 +61,11 @@ def dead_letter(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "policies for no gain.",
     fix="Set kms_master_key_id (a customer key) or sqs_managed_sse_enabled = true.",
     reference=REFERENCE,
+    reads=("aws_sqs_queue",),
 )
 def encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for url, attributes in _queues(ctx):
+    for queue in ctx.account.sqs.queues():
+        url, attributes = queue.url, queue.attributes
         key = attributes.get("KmsMasterKeyId")
         managed = attributes.get("SqsManagedSseEnabled") == "true"
         evidence = f"KmsMasterKeyId={key}" if key else ("SQS-managed SSE" if managed else "no server-side encryption")

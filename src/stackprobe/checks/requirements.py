@@ -13,15 +13,13 @@ requirements next to its .tf files; without the file these checks are not applic
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from stackprobe.aws.workloads import discover_workloads
+from stackprobe.aws.readers.rds import DbInstance
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
 
-def _primaries(ctx: CheckContext) -> list[dict[str, Any]]:
-    instances = ctx.client("rds").get_paginator("describe_db_instances").paginate().build_full_result()
-    return [i for i in instances.get("DBInstances", []) if not i.get("ReadReplicaSourceDBInstanceIdentifier")]
+def _primaries(ctx: CheckContext) -> list[DbInstance]:
+    return [db for db in ctx.account.rds.instances() if not db.replica]
 
 
 @check(
@@ -35,19 +33,20 @@ def _primaries(ctx: CheckContext) -> list[dict[str, Any]]:
     fix="Add aws_db_instance replicas with replicate_source_db set to the primary (and point read-only "
     "queries at them).",
     reference="terraform/environments/sports-commentary.tfvars (db_replica_count)",
+    reads=("aws_db_instance",),
 )
 def read_replicas(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     required = int(ctx.requirements.get("database_read_replicas", 0) or 0)
     if required <= 0:
         return
     for primary in _primaries(ctx):
-        replicas = primary.get("ReadReplicaDBInstanceIdentifiers") or []
+        replicas = primary.raw.get("ReadReplicaDBInstanceIdentifiers") or []
         yield ctx.finding(
             check_,
             len(replicas) >= required,
-            primary["DBInstanceArn"],
-            f"{primary['DBInstanceIdentifier']}: {len(replicas)} read replica(s), {required} required",
-            primary["DBInstanceIdentifier"],
+            primary.arn,
+            f"{primary.identifier}: {len(replicas)} read replica(s), {required} required",
+            primary.identifier,
         )
 
 
@@ -61,20 +60,20 @@ def read_replicas(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "seconds); without it every poll is a database query.",
     fix="Add an aws_elasticache_replication_group with transit and at-rest encryption, and serve hot reads from it.",
     reference="terraform/modules/cache",
+    reads=("aws_db_instance",),
 )
 def cache(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     if not ctx.requirements.get("cache"):
         return
-    groups = ctx.client("elasticache").describe_replication_groups().get("ReplicationGroups", [])
+    groups = ctx.account.elasticache.replication_groups()
     encrypted = [g for g in groups if g.get("TransitEncryptionEnabled") and g.get("AtRestEncryptionEnabled")]
     for primary in _primaries(ctx):
         evidence = (
-            f"{primary['DBInstanceIdentifier']}: cache {encrypted[0]['ReplicationGroupId']} in front"
+            f"{primary.identifier}: cache {encrypted[0]['ReplicationGroupId']} in front"
             if encrypted
-            else f"{primary['DBInstanceIdentifier']}: no encrypted ElastiCache replication group; every read hits "
-            "the database"
+            else f"{primary.identifier}: no encrypted ElastiCache replication group; every read hits the database"
         )
-        yield ctx.finding(check_, bool(encrypted), primary["DBInstanceArn"], evidence, primary["DBInstanceIdentifier"])
+        yield ctx.finding(check_, bool(encrypted), primary.arn, evidence, primary.identifier)
 
 
 @check(
@@ -87,13 +86,13 @@ def cache(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     "would cache at the edge, closer to the users.",
     fix="Put the assets in an S3 bucket behind a CloudFront distribution with origin access control.",
     reference="terraform/modules/edge (aws_cloudfront_distribution.assets)",
+    reads=("aws_ecs_service",),
 )
 def static_assets_cdn(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     if not ctx.requirements.get("static_assets_cdn"):
         return
-    listing = ctx.client("cloudfront", region_name="us-east-1").list_distributions().get("DistributionList", {})
-    distributions = listing.get("Items") or []
-    for workload in discover_workloads(ctx):
+    distributions = ctx.account.cloudfront.distributions()
+    for workload in ctx.account.ecs.workloads():
         if not workload.load_balancers:
             continue
         evidence = (

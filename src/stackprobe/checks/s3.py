@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stackprobe.aws.policy import PolicyError, Statement, denies_insecure_transport, is_public_grant, parse_policy
+from stackprobe.aws.readers.s3 import error_code
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 
 PAB_SETTINGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -64,10 +65,6 @@ ELB_LOG_ACCOUNTS = {
 REFERENCE = "terraform/modules/storage"
 
 
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def partition_of(region: str) -> str:
     if region.startswith("cn-"):
         return "aws-cn"
@@ -78,10 +75,6 @@ def partition_of(region: str) -> str:
 
 def bucket_arn(ctx: CheckContext, bucket: str) -> str:
     return f"arn:{partition_of(ctx.backend.region)}:s3:::{bucket}"
-
-
-def bucket_names(ctx: CheckContext) -> list[str]:
-    return sorted(b["Name"] for b in ctx.client("s3").list_buckets().get("Buckets", []))
 
 
 @dataclass(frozen=True)
@@ -97,12 +90,9 @@ class BucketPolicy:
 
 
 def bucket_policy(ctx: CheckContext, bucket: str) -> BucketPolicy:
-    try:
-        text = ctx.client("s3").get_bucket_policy(Bucket=bucket)["Policy"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchBucketPolicy":
-            return BucketPolicy((), "no bucket policy")
-        raise
+    text = ctx.account.s3.policy(bucket)
+    if text is None:
+        return BucketPolicy((), "no bucket policy")
     try:
         return BucketPolicy(tuple(parse_policy(text)))
     except PolicyError as exc:
@@ -113,51 +103,15 @@ def _pab(config: Mapping[str, Any] | None) -> dict[str, bool]:
     return {name: bool((config or {}).get(name, False)) for name in PAB_SETTINGS}
 
 
-def bucket_public_access_block(ctx: CheckContext, bucket: str) -> dict[str, bool] | None:
-    try:
-        answer = ctx.client("s3").get_public_access_block(Bucket=bucket)
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
-            return None
-        raise
-    return _pab(answer.get("PublicAccessBlockConfiguration"))
-
-
-def account_public_access_block(ctx: CheckContext) -> dict[str, bool] | None:
-    """The account-wide block (S3 Control), which protects every bucket whatever the bucket says.
-
-    botocore's S3 Control endpoint rules put the account id in front of the host
-    (`<account>.<endpoint>`), which no loopback emulator resolves; the prefix is stripped before
-    signing, so the request goes to the emulator endpoint itself.
-    """
-    key = "stackprobe.s3.account-pab"
-    if key in ctx.memo:
-        cached: dict[str, bool] | None = ctx.memo[key]
-        return cached
-    backend = ctx.backend
-    client = backend.session().client("s3control", endpoint_url=backend.endpoint, region_name=backend.region)
-    host_prefix = f"://{backend.account_id}."
-
-    def strip_account_host(request: Any, **_: Any) -> None:
-        request.url = request.url.replace(host_prefix, "://", 1)
-
-    client.meta.events.register("before-sign.s3-control.*", strip_account_host)
-    try:
-        result: dict[str, bool] | None = _pab(
-            client.get_public_access_block(AccountId=backend.account_id).get("PublicAccessBlockConfiguration")
-        )
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
-            raise
-        result = None
-    ctx.memo[key] = result
-    return result
+def _pab_or_none(config: Mapping[str, Any] | None) -> dict[str, bool] | None:
+    """The four settings of a public access block; None when there is no block at all."""
+    return None if config is None else _pab(config)
 
 
 def effective_public_access_block(ctx: CheckContext, bucket: str) -> tuple[dict[str, bool], str]:
     """Each setting is on when the bucket or the account turns it on; with a description of both."""
-    on_bucket = bucket_public_access_block(ctx, bucket)
-    on_account = account_public_access_block(ctx)
+    on_bucket = _pab_or_none(ctx.account.s3.public_access_block(bucket))
+    on_account = _pab_or_none(ctx.account.s3.account_public_access_block())
     effective = {
         name: (on_bucket or {}).get(name, False) or (on_account or {}).get(name, False) for name in PAB_SETTINGS
     }
@@ -182,9 +136,10 @@ def effective_public_access_block(ctx: CheckContext, bucket: str) -> tuple[dict[
     fix="Add aws_s3_bucket_public_access_block with block_public_acls, ignore_public_acls, "
     "block_public_policy and restrict_public_buckets all true (or set them account-wide).",
     reference=REFERENCE,
+    reads=("aws_s3_bucket",),
 )
 def public_access_block(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for bucket in bucket_names(ctx):
+    for bucket in ctx.account.s3.bucket_names():
         effective, described = effective_public_access_block(ctx, bucket)
         yield ctx.finding(check_, all(effective.values()), bucket, described)
 
@@ -218,7 +173,7 @@ def describe_kms_key(ctx: CheckContext, key_id: str) -> KmsKey | None:
     if "alias/aws/" in key_id:
         return KmsKey(key_id, False)
     try:
-        meta = ctx.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]
+        meta = ctx.account.kms.key(key_id)
     except ClientError as exc:
         parts = key_id.split(":")
         if key_id.startswith("arn:") and len(parts) > 4 and parts[4] and parts[4] != ctx.backend.account_id:
@@ -237,12 +192,9 @@ def default_encryption(ctx: CheckContext, bucket: str) -> tuple[str, str | None,
     Since January 2023 S3 encrypts every new object with SSE-S3 when a bucket has no configuration;
     an emulator answering "not found" therefore means SSE-S3.
     """
-    try:
-        rules = ctx.client("s3").get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
-    except ClientError as exc:
-        if error_code(exc) == "ServerSideEncryptionConfigurationNotFoundError":
-            return "AES256", None, False
-        raise
+    rules = ctx.account.s3.encryption_rules(bucket)
+    if rules is None:
+        return "AES256", None, False
     rule = rules[0] if rules else {}
     default = rule.get("ApplyServerSideEncryptionByDefault") or {}
     return str(default.get("SSEAlgorithm", "AES256")), default.get("KMSMasterKeyID"), bool(rule.get("BucketKeyEnabled"))
@@ -260,9 +212,10 @@ def default_encryption(ctx: CheckContext, bucket: str) -> tuple[str, str | None,
     fix='aws_s3_bucket_server_side_encryption_configuration with sse_algorithm = "aws:kms", '
     "kms_master_key_id = your key, bucket_key_enabled = true (ALB access-log buckets must stay SSE-S3).",
     reference=REFERENCE,
+    reads=("aws_s3_bucket",),
 )
 def encryption_kms(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for bucket in bucket_names(ctx):
+    for bucket in ctx.account.s3.bucket_names():
         algorithm, key_id, bucket_key = default_encryption(ctx, bucket)
         if algorithm == "AES256":
             alb = _receives_alb_logs(bucket_policy(ctx, bucket).statements)
@@ -311,20 +264,19 @@ def encryption_kms(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix='Add aws_s3_bucket_versioning with status = "Enabled", plus a lifecycle rule expiring '
     "noncurrent versions so old versions do not accumulate cost.",
     reference=REFERENCE,
+    reads=("aws_s3_bucket",),
 )
 def versioning(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    s3 = ctx.client("s3")
-    for bucket in bucket_names(ctx):
-        status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    for bucket in ctx.account.s3.bucket_names():
+        status = ctx.account.s3.versioning(bucket)
         evidence = f"versioning Status={status}" if status else "versioning never enabled"
         yield ctx.finding(check_, status == "Enabled", bucket, evidence)
 
 
 def _public_acl_grants(ctx: CheckContext, bucket: str) -> list[str]:
-    grants = ctx.client("s3").get_bucket_acl(Bucket=bucket).get("Grants", [])
     return [
         f"ACL grants {grant.get('Permission')} to {PUBLIC_GROUPS[grant['Grantee']['URI']]}"
-        for grant in grants
+        for grant in ctx.account.s3.acl_grants(bucket)
         if grant.get("Grantee", {}).get("URI") in PUBLIC_GROUPS
     ]
 
@@ -340,9 +292,10 @@ def _public_acl_grants(ctx: CheckContext, bucket: str) -> list[str]:
     fix="Remove public ACL grants (set object ownership to BucketOwnerEnforced) and public policy "
     "statements; serve public content through CloudFront with origin access control instead.",
     reference=REFERENCE,
+    reads=("aws_s3_bucket",),
 )
 def no_public_access(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for bucket in bucket_names(ctx):
+    for bucket in ctx.account.s3.bucket_names():
         acl = _public_acl_grants(ctx, bucket)
         policy = bucket_policy(ctx, bucket)
         statements = [
@@ -384,9 +337,10 @@ def no_public_access(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix='Add a bucket policy statement: Effect Deny, Principal "*", Action "s3:*", Resource the '
     'bucket ARN and ARN/*, Condition Bool aws:SecureTransport = "false".',
     reference=REFERENCE,
+    reads=("aws_s3_bucket",),
 )
 def tls_only(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for bucket in bucket_names(ctx):
+    for bucket in ctx.account.s3.bucket_names():
         policy = bucket_policy(ctx, bucket)
         if not policy.present:
             yield ctx.finding(check_, False, bucket, policy.problem)
@@ -408,7 +362,7 @@ def _log_bucket_reason(ctx: CheckContext, bucket: str, targets: dict[str, list[s
             services = sorted(set(statement.principal_values("Service")) & set(LOG_DELIVERY_SERVICES))
             if services:
                 return f"policy statement {statement.label} lets {', '.join(services)} put objects"
-    grants = ctx.client("s3").get_bucket_acl(Bucket=bucket).get("Grants", [])
+    grants = ctx.account.s3.acl_grants(bucket)
     if any(g.get("Grantee", {}).get("URI") == LOG_DELIVERY_GROUP and g.get("Permission") == "WRITE" for g in grants):
         return "its ACL lets the S3 LogDelivery group write"
     return None
@@ -427,11 +381,11 @@ def _log_bucket_reason(ctx: CheckContext, bucket: str, targets: dict[str, list[s
     fix="Add aws_s3_bucket_logging for each data bucket, targeting a dedicated log bucket whose policy "
     "lets logging.s3.amazonaws.com put objects under the source bucket's prefix.",
     reference=REFERENCE,
+    reads=("aws_s3_bucket",),
 )
 def access_logging(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    s3 = ctx.client("s3")
-    buckets = bucket_names(ctx)
-    logging = {bucket: s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {} for bucket in buckets}
+    buckets = ctx.account.s3.bucket_names()
+    logging = {bucket: ctx.account.s3.logging(bucket) for bucket in buckets}
     targets: dict[str, list[str]] = {}
     for bucket, config in logging.items():
         if config.get("TargetBucket"):
@@ -461,12 +415,12 @@ def access_logging(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     fix="Give the API task definition the uploads bucket's name in the variable the app signs URLs for, and "
     "give that bucket default SSE-KMS encryption with the stack's key (sign no SSE headers into the URL).",
     reference=REFERENCE,
+    reads=("aws_ecs_service",),
 )
 def presigned_upload(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     """Not applicable unless the app declares `presigned_upload` in its stackprobe-contract.yaml and its
     container is configured to run locally (see stackprobe.probes.contract and .containers)."""
     # Imported here: the probe pulls in the app launcher, which config-only runs do not need.
-    from stackprobe.aws.workloads import discover_workloads
     from stackprobe.probes.containers import StandIns
     from stackprobe.probes.contract import contract_for
     from stackprobe.probes.upload import probe_presigned_uploads
@@ -474,7 +428,7 @@ def presigned_upload(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     contract = contract_for(ctx).upload
     if contract is None:
         return
-    workloads = discover_workloads(ctx)
+    workloads = ctx.account.ecs.workloads()
     stand_ins = StandIns.configured(ctx, workloads)
     stand_ins.require_engine_for([contract.container])
     for outcome in probe_presigned_uploads(ctx, workloads, contract, stand_ins):

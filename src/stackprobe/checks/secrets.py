@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
-from stackprobe.checks.kms import key_manager
 
 # Name tokens (split on "_", "-", ".") that mark a variable as holding a credential.
 SECRET_TOKENS = {
@@ -105,10 +104,6 @@ def literal_secret(name: str, value: str) -> str | None:
     return None
 
 
-def _paginate(client: Any, method: str, key: str, **kwargs: Any) -> list[Any]:
-    return list(client.get_paginator(method).paginate(**kwargs).build_full_result().get(key, []))
-
-
 @check(
     "secrets.no-plaintext-in-task-env",
     "No credential is a plain environment value in an ECS task definition",
@@ -120,11 +115,11 @@ def _paginate(client: Any, method: str, key: str, **kwargs: Any) -> list[Any]:
     fix="Store the value in Secrets Manager (or SSM SecureString) and reference it from the container's "
     "`secrets` (valueFrom); grant the execution role GetSecretValue on that secret only.",
     reference="terraform/modules/service",
+    reads=("aws_ecs_task_definition",),
 )
 def no_plaintext_in_task_env(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    ecs = ctx.client("ecs")
-    for arn in _paginate(ecs, "list_task_definitions", "taskDefinitionArns", status="ACTIVE"):
-        definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+    for arn in ctx.account.ecs.task_definition_arns():
+        definition = ctx.account.ecs.task_definition(arn)
         problems: list[str] = []
         injected: list[str] = []
         for container in definition.get("containerDefinitions", []):
@@ -153,9 +148,10 @@ def no_plaintext_in_task_env(check_: Check, ctx: CheckContext) -> Iterator[Findi
     fix="Set kms_key_id on the aws_secretsmanager_secret (master_user_secret_kms_key_id for an RDS-managed "
     "master password) to a customer-managed key whose policy lets only the readers use it.",
     reference="terraform/modules/database (master_user_secret_kms_key_id)",
+    reads=("aws_secretsmanager_secret",),
 )
 def customer_key(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for secret in _paginate(ctx.client("secretsmanager"), "list_secrets", "SecretList"):
+    for secret in ctx.account.secretsmanager.secrets():
         arn, name = str(secret["ARN"]), str(secret.get("Name", ""))
         owner = f" (managed by {secret['OwningService']})" if secret.get("OwningService") else ""
         key = str(secret.get("KmsKeyId") or "")
@@ -163,7 +159,7 @@ def customer_key(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             evidence = f"{name}{owner}: no KmsKeyId, so the default aws/secretsmanager key"
             yield ctx.finding(check_, False, arn, evidence, name)
             continue
-        manager = key_manager(ctx, key)
+        manager = ctx.account.kms.manager(key)
         parts = key.split(":")
         if manager is None and key.startswith("arn:") and len(parts) > 4 and parts[4] != ctx.backend.account_id:
             # AWS-managed keys cannot be used across accounts: a key of another account is a customer key.

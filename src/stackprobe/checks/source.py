@@ -11,6 +11,8 @@ there is no workspace. Var files, saved plans and state files are read from the 
 (`source_dir`), where they would be committed; a file git ignores stays on one machine and passes.
 Findings name files relative to the root module (and a line where one can be found); a provider block is
 addressed `provider.aws` or `provider.aws.ALIAS`, a variable `var.NAME` (`module.M.var.NAME` in a module).
+Files are read with stackprobe.terraform.config, the reader the workspace copy and the SARIF locator use:
+a file with a syntax error is read as far as it goes (Terraform reports the error itself).
 """
 
 from __future__ import annotations
@@ -20,23 +22,29 @@ import re
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import hcl2
 
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 from stackprobe.checks.s3 import ELB_LOG_ACCOUNTS
 from stackprobe.checks.secrets import literal_secret, looks_like_secret_name
+from stackprobe.terraform.config import (
+    AWS_SOURCE,
+    Block,
+    Expression,
+    Template,
+    Value,
+    parse_body,
+    parse_native,
+    read_blocks,
+)
 
 # The workspace's own files (provider and backend overrides pointing at the emulator): not the user's.
 GENERATED_PREFIX = "stackprobe_"
 SKIPPED_DIRECTORIES = {".terraform", ".git", ".tftest-cache", "node_modules", ".venv", "__pycache__"}
 CREDENTIAL_ARGUMENTS = ("access_key", "secret_key", "token")
-AWS_SOURCE = "hashicorp/aws"
 # A saved plan is a zip archive holding these members (Terraform's planfile format).
 PLAN_MEMBER = "tfplan"
 MAX_SCANNED_BYTES = 50 * 1024 * 1024
@@ -57,42 +65,23 @@ REFERENCE = "terraform/backend.tf, terraform/providers.tf"
 # -- reading the files --------------------------------------------------------------------------------
 
 
-def _unquote(value: Any) -> Any:
-    """python-hcl2 keeps string quotes (`"\\"x\\""`); older readers (and checkov's fork) do not."""
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
+def _labelled(blocks: Iterable[Block], block_type: str) -> Iterator[tuple[str, Block]]:
+    """(first label, block) of every `block_type "label" { ... }` block."""
+    for block in blocks:
+        if block.type == block_type and block.labels:
+            yield block.labels[0], block
 
 
-@lru_cache(maxsize=512)
-def _parsed(text: str) -> dict[str, Any]:
-    document: dict[str, Any] = hcl2.loads(text)
-    return document
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    """A .tf or .tfvars file as python-hcl2 reads it; None when it cannot (Terraform judged the syntax)."""
-    try:
-        return _parsed(path.read_text(encoding="utf-8", errors="replace"))
-    except Exception:  # python-hcl2 raises lark errors of many kinds
-        return None
-
-
-def _blocks(document: Mapping[str, Any], kind: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(label, body) of every `kind "label" { ... }` block."""
-    for entry in document.get(kind, []) or []:
-        if isinstance(entry, Mapping):
-            for label, body in entry.items():
-                if isinstance(body, Mapping) and not str(label).startswith("__"):
-                    yield str(_unquote(label)), body
+def _attributes_of(path: Path) -> dict[str, Value]:
+    """The attributes of a file that holds only attributes: a var file (`.tfvars`) or a `.tfbackend`."""
+    return parse_body(path.read_text(encoding="utf-8", errors="replace")).attributes
 
 
 @dataclass(frozen=True)
 class TerraformFile:
     path: Path
     name: str  # relative to the root module
-    text: str
-    document: Mapping[str, Any]
+    blocks: Sequence[Block]
 
 
 @dataclass
@@ -103,8 +92,8 @@ class Module:
     directory: Path
     files: list[TerraformFile] = field(default_factory=list)
 
-    def variables(self) -> dict[str, Mapping[str, Any]]:
-        return {name: body for f in self.files for name, body in _blocks(f.document, "variable")}
+    def variables(self) -> dict[str, Block]:
+        return {name: block for f in self.files for name, block in _labelled(f.blocks, "variable")}
 
 
 def terraform_dir(ctx: CheckContext) -> Path | None:
@@ -115,12 +104,9 @@ def terraform_dir(ctx: CheckContext) -> Path | None:
 def _module_files(directory: Path, root: Path) -> list[TerraformFile]:
     files = []
     for path in sorted(directory.glob("*.tf")):
-        if path.name.startswith(GENERATED_PREFIX):
-            continue
-        document = _read(path)
-        if document is not None:
+        if not path.name.startswith(GENERATED_PREFIX):
             name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-            files.append(TerraformFile(path, name, path.read_text(encoding="utf-8", errors="replace"), document))
+            files.append(TerraformFile(path, name, read_blocks(path)))
     return files
 
 
@@ -144,23 +130,22 @@ def modules_of(root: Path) -> list[Module]:
         module = Module(address, directory, _module_files(directory, root.resolve()))
         modules.append(module)
         for f in module.files:
-            for name, body in _blocks(f.document, "module"):
-                source = str(_unquote(body.get("source", "")))
-                if source.startswith(("./", "../")):
+            for name, call in _labelled(f.blocks, "module"):
+                source = call.attributes.get("source")
+                if isinstance(source, str) and source.startswith(("./", "../")):
                     pending.append((f"{address}module.{name}.", (directory / source).resolve()))
     return modules
 
 
-def _line(text: str, pattern: str, occurrence: int = 0) -> int | None:
-    """The 1-based line of the `occurrence`-th match of `pattern` (a regular expression) in `text`."""
-    matches = list(re.finditer(pattern, text, re.MULTILINE))
-    if occurrence < len(matches):
-        return text.count("\n", 0, matches[occurrence].start()) + 1
-    return None
-
-
 def _where(f: TerraformFile, line: int | None) -> str:
     return f"{f.name}:{line}" if line else f.name
+
+
+def _terraform_settings(f: TerraformFile, block_type: str) -> Iterator[Block]:
+    """The `block_type` blocks (`required_providers`, `backend`) inside the file's `terraform` blocks."""
+    for terraform in f.blocks:
+        if terraform.type == "terraform":
+            yield from terraform.nested(block_type)
 
 
 # -- provider credentials ------------------------------------------------------------------------------
@@ -170,34 +155,44 @@ def _aws_local_names(modules: list[Module]) -> set[str]:
     names = {"aws"}
     for module in modules:
         for f in module.files:
-            for block in f.document.get("terraform", []) or []:
-                for required in block.get("required_providers", []) or []:
-                    for local, spec in required.items():
-                        if isinstance(spec, Mapping) and AWS_SOURCE in str(_unquote(spec.get("source", ""))).lower():
-                            names.add(str(local))
+            for required in _terraform_settings(f, "required_providers"):
+                for local, spec in required.attributes.items():
+                    source = spec.get("source") if isinstance(spec, dict) else None
+                    if isinstance(source, str) and AWS_SOURCE in source.lower():
+                        names.add(local)
     return names
 
 
-_VARIABLE_REFERENCE = re.compile(r"^\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}$")
+_VARIABLE_REFERENCE = re.compile(r"var\.([A-Za-z_][A-Za-z0-9_-]*)")
+_AFTER_OPENING = re.compile(r"([(\[{]) ")
+_BEFORE_CLOSING = re.compile(r" ([)\]}])")
 
 
-def _credential_source(value: Any, variables: Mapping[str, Mapping[str, Any]]) -> tuple[Severity, str] | None:
+def _one_line(text: str) -> str:
+    """An expression written across lines, as one line of evidence: `lookup(var.keys, "ci")`."""
+    return _BEFORE_CLOSING.sub(r"\1", _AFTER_OPENING.sub(r"\1", " ".join(text.split())))
+
+
+def _credential_source(value: Value, variables: Mapping[str, Block]) -> tuple[Severity, str] | None:
     """How a provider credential argument gets its value, with the severity of writing it that way."""
-    text = _unquote(value)
-    if text is None or text in ("null", "${null}", ""):
+    if value in (None, "", "null", Expression("null")):
         return None
-    if not isinstance(text, str):
-        return Severity.CRITICAL, "a literal"
-    reference = _VARIABLE_REFERENCE.match(text)
-    if reference:
+    if isinstance(value, Template) and value.text.startswith('"'):
+        # Text around interpolations (`"AKIA${var.suffix}"`) is in the file: judged as a literal, as written.
+        value = value.text[1:-1]
+    if isinstance(value, Expression):
+        reference = _VARIABLE_REFERENCE.fullmatch(value.text)
+        if reference is None:
+            return Severity.HIGH, f"the expression {_one_line(value.text)[:60]}"
         name = reference.group(1)
-        default = _unquote((variables.get(name) or {}).get("default"))
-        if isinstance(default, str) and default and not default.startswith("${"):
+        variable = variables.get(name)
+        default = variable.attributes.get("default") if variable is not None else None
+        if isinstance(default, str) and default:
             return Severity.CRITICAL, f"var.{name}, whose default is a literal ({len(default)} characters)"
         return Severity.HIGH, f"var.{name} (its value is given at plan time: a var file, a CI variable, -var)"
-    if text.startswith("${"):
-        return Severity.HIGH, f"the expression {text[2:-1].strip()[:60]}"
-    return Severity.CRITICAL, f"a literal ({len(text)} characters)"
+    if not isinstance(value, str):
+        return Severity.CRITICAL, "a literal"
+    return Severity.CRITICAL, f"a literal ({len(value)} characters)"
 
 
 @dataclass
@@ -206,7 +201,7 @@ class ProviderBlock:
 
     name: str
     alias: str | None
-    body: dict[str, Any]
+    arguments: dict[str, Value]
     where: str
 
 
@@ -217,21 +212,19 @@ def provider_blocks(module: Module, names: set[str]) -> list[ProviderBlock]:
     # Terraform reads the ordinary files first, then the override files, each in name order.
     ordered = sorted(module.files, key=lambda f: (f.path.name.endswith("override.tf"), f.path.name))
     for f in ordered:
-        seen: dict[str, int] = {}
-        for name, body in _blocks(f.document, "provider"):
-            occurrence = seen.get(name, 0)
-            seen[name] = occurrence + 1
+        for name, provider in _labelled(f.blocks, "provider"):
             if name not in names:
                 continue
-            alias = _unquote(body.get("alias"))
-            where = _where(f, _line(f.text, rf'^[ \t]*provider\s+"?{re.escape(name)}"?\s*\{{', occurrence))
-            merged = blocks.get((name, alias))
+            alias = provider.attributes.get("alias")
+            key = (name, alias if isinstance(alias, str) else None)
+            where = _where(f, provider.line)
+            merged = blocks.get(key)
             if merged is not None and f.path.name.endswith("override.tf"):
-                merged.body.update(body)
-                if any(argument in body for argument in CREDENTIAL_ARGUMENTS):
+                merged.arguments.update(provider.attributes)
+                if any(argument in provider.attributes for argument in CREDENTIAL_ARGUMENTS):
                     merged.where = where
             else:
-                blocks[(name, alias)] = ProviderBlock(name, alias, dict(body), where)
+                blocks[key] = ProviderBlock(*key, dict(provider.attributes), where)
     return list(blocks.values())
 
 
@@ -260,7 +253,7 @@ def provider_credentials(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             found = [
                 (argument, source)
                 for argument in CREDENTIAL_ARGUMENTS
-                if (source := _credential_source(block.body.get(argument), variables)) is not None
+                if (source := _credential_source(block.arguments.get(argument), variables)) is not None
             ]
             if not found:
                 evidence = f"{block.where}: no access_key, secret_key or token: credentials come from the environment"
@@ -294,8 +287,7 @@ def _flatten(value: Any, name: str = "") -> Iterator[tuple[str, Any]]:
     """(name, value) of every leaf; a map's keys name its leaves (`db.password`)."""
     if isinstance(value, Mapping):
         for key, item in value.items():
-            if not str(key).startswith("__"):
-                yield from _flatten(item, f"{name}.{key}" if name else str(key))
+            yield from _flatten(item, f"{name}.{key}" if name else str(key))
     elif isinstance(value, list):
         for item in value:
             yield from _flatten(item, name)
@@ -306,9 +298,9 @@ def _flatten(value: Any, name: str = "") -> Iterator[tuple[str, Any]]:
 def _secret_values(assignments: Iterator[tuple[str, Any]]) -> list[str]:
     """Why each assignment is a secret value (never the value itself)."""
     found = []
-    for name, raw in assignments:
-        value = _unquote(raw)
-        if not isinstance(value, str) or not value or PLACEHOLDER.match(value) or value.startswith("${"):
+    for name, value in assignments:
+        # Only a literal string is a value in the file; an expression (never valid in a var file) is not.
+        if not isinstance(value, str) or not value or PLACEHOLDER.match(value):
             continue
         leaf = name.rsplit(".", 1)[-1]
         reason = literal_secret(leaf, value)
@@ -320,14 +312,13 @@ def _secret_values(assignments: Iterator[tuple[str, Any]]) -> list[str]:
 
 
 def _var_file_secrets(path: Path) -> list[str] | None:
-    if path.name.endswith(".json"):
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            return None
-    else:
-        document = _read(path)
-    return None if document is None else _secret_values(_flatten(document))
+    if not path.name.endswith(".json"):
+        return _secret_values(_flatten(_attributes_of(path)))
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return _secret_values(_flatten(document))
 
 
 def _resource_secrets(resources: list[Mapping[str, Any]], values_key: str) -> list[str]:
@@ -384,13 +375,11 @@ def _binary_plan(path: Path) -> list[str] | None:
             declared = []
             for member in names:
                 if member.startswith("tfconfig/") and member.endswith(".tf"):
-                    document = _parsed(archive.read(member).decode("utf-8", errors="replace"))
-                    declared += [n for n, _ in _blocks(document, "variable") if looks_like_secret_name(n)]
+                    blocks = parse_native(archive.read(member).decode("utf-8", errors="replace"))
+                    declared += [n for n, _ in _labelled(blocks, "variable") if looks_like_secret_name(n)]
             return sorted(set(declared))
     except (zipfile.BadZipFile, OSError, ValueError):
         return None
-    except Exception:  # python-hcl2 on an embedded file: the archive is still a plan
-        return []
 
 
 def _ignored_by_git(path: Path) -> bool | None:
@@ -468,12 +457,12 @@ def committed_secrets(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
 # -- state locking -------------------------------------------------------------------------------------
 
 
-def _locks(settings: Mapping[str, Any]) -> str | None:
-    table = _unquote(settings.get("dynamodb_table"))
+def _locks(settings: Mapping[str, Value]) -> str | None:
+    table = settings.get("dynamodb_table")
     if isinstance(table, str) and table and table != "null":
         return f"dynamodb_table = {table}"
-    lockfile = _unquote(settings.get("use_lockfile"))
-    if lockfile is True or str(lockfile).lower() == "true":
+    lockfile = settings.get("use_lockfile")
+    if lockfile is True or (isinstance(lockfile, str) and lockfile.lower() == "true"):
         return "use_lockfile = true"
     return None
 
@@ -498,22 +487,21 @@ def state_locking(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         return
     root = modules[0]
     for f in root.files:
-        for block in f.document.get("terraform", []) or []:
-            for kind, settings in _blocks(block, "backend"):
-                if kind != "s3":
-                    continue
-                where = _where(f, _line(f.text, r'^[ \t]*backend\s+"?s3"?\s*\{'))
-                lock = _locks(settings)
-                if lock is None:
-                    lock = _backend_config_lock(ctx.source_dir or root.directory)
-                if lock is not None:
-                    yield Finding(check_.id, True, f.name, f'{where}: backend "s3" locks: {lock}', None)
-                else:
-                    evidence = (
-                        f'{where}: backend "s3" has neither dynamodb_table nor use_lockfile = true (and no '
-                        "*.tfbackend file here sets one): concurrent applies can overwrite each other's state"
-                    )
-                    yield Finding(check_.id, False, f.name, evidence, None)
+        for kind, backend in _labelled(_terraform_settings(f, "backend"), "backend"):
+            if kind != "s3":
+                continue
+            where = _where(f, backend.line)
+            lock = _locks(backend.attributes)
+            if lock is None:
+                lock = _backend_config_lock(ctx.source_dir or root.directory)
+            if lock is not None:
+                yield Finding(check_.id, True, f.name, f'{where}: backend "s3" locks: {lock}', None)
+            else:
+                evidence = (
+                    f'{where}: backend "s3" has neither dynamodb_table nor use_lockfile = true (and no '
+                    "*.tfbackend file here sets one): concurrent applies can overwrite each other's state"
+                )
+                yield Finding(check_.id, False, f.name, evidence, None)
 
 
 def _backend_config_lock(directory: Path) -> str | None:
@@ -521,8 +509,7 @@ def _backend_config_lock(directory: Path) -> str | None:
     for path in sorted(directory.rglob("*.tfbackend")):
         if any(part in SKIPPED_DIRECTORIES for part in path.parts):
             continue
-        document = _read(path)
-        lock = _locks(document) if document is not None else None
+        lock = _locks(_attributes_of(path))
         if lock is not None:
             return f"{lock} in {_relative(path, directory.resolve())} (passed with -backend-config)"
     return None

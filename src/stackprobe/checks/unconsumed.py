@@ -14,19 +14,19 @@ the consumers' side:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from stackprobe.aws.workloads import Workload, discover_workloads
+from stackprobe.aws.workloads import Workload
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
-from stackprobe.checks.database import OVERFLOW_KEYS, POOL_SIZE_KEYS, db_instances
+from stackprobe.checks.database import OVERFLOW_KEYS, POOL_SIZE_KEYS
 from stackprobe.probes.contract import contract_for
 
 # Variables that size what a process holds open against a data store.
 POOL_SETTING_KEYS = (*POOL_SIZE_KEYS, *OVERFLOW_KEYS)
 
 
-def _consumers(address: str, workloads: list[Workload]) -> list[str]:
+def _consumers(address: str, workloads: Sequence[Workload]) -> list[str]:
     """The workloads whose task definition carries `address` in one of its environment values."""
     return [w.label for w in workloads if address and any(address in value for value in w.all_environment().values())]
 
@@ -58,14 +58,14 @@ def _cache_endpoints(group: Mapping[str, Any]) -> list[str]:
     "settings their application reads (and list what it reads in stackprobe-contract.yaml).",
     reference="terraform/main.tf (db_environment: DB_READ_HOSTS, DB_POOL_SIZE; cache_environment) and "
     "app/modelserve/config.py",
+    reads=("aws_db_instance", "aws_elasticache_replication_group", "aws_ecs_service"),
 )
 def unconsumed(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    workloads = discover_workloads(ctx)
-    for db in db_instances(ctx):
-        if not db.get("ReadReplicaSourceDBInstanceIdentifier"):
+    workloads = ctx.account.ecs.workloads()
+    for db in ctx.account.rds.instances():
+        if not db.replica:
             continue
-        identifier = str(db["DBInstanceIdentifier"])
-        address = str((db.get("Endpoint") or {}).get("Address") or "")
+        identifier, address = db.identifier, db.endpoint_address
         users = _consumers(address, workloads)
         evidence = (
             f"read replica {identifier} ({address}) is given to {', '.join(users)}"
@@ -73,8 +73,8 @@ def unconsumed(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             else f"read replica {identifier}: no task definition is given its endpoint {address or '(none yet)'}; "
             "it replicates and costs, and nothing reads from it"
         )
-        yield ctx.finding(check_, bool(users), str(db["DBInstanceArn"]), evidence, identifier)
-    for group in ctx.client("elasticache").describe_replication_groups().get("ReplicationGroups", []):
+        yield ctx.finding(check_, bool(users), db.arn, evidence, identifier)
+    for group in ctx.account.elasticache.replication_groups():
         endpoints = _cache_endpoints(group)
         users = sorted({user for endpoint in endpoints for user in _consumers(endpoint, workloads)})
         name = str(group["ReplicationGroupId"])
@@ -88,7 +88,7 @@ def unconsumed(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     yield from _pool_settings(check_, ctx, workloads)
 
 
-def _pool_settings(check_: Check, ctx: CheckContext, workloads: list[Workload]) -> Iterator[Finding]:
+def _pool_settings(check_: Check, ctx: CheckContext, workloads: Sequence[Workload]) -> Iterator[Finding]:
     contract = contract_for(ctx)
     for workload in workloads:
         for container in workload.containers:

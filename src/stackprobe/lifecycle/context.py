@@ -9,24 +9,24 @@ to be run locally. Built here, none of them can leave one out.
 from __future__ import annotations
 
 from stackprobe.checks.base import CheckContext
-from stackprobe.lifecycle.stack import DeployedStack
+from stackprobe.lifecycle.deployment import DeployedStack
 from stackprobe.settings import CheckSettings, load_requirements
 
 
 def build_context(deployed: DeployedStack, settings: CheckSettings) -> CheckContext:
     """A CheckContext for `deployed` as it is now (the state is read again on each call: mutants change it)."""
-    stack = deployed.owner
+    deployment = deployed.owner
     return CheckContext(
         backend=deployed.backend,
         plan=deployed.plan,
-        state=stack.state(),
+        state=deployment.state(),
         outputs=deployed.outputs,
-        source_dir=stack.spec.tf_dir,
-        var_files=stack.spec.var_files,
-        work_dir=stack.workspace().module_dir,
+        source_dir=deployment.spec.tf_dir,
+        var_files=deployment.spec.var_files,
+        work_dir=deployment.prepared.workspace().module_dir,
         app_dir=settings.app_dir,
         container_commands=dict(settings.container_commands),
         environment=settings.environment,
-        requirements=load_requirements(stack.spec.tf_dir),
+        requirements=load_requirements(deployment.spec.tf_dir),
         reduced_stack=settings.reduced_stack,
     )

@@ -85,7 +85,7 @@ def configuration_digest(workspace: Workspace, spec: StackSpec) -> str:
         digest.update(path.read_bytes() + b"\0")
     for var_file in spec.var_files:
         digest.update(var_file.name.encode() + b"\0")
-        # A missing var file is reported by StackUnderTest.prepare, with its remedy, not here.
+        # A missing var file is reported by PreparedStack.workspace, with its remedy, not here.
         digest.update(var_file.read_bytes() if var_file.is_file() else b"\0missing")
     digest.update(json.dumps(list(spec.variables)).encode())
     return digest.hexdigest()[:32]

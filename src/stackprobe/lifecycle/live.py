@@ -39,15 +39,16 @@ from typing import IO, Any
 
 from stackprobe.aws.inventory import Snapshot, TeardownReport
 from stackprobe.backends.moto import DetachedFacts, DetachedMoto, pid_exists
+from stackprobe.backends.registry import kind_of
 from stackprobe.errors import StackprobeError
+from stackprobe.lifecycle.deployment import DeployedStack, Deployment, StackMode
 from stackprobe.lifecycle.digest import StackDigest, configuration_digest, configuration_files, tools_digest
 from stackprobe.lifecycle.run import Run
-from stackprobe.lifecycle.stack import DeployedStack, StackMode, StackUnderTest, rebase_workspace, sync_workspace
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.terraform.drift import DriftReport, classify
 from stackprobe.terraform.mirror import resolve_provider_source
 from stackprobe.terraform.plan import Plan
-from stackprobe.terraform.workspace import create_workspace
+from stackprobe.terraform.workspace import Workspace, create_workspace
 
 LOG = logging.getLogger("stackprobe.lifecycle.live")
 RECORD_VERSION = 1
@@ -104,7 +105,9 @@ class LiveSession:
 
     @staticmethod
     def drift_of(raw: dict[str, Any] | None, backend: str) -> DriftReport:
-        return DriftReport() if not raw or not raw.get("resource_changes") else classify(Plan(raw), backend=backend)
+        if not raw or not raw.get("resource_changes"):
+            return DriftReport()
+        return classify(Plan(raw), moto_records=kind_of(backend).moto_compatibility)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -260,18 +263,18 @@ class OpenedLive:
 
     session: LiveSession
     run: Run
-    stack: StackUnderTest
+    deployment: Deployment
     how: str
 
     @property
     def deployed(self) -> DeployedStack:
-        assert self.stack.deployed is not None, "an opened live session's stack is deployed"
-        return self.stack.deployed
+        assert self.deployment.deployed is not None, "an opened live session's stack is deployed"
+        return self.deployment.deployed
 
     def drift(self) -> DriftReport:
         """The second plan after the last apply: recorded, or made now (once) and recorded."""
         recorded = self.session.drift()
-        return recorded if recorded is not None else _record_second_plan(self.session.directory, self.stack)
+        return recorded if recorded is not None else _record_second_plan(self.session.directory, self.deployment)
 
 
 def open_live(
@@ -287,7 +290,7 @@ def open_live(
 
     The caller holds the session (`LiveSessions.hold`). `create=False` refuses when there is none.
     """
-    if settings.backend != "moto":
+    if not kind_of(settings.backend).live_sessions:
         raise LiveSessionError(
             f"Live sessions run on the detached moto; --backend {settings.backend} was asked",
             "drop --backend/--stackprobe-backend for `up`, `--reuse` and `--keep-stack` (a LocalStack you run "
@@ -306,7 +309,7 @@ def open_live(
         return _attach(session, spec, settings, work_root, sessions, on_output, say)
 
 
-def _fresh_copy(spec: StackSpec, settings: RunSettings, endpoint: str, scratch: Path) -> tuple[Any, StackDigest]:
+def _fresh_copy(spec: StackSpec, settings: RunSettings, endpoint: str, scratch: Path) -> tuple[Workspace, StackDigest]:
     workspace = create_workspace(spec.tf_dir, scratch, endpoint=endpoint, access_key="test", secret_key="test")
     source = resolve_provider_source(settings.provider_mirror)
     digest = StackDigest(configuration_digest(workspace, spec), tools_digest(settings.terraform_binary, source.mirror))
@@ -331,9 +334,8 @@ def _attach(
             "--stackprobe-reuse) starts a new one.",
         )
     run = Run(settings, work_root, on_output, emulator=emulator)
-    stack = run.stack(spec, mode=StackMode.KEPT, work_dir=session.work_dir)
     with tempfile.TemporaryDirectory(prefix="stackprobe-digest-") as scratch:
-        changes = _resume(stack, session, settings, Path(scratch), apply_changes=True, say=say)
+        deployment, changes = _resume(run, spec, session, settings, Path(scratch), apply_changes=True, say=say)
     how = (
         f"updated: {' and '.join(changes)} changed, so an incremental apply ran on the kept state"
         if changes
@@ -342,57 +344,62 @@ def _attach(
     session.used_at = time.time()
     session.history.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {how}")
     sessions.save(session)
-    return OpenedLive(session, run, stack, how)
+    return OpenedLive(session, run, deployment, how)
 
 
 def _resume(
-    stack: StackUnderTest,
+    run: Run,
+    spec: StackSpec,
     session: LiveSession,
     settings: RunSettings,
     scratch: Path,
     *,
     apply_changes: bool,
+    mode: StackMode = StackMode.KEPT,
     say: Callable[[str], None] = lambda message: None,
-) -> list[str]:
-    """Take over the kept stack (and its kept prerequisites) from the session; returns what changed.
+) -> tuple[Deployment, list[str]]:
+    """Take over the kept stack (and its kept prerequisites) from the session; returns it and what changed.
 
     Each part's configuration is copied afresh and its digest compared with the recorded one. Unchanged,
     the kept workspace is taken as it is (no terraform). Changed, the kept workspace is brought up to the
     configuration (keeping state and init), and with `apply_changes` an incremental apply follows (the
     prerequisites first) and the session's record is updated; without it (down), the stack is only resumed.
+    The prerequisites are resumed first, so the stack is prepared with what they gave it.
     """
-    changes: list[str] = []
-    parts: list[tuple[StackUnderTest, str, StackDigest | None]] = []
-    prerequisite = stack.prerequisite_stack()
-    if (prerequisite is None) != (session.prerequisites_digest is None):
+    if (spec.prerequisites is None) != (session.prerequisites_digest is None):
         had = "with" if session.prerequisites_digest is not None else "without"
         raise LiveSessionError(
-            f"The live session of {stack.spec.name} was started {had} prerequisites, and this run asks otherwise",
+            f"The live session of {spec.name} was started {had} prerequisites, and this run asks otherwise",
             f"end it (`stackprobe down {session.spec.cli_arguments()}`) and start it again as you want it now.",
         )
-    if prerequisite is not None:
-        parts.append((prerequisite, "prerequisites/", session.prerequisites_digest))
-    parts.append((stack, "", session.digest))
-    for part, name, recorded in parts:
-        fresh, digest = _fresh_copy(part.spec, settings, session.endpoint, scratch / (name or "stack"))
-        kept = rebase_workspace(fresh, part.work_dir / "src")
-        changed = digest.difference(recorded) if recorded is not None else "the configuration"
+    changes: list[str] = []
+    parts: list[tuple[StackSpec, str, StackDigest]] = []
+    if spec.prerequisites is not None and session.prerequisites_digest is not None:
+        parts.append((spec.prerequisites, "prerequisites/", session.prerequisites_digest))
+    parts.append((spec, "", session.digest))
+    deployment: Deployment | None = None
+    for part_spec, name, recorded in parts:
+        work_dir = session.work_dir / "prerequisites" if name else session.work_dir
+        fresh, digest = _fresh_copy(part_spec, settings, session.endpoint, scratch / (name or "stack"))
+        kept = rebase_workspace(fresh, work_dir / "src")
+        changed = digest.difference(recorded)
         workspace = sync_workspace(fresh, kept, configuration_files(kept)) if changed else kept
-        part.resume(session.plan(name), session.baseline(name), workspace, digest)
+        deployment = run.resumed(part_spec, (workspace, digest), session.plan(name), session.baseline(name), mode=mode)
         if not changed or not apply_changes:
             continue
         label = f"{changed} of the prerequisites" if name else changed
         say(f"==> {label} changed since the last apply: incremental apply on the kept state")
-        deployed = part.update()
+        deployed = deployment.update()
         _write_json(session.directory / name / "plan.json", deployed.plan.raw)
         if name:
             session.prerequisites_digest = digest
         else:
-            _record_second_plan(session.directory, part, [c.address for c in deployed.plan.changes()])
+            _record_second_plan(session.directory, deployment, [c.address for c in deployed.plan.changes()])
             session.digest = digest
         session.applied_at = time.time()
         changes.append(label)
-    return changes
+    assert deployment is not None, "the stack itself is always a part"
+    return deployment, changes
 
 
 def _start(
@@ -408,14 +415,14 @@ def _start(
     say(f"==> starting a detached moto for {spec.name} (it stops itself after {idle_ttl:.0f} s idle; 0: never)")
     emulator = DetachedMoto.start(directory, region=settings.region, port=settings.moto_port, idle_ttl=idle_ttl)
     run = Run(settings, work_root, on_output, emulator=emulator)
-    stack = run.stack(spec, mode=StackMode.KEPT, work_dir=directory / "work")
+    deployment = run.deployment(spec, mode=StackMode.KEPT, work_dir=directory / "work")
     try:
         say(f"==> apply {spec.name} (the provider's own waits set the pace)")
-        stack.deploy()
+        deployment.apply()
         say("==> second plan (recorded: a later attach then runs no terraform)")
-        _record_second_plan(directory, stack)
-        _record_applied(directory, stack)
-        prerequisite = stack.prerequisite_stack()
+        _record_second_plan(directory, deployment)
+        _record_applied(directory, deployment)
+        prerequisite = run.deployment(spec.prerequisites) if spec.prerequisites is not None else None
         if prerequisite is not None:
             _record_applied(directory / "prerequisites", prerequisite)
         now = time.time()
@@ -425,28 +432,30 @@ def _start(
             backend="moto",
             region=settings.region,
             emulator=emulator.facts,
-            digest=stack.digest(),
+            digest=deployment.prepared.digest(),
             created_at=now,
             applied_at=now,
             used_at=now,
             idle_ttl=idle_ttl,
             history=[f"{time.strftime('%Y-%m-%d %H:%M:%S')} started"],
-            prerequisites_digest=prerequisite.digest() if prerequisite is not None else None,
+            prerequisites_digest=prerequisite.prepared.digest() if prerequisite is not None else None,
         )
         sessions.save(session)
     except BaseException:
         # Nothing half-made survives a failed or interrupted start: destroy what was applied, stop the
         # emulator, forget the directory.
-        stack.mode = StackMode.EPHEMERAL
+        for part in (spec, spec.prerequisites):
+            if part is not None:
+                run.deployment(part).mode = StackMode.EPHEMERAL
         try:
-            ending = stack.end()
+            ending = run.end(spec)
             LOG.warning("the live session did not start; %s", ending.render())
         finally:
             run.close()
             emulator.stop()
             sessions.forget(directory)
         raise
-    return OpenedLive(session, run, stack, "started: a detached emulator and a cold apply")
+    return OpenedLive(session, run, deployment, "started: a detached emulator and a cold apply")
 
 
 def end_live(
@@ -480,12 +489,11 @@ def end_live(
             teardown_variables=spec.teardown_variables or session.spec.teardown_variables,
             prerequisites=spec.prerequisites or session.spec.prerequisites,  # down needs not repeat them
         )
-        stack = run.stack(teardown_spec, mode=StackMode.EPHEMERAL, work_dir=session.work_dir)
         with tempfile.TemporaryDirectory(prefix="stackprobe-digest-") as scratch:
-            _resume(stack, session, settings, Path(scratch), apply_changes=False)
+            _resume(run, teardown_spec, session, settings, Path(scratch), apply_changes=False, mode=StackMode.EPHEMERAL)
         say(f"==> destroy {spec.name}, then inventory the emulator")
         try:
-            report = stack.end()
+            report = run.end(teardown_spec)
         finally:
             run.close()
         assert isinstance(report, TeardownReport)
@@ -512,15 +520,15 @@ def _stop_stray(session: LiveSession) -> None:
             os.killpg(pid, 9)
 
 
-def _record_applied(directory: Path, stack: StackUnderTest) -> None:
+def _record_applied(directory: Path, deployment: Deployment) -> None:
     """What a later resume needs of an applied stack: its pre-apply plan and the baseline inventory."""
-    assert stack.deployed is not None
+    assert deployment.deployed is not None
     directory.mkdir(parents=True, exist_ok=True)
-    _write_json(directory / "plan.json", stack.deployed.plan.raw)
-    _write_json(directory / "baseline.json", {k: sorted(v) for k, v in (stack.baseline or {}).items()})
+    _write_json(directory / "plan.json", deployment.deployed.plan.raw)
+    _write_json(directory / "baseline.json", {k: sorted(v) for k, v in (deployment.baseline or {}).items()})
 
 
-def _record_second_plan(directory: Path, stack: StackUnderTest, targets: list[str] | None = None) -> DriftReport:
+def _record_second_plan(directory: Path, deployment: Deployment, targets: list[str] | None = None) -> DriftReport:
     """Make and record the second plan; after an update, only of what the update changed.
 
     A targeted second plan refreshes only the changed resources and what they depend on (what depends on
@@ -529,18 +537,18 @@ def _record_second_plan(directory: Path, stack: StackUnderTest, targets: list[st
     """
     path = directory / "second-plan.json"
     if targets is None or not path.is_file():
-        plan, report = stack.second_plan()
+        plan, report = deployment.second_plan()
         _write_json(path, None if plan is None else plan.raw)
         return report
     if not targets:
-        return LiveSession.drift_of(json.loads(path.read_text(encoding="utf-8")), stack.backend.name)
-    plan, _ = stack.second_plan(targets)
+        return LiveSession.drift_of(json.loads(path.read_text(encoding="utf-8")), deployment.backend.name)
+    plan, _ = deployment.second_plan(targets)
     earlier = json.loads(path.read_text(encoding="utf-8")) or {"resource_changes": []}
     changed = set(targets)
     kept = [c for c in earlier.get("resource_changes", []) if _untargeted(c.get("address", ""), changed)]
     merged = {**earlier, "resource_changes": kept + ([] if plan is None else plan.raw.get("resource_changes", []))}
     _write_json(path, merged)
-    return LiveSession.drift_of(merged, stack.backend.name)
+    return LiveSession.drift_of(merged, deployment.backend.name)
 
 
 def _untargeted(address: str, targets: set[str]) -> bool:
@@ -618,3 +626,37 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def rebase_workspace(fresh: Workspace, root: Path) -> Workspace:
+    """`fresh` (a copy made elsewhere) as if it had been made at `root`: same layout, other place."""
+
+    def moved(path: Path) -> Path:
+        return root / path.relative_to(fresh.root)
+
+    return Workspace(
+        source_dir=fresh.source_dir,
+        root=root,
+        module_dir=moved(fresh.module_dir),
+        modules={moved(directory): module for directory, module in fresh.modules.items()},
+        generated=[moved(path) for path in fresh.generated],
+    )
+
+
+def sync_workspace(fresh: Workspace, kept: Workspace, configuration: list[Path]) -> Workspace:
+    """Bring a kept workspace's configuration up to `fresh`, keeping its state, init and lock file.
+
+    `configuration` lists the kept copy's configuration files (and generated overrides are rewritten
+    with `fresh`'s), so a file deleted from the configuration is deleted from the copy too.
+    """
+    for path in [*configuration, *kept.generated]:
+        path.unlink(missing_ok=True)
+    for path in sorted(fresh.root.rglob("*")):
+        relative = path.relative_to(fresh.root)
+        target = kept.root / relative
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif not target.exists() or not relative.name.startswith((".terraform", "terraform.tfstate")):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    return rebase_workspace(fresh, kept.root)

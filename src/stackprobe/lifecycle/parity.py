@@ -25,6 +25,7 @@ from stackprobe.checks import CHECKS
 from stackprobe.checks.base import Check, CheckResult, Status
 from stackprobe.lifecycle.plan_store import PlanStore
 from stackprobe.lifecycle.run import Run
+from stackprobe.lifecycle.stack_run import Ephemeral, RunContext, StackRun
 from stackprobe.report.model import RunReport
 from stackprobe.settings import CheckSettings, RunSettings, StackSpec
 
@@ -170,7 +171,6 @@ def run_parity(
 ) -> ParityReport:
     """Verify `spec` on the embedded moto and on LocalStack at once, then compare every check."""
     from stackprobe.backends.localstack import LocalStackHandle
-    from stackprobe.lifecycle.verify import verify
 
     say = progress or (lambda message: None)
     selected = list(CHECKS if checks is None else checks)
@@ -179,8 +179,28 @@ def run_parity(
         "localstack": replace(settings, backend="localstack"),
         "moto": replace(settings, backend="moto", endpoint=None),
     }
+    try:
+        runs = _start_both(sides, work_root, say)
+        handle = runs["localstack"].emulator
+        reports = _verify_both(spec, sides, runs, work_root, selected, check_settings, say)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environ)
+    report = compare_reports(reports["moto"], reports["localstack"], selected)
+    if isinstance(handle, LocalStackHandle):
+        report.localstack_mode = handle.mode
+        report.localstack_description = handle.capabilities.describe()
+        report.localstack_attempts = list(handle.attempts)
+    return report
+
+
+def _start_both(sides: dict[str, RunSettings], work_root: Path, say: Callable[[str], None]) -> dict[str, Run]:
+    """Both emulators started, LocalStack first: it looks for an external LocalStack at $AWS_ENDPOINT_URL,
+    which moto's run is about to pin to itself. Each run pins the process environment when its backend
+    starts; every terraform run and boto3 client gets its own backend's environment explicitly, so the two
+    coexist, and the caller restores the environment at the end."""
+    plans = PlanStore(sides["moto"].plan_store) if sides["moto"].plan_store is not None else None
     # LocalStack must not hand its apply to moto here: that would compare moto with itself.
-    plans = PlanStore(settings.plan_store) if settings.plan_store is not None else None
     runs = {
         name: Run(
             side, work_root / name, plans=plans, defer_unserved=name != "localstack", workspaces_outlive_run=False
@@ -189,10 +209,6 @@ def run_parity(
     }
     started: list[Run] = []
     try:
-        # LocalStack first: it looks for an external LocalStack at $AWS_ENDPOINT_URL, which moto's run
-        # is about to pin to itself. Each run pins the process environment when its backend starts;
-        # every terraform run and boto3 client gets its own backend's environment explicitly, so the two
-        # coexist, and the caller's environment is restored at the end.
         for name in ("localstack", "moto"):
             say(f"==> starting {name}")
             _ = runs[name].backend
@@ -200,56 +216,44 @@ def run_parity(
     except BaseException:
         for run in started:
             run.close()
-        os.environ.clear()
-        os.environ.update(saved_environ)
         raise
-    handle = runs["localstack"].emulator
+    return runs
+
+
+def _verify_both(
+    spec: StackSpec,
+    sides: dict[str, RunSettings],
+    runs: dict[str, Run],
+    work_root: Path,
+    selected: list[Check],
+    check_settings: CheckSettings | None,
+    say: Callable[[str], None],
+) -> dict[str, RunReport]:
+    """Both verifications at once (LocalStack in a thread), each on its own run; both end their stacks."""
+    from stackprobe.lifecycle.verify import verify
+
     lock = threading.Lock()
 
-    def prefixed(name: str) -> Callable[[str], None]:
+    def side(name: str) -> RunReport:
         def emit(message: str) -> None:
             with lock:
                 say(f"[{name}] {message}")
 
-        return emit
+        context = RunContext(work_root / name, say=emit, workspaces_outlive_run=False)
+        stack_run = StackRun(spec, Ephemeral(spec, sides[name], context, run=runs[name]))
+        return verify(
+            spec, sides[name], work_root / name, title="parity", checks=selected, progress=emit,
+            check_settings=check_settings, stack_run=stack_run,
+        )  # fmt: skip
 
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stackprobe-parity") as pool:
-            pending = pool.submit(
-                verify,
-                spec,
-                sides["localstack"],
-                work_root / "localstack",
-                title="parity",
-                checks=selected,
-                progress=prefixed("localstack"),
-                check_settings=check_settings,
-                run=runs["localstack"],
-            )
-            try:
-                moto_report = verify(
-                    spec,
-                    sides["moto"],
-                    work_root / "moto",
-                    title="parity",
-                    checks=selected,
-                    progress=prefixed("moto"),
-                    check_settings=check_settings,
-                    run=runs["moto"],
-                )
-            except KeyboardInterrupt:
-                say("==> interrupted: waiting for the LocalStack run to destroy what it applied")
-                raise
-            localstack_report = pending.result()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_environ)
-    report = compare_reports(moto_report, localstack_report, selected)
-    if isinstance(handle, LocalStackHandle):
-        report.localstack_mode = handle.mode
-        report.localstack_description = handle.capabilities.describe()
-        report.localstack_attempts = list(handle.attempts)
-    return report
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stackprobe-parity") as pool:
+        pending = pool.submit(side, "localstack")
+        try:
+            moto_report = side("moto")
+        except KeyboardInterrupt:
+            say("==> interrupted: waiting for the LocalStack run to destroy what it applied")
+            raise
+        return {"moto": moto_report, "localstack": pending.result()}
 
 
 # -- rendering -------------------------------------------------------------------------------------

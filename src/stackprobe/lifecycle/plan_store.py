@@ -7,7 +7,7 @@ the parity run's moto side), and a second `pytest -m unit` plans what the first 
 first publishes the plan's JSON here under its key (`plan_key`: the configuration's and the tools'
 digest, the emulator kind and the region); a caller that needs only the JSON reads it instead of
 planning again. A stack that applies always plans itself, since a saved plan file names its own
-workspace and emulator (`StackUnderTest.plan` publishes what it planned).
+workspace and emulator (`PreparedStack.own_plan` publishes what it planned).
 
 The claim is an exclusive `flock` held while planning: a reader that finds a plan in progress waits
 for the lock (released when the planner finishes, fails, or dies), then reads what was published, or

@@ -1,21 +1,23 @@
-"""A run: one CLI invocation or one pytest session, its emulator, and the stacks it created.
+"""A run: one CLI invocation or one pytest session, its emulator, and the stacks prepared and deployed on it.
 
 Ownership, as the code reads:
-- the `Run` owns the emulator it starts (an embedded moto, or a LocalStack it launched) and the
-  process environment it pins; `close()` ends every stack it created that is still deployed, stops the
+- the `Run` owns the emulator it starts (a kind from stackprobe.backends.registry) and the process
+  environment it pins; `close()` ends every deployment it made that is still deployed, stops the
   emulator it started, restores the environment, and returns how each stack ended. An emulator handed
   in (a live session's detached moto) is used, never stopped: its owner is the live session;
-- each `StackUnderTest` owns its workspace, plans, deployment and ending (see stackprobe.lifecycle.stack);
-- on LocalStack, `route(spec)` is the explicit router: it plans on LocalStack and returns the stack
-  that will apply, which is an embedded moto's when LocalStack does not serve what the plan needs.
-  Callers hold that stack from then on; nothing is rerouted behind their back.
+- it orders what a stack needs first: a spec's prerequisites are deployed before the stack is prepared
+  (their outputs become its variables) and ended after it;
+- each `Deployment` owns its state and ending (see stackprobe.lifecycle.deployment);
+- on a backend that does not serve everything, `place(spec)` is the explicit router: it plans there and
+  returns the deployment that will apply, on the fallback kind's emulator when the plan needs services
+  the first does not serve. Callers hold that deployment from then on; nothing is rerouted behind them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -23,49 +25,50 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
-from stackprobe.aws.inventory import Snapshot, snapshot
+from stackprobe.aws.inventory import Snapshot
 from stackprobe.backends.base import AwsBackend, Emulator
-from stackprobe.backends.guard import (
-    check_caller_identity,
-    check_pinned,
-    drop_credential_selectors,
-    pin_process_environ,
-)
+from stackprobe.backends.registry import kind_of
 from stackprobe.errors import BackendError, StackprobeError
+from stackprobe.lifecycle.deployment import Deployment, StackMode
+from stackprobe.lifecycle.digest import StackDigest
+from stackprobe.lifecycle.emulation import Emulation
+from stackprobe.lifecycle.ending import Ending, absorb
 from stackprobe.lifecycle.plan_store import PlanStore
-from stackprobe.lifecycle.stack import Ending, StackMode, StackUnderTest
-from stackprobe.settings import RunSettings, StackSpec
+from stackprobe.lifecycle.prepared import Preparation, PreparedStack
+from stackprobe.settings import RunSettings, StackSpec, normalise_pairs
 from stackprobe.terraform.plan import Plan
+from stackprobe.terraform.workspace import Workspace
 
-LOG = logging.getLogger("stackprobe.lifecycle.run")
+LOG = logging.getLogger("stackprobe.lifecycle")
 
 
 @dataclass(frozen=True)
 class DeferredApply:
-    """A configuration LocalStack could plan but not apply: what it lacks, and which types need that."""
+    """A configuration the backend could plan but not apply: what it lacks, and which types need that."""
 
     planned_on: str
     missing: Mapping[str, list[str]]  # boto3 service -> the plan's resource types that need it
+    applied_on: str = "moto"  # the kind that applied it instead (stackprobe.backends.registry)
 
     def describe(self) -> str:
         needs = "; ".join(f"{service} ({', '.join(types)})" for service, types in self.missing.items())
         return (
-            f"Plan only on {self.planned_on}, which does not serve {needs}. The plan is LocalStack's; apply, "
-            "checks, second plan and destroy ran on an embedded moto instead."
+            f"Plan only on {self.planned_on}, which does not serve {needs}. The plan was made there; apply, "
+            f"checks, second plan and destroy ran on an embedded {self.applied_on} instead."
         )
 
 
 @dataclass(frozen=True)
-class Route:
-    """Where a configuration is applied: `stack` (which may live on another emulator than the plan)."""
+class Placement:
+    """Where a configuration is applied: `deployment` (which may live on another emulator than the plan)."""
 
     plan: Plan
-    stack: StackUnderTest
+    deployment: Deployment
     deferral: DeferredApply | None = None
 
 
 class Run:
-    """One emulator, pinned into the environment, and the stacks deployed to it in this run."""
+    """One emulator, pinned into the environment, and the stacks prepared and deployed on it in this run."""
 
     def __init__(
         self,
@@ -80,267 +83,230 @@ class Run:
     ) -> None:
         self.settings = settings
         self.work_root = work_root
-        self.on_output = on_output
-        self.plans = plans
-        # On LocalStack, a configuration that needs services it does not serve is planned there and
-        # applied on an embedded moto (True), or refused before apply (False: `stackprobe parity`,
-        # where applying elsewhere would compare moto with itself).
+        self.how = Preparation(settings, plans, on_output, workspace_outlives_run=workspaces_outlive_run)
+        # On a backend that does not serve everything, a configuration that needs more is planned there and
+        # applied on the fallback kind (True), or refused before apply (False: `stackprobe parity`, where
+        # applying elsewhere would compare moto with itself).
         self.defer_unserved = defer_unserved
-        self.workspaces_outlive_run = workspaces_outlive_run
-        self.emulator: Emulator | None = emulator
-        self._owns_emulator = emulator is None
-        self._backend: AwsBackend | None = None
-        self._stacks: dict[StackSpec, StackUnderTest] = {}
-        self._lock = threading.Lock()
-        self._saved_environ: dict[str, str] | None = None
-        self._warmup: threading.Thread | None = None
+        self.emulation = Emulation(settings, work_root, emulator)
+        self._prepared: dict[StackSpec, PreparedStack] = {}
+        self._deployments: dict[StackSpec, Deployment] = {}
+        self._lock = threading.RLock()
         self._deferred: dict[StackSpec, DeferredApply] = {}
         self._fallback: Run | None = None
-        # What the emulator listed right after it started (the warm-up's inventory), in those regions.
-        self._pristine: Snapshot | None = None
-        self._pristine_regions: tuple[str, ...] = ()
-        # Set once a test emptied the emulator to build resources of its own (see reset_emulator).
-        self._emptied_by_tests = False
-        # Set once the emulator holds what the stack expects to exist already (see `seeded`).
-        self._seeded = False
-        self.endings: list[tuple[StackSpec, Ending]] = []
 
-    # -- emulator ------------------------------------------------------------------------------
+    # -- emulator ----------------------------------------------------------------------------------------
     @property
     def backend(self) -> AwsBackend:
-        if self._backend is None:
-            self._backend = self._start_backend()
-        return self._backend
+        return self.emulation.backend
+
+    @property
+    def emulator(self) -> Emulator | None:
+        return self.emulation.emulator
 
     @property
     def owns_emulator(self) -> bool:
-        return self._owns_emulator
+        return self.emulation.owned
 
     @property
     def discards_emulator(self) -> bool:
-        """Whether the emulator ends with this run and takes whatever is in it along (its own embedded moto)."""
-        return self._owns_emulator and getattr(self.emulator, "kind", "") == "embedded"
+        """Whether the emulator ends with this run and takes whatever is in it along (its own, in process)."""
+        return self.emulation.discarded_with_run
 
-    def _start_backend(self) -> AwsBackend:
-        backend: AwsBackend
-        # Saved before anything changes it, restored on close. Profiles and credentials go before an
-        # emulator starts: moto builds boto3 sessions while it imports, and a profile that does not
-        # exist (AWS_PROFILE=nowhere) would fail the run there, before any guard could speak.
-        self._saved_environ = dict(os.environ)
-        drop_credential_selectors(os.environ)
-        if self.emulator is not None:
-            # Handed in (a live session's detached moto): the session owns it; this run only uses it.
-            backend = getattr(self.emulator, "backend")  # noqa: B009 - every emulator kind carries one
-            if not self.emulator.alive():
-                raise BackendError(
-                    f"The emulator at {self.emulator.endpoint} does not answer as the live session's own",
-                    "it stopped (idle expiry, a reboot) or another process took its port: `stackprobe down DIR "
-                    "--force` forgets the session; `stackprobe up` (or --stackprobe-reuse) starts a new one.",
-                )
-        elif self.settings.backend == "localstack":
-            # Started before the environment is pinned, so a user's AWS_ENDPOINT_URL is still seen.
-            from stackprobe.backends.localstack import start_localstack
+    # -- stacks --------------------------------------------------------------------------------------------
+    def prepared(
+        self,
+        spec: StackSpec,
+        *,
+        work_dir: Path | None = None,
+        niceness: int = 0,
+        kept: tuple[Workspace, StackDigest] | None = None,
+    ) -> PreparedStack:
+        """The prepared stack of `spec` on this run's emulator (made once; later calls return the same one).
 
-            handle = start_localstack(self.settings, self.work_root)
-            self.emulator = handle
-            backend = handle.backend
-        elif self.settings.backend == "moto":
-            from stackprobe.backends.moto import EmbeddedMoto
-
-            moto = EmbeddedMoto(port=self.settings.moto_port, region=self.settings.region)
-            backend = moto.start()
-            self.emulator = moto
-        else:
-            raise StackprobeError(
-                f"Unknown backend {self.settings.backend!r}",
-                "use --stackprobe-backend=moto (embedded, the default) or --stackprobe-backend=localstack.",
-            )
-        # Pinned for the life of the run (boto3 in tests and the app processes inherit it), and
-        # restored on close so that a nested run does not leave the outer one pointing at it.
-        pin_process_environ(backend)
-        check_pinned(backend, os.environ)
-        check_caller_identity(backend)
-        LOG.info("%s listening on %s", backend.name, backend.endpoint)
-        # moto imports each service's models on first use and boto3 loads a service model per client:
-        # together tens of seconds on a loaded machine. Listing every service once, in the background
-        # while terraform inits and plans, moves that cost off the critical path of the first apply.
-        if self._owns_emulator:
-            # A live session's emulator served its stack already: nothing to warm, nothing pristine.
-            self._pristine_regions = (backend.region, "us-east-1")
-            self._warmup = threading.Thread(
-                target=self._warm_up, args=(backend,), name="stackprobe-warmup", daemon=True
-            )
-            self._warmup.start()
-        return backend
-
-    def _warm_up(self, backend: AwsBackend) -> None:
-        """List every service once (see `backend`); a failure here costs only the head start.
-
-        Its inventory is the account as the emulator started it (see `_ready_for_apply`). A test may
-        reset or stop the emulator while this runs (the answer is then not XML, or no answer): that is
-        not an error of the stack or the harness, so it is logged, not raised in a stray thread.
+        A spec with prerequisites has them deployed first: their outputs named like its declared variables
+        (and not given by the user) become its variables. `kept`: a live session's workspace to take over
+        instead of a fresh copy.
         """
-        try:
-            self._pristine, _ = snapshot(backend, list(self._pristine_regions))
-        except Exception as exc:  # best effort by design: the first real call reports for real
-            LOG.debug("warm-up stopped early: %s", exc)
-
-    def wait_for_warmup(self) -> None:
-        if self._warmup is not None:
-            self._warmup.join()
-
-    # -- stacks --------------------------------------------------------------------------------
-    def stack(
-        self, spec: StackSpec, *, mode: StackMode = StackMode.EPHEMERAL, work_dir: Path | None = None
-    ) -> StackUnderTest:
-        """The stack of `spec` on this run's emulator (created once; later calls return the same one)."""
         with self._lock:
-            if spec not in self._stacks:
-                if work_dir is None:
-                    work_dir = self.work_root / f"stack{len(self._stacks)}-{_slug(spec.name)}"
-                work_dir.mkdir(parents=True, exist_ok=True)
-                self._stacks[spec] = StackUnderTest(
-                    spec,
-                    self.backend,
-                    self.settings,
-                    emulator=self.emulator,
-                    work_dir=work_dir,
-                    on_output=self.on_output,
-                    plans=self.plans,
-                    mode=mode,
-                    workspace_outlives_run=self.workspaces_outlive_run,
-                    before_apply=self._ready_for_apply,
-                )
-            return self._stacks[spec]
+            if spec not in self._prepared:
+                given = self._prerequisite_outputs(spec)
+                directory = work_dir or self.work_root / f"stack{len(self._prepared)}-{_slug(spec.name)}"
+                how = replace(self.how, niceness=niceness)
+                prepared = PreparedStack(spec, self.backend, directory, how, emulator=self.emulator)
+                if kept is not None:
+                    prepared.adopt(*kept)
+                if given:
+                    workspace = prepared.workspace()
+                    declared = workspace.modules[workspace.module_dir].variables
+                    mine = {name for name, _ in spec.variables}
+                    prepared.given = normalise_pairs(
+                        {k: v for k, v in given.items() if k in declared and k not in mine}
+                    )
+                    passed = ", ".join(name for name, _ in prepared.given) or "no variable"
+                    LOG.info("prerequisites %s give %s", spec.prerequisites, passed)
+                self._prepared[spec] = prepared
+            return self._prepared[spec]
 
-    def route(self, spec: StackSpec) -> Route:
+    def prepared_if_made(self, spec: StackSpec) -> PreparedStack | None:
+        return self._prepared.get(spec)
+
+    def _prerequisite_outputs(self, spec: StackSpec) -> dict[str, str]:
+        if spec.prerequisites is None:
+            return {}
+        deployment = self.deployment(spec.prerequisites)
+        return {name: _as_variable(value) for name, value in deployment.apply().outputs.items()}
+
+    def deployment(
+        self, spec: StackSpec, *, mode: StackMode = StackMode.EPHEMERAL, work_dir: Path | None = None
+    ) -> Deployment:
+        """The deployment of `spec` here (made once); its prerequisites' deployment shares its mode."""
+        with self._lock:
+            if spec not in self._deployments:
+                if spec.prerequisites is not None and spec.prerequisites not in self._deployments:
+                    prerequisites_dir = (work_dir or self.work_root / f"pre-{_slug(spec.name)}") / "prerequisites"
+                    self._deployments[spec.prerequisites] = Deployment(
+                        self.prepared(spec.prerequisites, work_dir=prerequisites_dir),
+                        mode,
+                        before_apply=self._ready_for_apply,
+                    )
+                # With prerequisites, they were applied first and got the emulator ready: not emptied again.
+                ready = self._ready_for_apply if spec.prerequisites is None else None
+                self._deployments[spec] = Deployment(self.prepared(spec, work_dir=work_dir), mode, before_apply=ready)
+            return self._deployments[spec]
+
+    def resumed(
+        self, spec: StackSpec, kept: tuple[Workspace, StackDigest], plan: Plan, baseline: Snapshot, *, mode: StackMode
+    ) -> Deployment:
+        """Take over a deployment kept earlier (a live session's), with its workspace and state, running no
+        terraform; resume a spec's prerequisites before the spec itself."""
+        with self._lock:
+            work_dir = kept[0].root.parent
+            deployment = Deployment(self.prepared(spec, work_dir=work_dir, kept=kept), mode)
+            self._deployments[spec] = deployment
+            deployment.resume(plan, baseline)
+            return deployment
+
+    def place(self, spec: StackSpec) -> Placement:
         """Plan `spec` here and decide where it is applied (see the module docstring)."""
-        stack = self.stack(spec)
-        plan = stack.plan()
-        missing = self.unserved(spec, plan)
+        deployment = self.deployment(spec)
+        plan = deployment.plan()
+        missing = self.unserved(plan)
         if not missing:
-            return Route(plan, stack)
-        if not self.defer_unserved:
-            needs = "; ".join(f"{service} ({', '.join(types)})" for service, types in missing.items())
+            return Placement(plan, deployment)
+        needs = "; ".join(f"{service} ({', '.join(types)})" for service, types in missing.items())
+        kind = kind_of(self.settings.backend)
+        if not self.defer_unserved or kind.fallback is None:
             raise BackendError(
-                f"LocalStack does not serve what {spec.name} needs: {needs}",
-                "switch those resources off for LocalStack (e.g. terraform/environments/"
-                "localstack-community.tfvars), use a LocalStack that serves them (the Pro image with "
-                "LOCALSTACK_AUTH_TOKEN), or let stackprobe verify apply on the embedded moto.",
+                f"{self.settings.backend} does not serve what {spec.name} needs: {needs}",
+                "switch those resources off for it (e.g. terraform/environments/localstack-community.tfvars), use "
+                "one that serves them (LocalStack's Pro image with LOCALSTACK_AUTH_TOKEN), or let stackprobe "
+                "verify apply on the embedded moto.",
                 detail="Nothing was applied.",
             )
-        from stackprobe.backends.localstack import LocalStackHandle
-
-        assert isinstance(self.emulator, LocalStackHandle)  # unserved() found services missing: it is one
-        capabilities = self.emulator.capabilities
-        edition = "" if capabilities.edition == "unknown" else f"{capabilities.edition} "  # the runtime says none
-        where = f"LocalStack {edition}{capabilities.version} ({self.emulator.mode} mode)"
-        deferral = self._deferred.setdefault(spec, DeferredApply(where, missing))
+        deferral = self._deferred.setdefault(
+            spec, DeferredApply(_describe(self.emulator, self.settings.backend), missing, kind.fallback)
+        )
         LOG.warning("%s", deferral.describe())
-        return Route(plan, self._moto_fallback().stack(spec), deferral)
+        return Placement(plan, self._fallback_run(kind.fallback).deployment(spec), deferral)
 
-    def unserved(self, spec: StackSpec, plan: Plan | None = None) -> dict[str, list[str]]:
-        """Services the plan of `spec` needs that this run's LocalStack does not serve ({} on moto)."""
+    def unserved(self, plan: Plan) -> dict[str, list[str]]:
+        """Services `plan` needs that this run's emulator does not serve ({} when it serves everything)."""
         from stackprobe.backends.capabilities import missing_services
-        from stackprobe.backends.localstack import LocalStackHandle
 
+        capabilities = getattr(self.emulator, "capabilities", None)
         _ = self.backend
-        if not isinstance(self.emulator, LocalStackHandle):
-            return {}
-        return missing_services(self.emulator.capabilities, (plan or self.stack(spec).plan_json()).types())
+        return {} if capabilities is None else missing_services(capabilities, plan.types())
 
     def deferrals(self) -> list[DeferredApply]:
         return list(self._deferred.values())
 
-    def _moto_fallback(self) -> Run:
-        """The embedded moto that applies what LocalStack cannot (started on first use)."""
+    def _fallback_run(self, kind: str) -> Run:
+        """The run on the fallback kind's emulator that applies what this one cannot (started on first use)."""
         with self._lock:
             if self._fallback is None:
-                settings = replace(self.settings, backend="moto", endpoint=None)
+                settings = replace(self.settings, backend=kind, endpoint=None)
                 self._fallback = Run(
                     settings,
-                    self.work_root / "moto-apply",
-                    self.on_output,
-                    plans=self.plans,
-                    workspaces_outlive_run=self.workspaces_outlive_run,
+                    self.work_root / f"{kind}-apply",
+                    self.how.on_output,
+                    plans=self.how.plans,
+                    workspaces_outlive_run=self.how.workspace_outlives_run,
                 )
             return self._fallback
 
     def _ready_for_apply(self) -> bool:
-        """Get the emulator ready for a stack's first apply; True when it had to be emptied.
-
-        Checks discover everything in the account, so whatever earlier tests left in the emulator would
-        be judged as part of this stack: the first stack applied in a run starts from an account as the
-        emulator started it. When the account is already that (the usual case: only plans ran), it is
-        not reset, because a reset gives moto's default VPC and friends new ids, and a plan made before
-        it may have read them. After a reset the stack plans again (see StackUnderTest.deploy).
-        """
-        self.wait_for_warmup()
-        if self.emulator is None or not self._owns_emulator or self.deployed_stacks() or self._seeded:
-            return False
-        if self._pristine is not None and not self._emptied_by_tests:
-            now, _ = snapshot(self.backend, list(self._pristine_regions))
-            if now == self._pristine:
-                return False
-        LOG.info("the emulator holds what earlier tests left: emptying it before the first apply")
-        self.emulator.reset()
-        return True
+        """Get the emulator ready for this run's first apply (see Emulation.ready_for_apply); True when emptied."""
+        return not self.deployed() and self.emulation.ready_for_apply()
 
     def seeded(self) -> None:
-        """The emulator now holds, on purpose, what the stack under test expects to exist already
-        (created by a `pytest_stackprobe_prerequisites` hook): it is not emptied before the first apply."""
-        self.wait_for_warmup()
-        self._seeded = True
+        """The emulator now holds, on purpose, what the stack under test expects to exist already (created
+        by a `pytest_stackprobe_prerequisites` hook): it is not emptied before the first apply."""
+        self.emulation.wait_for_warmup()
+        self.emulation.seeded = True
 
-    def deployed_stacks(self) -> list[StackUnderTest]:
-        return [s for s in self._stacks.values() if s.armed and s.ending is None]
+    def deployed(self) -> list[Deployment]:
+        return [d for d in self._deployments.values() if d.armed and d.ending is None]
 
     def reset_emulator(self) -> AwsBackend:
         """Empty the emulator for a test that needs a clean account; refused while a stack is deployed."""
-        backend = self.backend
-        if not self._owns_emulator:
+        if not self.owns_emulator:
             raise StackprobeError(
                 "Cannot reset the emulator of a live session: it holds the stack the session keeps",
                 "run the tests that need an empty emulator without --stackprobe-reuse.",
             )
-        deployed = self.deployed_stacks()
+        deployed = self.deployed()
         if deployed:
             raise StackprobeError(
                 f"Cannot reset the emulator: {deployed[0].spec.name} is deployed in it",
-                "run tests that need an empty emulator before the integration tests (the plugin orders "
-                "them so), or in a separate xdist worker.",
+                "run tests that need an empty emulator before the integration tests (the plugin orders them so), "
+                "or in a separate xdist worker.",
             )
-        # The warm-up's requests would otherwise land in the emptied account's request log (and in a
-        # test reading the log's tail) after the reset.
-        self.wait_for_warmup()
-        if self.emulator is not None:
-            self.emulator.reset()
-            self._emptied_by_tests = True
-        return backend
+        return self.emulation.empty()
+
+    # -- ending --------------------------------------------------------------------------------------------
+    def end(self, spec: StackSpec) -> Ending:
+        """End the deployment of `spec`, then its prerequisites' (what it was given must outlive it); one
+        report for both. A spec whose apply this run deferred to its fallback is ended there."""
+        if spec in self._deferred and self._fallback is not None:
+            return self._fallback.end(spec)
+        ending = self._deployments[spec].end()
+        if spec.prerequisites is not None and spec.prerequisites in self._deployments:
+            ending = absorb(ending, self._deployments[spec.prerequisites].end())
+        return ending
 
     def close(self) -> list[tuple[StackSpec, Ending]]:
-        """End every stack still deployed, stop the emulator this run started, restore the environment.
+        """End every deployment still deployed, stop the emulator this run started, restore the environment.
 
         Returns how each stack ended in this run (those ended earlier by their caller included), so the
         caller can report a stack that was left behind.
         """
         endings: list[tuple[StackSpec, Ending]] = []
+        prerequisites = {spec.prerequisites for spec in self._deployments if spec.prerequisites is not None}
         try:
             if self._fallback is not None:
                 # First: it pinned the environment after this run did, so its restore comes first.
                 endings += self._fallback.close()
-            for spec, stack in list(self._stacks.items()):
-                if stack.armed or stack.ending is not None:
-                    endings.append((spec, stack.end()))
+            for spec, deployment in reversed(list(self._deployments.items())):
+                if spec not in prerequisites and (deployment.armed or deployment.ending is not None):
+                    endings.append((spec, self.end(spec)))
         finally:
-            if self.emulator is not None and self._owns_emulator:
-                self.emulator.stop()
-            if self._saved_environ is not None:
-                os.environ.clear()
-                os.environ.update(self._saved_environ)
-                self._saved_environ = None
-        self.endings = endings
+            self.emulation.close()
         return endings
+
+
+def _describe(emulator: Emulator | None, backend: str) -> str:
+    """The emulator as a report names it: LocalStack's edition, version and mode when it says them."""
+    capabilities = getattr(emulator, "capabilities", None)
+    if capabilities is None:
+        return backend
+    edition = "" if capabilities.edition == "unknown" else f"{capabilities.edition} "  # the runtime says none
+    return f"LocalStack {edition}{capabilities.version} ({getattr(emulator, 'mode', '')} mode)"
+
+
+def _as_variable(value: object) -> str:
+    """An output's value as a -var gives it: strings as they are, anything else as JSON (Terraform parses it)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _slug(text: str) -> str:

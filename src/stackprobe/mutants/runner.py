@@ -15,16 +15,17 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
 from stackprobe.checks import by_id, run_checks
 from stackprobe.checks.base import CheckContext, CheckResult
 from stackprobe.errors import StackprobeError, TerraformFailed
-from stackprobe.lifecycle.stack import StackMode, StackUnderTest
+from stackprobe.lifecycle.deployment import Deployment
+from stackprobe.lifecycle.prepared import PreparedStack
 from stackprobe.mutants.catalogue import TERRAFORM_KILLER, Mutant
-from stackprobe.terraform.runner import TerraformRunner
+from stackprobe.terraform.plan import Plan
 
 LOG = logging.getLogger("stackprobe.mutants")
 MUTANT_FILE_MARKER = "zz_stackprobe_mutant_"
@@ -109,67 +110,45 @@ def _failure_keys(results: list[CheckResult]) -> set[tuple[str, str, str]]:
     return {(r.check.id, f.resource, f.evidence) for r in results for f in r.failures}
 
 
-class _Planter:
-    """Plants mutants in one workspace (their files, their variables) and takes them out again."""
-
-    def __init__(self, runner: TerraformRunner) -> None:
-        self.runner = runner
-        self.base_variables = dict(runner.variables)
-        self.written: list[Path] = []
-
-    def plant(self, batch: list[Mutant]) -> None:
-        root = self.runner.workspace.module_dir
-        variables = dict(self.base_variables)
-        for mutant in batch:
-            for relative, text in mutant.files:
-                path = root / relative
-                name = path.name
-                # Keep the `_override.tf` suffix last: Terraform recognises override files by it.
-                stem = name[: -len("_override.tf")] if name.endswith("_override.tf") else name[: -len(".tf")]
-                suffix = "_override.tf" if name.endswith("_override.tf") else ".tf"
-                target = path.with_name(f"{MUTANT_FILE_MARKER}{mutant.id.replace('-', '_')}_{stem}{suffix}")
-                target.write_text(text, encoding="utf-8")
-                self.written.append(target)
-            variables.update(dict(mutant.variables))
-        self.runner.variables = variables
-
-    def clear(self) -> None:
-        for path in self.written:
-            path.unlink(missing_ok=True)
-        self.written = []
-        self.runner.variables = dict(self.base_variables)
+def planting(batch: list[Mutant]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The files and variables a batch plants: each file named after its mutant, so that nothing collides
+    with the configuration's own files or another mutant's."""
+    files: list[tuple[str, str]] = []
+    variables: dict[str, str] = {}
+    for mutant in batch:
+        for relative, text in mutant.files:
+            path = Path(relative)
+            # Keep the `_override.tf` suffix last: Terraform recognises override files by it.
+            override = path.name.endswith("_override.tf")
+            stem = path.name[: -len("_override.tf")] if override else path.name.removesuffix(".tf")
+            name = f"{MUTANT_FILE_MARKER}{mutant.id.replace('-', '_')}_{stem}{'_override' if override else ''}.tf"
+            files.append((str(path.with_name(name)), text))
+        variables.update(dict(mutant.variables))
+    return files, variables
 
 
 class MutationRun:
-    """Runs a catalogue against a deployed stack.
+    """Runs a catalogue against a deployment, through its variants (nothing else writes its workspace).
 
     The mutants Terraform must refuse never reach an apply, so they need neither the deployed state
     nor its workspace: they are planned in a copy of the configuration that is never applied
-    (`refusal_runner`), in a thread, while the batches apply. Their plans cost CPU the applies leave
+    (`refusals`), in a thread, while the batches apply. Their plans cost CPU the applies leave
     idle (an apply is mostly the provider's fixed waits) instead of about 100 s of the run's length.
+    A kept deployment (a live session) is applied once more at its end, so it is left as it was found.
     """
 
     def __init__(
         self,
-        stack: StackUnderTest,
+        deployment: Deployment,
         context: Callable[[], CheckContext],
         *,
-        refusal_runner: Callable[[], TerraformRunner] | None = None,
+        refusals: Callable[[], PreparedStack] | None = None,
     ) -> None:
-        if stack.runner is None or stack.deployed is None:
+        if deployment.deployed is None:
             raise StackprobeError("Mutants need a deployed stack", "deploy the stack before running mutants.")
-        self.stack = stack
+        self.deployment = deployment
         self.context = context
-        self.planter = _Planter(stack.runner)
-        self.refusal_runner = refusal_runner or (lambda: stack.plan_only_copy("mutant-refusals").prepare())
-
-    @property
-    def runner(self) -> TerraformRunner:
-        """The deployed stack's runner (the one the batches are planted in)."""
-        return self.planter.runner
-
-    def clear(self) -> None:
-        self.planter.clear()
+        self.refusals = refusals or (lambda: deployment.prepared.copy_for_plans("mutant-refusals"))
 
     # -- running -------------------------------------------------------------------------------
     def run(self, mutants: list[Mutant], *, isolated: bool = False) -> MutationReport:
@@ -183,19 +162,11 @@ class MutationRun:
         applied = [m for m in mutants if not m.plan_stage and not m.planned_only]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mutant-refusals") as pool:
             refusals = pool.submit(self._run_plan_stage, plan_stage, report, isolated) if plan_stage else None
-            try:
-                # First, while the deployed stack is still the baseline the plan is made against.
-                for batch in plan_batches(planned_only, isolated):
-                    report.results += self._run_planned_only(batch, baseline, report)
-                for number, batch in enumerate(plan_batches(applied, isolated), 1):
-                    report.results += self._run_batch(number, batch, baseline, report)
-            finally:
-                self.clear()
-                if self.stack.mode == StackMode.KEPT:
-                    # An ephemeral stack's teardown apply reverts the last batch; a kept one (a live
-                    # session) is left as it was found, so it is applied once more without mutants.
-                    report.applies += 1
-                    self.runner.apply(refresh=False)
+            # First, while the deployed stack is still the baseline the plan is made against.
+            for batch in plan_batches(planned_only, isolated):
+                report.results += self._run_planned_only(batch, baseline, report)
+            for number, batch in enumerate(plan_batches(applied, isolated), 1):
+                report.results += self._run_batch(number, batch, baseline, report)
             if refusals is not None:
                 report.results += refusals.result()
         order = {m.id: i for i, m in enumerate(mutants)}
@@ -210,13 +181,13 @@ class MutationRun:
         that reads it), so the mutants a combined plan did not refuse are planned together again, and
         one at a time only once a combined plan refuses none of them.
         """
-        planter = _Planter(self.refusal_runner())
+        copy = self.refusals()
         results: list[MutantResult] = []
         pending = list(mutants)
         together = not isolated
         while pending:
             group = pending if together else pending[:1]
-            output = self._plan_output(planter, group, report)
+            output = self._plan_output(copy, group, report)
             killed = [m for m in group if m.plan_error in output]
             results += [MutantResult(m, Verdict.KILLED, TERRAFORM_KILLER, m.plan_error) for m in killed]
             survived = group if len(group) == 1 and not killed else []
@@ -226,16 +197,13 @@ class MutationRun:
         return results
 
     @staticmethod
-    def _plan_output(planter: _Planter, group: list[Mutant], report: MutationReport) -> str:
-        planter.plant(group)
+    def _plan_output(copy: PreparedStack, group: list[Mutant], report: MutationReport) -> str:
         report.plans += 1
         try:
-            planter.runner.plan(refresh=False)
+            copy.plan_variant(*planting(group))
             return ""
         except TerraformFailed as exc:
             return " ".join(exc.output.replace("│", " ").split())
-        finally:
-            planter.clear()
 
     def _run_planned_only(
         self, batch: list[Mutant], baseline: set[tuple[str, str, str]], report: MutationReport
@@ -253,16 +221,13 @@ class MutationRun:
                 "(drop `planned_only`), or name a plan-level killer.",
             )
         LOG.info("planned-only mutants: %s", ", ".join(m.id for m in batch))
-        self.planter.plant(batch)
         report.plans += 1
         try:
-            plan = self.runner.plan(refresh=False)
+            with self.deployment.variant(*planting(batch)) as variant:
+                plan = variant.plan()
         except TerraformFailed as exc:
             return [MutantResult(m, Verdict.ERROR, "", exc.detail[:500]) for m in batch]
-        finally:
-            self.clear()
-        context = self.context()
-        context.plan = plan
+        context = replace(self.context(), plan=plan)
         results = []
         for mutant in batch:
             fresh = _failure_keys(run_checks(context, [by_id(k) for k in mutant.killers])) - baseline
@@ -283,35 +248,22 @@ class MutationRun:
         retried: bool = False,
     ) -> list[MutantResult]:
         LOG.info("mutant batch %d: %s", number, ", ".join(m.id for m in batch))
-        self.planter.plant(batch)
         report.applies += 1
         try:
-            # Plan, then apply that saved plan: the same cost as one apply, and plan-level killers
-            # (which read the configuration) see the mutated plan.
-            plan = self.runner.plan(refresh=False)
-            self.runner.apply_plan(plan)
+            with self.deployment.variant(*planting(batch)) as variant:
+                # Plan, then apply that saved plan: the same cost as one apply, and plan-level killers (which
+                # read the configuration) see the mutated plan; the checks run while the variant is planted,
+                # so configuration-level ones read it too.
+                plan = variant.plan()
+                variant.apply(plan)
+                return self._judge_batch(number, batch, baseline, plan)
         except TerraformFailed as exc:
-            self.clear()
-            text = " ".join(exc.output.replace("│", " ").split())
-            refused = "precondition" in text.lower() or "Invalid value for variable" in text
-            cause = _first_error(exc)
-            if not refused and not retried:
-                # A provider error is often a wait that lost a race under load; the usual remedy,
-                # applying again, also converges whatever the failed apply left half-done.
-                report.incidents.append(f"batch {number} failed to apply ({cause}); applied it again")
-                LOG.warning("batch %d failed to apply (%s); applying it again", number, cause)
-                return self._run_batch(number, batch, baseline, report, retried=True)
-            if len(batch) > 1:
-                report.incidents.append(f"batch {number} failed to apply again ({cause}); ran its mutants one by one")
-                LOG.warning("batch %d failed to apply again (%s); running its mutants one by one", number, cause)
-                results = []
-                for mutant in batch:
-                    results += self._run_batch(number, [mutant], baseline, report, retried=True)
-                return results
-            verdict = Verdict.KILLED if refused else Verdict.ERROR
-            return [MutantResult(batch[0], verdict, TERRAFORM_KILLER if refused else "", exc.detail[:500], number)]
-        context = self.context()
-        context.plan = plan
+            return self._failed_batch(number, batch, baseline, report, exc, retried)
+
+    def _judge_batch(
+        self, number: int, batch: list[Mutant], baseline: set[tuple[str, str, str]], plan: Plan
+    ) -> list[MutantResult]:
+        context = replace(self.context(), plan=plan)
         results = []
         for mutant in batch:
             checks = [by_id(k) for k in mutant.killers if k != TERRAFORM_KILLER]
@@ -320,13 +272,37 @@ class MutationRun:
                 check_id, resource, evidence = sorted(fresh)[0]
                 results.append(MutantResult(mutant, Verdict.KILLED, check_id, f"{resource}: {evidence}", number))
             else:
-                results.append(
-                    MutantResult(
-                        mutant, Verdict.SURVIVED, evidence="no killer check reported a new failure", batch=number
-                    )
-                )
-        self.clear()
+                evidence = "no killer check reported a new failure"
+                results.append(MutantResult(mutant, Verdict.SURVIVED, evidence=evidence, batch=number))
         return results
+
+    def _failed_batch(
+        self,
+        number: int,
+        batch: list[Mutant],
+        baseline: set[tuple[str, str, str]],
+        report: MutationReport,
+        exc: TerraformFailed,
+        retried: bool,
+    ) -> list[MutantResult]:
+        text = " ".join(exc.output.replace("│", " ").split())
+        refused = "precondition" in text.lower() or "Invalid value for variable" in text
+        cause = _first_error(exc)
+        if not refused and not retried:
+            # A provider error is often a wait that lost a race under load; the usual remedy, applying again,
+            # also converges whatever the failed apply left half-done.
+            report.incidents.append(f"batch {number} failed to apply ({cause}); applied it again")
+            LOG.warning("batch %d failed to apply (%s); applying it again", number, cause)
+            return self._run_batch(number, batch, baseline, report, retried=True)
+        if len(batch) > 1:
+            report.incidents.append(f"batch {number} failed to apply again ({cause}); ran its mutants one by one")
+            LOG.warning("batch %d failed to apply again (%s); running its mutants one by one", number, cause)
+            results = []
+            for mutant in batch:
+                results += self._run_batch(number, [mutant], baseline, report, retried=True)
+            return results
+        verdict = Verdict.KILLED if refused else Verdict.ERROR
+        return [MutantResult(batch[0], verdict, TERRAFORM_KILLER if refused else "", exc.detail[:500], number)]
 
 
 def _first_error(exc: TerraformFailed) -> str:

@@ -1,8 +1,9 @@
 """The deployed network, read from the account into plain dataclasses.
 
-Everything here is read back from the emulator (EC2, ELB, ELBv2, ECS, RDS, ElastiCache, Lambda), never
-from Terraform state, so the model describes any stack, not only this repository's. A "workload" is
-anything with network interfaces that traffic can be addressed to: a load balancer, the tasks of an
+Everything here is read back from the emulator (EC2, ELB, ELBv2, ECS, RDS, ElastiCache, Lambda) through
+the account snapshot's readers (`stackprobe.aws.account`), never from Terraform state, so the model
+describes any stack, not only this repository's. A "workload" is anything with network interfaces
+that traffic can be addressed to: a load balancer, the tasks of an
 ECS service (their awsvpc configuration), a database instance or cluster, a cache, an RDS Proxy, an EC2
 instance or a Lambda function in a VPC. Each carries its security groups, subnets, listening ports and
 whether it has a public address, which is all the reachability graph needs.
@@ -15,15 +16,17 @@ networking, EKS, ElastiCache Serverless (not implemented by moto), classic-link 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from stackprobe.aws.account import Account
+from stackprobe.aws.readers.ec2 import Ec2Reader
+from stackprobe.aws.readers.ecs import EcsReader
+from stackprobe.aws.readers.elasticache import ElastiCacheReader
+from stackprobe.aws.readers.rds import RdsReader
 from stackprobe.aws.tags import tags_to_dict
-
-if TYPE_CHECKING:
-    from stackprobe.backends.base import AwsBackend
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -583,43 +586,29 @@ class Network:
 # Reading the account
 # ---------------------------------------------------------------------------------------------------
 
-Client = Any
 
-
-def _paginate(client: Client, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
-    if client.can_paginate(operation):
-        for page in client.get_paginator(operation).paginate(**kwargs):
-            yield from page.get(key, [])
-    else:
-        yield from getattr(client, operation)(**kwargs).get(key, [])
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def read_network(backend: AwsBackend) -> Network:
-    """Read the whole network of the backend's region. EC2 is required; other services when served."""
-    network = Network(region=backend.region)
-    _read_ec2(backend.client("ec2"), network)
-    readers: list[tuple[str, Callable[[Client, Network], None]]] = [
-        ("elbv2", _read_elbv2),
-        ("elb", _read_classic_elb),
-        ("ecs", _read_ecs),
-        ("rds", _read_rds),
-        ("elasticache", _read_elasticache),
-        ("lambda", _read_lambda),
-    ]
-    for service, reader in readers:
-        if backend.serves(service):
-            reader(backend.client(service), network)
-    _read_instances(backend.client("ec2"), network)
+def read_network(account: Account) -> Network:
+    """The whole network of the account's region (a service the backend does not serve holds nothing)."""
+    network = Network(region=account.region)
+    _read_ec2(account, network)
+    _read_elbv2(account, network)
+    _read_classic_elb(account, network)
+    _read_ecs(account.ecs, network)
+    _read_rds(account.rds, network)
+    _read_elasticache(account.elasticache, network)
+    _read_lambda(account, network)
+    _read_instances(account, network)
     return network
 
 
-def _read_ec2(ec2: Client, network: Network) -> None:
-    for raw in _paginate(ec2, "describe_vpcs", "Vpcs"):
+def _read_ec2(account: Account, network: Network) -> None:
+    _read_topology(account.ec2, network)
+    _read_groups_and_gateways(account.ec2, network)
+
+
+def _read_topology(ec2: Ec2Reader, network: Network) -> None:
+    """VPCs, route tables, NACLs and subnets (each subnet with its table and NACL)."""
+    for raw in ec2.vpcs():
         cidrs = [
             a["CidrBlock"]
             for a in raw.get("CidrBlockAssociationSet", [])
@@ -630,7 +619,7 @@ def _read_ec2(ec2: Client, network: Network) -> None:
             raw["VpcId"], tuple(cidrs or [raw["CidrBlock"]]), bool(raw.get("IsDefault")), tags_to_dict(raw.get("Tags"))
         )
 
-    tables = list(_paginate(ec2, "describe_route_tables", "RouteTables"))
+    tables = ec2.route_tables()
     table_of: dict[str, str] = {}
     for raw in tables:
         associations = raw.get("Associations", [])
@@ -642,7 +631,7 @@ def _read_ec2(ec2: Client, network: Network) -> None:
         )
 
     nacl_of: dict[str, str] = {}
-    for raw in _paginate(ec2, "describe_network_acls", "NetworkAcls"):
+    for raw in ec2.network_acls():
         subnet_ids = tuple(a["SubnetId"] for a in raw.get("Associations", []) if a.get("SubnetId"))
         nacl_of.update({s: raw["NetworkAclId"] for s in subnet_ids})
         network.nacls[raw["NetworkAclId"]] = NetworkAcl(
@@ -653,7 +642,7 @@ def _read_ec2(ec2: Client, network: Network) -> None:
             subnet_ids,
         )
 
-    for raw in _paginate(ec2, "describe_subnets", "Subnets"):
+    for raw in ec2.subnets():
         ipv6 = tuple(a["Ipv6CidrBlock"] for a in raw.get("Ipv6CidrBlockAssociationSet", []) if a.get("Ipv6CidrBlock"))
         network.subnets[raw["SubnetId"]] = Subnet(
             raw["SubnetId"],
@@ -666,7 +655,10 @@ def _read_ec2(ec2: Client, network: Network) -> None:
             tags_to_dict(raw.get("Tags")),
         )
 
-    for raw in _paginate(ec2, "describe_security_groups", "SecurityGroups"):
+
+def _read_groups_and_gateways(ec2: Ec2Reader, network: Network) -> None:
+    """Security groups, NAT gateways, VPC endpoints, the groups on network interfaces, and prefix lists."""
+    for raw in ec2.security_groups():
         group_id = raw["GroupId"]
         network.groups[group_id] = SecurityGroup(
             group_id,
@@ -677,7 +669,7 @@ def _read_ec2(ec2: Client, network: Network) -> None:
             tags_to_dict(raw.get("Tags")),
         )
 
-    for raw in _paginate(ec2, "describe_nat_gateways", "NatGateways"):
+    for raw in ec2.nat_gateways():
         if raw.get("State") in ("deleted", "deleting", "failed"):
             continue
         network.nat_gateways[raw["NatGatewayId"]] = NatGateway(
@@ -688,7 +680,7 @@ def _read_ec2(ec2: Client, network: Network) -> None:
             raw.get("ConnectivityType", "public") == "public",
         )
 
-    for raw in _paginate(ec2, "describe_vpc_endpoints", "VpcEndpoints"):
+    for raw in ec2.vpc_endpoints():
         state = str(raw.get("State", "available")).lower()
         if state in ("deleted", "deleting", "rejected", "failed", "expired"):
             continue
@@ -706,18 +698,15 @@ def _read_ec2(ec2: Client, network: Network) -> None:
             )
         )
 
-    for raw in _paginate(ec2, "describe_network_interfaces", "NetworkInterfaces"):
+    for raw in ec2.network_interfaces():
         network.eni_group_ids.update(g["GroupId"] for g in raw.get("Groups", []))
 
     # Only prefix lists that rules name are resolved (entries cost one call each).
     referenced = {r.prefix_list for g in network.groups.values() for r in (*g.ingress, *g.egress) if r.prefix_list}
     if referenced:
-        names = {
-            p["PrefixListId"]: p.get("PrefixListName", "")
-            for p in _paginate(ec2, "describe_managed_prefix_lists", "PrefixLists")
-        }
+        names = {p["PrefixListId"]: p.get("PrefixListName", "") for p in ec2.managed_prefix_lists()}
         for pl_id in sorted(referenced):
-            entries = _paginate(ec2, "get_managed_prefix_list_entries", "Entries", PrefixListId=pl_id)
+            entries = ec2.prefix_list_entries(pl_id)
             network.prefix_lists[pl_id] = PrefixList(pl_id, names.get(pl_id, ""), tuple(e["Cidr"] for e in entries))
 
 
@@ -728,14 +717,14 @@ def _vpc_of_subnets(network: Network, subnet_ids: Iterable[str], fallback: str =
     return fallback
 
 
-def _read_elbv2(elbv2: Client, network: Network) -> None:
-    for raw in _paginate(elbv2, "describe_target_groups", "TargetGroups"):
+def _read_elbv2(account: Account, network: Network) -> None:
+    for raw in account.elbv2.target_groups():
         network.target_groups[raw["TargetGroupArn"]] = tuple(raw.get("LoadBalancerArns", []))
-    for raw in _paginate(elbv2, "describe_load_balancers", "LoadBalancers"):
+    for raw in account.elbv2.load_balancers():
         if raw.get("Type") == "gateway":
             continue  # a GWLB is a bump in the wire, not an entry point
         arn = raw["LoadBalancerArn"]
-        listeners = _paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=arn)
+        listeners = account.elbv2.listeners(arn)
         public = raw.get("Scheme") == "internet-facing"
         network.workloads.append(
             Workload(
@@ -756,8 +745,8 @@ def _read_elbv2(elbv2: Client, network: Network) -> None:
         )
 
 
-def _read_classic_elb(elb: Client, network: Network) -> None:
-    for raw in _paginate(elb, "describe_load_balancers", "LoadBalancerDescriptions"):
+def _read_classic_elb(account: Account, network: Network) -> None:
+    for raw in account.elb.load_balancers():
         if not raw.get("VPCId"):
             continue  # EC2-Classic leftovers have no VPC to reason about
         network.workloads.append(
@@ -807,77 +796,60 @@ def _is_fargate(service: Mapping[str, Any], cluster: Mapping[str, Any]) -> bool:
     return not providers or any(p.startswith("FARGATE") for p in providers)
 
 
-def _read_ecs(ecs: Client, network: Network) -> None:
-    cluster_arns = list(_paginate(ecs, "list_clusters", "clusterArns"))
-    if not cluster_arns:
-        return
-    clusters = {
-        c["clusterArn"]: c
-        for chunk in _chunks(cluster_arns, 100)
-        for c in ecs.describe_clusters(clusters=chunk).get("clusters", [])
-    }
-    task_definitions: dict[str, Mapping[str, Any]] = {}
-    for cluster_arn in cluster_arns:
-        service_arns = list(_paginate(ecs, "list_services", "serviceArns", cluster=cluster_arn))
-        for chunk in _chunks(service_arns, 10):
-            for service in ecs.describe_services(cluster=cluster_arn, services=chunk).get("services", []):
-                if service.get("status") == "INACTIVE":
-                    continue
-                vpc_config = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration")
-                if not vpc_config:
-                    continue  # bridge/host networking: the container instance's ENI is the workload
-                td_arn = service.get("taskDefinition", "")
-                if td_arn and td_arn not in task_definitions:
-                    task_definitions[td_arn] = ecs.describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
-                task_definition = task_definitions.get(td_arn, {})
-                attachments = []
-                for lb in service.get("loadBalancers", []):
-                    tg_arn = lb.get("targetGroupArn")
-                    if not tg_arn or lb.get("containerPort") is None:
-                        continue  # classic ELB registration: judged through the ELB's own SGs
-                    lb_arns = network.target_groups.get(tg_arn, ())
-                    attachments.append(LbAttachment(tg_arn, lb_arns, int(lb["containerPort"])))
-                ports = {a.container_port for a in attachments}
-                ports |= {
-                    int(p["containerPort"])
-                    for c in task_definition.get("containerDefinitions", [])
-                    for p in c.get("portMappings", []) or []
-                    if p.get("containerPort") is not None
-                }
-                subnets = tuple(vpc_config.get("subnets", []))
-                assign = vpc_config.get("assignPublicIp") == "ENABLED"
-                network.workloads.append(
-                    Workload(
-                        kind=WorkloadKind.ECS_SERVICE,
-                        id=service["serviceArn"],
-                        name=service.get("serviceName", ""),
-                        vpc_id=_vpc_of_subnets(network, subnets),
-                        group_ids=tuple(vpc_config.get("securityGroups", [])),
-                        subnet_ids=subnets,
-                        ports=tuple(sorted(ports)),
-                        public_ipv4="assignPublicIp=ENABLED" if assign else None,
-                        attachments=tuple(attachments),
-                        assign_public_ip=assign,
-                        fargate=_is_fargate(service, clusters.get(cluster_arn, {})),
-                        egress_needs=_egress_needs(task_definition, network.region) if task_definition else None,
-                        tags=tags_to_dict(service.get("tags")),
-                        other_ids=(service.get("serviceName", ""),),
-                    )
-                )
+def _read_ecs(ecs: EcsReader, network: Network) -> None:
+    for running in ecs.workloads():
+        service, task_definition = running.service, running.task_definition
+        vpc_config = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration")
+        if not vpc_config:
+            continue  # bridge/host networking: the container instance's ENI is the workload
+        attachments = []
+        for lb in service.get("loadBalancers", []):
+            tg_arn = lb.get("targetGroupArn")
+            if not tg_arn or lb.get("containerPort") is None:
+                continue  # classic ELB registration: judged through the ELB's own SGs
+            lb_arns = network.target_groups.get(tg_arn, ())
+            attachments.append(LbAttachment(tg_arn, lb_arns, int(lb["containerPort"])))
+        ports = {a.container_port for a in attachments}
+        ports |= {
+            int(p["containerPort"])
+            for c in task_definition.get("containerDefinitions", [])
+            for p in c.get("portMappings", []) or []
+            if p.get("containerPort") is not None
+        }
+        subnets = tuple(vpc_config.get("subnets", []))
+        assign = vpc_config.get("assignPublicIp") == "ENABLED"
+        network.workloads.append(
+            Workload(
+                kind=WorkloadKind.ECS_SERVICE,
+                id=service["serviceArn"],
+                name=service.get("serviceName", ""),
+                vpc_id=_vpc_of_subnets(network, subnets),
+                group_ids=tuple(vpc_config.get("securityGroups", [])),
+                subnet_ids=subnets,
+                ports=tuple(sorted(ports)),
+                public_ipv4="assignPublicIp=ENABLED" if assign else None,
+                attachments=tuple(attachments),
+                assign_public_ip=assign,
+                fargate=_is_fargate(service, ecs.cluster(str(service.get("clusterArn", ""))) or {}),
+                egress_needs=_egress_needs(task_definition, network.region) if task_definition else None,
+                tags=tags_to_dict(service.get("tags")),
+                other_ids=(service.get("serviceName", ""),),
+            )
+        )
 
 
 _ENGINE_FAMILY_PORTS = {"POSTGRESQL": 5432, "MYSQL": 3306, "SQLSERVER": 1433}
 
 
-def _read_rds(rds: Client, network: Network) -> None:
-    subnet_groups = {g["DBSubnetGroupName"]: g for g in _paginate(rds, "describe_db_subnet_groups", "DBSubnetGroups")}
+def _read_rds(rds: RdsReader, network: Network) -> None:
+    subnet_groups = {g["DBSubnetGroupName"]: g for g in rds.subnet_groups()}
 
     def group_subnets(name: str | None) -> tuple[str, ...]:
         group = subnet_groups.get(name or "", {})
         return tuple(s["SubnetIdentifier"] for s in group.get("Subnets", []))
 
     members_public: dict[str, list[bool]] = {}
-    for raw in _paginate(rds, "describe_db_instances", "DBInstances"):
+    for raw in (instance.raw for instance in rds.instances()):
         if raw.get("DBInstanceStatus") == "deleting":
             continue
         if raw.get("DBClusterIdentifier"):
@@ -906,7 +878,7 @@ def _read_rds(rds: Client, network: Network) -> None:
             )
         )
 
-    for raw in _paginate(rds, "describe_db_clusters", "DBClusters"):
+    for raw in rds.clusters():
         name = raw["DBClusterIdentifier"]
         group_name = raw.get("DBSubnetGroup")
         subnets = group_subnets(group_name if isinstance(group_name, str) else None)
@@ -928,7 +900,7 @@ def _read_rds(rds: Client, network: Network) -> None:
             )
         )
 
-    for raw in _paginate(rds, "describe_db_proxies", "DBProxies"):
+    for raw in rds.proxy_records():
         port = _ENGINE_FAMILY_PORTS.get(str(raw.get("EngineFamily", "")).upper())
         subnets = tuple(raw.get("VpcSubnetIds", []))
         network.workloads.append(
@@ -948,11 +920,11 @@ def _read_rds(rds: Client, network: Network) -> None:
 _CACHE_PORTS = {"redis": 6379, "valkey": 6379, "memcached": 11211}
 
 
-def _read_elasticache(elasticache: Client, network: Network) -> None:
-    clusters = list(_paginate(elasticache, "describe_cache_clusters", "CacheClusters", ShowCacheNodeInfo=True))
+def _read_elasticache(elasticache: ElastiCacheReader, network: Network) -> None:
+    clusters = elasticache.cache_clusters()
     subnet_groups = {
         g["CacheSubnetGroupName"]: tuple(s["SubnetIdentifier"] for s in g.get("Subnets", []))
-        for g in _paginate(elasticache, "describe_cache_subnet_groups", "CacheSubnetGroups")
+        for g in elasticache.subnet_groups()
     }
     by_id = {c["CacheClusterId"]: c for c in clusters}
 
@@ -975,7 +947,7 @@ def _read_elasticache(elasticache: Client, network: Network) -> None:
         )
 
     grouped: set[str] = set()
-    for raw in _paginate(elasticache, "describe_replication_groups", "ReplicationGroups"):
+    for raw in elasticache.replication_groups():
         if raw.get("Status") == "deleting":
             continue
         members = [by_id[m] for m in raw.get("MemberClusters", []) if m in by_id]
@@ -1005,8 +977,8 @@ def _read_elasticache(elasticache: Client, network: Network) -> None:
         )
 
 
-def _read_lambda(lambda_: Client, network: Network) -> None:
-    for raw in _paginate(lambda_, "list_functions", "Functions"):
+def _read_lambda(account: Account, network: Network) -> None:
+    for raw in account.lambda_.functions():
         config = raw.get("VpcConfig") or {}
         subnets = tuple(config.get("SubnetIds") or ())
         if not subnets:
@@ -1025,38 +997,37 @@ def _read_lambda(lambda_: Client, network: Network) -> None:
         )
 
 
-def _read_instances(ec2: Client, network: Network) -> None:
-    for reservation in _paginate(ec2, "describe_instances", "Reservations"):
-        for raw in reservation.get("Instances", []):
-            if raw.get("State", {}).get("Name") in ("terminated", "shutting-down"):
-                continue
-            interfaces = raw.get("NetworkInterfaces", [])
-            # Instances launched with explicit interfaces list their groups only on the interfaces.
-            groups = {g["GroupId"] for g in raw.get("SecurityGroups", [])}
-            groups |= {g["GroupId"] for i in interfaces for g in i.get("Groups", [])}
-            subnets = [raw["SubnetId"]] if raw.get("SubnetId") else []
-            subnets += [i["SubnetId"] for i in interfaces if i.get("SubnetId") and i["SubnetId"] not in subnets]
-            public_ip = raw.get("PublicIpAddress") or next(
-                (
-                    (i.get("Association") or {}).get("PublicIp")
-                    for i in interfaces
-                    if (i.get("Association") or {}).get("PublicIp")
-                ),
-                None,
+def _read_instances(account: Account, network: Network) -> None:
+    for raw in account.ec2.instances():
+        if raw.get("State", {}).get("Name") in ("terminated", "shutting-down"):
+            continue
+        interfaces = raw.get("NetworkInterfaces", [])
+        # Instances launched with explicit interfaces list their groups only on the interfaces.
+        groups = {g["GroupId"] for g in raw.get("SecurityGroups", [])}
+        groups |= {g["GroupId"] for i in interfaces for g in i.get("Groups", [])}
+        subnets = [raw["SubnetId"]] if raw.get("SubnetId") else []
+        subnets += [i["SubnetId"] for i in interfaces if i.get("SubnetId") and i["SubnetId"] not in subnets]
+        public_ip = raw.get("PublicIpAddress") or next(
+            (
+                (i.get("Association") or {}).get("PublicIp")
+                for i in interfaces
+                if (i.get("Association") or {}).get("PublicIp")
+            ),
+            None,
+        )
+        ipv6 = next((a["Ipv6Address"] for i in interfaces for a in i.get("Ipv6Addresses", [])), None)
+        tags = tags_to_dict(raw.get("Tags"))
+        name = tags.get("Name")
+        network.workloads.append(
+            Workload(
+                kind=WorkloadKind.INSTANCE,
+                id=raw["InstanceId"],
+                name=f"{raw['InstanceId']} ({name})" if name else raw["InstanceId"],
+                vpc_id=raw.get("VpcId") or _vpc_of_subnets(network, subnets),
+                group_ids=tuple(sorted(groups)),
+                subnet_ids=tuple(subnets),
+                public_ipv4=f"public IP {public_ip}" if public_ip else None,
+                public_ipv6=f"IPv6 {ipv6}" if ipv6 else None,
+                tags=tags,
             )
-            ipv6 = next((a["Ipv6Address"] for i in interfaces for a in i.get("Ipv6Addresses", [])), None)
-            tags = tags_to_dict(raw.get("Tags"))
-            name = tags.get("Name")
-            network.workloads.append(
-                Workload(
-                    kind=WorkloadKind.INSTANCE,
-                    id=raw["InstanceId"],
-                    name=f"{raw['InstanceId']} ({name})" if name else raw["InstanceId"],
-                    vpc_id=raw.get("VpcId") or _vpc_of_subnets(network, subnets),
-                    group_ids=tuple(sorted(groups)),
-                    subnet_ids=tuple(subnets),
-                    public_ipv4=f"public IP {public_ip}" if public_ip else None,
-                    public_ipv6=f"IPv6 {ipv6}" if ipv6 else None,
-                    tags=tags,
-                )
-            )
+        )

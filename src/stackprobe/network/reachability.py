@@ -526,12 +526,20 @@ class Graph:
         acl = self.network.nacl(subnet)
         return acl.id if acl else "default NACL"
 
-    # -- egress for image pulls ---------------------------------------------------------------------
-
     def image_pull_egress(self, workload: Workload) -> list[EgressRoute]:
         """Per subnet of an ECS service: can a task there pull its image and start?"""
+        return _ImagePull(self).routes(workload)
+
+
+class _ImagePull:
+    """Egress for image pulls: the internet (through a gateway or NAT) or VPC endpoints, HTTPS both ways."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+
+    def routes(self, workload: Workload) -> list[EgressRoute]:
         routes = []
-        for subnet in sorted(self.network.subnets_of(workload), key=Subnet.placement):
+        for subnet in sorted(self.graph.network.subnets_of(workload), key=Subnet.placement):
             internet_ok, internet_detail = self._internet_egress(workload, subnet)
             if internet_ok:
                 routes.append(EgressRoute(subnet, True, internet_detail))
@@ -556,22 +564,25 @@ class Graph:
         allowed = any(
             rule.matches_protocol(TCP)
             and rule.port_span().contains(HTTPS)
-            and ((rule.peer_group is not None and rule.peer_group in peer_groups) or self._rule_contains(rule, peer))
-            for group in self.network.groups_of(workload)
+            and (
+                (rule.peer_group is not None and rule.peer_group in peer_groups)
+                or self.graph._rule_contains(rule, peer)
+            )
+            for group in self.graph.network.groups_of(workload)
             for rule in group.egress
         )
         if not allowed:
-            groups = ", ".join(self.network.group_label(g) for g in workload.group_ids) or "no security group"
+            groups = ", ".join(self.graph.network.group_label(g) for g in workload.group_ids) or "no security group"
             return f"{groups} allow no egress on {HTTPS} to {peer}"
         if not crosses_subnet:
             return None
-        _, blocker = self._nacl_pair(subnet, TCP, PortRange(HTTPS, HTTPS), peer, inbound=False)
+        _, blocker = self.graph._nacl_pair(subnet, TCP, PortRange(HTTPS, HTTPS), peer, inbound=False)
         return blocker
 
     def _internet_egress(self, workload: Workload, subnet: Subnet) -> tuple[bool, str]:
         world = parse_network(WORLD_V4)
         assert world is not None
-        table = self.network.route_table(subnet)
+        table = self.graph.network.route_table(subnet)
         route = table.route_for(world) if table else None
         if route is None:
             return False, f"no {WORLD_V4} route (no NAT gateway)"
@@ -581,7 +592,7 @@ class Graph:
                 return False, f"{hop}, but tasks get no public IP (assignPublicIp=DISABLED), so they cannot use it"
             detail = f"{hop} with assignPublicIp=ENABLED"
         elif route.target is RouteTarget.NAT_GATEWAY:
-            nat_ok, detail = self._nat_detail(self.network.nat_gateways.get(route.target_id), hop)
+            nat_ok, detail = self._nat_detail(self.graph.network.nat_gateways.get(route.target_id), hop)
             if not nat_ok:
                 return False, detail
         elif route.target in _OPAQUE_EGRESS:
@@ -598,8 +609,8 @@ class Graph:
             return False, f"{hop}, which is not available"
         if not nat.public:
             return False, f"{hop}, a private NAT gateway (no internet egress)"
-        nat_subnet = self.network.subnets.get(nat.subnet_id)
-        igw = self.internet_gateway(nat_subnet) if nat_subnet else None
+        nat_subnet = self.graph.network.subnets.get(nat.subnet_id)
+        igw = self.graph.internet_gateway(nat_subnet) if nat_subnet else None
         if not igw:
             return False, f"{hop}, but {nat.subnet_id} (the NAT's subnet) has no route to an internet gateway"
         return True, f"{hop} (in {nat.subnet_id} → {igw})"
@@ -628,10 +639,12 @@ class Graph:
 
     def _endpoint_for(self, workload: Workload, subnet: Subnet, service: str) -> tuple[bool, str]:
         candidates = [
-            e for e in self.network.endpoints if e.vpc_id == subnet.vpc_id and e.service == service and e.available
+            e
+            for e in self.graph.network.endpoints
+            if e.vpc_id == subnet.vpc_id and e.service == service and e.available
         ]
         problems = []
-        table = self.network.route_table(subnet)
+        table = self.graph.network.route_table(subnet)
         for endpoint in candidates:
             if endpoint.kind == "Gateway":
                 if table is None or table.id not in endpoint.route_table_ids:
@@ -650,8 +663,8 @@ class Graph:
 
     def _gateway_egress_blocker(self, workload: Workload, subnet: Subnet, service: str) -> str | None:
         # Gateway endpoint traffic goes to the service's public ranges: a 0.0.0.0/0 rule or its prefix list.
-        lists = [p for p in self.network.prefix_lists.values() if p.name.endswith(f".{service}")]
-        for group in self.network.groups_of(workload):
+        lists = [p for p in self.graph.network.prefix_lists.values() if p.name.endswith(f".{service}")]
+        for group in self.graph.network.groups_of(workload):
             for rule in group.egress:
                 if (
                     rule.matches_protocol(TCP)
@@ -663,15 +676,17 @@ class Graph:
                 ):
                     world = parse_network(WORLD_V4)
                     assert world is not None
-                    _, blocker = self._nacl_pair(subnet, TCP, PortRange(HTTPS, HTTPS), world, inbound=False)
+                    _, blocker = self.graph._nacl_pair(subnet, TCP, PortRange(HTTPS, HTTPS), world, inbound=False)
                     return blocker
-        groups = ", ".join(self.network.group_label(g) for g in workload.group_ids) or "no security group"
+        groups = ", ".join(self.graph.network.group_label(g) for g in workload.group_ids) or "no security group"
         return f"{groups} allow no egress on {HTTPS} to {service}"
 
     def _interface_blocker(self, workload: Workload, subnet: Subnet, endpoint: VpcEndpoint) -> str | None:
         if not endpoint.private_dns:
             return "private DNS is disabled, so the default API name does not resolve to it"
-        endpoint_subnets = [self.network.subnets[s] for s in endpoint.subnet_ids if s in self.network.subnets]
+        endpoint_subnets = [
+            self.graph.network.subnets[s] for s in endpoint.subnet_ids if s in self.graph.network.subnets
+        ]
         if subnet.network is None:
             return None
         admitted = any(
@@ -679,14 +694,14 @@ class Graph:
             and rule.port_span().contains(HTTPS)
             and (
                 (rule.peer_group is not None and rule.peer_group in workload.group_ids)
-                or self._rule_contains(rule, subnet.network)
+                or self.graph._rule_contains(rule, subnet.network)
             )
             for group_id in endpoint.group_ids
-            if (group := self.network.groups.get(group_id))
+            if (group := self.graph.network.groups.get(group_id))
             for rule in group.ingress
         )
         if not admitted:
-            labels = ", ".join(self.network.group_label(g) for g in endpoint.group_ids) or "no security group"
+            labels = ", ".join(self.graph.network.group_label(g) for g in endpoint.group_ids) or "no security group"
             return f"{labels} do not admit {HTTPS} from {subnet.id}"
         # One reachable endpoint interface is enough (any AZ's works, at a cross-AZ cost).
         blockers = []

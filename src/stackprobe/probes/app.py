@@ -178,6 +178,66 @@ def _mapped_ports(container: Mapping[str, Any]) -> list[int]:
     return ports
 
 
+def _task_environment(backend: AwsBackend, container: Mapping[str, Any]) -> tuple[dict[str, str], list[str], list[str]]:
+    """The environment ECS would give the container (environment files, then `environment`, then resolved
+    `secrets`), the secrets' names, and what could not be resolved (the task would stop before the app)."""
+    task_env, secret_errors = _environment_files(backend, container)
+    task_env.update({str(e["name"]): str(e.get("value", "")) for e in container.get("environment") or []})
+    secret_names: list[str] = []
+    for secret in container.get("secrets") or []:
+        secret_names.append(str(secret["name"]))
+        try:
+            task_env[str(secret["name"])] = resolve_secret(backend, str(secret["valueFrom"]))
+        except SecretResolutionError as exc:
+            secret_errors.append(f"{secret['name']} ← {exc}")
+    return task_env, secret_names, secret_errors
+
+
+def _stand_in_ports(
+    container: Mapping[str, Any], task_env: Mapping[str, str], traffic_port: int | None, choose_port: Callable[[], int]
+) -> tuple[dict[int, int], int | None, list[str]]:
+    """A free loopback port per container port (PORT_<n>), the one PORT stands in for (the traffic port), and
+    notes saying which is which. A PORT the task declares differently is left as declared."""
+    mapped = _mapped_ports(container)
+    listen = traffic_port if traffic_port else (mapped[0] if mapped else None)
+    ports = {
+        container_port: choose_port() for container_port in dict.fromkeys([*mapped, *([listen] if listen else [])])
+    }
+    notes: list[str] = []
+    port: int | None = None
+    if listen is not None:
+        declared = task_env.get("PORT")
+        if declared is not None and declared.strip() != str(listen):
+            # Left as declared: an app that listens on it misses the load balancer here as on AWS.
+            notes.append(f"PORT={declared} as the task declares it (traffic goes to container port {listen})")
+        else:
+            port = ports[listen]
+            notes.append(f"PORT={port} stands in for container port {listen}")
+    notes += [f"PORT_{cp}={local} stands in for container port {cp}" for cp, local in ports.items() if cp != listen]
+    return ports, port, notes
+
+
+def _pinned_environment(
+    backend: AwsBackend, env: dict[str, str], task_env: Mapping[str, str], how: ContainerCommand, notes: list[str]
+) -> dict[str, str]:
+    """`env` pinned to the emulator: its credentials and endpoints, the task's own region, no proxy for loopback,
+    and this machine's PATH for a local command (the task's is an image's, meaningless here)."""
+    env = backend.environ(env)
+    # The region is not an identity: a task that declares its own keeps it (a wrong one must show), while
+    # credentials and endpoints stay the emulator's.
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if task_env.get(name):
+            env[name] = task_env[name]
+    # Loopback traffic (the emulator, the probe) must never go through a proxy.
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    if not how.uses_docker:
+        if "PATH" in task_env:
+            notes.append("the task's PATH is not used here: this machine's PATH is")
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+        env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
 def expand_command(command: str, ports: Mapping[int, int], traffic_port: int | None, name: str) -> tuple[str, ...]:
     """COMMAND with `{port}` / `{port:N}` replaced by the stand-in ports, split into argv (no shell)."""
 
@@ -280,38 +340,10 @@ class TaskLaunch:
             )
         definition = backend.client("ecs").describe_task_definition(taskDefinition=task_def_arn)["taskDefinition"]
         container = _container(definition, how.name)
-        notes: list[str] = []
-
-        task_env, secret_errors = _environment_files(backend, container)
-        task_env.update({str(e["name"]): str(e.get("value", "")) for e in container.get("environment") or []})
-        secret_names: list[str] = []
-        for secret in container.get("secrets") or []:
-            secret_names.append(str(secret["name"]))
-            try:
-                task_env[str(secret["name"])] = resolve_secret(backend, str(secret["valueFrom"]))
-            except SecretResolutionError as exc:
-                secret_errors.append(f"{secret['name']} ← {exc}")
-
+        task_env, secret_names, secret_errors = _task_environment(backend, container)
+        ports, port, notes = _stand_in_ports(container, task_env, traffic_port, choose_port)
         mapped = _mapped_ports(container)
         listen = traffic_port if traffic_port else (mapped[0] if mapped else None)
-        ports = {
-            container_port: choose_port() for container_port in dict.fromkeys([*mapped, *([listen] if listen else [])])
-        }
-        port_env = {f"PORT_{container_port}": str(local) for container_port, local in ports.items()}
-        port: int | None = None
-        if listen is not None:
-            declared = task_env.get("PORT")
-            if declared is not None and declared.strip() != str(listen):
-                # Left as declared: an app that listens on it misses the load balancer here as on AWS.
-                notes.append(f"PORT={declared} as the task declares it (traffic goes to container port {listen})")
-            else:
-                port = ports[listen]
-                port_env["PORT"] = str(port)
-                notes.append(f"PORT={port} stands in for container port {listen}")
-        for container_port, local in ports.items():
-            if container_port != listen:
-                notes.append(f"PORT_{container_port}={local} stands in for container port {container_port}")
-
         argv: tuple[str, ...] = ()
         if how.uses_docker:
             notes.insert(0, f"image {how.image} (docker, host network)")
@@ -320,23 +352,14 @@ class TaskLaunch:
             argv = expand_command(how.command, ports, listen, how.name)
             notes.insert(0, f"command `{how.command}` from {run_dir}")
             base = {key: os.environ[key] for key in _INHERITED if key in os.environ}
+        port_env = {f"PORT_{container_port}": str(local) for container_port, local in ports.items()}
+        if port is not None:
+            port_env["PORT"] = str(port)
         env = {**base, **task_env, **port_env}
         if overrides:
             env.update(overrides)
             notes.append("probe settings: " + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())))
-        env = backend.environ(env)
-        # The region is not an identity: a task that declares its own keeps it (a wrong one must show),
-        # while credentials and endpoints stay the emulator's.
-        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-            if task_env.get(name):
-                env[name] = task_env[name]
-        # Loopback traffic (the emulator, the probe) must never go through a proxy.
-        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-        if not how.uses_docker:
-            if "PATH" in task_env:
-                notes.append("the task's PATH is not used here: this machine's PATH is")
-            env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
-            env.setdefault("PYTHONUNBUFFERED", "1")
+        env = _pinned_environment(backend, env, task_env, how, notes)
         return cls(
             task_definition_arn=task_def_arn,
             how=how,

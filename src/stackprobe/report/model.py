@@ -40,6 +40,8 @@ class RunReport:
     outcome: RunOutcome = RunOutcome.COMPLETE
     # For a partial run: the resources whose create failed, and terraform's reason for each.
     failed_resources: list[str] = field(default_factory=list)
+    # Ctrl-C or SIGTERM ended the run early (what was applied was still ended); the CLI exits 130.
+    interrupted: bool = False
 
     def by_status(self, status: Status) -> list[CheckResult]:
         return [r for r in self.results if r.status == status]

@@ -57,8 +57,9 @@ def _known(
     return None
 
 
-def classify(plan: Plan, *, backend: str = "moto", records: list[KnownDrift] | None = None) -> DriftReport:
-    """Split `plan.changes()` into emulator and real drift (only moto has known-drift records)."""
+def classify(plan: Plan, *, moto_records: bool = True, records: list[KnownDrift] | None = None) -> DriftReport:
+    """Split `plan.changes()` into emulator and real drift; `moto_records`: the emulator is one the moto
+    compatibility records describe (stackprobe.backends.registry.BackendKind.moto_compatibility)."""
     records = KNOWN_DRIFT if records is None else records
     version = moto_version()
     report = DriftReport()
@@ -66,7 +67,7 @@ def classify(plan: Plan, *, backend: str = "moto", records: list[KnownDrift] | N
         attributes = tuple(
             a for a in change.attribute_changes() if a.after is not Unknown or a.before is not None
         ) or tuple(change.attribute_changes())
-        reasons = [_known(change, a, version, records) for a in attributes] if backend == "moto" else [None]
+        reasons = [_known(change, a, version, records) for a in attributes] if moto_records else [None]
         if change.actions == ("update",) and attributes and all(reasons):
             why = "; ".join(sorted({r.reason for r in reasons if r is not None}))
             report.emulator.append(DriftEntry(change.address, change.actions, attributes, why))

@@ -1,11 +1,10 @@
 """Where a Terraform address is declared: (root module directory, address) -> (file relative to the root, line).
 
 Findings carry the Terraform address of what they judged (`module.database.aws_db_instance.this[0]`); a CI
-annotation needs a file and a line. The declaring block is found by scanning block headers
-(`resource "T" "N" {`, `data "T" "N" {`, `module "M" {`) and each module call's `source`, with a small lexer
-that skips strings, template interpolations, comments and heredocs, so only real top-level blocks count.
-A full HCL parser is not needed for that, and none is used: python-hcl2 reports no line numbers, and when
-checkov is installed beside it checkov's fork replaces the `hcl2` module.
+annotation needs a file and a line. The declaring block is found among the top-level blocks that
+stackprobe.terraform.config reads (the same reader as the workspace copy and the source checks): each
+block's line, and each module call's literal `source`. Only real top-level blocks count, never text that
+looks like one in a comment, a string, a heredoc or a nested block.
 
 How an address resolves:
 - instance keys (`[0]`, `["logs"]`) are dropped: every instance is declared by the same block;
@@ -13,7 +12,7 @@ How an address resolves:
   so a resource in a local child module is located in the child's own file;
 - a module whose source is not local (registry, git, ...) is not on disk: what it declares is located at
   the module call, with a note;
-- `.tf.json` files carry no line numbers this scanner can read: a block there is located at line 1 of its
+- `.tf.json` files carry no line numbers the reader can give: a block there is located at line 1 of its
   file, with a note;
 - an address that cannot be found, or a finding with no address, is located at the nearest enclosing module
   call that was found, else at the root module's main file, line 1, with a note saying why. A finding is
@@ -22,24 +21,17 @@ How an address resolves:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
-_NAME_AT = re.compile(_NAME)
-_LABEL = rf'"(?:[^"\\]|\\.)*"|{_NAME}'
-_HEADER = re.compile(rf"^\s*(resource|data|module|variable|output|provider)((?:\s+(?:{_LABEL}))*)\s*\{{")
-_LABELS = re.compile(rf'"((?:[^"\\]|\\.)*)"|({_NAME})')
-_SOURCE = re.compile(r'^\s*source\s*=\s*"([^"]*)"')
-_ALIAS = re.compile(r'^\s*alias\s*=\s*"([^"]*)"')
-_HEREDOC = re.compile(rf"<<-?({_NAME})\s*$")
+from stackprobe.terraform.config import Block, read_blocks
+
+_NAME_AT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _LOCAL_SOURCE = ("./", "../")
-# In the lexer's stack of open contexts: a quoted string (an interpolation is the count of braces it opened).
-_STRING = -1
+# The top-level blocks an address can name.
+_DECLARING = ("resource", "data", "module", "variable", "output", "provider")
 
 
 @dataclass(frozen=True)
@@ -140,124 +132,26 @@ def parse_address(address: str) -> Address:
     return Address(tuple(modules), mode, rest[0], rest[1])
 
 
-def scan_blocks(text: str, path: Path) -> list[Declaration]:
-    """Top-level block headers in one file of HCL native syntax, with each module call's `source`.
-
-    A lexer, not a parser: it tracks brace depth outside strings, template interpolations (which may hold
-    strings and braces of their own), comments and heredocs, and reads headers only at depth 0 and a module's
-    `source` only at depth 1 of that module's block.
-    """
-    found: list[Declaration] = []
-    depth = 0
-    # Open contexts inside an expression: _STRING for a quoted string, else a `${`/`%{` interpolation holding
-    # the number of braces opened inside it. Empty in plain configuration code.
-    stack: list[int] = []
-    heredoc: str | None = None
-    block_comment = False
-    module: tuple[int, Declaration] | None = None  # (index in found, declaration) of the open module block
-    for number, line in enumerate(text.splitlines(), start=1):
-        if heredoc is not None:
-            if line.strip() == heredoc:
-                heredoc = None
-            continue
-        if not stack and not block_comment:
-            if depth == 0 and (header := _HEADER.match(line)):
-                labels = tuple(
-                    m.group(1) if m.group(1) is not None else m.group(2) for m in _LABELS.finditer(header.group(2))
-                )
-                found.append(Declaration(header.group(1), labels, path, number))
-                module = (len(found) - 1, found[-1]) if header.group(1) in ("module", "provider") else None
-            elif (
-                depth == 1
-                and module is not None
-                and module[1].source is None
-                and (source := (_SOURCE if module[1].kind == "module" else _ALIAS).match(line))
-            ):
-                index, declaration = module
-                found[index] = declaration = Declaration(
-                    declaration.kind, declaration.labels, path, declaration.line, source.group(1)
-                )
-                module = (index, declaration)
-        i = 0
-        while i < len(line):
-            char = line[i]
-            if block_comment:
-                if line.startswith("*/", i):
-                    block_comment, i = False, i + 2
-                else:
-                    i += 1
-                continue
-            if stack and stack[-1] == _STRING:
-                if char == "\\":
-                    i += 2
-                elif char == '"':
-                    stack.pop()
-                    i += 1
-                elif line.startswith(("$${", "%%{"), i):  # escaped: literal text, not an interpolation
-                    i += 3
-                elif line.startswith(("${", "%{"), i):
-                    stack.append(0)
-                    i += 2
-                else:
-                    i += 1
-                continue
-            if char == "#" or line.startswith("//", i):
-                break
-            if line.startswith("/*", i):
-                block_comment, i = True, i + 2
-                continue
-            if line.startswith("<<", i) and (marker := _HEREDOC.match(line, i)):
-                heredoc = marker.group(1)
-                break
-            if char == '"':
-                stack.append(_STRING)
-            elif char == "{":
-                if stack:
-                    stack[-1] += 1
-                else:
-                    depth += 1
-            elif char == "}":
-                if stack:
-                    if stack[-1] == 0:
-                        stack.pop()  # the end of an interpolation: back inside its string
-                    else:
-                        stack[-1] -= 1
-                else:
-                    depth = max(depth - 1, 0)
-                    if depth == 0:
-                        module = None
-            i += 1
-    return found
+def _declaration(block: Block, path: Path) -> Declaration:
+    named = {"module": "source", "provider": "alias"}.get(block.type)
+    value = block.attributes.get(named) if named else None
+    return Declaration(
+        block.type,
+        block.labels,
+        path,
+        block.line or 1,
+        value if isinstance(value, str) else None,
+        line_known=block.line is not None,
+    )
 
 
-def _json_blocks(path: Path) -> list[Declaration]:
-    """Blocks of a .tf.json file, all at line 1 (the JSON reader keeps no line numbers)."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    found: list[Declaration] = []
-
-    def bodies(value: Any) -> list[dict[str, Any]]:
-        # Terraform's JSON syntax allows an object or an array of objects at each level.
-        items = value if isinstance(value, list) else [value]
-        return [item for item in items if isinstance(item, dict)]
-
-    for top in bodies(document):
-        for kind in ("resource", "data"):
-            for by_type in bodies(top.get(kind, {})):
-                for type_name, by_name in by_type.items():
-                    for named in bodies(by_name):
-                        found += [Declaration(kind, (type_name, n), path, 1, line_known=False) for n in named]
-        for calls in bodies(top.get("module", {})):
-            for name, body in calls.items():
-                source = next((b.get("source") for b in bodies(body) if isinstance(b.get("source"), str)), None)
-                found.append(Declaration("module", (name,), path, 1, source, line_known=False))
-    return found
+def file_declarations(path: Path) -> list[Declaration]:
+    """The top-level blocks of one configuration file that an address can name."""
+    return [_declaration(block, path) for block in read_blocks(path) if block.type in _DECLARING]
 
 
 class SourceIndex:
-    """Locates addresses in one root module and the local modules it calls (each directory scanned once)."""
+    """Locates addresses in one root module and the local modules it calls (each directory read once)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -270,13 +164,7 @@ class SourceIndex:
         if directory not in self._declarations:
             files = sorted(directory.glob("*.tf")) + sorted(directory.glob("*.tf.json"))
             files.sort(key=lambda p: p.name == "override.tf" or p.name.endswith(("_override.tf", "_override.tf.json")))
-            found: list[Declaration] = []
-            for path in files:
-                if path.name.endswith(".tf.json"):
-                    found += _json_blocks(path)
-                else:
-                    found += scan_blocks(path.read_text(encoding="utf-8", errors="replace"), path)
-            self._declarations[directory] = found
+            self._declarations[directory] = [found for path in files for found in file_declarations(path)]
         return self._declarations[directory]
 
     def _find(self, directory: Path, kind: str, labels: tuple[str, ...]) -> Declaration | None:

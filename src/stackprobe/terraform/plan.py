@@ -5,6 +5,8 @@ Two things make raw plan JSON awkward in tests, and this model handles both:
   in for them, so a test can tell "not set" from "known only after apply";
 - resources in child modules are nested; `resources()` flattens every module into one list of
   `PlannedResource` with full addresses.
+Resource types are read through `canonical_type` (an `aws_alb` is an `aws_lb`); addresses keep the
+configuration's spelling.
 `subset_mismatches` implements partial expectations: a test states only the attributes it cares
 about, so provider defaults added in new releases do not break it.
 """
@@ -16,6 +18,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from stackprobe.terraform.resource_types import canonical_type
 
 
 class _Unknown:
@@ -52,7 +56,7 @@ def _merge_unknown(value: Any, unknown: Any) -> Any:
 @dataclass(frozen=True)
 class PlannedResource:
     address: str
-    type: str
+    type: str  # canonical: an aws_alb_listener reads as aws_lb_listener (its address keeps aws_alb_)
     name: str
     mode: str
     module: str | None
@@ -73,7 +77,7 @@ class AttributeChange:
 @dataclass(frozen=True)
 class ResourceChange:
     address: str
-    type: str
+    type: str  # canonical, as PlannedResource.type
     actions: tuple[str, ...]
     before: Any
     after: Any
@@ -165,18 +169,23 @@ class Plan:
         }
 
     def resources(self, type_pattern: str = "*", mode: str = "managed") -> list[PlannedResource]:
-        """Every planned resource whose type matches `type_pattern` (fnmatch), with unknowns marked."""
+        """Every planned resource whose type matches `type_pattern` (fnmatch; `aws_alb` finds `aws_lb` too,
+        and the other way round), with unknowns marked."""
         unknown = self._unknown_by_address()
+        pattern = canonical_type(type_pattern)
         found = []
         for module in self._modules():
             for resource in module.get("resources", []):
-                if resource.get("mode") != mode or not fnmatch.fnmatchcase(resource["type"], type_pattern):
+                kind = canonical_type(resource["type"])
+                if resource.get("mode") != mode or not (
+                    fnmatch.fnmatchcase(kind, pattern) or fnmatch.fnmatchcase(resource["type"], type_pattern)
+                ):
                     continue
                 values = _merge_unknown(resource.get("values", {}), unknown.get(resource["address"], {}))
                 found.append(
                     PlannedResource(
                         address=resource["address"],
-                        type=resource["type"],
+                        type=kind,
                         name=resource["name"],
                         mode=resource["mode"],
                         module=module.get("address"),
@@ -218,7 +227,7 @@ class Plan:
                 continue
             item = ResourceChange(
                 address=change["address"],
-                type=change["type"],
+                type=canonical_type(change["type"]),
                 actions=actions,
                 before=body.get("before"),
                 after=_merge_unknown(body.get("after"), body.get("after_unknown", {})),

@@ -1,4 +1,4 @@
-"""Run terraform with timeouts, live output, a shared init, and the guard on every call.
+"""Run terraform with timeouts, live output, an init that handles foreign lock files, and the guard on every call.
 
 `tftest.TerraformTest` is used for two things, exactly: its `setup()` runs the first `terraform init`
 of a configuration shape (with its input and backend arguments), and its `execute_command` is the
@@ -27,7 +27,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +40,7 @@ from stackprobe.child_process import OWN_PROCESS_GROUP
 from stackprobe.errors import TerraformFailed, TerraformTimeout
 from stackprobe.terraform import init_failure
 from stackprobe.terraform.binary import TerraformBinary
+from stackprobe.terraform.config import LOCAL_SOURCE_PREFIXES, configuration_files
 from stackprobe.terraform.mirror import ProviderSource
 from stackprobe.terraform.plan import Plan
 from stackprobe.terraform.workspace import Workspace
@@ -180,7 +181,6 @@ class TerraformRunner:
         cache_dir: Path,
         *,
         var_files: list[Path] | None = None,
-        variables: dict[str, Any] | None = None,
         timeouts: dict[str, float] | None = None,
         parallelism: int = 10,
         on_output: Callable[[str], None] | None = None,
@@ -191,8 +191,9 @@ class TerraformRunner:
         self.backend = backend
         self.provider_source = provider_source
         self.cache_dir = cache_dir
+        # The var files are the configuration's; -var values are given per command (a deployment's, a
+        # mutant's, the teardown's), so no command inherits another's.
         self.var_files = [p.resolve() for p in var_files or []]
-        self.variables: dict[str, Any] = dict(variables or {})
         self.timeouts = {**DEFAULT_TIMEOUTS, **(timeouts or {})}
         self.parallelism = parallelism
         self.on_output = on_output
@@ -250,8 +251,8 @@ class TerraformRunner:
         stdout: list[str] = []
         stderr: list[str] = []
         readers = [
-            threading.Thread(target=self._pump, args=(process.stdout, stdout), daemon=True),
-            threading.Thread(target=self._pump, args=(process.stderr, stderr), daemon=True),
+            threading.Thread(target=_pump, args=(process.stdout, stdout, self.on_output), daemon=True),
+            threading.Thread(target=_pump, args=(process.stderr, stderr, self.on_output), daemon=True),
         ]
         for reader in readers:
             reader.start()
@@ -262,7 +263,7 @@ class TerraformRunner:
             for reader in readers:
                 reader.join(timeout=5)
             output = "".join(stdout) + "".join(stderr)
-            self._record(CommandRecord(argv[1:], time.monotonic() - started, None, output))
+            _record(self.transcript, CommandRecord(argv[1:], time.monotonic() - started, None, output))
             raise TerraformTimeout(
                 f"`terraform {cmd}` did not finish within {timeout:.0f} s and was stopped",
                 "look at the last resources still creating in the output below: on an emulator this usually "
@@ -279,7 +280,7 @@ class TerraformRunner:
             reader.join(timeout=10)
         output_text = "".join(stdout)
         error_text = "".join(stderr)
-        self._record(
+        _record(self.transcript, 
             CommandRecord(argv[1:], time.monotonic() - started, returncode, output_text + error_text, cpu_seconds)
         )
         # `plan -detailed-exitcode` uses 2 for "changes present"; everything else non-zero is failure.
@@ -292,21 +293,6 @@ class TerraformRunner:
                 output=output_text + error_text,
             )
         return tftest.TerraformCommandOutput(returncode, output_text, error_text)
-
-    def _record(self, record: CommandRecord) -> None:
-        self.transcript.commands.append(record)
-        _log_command(record)
-
-    def _pump(self, stream: IO[str] | None, sink: list[str]) -> None:
-        if stream is None:
-            return
-        for line in stream:
-            sink.append(line)
-            text = line.rstrip()
-            if text:
-                LOG.info("%s", text)
-                if self.on_output is not None:
-                    self.on_output(text)
 
     def _stop(self, process: subprocess.Popen[str]) -> None:
         """Interrupt terraform like Ctrl-C would (it then saves state), and kill it if it hangs."""
@@ -325,53 +311,63 @@ class TerraformRunner:
             self._stop(self._current)
 
     # -- commands ------------------------------------------------------------------------------
-    def _var_arguments(self) -> list[str]:
+    def _var_arguments(self, variables: Mapping[str, Any]) -> list[str]:
         """-var-file arguments first, then -var: Terraform lets the later one win, and an explicit -var
         (a mutant, a teardown switch) must override the var files. (tftest's parse_args puts -var first.)"""
         arguments = [f"-var-file={path}" for path in self.var_files]
-        for name, value in self.variables.items():
+        for name, value in variables.items():
             # Maps, lists and booleans as JSON, which Terraform parses as the matching HCL values.
             text = value if isinstance(value, str) else json.dumps(value)
             arguments.append(f"-var={name}={text}")
         return arguments
 
+    def _downloads_modules(self) -> bool:
+        """Whether init must fetch a module (a registry, git or URL source) rather than read local ones."""
+        return any(
+            source is not None and not source.startswith(LOCAL_SOURCE_PREFIXES)
+            for module in self.workspace.modules.values()
+            for source in module.module_sources.values()
+        )
+
     def _init_key(self) -> str:
-        """What `.terraform` depends on: binary, provider source, the committed lock file, and what every
-        module asks init for (provider requirements, module calls, backend), read from the configuration."""
+        """What `.terraform` depends on: binary, provider source, the committed lock file, and every file of the
+        configuration (module calls, required_providers, a provider block's own `version`, the backend)."""
         digest = hashlib.sha256()
         digest.update(f"{self.binary.path}|{self.binary.version}|{self.provider_source.mirror}".encode())
         lock = self.workspace.module_dir / init_failure.LOCK_FILE
         if lock.exists():
             digest.update(lock.read_bytes())
         for directory in sorted(self.workspace.modules):
-            module = self.workspace.modules[directory]
-            digest.update(str(directory.relative_to(self.workspace.root)).encode())
-            digest.update(json.dumps(module.init_inputs(), sort_keys=True).encode())
+            for path in configuration_files(directory):
+                digest.update(str(path.relative_to(self.workspace.root)).encode() + b"\0" + path.read_bytes())
         return digest.hexdigest()[:24]
 
     def init(self) -> str:
-        """`terraform init`, done once per configuration shape and reused by later runs and workers.
+        """`terraform init`, with a committed lock file from another platform retried once without its checksums.
 
-        The initialised `.terraform` directory (provider links, module manifest) and the lock file are
-        kept in the cache under a key of everything they depend on; a later workspace with the same
-        key copies them (symlinks preserved, so no provider binary is duplicated) instead of running
-        init again. A file lock keeps two xdist workers from initialising the same key at once.
+        A configuration whose modules are all local is initialised afresh in every workspace: measured on the
+        reference stack, a full init costs the same CPU as re-initialising a copied `.terraform` (about 1 s:
+        terraform checks the provider against the lock either way), and half as much where there is no lock
+        file, so keeping one saved nothing. A configuration that downloads modules keeps its initialised
+        `.terraform` in the cache under a key of everything init reads (`_init_key`), and later workspaces copy
+        it instead of downloading again; a file lock keeps two processes from initialising one key at once.
 
-        A committed lock file whose checksums do not cover the mirror's package of the same version (it
-        was recorded on another platform) gets one retry without them; `init_notes` then says so, for the
-        report, and the note is kept with the cached init so a reuse says it too. Any other failure is a
-        TerraformFailed that names the file and line terraform gave, or the provider versions the mirror
-        holds (see stackprobe.terraform.init_failure).
+        A committed lock file whose checksums do not cover the mirror's package of the same version (it was
+        recorded on another platform) gets one retry without them; `init_notes` then says so, for the report.
+        Any other failure is a TerraformFailed that names the file and line terraform gave, or the provider
+        versions the mirror holds (see stackprobe.terraform.init_failure).
         """
         self.init_notes = []
+        lock = self.workspace.module_dir / init_failure.LOCK_FILE
+        if not self._downloads_modules():
+            return _first_init(self, lock)
         key = self._init_key()
         entry = self.cache_dir / "init" / key
         entry.parent.mkdir(parents=True, exist_ok=True)
         target = self.workspace.module_dir / ".terraform"
-        lock = self.workspace.module_dir / init_failure.LOCK_FILE
         with _file_lock(entry.with_suffix(".lock")):
             if (entry / ".terraform").is_dir():
-                LOG.info("reusing terraform init %s", key)
+                LOG.info("reusing terraform init %s (its modules were downloaded once)", key)
                 if target.exists():
                     shutil.rmtree(target)
                 shutil.copytree(entry / ".terraform", target, symlinks=True)
@@ -397,17 +393,15 @@ class TerraformRunner:
             staging.rename(entry)
             return output
 
-    def validate(self) -> dict[str, Any]:
-        result = self._tf.execute_command("validate", "-json")
-        return dict(json.loads(result.out))
-
-    def plan(self, *, destroy: bool = False, refresh: bool = True) -> Plan:
+    def plan(self, variables: Mapping[str, Any], *, destroy: bool = False, refresh: bool = True) -> Plan:
         """A saved plan, shown as JSON, wrapped in the Plan model."""
         out = self._plan_file(destroy)
-        self._tf.execute_command("plan", *self._plan_arguments(out, destroy=destroy, refresh=refresh))
+        self._tf.execute_command("plan", *self._plan_arguments(out, variables, destroy=destroy, refresh=refresh))
         return self._show(out)
 
-    def pending_changes(self, *, refresh: bool = True, targets: Sequence[str] = ()) -> Plan | None:
+    def pending_changes(
+        self, variables: Mapping[str, Any], *, refresh: bool = True, targets: Sequence[str] = ()
+    ) -> Plan | None:
         """The plan, or None when terraform reports nothing to change (`-detailed-exitcode` 0).
 
         For a plan that is usually empty (the second plan after apply): an empty one is then not shown
@@ -415,74 +409,77 @@ class TerraformRunner:
         `targets` limits it (and its refresh) to those resources and what they depend on.
         """
         out = self._plan_file(destroy=False)
-        arguments = [*self._plan_arguments(out, refresh=refresh), *(f"-target={target}" for target in targets)]
+        arguments = [
+            *self._plan_arguments(out, variables, refresh=refresh),
+            *(f"-target={target}" for target in targets),
+        ]
         result = self._tf.execute_command("plan", "-detailed-exitcode", *arguments)
         return None if result.retcode == 0 else self._show(out)
 
     def _plan_file(self, destroy: bool) -> Path:
         return self.workspace.module_dir / ("destroy.tfplan" if destroy else "stackprobe.tfplan")
 
-    def _plan_arguments(self, out: Path, *, destroy: bool = False, refresh: bool = True) -> list[str]:
+    def _plan_arguments(
+        self, out: Path, variables: Mapping[str, Any], *, destroy: bool = False, refresh: bool = True
+    ) -> list[str]:
         args = ["-input=false", f"-out={out}", f"-refresh={'true' if refresh else 'false'}"]
         if destroy:
             args.append("-destroy")
-        return args + self._var_arguments()
+        return args + self._var_arguments(variables)
 
     def _show(self, out: Path) -> Plan:
         shown = self._tf.execute_command("show", "-json", str(out))
         return Plan(json.loads(shown.out), path=out)
 
-    def apply(self, refresh: bool = True) -> str:
-        args = ["-input=false", "-auto-approve", *([] if refresh else ["-refresh=false"]), *self._var_arguments()]
-        return str(self._tf.execute_command("apply", *args).out)
+    def apply(self, variables: Mapping[str, Any], refresh: bool = True) -> str:
+        args = ["-input=false", "-auto-approve", *([] if refresh else ["-refresh=false"])]
+        return str(self._tf.execute_command("apply", *args, *self._var_arguments(variables)).out)
 
     def apply_plan(self, plan: Plan) -> str:
-        """Apply a saved plan: no second refresh-and-plan, which on a big stack saves 15-20 s."""
+        """Apply a saved plan (it holds its variables): no second refresh-and-plan, which on a big stack saves
+        15-20 s. A plan with no saved file is an error of the caller, never silently re-planned."""
         if plan.path is None or not plan.path.exists():
-            return self.apply()
+            raise ValueError("apply_plan needs a plan saved in this workspace (Plan.path)")
         return str(self._tf.execute_command("apply", "-input=false", "-auto-approve", str(plan.path)).out)
-
-    def output(self) -> dict[str, Any]:
-        raw = self._tf.execute_command("output", "-json").out
-        return {name: value.get("value") for name, value in json.loads(raw or "{}").items()}
-
-    def state(self) -> dict[str, Any]:
-        if not self.workspace.state_path.exists():
-            return {}
-        return dict(json.loads(self.workspace.state_path.read_text(encoding="utf-8")))
-
-    def state_resources(self) -> list[str]:
-        """Addresses of the managed resources in the local state (empty when none or no state)."""
-        addresses = []
-        for resource in self.state().get("resources", []):
-            if resource.get("mode") != "managed":
-                continue
-            prefix = f"{resource['module']}." if resource.get("module") else ""
-            for instance in resource.get("instances", []):
-                index = instance.get("index_key")
-                suffix = "" if index is None else f"[{json.dumps(index)}]"
-                addresses.append(f"{prefix}{resource['type']}.{resource['name']}{suffix}")
-        return addresses
 
     def forget(self, addresses: list[str]) -> None:
         """`terraform state rm`: destroy will not touch these (their parent's deletion removes them)."""
         if addresses:
             self._tf.execute_command("state", "rm", *addresses)
 
-    def destroy(self, refresh: bool = True) -> str:
-        args = ["-auto-approve", *([] if refresh else ["-refresh=false"]), *self._var_arguments()]
+    def destroy(self, variables: Mapping[str, Any], refresh: bool = True) -> str:
+        args = ["-auto-approve", *([] if refresh else ["-refresh=false"]), *self._var_arguments(variables)]
         return str(self._tf.execute_command("destroy", *args).out)
 
     # -- reporting -----------------------------------------------------------------------------
-    def command_line(self, cmd: str) -> str:
+    def command_line(self, cmd: str, variables: Mapping[str, Any]) -> str:
         """A one-line shell command that repeats `cmd` by hand in this workspace."""
-        var_args = shlex.join(self._var_arguments())
+        var_args = shlex.join(self._var_arguments(variables))
         return (
             f"cd {shlex.quote(str(self.workspace.module_dir))} && "
             f"TF_CLI_CONFIG_FILE={shlex.quote(str(self.cli_config))} AWS_ENDPOINT_URL={self.backend.endpoint} "
             f"AWS_ACCESS_KEY_ID={self.backend.access_key} AWS_SECRET_ACCESS_KEY={self.backend.secret_key} "
             f"{self.binary.flavour} {cmd} {var_args}".rstrip()
         )
+
+
+def _record(transcript: Transcript, record: CommandRecord) -> None:
+    """Keep `record` for the failure report, and log it for the benchmark when asked to."""
+    transcript.commands.append(record)
+    _log_command(record)
+
+
+def _pump(stream: IO[str] | None, sink: list[str], on_output: Callable[[str], None] | None) -> None:
+    """Keep every line terraform prints (for the failure report) and stream it to the log as it comes."""
+    if stream is None:
+        return
+    for line in stream:
+        sink.append(line)
+        text = line.rstrip()
+        if text:
+            LOG.info("%s", text)
+            if on_output is not None:
+                on_output(text)
 
 
 def _wait_with_cpu(process: subprocess.Popen[str], timeout: float) -> tuple[int, float]:

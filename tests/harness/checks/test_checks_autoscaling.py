@@ -18,6 +18,7 @@ from stackprobe.checks import run_check
 from stackprobe.checks.autoscaling import scalable_target, scaling_alarms, target_tracking
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Status
 from stackprobe.lifecycle.run import Run
+from stackprobe.testing import assert_check
 
 pytestmark = pytest.mark.harness
 CLUSTER = "sp-scale"
@@ -25,6 +26,7 @@ CLUSTER = "sp-scale"
 
 @dataclass(frozen=True)
 class Results:
+    context: CheckContext
     targets: CheckResult
     tracking: CheckResult
     alarms: CheckResult
@@ -220,7 +222,10 @@ def results(stacks: Run) -> Results:
 
     context = CheckContext(backend=account.backend)
     return Results(
-        run_check(scalable_target, context), run_check(target_tracking, context), run_check(scaling_alarms, context)
+        context,
+        run_check(scalable_target, context),
+        run_check(target_tracking, context),
+        run_check(scaling_alarms, context),
     )
 
 
@@ -343,10 +348,11 @@ def test_alarms_pass_for_target_tracking_and_invoked_step_policies(results: Resu
 
 
 def test_alarms_fail_for_dead_step_policies_and_deleted_tracking_alarms(results: Results) -> None:
-    dead = _finding(results.alarms, "dead-step", "queue-step")
+    alarms = assert_check(results.context, scaling_alarms, Status.FAIL)
+    dead = _finding(alarms, "dead-step", "queue-step")
     assert not dead.passed
     assert "no CloudWatch alarm invokes this step policy; it never runs" in dead.evidence
-    deleted = _finding(results.alarms, "tt-alarms-deleted", "cpu")
+    deleted = _finding(alarms, "tt-alarms-deleted", "cpu")
     assert not deleted.passed
     assert "alarms of the policy deleted: TargetTracking-service/sp-scale/tt-alarms-deleted-AlarmHigh-" in (
         deleted.evidence

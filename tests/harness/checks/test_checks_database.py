@@ -34,6 +34,7 @@ from stackprobe.checks.database import (
 )
 from stackprobe.checks.rds_capacity import class_memory_gib, evaluate, max_connections
 from stackprobe.lifecycle.run import Run
+from stackprobe.testing import assert_check
 
 pytestmark = pytest.mark.harness
 CHECKS: tuple[Check, ...] = (
@@ -55,6 +56,7 @@ DEV = [{"Key": "Environment", "Value": "dev"}]
 
 @dataclass(frozen=True)
 class Results:
+    context: CheckContext
     by_check: dict[str, CheckResult]
 
     def finding(self, check: Check, identifier: str) -> Finding:
@@ -231,7 +233,7 @@ def results(stacks: Run) -> Results:
         ]
     }
     context = CheckContext(backend=backend, state=state)
-    return Results({check.id: run_check(check, context) for check in CHECKS})
+    return Results(context, {check.id: run_check(check, context) for check in CHECKS})
 
 
 # -- backups ------------------------------------------------------------------------------------------------
@@ -262,6 +264,9 @@ def test_backup_window(results: Results) -> None:
 class _StubRds:
     """DescribeDBInstances answering an overlap that AWS (and moto) refuse on create and modify."""
 
+    def can_paginate(self, name: str) -> bool:
+        return True
+
     def get_paginator(self, name: str) -> _StubRds:
         return self
 
@@ -281,8 +286,13 @@ class _StubRds:
 
 
 class _StubBackend:
+    region = "eu-west-1"
+
     def client(self, service: str, region_name: str | None = None) -> _StubRds:
         return _StubRds()
+
+    def serves(self, service: str) -> bool:
+        return True
 
     def unavailable_reason(self, service: str) -> None:
         return None
@@ -312,12 +322,14 @@ def test_window_overlap(backup: str, maintenance: str, day: str | None) -> None:
 
 
 def test_copy_tags_to_snapshot(results: Results) -> None:
+    assert_check(results.context, copy_tags_to_snapshot, Status.FAIL)
     assert results.finding(copy_tags_to_snapshot, "good-prod").passed
     finding = results.finding(copy_tags_to_snapshot, "bad-dev")
     assert not finding.passed and finding.evidence == "bad-dev: CopyTagsToSnapshot=false"
 
 
 def test_backup_plan_selection_by_arn_and_by_tag(results: Results) -> None:
+    assert_check(results.context, backup_plan, Status.FAIL)
     by_arn = results.finding(backup_plan, "good-prod")
     assert by_arn.passed
     assert "plan sp-daily selection databases by ARN arn:aws:rds:" in by_arn.evidence
@@ -351,6 +363,7 @@ def test_selection_semantics() -> None:
 
 
 def test_encryption(results: Results) -> None:
+    assert_check(results.context, encryption, Status.FAIL)
     good = results.finding(encryption, "good-prod")
     assert good.passed and "StorageEncrypted=true with customer key arn:aws:kms:" in good.evidence
     plain = results.finding(encryption, "bad-dev")

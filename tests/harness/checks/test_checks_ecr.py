@@ -11,6 +11,7 @@ from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Severity, Status
 from stackprobe.checks.ecr import immutable_tags, kms_encryption, lifecycle_policy, scan_on_push
 from stackprobe.lifecycle.run import Run
+from stackprobe.testing import assert_check
 
 pytestmark = pytest.mark.harness
 
@@ -61,7 +62,17 @@ def results(stacks: Run) -> dict[str, CheckResult]:
             {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "sp-scan-*", "filterType": "WILDCARD"}]}
         ],
     )
-    found = {check.id: run_check(check, CheckContext(backend=backend)) for check in CHECKS}
+    context = CheckContext(backend=backend)
+    # sp-defaults, created with every default, fails each check; the tests assert each repository's finding.
+    found = {
+        result.check.id: result
+        for result in (
+            assert_check(context, immutable_tags, Status.FAIL),
+            assert_check(context, scan_on_push, Status.FAIL),
+            assert_check(context, kms_encryption, Status.FAIL),
+            assert_check(context, lifecycle_policy, Status.FAIL),
+        )
+    }
     found["key"] = CheckResult(check=kms_encryption, skipped_reason=key)  # the key ARN, for the evidence
     return found
 

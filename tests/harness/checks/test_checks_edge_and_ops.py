@@ -10,15 +10,20 @@ import pytest
 
 from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import by_id, run_check
-from stackprobe.checks.base import CheckContext, Status
+from stackprobe.checks.base import CheckContext, CheckResult, Status
+from stackprobe.testing import assert_check
 
 pytestmark = pytest.mark.harness
 
 
-def _run(backend: AwsBackend, check_id: str) -> tuple[Status, list[str], list[str]]:
+def _run(backend: AwsBackend, check_id: str) -> tuple[Status, list[str]]:
     result = run_check(by_id(check_id), CheckContext(backend=backend))
     assert not result.error, result.error
-    return (result.status, [f.evidence for f in result.failures], [f.evidence for f in result.findings])
+    return result.status, [f.evidence for f in result.findings]
+
+
+def _failing_evidence(result: CheckResult) -> list[str]:
+    return [f.evidence for f in result.failures]
 
 
 def _certificate(backend: AwsBackend) -> str:
@@ -33,8 +38,7 @@ def test_edge_checks_not_applicable_without_load_balancers(clean_backend: AwsBac
 def test_http_forwarding_listener_fails_and_redirect_passes(clean_backend: AwsBackend) -> None:
     net = build.network(clean_backend)
     alb, _ = build.load_balancer(clean_backend, net)  # HTTP:80 forwarding to the target group
-    status, failures, _ = _run(clean_backend, "edge.https-only")
-    assert status == Status.FAIL
+    failures = _failing_evidence(assert_check(CheckContext(backend=clean_backend), "edge.https-only", Status.FAIL))
     assert "HTTP:80 default action forward serves plain HTTP" in failures
     assert any("has no HTTPS listener" in f for f in failures)
 
@@ -58,7 +62,7 @@ def test_http_forwarding_listener_fails_and_redirect_passes(clean_backend: AwsBa
         SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
     )
-    status, _, findings = _run(clean_backend, "edge.https-only")
+    status, findings = _run(clean_backend, "edge.https-only")
     assert status == Status.PASS
     assert "HTTP:80 redirects to HTTPS" in findings
     assert _run(clean_backend, "edge.tls-policy")[0] == Status.PASS
@@ -75,8 +79,7 @@ def test_old_tls_policy_fails(clean_backend: AwsBackend) -> None:
         Certificates=[{"CertificateArn": _certificate(clean_backend)}],
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
     )
-    status, failures, _ = _run(clean_backend, "edge.tls-policy")
-    assert status == Status.FAIL
+    failures = _failing_evidence(assert_check(CheckContext(backend=clean_backend), "edge.tls-policy", Status.FAIL))
     assert failures == ["HTTPS:443 SslPolicy=ELBSecurityPolicy-2016-08"]
 
 
@@ -85,8 +88,9 @@ def test_hardening_names_each_missing_setting(clean_backend: AwsBackend) -> None
     alb, _ = build.load_balancer(clean_backend, net)
     elb = clean_backend.client("elbv2")
     elb.add_tags(ResourceArns=[alb], Tags=[{"Key": "Environment", "Value": "prod"}])
-    status, failures, _ = _run(clean_backend, "edge.load-balancer-hardening")
-    assert status == Status.FAIL
+    failures = _failing_evidence(
+        assert_check(CheckContext(backend=clean_backend), "edge.load-balancer-hardening", Status.FAIL)
+    )
     assert failures == [
         "drop_invalid_header_fields disabled; access logs disabled; "
         "deletion protection off (production: tag Environment=prod)"
@@ -111,8 +115,9 @@ def test_deployment_settings(clean_backend: AwsBackend) -> None:
     cluster = build.cluster(clean_backend)
     task = build.api_task_definition(clean_backend, resources)
     build.service(clean_backend, net, cluster, "api", task, target_group=tg, maximum_percent=200)
-    status, failures, _ = _run(clean_backend, "deployment.circuit-breaker")
-    assert status == Status.FAIL
+    failures = _failing_evidence(
+        assert_check(CheckContext(backend=clean_backend), "deployment.circuit-breaker", Status.FAIL)
+    )
     assert failures == ["sp-test/api: circuit breaker enable=False rollback=False"]
     assert _run(clean_backend, "deployment.zero-downtime")[0] == Status.PASS
 
@@ -126,8 +131,9 @@ def test_deployment_settings(clean_backend: AwsBackend) -> None:
         },
     )
     assert _run(clean_backend, "deployment.circuit-breaker")[0] == Status.PASS
-    status, failures, _ = _run(clean_backend, "deployment.zero-downtime")
-    assert status == Status.FAIL
+    failures = _failing_evidence(
+        assert_check(CheckContext(backend=clean_backend), "deployment.zero-downtime", Status.FAIL)
+    )
     assert failures == ["sp-test/api: minimumHealthyPercent=50 maximumPercent=100"]
 
 
@@ -143,17 +149,15 @@ def test_queue_checks(clean_backend: AwsBackend) -> None:
             "KmsMasterKeyId": "alias/aws/sqs",
         },
     )
-    status, _, findings = _run(clean_backend, "queue.dead-letter")
+    status, findings = _run(clean_backend, "queue.dead-letter")
     assert status == Status.PASS
     assert findings == [f"redrive to {dlq_arn} after 3 receives"]
     assert _run(clean_backend, "queue.encryption")[0] == Status.PASS
 
     sqs.create_queue(QueueName="orphan", Attributes={"SqsManagedSseEnabled": "false"})
-    status, failures, _ = _run(clean_backend, "queue.dead-letter")
-    assert status == Status.FAIL
+    failures = _failing_evidence(assert_check(CheckContext(backend=clean_backend), "queue.dead-letter", Status.FAIL))
     assert failures == ["no RedrivePolicy: failing messages are retried forever"]
-    status, failures, _ = _run(clean_backend, "queue.encryption")
-    assert status == Status.FAIL
+    failures = _failing_evidence(assert_check(CheckContext(backend=clean_backend), "queue.encryption", Status.FAIL))
     assert failures == ["no server-side encryption"]
 
 
@@ -164,8 +168,7 @@ def test_kms_rotation(clean_backend: AwsBackend) -> None:
     kms.enable_key_rotation(KeyId=rotated)
     assert _run(clean_backend, "kms.rotation")[0] == Status.PASS
     kms.create_key()
-    status, failures, _ = _run(clean_backend, "kms.rotation")
-    assert status == Status.FAIL
+    failures = _failing_evidence(assert_check(CheckContext(backend=clean_backend), "kms.rotation", Status.FAIL))
     assert failures == ["rotation disabled"]
 
 
@@ -179,6 +182,7 @@ def test_service_behind_load_balancer(clean_backend: AwsBackend) -> None:
     build.service(clean_backend, net, cluster, "api", task, target_group=tg)
     assert _run(clean_backend, "edge.service-behind-load-balancer")[0] == Status.PASS
     build.service(clean_backend, net, cluster, "direct", task)
-    status, failures, _ = _run(clean_backend, "edge.service-behind-load-balancer")
-    assert status == Status.FAIL
+    failures = _failing_evidence(
+        assert_check(CheckContext(backend=clean_backend), "edge.service-behind-load-balancer", Status.FAIL)
+    )
     assert failures == ["sp-test/direct serves port(s) 8080 with no load balancer"]

@@ -357,13 +357,17 @@ def test_an_image_is_skipped_with_the_reason_where_no_docker_engine_answers(live
 
 
 def test_not_applicable_without_load_balanced_services(clean_backend: AwsBackend) -> None:
-    context = CheckContext(backend=clean_backend, container_commands={"api": API_COMMAND})
-    assert run_check(consistency, context).status is Status.NOT_APPLICABLE
-    assert run_check(live, context).status is Status.NOT_APPLICABLE
-    # A service without a load balancer has no target group health check either.
+    empty = CheckContext(backend=clean_backend, container_commands={"api": API_COMMAND})
+    assert run_check(consistency, empty).status is Status.NOT_APPLICABLE
+    assert run_check(live, empty).status is Status.NOT_APPLICABLE
+    assert run_check(live, empty).not_applicable_reason == "no aws_ecs_service deployed"
+    # A service without a load balancer has no target group health check either (a context is one moment:
+    # the service deployed after it is judged by a new one).
     resources = app_resources(clean_backend)
     net = network(clean_backend)
     td = api_task_definition(clean_backend, resources)
     service(clean_backend, net, cluster(clean_backend), "internal", td)
-    assert run_check(consistency, context).status is Status.NOT_APPLICABLE
-    assert run_check(live, context).status is Status.NOT_APPLICABLE
+    unbalanced = CheckContext(backend=clean_backend, container_commands={"api": API_COMMAND})
+    assert run_check(consistency, unbalanced).status is Status.NOT_APPLICABLE
+    assert run_check(live, unbalanced).status is Status.NOT_APPLICABLE
+    assert run_check(live, unbalanced).not_applicable_reason == ""

@@ -27,6 +27,7 @@ from stackprobe.checks.iam import (
 )
 from stackprobe.lifecycle.run import Run
 from stackprobe.probes.iam_enforcement import iam_enforced
+from stackprobe.testing import assert_check
 
 pytestmark = pytest.mark.harness
 
@@ -147,9 +148,16 @@ def config_results(stacks: Run) -> dict[str, CheckResult]:
     task_definition(backend, "sp-broad", broad)
     task_definition(backend, "sp-admin", admin_role)
 
+    context = CheckContext(backend=backend, app_dir=APP_DIR)
+    # Each check finds a defect in this account; the tests assert which resource fails, and why.
     results = {
-        check.id: run(check, backend)
-        for check in (no_wildcard_admin, no_wildcard_actions, no_long_lived_keys, task_role_least_privilege)
+        result.check.id: result
+        for result in (
+            assert_check(context, no_wildcard_admin, Status.FAIL),
+            assert_check(context, no_wildcard_actions, Status.FAIL),
+            assert_check(context, no_long_lived_keys, Status.FAIL),
+            assert_check(context, task_role_least_privilege, Status.FAIL),
+        )
     }
     results["ci-key"] = CheckResult(check=no_long_lived_keys, skipped_reason=ci_key)
     return results
@@ -309,7 +317,8 @@ def enforcement(stacks: Run) -> Iterator[dict[str, Any]]:
     backend = stacks.reset_emulator()
     names = build_app_account(backend)
     before = buckets_and_queues(backend)
-    result = run(enforced_least_privilege, backend)
+    # The greedy worker role fails; the tests assert each role's requests.
+    result = assert_check(CheckContext(backend=backend, app_dir=APP_DIR), enforced_least_privilege, Status.FAIL)
     after = buckets_and_queues(backend)
     objects = backend.client("s3").list_object_versions(Bucket="sp-models")
     # A models bucket reachable only through a VPC endpoint: moto cannot evaluate StringNotEquals and

@@ -28,6 +28,7 @@ from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Status
 from stackprobe.checks.jobs import jobs_dead_letter, jobs_end_to_end
 from stackprobe.lifecycle.run import Run
+from stackprobe.testing import assert_check
 
 pytestmark = pytest.mark.harness
 
@@ -66,7 +67,10 @@ def results(stacks: Run) -> Results:
         service(backend, net, cluster_name, f"{prefix}-api", api, target_group=group)
         service(backend, net, cluster_name, f"{prefix}-worker", worker, desired=1)
     context = CheckContext(backend=backend, app_dir=APP_DIR, container_commands=COMMANDS)
-    return Results(run_check(jobs_end_to_end, context), run_check(jobs_dead_letter, context))
+    # sp-bad's flow fails both checks; the tests assert each flow's finding.
+    return Results(
+        assert_check(context, jobs_end_to_end, Status.FAIL), assert_check(context, jobs_dead_letter, Status.FAIL)
+    )
 
 
 def test_end_to_end_passes_through_upload_queue_and_worker(results: Results) -> None:

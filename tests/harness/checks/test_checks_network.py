@@ -46,6 +46,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import CHECKS, run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Severity, Status
 from stackprobe.lifecycle.run import Run
+from stackprobe.testing import assert_check
 
 pytestmark = pytest.mark.harness
 
@@ -53,8 +54,7 @@ NETWORK_CHECKS = [c for c in CHECKS if c.id.startswith("network.")]
 WORLD = "0.0.0.0/0"
 
 
-def _run_all(backend: AwsBackend) -> dict[str, CheckResult]:
-    context = CheckContext(backend=backend)
+def _run_all(context: CheckContext) -> dict[str, CheckResult]:
     return {c.id: run_check(c, context) for c in NETWORK_CHECKS}
 
 
@@ -84,6 +84,7 @@ class World:
     reference_results: dict[str, CheckResult]  # with the reference design alone
     results: dict[str, CheckResult]  # with every scenario
     ref: Reference
+    context: CheckContext  # the account with every scenario, as `results` read it
     ids: dict[str, str] = field(default_factory=dict)
 
     def findings(self, check_id: str, resource: str) -> list[Finding]:
@@ -255,10 +256,10 @@ def _odd_listener(backend: AwsBackend, ids: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def world(stacks: Run) -> Iterator[World]:
     backend = stacks.reset_emulator()
-    empty_results = _run_all(backend)
+    empty_results = _run_all(CheckContext(backend=backend))
     ids: dict[str, str] = {}
     ref = reference_network(backend, name="ref", with_cache=True)
-    reference_results = _run_all(backend)
+    reference_results = _run_all(CheckContext(backend=backend))
     _document_api(backend, ids)
     _ml_serving(backend, ids)
     cidr = _cidr_ingress(backend, ids)
@@ -270,7 +271,8 @@ def world(stacks: Run) -> Iterator[World]:
     for name, built in (("cidr", cidr), ("blocked", blocked)):
         ids.update({f"{name}_{key}": str(value) for key, value in vars(built).items() if isinstance(value, str)})
         ids.update({f"{name}_{key}": value for key, value in built.extra.items()})
-    yield World(backend, empty_results, reference_results, _run_all(backend), ref, ids)
+    context = CheckContext(backend=backend)
+    yield World(backend, empty_results, reference_results, _run_all(context), ref, context, ids)
 
 
 def test_empty_account_is_not_applicable(world: World) -> None:
@@ -335,6 +337,7 @@ CHECK = "network.internet-reaches-only-lb"
 
 
 def test_public_task_with_every_port_open_is_critical(world: World) -> None:
+    assert_check(world.context, "network.internet-reaches-only-lb", Status.FAIL)
     finding = world.one(CHECK, world["doc_api"])
     assert not finding.passed
     assert world.severity(finding) is Severity.CRITICAL
@@ -433,6 +436,7 @@ def test_services_without_a_load_balancer_are_not_judged(world: World) -> None:
 
 
 def test_public_database_open_to_the_world_fails_critical_twice(world: World) -> None:
+    assert_check(world.context, "network.data-only-from-service", Status.FAIL)
     finding = world.one("network.data-only-from-service", world["doc_db"])
     assert not finding.passed and world.severity(finding) is Severity.CRITICAL
     parts = finding.evidence.split("; ")
@@ -569,6 +573,7 @@ def test_default_vpc_groups_are_ignored(world: World) -> None:
 
 
 def test_private_subnets_without_nat_or_endpoints_fail(world: World) -> None:
+    assert_check(world.context, "network.private-egress", Status.FAIL)
     finding = world.one("network.private-egress", world["egress_none"])
     assert not finding.passed and world.severity(finding) is Severity.HIGH
     first = _first_placed(world, world["egress_isolated"])

@@ -25,6 +25,7 @@ from stackprobe.checks.s3 import (
     versioning,
 )
 from stackprobe.lifecycle.run import Run
+from stackprobe.testing import assert_check
 
 pytestmark = pytest.mark.harness
 
@@ -374,7 +375,9 @@ def upload_results(stacks: Run) -> dict[str, Any]:
     results["no-app"] = run(presigned_upload, backend, app_dir=None)
 
     uploads_cors(backend, uploads)
-    results["no-kms"] = run(presigned_upload, backend, app_dir=APP_DIR, container_commands=API_COMMANDS)
+    results["no-kms"] = assert_check(
+        CheckContext(backend=backend, app_dir=APP_DIR, container_commands=API_COMMANDS), presigned_upload, Status.FAIL
+    )
 
     key = backend.client("kms").create_key(Description="stack")["KeyMetadata"]["Arn"]
     kms_encrypt(backend, uploads, key)
@@ -386,7 +389,9 @@ def upload_results(stacks: Run) -> dict[str, Any]:
     # The bucket opened to browser uploads becomes another one than the task's UPLOADS_BUCKET.
     s3.delete_bucket_cors(Bucket=uploads)
     uploads_cors(backend, bucket(backend, "sp-test-browser-uploads"))
-    results["wrong-bucket"] = run(presigned_upload, backend, app_dir=APP_DIR, container_commands=API_COMMANDS)
+    results["wrong-bucket"] = assert_check(
+        CheckContext(backend=backend, app_dir=APP_DIR, container_commands=API_COMMANDS), presigned_upload, Status.FAIL
+    )
 
     s3.delete_bucket_cors(Bucket="sp-test-browser-uploads")
     uploads_cors(backend, uploads)

@@ -24,6 +24,7 @@ from stackprobe.checks.source import (
     terraform_dir,
 )
 from stackprobe.terraform.plan import Plan
+from stackprobe.testing import assert_check
 
 pytestmark = pytest.mark.harness
 # Never contacted: these checks read files.
@@ -173,6 +174,38 @@ def test_the_workspace_copy_is_read_without_stackprobes_own_files(tmp_path: Path
     )
 
 
+def test_how_each_way_of_writing_a_credential_is_judged(tmp_path: Path) -> None:
+    """The reader's values, as the check reads them: a string that is one interpolation is that expression,
+    text around an interpolation is in the file, and a provider header in a heredoc or comment is no block."""
+    files = {
+        "main.tf": (
+            'locals {\n  doc = <<-EOT\n    provider "aws" {\n    EOT\n}\n'
+            '# provider "aws" {\n'
+            'provider "aws" {\n  alias      = "quoted"\n  access_key = "${var.key}"\n}\n'
+            'provider "aws" {\n  alias      = "partly"\n  access_key = "AKIA${var.suffix}"\n}\n'
+            'provider "aws" {\n  alias      = "computed"\n  access_key = lookup(\n    var.keys,\n    "ci")\n}\n'
+            'provider "aws" {\n  alias      = "unset"\n  access_key = null\n  secret_key = ""\n}\n'
+            'variable "key" {\n  default = <<-EOT\n    literal\n    EOT\n}\n'
+        )
+    }
+    result = run(provider_credentials, write(tmp_path, files))
+    quoted = at(result, "provider.aws.quoted")
+    assert quoted.resource == "main.tf:7"
+    assert quoted.evidence == "main.tf:7: access_key = var.key, whose default is a literal (8 characters)"
+    assert at(result, "provider.aws.partly").evidence == "main.tf:11: access_key = a literal (17 characters)"
+    computed = at(result, "provider.aws.computed")
+    assert computed.severity is Severity.HIGH
+    assert computed.evidence == 'main.tf:15: access_key = the expression lookup(var.keys, "ci")'
+    assert at(result, "provider.aws.unset").passed
+
+
+def test_a_file_with_a_syntax_error_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
+    """Terraform reports the stray quote; the provider block after it is still the user's and still judged."""
+    text = f'variable "name" {{\n  default = "abc\n}}\nprovider "aws" {{\n  access_key = "{EXAMPLE_KEY}"\n}}\n'
+    result = run(provider_credentials, write(tmp_path, {"main.tf": text}))
+    assert at(result, "provider.aws").evidence == "main.tf:4: access_key = a literal (20 characters)"
+
+
 def test_no_configuration_is_not_applicable() -> None:
     assert run(provider_credentials, None).status is Status.NOT_APPLICABLE
 
@@ -206,7 +239,7 @@ def committed(tmp_path: Path) -> tuple[Path, CheckResult]:
     )
     saved_plan(tmp_path / "tfplan", 'variable "db_password" {}\nvariable "region" {}\n')
     saved_plan(tmp_path / "old.tfplan", 'variable "region" {}\n')
-    return tmp_path, run(committed_secrets, tmp_path)
+    return tmp_path, assert_check(CheckContext(backend=BACKEND, source_dir=tmp_path), committed_secrets, Status.FAIL)
 
 
 def test_secret_values_in_var_files_fail_without_showing_them(committed: tuple[Path, CheckResult]) -> None:
@@ -275,31 +308,37 @@ def test_a_configuration_without_var_or_plan_files_is_not_applicable(tmp_path: P
 # -- source.state-locking -----------------------------------------------------------------------------------
 
 
+def s3_backend(settings: str) -> dict[str, str]:
+    return {"backend.tf": f'terraform {{\n  backend "s3" {{\n    {settings}\n  }}\n}}\n'}
+
+
+def test_an_s3_backend_without_a_lock_fails(tmp_path: Path) -> None:
+    write(tmp_path, s3_backend('bucket = "state"\n    key = "app.tfstate"\n    region = "eu-west-1"'))
+    [finding] = assert_check(CheckContext(backend=BACKEND, source_dir=tmp_path), state_locking, Status.FAIL).findings
+    assert (finding.evidence, finding.resource) == (
+        'backend.tf:2: backend "s3" has neither dynamodb_table nor use_lockfile = true (and no *.tfbackend file '
+        "here sets one): concurrent applies can overwrite each other's state",
+        "backend.tf",
+    )
+
+
 @pytest.mark.parametrize(
-    ("backend", "extra", "passed", "evidence"),
+    ("backend", "extra", "evidence"),
     [
-        (
-            'bucket = "state"\n    key = "app.tfstate"\n    region = "eu-west-1"',
-            {},
-            False,
-            'backend.tf:2: backend "s3" has neither dynamodb_table nor use_lockfile = true (and no *.tfbackend file '
-            "here sets one): concurrent applies can overwrite each other's state",
-        ),
-        ("use_lockfile = true", {}, True, 'backend.tf:2: backend "s3" locks: use_lockfile = true'),
-        ('dynamodb_table = "locks"', {}, True, 'backend.tf:2: backend "s3" locks: dynamodb_table = locks'),
+        ("use_lockfile = true", {}, 'backend.tf:2: backend "s3" locks: use_lockfile = true'),
+        ('dynamodb_table = "locks"', {}, 'backend.tf:2: backend "s3" locks: dynamodb_table = locks'),
         (
             "encrypt = true",
             {"backend/prod.s3.tfbackend": 'bucket = "state"\ndynamodb_table = "tf-locks"\n'},
-            True,
             'backend.tf:2: backend "s3" locks: dynamodb_table = tf-locks in backend/prod.s3.tfbackend (passed with '
             "-backend-config)",
         ),
     ],
 )
-def test_s3_backend_locking(tmp_path: Path, backend: str, extra: dict[str, str], passed: bool, evidence: str) -> None:
-    write(tmp_path, {"backend.tf": f'terraform {{\n  backend "s3" {{\n    {backend}\n  }}\n}}\n', **extra})
+def test_s3_backend_locking(tmp_path: Path, backend: str, extra: dict[str, str], evidence: str) -> None:
+    write(tmp_path, {**s3_backend(backend), **extra})
     [finding] = run(state_locking, tmp_path).findings
-    assert (finding.passed, finding.evidence, finding.resource) == (passed, evidence, "backend.tf")
+    assert (finding.passed, finding.evidence, finding.resource) == (True, evidence, "backend.tf")
 
 
 def test_other_backends_are_not_judged(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ Pure functions over plan JSON, var file names and tags: no emulator.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,9 @@ def test_a_declared_environment_must_be_one_of_three() -> None:
 def test_the_decision_is_computed_once_per_context() -> None:
     backend = AwsBackend(name="moto", endpoint="http://127.0.0.1:9", region="eu-west-1", account_id="123456789012")
     context = CheckContext(backend=backend, plan=Plan(plan(environment="prod")), var_files=(Path("dev.tfvars"),))
-    first = environment_decision(context)
+    first = context.decision
     assert first.describe() == 'environment: production (variable environment = "prod")'
-    context.plan = None
-    assert environment_decision(context) is first
+    assert context.decision is first
+    assert environment_decision(context) == first
+    # Another context (here without the plan) decides afresh: from the var file's name, this time.
+    assert replace(context, plan=None).decision.describe() == "environment: development (var file dev.tfvars)"

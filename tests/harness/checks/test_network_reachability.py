@@ -33,6 +33,8 @@ from network_builders import (
     vpc_endpoint,
 )
 
+from stackprobe.aws.account import Account
+from stackprobe.aws.clients import AwsClients
 from stackprobe.backends.base import AwsBackend
 from stackprobe.network.model import (
     ALL,
@@ -484,7 +486,7 @@ def test_read_network_parses_what_aws_returns(clean_backend: AwsBackend) -> None
         VpcConfig={"SubnetIds": private, "SecurityGroupIds": [app_sg]},
     )
 
-    network = read_network(backend)
+    network = read_network(Account(AwsClients(backend)))
     by_name = {(w.kind, w.name): w for w in network.workloads if w.vpc_id == vpc_id}
 
     # Routing: igw / nat / gateway endpoint (prefix list destination) targets, associations.

@@ -1,0 +1,56 @@
+"""How a deployment ended: destroyed and proven gone (a TeardownReport), kept for a live session, or discarded
+with the emulator it lived in. Every reader of an ending renders it; none has to ask how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackprobe.aws.inventory import TeardownReport
+from stackprobe.settings import StackSpec
+
+
+@dataclass(frozen=True)
+class KeptStack:
+    """How a kept stack ended: still deployed, with the commands to attach to it and to stop it."""
+
+    spec: StackSpec
+    endpoint: str
+    work_dir: Path
+
+    def render(self) -> str:
+        return (
+            f"Kept running: {self.spec.name} on {self.endpoint} (workspace {self.work_dir}).\n"
+            f"  attach:  pytest --stackprobe-reuse   or   stackprobe verify {self.spec.cli_arguments()} --reuse\n"
+            f"  status:  stackprobe status {self.spec.tf_dir}\n"
+            f"  stop:    stackprobe down {self.spec.cli_arguments()}"
+        )
+
+
+@dataclass(frozen=True)
+class DiscardedStack:
+    """How a discarded stack ended: not destroyed, because its emulator ends with the run."""
+
+    spec: StackSpec
+
+    def render(self) -> str:
+        return (
+            f"Not destroyed: {self.spec.name} goes with the emulator this run started and stops "
+            "(the teardown proof, lifecycle.clean-teardown, was not asked for)."
+        )
+
+
+Ending = TeardownReport | KeptStack | DiscardedStack
+
+
+def absorb(report: Ending, prerequisite: Ending) -> Ending:
+    """Fold a prerequisites configuration's teardown into the stack's own report (one report per stack under
+    test); a kept or discarded ending stays what it is."""
+    if not isinstance(report, TeardownReport) or not isinstance(prerequisite, TeardownReport):
+        return report
+    report.destroyed = report.destroyed and prerequisite.destroyed
+    report.error = report.error or (f"prerequisites: {prerequisite.error}" if prerequisite.error else "")
+    report.leftovers.update({f"{kind} (prerequisites)": items for kind, items in prerequisite.leftovers.items()})
+    report.seconds += prerequisite.seconds
+    report.lifted += [f"{lifted} (prerequisites)" for lifted in prerequisite.lifted]
+    return report
