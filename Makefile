@@ -10,12 +10,35 @@ STAMP  := $(VENV)/.installed
 LOCK       := requirements/dev.lock
 FLOOR_LOCK := requirements/moto-floor.lock
 UV_COMPILE  = $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
+# The reference stack's database behind a real local PostgreSQL (--datastore): the newest major this machine has
+# (the stack deploys 16; Debian 12 ships 15, which the evidence then names as another major), else `auto`, which
+# says what to install.
+PG_MAJOR := $(notdir $(lastword $(sort $(wildcard /usr/lib/postgresql/*))))
+REFERENCE_DATASTORE ?= $(if $(PG_MAJOR),module.database.aws_db_instance.this=postgres:$(PG_MAJOR),auto)
 VERIFY_ARGS ?= terraform --var-file terraform/environments/prod.tfvars \
-	--prerequisites terraform/prerequisites/public-zone --app-dir app --container "api=python -m modelserve.api --host 127.0.0.1" --container "worker=python -m modelserve.worker"
+	--prerequisites terraform/prerequisites/public-zone --app-dir app --container "api=python -m modelserve.api --host 127.0.0.1" --container "worker=python -m modelserve.worker" \
+	--datastore "$(REFERENCE_DATASTORE)"
 
-.PHONY: setup lock verify test test-latest unit integration lint clean
+.PHONY: setup datastore-servers lock verify test test-latest unit integration lint clean
 
-setup: $(STAMP)
+setup: $(STAMP) datastore-servers
+
+# The servers --datastore runs behind the emulated RDS and ElastiCache endpoints (stackprobe.datastores): Debian's
+# postgresql and redis-server, installed with apt-get when their binaries are missing (root, or sudo without a
+# password); elsewhere the tests that need them skip, naming the package. Idempotent: nothing runs when present.
+DATASTORE_PACKAGES = $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,$(if $(shell command -v initdb),,postgresql)) \
+	$(if $(wildcard /usr/bin/redis-server),,$(if $(shell command -v redis-server),,redis-server))
+datastore-servers:
+	@missing="$(strip $(DATASTORE_PACKAGES))"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt=""; elif sudo -n true 2>/dev/null; then apt="sudo"; else apt="none"; fi; \
+		if [ "$$apt" = none ] || ! command -v apt-get >/dev/null; then \
+			echo "datastore servers missing: $$missing (install them for --datastore; their tests skip)"; \
+		else \
+			$$apt env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			$$apt env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		fi; \
+	fi
 
 # Installs from the lock only (--require-hashes: nothing unpinned, nothing altered in transit), then stackprobe
 # itself without its dependencies, then the supported range's lowest moto beside the venv's own (the canaries

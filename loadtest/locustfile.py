@@ -4,8 +4,7 @@ Each simulated user is a viewer: it starts once (an upload through a pre-signed 
 a client subscribes), then polls for updates every 2-3 s, the brief's update cadence, for as long as the
 test runs. One request in ten is a prediction instead of a poll.
 
-    locust -f loadtest/locustfile.py --host https://live.sports.example.com \\
-        --users 5000 --spawn-rate 50 --run-time 20m --headless --csv results/run
+    locust --config loadtest/locust.conf --host https://live.staging.sports.example.com
     python loadtest/criteria.py results/run --users 5000
 
 criteria.py judges the CSV files Locust writes; loadtest/README.md explains the method and the bar.

@@ -2,9 +2,16 @@
 # General
 ################################################################################
 
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
 locals {
   name          = "${var.project}-${var.environment}"
   is_production = var.environment == "prod"
+
+  # terraform/bootstrap's workload boundary: the CI apply role may create and change the stack's roles
+  # only with it on them (see terraform/bootstrap/README.md).
+  permissions_boundary_arn = var.iam_permissions_boundary_name == null ? null : "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${var.iam_permissions_boundary_name}"
 
   # create_cloudfront/create_waf only make sense with the edge.
   create_cloudfront = var.create_edge && var.create_cloudfront
@@ -15,6 +22,8 @@ locals {
   # db_pool_size_per_task connections, and a rolling deployment
   # (deployment_maximum_percent = 200) can briefly run twice the tasks.
   #   demand = 2 x (api max + worker max) x pool size  <=  connection budget
+  # A scheduled action may not raise a maximum above the service's (a validation of scheduled_scaling),
+  # so these maxima bound every task count, match days included.
   db_client_max_tasks = 2 * (var.api_scaling.max + (var.worker_database_access ? var.worker_scaling.max : 0))
 
   # The application's HTTP keep-alive outlasts the ALB's idle timeout by this margin, so the ALB never
@@ -51,6 +60,7 @@ module "network" {
   create_interface_endpoints = var.create_interface_endpoints
   kms_key_arn                = module.kms.key_arn
   flow_log_retention_in_days = var.flow_log_retention_in_days
+  permissions_boundary_arn   = local.permissions_boundary_arn
 }
 
 ################################################################################
@@ -115,18 +125,19 @@ module "database" {
     var.worker_database_access ? { worker = module.service.worker_security_group_id } : {},
   ) : {}
 
-  engine                  = var.db_engine
-  engine_version          = var.db_engine_version
-  master_password_version = var.db_master_password_version
-  instance_class          = var.db_instance_class
-  allocated_storage       = var.db_allocated_storage
-  max_allocated_storage   = var.db_max_allocated_storage
-  multi_az                = var.db_multi_az
-  backup_retention_period = var.db_backup_retention_period
-  backup_window           = var.db_backup_window
-  maintenance_window      = var.db_maintenance_window
-  replica_count           = var.db_replica_count
-  log_retention_in_days   = var.log_retention_in_days
+  engine                        = var.db_engine
+  engine_version                = var.db_engine_version
+  stack_managed_master_password = var.db_stack_managed_master_password
+  master_password_version       = var.db_master_password_version
+  instance_class                = var.db_instance_class
+  allocated_storage             = var.db_allocated_storage
+  max_allocated_storage         = var.db_max_allocated_storage
+  multi_az                      = var.db_multi_az
+  backup_retention_period       = var.db_backup_retention_period
+  backup_window                 = var.db_backup_window
+  maintenance_window            = var.db_maintenance_window
+  replica_count                 = var.db_replica_count
+  log_retention_in_days         = var.log_retention_in_days
 
   deletion_protection = !var.allow_destroy_for_tests
   skip_final_snapshot = var.allow_destroy_for_tests
@@ -135,7 +146,8 @@ module "database" {
   client_max_tasks          = local.db_client_max_tasks
   client_pool_size_per_task = var.db_pool_size_per_task
 
-  alarm_actions = [module.observability.alarm_topic_arn]
+  alarm_actions            = [module.observability.alarm_topic_arn]
+  permissions_boundary_arn = local.permissions_boundary_arn
 }
 
 ################################################################################
@@ -196,8 +208,9 @@ module "edge" {
   access_logs_prefix    = module.storage.alb_logs_prefix
   log_retention_in_days = var.log_retention_in_days
 
-  create_waf     = local.create_waf
-  waf_rate_limit = var.waf_rate_limit
+  create_waf                  = local.create_waf
+  waf_rate_limit              = var.waf_rate_limit
+  waf_rate_limit_exempt_cidrs = var.waf_rate_limit_exempt_cidrs
 
   create_cloudfront                  = local.create_cloudfront
   assets_domain_name                 = var.assets_domain_name
@@ -293,9 +306,11 @@ locals {
     DB_READ_USER  = var.db_replica_count > 0 ? module.database.read_username : null
   } : {}
   # Only the API reads the cache (the worker never serves a poll).
+  # The cache's user logs in with an IAM token (elasticache:Connect on the API's task role; RBAC).
   cache_environment = var.create_cache ? {
     CACHE_HOST = module.cache.primary_endpoint_address
     CACHE_PORT = tostring(module.cache.port)
+    CACHE_USER = module.cache.app_user_id
   } : {}
 }
 
@@ -306,13 +321,16 @@ locals {
 module "iam" {
   source = "./modules/iam"
 
-  name        = local.name
-  kms_key_arn = module.kms.key_arn
+  name                     = local.name
+  kms_key_arn              = module.kms.key_arn
+  permissions_boundary_arn = local.permissions_boundary_arn
 
   create_task_roles            = var.create_service
+  worker_cluster_name          = var.create_service ? module.service.cluster_name : null
   ecr_repository_arns          = var.create_registry ? [module.registry.repository_arn] : []
   log_group_arns               = values(module.service.log_group_arns)
   api_database_connect_arns    = var.create_database ? module.database.app_connect_arns : []
+  api_cache_connect_arns       = var.create_cache ? module.cache.connect_arns : []
   worker_database_connect_arns = var.create_database && var.worker_database_access ? module.database.app_connect_arns : []
   models_bucket_arn            = module.storage.models_bucket_arn
   uploads_bucket_arn           = module.storage.uploads_bucket_arn
@@ -372,7 +390,15 @@ module "backup" {
   name        = local.name
   kms_key_arn = module.kms.key_arn
 
-  retention_days = var.backup_retention_days
+  providers = {
+    aws      = aws
+    aws.copy = aws.backup_copy
+  }
+
+  retention_days           = var.backup_retention_days
+  lock_changeable_for_days = var.backup_vault_lock_changeable_for_days
+  copy_region              = var.backup_copy_region
+  permissions_boundary_arn = local.permissions_boundary_arn
   # The database and the models. Not uploads (transient job inputs and results that expire after
   # uploads_expiration_days anyway) nor assets (rebuilt from the repository by the deploy).
   resource_arns = concat(

@@ -163,8 +163,13 @@ output "worker_service_name" {
 ################################################################################
 
 output "github_deploy_role_arn" {
-  description = "ARN of the role GitHub Actions assumes through OIDC (null when create_github_oidc = false)."
+  description = "ARN of the role the deploy job (environment prod) assumes through OIDC to watch and roll back the services: vars.AWS_DEPLOY_ROLE_ARN (null when create_github_oidc = false)."
   value       = try(module.iam.github_deploy_role_arn, null)
+}
+
+output "github_push_role_arn" {
+  description = "ARN of the role the build job on main assumes through OIDC to push the image: vars.AWS_IMAGE_PUSH_ROLE_ARN (null when create_github_oidc = false or without the stack's registry)."
+  value       = try(module.iam.github_push_role_arn, null)
 }
 
 ################################################################################

@@ -25,3 +25,14 @@ provider "aws" {
     tags = local.default_tags
   }
 }
+
+# Where AWS Backup copies every recovery point (backup_copy_region); the stack's own region when there is
+# no copy, so that the alias always exists for the backup module.
+provider "aws" {
+  alias  = "backup_copy"
+  region = coalesce(var.backup_copy_region, var.aws_region)
+
+  default_tags {
+    tags = local.default_tags
+  }
+}

@@ -67,6 +67,12 @@ variable "log_retention_in_days" {
   }
 }
 
+variable "iam_permissions_boundary_name" {
+  description = "Name of the permissions boundary policy every IAM role of the stack carries: terraform/bootstrap's <prefix>workload-boundary, without which its CI apply role may not create the roles. null: no boundary (an account without the bootstrap)."
+  type        = string
+  default     = null
+}
+
 variable "allow_destroy_for_tests" {
   description = "FOR TESTS ONLY. Turns off deletion protection (RDS, ALB), skips final DB snapshots and lets buckets and the ECR repository be destroyed with their content. Never set in a real environment."
   type        = bool
@@ -118,7 +124,7 @@ variable "single_nat_gateway" {
 }
 
 variable "create_interface_endpoints" {
-  description = "Create interface VPC endpoints for ECR (api, dkr), CloudWatch Logs and Secrets Manager."
+  description = "Create interface VPC endpoints for ECR (api, dkr), CloudWatch Logs and SQS: what the ECS agent and the tasks call, off the NAT gateways."
   type        = bool
   default     = true
 }
@@ -210,6 +216,12 @@ variable "db_engine_version" {
   default     = "16"
 }
 
+variable "db_stack_managed_master_password" {
+  description = "Generate the master password in the stack (write-only, in its own secret) instead of letting RDS manage and rotate it. Read replicas require it; on a live database switch it in an apply of its own, then raise db_replica_count (docs/RUNBOOK.md, \"Adding read replicas\")."
+  type        = bool
+  default     = false
+}
+
 variable "db_master_password_version" {
   description = "Raise to rotate the stack-generated master password (only used with read replicas, where RDS cannot manage it)."
   type        = number
@@ -264,9 +276,14 @@ variable "db_maintenance_window" {
 }
 
 variable "db_replica_count" {
-  description = "Number of read replicas."
+  description = "Number of read replicas (requires db_stack_managed_master_password, applied first)."
   type        = number
   default     = 0
+
+  validation {
+    condition     = var.db_replica_count == 0 || var.db_stack_managed_master_password
+    error_message = "db_replica_count > 0 requires db_stack_managed_master_password = true: RDS refuses replicas of a primary whose master password it manages. On a live database apply that switch first, then the replicas."
+  }
 }
 
 variable "db_pool_size_per_task" {
@@ -358,6 +375,12 @@ variable "waf_rate_limit" {
   description = "Requests per 5 minutes per client IP before WAF blocks."
   type        = number
   default     = 2000
+}
+
+variable "waf_rate_limit_exempt_cidrs" {
+  description = "IPv4 CIDRs the WAF per-IP rate limit does not count: a load test's generators (loadtest/README.md). Empty in production."
+  type        = list(string)
+  default     = []
 }
 
 variable "create_cloudfront" {
@@ -487,6 +510,19 @@ variable "scheduled_scaling" {
     max      = number
   }))
   default = []
+
+  validation {
+    condition = alltrue([
+      for action in var.scheduled_scaling :
+      action.min <= action.max && action.max <= (action.service == "api" ? var.api_scaling.max : var.worker_scaling.max)
+    ])
+    error_message = "A scheduled_scaling action's max must not exceed its service's scaling max (api_scaling.max, worker_scaling.max): the connection budget counts those maxima."
+  }
+
+  validation {
+    condition     = alltrue([for action in var.scheduled_scaling : contains(["api", "worker"], action.service)])
+    error_message = "scheduled_scaling service must be api or worker."
+  }
 }
 
 ################################################################################
@@ -544,7 +580,24 @@ variable "create_backup_plan" {
 }
 
 variable "backup_retention_days" {
-  description = "Days AWS Backup keeps recovery points."
+  description = "Days AWS Backup keeps recovery points (and the Vault Lock's minimum retention)."
   type        = number
   default     = 35
+}
+
+variable "backup_copy_region" {
+  description = "Region every recovery point is copied to (a vault and a KMS key of the stack there). null: no cross-region copy."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.backup_copy_region == null || (can(regex("^[a-z]{2}(-gov)?-[a-z]+-\\d$", var.backup_copy_region)) && var.backup_copy_region != var.aws_region)
+    error_message = "backup_copy_region must be another region than aws_region, like eu-central-1."
+  }
+}
+
+variable "backup_vault_lock_changeable_for_days" {
+  description = "Put the backup vaults' Vault Lock in compliance mode after this many days (>= 3; irreversible). null: governance mode."
+  type        = number
+  default     = null
 }

@@ -62,6 +62,8 @@ class DbConfig:
 class CacheConfig:
     host: str
     port: int
+    # The RBAC user the API logs in as with an IAM token (elasticache:Connect on its task role); "" for none.
+    user: str = ""
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ def _read_cache(reader: _Reader) -> CacheConfig | None:
         return None  # the cache is optional: no CACHE_* at all means none
     if host is None:
         reader.missing.append("CACHE_HOST (CACHE_PORT is set)")
-    return CacheConfig(host=host or "", port=reader.port("CACHE_PORT", 6379))
+    return CacheConfig(host=host or "", port=reader.port("CACHE_PORT", 6379), user=reader.get("CACHE_USER") or "")
 
 
 def keepalive_seconds(environ: Mapping[str, str] | None = None) -> int:

@@ -22,6 +22,7 @@ from .aws import error_code, make_s3_client, make_sqs_client
 from .config import ConfigError, WorkerConfig, load_worker_config
 from .jobs import InvalidMessageError, JobMessage, put_state
 from .model import ModelNotFoundError, load_model
+from .protection import TaskProtection, expiry_minutes
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -40,14 +41,23 @@ class JobFailedError(Exception):
 
 
 class Worker:
-    def __init__(self, config: WorkerConfig, s3: S3Client | None = None, sqs: SQSClient | None = None) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        s3: S3Client | None = None,
+        sqs: SQSClient | None = None,
+        protection: TaskProtection | None = None,
+    ) -> None:
         self.config = config
+        # Scale-in protection while a job runs (a no-op outside ECS): see protection.py.
+        self.protection = protection if protection is not None else TaskProtection.from_environment()
         self.s3 = s3 if s3 is not None else make_s3_client(config.region)
         # The read timeout must outlast the long poll, or every empty poll would end in a timeout.
         self.sqs = sqs if sqs is not None else make_sqs_client(config.region, read_timeout=config.wait_seconds + 10)
         self._stop = threading.Event()
         self._stop_signal: int | None = None
         self._max_receive_count: int | None = None
+        self._visibility_timeout = 30  # SQS's default, until the queue says
         self._redrive_known = False
 
     def request_stop(self, signum: int | None = None) -> None:
@@ -66,11 +76,12 @@ class Worker:
         """
         if not self._redrive_known:
             attributes = self.sqs.get_queue_attributes(
-                QueueUrl=self.config.jobs_queue_url, AttributeNames=["RedrivePolicy"]
+                QueueUrl=self.config.jobs_queue_url, AttributeNames=["RedrivePolicy", "VisibilityTimeout"]
             ).get("Attributes", {})
             policy = json.loads(attributes.get("RedrivePolicy", "{}"))
             count = policy.get("maxReceiveCount")
             self._max_receive_count = int(count) if count is not None else None
+            self._visibility_timeout = int(attributes.get("VisibilityTimeout", self._visibility_timeout))
             self._redrive_known = True
         return self._max_receive_count
 
@@ -93,7 +104,21 @@ class Worker:
             self._handle(message)
         return len(messages)
 
+    def _protection_minutes(self) -> int:
+        """How long to protect the task for one job: the queue's visibility timeout (read with the redrive policy)."""
+        if not self._redrive_known and self.protection.available:
+            try:
+                self.max_receive_count()
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("cannot read the queue's visibility timeout: %s", error_code(exc))
+        return expiry_minutes(self._visibility_timeout)
+
     def _handle(self, message: MessageTypeDef) -> None:
+        # Protected from scale-in while the job runs: a job may outlast the stop timeout (see protection.py).
+        with self.protection.held(self._protection_minutes()):
+            self._process(message)
+
+    def _process(self, message: MessageTypeDef) -> None:
         receipt = message["ReceiptHandle"]
         attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         job: JobMessage | None = None

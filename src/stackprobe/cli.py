@@ -137,6 +137,7 @@ def exit_status(report: RunReport, threshold: Severity | None) -> int:
 def _run_stack(args: argparse.Namespace) -> int:
     from stackprobe.checks import select
     from stackprobe.lifecycle.verify import verify
+    from stackprobe.report.gate import read_gate
 
     settings = _settings(args)
     spec = _spec(settings)
@@ -144,6 +145,8 @@ def _run_stack(args: argparse.Namespace) -> int:
     say = _progress(settings.report.quiet)
     _say_ignored(say)
     selected = select(list(settings.only_checks), list(settings.skip_checks))
+    # Read before anything is deployed: an unusable skip comment or baseline is bad input, reported in seconds.
+    gate = read_gate(spec.tf_dir, settings.report.baseline)
     with tempfile.TemporaryDirectory(prefix="stackprobe-") as work_root, sigterm_as_interrupt():
         report = verify(
             spec,
@@ -154,6 +157,12 @@ def _run_stack(args: argparse.Namespace) -> int:
             progress=say,
             check_settings=settings.checks,
         )
+    gate.apply(report)
+    written = settings.report.write_baseline
+    if written is not None and (report.outcome != RunOutcome.COMPLETE or report.interrupted):
+        sys.stderr.write(f"stackprobe: no baseline written to {written}: the run did not judge the whole stack.\n")
+    elif written is not None:
+        say(f"baseline of {len(gate.record(report, written, spec.tf_dir).entries)} findings written to {written}")
     sys.stdout.write(render(report, settings.report.format))
     _write_outputs(report, list(settings.report.outputs))
     improvements = settings.report.improvements

@@ -24,6 +24,11 @@ class StackprobeError(Exception):
         return f"{text} Remedy: {self.remedy}"
 
 
+class InputError(StackprobeError):
+    """The user's own input names what does not exist (a container, a check): the run is NOT RUN (exit 2)
+    wherever it is found, after an apply too (which is then destroyed, as always)."""
+
+
 class NotExercisable(RuntimeError):
     """The emulator cannot exercise what a check would prove; judging now would judge the emulator.
 

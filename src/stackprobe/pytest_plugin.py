@@ -110,13 +110,28 @@ def lifetime(config: pytest.Config) -> Lifetime:
     return settings_of(config).run.lifetime
 
 
+def _check_baseline(config: pytest.Config) -> None:
+    path = settings_of(config).report.baseline
+    if path is None:
+        return
+    from stackprobe.errors import StackprobeError
+    from stackprobe.report.baseline import load_baseline
+
+    try:
+        load_baseline(path, _spec(config).tf_dir)
+    except StackprobeError as exc:
+        raise pytest.UsageError(f"stackprobe: {exc}") from None
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """With a live stack, this run holds its session for its whole length (xdist workers share the hold).
 
     A second run attached to the same live stack would change it under the first: it is refused at once,
-    with the holder named, before any test runs.
+    with the holder named, before any test runs. So is a baseline that cannot be used (missing, corrupt, or
+    written for another directory), before anything is deployed.
     """
     config = session.config
+    _check_baseline(config)
     if lifetime(config) == Lifetime.EPHEMERAL or hasattr(config, "workerinput"):
         return
     from stackprobe.lifecycle.live import LiveSessionError, LiveSessions
@@ -139,6 +154,27 @@ def _deploys(item: pytest.Item) -> bool:
     return bool(DEPLOYING_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
+def _asserts_the_account(item: pytest.Item) -> bool:
+    """An `integration` test that takes `aws` without asking for the deployed stack."""
+    names = set(getattr(item, "fixturenames", ()))
+    return "aws" in names and not _deploys(item) and item.get_closest_marker("integration") is not None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test reading the account through `aws` after the stack under test was ended would query what is left of
+    it (nothing): it fails naming the fixture that keeps the stack deployed for it."""
+    state = item.config.stash.get(STATE_KEY, None)
+    stack_run = state.stack_run if state is not None else None
+    names = set(getattr(item, "fixturenames", ()))
+    if "aws" in names and not _deploys(item) and stack_run is not None and stack_run.ending is not None:
+        pytest.fail(
+            f"{item.name} reads the account through `aws`, but the stack under test was already ended "
+            f"({stack_run.ending.render().splitlines()[0]}): take `deployed_stack` in the test (or mark it "
+            "`integration`), so it runs while the stack is deployed",
+            pytrace=False,
+        )
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns xdist_group marks into scheduling groups
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the tests that use the deployed stack last, and keep them together.
@@ -148,6 +184,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     every other order as written. Under xdist, they get one `xdist_group`, so `--dist loadgroup`
     applies the stack once (the mark is added only when xdist is active: elsewhere it is unknown).
     """
+    for item in items:
+        if _asserts_the_account(item):
+            # An integration test reading the account through `aws` means the deployed stack: it gets it, so
+            # it is ordered and grouped with the other users and the stack is not ended before it.
+            item.fixturenames.append("deployed_stack")  # type: ignore[attr-defined]
     if not any(_deploys(item) for item in items):
         return
     if config.pluginmanager.hasplugin("xdist"):
@@ -317,6 +358,12 @@ def deployed_stack(request: pytest.FixtureRequest, stacks: Run, stack_spec: Stac
         deployed = stack_run.deploy()
     except StackprobeError as exc:
         pytest.fail(stack_run.failure_context(exc, "verify"), pytrace=False)
+    finally:
+        # Also after a failed deploy: a plan failing on what a fallback provider version lacks must name it.
+        prepared = stack_run.run.prepared_if_made(stack_spec)
+        if prepared is not None and prepared.initialised:
+            fallbacks = prepared.provider_fallbacks()
+            state.notices += [f"{stack_spec.name}: provider fallback: {pinned.describe()}" for pinned in fallbacks]
     state.notices += [f"{stack_spec.name}: {note}" for note in stack_run.notes]
     try:
         yield deployed
@@ -358,7 +405,10 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def check_context(request: pytest.FixtureRequest, deployed_stack: DeployedStack) -> CheckContext:
     """What every check needs about the deployed stack: backend, plan, state, outputs, how to run its containers."""
     from stackprobe.lifecycle.context import build_context
+    from stackprobe.testing import use_baseline
 
+    # assert_check judges by the session's baseline, and names accepted findings among the session's notices.
+    use_baseline(settings_of(request.config).report.baseline, request.config.stash[STATE_KEY].notices.append)
     return build_context(deployed_stack, check_settings(request.config))
 
 
@@ -383,8 +433,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     run = state.stack_run.run if state.stack_run is not None else None
     if report.failed and call.when in ("call", "setup") and run is not None and run.emulator is not None:
         report.sections.append(("stackprobe: reproduce", reproduce_command(item.config, item.nodeid)))
-        report.sections.append(("stackprobe: emulator requests", run.emulator.request_log.render_tail(15)))
+        if _served_during(run.emulator.request_log, call.start, call.stop):
+            # Only a failure that involved the emulator gets its requests: anything else would be noise.
+            report.sections.append(("stackprobe: emulator requests", run.emulator.request_log.render_tail(15)))
     return report
+
+
+def _served_during(log: Any, start: float, stop: float) -> bool:
+    """Whether the emulator served a request between `start` and `stop` (a log without records: assume so)."""
+    tail = getattr(log, "tail", None)
+    return tail is None or any(start <= record.at <= stop for record in tail(200))
 
 
 class _Notices:
@@ -420,6 +478,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [
         f"stackprobe: backend={backend} tf-dir={spec.tf_dir} var-files={files} stack={settings.run.lifetime.value}"
     ]
+    if settings.run.lifetime != Lifetime.EPHEMERAL:
+        from stackprobe.lifecycle.live import LiveSessions
+
+        session = LiveSessions(settings.run.cache_dir).load(spec)
+        lines.append(
+            f"stackprobe: attaching to the live session of {spec.name} at {session.endpoint}"
+            if session is not None
+            else f"stackprobe: no live session of {spec.name} runs: one is started and left running"
+        )
     ignored = ignored_from_environment(os.environ)
     if ignored:
         lines.append(f"stackprobe: ignored from the environment (the emulator's replace them): {', '.join(ignored)}")

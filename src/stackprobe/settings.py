@@ -15,7 +15,9 @@ Importing this module imports neither pytest nor anything heavy: the plugin impo
 from __future__ import annotations
 
 import argparse
+import configparser
 import os
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -114,6 +116,8 @@ class CheckSettings:
     environment: str | None = None
     # Names the subset when the stack is a backend's reduced variant (see stackprobe.testing.assert_check).
     reduced_stack: str | None = None
+    # `auto`, ADDRESS=ENGINE[:MAJOR]: the deployed datastores a real local server stands in for (stackprobe.datastores).
+    datastores: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "container_commands", normalise_pairs(self.container_commands))
@@ -288,6 +292,14 @@ SETTINGS: tuple[Setting, ...] = (
         "docker:IMAGE (needs a Docker engine); repeatable",
         default=(), cli="--container", pytest="--stackprobe-container", ini="stackprobe_containers",
         verbs=CHECK_VERBS, metavar="NAME=COMMAND",
+    ),
+    Setting(
+        "datastores", Kind.NAMES,
+        "a real local server behind a deployed datastore, for the containers the live probes run: `auto` (each RDS "
+        "instance, Aurora cluster and ElastiCache Redis; their proxies and replicas too), or ADDRESS=ENGINE with "
+        "ENGINE postgres, mysql or redis (ENGINE:MAJOR: another major); host binaries or testcontainers; repeatable",
+        default=(), cli="--datastore", pytest="--stackprobe-datastore", ini="stackprobe_datastores", verbs=CHECK_VERBS,
+        metavar="ADDRESS=ENGINE",
     ),
     Setting(
         "app_dir", Kind.PATH, "where container commands run (default: the Terraform directory)", cli="--app-dir",
@@ -483,7 +495,10 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str, *, optional_dir: b
             if setting.kind == Kind.PATHS:
                 options["type"] = Path
         else:
-            options["default"] = setting.default
+            # A setting the project's pytest configuration may hold is None when not given, so the
+            # configuration's value is not overridden by a default the user never typed.
+            shared = setting.ini is not None or setting.pytest is not None
+            options["default"] = None if shared else setting.default
             options["type"] = {Kind.INT: int, Kind.FLOAT: float, Kind.PATH: Path}.get(setting.kind, str)
         if setting.metavar:
             options["metavar"] = setting.metavar
@@ -493,13 +508,13 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str, *, optional_dir: b
 
 
 def raw_from_namespace(args: argparse.Namespace) -> dict[str, Any]:
-    """What the command line gave, by setting name (defaults included: the CLI has no ini under it)."""
+    """What the command line gave, by setting name (what was not given is absent)."""
     raw: dict[str, Any] = {}
     for setting in SETTINGS:
         if not hasattr(args, setting.name):
             continue
         value = getattr(args, setting.name)
-        if value is None:
+        if value is None or value == [] or value is False:
             continue
         raw[setting.name] = value
     if getattr(args, "command", None) == "up":
@@ -667,6 +682,7 @@ def normalise(
         checks=CheckSettings(
             app_dir=value.path("app_dir", value("app_dir")) if value("app_dir") else None,
             container_commands=value.pairs("containers"),
+            datastores=_datastores(value),
             environment=None if value("environment") == "auto" else str(value("environment")),
             reduced_stack=reduced,
         ),
@@ -682,6 +698,19 @@ def normalise(
         only_checks=_names_value(value("only_checks")),
         skip_checks=_names_value(value("skip_checks")),
     )
+
+
+def _datastores(value: _Values) -> tuple[str, ...]:
+    """The --datastore values, each `auto` or ADDRESS=ENGINE[:MAJOR] (stackprobe.datastores reads them)."""
+    given = _names_value(value("datastores"))
+    for item in given:
+        target, sep, engine = item.rpartition("=")
+        if item != "auto" and (not sep or not target or engine.partition(":")[0] not in ("postgres", "mysql", "redis")):
+            raise SettingsError(
+                f"{value.label('datastores')} {item!r} is neither `auto` nor ADDRESS=ENGINE (postgres, mysql or redis)",
+                "write e.g. `auto` or module.db.aws_db_instance.main=postgres.",
+            )
+    return tuple(dict.fromkeys(given))
 
 
 def _var_files(value: _Values) -> tuple[list[Path], str | None]:
@@ -748,9 +777,85 @@ def _backend_lines(value: Any) -> list[tuple[str, str]]:
     return found
 
 
+# Where pytest looks for its configuration in a directory, in its order, and the section that must be there
+# (a pytest.ini counts even without one).
+PROJECT_FILES = (
+    ("pytest.ini", "pytest"),
+    (".pytest.ini", "pytest"),
+    ("pyproject.toml", "tool.pytest.ini_options"),
+    ("tox.ini", "pytest"),
+    ("setup.cfg", "tool:pytest"),
+)
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """The stackprobe keys of the pytest configuration file a project already uses, as pytest would find it."""
+
+    path: Path
+    section: str
+    values: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{self.path.name} [{self.section}]"
+
+
+def find_project_settings(start: Path) -> ProjectSettings | None:
+    """The first pytest configuration file from `start` upwards, as pytest picks it (None: there is none)."""
+    for directory in [start, *start.parents]:
+        for name, section in PROJECT_FILES:
+            path = directory / name
+            if not path.is_file():
+                continue
+            if name == "pyproject.toml":
+                table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("pytest", {})
+                if "ini_options" in table:
+                    return ProjectSettings(path, section, dict(table["ini_options"]))
+                continue
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read(path, encoding="utf-8")
+            if parser.has_section(section) or name.endswith("pytest.ini"):
+                return ProjectSettings(path, section, dict(parser[section]) if parser.has_section(section) else {})
+    return None
+
+
+def _ini_value(setting: Setting, value: Any) -> Any:
+    """A project file's value as pytest's getini would give it for the setting's kind."""
+    if setting.kind in (Kind.PATHS, Kind.PAIRS, Kind.NAMES):
+        lines = value if isinstance(value, list) else str(value).splitlines()
+        return [str(line).strip() for line in lines if str(line).strip()]
+    if setting.kind == Kind.FLAG:
+        return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes", "on")
+    return str(value).strip()
+
+
 def from_namespace(args: argparse.Namespace, cache_dir: Path | None = None) -> Settings:
-    """The CLI's settings: what the command line gave, relative paths from the working directory."""
-    return normalise(raw_from_namespace(args), origins=Origins(cli=Path.cwd()), cache_dir=cache_dir)
+    """The CLI's settings: what the command line gave (relative paths from the working directory), over the
+    project's pytest configuration when DIR is the stack that configuration names (stackprobe_tf_dir), so
+    `stackprobe audit` and `pytest` agree without repeating --var."""
+    raw = raw_from_namespace(args)
+    project = find_project_settings(Path.cwd())
+    from_ini = _project_values(project, raw) if project is not None else {}
+    origins = Origins(cli=Path.cwd(), ini=project.path.parent if project is not None else None)
+    merged = merge(from_ini, raw)
+    used = frozenset(name for name in from_ini if name not in raw or BY_NAME[name].kind == Kind.PAIRS)
+    return normalise(merged, origins=origins, from_ini=used, cache_dir=cache_dir)
+
+
+def _project_values(project: ProjectSettings, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The project's stackprobe settings, when the command names the stack they are for (else none)."""
+    values = {
+        setting.name: _ini_value(setting, project.values[setting.ini])
+        for setting in SETTINGS
+        if setting.ini is not None and setting.ini in project.values
+    }
+    configured = (project.path.parent / str(values.get("tf_dir", BY_NAME["tf_dir"].ini_default))).resolve()
+    given = raw.get("tf_dir")
+    if given is None or (Path.cwd() / given).resolve() != configured:
+        return {}
+    values.pop("tf_dir", None)
+    return {name: value for name, value in values.items() if value not in ("", [], False)}
 
 
 def from_pytest(config: PytestConfig, cache_dir: Path | None = None) -> Settings:

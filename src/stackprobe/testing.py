@@ -4,14 +4,30 @@
 finding with its evidence, the fix, and the fidelity (so nobody mistakes a read-back for a live test).
 A check the backend cannot run (a service it does not serve, or behaviour it cannot exercise) is a
 pytest skip with the backend's reason, not a failure: it proves nothing about the stack either way.
+
+The gate (stackprobe.report.gate) applies as on the command line: a check expected to pass whose every
+failing finding is accepted, by a `# stackprobe:skip=CHECK reason="..."` comment beside its block or by the
+session's baseline (`--stackprobe-baseline`, for contexts of the configuration it was written for), does not
+fail the test; the session's summary names each accepted finding and why. When the test fails on a new
+finding, the message names the accepted ones too, with their reasons. Baseline entries of the check that no
+longer occur are listed in the summary for removal.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from stackprobe.checks import by_id, run_check
-from stackprobe.checks.base import Check, CheckContext, CheckResult, SkipKind, Status
+from stackprobe.checks.base import Check, CheckContext, CheckResult, Finding, SkipKind, Status
+from stackprobe.report.baseline import Baseline, read_baseline
+from stackprobe.report.gate import Gate, inline_skips
+from stackprobe.report.model import Acceptance
+from stackprobe.terraform.skips import InlineSkips
 
 # The CPU priority of work a test session runs beside its deployed stack (see `in_background`).
 BACKGROUND_NICENESS = 10
@@ -30,7 +46,58 @@ def in_background(command: list[str]) -> list[str]:
     return [nice, "-n", str(BACKGROUND_NICENESS), *command] if nice else list(command)
 
 
-def describe(result: CheckResult) -> str:
+@dataclass
+class _Session:
+    """The session's baseline and where notices go. The plugin sets them once per session (`use_baseline`):
+    assert_check is given a context only, and a pytest process runs one session. Without the plugin, notices
+    are logged."""
+
+    baseline: Baseline | None = None
+    notify: Callable[[str], None] = logging.getLogger("stackprobe.testing").warning
+
+
+_SESSION = _Session()
+
+
+def use_baseline(path: Path | None, notify: Callable[[str], None]) -> None:
+    """The session's baseline file (None: none), and where notices about accepted findings go."""
+    _SESSION.baseline = read_baseline(path) if path is not None else None
+    _SESSION.notify = notify
+
+
+@lru_cache(maxsize=16)
+def _skips(source_dir: Path) -> InlineSkips:
+    # Read once per configuration and session: its files do not change while its tests run.
+    return inline_skips(source_dir)
+
+
+def gate_for(context: CheckContext) -> Gate:
+    """The skip comments of the context's configuration, and the session's baseline if written for it."""
+    if context.source_dir is None:
+        return Gate()
+    source_dir = context.source_dir.resolve()
+    baseline = _SESSION.baseline
+    return Gate(_skips(source_dir), baseline if baseline is not None and baseline.directory == source_dir else None)
+
+
+def _tell_accepted(item: Check, result: CheckResult, accepted: Mapping[Finding, Acceptance]) -> None:
+    """A notice for the session's summary: the test passed although the check failed, and why."""
+    named = "; ".join(f"{f.address or f.resource} [{accepted[f].describe()}]" for f in result.failures)
+    _SESSION.notify(f"stackprobe: {item.id} failed only on accepted findings, so its test passed: {named}")
+
+
+def _tell_fixed(item: Check, result: CheckResult, gate: Gate) -> None:
+    """A notice for the session's summary: the baseline entries of this check that no longer occur."""
+    gone = [entry for entry in gate.no_longer_occur([result]) if entry.check == item.id]
+    if gone and gate.baseline is not None:
+        entries = ", ".join(entry.address or entry.resource or "" for entry in gone)
+        _SESSION.notify(
+            f"stackprobe: {len(gone)} baseline findings of {item.id} no longer occur: remove them from "
+            f"{gate.baseline.path}: {entries}"
+        )
+
+
+def describe(result: CheckResult, accepted: Mapping[Finding, Acceptance] | None = None) -> str:
     check = result.check
     lines = [f"{check.id} [{result.status.value}, {check.fidelity.value}]: {check.title}"]
     if result.skipped_reason:
@@ -40,9 +107,11 @@ def describe(result: CheckResult) -> str:
     if result.not_applicable_reason:
         lines.append(f"  not applicable: {result.not_applicable_reason}")
     for finding in result.findings:
-        mark = "ok " if finding.passed else "BAD"
+        acceptance = (accepted or {}).get(finding)
+        mark = "ok " if finding.passed else "BAD" if acceptance is None else "acc"
         where = f"{finding.address} ({finding.resource})" if finding.address else finding.resource
-        lines.append(f"  {mark} {where}: {finding.evidence}")
+        suffix = f" [{acceptance.describe()}]" if acceptance is not None else ""
+        lines.append(f"  {mark} {where}: {finding.evidence}{suffix}")
     if result.status == Status.FAIL:
         lines.append(f"  fix: {check.fix}")
     return "\n".join(lines)
@@ -59,7 +128,9 @@ def assert_check(context: CheckContext, check: str | Check, expected: Status = S
     Skips the calling test (pytest.skip) when the backend cannot run the check, with the backend's
     reason, which names the service and what would make it available; and when a check expected to
     pass finds nothing to inspect in a stack reduced for the backend (the part it guards was left out).
+    A check expected to pass whose failing findings are all accepted (see the module docstring) passes.
     """
+    __tracebackhide__ = True  # a failure points at the caller's line, not at this helper's source
     item = by_id(check) if isinstance(check, str) else check
     result = run_check(item, context)
     reduced = context.reduced_stack
@@ -71,5 +142,11 @@ def assert_check(context: CheckContext, check: str | Check, expected: Status = S
         import pytest
 
         pytest.skip(f"{item.id}: not applicable: nothing it inspects is in {reduced}")
-    assert result.status == expected, f"expected {expected.value}, got:\n{describe(result)}"
+    gate = gate_for(context)
+    accepted = gate.accepted([result])
+    _tell_fixed(item, result, gate)
+    if expected == Status.PASS and result.status == Status.FAIL and all(f in accepted for f in result.failures):
+        _tell_accepted(item, result, accepted)
+        return result
+    assert result.status == expected, f"expected {expected.value}, got:\n{describe(result, accepted)}"
     return result

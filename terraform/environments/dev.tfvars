@@ -9,6 +9,8 @@ image_tag   = "0.1.0"
 github_repository = "example-org/stackprobe"
 # terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
 create_github_oidc_provider = false
+# ...and the permissions boundary every role of the stack carries (bootstrap's resource_prefix "stackprobe-").
+iam_permissions_boundary_name = "stackprobe-workload-boundary"
 
 # Network: a single NAT gateway saves ~2 x 32 USD/month plus data processing;
 # an AZ outage cutting dev egress is acceptable.

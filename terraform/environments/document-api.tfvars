@@ -11,6 +11,8 @@ image_tag   = "2.3.1"
 github_repository = "example-org/document-api"
 # terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
 create_github_oidc_provider = false
+# ...and the permissions boundary every role of the stack carries (bootstrap's resource_prefix "document-api-").
+iam_permissions_boundary_name = "document-api-workload-boundary"
 
 az_count           = 3
 single_nat_gateway = false
@@ -43,3 +45,5 @@ db_instance_class     = "db.m7g.large"
 db_pool_size_per_task = 10
 
 alarm_email_addresses = ["documents-oncall@example.com"]
+
+backup_copy_region = "eu-central-1"

@@ -32,14 +32,24 @@ image_tag   = "1.9.0"
 github_repository = "example-org/image-classifier"
 # terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
 create_github_oidc_provider = false
+# ...and the permissions boundary every role of the stack carries (bootstrap's resource_prefix "image-classifier-").
+iam_permissions_boundary_name = "image-classifier-workload-boundary"
 
-az_count           = 3
-single_nat_gateway = false
+# Brief 001: the VPC already exists (the vision platform's shared network, run by the network team with
+# its own NAT gateways, endpoints and flow logs). The stack places its tiers in these subnets and
+# creates no network of its own; the plan reads each subnet and refuses one outside the VPC or a tier
+# in fewer than two AZs. (On the emulator, --prerequisites terraform/prerequisites/existing-network
+# creates such a VPC first and passes its ids as existing_network and route53_zone_id.)
+existing_network = {
+  vpc_id                  = "vpc-0a1b2c3d4e5f60718"
+  public_subnet_ids       = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002", "subnet-0a1b2c3d4e5f60003"]
+  private_app_subnet_ids  = ["subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60012", "subnet-0a1b2c3d4e5f60013"]
+  private_data_subnet_ids = ["subnet-0a1b2c3d4e5f60021", "subnet-0a1b2c3d4e5f60022", "subnet-0a1b2c3d4e5f60023"]
+}
 
 domain_name = "api.image-classifier.example.com"
 # The public hosted zone of the domain: the stack publishes the certificate's DNS validation records
-# and the alias there, so the first apply completes unattended. (On the emulator, stackprobe creates the
-# zone first: --prerequisites terraform/prerequisites/public-zone passes its id as route53_zone_id.)
+# and the alias there, so the first apply completes unattended.
 route53_zone_id = "Z0EXAMPLEPUBLICZONE"
 
 create_waf = true
@@ -60,3 +70,5 @@ worker_backlog_per_task = 15
 
 db_instance_class     = "db.m7g.large"
 db_pool_size_per_task = 5
+
+backup_copy_region = "eu-central-1"

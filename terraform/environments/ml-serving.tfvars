@@ -10,18 +10,12 @@ image_tag   = "1.0.0"
 github_repository = "example-org/ml-serving"
 # terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
 create_github_oidc_provider = false
+# ...and the permissions boundary every role of the stack carries (bootstrap's resource_prefix "ml-serving-").
+iam_permissions_boundary_name = "ml-serving-workload-boundary"
 
-# Brief 001: the VPC already exists (the ML platform's shared network, run by the network team with
-# its own NAT gateways, endpoints and flow logs). The stack places its tiers in these subnets and
-# creates no network of its own; the plan reads each subnet and refuses one outside the VPC or a tier
-# in fewer than two AZs. (On the emulator, --prerequisites terraform/prerequisites/existing-network
-# creates such a VPC first and passes its ids as existing_network and route53_zone_id.)
-existing_network = {
-  vpc_id                  = "vpc-0a1b2c3d4e5f60718"
-  public_subnet_ids       = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002", "subnet-0a1b2c3d4e5f60003"]
-  private_app_subnet_ids  = ["subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60012", "subnet-0a1b2c3d4e5f60013"]
-  private_data_subnet_ids = ["subnet-0a1b2c3d4e5f60021", "subnet-0a1b2c3d4e5f60022", "subnet-0a1b2c3d4e5f60023"]
-}
+# A network of its own: three AZs, a NAT gateway per AZ, interface endpoints and flow logs.
+az_count           = 3
+single_nat_gateway = false
 
 domain_name                  = "api.ml-serving.example.com"
 route53_zone_id              = "Z0EXAMPLEPUBLICZONE"
@@ -37,11 +31,15 @@ worker_memory = 4096
 
 max_job_duration_seconds         = 300
 queue_visibility_timeout_seconds = 360 # job time + 60 s margin
+# Jobs outlast the 120 s ECS allows a stopping Fargate task: the worker protects its task from scale-in
+# while it holds a job (ecs:UpdateTaskProtection, terraform/modules/iam).
 
 api_scaling    = { min = 3, max = 12, desired = 3 }
 worker_scaling = { min = 2, max = 8, desired = 2 }
 
 # db.m7g.large (8 GiB): max_connections = 8 GiB / 9531392 B = 901; proxy 90% -> budget 810.
-# Demand = 2 (rolling deploy) x (api 12 + worker 8) x pool 10 = 400 <= 810.
+# Demand = 2 (rolling deploy) x api 12 x pool 10 = 240 <= 810 (the workers hold no connections).
 db_instance_class     = "db.m7g.large"
 db_pool_size_per_task = 10
+
+backup_copy_region = "eu-central-1"

@@ -9,6 +9,8 @@ image_tag   = "1.0.0"
 github_repository = "example-org/stackprobe"
 # terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
 create_github_oidc_provider = false
+# ...and the permissions boundary every role of the stack carries (bootstrap's resource_prefix "stackprobe-").
+iam_permissions_boundary_name = "stackprobe-workload-boundary"
 
 az_count           = 3
 single_nat_gateway = false
@@ -28,7 +30,8 @@ waf_rate_limit = 2000 # per IP per 5 minutes, ~6.7 req/s sustained
 
 # Database: db.m7g.large (8 GiB) -> max_connections = 8 GiB / 9531392 B = 901.
 # RDS Proxy may use 90% -> budget 810.
-# Demand = 2 (rolling deploy) x (api max 12 + worker max 10) x pool 10 = 440 <= 810.
+# Demand = 2 (rolling deploy) x api max 12 x pool 10 = 240 <= 810 (the workers keep job state in S3
+# and hold no database connections: worker_database_access = false).
 db_instance_class          = "db.m7g.large"
 db_multi_az                = true
 db_backup_retention_period = 14
@@ -48,3 +51,5 @@ worker_scaling = { min = 2, max = 10, desired = 2 }
 alarm_email_addresses = ["oncall@stackprobe.example.com"]
 
 backup_retention_days = 35
+# A copy of every recovery point in a second region, in a vault and key of the stack there.
+backup_copy_region = "eu-central-1"

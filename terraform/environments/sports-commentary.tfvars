@@ -13,6 +13,8 @@ image_tag   = "3.0.2"
 github_repository = "example-org/sports-commentary"
 # terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
 create_github_oidc_provider = false
+# ...and the permissions boundary every role of the stack carries (bootstrap's resource_prefix "sports-commentary-").
+iam_permissions_boundary_name = "sports-commentary-workload-boundary"
 
 az_count           = 3
 single_nat_gateway = false
@@ -28,13 +30,14 @@ route53_zone_id = "Z0EXAMPLEPUBLICZONE"
 # Request rate:
 #   5,000 users / 2.5 s average poll interval = 2,000 req/s
 #   5,000 users / 2 s (fastest interval)      = 2,500 req/s peak
-# Per task (1 vCPU: gunicorn 2 workers x 4 threads, Redis-backed reads of a
-# few ms) ~250 req/s at the 70% CPU target (confirm with a load test).
+# Per task (1 vCPU: gunicorn 2 workers x 4 threads, reads of a few ms) ~250 req/s
+# at the 60% CPU target of the API's target tracking (cpu_target_percent; confirm with
+# the load test, loadtest/).
 #   peak tasks = 2,500 / 250 = 10
 #   min = 6: 2 per AZ; carries 1,500 req/s (quiet periods) and survives an AZ
 #             loss with 4 tasks while scaling out
 #   max = 16: 10 at peak x 1.5 headroom for goal spikes, rounded up
-# ALBRequestCountPerTarget is per minute: 250 req/s x 60 s x 0.7 = 10,500.
+# ALBRequestCountPerTarget is per minute: 250 req/s x 60 s x 0.7 headroom = 10,500.
 api_cpu             = 1024
 api_memory          = 2048
 api_scaling         = { min = 6, max = 16, desired = 6 }
@@ -52,26 +55,34 @@ scheduled_scaling = [
 
 # WAF: one user polling every 2 s = 150 requests / 5 min; venue Wi-Fi puts
 # many users behind one IP, so allow ~65 users per IP: 150 x 65 ~= 10,000.
+# The load test (loadtest/) sends 5,000 users' polls from one generator: up to 2,500 req/s, 750,000 per
+# 5 minutes from one address. Its staging copy lists the generator in waf_rate_limit_exempt_cidrs, or
+# the test would measure WAF's 403s (stackprobe's edge.waf-load-test compares the two).
 create_waf     = true
 waf_rate_limit = 10000
 
 # Database: MySQL with two read replicas for history/statistics queries; the API gets their
 # addresses as DB_READ_HOSTS. RDS cannot manage the master password of a primary with replicas, so
-# the stack generates it (write-only: never in state) and keeps it in its own secret.
+# the stack generates it (write-only: never in state) and keeps it in its own secret. On a live
+# database that switch is applied first, the replicas in a later apply (docs/RUNBOOK.md).
+# MySQL 8.4, the LTS release: 8.0's standard support ends in July 2026, and Extended Support is billed.
 # Per-task pool 4: most requests are Redis hits; 4 connections cover the
 # share of requests that miss the cache (gunicorn has 8 threads per task).
 # db.r6g.large (16 GiB): max_connections = 16 GiB / 12582880 B = 1365;
 # RDS Proxy 90% -> budget 1228.
 # Demand = 2 (rolling deploy) x api 16 x pool 4 = 128 <= 1228 (the ingest workers
 # write commentary to S3 for the API to serve, and hold no database connections).
-db_engine             = "mysql"
-db_engine_version     = "8.0"
-db_instance_class     = "db.r6g.large"
-db_replica_count      = 2
-db_pool_size_per_task = 4
+db_engine                        = "mysql"
+db_engine_version                = "8.4"
+db_instance_class                = "db.r6g.large"
+db_stack_managed_master_password = true
+db_replica_count                 = 2
+db_pool_size_per_task            = 4
 
 # Redis: 5,000 users x 1 read per 2 s = 2,500 GET/s, trivial for one node;
 # 3 nodes (primary + 2 replicas, one per AZ) for availability and read spread.
 create_cache             = true
 cache_node_type          = "cache.r7g.large"
 cache_num_cache_clusters = 3
+
+backup_copy_region = "us-west-2"

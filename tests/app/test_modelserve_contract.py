@@ -31,6 +31,7 @@ OPTIONAL = {
     "DB_READ_USER": "modelserve_reader",
     "CACHE_HOST": "cache.internal",
     "CACHE_PORT": "6379",
+    "CACHE_USER": "modelserve-prod-app",
     "WEB_CONCURRENCY": "2",
     "WORKER_WAIT_SECONDS": "1",
     "WORKER_MAX_POLLS": "1",

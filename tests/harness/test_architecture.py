@@ -115,3 +115,34 @@ def test_an_emulator_is_reset_or_stopped_only_by_its_owner() -> None:
     failed up); the emulator reset before a first apply is the run's; `serve` stops its own server."""
     assert _calls("reset", on="emulator") == {"lifecycle/emulation.py"}
     assert _calls("stop", on="emulator") == {"lifecycle/emulation.py", "lifecycle/live.py", "backends/moto.py"}
+
+
+def _backend_name_comparisons(tree: ast.AST, source: str) -> list[str]:
+    """Comparisons of a backend (its name, a setting) with a registered backend's name, as written."""
+    from stackprobe.backends.registry import NAMES
+
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        literals = [o for o in operands if isinstance(o, ast.Constant) and o.value in NAMES]
+        others = [ast.get_source_segment(source, o) or "" for o in operands if o not in literals]
+        if literals and any("backend" in text for text in others):
+            found.append(ast.get_source_segment(source, node) or "")
+    return found
+
+
+def test_no_backend_name_is_compared_outside_the_registry() -> None:
+    """Capabilities are asked of stackprobe.backends.registry; adding a backend touches no other comparison."""
+    found = {}
+    for path in SOURCE.rglob("*.py"):
+        if path.relative_to(SOURCE) == Path("backends/registry.py"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        hits = _backend_name_comparisons(ast.parse(text), text)
+        if hits:
+            found[str(path.relative_to(SOURCE))] = hits
+    assert found == {}
+    example = 'if settings.backend == "localstack":\n    pass\n'
+    assert _backend_name_comparisons(ast.parse(example), example) == ['settings.backend == "localstack"']

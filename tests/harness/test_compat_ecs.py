@@ -1,4 +1,5 @@
-"""ECS: deploymentConfiguration, healthCheckGracePeriodSeconds and availabilityZoneRebalancing read back."""
+"""ECS: deploymentConfiguration, healthCheckGracePeriodSeconds and availabilityZoneRebalancing read back, and a
+service without awsvpc networking reads back without a networkConfiguration."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
 # The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
-COVERS = ("ecs-service-deployment-settings",)
+COVERS = ("ecs-service-deployment-settings", "ecs-service-empty-network-configuration")
 
 CIRCUIT_BREAKER = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
 
@@ -31,9 +32,9 @@ def backend() -> Iterator[AwsBackend]:
     moto.stop()
 
 
-def _service(backend: AwsBackend, name: str, **extra: Any) -> dict[str, Any]:
+def _service(backend: AwsBackend, name: str, task_definition: str = "compat-app", **extra: Any) -> dict[str, Any]:
     backend.client("ecs").create_service(
-        cluster="compat", serviceName=name, taskDefinition="compat-app", desiredCount=1, **extra
+        cluster="compat", serviceName=name, taskDefinition=task_definition, desiredCount=1, **extra
     )
     described = backend.client("ecs").describe_services(cluster="compat", services=[name])
     return dict(described["services"][0])
@@ -113,3 +114,30 @@ def test_flags_default_to_false_like_aws(backend: AwsBackend) -> None:
     service = _service(backend, "compat-flags")
     assert service["enableECSManagedTags"] is False
     assert "capacityProviderStrategy" not in service or service["capacityProviderStrategy"] == []
+
+
+def test_a_service_without_awsvpc_has_no_network_configuration(backend: AwsBackend) -> None:
+    """The provider reads a present networkConfiguration as an awsvpc one and crashes on an empty one."""
+    service = _service(backend, "compat-ec2", launchType="EC2")
+    assert "networkConfiguration" not in service
+
+    backend.client("ecs").update_service(cluster="compat", service="compat-ec2", desiredCount=2)
+    updated = backend.client("ecs").describe_services(cluster="compat", services=["compat-ec2"])["services"][0]
+    assert "networkConfiguration" not in updated
+
+
+def test_an_awsvpc_service_keeps_its_network_configuration(backend: AwsBackend) -> None:
+    ec2 = backend.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.81.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.81.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="compat-awsvpc", Description="awsvpc", VpcId=vpc)["GroupId"]
+    network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group], "assignPublicIp": "DISABLED"}}
+    backend.client("ecs").register_task_definition(
+        family="compat-awsvpc",
+        networkMode="awsvpc",
+        containerDefinitions=[{"name": "app", "image": "app:1", "memory": 128}],
+    )
+
+    service = _service(backend, "compat-awsvpc", "compat-awsvpc", networkConfiguration=network)
+
+    assert service["networkConfiguration"] == network

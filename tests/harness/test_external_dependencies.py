@@ -8,6 +8,9 @@ request named; the watch stops terraform once one call keeps failing for an ARN 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -65,12 +68,39 @@ def test_a_call_that_keeps_failing_for_another_accounts_arn_is_named(moto: Embed
     assert found is not None and (found.arn, found.operation) == (FOREIGN_POLICY, "AttachRolePolicy")
 
 
-def test_the_emulators_own_account_is_never_called_missing() -> None:
+def own_account_log(arn: str) -> RequestLog:
     log = RequestLog()
-    own = "arn:aws:iam::123456789012:role/being-created"
     for _ in range(REPEATS * 2):
-        log.add(RequestRecord(time.time(), "POST", "h", "/", "GetRole", 404, 0.0, "NoSuchEntity: gone", (own,)))
-    assert missing_dependency(log, 0.0, "123456789012") is None
+        log.add(RequestRecord(time.time(), "POST", "h", "/", "GetRole", 404, 0.0, "NoSuchEntity: gone", (arn,)))
+    return log
+
+
+def test_the_emulators_own_account_is_called_missing_only_where_the_configuration_writes_the_arn() -> None:
+    own = "arn:aws:iam::123456789012:role/being-created"
+    # The stack may be creating it (a read right after a create): not the watch's to stop.
+    assert missing_dependency(own_account_log(own), 0.0, "123456789012") is None
+    found = missing_dependency(own_account_log(own), 0.0, "123456789012", {own: "main.tf:7"})
+    assert found is not None and (found.arn, found.where) == (own, "main.tf:7")
+    assert "(named at main.tf:7)" in str(found.error_for("stack")) and "--no-stand-ins" in str(found.error_for("stack"))
+
+
+def test_with_stand_ins_off_an_own_account_certificate_stops_terraform_naming_it_and_its_line() -> None:
+    """The listener's CertificateNotFound is retried by the provider for minutes; the watch stops it at its
+    fifth answer (the message says so) and names the ARN and the var file line that wrote it."""
+    stack = Path(__file__).parent / "stacks" / "own_account_certificate"
+    certificate = (stack / "terraform.tfvars").read_text().split('"')[1]
+    command = [sys.executable, "-m", "stackprobe", "verify", str(stack), "--no-stand-ins", "--format", "json"]
+    command += ["--quiet", "--skip-check", "lifecycle.idempotent"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    reproduce = " ".join(command).replace(sys.executable, "python")
+    report = json.loads(done.stdout or "{}")
+    assert done.returncode == 1 and report.get("errors"), f"{reproduce}\n{done.stderr[-3000:]}"
+    error = report["errors"][0]
+    assert f"refers to {certificate} (named at terraform.tfvars:1)" in error, error
+    assert "so terraform was stopped" in error and "CreateListener" in error, error
+    # What the stopped apply created (the load balancer, the target group) is destroyed all the same.
+    teardown = next(c for c in report["checks"] if c["id"] == "lifecycle.clean-teardown")
+    assert teardown["status"] == "pass", teardown
 
 
 class BlockingRunner:

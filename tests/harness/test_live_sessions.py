@@ -276,6 +276,19 @@ def test_up_then_pytest_reuse_attach_whatever_order_and_form_the_variables_take(
         assert attached.returncode == 0, output
         assert "Live session: attached: the configuration is unchanged, so no terraform ran" in output, output
         assert commands_run(log) == [], "attaching ran terraform"
+        # --keep-stack with a session running attaches too (it used to fail every test), and the header says so.
+        kept = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--keep-stack"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+            env=environ,
+        )
+        assert kept.returncode == 0, kept.stdout + kept.stderr
+        assert "stackprobe: attaching to the live session of stack at http://127.0.0.1:" in kept.stdout, kept.stdout
+        assert commands_run(log) == [], "attaching with --keep-stack ran terraform"
         listed = json.loads(stackprobe("status", "--json", env=environ).stdout)
         assert len(listed) == 1, listed
     finally:

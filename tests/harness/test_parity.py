@@ -28,7 +28,7 @@ from stackprobe.lifecycle import parity
 from stackprobe.lifecycle.parity import Agreement, compare, compare_reports
 from stackprobe.lifecycle.run import Run
 from stackprobe.report.model import RunReport
-from stackprobe.settings import RunSettings, StackSpec
+from stackprobe.settings import RunSettings, StackSpec, from_namespace
 from stackprobe.terraform.plan import Plan
 from stackprobe.testing import assert_check
 
@@ -176,7 +176,7 @@ def test_parity_command_line() -> None:
     )
     verify = build_parser().parse_args(["verify", "t", "--backend", "localstack", "--endpoint", "http://127.0.0.1:1"])
     assert (verify.backend, verify.endpoint) == ("localstack", "http://127.0.0.1:1")
-    assert build_parser().parse_args(["audit", "t"]).backend == "moto"
+    assert from_namespace(build_parser().parse_args(["audit", "t"])).run.backend == "moto"
 
 
 # -- capability skips in tests -------------------------------------------------------------------

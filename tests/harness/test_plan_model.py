@@ -148,3 +148,16 @@ def test_drift_records_do_not_apply_to_other_backends() -> None:
         _update("aws_sqs_queue.jobs", "aws_sqs_queue", {"redrive_policy": "x"}, {"redrive_policy": "y"})
     )
     assert not classify(plan, moto_records=False, records=RECORDS).idempotent
+
+
+def test_a_value_known_only_after_apply_compares_and_refuses_to_be_read() -> None:
+    """`tf_plan` users meet it as container_definitions or an ARN: it says what it is, never a private TypeError."""
+    from stackprobe.terraform.plan import KnownAfterApply, UnknownValueError
+
+    assert Unknown is KnownAfterApply() and Unknown == Unknown and Unknown != "arn:aws:..." and Unknown is not None
+    assert repr(Unknown) == "(known after apply)"
+    for use in (lambda: Unknown[0], lambda: list(Unknown), lambda: len(Unknown), lambda: "x" in Unknown):
+        with pytest.raises(UnknownValueError, match=r"known only after apply.*deployed_stack"):
+            use()
+    with pytest.raises(TypeError):  # it is a TypeError too, for callers that catch those
+        int(Unknown)

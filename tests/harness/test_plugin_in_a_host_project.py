@@ -35,6 +35,16 @@ def test_unrelated():
 """
 
 
+AWS_ONLY_TEST = """
+import pytest
+
+
+@pytest.mark.integration
+def test_the_cluster_is_there_through_aws_alone(aws):
+    assert any(arn.endswith(":cluster/orders") for arn in aws.client("ecs").list_clusters()["clusterArns"])
+"""
+
+
 def pytest_in(directory: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AWS_"))}
     environ.update(env)
@@ -96,7 +106,18 @@ def test_a_users_stack_in_another_region_is_deployed_asserted_and_destroyed(tmp_
     shutil.copytree(HOST_STACK, tmp_path / "infra")
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_user.py").write_text(USER_TEST)
+    # An integration test that reads the account through `aws` alone gets the stack deployed for it too, and
+    # runs before it is destroyed (it is named to run first: the plugin must still order it after the deploy).
+    (tmp_path / "tests" / "test_a_aws_only.py").write_text(AWS_ONLY_TEST)
     (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\nstackprobe_tf_dir = "infra"\n')
     done = pytest_in(tmp_path, "-p", "no:xdist", "--strict-markers", "-q", AWS_PROFILE="nowhere")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "2 passed" in done.stdout
+    assert "3 passed" in done.stdout
+
+
+def test_the_plugin_reads_its_settings_from_setup_cfg_when_the_project_keeps_pytests_there(tmp_path: Path) -> None:
+    """No [tool.pytest.ini_options] needed (adding one would make pytest ignore setup.cfg)."""
+    (tmp_path / "setup.cfg").write_text("[tool:pytest]\nstackprobe_tf_dir = infra\nstackprobe_vars = app=orders\n")
+    done = pytest_in(tmp_path, "--co")
+    header = done.stdout + done.stderr
+    assert f"tf-dir={tmp_path / 'infra'}" in header, header

@@ -168,3 +168,42 @@ def test_every_pytest_option_and_ini_key_is_registered(tmp_path: Path) -> None:
         for name in (setting.pytest, setting.ini):
             if name is not None:
                 assert name in helped, f"{name} ({setting.name}) is not registered"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("pytest.ini", "[pytest]\nstackprobe_tf_dir = infra\nstackprobe_vars =\n    region=x\n"),
+        ("setup.cfg", "[tool:pytest]\nstackprobe_tf_dir = infra\nstackprobe_vars =\n    region=x\n"),
+        ("tox.ini", "[pytest]\nstackprobe_tf_dir = infra\nstackprobe_vars = region=x\n"),
+        ("pyproject.toml", '[tool.pytest.ini_options]\nstackprobe_tf_dir = "infra"\nstackprobe_vars = ["region=x"]\n'),
+    ],
+)
+def test_the_cli_reads_the_projects_own_pytest_configuration_for_the_stack_it_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str
+) -> None:
+    """`stackprobe audit infra` inside a project agrees with its pytest run without repeating --var, whichever file
+    the project keeps pytest's settings in; a command line value still wins, and another directory gets none."""
+    (tmp_path / name).write_text(text)
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+
+    configured = from_namespace(cli("audit", "../infra")).stack
+    overridden = from_namespace(cli("audit", "../infra", "--var", "region=y")).stack
+    elsewhere = from_namespace(cli("audit", "../legacy")).stack
+
+    assert configured is not None and configured.variables == (("region", "x"),)
+    assert overridden is not None and overridden.variables == (("region", "y"),)
+    assert elsewhere is not None and elsewhere.variables == ()
+
+
+def test_a_pyproject_without_pytest_settings_is_passed_over_like_pytest_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    (tmp_path / "setup.cfg").write_text("[tool:pytest]\nstackprobe_tf_dir = infra\nstackprobe_vars = a=1\n")
+    monkeypatch.chdir(tmp_path)
+
+    spec = from_namespace(cli("verify", "infra")).stack
+
+    assert spec is not None and spec.variables == (("a", "1"),)

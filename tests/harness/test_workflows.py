@@ -715,6 +715,8 @@ def _input_check_env(workspace: Path, **given: str) -> dict[str, str]:
         "app-dir": "APP_DIR",
         "upload-sarif": "UPLOAD_SARIF",
         "artifact-name": "ARTIFACT_NAME",
+        "baseline": "BASELINE",
+        "write-baseline": "WRITE_BASELINE",
     }
     env = {variable: inputs.get(name, "") for name, variable in names.items()}
     env |= {
@@ -733,6 +735,7 @@ def workspace(tmp_path: Path) -> Path:
     (tmp_path / "infra" / "prod").mkdir(parents=True)
     (tmp_path / "infra" / "prod" / "main.tf").write_text('resource "aws_s3_bucket" "b" {}\n')
     (tmp_path / "infra" / "prod" / "prod.tfvars").write_text('env = "prod"\n')
+    (tmp_path / "infra" / "prod" / "baseline.json").write_text('{"stackprobe_baseline": 1}\n')
     (tmp_path / "infra" / "empty").mkdir()
     return tmp_path
 
@@ -750,6 +753,8 @@ def test_input_check_accepts_valid_inputs_and_names_the_reports(workspace: Path)
             "containers": "api=run",
             "prerequisites": "infra/prod",
             "app-dir": "infra",
+            "baseline": "infra/prod/baseline.json",
+            "write-baseline": "infra/prod/next-baseline.json",
             "Upload-SARIF": "true",  # input names are case-insensitive, as the runner reads them
         },
     )
@@ -778,6 +783,8 @@ def test_input_check_accepts_valid_inputs_and_names_the_reports(workspace: Path)
         ({"upload-sarif": "yes"}, "input 'upload-sarif' must be true or false"),
         ({"app-dir": "app"}, "input 'app-dir': 'app' is not a directory"),
         ({"prerequisites": "infra/zone"}, "input 'prerequisites': 'infra/zone' is not a directory"),
+        ({"baseline": "infra/prod/gone.json"}, "input 'baseline': 'infra/prod/gone.json' is not a file"),
+        ({"write-baseline": "baseline.json"}, "input 'write-baseline' applies to command audit only"),
     ],
 )
 def test_input_check_fails_naming_the_input(workspace: Path, given: dict[str, str], message: str) -> None:
@@ -830,6 +837,8 @@ def test_run_step_passes_every_input_and_records_the_exit_status(workspace: Path
         "FAIL_ON": "medium",
         "CONTAINERS": "api=python -m app\nworker=python -m worker",
         "APP_DIR": "services",
+        "BASELINE": "infra/prod/baseline.json",
+        "WRITE_BASELINE": "infra/prod/next-baseline.json",
         "REPORTS": str(workspace / "reports"),
         "VENV": str(workspace / "venv"),
         "TF_PLUGIN_CACHE_DIR": str(workspace / "plugins"),
@@ -871,6 +880,10 @@ def test_run_step_passes_every_input_and_records_the_exit_status(workspace: Path
         "services",
         "--fail-on",
         "medium",
+        "--baseline",
+        "infra/prod/baseline.json",
+        "--write-baseline",
+        "infra/prod/next-baseline.json",
     ]
 
 

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import jsonschema
 import pytest
@@ -178,8 +179,9 @@ def _block_header(address: str) -> re.Pattern[str]:
 @pytest.mark.parametrize("name", STACKS)
 def test_sarif_is_valid_and_locates_every_finding_at_its_block(legacy_audits: dict[str, Audit], name: str) -> None:
     """`stackprobe audit DIR --output X.sarif`: valid SARIF 2.1.0, one result per failing finding (none dropped),
-    each at the file and first line of the block that declares its address; one with no address at the root
-    module's main file, with a note."""
+    each at the file and first line of the block that declares its address, the URI relative to the repository
+    root (as code scanning reads it); one with no address at the file and line its evidence names, or at the
+    root module's main file with a note."""
     audit = legacy_audits[name]
     reproduce = f"stackprobe audit terraform/legacy/{name} --output {name}.sarif"
     assert audit.sarif, f"`{reproduce}` wrote no SARIF:\n{audit.stderr[-2000:]}"
@@ -199,13 +201,20 @@ def test_sarif_is_valid_and_locates_every_finding_at_its_block(legacy_audits: di
     assert located == failing, f"`{reproduce}`: SARIF results differ from the report's failing findings"
     for result in results:
         location = result["locations"][0]
-        artifact = location["physicalLocation"]["artifactLocation"]["uri"]
+        artifact_location = location["physicalLocation"]["artifactLocation"]
+        assert artifact_location.get("uriBaseId") == "REPOROOT", artifact_location
+        artifact = unquote(artifact_location["uri"])
         line_number = location["physicalLocation"]["region"]["startLine"]
-        line = (LEGACY / name / artifact).read_text().splitlines()[line_number - 1]
+        line = (REPO / artifact).read_text().splitlines()[line_number - 1]
         where = f"{name}: {result['ruleId']} on {result['properties']['address']} -> {artifact}:{line_number} {line!r}"
         if result["properties"]["address"]:
             assert "message" not in location, f"{where}: {location['message']}"
             assert _block_header(result["properties"]["address"]).match(line), where
-        else:
-            assert (artifact, line_number) == ("main.tf", 1), where
+        elif "message" in location:
+            assert (artifact, line_number) == (f"terraform/legacy/{name}/main.tf", 1), where
             assert "no Terraform address" in location["message"]["text"], where
+        else:  # the evidence leads with the place it names: `backend.tf:2: ...`
+            evidence = result["message"]["text"]
+            assert artifact.endswith("/" + evidence.split(":")[0]) and evidence.split(":")[1].startswith(
+                str(line_number)
+            ), where

@@ -48,4 +48,9 @@ def scenario_plans(stacks: Run) -> dict[str, Plan]:
     order = sorted(scenarios, key=lambda name: scenarios[name].plan_in_progress_elsewhere())
     with ThreadPoolExecutor(max_workers=PARALLEL_PLANS) as pool:
         futures = {name: pool.submit(scenarios[name].plan_json) for name in order}
-        return {name: futures[name].result() for name in SCENARIOS}
+        plans = {name: futures[name].result() for name in SCENARIOS}
+    # What the plans read (image-classifier's existing VPC) goes now: left deployed, it would refuse the
+    # emulator to the tests this worker runs next that need it empty.
+    for name in SCENARIOS:
+        stacks.planned_only(scenario_spec(name))
+    return plans

@@ -12,10 +12,10 @@ ENVIRONMENTS = TERRAFORM / "environments"
 SCENARIOS = sorted(p.stem for p in ENVIRONMENTS.glob("*.tfvars"))
 
 
-# Scenarios that read what an account holds before the stack: brief 001's existing VPC (ml-serving). Its
-# plan reads every given subnet, so it needs a real VPC: the prerequisites configuration creates one on the
-# emulator first and passes its ids (existing_network) over the tfvars' placeholders.
-PREREQUISITES = {"ml-serving": TERRAFORM / "prerequisites" / "existing-network"}
+# Scenarios that read what an account holds before the stack: brief 001's existing VPC (image-classifier).
+# Its plan reads every given subnet, so it needs a real VPC: the prerequisites configuration creates one on
+# the emulator first and passes its ids (existing_network) over the tfvars' placeholders.
+PREREQUISITES = {"image-classifier": TERRAFORM / "prerequisites" / "existing-network"}
 
 
 def scenario_spec(name: str) -> StackSpec:

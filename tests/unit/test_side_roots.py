@@ -3,7 +3,7 @@
 `terraform/bootstrap` is applied once per account (state bucket, GitHub OIDC provider, CI roles);
 `terraform/prerequisites/*` create on the emulator what an account holds before the stack. The stack's own
 quality gates (tests/harness/test_terraform_quality.py) validate terraform/ itself, whose validation does
-not descend into these directories. existing-network is also applied by the ml-serving scenario's plan.
+not descend into these directories. existing-network is also applied by the image-classifier scenario's plan.
 """
 
 from __future__ import annotations

@@ -85,6 +85,7 @@ RESOURCE_SERVICES: Mapping[str, tuple[str, ...]] = {
     "aws_launch_template": ("ec2",),
     # Backup
     "aws_backup_vault": ("backup",),
+    "aws_backup_vault_lock_configuration": ("backup",),
     "aws_backup_plan": ("backup",),
     "aws_backup_selection": ("backup",),
     # CloudFront
@@ -146,6 +147,8 @@ RESOURCE_SERVICES: Mapping[str, tuple[str, ...]] = {
     # ElastiCache
     "aws_elasticache_subnet_group": ("elasticache",),
     "aws_elasticache_replication_group": ("elasticache",),
+    "aws_elasticache_user": ("elasticache",),
+    "aws_elasticache_user_group": ("elasticache",),
     "aws_elasticache_cluster": ("elasticache",),
     "aws_elasticache_parameter_group": ("elasticache",),
     # Elastic Load Balancing v2 (aws_alb* are aliases of aws_lb*)

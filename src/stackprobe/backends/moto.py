@@ -28,13 +28,15 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stackprobe.backends import stand_in_models
 from stackprobe.backends.base import AwsBackend, EmulatorRequest
 from stackprobe.backends.request_log import RequestLog, WsgiApp
+from stackprobe.backends.stand_ins import STAND_INS_PATH, Made, StandInRequest, request_stand_ins
 from stackprobe.errors import BackendError
 
 MOTO_ACCOUNT_ID = "123456789012"
@@ -47,16 +49,20 @@ MOTO_SETTINGS = {
 # stackprobe's own endpoints on a server it started: who the server is, and what it served.
 INSTANCE_PATH = "/stackprobe-api/instance"
 REQUESTS_PATH = "/stackprobe-api/requests"
+# moto's own reset endpoint: every backend emptied.
+RESET_PATH = "/moto-api/reset"
 # How long a detached server may take to import moto, apply the patches and listen.
 DETACHED_START_TIMEOUT = 120.0
 
 
 def stackprobe_app(request_log: RequestLog, token: str) -> WsgiApp:
-    """moto's WSGI app behind the request log, plus stackprobe's two endpoints.
+    """moto's WSGI app behind the request log, plus stackprobe's own endpoints.
 
     `INSTANCE_PATH` answers the server's token, process id and idle seconds (what `stackprobe status`
     and an attaching run check); `REQUESTS_PATH` answers the request log's tail, so a run attached to a
     detached server can still print what it served when a test fails. Neither counts as activity.
+    `STAND_INS_PATH` makes and lists stand-ins inside this process, where moto's models are, so an embedded
+    and a detached server take them alike; moto's reset forgets them with everything else.
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -72,9 +78,25 @@ def stackprobe_app(request_log: RequestLog, token: str) -> WsgiApp:
             text = request_log.render_tail(15) + "\n\x1e\n" + request_log.render_exceptions()
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [text.encode()]
+        if path == STAND_INS_PATH:
+            return _stand_ins(environ, start_response)
+        if path == RESET_PATH:
+            stand_in_models.forget()  # the objects go with the reset, so their names must too
         return logged(environ, start_response)
 
     return application
+
+
+def _stand_ins(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """`STAND_INS_PATH`: POST makes the stand-ins a JSON list asks for (in this process, where moto's models
+    are), GET lists those made (see stackprobe.backends.stand_ins)."""
+    if environ.get("REQUEST_METHOD") == "POST":
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = stand_in_models.answer(json.loads(environ["wsgi.input"].read(size).decode() or "[]"))
+    else:
+        body = stand_in_models.holding()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(body).encode()]
 
 
 _SERVER_CLASS: type[Any] | None = None
@@ -196,6 +218,10 @@ class EmbeddedMoto:
         """Empty every moto backend, so the next stack starts from a clean account."""
         reset_moto(self.endpoint)
 
+    def create_stand_ins(self, requests: Sequence[StandInRequest]) -> list[Made]:
+        """Have this emulator hold what `requests` name (see stackprobe.backends.stand_ins)."""
+        return request_stand_ins(self.endpoint, requests)
+
     def stop(self) -> None:
         with self._lock:
             if self._server is not None:
@@ -221,7 +247,7 @@ def moto_backend(endpoint: str, region: str) -> AwsBackend:
 
 
 def reset_moto(endpoint: str) -> None:
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    request = urllib.request.Request(f"{endpoint}{RESET_PATH}", method="POST")
     with urllib.request.urlopen(request, timeout=30):
         pass
 
@@ -261,8 +287,9 @@ class RemoteRequestLog:
         return tail, exceptions
 
     def render_tail(self, count: int = 20) -> str:
-        tail = self._fetch()[0].splitlines()
-        return "\n".join(tail[-count:])
+        """The server's own rendering of its tail, whole: it already chose what to keep (the provider's last
+        request and recent error answers beyond the last `count`), and cutting it again here would drop them."""
+        return self._fetch()[0]
 
     def render_exceptions(self) -> str:
         return self._fetch()[1]
@@ -363,6 +390,10 @@ class DetachedMoto:
 
     def reset(self) -> None:
         reset_moto(self.endpoint)
+
+    def create_stand_ins(self, requests: Sequence[StandInRequest]) -> list[Made]:
+        """Have this emulator hold what `requests` name (see stackprobe.backends.stand_ins)."""
+        return request_stand_ins(self.endpoint, requests)
 
     def restart(self) -> AwsBackend:
         raise BackendError(

@@ -2,7 +2,8 @@
 
 When an apply fails, the last requests the provider made (and what the emulator answered) usually
 name the gap faster than terraform's own error does, so the tail of this log is printed with every
-failure. Only the operation is kept, never bodies: they can be large and may contain secrets.
+failure. Only the operation and who asked (terraform's provider, boto3, ...) are kept, never bodies: they
+can be large and may contain secrets.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,11 @@ from urllib.parse import parse_qs, unquote_plus
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _FORM = "application/x-www-form-urlencoded"
 _MAX_BODY_PEEK = 64 * 1024
+# The client name of requests made by terraform's providers (their user agent names Terraform).
+TERRAFORM = "terraform"
+# How many error answers older than the tail it still shows: a failed command's error answer is often
+# followed by many other calls (other resources kept creating, or stackprobe read the account after it).
+ERRORS_KEPT = 5
 
 
 @dataclass(frozen=True)
@@ -37,12 +43,16 @@ class RequestRecord:
     # (together they say what was not found; bodies are never kept, ARNs are not secrets).
     error: str = ""
     arns: tuple[str, ...] = ()
+    # Who asked, from the user agent (`TERRAFORM`, "boto3", ...; see `_client`).
+    client: str = ""
 
     def line(self) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(self.at))
         error = f" {self.error}" if self.error else ""
+        client = f" [{self.client}]" if self.client else ""
         return (
-            f"{stamp} {self.status} {self.method} {self.host}{self.path} {self.operation} ({self.seconds:.2f}s){error}"
+            f"{stamp} {self.status} {self.method} {self.host}{self.path} {self.operation} ({self.seconds:.2f}s)"
+            f"{client}{error}"
         )
 
 
@@ -76,11 +86,31 @@ class RequestLog:
         with self._lock:
             return list(self._records)[-count:]
 
+    def last_request(self, client: str) -> RequestRecord | None:
+        """The newest request `client` made (None when it made none the log still holds)."""
+        with self._lock:
+            return next((record for record in reversed(self._records) if record.client == client), None)
+
     def render_tail(self, count: int = 20) -> str:
-        records = self.tail(count)
+        """The last `count` requests, preceded by those older ones a failure is usually about.
+
+        Terraform's last request is the answer its provider was reading when a command failed or the
+        provider crashed, and stackprobe's own reads after a failed apply (the partial stack is judged
+        before the failure is reported) push it out of the tail; error answers name what was missing or
+        unimplemented. Both are kept (the last `ERRORS_KEPT` errors), in order, a line marking each gap.
+        """
+        with self._lock:
+            records = list(self._records)
         if not records:
             return "(the emulator served no requests)"
-        return "\n".join(record.line() for record in records)
+        start = max(len(records) - count, 0)
+        shown = [*_kept_before(records, start), *range(start, len(records))]
+        lines: list[str] = []
+        for previous, index in zip([None, *shown], shown, strict=False):
+            if previous is not None and index - previous > 1:
+                lines.append(_gap(records[previous + 1 : index]))
+            lines.append(records[index].line())
+        return "\n".join(lines)
 
     def exception_handler(self) -> logging.Handler:
         """A logging handler for werkzeug's logger that keeps each traceback's last line."""
@@ -135,10 +165,35 @@ class RequestLog:
                         seconds=time.monotonic() - started,
                         error=error,
                         arns=arns,
+                        client=_client(str(environ.get("HTTP_USER_AGENT", ""))),
                     )
                 )
 
         return middleware
+
+
+def _kept_before(records: list[RequestRecord], start: int) -> list[int]:
+    """Indexes before `start` that `RequestLog.render_tail` shows: the last error answers, and terraform's last
+    request when it is older than the tail."""
+    kept = set([index for index in range(start) if records[index].status >= 400][-ERRORS_KEPT:])
+    last_terraform = max((i for i, record in enumerate(records) if record.client == TERRAFORM), default=None)
+    if last_terraform is not None and last_terraform < start:
+        kept.add(last_terraform)
+    return sorted(kept)
+
+
+def _gap(skipped: list[RequestRecord]) -> str:
+    clients = Counter(record.client or "unknown client" for record in skipped)
+    return f"  ... {len(skipped)} requests not shown ({', '.join(f'{c}: {n}' for c, n in clients.most_common())})"
+
+
+def _client(user_agent: str) -> str:
+    """Who made a request, from its user agent: `TERRAFORM` for a provider terraform runs (the AWS provider
+    sends "... Terraform/1.11.4 ... terraform-provider-aws/5.100.0 ..."), else the agent's first product
+    name, lower-cased ("boto3" for "Boto3/1.35.0 md/Botocore#1.35.0 ..."), "" without one."""
+    if "Terraform/" in user_agent or "terraform-provider-" in user_agent:
+        return TERRAFORM
+    return user_agent.split("/", 1)[0].split(" ", 1)[0].lower()[:40]
 
 
 _XML_CODE = re.compile(rb"<Code>([^<]{1,100})</Code>")

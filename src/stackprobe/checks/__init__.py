@@ -7,8 +7,11 @@ the backend's reason.
 
 Checks are dispatched by the resource types they judge (`Check.reads`), as checkov's registry does:
 a check runs only when one of its types is deployed (or planned, or in the state, as its `holder`
-says), and is otherwise "not applicable: no aws_x deployed" without running. `--check` and
-`--skip-check` choose among the checks as before.
+says), and is otherwise "not applicable: no aws_x deployed" without running. After an apply that failed
+part-way, a check whose verdict depends on a resource the apply did not create (of a type it reads, or
+referring to one) is "not checked" and not run, its result naming that resource. A check that ran and
+judged nothing always says why: its own reason, else what it looked at. `--check` and `--skip-check`
+choose among the checks as before.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import traceback
 from collections.abc import Iterable, Sequence
 
 from stackprobe.aws.account import RESOURCE_TYPES
-from stackprobe.checks.base import Check, CheckContext, CheckResult, Holder, SkipKind
+from stackprobe.checks.base import Check, CheckContext, CheckResult, Finding, Holder, SkipKind
 from stackprobe.errors import NotApplicable, NotExercisable
 from stackprobe.terraform.resource_types import canonical_type
 
@@ -86,6 +89,52 @@ def _nothing_to_judge(item: Check, context: CheckContext) -> str | None:
     return f"no {' or '.join(item.reads)} {item.holder.value}"
 
 
+def _not_checked(item: Check, context: CheckContext) -> str | None:
+    """Why `item` cannot be judged after an apply that failed part-way, None when it can.
+
+    Its verdict depends on a resource the apply did not create when that resource is of a type it reads, or
+    refers to one (a listener to its load balancer, an ingress rule to its security group): judging now
+    would draw a pass or a fail from the absence. A plan-level check judges the plan, which is whole."""
+    if item.holder is Holder.PLAN:
+        return None
+    missing = [u for u in context.unapplied if any(u.touches(t) for t in item.reads)]
+    return "; ".join(u.describe() for u in missing) or None
+
+
+def _judged_nothing(item: Check, context: CheckContext) -> str:
+    """The reason for a check that ran, judged nothing and said nothing: what it looked at."""
+    held = [(t, _count(t, item.holder, context)) for t in item.reads]
+    shown = ", ".join(f"{count} {t}" for t, count in held if count)
+    if not shown:
+        return "it found nothing to judge"
+    return f"none of what is {item.holder.value} ({shown}) is of the kind it judges"
+
+
+def _count(resource_type: str, holder: Holder, context: CheckContext) -> int:
+    if holder is Holder.PLAN:
+        return len(context.plan.resources(resource_type)) if context.plan is not None else 0
+    if holder is Holder.STATE:
+        return len(context.state_resources(resource_type))
+    return len(context.account.resources(resource_type))
+
+
+def _judge(item: Check, context: CheckContext) -> tuple[list[Finding], str]:
+    """The check's findings, and what it says it could not judge.
+
+    A check that judged some resources and not others (a pool size not determinable for one database of
+    three) yields its findings, then raises NotApplicable saying why: the findings stand, and the reason is
+    kept beside them. Raised before any finding, NotApplicable is the result's whole story (run_check)."""
+    found: list[Finding] = []
+    try:
+        for finding in item.run(item, context):
+            found.append(finding)
+    except NotApplicable as exc:
+        if not found:
+            raise
+        return found, str(exc)
+    return found, ""
+
+
 def run_check(item: Check, context: CheckContext) -> CheckResult:
     result = CheckResult(check=item)
     for service in item.services:
@@ -97,11 +146,16 @@ def run_check(item: Check, context: CheckContext) -> CheckResult:
         result.skipped_reason, result.skip_kind = "plan-level check, and no plan was given", SkipKind.NO_PLAN
         return result
     try:
-        absent = _nothing_to_judge(item, context)
-        if absent is not None:
-            result.not_applicable_reason = absent
+        result.not_checked_reason = _not_checked(item, context) or ""
+        absent = _nothing_to_judge(item, context) if not result.not_checked_reason else None
+        if result.not_checked_reason or absent is not None:
+            result.not_applicable_reason = absent or ""
             return result
-        result.findings = list(item.run(item, context))
+        found, unjudged = _judge(item, context)
+        result.findings, stood_in = context.without_stand_ins(found)
+        result.not_applicable_reason = unjudged
+        if not result.findings:
+            result.not_applicable_reason = unjudged or "; ".join(stood_in) or _judged_nothing(item, context)
     except NotExercisable as exc:
         result.skipped_reason = f"not exercisable on this emulator: {exc}"
         result.skip_kind = SkipKind.NOT_EXERCISABLE

@@ -14,6 +14,7 @@ from typing import Any
 from stackprobe.aws.workloads import Workload
 from stackprobe.checks.alarms import alarm_metrics
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
+from stackprobe.errors import NotApplicable
 
 CPU_METRIC = "ECSServiceAverageCPUUtilization"
 MEMORY_METRIC = "ECSServiceAverageMemoryUtilization"
@@ -60,9 +61,14 @@ def _predefined(policy: Mapping[str, Any]) -> Mapping[str, Any]:
 def scalable_target(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     targets = ctx.account.autoscaling.scalable_targets()
     stack = ctx.decision
-    for workload in ctx.account.ecs.workloads():
+    workloads = ctx.account.ecs.workloads()
+    # DAEMON services run one task per instance; they are not scaled by count.
+    daemons = [w.label for w in workloads if w.is_daemon]
+    if daemons and len(daemons) == len(workloads):
+        raise NotApplicable(f"{', '.join(daemons)}: DAEMON services, one task per instance, not scaled by count")
+    for workload in workloads:
         if workload.is_daemon:
-            continue  # DAEMON services run one task per instance; they are not scaled by count
+            continue
         environment = stack.for_resource(workload.service_tags, workload.cluster_tags)
         target = targets.get(workload.resource_id)
         if target is None:

@@ -4,7 +4,8 @@ A `Check` says what it guards (id, title, severity, category, fidelity, the AWS 
 Terraform resource types it reads, why it matters, and the fix). Its function receives a `CheckContext`
 and yields `Finding`s: one per resource inspected, passing or failing, each with the evidence seen. A
 check that inspects nothing yields nothing, and its result is "not applicable", never "pass"; when none
-of the resource types it judges is there, the registry says so without running it.
+of the resource types it judges is there, the registry says so without running it. When an apply failed
+part-way, a check whose verdict depends on what it did not create is "not checked", naming it, and not run.
 
 The context is frozen: it describes one deployment at one moment. Its account snapshot
 (`context.account`) reads each service once, whichever checks ask; the lifecycle's records (the second
@@ -20,6 +21,7 @@ Fidelity is honest about what an emulator can prove:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
@@ -36,6 +38,7 @@ from stackprobe.terraform.resource_types import canonical_type
 if TYPE_CHECKING:
     from stackprobe.aws.inventory import TeardownReport
     from stackprobe.backends.base import AwsBackend
+    from stackprobe.datastores import LocalDatastores
     from stackprobe.terraform.drift import DriftReport
     from stackprobe.terraform.plan import Plan
 
@@ -88,6 +91,9 @@ class Status(StrEnum):
     NOT_APPLICABLE = "not applicable"
     SKIPPED = "skipped"
     ERROR = "error"
+    # The apply failed part-way, and the verdict depends on a resource it did not create: neither a pass nor a
+    # fail may be drawn from that resource's absence.
+    NOT_CHECKED = "not checked"
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,43 @@ def _managed_instances(state: Mapping[str, Any]) -> list[StateResource]:
     return found
 
 
+def without_index(address: str) -> str:
+    """An address as the configuration names it: `module.edge[0].aws_lb.main[1]` -> `module.edge.aws_lb.main`."""
+    return re.sub(r"\[[^\]]*\]", "", address)
+
+
+def type_of(address: str) -> str:
+    """The canonical resource type of an address (`module.edge.aws_alb.main` -> `aws_lb`)."""
+    parts = without_index(address).split(".")
+    return canonical_type(parts[-2]) if len(parts) >= 2 else ""
+
+
+@dataclass(frozen=True)
+class Unapplied:
+    """A planned resource that an apply which failed part-way did not create: it failed, or it was never
+    created because something it needs failed (or the apply stopped before it).
+
+    `references` are the resources its configuration refers to (addresses without index): a listener
+    refers to its load balancer, a rule to its security group, so a check that judges those is judging
+    something incomplete."""
+
+    address: str  # as planned: module.edge.aws_lb_listener.https[0]
+    why: str  # "failed to apply", or "was not created (it needs `...`, which failed to apply)"
+    values: Mapping[str, Any] = field(default_factory=dict)  # its planned values
+    references: tuple[str, ...] = ()
+
+    @property
+    def type(self) -> str:
+        return type_of(self.address)
+
+    def touches(self, resource_type: str) -> bool:
+        """Whether the resource is of `resource_type`, or its configuration refers to one of that type."""
+        return resource_type in (self.type, *(type_of(reference) for reference in self.references))
+
+    def describe(self) -> str:
+        return f"`{self.address}` {self.why}"
+
+
 # State attributes that name a deployed resource, for the Terraform address of a finding.
 _IDENTIFYING_ATTRIBUTES = ("id", "arn", "name", "bucket", "url", "identifier", "function_name", "repository_url")
 
@@ -181,6 +224,15 @@ class CheckContext:
     # Set when the stack is a backend's reduced subset (stackprobe_backend_var_files): names that subset,
     # so a check that finds nothing of its kind is skipped, not failed (see stackprobe.testing).
     reduced_stack: str | None = None
+    # Stand-ins (objects the configuration names but does not create, made in the emulator for it): each way a
+    # finding may name one -> why it is not judged ("stand-in for an external role: LabRole (named at main.tf:3)").
+    stand_ins: Mapping[str, str] = field(default_factory=dict)
+    # For an apply that failed part-way: what the plan holds and the apply did not create. A check whose verdict
+    # depends on one of them is not run: its result is "not checked", naming them (stackprobe.checks.run_check).
+    unapplied: tuple[Unapplied, ...] = ()
+    # Real local servers behind the deployed datastores (`--datastore`), started when a probe or check first asks
+    # and ended by the lifecycle that made them (stackprobe.lifecycle.datastores); None: none asked for.
+    datastores: LocalDatastores | None = field(default=None, compare=False)
     # The deployed account, read lazily and each service once for this context (a replaced context reads
     # its own: it may describe another moment).
     account: Account = field(init=False, repr=False, compare=False)
@@ -236,6 +288,21 @@ class CheckContext:
             if identifier and identifier in self._address_index:
                 return self._address_index[identifier]
         return None
+
+    def without_stand_ins(self, findings: Iterable[Finding]) -> tuple[list[Finding], list[str]]:
+        """`findings` less those about a stand-in, never judged as the stack's own, and why each left out was.
+
+        A finding is about a stand-in when it names one and no resource of the state has that name (a stack
+        that creates a bucket called like a stood-in role keeps its bucket's findings)."""
+        kept: list[Finding] = []
+        reasons: list[str] = []
+        for finding in findings:
+            reason = self.stand_ins.get(finding.resource) if finding.address is None else None
+            if reason is None:
+                kept.append(finding)
+            elif reason not in reasons:
+                reasons.append(reason)
+        return kept, reasons
 
     def finding(
         self,
@@ -298,8 +365,11 @@ class CheckResult:
     skipped_reason: str = ""
     skip_kind: SkipKind | None = None
     error: str = ""
-    # Why nothing was judged, when the check says (see stackprobe.errors.NotApplicable).
+    # Why nothing was judged, when the check says (see stackprobe.errors.NotApplicable); beside findings, what
+    # the check could not judge among what it looked at.
     not_applicable_reason: str = ""
+    # Why the check was not run on a partial apply: what it depends on that the apply did not create.
+    not_checked_reason: str = ""
 
     @property
     def status(self) -> Status:
@@ -307,6 +377,8 @@ class CheckResult:
             return Status.ERROR
         if self.skipped_reason:
             return Status.SKIPPED
+        if self.not_checked_reason:
+            return Status.NOT_CHECKED
         if not self.findings:
             return Status.NOT_APPLICABLE
         return Status.FAIL if any(not f.passed for f in self.findings) else Status.PASS

@@ -1,9 +1,12 @@
 """RDS: backups, encryption, production safety nets, exposure, and the connection budget.
 
 Every check reads the instances back from the account (DescribeDBInstances) and judges what AWS
-reports. Aurora cluster members are left to cluster-level rules (their backups, encryption and
-deletion protection belong to the cluster); read replicas are skipped where a setting only applies to
-a primary (backups, final snapshot, backup plan, connection budget).
+reports; a setting the configuration leaves unset is judged by AWS's default for it, which an emulator
+may not report (moto answers BackupRetentionPeriod=0 where AWS keeps 1 day). Aurora cluster members are
+left to cluster-level rules (their backups, encryption and deletion protection belong to the cluster);
+read replicas are skipped where a setting only applies to a primary (backups, final snapshot, backup
+plan, connection budget). A value the audit cannot read (a pool size) is a framework's documented default
+when the task shows the framework, else "not determinable", naming what to declare.
 """
 
 from __future__ import annotations
@@ -16,15 +19,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stackprobe.aws.environment import EnvironmentDecision
+from stackprobe.aws.environment import EnvironmentDecision, relaxed_reason
 from stackprobe.aws.readers.rds import DbInstance, DbProxy
 from stackprobe.aws.workloads import Workload, task_ceiling
 from stackprobe.checks.alarms import notifying_actions, watchers
-from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
-from stackprobe.checks.rds_capacity import engine_family, max_connections
+from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check, without_index
+from stackprobe.checks.rds_capacity import MaxConnections, engine_family, max_connections
+from stackprobe.errors import NotApplicable
 
 MIN_RETENTION_DAYS = 7
 MIN_PROD_RETENTION_DAYS = 14
+# CreateDBInstance's BackupRetentionPeriod when the request leaves it out (the RDS API reference: "Default: 1").
+AWS_DEFAULT_RETENTION_DAYS = 1
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEK_MINUTES = 7 * 1440
 # Environment variables that size a connection pool, per process; overflow is added on top.
@@ -73,27 +79,46 @@ def backup_retention(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     for db in ctx.account.rds.instances():
         if not db.primary:
             continue
-        days = int(db.raw.get("BackupRetentionPeriod") or 0)
+        reported = int(db.raw.get("BackupRetentionPeriod") or 0)
+        # Left unset, the instance gets AWS's default, whatever an emulator reports for it.
+        unset = configures(ctx, db, "backup_retention_period") is False
+        days = AWS_DEFAULT_RETENTION_DAYS if unset else reported
+        shown = f"BackupRetentionPeriod={days}"
+        if unset:
+            shown = f"backup_retention_period not set: AWS's default BackupRetentionPeriod={days}" + (
+                f" (the emulator reports {reported})" if reported != days else ""
+            )
         environment = _environment(ctx, db)
         required = MIN_PROD_RETENTION_DAYS if environment.production else MIN_RETENTION_DAYS
         if days == 0:
-            yield _finding(
-                ctx,
-                check_,
-                db,
-                False,
-                "BackupRetentionPeriod=0: automated backups and point-in-time recovery are off",
-                Severity.HIGH,
-            )
+            evidence = f"{shown}: automated backups and point-in-time recovery are off"
+            yield _finding(ctx, check_, db, False, evidence, Severity.HIGH)
         else:
             relation = "≥" if days >= required else "<"
-            yield _finding(
-                ctx,
-                check_,
-                db,
-                days >= required,
-                f"BackupRetentionPeriod={days} ({relation} {required} days; {environment.rule})",
-            )
+            evidence = f"{shown} ({relation} {required} days; {environment.rule})"
+            yield _finding(ctx, check_, db, days >= required, evidence)
+
+
+def configures(ctx: CheckContext, db: DbInstance, attribute: str) -> bool | None:
+    """Whether the configuration sets `attribute` of the aws_db_instance behind `db` to a value (None: the plan
+    does not know the instance). An argument written as null (a variable defaulting to null) sets nothing."""
+    address = ctx.address_for(db.arn, db.identifier)
+    if ctx.plan is None or address is None:
+        return None
+    parts = without_index(address).split(".")
+    module: Mapping[str, Any] = ctx.plan.configuration().get("root_module") or {}
+    while len(parts) > 2 and parts[0] == "module":
+        module = ((module.get("module_calls") or {}).get(parts[1]) or {}).get("module") or {}
+        parts = parts[2:]
+    written = next((r for r in module.get("resources") or [] if r.get("address") == ".".join(parts)), None)
+    if written is None:
+        return None
+    if attribute not in (written.get("expressions") or {}):
+        return False
+    try:
+        return ctx.plan.resource(address).get(attribute) is not None
+    except KeyError:
+        return True  # written, and the plan holds no instance at that address to say it is null
 
 
 def _clock(text: str) -> int:
@@ -231,11 +256,23 @@ def encryption(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     reads=("aws_db_instance",),
 )
 def multi_az_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    found: list[Finding] = []
+    relaxed: list[EnvironmentDecision] = []
     for db in ctx.account.rds.instances():
         environment = _environment(ctx, db)
-        if db.primary and environment.production:
+        if db.primary and not environment.production:
+            relaxed.append(environment)
+        elif db.primary:
             multi = bool(db.raw.get("MultiAZ"))
-            yield _finding(ctx, check_, db, multi, f"MultiAZ={str(multi).lower()} ({environment.rule})")
+            found.append(_finding(ctx, check_, db, multi, f"MultiAZ={str(multi).lower()} ({environment.rule})"))
+    yield from _or_relaxed(found, relaxed)
+
+
+def _or_relaxed(found: list[Finding], relaxed: list[EnvironmentDecision]) -> list[Finding]:
+    """`found`; when a production-only rule found nothing because of the environment, NotApplicable saying so."""
+    if not found and relaxed:
+        raise NotApplicable(relaxed_reason(relaxed))
+    return found
 
 
 @check(
@@ -250,12 +287,17 @@ def multi_az_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     reads=("aws_db_instance",),
 )
 def deletion_protection_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    found: list[Finding] = []
+    relaxed: list[EnvironmentDecision] = []
     for db in ctx.account.rds.instances():
         environment = _environment(ctx, db)
-        if db.standalone and environment.production:
+        if db.standalone and not environment.production:
+            relaxed.append(environment)
+        elif db.standalone:
             protected = bool(db.raw.get("DeletionProtection"))
             evidence = f"DeletionProtection={str(protected).lower()} ({environment.rule})"
-            yield _finding(ctx, check_, db, protected, evidence)
+            found.append(_finding(ctx, check_, db, protected, evidence))
+    yield from _or_relaxed(found, relaxed)
 
 
 @check(
@@ -278,9 +320,14 @@ def final_snapshot_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         for r in ctx.state_resources("aws_db_instance")
         if r.attributes.get("identifier")
     }
+    found: list[Finding] = []
+    relaxed: list[EnvironmentDecision] = []
     for db in ctx.account.rds.instances():
         environment = _environment(ctx, db)
-        if not db.primary or not environment.production or db.identifier not in in_state:
+        if not db.primary or db.identifier not in in_state:
+            continue
+        if not environment.production:
+            relaxed.append(environment)
             continue
         address, attributes = in_state[db.identifier].address, in_state[db.identifier].attributes
         skip = bool(attributes.get("skip_final_snapshot"))
@@ -291,7 +338,8 @@ def final_snapshot_prod(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             + ("" if skip else f", final_snapshot_identifier={snapshot}")
             + f" ({environment.rule})"
         )
-        yield _finding(ctx, check_, db, not skip, evidence)
+        found.append(_finding(ctx, check_, db, not skip, evidence))
+    yield from _or_relaxed(found, relaxed)
 
 
 @check(
@@ -414,8 +462,41 @@ class PoolSize:
     explanation: str
 
 
+@dataclass(frozen=True)
+class PoolDefault:
+    """What a framework opens per process when the task declares no pool size, as its documentation says."""
+
+    framework: str
+    pool: int
+    overflow: int
+    documented: str  # the default, as the evidence quotes it
+
+
+# A URL in SQLAlchemy's dialect+driver form (postgresql+psycopg2://): only SQLAlchemy reads these.
+_SQLALCHEMY_URL = re.compile(r"^[a-z][a-z0-9]*\+[a-z0-9_]+://")
+
+
+def framework_default(env: Mapping[str, str]) -> PoolDefault | None:
+    """The documented pool default of the framework the task's environment shows, or None when none shows."""
+    if any(k.startswith("SQLALCHEMY_") for k in env) or any(_SQLALCHEMY_URL.match(v) for v in env.values()):
+        return PoolDefault("SQLAlchemy", 5, 10, "SQLAlchemy's QueuePool default pool_size 5 + max_overflow 10")
+    if "RAILS_ENV" in env or "RAILS_MAX_THREADS" in env:
+        threads = env.get("RAILS_MAX_THREADS", "").strip()
+        size = int(threads) if threads.isdigit() else 5
+        return PoolDefault("Rails", size, 0, f"Rails' database.yml default pool = RAILS_MAX_THREADS ({size})")
+    if any(k.startswith("SPRING_DATASOURCE") or k == "SPRING_PROFILES_ACTIVE" for k in env):
+        return PoolDefault("Spring Boot", 10, 0, "HikariCP's default maximumPoolSize 10")
+    if "DJANGO_SETTINGS_MODULE" in env:
+        return PoolDefault("Django", 1, 0, "Django's one connection per worker thread, 1 thread by default")
+    return None
+
+
 def pool_size(env: Mapping[str, str]) -> PoolSize:
-    """Connections one task can hold: pool (+ overflow) per process, times WEB_CONCURRENCY when declared."""
+    """Connections one task can hold: pool (+ overflow) per process, times WEB_CONCURRENCY when declared.
+
+    A size the task does not declare is the documented default of the framework its environment shows
+    (the evidence says "default"); with neither, the size is not determinable, and the explanation says what
+    to declare."""
 
     def number(keys: tuple[str, ...]) -> tuple[str, int] | None:
         for key in keys:
@@ -423,11 +504,24 @@ def pool_size(env: Mapping[str, str]) -> PoolSize:
                 return key, int(env[key])
         return None
 
-    pool = number(POOL_SIZE_KEYS)
-    if pool is None:
-        return PoolSize(None, f"pool size unknown (none of {', '.join(POOL_SIZE_KEYS)} in the task definition)")
-    total, parts = pool[1], [f"{pool[0]}={pool[1]}"]
-    overflow = number(OVERFLOW_KEYS)
+    default = framework_default(env)
+    pool, overflow = number(POOL_SIZE_KEYS), number(OVERFLOW_KEYS)
+    if pool is not None:
+        total, parts = pool[1], [f"{pool[0]}={pool[1]}"]
+        if overflow is None and default is not None and default.overflow:
+            total += default.overflow
+            parts.append(f"+ default max_overflow {default.overflow} ({default.framework})")
+    elif default is not None and overflow is None:
+        total, parts = default.pool + default.overflow, [f"default: {default.documented}"]
+    elif default is not None:
+        total, parts = default.pool, [f"default pool size {default.pool} ({default.framework})"]
+    else:
+        return PoolSize(
+            None,
+            f"pool size not determinable: none of {', '.join(POOL_SIZE_KEYS)} in the task definition, and no "
+            "framework with a documented default (SQLAlchemy, Rails, Spring Boot, Django) shows in its "
+            "environment; declare DB_POOL_SIZE (and DB_MAX_OVERFLOW) in the task definition",
+        )
     if overflow is not None:
         total += overflow[1]
         parts.append(f"{overflow[0]}={overflow[1]}")
@@ -492,62 +586,127 @@ def connection_budget(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         db for db in ctx.account.rds.instances() if db.primary and engine_family(str(db.raw.get("Engine", "")))
     ]
     if not instances:
-        return
+        raise NotApplicable("no primary PostgreSQL, MySQL or MariaDB instance (other engines' limits are not modelled)")
     workloads = ctx.account.ecs.workloads()
     targets = ctx.account.autoscaling.scalable_targets()
     proxies = ctx.account.rds.proxies()
+    found: list[Finding] = []
+    unconnected: list[str] = []
+    undetermined: list[str] = []
     for db in instances:
         clients = database_clients(db, workloads, proxies, only_database=len(instances) == 1)
         if not clients.direct and not clients.proxied:
+            unconnected.append(db.identifier)
             continue
         engine, klass = str(db.raw["Engine"]), str(db.raw["DBInstanceClass"])
-        limit = max_connections(engine, klass, _parameter_value(ctx, db))
-        limit_text = limit.describe(klass, engine)
-        unknown: list[str] = []
-        lines: list[str] = []
-        demand = {"direct": 0, "proxied": 0}
-        for kind, group in (("direct", clients.direct), ("proxied", clients.proxied)):
-            for workload, how in group:
-                ceiling = task_ceiling(workload, targets.get(workload.resource_id))
-                pool = pool_size(workload.all_environment())
-                if pool.per_task is None:
-                    unknown.append(f"{workload.label} ({how}): {pool.explanation}")
-                    continue
-                connections = ceiling.tasks * pool.per_task
-                demand[kind] += connections
-                lines.append(
-                    f"{workload.label} ({how}): {ceiling.explanation} x {pool.per_task} "
-                    f"({pool.explanation}) = {connections}"
-                )
-        if unknown:
-            yield _finding(
-                ctx, check_, db, False, "; ".join(unknown + lines) + f"; limit {limit_text}", Severity.MEDIUM
-            )
-            continue
-        if limit.value is None:
-            yield _finding(ctx, check_, db, False, "; ".join(lines) + f"; {limit_text}", Severity.MEDIUM)
-            continue
-        passed = True
-        verdicts: list[str] = []
-        proxy = next((p for p in proxies if db.identifier in p.targets), None)
-        direct_budget = limit.value
-        if proxy is not None:
-            proxy_budget = limit.value * proxy.max_connections_percent // 100
-            direct_budget = limit.value - proxy_budget
-            if clients.proxied:
-                fits = demand["proxied"] <= proxy_budget
-                passed &= fits
-                verdicts.append(
-                    f"through proxy {demand['proxied']} {'≤' if fits else '>'} {proxy_budget} "
-                    f"(RDS Proxy {proxy.name} MaxConnectionsPercent {proxy.max_connections_percent} of "
-                    f"{limit_text})"
-                )
-        if clients.direct:
-            fits = demand["direct"] <= direct_budget
+        limit = _engine_limit(ctx, db, max_connections(engine, klass, _parameter_value(ctx, db)))
+        demand = _demand(clients, targets)
+        verdict = _verdict(ctx, check_, db, clients, demand, limit.value, limit.describe(klass, engine), proxies)
+        # What is known already over the limit fails whatever the rest holds; anything else needs every number.
+        if verdict is not None and (not demand.unknown or not verdict.passed):
+            found.append(verdict)
+        else:
+            missing = demand.unknown or [f"{limit.describe(klass, engine)}; set max_connections in its parameter group"]
+            undetermined.append(f"{db.identifier}: " + "; ".join(missing))
+    yield from found
+    reasons = [f"not determinable: {text}" for text in undetermined]
+    if unconnected:
+        reasons.append(
+            f"no ECS service connects to {', '.join(unconnected)} (by its endpoint, an RDS Proxy in front of "
+            "it, its master secret, or DB_* settings when it is the only database)"
+        )
+    if reasons:
+        # Beside the findings (or instead of them): the instances this check could not judge, and why.
+        raise NotApplicable("; ".join(reasons))
+
+
+@dataclass
+class _Demand:
+    """The connections the services can open at their maximum scale, and the services whose pool is unknown."""
+
+    lines: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    direct: int = 0
+    proxied: int = 0
+
+
+def _demand(clients: Clients, targets: Mapping[str, Mapping[str, Any]]) -> _Demand:
+    demand = _Demand()
+    for proxied, group in ((False, clients.direct), (True, clients.proxied)):
+        for workload, how in group:
+            ceiling = task_ceiling(workload, targets.get(workload.resource_id))
+            pool = pool_size(workload.all_environment())
+            if pool.per_task is None:
+                demand.unknown.append(f"{workload.label} ({how}): {pool.explanation}")
+                continue
+            connections = ceiling.tasks * pool.per_task
+            if proxied:
+                demand.proxied += connections
+            else:
+                demand.direct += connections
+            explained = f"{ceiling.explanation} x {pool.per_task} ({pool.explanation})"
+            demand.lines.append(f"{workload.label} ({how}): {explained} = {connections}")
+    return demand
+
+
+def _verdict(
+    ctx: CheckContext,
+    check_: Check,
+    db: DbInstance,
+    clients: Clients,
+    demand: _Demand,
+    limit: int | None,
+    limit_text: str,
+    proxies: Sequence[DbProxy],
+) -> Finding | None:
+    """The demand against max_connections (and a proxy's share of it); None when the limit is not known."""
+    if limit is None:
+        return None
+    passed = True
+    verdicts: list[str] = []
+    proxy = next((p for p in proxies if db.identifier in p.targets), None)
+    direct_budget = limit
+    if proxy is not None:
+        proxy_budget = limit * proxy.max_connections_percent // 100
+        direct_budget = limit - proxy_budget
+        if clients.proxied:
+            fits = demand.proxied <= proxy_budget
             passed &= fits
-            share = f"{direct_budget} left beside the proxy of " if proxy is not None else ""
-            verdicts.append(f"total {demand['direct']} {'≤' if fits else '>'} {share}{limit_text}")
-        yield _finding(ctx, check_, db, passed, "; ".join(lines + verdicts))
+            verdicts.append(
+                f"through proxy {demand.proxied} {'≤' if fits else '>'} {proxy_budget} "
+                f"(RDS Proxy {proxy.name} MaxConnectionsPercent {proxy.max_connections_percent} of {limit_text})"
+            )
+    if clients.direct:
+        fits = demand.direct <= direct_budget
+        passed &= fits
+        share = f"{direct_budget} left beside the proxy of " if proxy is not None else ""
+        verdicts.append(f"total {demand.direct} {'≤' if fits else '>'} {share}{limit_text}")
+    unknown = [f"also not determinable: {text}" for text in demand.unknown]
+    return _finding(ctx, check_, db, passed, "; ".join(demand.lines + verdicts + unknown))
+
+
+def _engine_limit(ctx: CheckContext, db: DbInstance, modelled: MaxConnections) -> MaxConnections:
+    """Where a local datastore stands in for the instance (--datastore), the connections its engine really gives
+    non-superuser roles: max_connections as it runs with the class's and parameter group's value, less the
+    connections it reserves for superusers. Else what the model says."""
+    if ctx.datastores is None:
+        return modelled
+    facts = ctx.datastores.facts(ctx, db.identifier)
+    if facts is None:
+        missing = ctx.datastores.unavailable(ctx, db.identifier)
+        if missing is None:
+            return modelled
+        return MaxConnections(modelled.value, f"{modelled.source}; not read from the engine: {missing}")
+    running = facts.values.get("max_connections", "")
+    reserved = facts.values.get("superuser_reserved_connections", "0")
+    if not running.isdigit():
+        return modelled
+    usable = int(running) - (int(reserved) if reserved.isdigit() else 0)
+    held = f", less {reserved} reserved for superusers" if reserved.isdigit() and int(reserved) else ""
+    return MaxConnections(
+        usable,
+        f"read from the engine: {facts.server} runs with max_connections {running} ({modelled.source}){held}",
+    )
 
 
 def _parameter_value(ctx: CheckContext, db: DbInstance) -> str | None:

@@ -1,7 +1,10 @@
-"""ECR checks: immutable tags, vulnerability scanning, encryption and image lifecycle, per repository.
+"""ECR checks: immutable tags, vulnerability scanning, encryption and image lifecycle, per repository; and
+repository policies that let everyone push.
 
 Findings name repositories by ARN: the repository name is also the Terraform id of its lifecycle and
-repository policies, so only the ARN maps a finding to aws_ecr_repository itself.
+repository policies, so only the ARN maps a finding to aws_ecr_repository itself. `ecr.no-public-write`
+judges the aws_ecr_repository_policy resources of the Terraform state (the policy as applied) and names
+them by address.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from stackprobe.aws.policy import wildcard_match
-from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
+from stackprobe.aws.policy import PolicyError, is_public_grant, parse_policy, wildcard_match
+from stackprobe.checks.base import Category, Check, CheckContext, Finding, Holder, Severity, check
 
 REFERENCE = "terraform/modules/registry"
 
@@ -131,3 +134,61 @@ def lifecycle_policy(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             else "lifecycle policy without rules"
         )
         yield ctx.finding(check_, bool(rules), repo["repositoryArn"], evidence)
+
+
+# Actions that replace or remove what a repository serves: pushing layers and manifests, deleting images,
+# the repository itself or its policy.
+WRITE_ACTIONS = (
+    "ecr:PutImage",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:BatchDeleteImage",
+    "ecr:DeleteRepository",
+    "ecr:SetRepositoryPolicy",
+    "ecr:DeleteRepositoryPolicy",
+)
+
+
+@check(
+    "ecr.no-public-write",
+    "No repository policy lets everyone push or delete images",
+    severity=Severity.CRITICAL,
+    category=Category.SECURITY,
+    services=(),
+    why='A repository policy statement with Principal "*" and push or delete actions, and no condition pinning '
+    "the caller to an account or organisation, lets any AWS account replace the images the services run: the "
+    "next deploy or task restart runs the attacker's code with the task role.",
+    fix='Name the principals that push (the CI role\'s ARN) instead of "*", or pin "*" with a condition '
+    "(aws:PrincipalOrgID, aws:PrincipalAccount); grant other accounts pull actions only (ecr:BatchGetImage, "
+    "ecr:GetDownloadUrlForLayer).",
+    reference=REFERENCE,
+    reads=("aws_ecr_repository_policy",),
+    holder=Holder.STATE,
+)
+def no_public_write(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    for resource in ctx.state_resources("aws_ecr_repository_policy"):
+        repository = str(resource.attributes.get("repository") or resource.address)
+        try:
+            statements = parse_policy(resource.attributes.get("policy") or "{}")
+        except PolicyError as exc:
+            yield Finding(
+                check_.id, True, resource.address, f"{repository}: unreadable policy ({exc})", resource.address
+            )
+            continue
+        problems = []
+        for statement in statements:
+            if not is_public_grant(statement):
+                continue
+            actions = [a for a in WRITE_ACTIONS if statement.covers_action(a)]
+            if actions:
+                shown = "every action" if statement.covers_all_actions("ecr") else ", ".join(actions)
+                problems.append(f"statement {statement.label} allows {shown} to {statement.render_principals()}")
+        if problems:
+            evidence = (
+                f"{repository}: " + "; ".join(problems) + ", with no condition pinning the caller: any AWS account can "
+                "replace or delete the images the services run"
+            )
+        else:
+            evidence = f"{repository}: no statement lets everyone push or delete"
+        yield Finding(check_.id, not problems, resource.address, evidence, resource.address)

@@ -13,9 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackprobe.aws.environment import EnvironmentDecision
+from stackprobe.aws.environment import EnvironmentDecision, relaxed_reason
 from stackprobe.aws.workloads import Workload
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
+from stackprobe.errors import NotApplicable
 
 REFERENCE = "terraform/modules/service"
 INSIGHTS_ON = ("enabled", "enhanced")
@@ -52,6 +53,9 @@ PUBLIC_REGISTRIES = frozenset(
     reads=("aws_ecs_cluster",),
 )
 def container_insights(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    relaxed = [d for c in ctx.account.ecs.clusters() if not (d := ctx.decision.for_resource(c.get("tags"))).production]
+    if relaxed and len(relaxed) == len(ctx.account.ecs.clusters()):
+        raise NotApplicable(relaxed_reason(relaxed))
     for cluster in ctx.account.ecs.clusters():
         environment = ctx.decision.for_resource(cluster.get("tags"))
         if not environment.production:
@@ -146,7 +150,11 @@ def _production(stack: EnvironmentDecision, workloads: list[Workload]) -> Enviro
     reads=("aws_ecs_service",),
 )
 def image_provenance(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
-    for arn, workloads in _by_task_definition(ctx.account.ecs.workloads()).items():
+    grouped = _by_task_definition(ctx.account.ecs.workloads())
+    if grouped and all(_production(ctx.decision, workloads) is None for workloads in grouped.values()):
+        relaxed = [ctx.decision.for_resource(w.service_tags, w.cluster_tags) for ws in grouped.values() for w in ws]
+        raise NotApplicable(relaxed_reason(relaxed))
+    for arn, workloads in grouped.items():
         environment = _production(ctx.decision, workloads)
         if environment is None:
             continue

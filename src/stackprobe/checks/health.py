@@ -1,29 +1,41 @@
-"""Health checks: the ALB's and the container's agree with the app, and the app really passes them.
+"""Health checks: the ALB's and the container's agree with the app, and every service's containers pass them.
 
 A health check that asks the wrong port or path, or expects a status the app never sends, marks every
 task unhealthy: ECS replaces them in a loop and the service never serves. moto cannot show this (it
-reports every registered target as healthy and runs no check), so `health.consistency` compares the
-settings, and `health.live` runs each load-balanced container the way the user configured it
-(`--container NAME=COMMAND` or `docker:IMAGE`, see `stackprobe.probes.containers`) with its task
-definition's environment, and executes both checks against it. A container nobody said how to run is
-not probed; the check names it and the setting that would run it.
+reports every registered target as healthy, runs no check and starts no task), so `health.consistency`
+compares the settings, and `health.live` runs the task of every service the way the user configured its
+containers (`--container NAME=COMMAND`, `docker:IMAGE`, `stand-in:...`, see `stackprobe.probes.containers`),
+all its configured containers together in `dependsOn` order (`stackprobe.probes.task`), with the task
+definition's environment, and judges each essential container:
+- behind a target group (with a listener): the target group's health check and the container's own
+  `healthCheck`, run against it;
+- not behind a load balancer (a worker, a sidecar, an internal service): its `healthCheck` command, and
+  that it is still running after the service's grace period or its startPeriod (watched for at least
+  MIN_WATCH_SECONDS, at most MAX_WATCH_SECONDS) and listens on the ports it maps; without a healthCheck,
+  a note says so: ECS then replaces the task only when its process exits, never when it hangs.
+Every finding says what was measured (the command or image, its directory, the container it stood for)
+and which outbound requests its network guard refused (`stackprobe.probes.egress`). A container nobody
+said how to run is not probed; a note names it and the setting that would run it, and says why a
+configured container was not probed (a one-off task no service runs, a non-essential sidecar).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stackprobe.aws.workloads import Workload
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
+from stackprobe.datastores import Access, access_for
 from stackprobe.errors import NotApplicable
-from stackprobe.probes.app import TaskLaunch
 from stackprobe.probes.containers import StandIns, enable_hint
 from stackprobe.probes.contract import HealthCheckContract, contract_for
 from stackprobe.probes.health import AlbHealthCheck, Matcher, MatcherError, probe_target
-from stackprobe.probes.process import AppStartError, free_port
+from stackprobe.probes.output import clean_lines
+from stackprobe.probes.process import crashed, describe_exit
+from stackprobe.probes.task import ContainerState, TaskDefinitionError, TaskRun
 
 # Beyond these, a broken task keeps receiving traffic (or a new one waits for traffic) for minutes.
 MAX_DETECTION_SECONDS = 300
@@ -31,6 +43,10 @@ MAX_DETECTION_SECONDS = 300
 # that mark a task unhealthy), within these bounds so that a hung COMMAND does not hold a run for long.
 MIN_START_SECONDS = 10
 MAX_START_SECONDS = 120
+# How long a container without a load balancer must keep running: the service's grace period or the
+# container's startPeriod, within these bounds (a crash at start shows in seconds; a run stays short).
+MIN_WATCH_SECONDS = 3.0
+MAX_WATCH_SECONDS = 30.0
 _LOOPBACK_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0)(?::(?P<port>\d+))?(?P<path>/[^\s'\"|;&]*)?")
 _VARIABLE = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|\$(?P<plain>[A-Za-z_][A-Za-z0-9_]*)")
 
@@ -239,51 +255,82 @@ def consistency(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     category=Category.RELIABILITY,
     fidelity=Fidelity.BEHAVIOUR,
     services=("ecs", "elbv2"),
-    why="A task that fails its health checks never receives traffic and is replaced forever. moto reports "
-    "every target as healthy, so the only evidence is to run the app with the task definition's "
-    "environment and execute the target group's check (path, port, matcher, timeout, thresholds) and the "
-    "container's healthCheck command against it.",
+    why="A task that fails its health checks never receives traffic and is replaced forever; a worker that "
+    "crashes at start is restarted forever. moto reports every target as healthy and starts no task, so the "
+    "only evidence is to run each service's containers with the task definition's environment and execute "
+    "the target group's check (path, port, matcher, timeout, thresholds) and each container's healthCheck "
+    "command against them, and to see a worker keep running.",
     fix="Make the target group's path, port and matcher, and the container healthCheck, match what the app "
-    "serves with the environment the task definition gives it.",
+    "serves with the environment the task definition gives it; give every container the variables it needs "
+    "to start, and a healthCheck that fails when it hangs.",
     reference="terraform/modules/edge (health_check) and terraform/modules/service (healthCheck)",
     reads=("aws_ecs_service",),
 )
 def live(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     # DescribeTargetHealth is deliberately never read here: moto answers "healthy" for every target.
+    workloads = list(ctx.account.ecs.workloads())
+    stand_ins = StandIns.configured(ctx, workloads)
     targets = list(service_targets(ctx))
-    if not targets:
+    notes = _not_probed(workloads, targets, stand_ins)
+    probed = [w for w in workloads if _probed_containers(w, stand_ins)]
+    stand_ins.require_engine_for(name for w in probed for name in _configured(w, stand_ins))
+    findings: list[Finding] = []
+    for workload in probed:
+        own = [t for t in targets if t.workload.arn == workload.arn]
+        findings += _probe_service(check_, ctx, workload, stand_ins, own, notes)
+    yield from findings
+    unconfigured = sorted({name for w in workloads for name in stand_ins.missing(_essential(w))})
+    if not notes:
         return
-    stand_ins = StandIns.configured(ctx, ctx.account.ecs.workloads())
-    runnable = [t for t in targets if stand_ins.command(t.container_name) is not None]
-    stand_ins.require_engine_for(t.container_name for t in runnable)
-    not_probed = [f"{t.workload.label} → {t.name}: container {t.container_name}" for t in targets if t not in runnable]
-    for target in runnable:
-        try:
-            health_check = AlbHealthCheck.from_target_group(target.target_group)
-        except MatcherError as exc:
-            not_probed.append(f"{target.workload.label} → {target.name}: {exc}")
-            continue
-        passed, evidence = _run_live(ctx, target, health_check, stand_ins)
-        yield ctx.finding(
-            check_,
-            passed,
-            target.workload.arn,
-            f"{target.workload.label} → {target.name}: {evidence}",
-            target.target_group["TargetGroupArn"],
-            target.workload.task_definition_arn,
-        )
-    unconfigured = stand_ins.missing(t.container_name for t in targets)
-    if not not_probed:
-        return
-    message = "not probed: " + "; ".join(not_probed)
+    message = "not probed: " + "; ".join(notes)
     if unconfigured:
         message += f". To probe {', '.join(unconfigured)}, {enable_hint(unconfigured, ctx.app_dir or ctx.source_dir)}"
-    if runnable:
+    if findings:
         # Beside real findings, a note: the result stays as they make it.
         yield Finding(check_.id, True, "health.live", message, severity=Severity.INFO)
     else:
         # Nothing ran, so the result is "not applicable"; the reason is what a reader needs next.
         raise NotApplicable(message)
+
+
+def _essential(workload: Workload) -> list[str]:
+    return [str(c.get("name")) for c in workload.containers if c.get("essential", True)]
+
+
+def _configured(workload: Workload, stand_ins: StandIns) -> list[str]:
+    """The containers of the service's task that run here (all configured ones: they start together)."""
+    return [str(c.get("name")) for c in workload.containers if stand_ins.command(str(c.get("name")))]
+
+
+def _probed_containers(workload: Workload, stand_ins: StandIns) -> list[str]:
+    """The essential containers of the service's task that run here: each gets a finding."""
+    return [name for name in _essential(workload) if stand_ins.command(name)]
+
+
+def _not_probed(workloads: list[Workload], targets: list[ServiceTarget], stand_ins: StandIns) -> list[str]:
+    """Why each essential container that is not probed is not, and why a configured container gets no finding."""
+    notes: list[str] = []
+    for workload in workloads:
+        for name in stand_ins.missing(_essential(workload)):
+            groups = [t.name for t in targets if t.workload.arn == workload.arn and t.container_name == name]
+            notes += [f"{workload.label} → {group}: container {name}" for group in groups] or [
+                f"{workload.label}: container {name}"
+            ]
+        ran = (
+            "it ran with its task"
+            if _probed_containers(workload, stand_ins)
+            else "no essential container of its task is configured, so the task did not run"
+        )
+        for name in sorted(set(_configured(workload, stand_ins)) - set(_essential(workload))):
+            notes.append(
+                f"{workload.label}: container {name} is not essential ({ran}): only the essential containers of a "
+                "task get a verdict of their own"
+            )
+    notes += [
+        f"container {c.label}: health.live starts the tasks of services; a one-off task is not started"
+        for c in stand_ins.without_service()
+    ]
+    return notes
 
 
 def _start_timeout(target: ServiceTarget, health_check: AlbHealthCheck) -> float:
@@ -292,34 +339,107 @@ def _start_timeout(target: ServiceTarget, health_check: AlbHealthCheck) -> float
     return float(min(max(budget, MIN_START_SECONDS), MAX_START_SECONDS))
 
 
-def _run_live(
-    ctx: CheckContext, target: ServiceTarget, health_check: AlbHealthCheck, stand_ins: StandIns
-) -> tuple[bool, str]:
-    how = stand_ins.command(target.container_name)
-    assert how is not None  # only configured containers are run
-    launch = TaskLaunch.from_task_definition(
-        ctx.backend,
-        target.workload.task_definition_arn,
-        how,
-        run_dir=stand_ins.run_dir,
-        traffic_port=target.container_port,
-    )
-    unused: dict[int, int] = {}
+def _watch_seconds(workload: Workload, container: Mapping[str, Any]) -> tuple[float, str]:
+    """How long a container without a load balancer must keep running here, and what that came from."""
+    grace = int(workload.service.get("healthCheckGracePeriodSeconds") or 0)
+    start_period = int((container.get("healthCheck") or {}).get("startPeriod") or 0)
+    seconds = min(max(float(grace), float(start_period), MIN_WATCH_SECONDS), MAX_WATCH_SECONDS)
+    basis = f"grace period {grace} s, startPeriod {start_period or 'none'}"
+    return seconds, f"{basis}; watched {seconds:g} s, within {MIN_WATCH_SECONDS:g}-{MAX_WATCH_SECONDS:g} s"
 
-    def to_local(port: int) -> int:
-        # A port the container does not map gets a loopback port nothing listens on: refused, as in AWS.
-        mapped = launch.local_port_for(port)
-        return mapped if mapped is not None else unused.setdefault(port, free_port())
 
-    hc_port = target.container_port if health_check.port == "traffic-port" else int(health_check.port)
-    container_check = target.container.get("healthCheck")
+def _load_balanced(
+    workload: Workload, targets: list[ServiceTarget], stand_ins: StandIns, notes: list[str]
+) -> list[tuple[ServiceTarget, AlbHealthCheck]]:
+    """The service's target groups whose container runs here, with the health check each sends."""
+    checks: list[tuple[ServiceTarget, AlbHealthCheck]] = []
+    for target in targets:
+        if stand_ins.command(target.container_name) is None:
+            continue
+        try:
+            checks.append((target, AlbHealthCheck.from_target_group(target.target_group)))
+        except MatcherError as exc:
+            name = target.container_name
+            notes.append(f"{workload.label} → {target.name}: {exc}; container {name} judged as not load-balanced")
+    return checks
+
+
+def _probe_service(
+    check_: Check,
+    ctx: CheckContext,
+    workload: Workload,
+    stand_ins: StandIns,
+    targets: list[ServiceTarget],
+    notes: list[str],
+) -> list[Finding]:
+    """Start the service's task once and judge every essential container that ran (see the module docstring)."""
+    checks = _load_balanced(workload, targets, stand_ins, notes)
+    balanced = {target.container_name for target, _ in checks}
+    unbalanced = [name for name in _probed_containers(workload, stand_ins) if name not in balanced]
+    timeouts = {target.container_name: _start_timeout(target, health_check) for target, health_check in checks}
+    for name in unbalanced:
+        watch = _watch_seconds(workload, workload.container(name) or {})[0]
+        timeouts[name] = min(max(watch, MIN_START_SECONDS), MAX_START_SECONDS)
+    access = access_for(ctx.datastores, ctx, workload)
+    if access.unavailable:
+        # What it would measure is the missing datastore, not the service: nothing is judged, the reason is said.
+        notes.append(f"{workload.label}: it needs {'; '.join(access.unavailable)}")
+        return []
     try:
-        with launch.process(start_timeout=_start_timeout(target, health_check)) as process:
-            outcome = probe_target(health_check, to_local(hc_port))
-            container_result = process.container_check(container_check, to_local) if container_check else None
-            startup = process.startup_seconds or 0.0
-    except AppStartError as exc:
-        return False, f"{exc.evidence()}; {launch.describe()}"
+        task = TaskRun.for_service(
+            ctx.backend,
+            workload,
+            stand_ins,
+            traffic_ports={target.container_name: target.container_port for target, _ in checks},
+            start_timeouts=timeouts,
+            addresses=access.addresses,
+        )
+    except TaskDefinitionError as exc:
+        family = workload.task_definition_arn.rsplit("/", 1)[-1]
+        evidence = f"{workload.label} → task {family}: ECS would never start it: {exc}"
+        return [ctx.finding(check_, False, workload.arn, evidence, workload.task_definition_arn)]
+    findings: list[Finding] = []
+    with task:
+        for target, health_check in checks:
+            passed, evidence = _judge_target(task, target, health_check)
+            group = target.target_group["TargetGroupArn"]
+            evidence = f"{workload.label} → {target.name}: {evidence}"
+            findings.append(ctx.finding(check_, passed, workload.arn, evidence, group, workload.task_definition_arn))
+        for name in unbalanced:
+            findings += _judge_unbalanced(check_, ctx, task, workload, name)
+    return [_with_datastores(finding, access) for finding in findings]
+
+
+def _with_datastores(finding: Finding, access: Access) -> Finding:
+    """The finding with the datastores its containers were given, and, failed, the remedy for unserved ones."""
+    extra = [f"datastores: {note}" for note in access.notes]
+    if not finding.passed and access.hint:
+        extra.append(access.hint)
+    if not extra or finding.severity is Severity.INFO:
+        return finding
+    return replace(finding, evidence="; ".join([finding.evidence, *extra]))
+
+
+def _how_it_ran(task: TaskRun, state: ContainerState) -> list[str]:
+    """The evidence of what ran: dependencies, the task's state, refused requests, then the measured process."""
+    assert state.launch is not None
+    parts = list(state.notes)
+    stopped = task.stopped_essential()
+    if stopped is not None and stopped is not state:
+        parts.append(f"the task stopped meanwhile, essential container {stopped.name}: {stopped.why_not_running()}")
+    if state.process is not None and state.process.egress is not None:
+        parts += [text for text in [state.process.egress.record.describe()] if text]
+    return [*parts, state.launch.describe()]
+
+
+def _judge_target(task: TaskRun, target: ServiceTarget, health_check: AlbHealthCheck) -> tuple[bool, str]:
+    state = task.states[target.container_name]
+    if state.process is None or state.start_error is not None:
+        return False, "; ".join([state.why_not_running(), *_how_it_ran(task, state)])
+    hc_port = target.container_port if health_check.port == "traffic-port" else int(health_check.port)
+    outcome = probe_target(health_check, task.to_local(hc_port))
+    container_result = task.container_check(state.name) if target.container.get("healthCheck") else None
+    startup = state.process.startup_seconds or 0.0
     grace = int(target.workload.service.get("healthCheckGracePeriodSeconds") or 0)
     budget = grace + health_check.unhealthy_threshold * health_check.interval_seconds
     # The verdicts first (a report that shortens evidence keeps them), then how the container ran.
@@ -336,5 +456,57 @@ def _run_live(
             f"start took {startup:.1f} s even here, more than grace {grace} s + "
             f"{health_check.unhealthy_threshold}x{health_check.interval_seconds} s"
         )
-    parts += [f"listening after {startup:.1f} s", launch.describe()]
-    return passed, "; ".join(parts)
+    parts.append(f"listening after {startup:.1f} s")
+    # Why it answered as it did (a refused connection, say): its last lines, each once (they repeat per check).
+    lines = list(dict.fromkeys(reversed(clean_lines(state.process.output))))[:4] if not passed else []
+    if lines:
+        parts.append(f"its last output: {' | '.join(reversed(lines))}")
+    return passed, "; ".join([*parts, *_how_it_ran(task, state)])
+
+
+def _judge_unbalanced(check_: Check, ctx: CheckContext, task: TaskRun, workload: Workload, name: str) -> list[Finding]:
+    """A container no load balancer checks: its healthCheck, still running after the window, listening on its ports;
+    and, without a healthCheck, a note that ECS cannot see it hang."""
+    state = task.states[name]
+    container = task.containers[name]
+    label = f"{workload.label} → container {name}"
+    ids = (workload.task_definition_arn,)
+    if state.process is None or state.start_error is not None:
+        evidence = "; ".join([state.why_not_running(), *_how_it_ran(task, state)])
+        return [ctx.finding(check_, False, workload.arn, f"{label}: {evidence}", *ids)]
+    parts: list[str] = []
+    passed = True
+    if container.get("healthCheck"):
+        result = task.container_check(name)
+        parts.append(result.describe())
+        passed = result.passed
+    seconds, basis = _watch_seconds(workload, container)
+    code = task.watch(name, seconds)
+    listening = task.listening(name) if code is None else {}
+    if code is not None:
+        passed = False
+        tail = state.process.tail()
+        assert state.launch is not None  # a container that ran was configured
+        parts.append(
+            f"{crashed(code)} within the {seconds:g} s it must keep running ({describe_exit(code)}; {basis}); "
+            + (f"last output: {tail}" if tail else "it printed nothing")
+            + f"; remedy: {state.launch.crash_remedy()}"
+        )
+    else:
+        parts.append(f"still running {seconds:g} s after it started ({basis})")
+    silent = [str(port) for port, answers in listening.items() if not answers]
+    if silent:
+        passed = False
+        parts.append(f"does not listen on container port {', '.join(silent)}, which it maps")
+    elif listening:
+        parts.append(f"listens on container port {', '.join(map(str, listening))}")
+    evidence = f"{label}: " + "; ".join([*parts, *_how_it_ran(task, state)])
+    findings = [ctx.finding(check_, passed, workload.arn, evidence, *ids)]
+    if not container.get("healthCheck"):
+        judged = "staying up and listening" if listening else "staying up"
+        note = (
+            f"{label}: no container healthCheck, so ECS replaces its task only when the process exits, never when "
+            f"it hangs; judged here by {judged}"
+        )
+        findings.append(ctx.finding(check_, True, workload.arn, note, *ids, severity=Severity.INFO))
+    return findings

@@ -2,7 +2,8 @@
 
 Policies are the account's `PolicyRecord`s (`stackprobe.aws.readers.iam`: every inline, customer-managed
 and attached AWS-managed policy, service-linked roles left out), evaluated statement by statement with
-`stackprobe.aws.policy`.
+`stackprobe.aws.policy`. A task role that is a stand-in for an external one (stackprobe.backends.stand_ins) is
+not the stack's: the least-privilege checks call it not applicable, never a pass.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from stackprobe.aws.policy import Statement, grants_everything
 from stackprobe.aws.readers.iam import PolicyRecord
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
+from stackprobe.errors import NotApplicable
 
 REFERENCE = "terraform/modules/iam"
 # Data-plane actions a compromised task could use to read, change or destroy data. A task role that
@@ -284,8 +286,13 @@ def enforced_least_privilege(check_: Check, ctx: CheckContext) -> Iterator[Findi
     # Imported here: the probe switches the emulator's IAM enforcement, which config-only runs never need.
     from stackprobe.probes.iam_enforcement import EnforcementNotExercisable, probe_task_roles
 
+    # A stand-in for an external role has none of the policies the real one has: assuming it proves nothing.
+    roles = task_role_arns(ctx)
+    stood_in = {arn: ctx.stand_ins[arn] for arn in roles if arn in ctx.stand_ins}
+    if stood_in and len(stood_in) == len(roles):
+        raise NotApplicable("; ".join(stood_in.values()))
     report = probe_task_roles(ctx)
-    judged = [outcome for outcome in report.roles if outcome.enforced]
+    judged = [outcome for outcome in report.roles if outcome.enforced and outcome.role.arn not in stood_in]
     if report.roles and not judged:
         reasons = "; ".join(
             f"{o.role.arn}: {', '.join(o.unenforceable) or 'no applicable request'}" for o in report.roles

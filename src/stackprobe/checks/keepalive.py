@@ -7,15 +7,20 @@ that no log of the application shows. The rule (AWS's own advice) is that the ta
 longer than the ALB's `idle_timeout`.
 
 moto runs no task, so the check runs each load-balanced container the way the user configured it (as
-`health.live` does, with its task definition's environment) and measures its keep-alive on the wire
-(`stackprobe.probes.keepalive`). The measurement is bounded: the connection is kept idle for at most
-MAX_IDLE_PROBE_SECONDS (or just past the idle timeout, when that is shorter), so a server that closes
-within that time (gunicorn's default is 2 s) is measured exactly, and one still open is judged by the
-keep-alive it states: its `Keep-Alive: timeout=N` response header, else what its application declares in
-stackprobe-contract.yaml (`keep_alive`: the task variable its server reads, and its default). A server
-that stays open and states nothing cannot be judged without waiting the whole idle timeout; it is
-reported, not passed. A server that answers `Connection: close` is never reused by the ALB, so it has
-no idle race (it pays a new connection per request instead).
+`health.live` does: its task's configured containers together, with the task definition's environment) and
+measures its keep-alive on the wire (`stackprobe.probes.keepalive`). This judges the server software
+itself, so it is not applicable where the process run here is not the container's server: a container
+configured as `stand-in:COMMAND`, or a command evidently another server than the task's image (a Python
+app for a Go gateway's image, `stackprobe.probes.servers`); nothing is started for those.
+
+The measurement is bounded: the connection is kept idle for at most MAX_IDLE_PROBE_SECONDS (or just past
+the idle timeout, when that is shorter), so a server that closes within that time (gunicorn's default is
+2 s) is measured exactly, and one still open is judged by the keep-alive it states: its `Keep-Alive:
+timeout=N` response header, else what its application declares in stackprobe-contract.yaml
+(`keep_alive`: the task variable its server reads, and its default). A server that stays open and states
+nothing cannot be judged without waiting the whole idle timeout; it is reported, not passed. A server
+that answers `Connection: close` is never reused by the ALB, so it has no idle race (it pays a new
+connection per request instead).
 """
 
 from __future__ import annotations
@@ -24,12 +29,12 @@ from collections.abc import Iterator, Mapping
 
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 from stackprobe.checks.health import ServiceTarget, service_targets
+from stackprobe.datastores import access_for
 from stackprobe.errors import NotApplicable, NotExercisable
-from stackprobe.probes.app import TaskLaunch
 from stackprobe.probes.containers import StandIns, enable_hint
 from stackprobe.probes.contract import KeepAliveContract, contract_for
 from stackprobe.probes.keepalive import KeepAliveMeasurement, measure_keepalive
-from stackprobe.probes.process import AppStartError
+from stackprobe.probes.task import TaskDefinitionError, TaskRun
 
 # The longest an idle connection is watched. Long enough to catch the short keep-alives of common
 # servers (gunicorn 2 s, uvicorn 5 s is caught at its edge, Node 5 s), short enough for a test run.
@@ -133,14 +138,37 @@ def keep_alive(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     runnable = [(t, timeouts) for t, timeouts in targets if stand_ins.command(t.container_name) is not None]
     stand_ins.require_engine_for(t.container_name for t, _ in runnable)
     contract = contract_for(ctx).keep_alive
-    notes: list[str] = []
+    undecided: list[str] = []
+    not_applicable: list[str] = []
     judged = 0
     for target, timeouts in runnable:
         balancer, idle_timeout = max(timeouts.items(), key=lambda item: item[1])
         label = f"{target.workload.label} → {target.name} (behind {balancer}, idle timeout {idle_timeout} s)"
-        passed, evidence = _probe(ctx, target, stand_ins, idle_timeout, contract)
+        access = access_for(ctx.datastores, ctx, target.workload)
+        if access.unavailable:
+            not_applicable.append(f"{label}: not measured, it needs {'; '.join(access.unavailable)}")
+            continue
+        try:
+            task = TaskRun.for_service(
+                ctx.backend,
+                target.workload,
+                stand_ins,
+                traffic_ports={target.container_name: target.container_port},
+                start_timeouts={target.container_name: START_TIMEOUT_SECONDS},
+                addresses=access.addresses,
+            )
+        except TaskDefinitionError as exc:
+            not_applicable.append(f"{label}: not measured, the task would never start ({exc}; see health.live)")
+            continue
+        launch = task.states[target.container_name].launch
+        assert launch is not None  # only configured containers are probed
+        if launch.stand_in_reason:
+            why = f"measured a stand-in ({launch.stand_in_reason}), whose keep-alive is its own server's"
+            not_applicable.append(f"{label}: not applicable: {why}, not the task's; {launch.describe()}")
+            continue
+        passed, evidence = _probe(task, target, idle_timeout, contract)
         if passed is None:
-            notes.append(f"{label}: {evidence}")
+            undecided.append(f"{label}: {evidence}")
             continue
         judged += 1
         yield ctx.finding(
@@ -153,47 +181,38 @@ def keep_alive(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         )
     unconfigured = stand_ins.missing(t.container_name for t, _ in targets)
     if unconfigured:
-        notes.append(
+        not_applicable.append(
             f"not probed: {', '.join(unconfigured)}; {enable_hint(unconfigured, ctx.app_dir or ctx.source_dir)}"
         )
+    notes = "; ".join([*undecided, *not_applicable])
     if not notes:
         return
     if judged:
-        yield Finding(check_.id, True, "edge.keep-alive", "; ".join(notes), severity=Severity.INFO)
-    elif runnable:
-        raise NotExercisable("; ".join(notes))
+        yield Finding(check_.id, True, "edge.keep-alive", notes, severity=Severity.INFO)
+    elif undecided:
+        raise NotExercisable(notes)
     else:
-        raise NotApplicable("; ".join(notes))
+        raise NotApplicable(notes)
 
 
 def _probe(
-    ctx: CheckContext,
-    target: ServiceTarget,
-    stand_ins: StandIns,
-    idle_timeout: int,
-    contract: KeepAliveContract | None,
+    task: TaskRun, target: ServiceTarget, idle_timeout: int, contract: KeepAliveContract | None
 ) -> tuple[bool | None, str]:
-    how = stand_ins.command(target.container_name)
-    assert how is not None  # only configured containers are probed
-    launch = TaskLaunch.from_task_definition(
-        ctx.backend,
-        target.workload.task_definition_arn,
-        how,
-        run_dir=stand_ins.run_dir,
-        traffic_port=target.container_port,
-    )
+    state = task.states[target.container_name]
+    launch = state.launch
+    assert launch is not None  # only configured containers are probed
     local = launch.local_port_for(target.container_port)
     if local is None:
         return False, f"container {target.container_name} maps no port {target.container_port}; {launch.describe()}"
     path = str(target.target_group.get("HealthCheckPath") or "/")
     idle_for = min(float(idle_timeout) + 1.0, MAX_IDLE_PROBE_SECONDS)
-    try:
-        with launch.process(start_timeout=START_TIMEOUT_SECONDS):
+    with task:
+        if state.process is None or state.start_error is not None:
+            return False, f"{state.why_not_running()}; {launch.describe()}"
+        try:
             measurement = measure_keepalive(local, path, idle_for=idle_for)
-    except AppStartError as exc:
-        return False, f"{exc.evidence()}; {launch.describe()}"
-    except OSError as exc:
-        return False, f"GET {path} failed: {exc}; {launch.describe()}"
+        except OSError as exc:
+            return False, f"GET {path} failed: {exc}; {launch.describe()}"
     declared, declared_by = _declared(contract, target.container_name, launch.task_env)
     passed, why = judge(measurement, idle_timeout, declared, declared_by)
     return passed, f"GET {path}: {why}; {launch.describe()}"

@@ -6,7 +6,12 @@ from collections.abc import Iterator
 
 from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
 
-REFERENCE = "terraform/modules/observability"
+# Where the reference stack creates log groups, each with a retention and the stack key: every module that
+# logs creates its own (the containers', the database's and its replicas', the cache's, the VPC's, WAF's).
+REFERENCE = (
+    "terraform/modules/service (aws_cloudwatch_log_group.this: retention_in_days, kms_key_id), and the same in "
+    "terraform/modules/database, terraform/modules/cache, terraform/modules/network and terraform/modules/edge"
+)
 
 
 @check(

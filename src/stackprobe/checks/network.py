@@ -17,7 +17,8 @@ from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check
+from stackprobe.checks.base import Category, Check, CheckContext, Finding, Severity, check, type_of, without_index
+from stackprobe.errors import NotApplicable
 from stackprobe.network.model import (
     ALL,
     COMPUTE,
@@ -217,8 +218,9 @@ def internet_reaches_only_lb(check_: Check, ctx: CheckContext) -> Iterator[Findi
 def service_only_from_lb(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     graph = ctx.network_graph
     network = graph.network
+    unjudged = list(network.unplaced.values())
     for workload in network.workloads:
-        if workload.kind is not WorkloadKind.ECS_SERVICE or not workload.attachments:
+        if workload.kind is not WorkloadKind.ECS_SERVICE:
             continue
         lbs = {
             lb.id: lb
@@ -227,7 +229,9 @@ def service_only_from_lb(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             if (lb := network.load_balancer(arn)) is not None
         }
         if not lbs:
-            continue  # the target group is attached to no load balancer we can see: nothing to compare with
+            # No target group, or one attached to no load balancer we can see: nothing to compare with.
+            unjudged.append(f"{workload.label} is registered behind no load balancer")
+            continue
         lb_groups = {g for lb in lbs.values() for g in lb.group_ids}
         # Without security groups (a plain NLB) clients arrive with their own addresses.
         client_ips_arrive = any(not lb.group_ids for lb in lbs.values())
@@ -244,8 +248,28 @@ def service_only_from_lb(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
                         (Severity.HIGH, f"{lb.label} cannot reach the tasks on {port}: " + "; ".join(reach.blockers))
                     )
         sources = ", ".join(sorted(network.group_label(g) for g in lb_groups)) or "the load balancer's clients"
-        passed = f"admits only {sources} on {', '.join(map(str, sorted(ports)))}: " + "; ".join(reaches)
+        shown = f"{workload.dynamic_ports.label} (dynamic host ports)" if workload.dynamic_ports else ""
+        passed = f"admits only {sources} on {shown or ', '.join(map(str, sorted(ports)))}: " + "; ".join(reaches)
+        if workload.hosts:
+            passed += f" (a {workload.network_mode}-mode service on {workload.hosts})"
         yield _finding(check_, ctx, workload, problems, passed, notes)
+    _say_unjudged(unjudged)
+
+
+def _say_unjudged(reasons: list[str]) -> None:
+    """After a check's last finding: NotApplicable naming what it could not judge, and why. The run loop keeps
+    the findings yielded before it and shows the reasons beside them; with none, they are the result's reason."""
+    if reasons:
+        raise NotApplicable("; ".join(reasons))
+
+
+def _serves(workload: Workload, rule: SgRule, ports: set[int]) -> bool:
+    """Whether a TCP rule opens nothing but the service's ports (a bridge-mode service's dynamic host ports
+    are a range: a rule within it is the load balancer's way in)."""
+    dynamic = workload.dynamic_ports
+    if dynamic is not None and rule.protocol == TCP and dynamic.covers(rule.port_span()):
+        return True
+    return _within(rule, ports)
 
 
 def _service_ingress_problems(
@@ -256,15 +280,19 @@ def _service_ingress_problems(
     for admission in graph.admissions(workload):
         rule, text = admission.rule, admission.path.render()
         if rule.peer_group in lb_groups:
-            if not _within(rule, ports):
+            if not _serves(workload, rule, ports):
                 problems.append((Severity.LOW, f"{text} (the load balancer needs only {sorted(ports)})"))
         elif rule.peer_group in workload.group_ids:
             problems.append((Severity.LOW, f"{text} (the group admits itself: tasks reach each other directly)"))
-        elif rule.peer_group and _within(rule, ports) and (note := _intent_note(graph.network, text, rule.peer_group)):
+        elif (
+            rule.peer_group
+            and _serves(workload, rule, ports)
+            and (note := _intent_note(graph.network, text, rule.peer_group))
+        ):
             notes.append(note)
         elif rule.peer_group:
             problems.append((Severity.MEDIUM, f"{text} (bypasses the load balancer)"))
-        elif client_ips_arrive and _within(rule, ports):
+        elif client_ips_arrive and _serves(workload, rule, ports):
             continue  # behind an NLB without security groups, client CIDRs are how access is restricted
         elif is_world(rule.cidr):
             problems.append((Severity.HIGH, f"{text} (open to the world, bypassing the load balancer)"))
@@ -388,7 +416,8 @@ def no_world_ingress(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         attached = network.workloads_with_group(group.id)
         lbs = [w for w in attached if w.is_load_balancer]
         others = [w for w in attached if not w.is_load_balancer]
-        listener_ports = {p for lb in lbs for p in lb.ports}
+        unapplied = {port: listener for lb in lbs for port, listener in _unapplied_listeners(ctx, lb).items()}
+        listener_ports = {p for lb in lbs for p in lb.ports} | set(unapplied)
         world_rules = [r for r in group.ingress if _admits_world(network, r)]
         exempt, failing = [], []
         for rule in world_rules:
@@ -407,9 +436,27 @@ def no_world_ingress(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             if exempt:
                 opened = ", ".join(sorted({f"{graph.peer_label(r)} → {group.label}:{r.port_label}" for r in exempt}))
                 evidence = f"{opened}: listener ports of {', '.join(lb.label for lb in lbs)}"
+                evidence += "".join(f" ({port}: {unapplied[port]}, counted as intended)" for port in sorted(unapplied))
             else:
                 evidence = f"{group.label}: no rule admits 0.0.0.0/0 or ::/0"
             yield ctx.finding(check_, True, group.id, evidence)
+
+
+def _unapplied_listeners(ctx: CheckContext, lb: Workload) -> dict[int, str]:
+    """Port -> listener, for the listeners of `lb` an apply that failed part-way did not create.
+
+    They were intended: a world rule on their port is the load balancer's, not a port nobody answers. A
+    listener whose configuration names no load balancer that can be told apart (through a local) counts
+    for every load balancer."""
+    address = ctx.address_for(lb.id, *lb.other_ids)
+    ports: dict[int, str] = {}
+    for unapplied in ctx.unapplied:
+        if unapplied.type != "aws_lb_listener" or not isinstance(port := unapplied.values.get("port"), int):
+            continue
+        named = [r for r in unapplied.references if type_of(r) == "aws_lb"]
+        if address is None or not named or without_index(address) in named:
+            ports[port] = unapplied.describe()
+    return ports
 
 
 def _admits_world(network: Network, rule: SgRule) -> bool:
@@ -459,14 +506,21 @@ def _world_rule_severity(
 )
 def private_egress(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     graph = ctx.network_graph
+    unjudged = list(graph.network.unplaced.values())
     for workload in graph.network.workloads:
-        if workload.kind is not WorkloadKind.ECS_SERVICE or not workload.fargate:
-            continue  # on EC2 the container instance pulls images, through its own network path
+        if workload.kind is not WorkloadKind.ECS_SERVICE:
+            continue
+        if not workload.fargate:
+            # On EC2 the container instance pulls images, through its own network path.
+            unjudged.append(f"{workload.label} runs on EC2 instances, which pull its images themselves")
+            continue
         routes = graph.image_pull_egress(workload)
         if not routes:
+            unjudged.append(f"{workload.label}: no image to pull")
             continue
         evidence = " | ".join(r.render() for r in routes)
         yield ctx.finding(check_, all(r.ok for r in routes), workload.id, evidence, *workload.other_ids)
+    _say_unjudged(unjudged)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -623,6 +677,8 @@ def ecs_no_public_ip(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         problems: list[tuple[Severity, str]] = []
         if workload.assign_public_ip:
             problems.append((Severity.HIGH, f"{workload.label}: assignPublicIp=ENABLED"))
+        elif workload.hosts and workload.public_ipv4:
+            problems.append((Severity.HIGH, f"{workload.label}: {workload.public_ipv4}"))
         public = [
             f"{s.id} public via {igw}" for s in graph.network.subnets_of(workload) if (igw := graph.internet_gateway(s))
         ]
@@ -630,4 +686,7 @@ def ecs_no_public_ip(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
             problems.append((Severity.MEDIUM, f"{workload.label} runs in {', '.join(public)}"))
         subnets = ", ".join(f"{s.id} ({graph.default_route_label(s)})" for s in graph.network.subnets_of(workload))
         passed = f"{workload.label}: assignPublicIp=DISABLED in private subnets {subnets}"
+        if workload.hosts:
+            passed = f"{workload.label}: on {workload.hosts}, no public IP, in private subnets {subnets}"
         yield _finding(check_, ctx, workload, problems, passed)
+    _say_unjudged(list(graph.network.unplaced.values()))

@@ -11,6 +11,9 @@ there is no workspace. Var files, saved plans and state files are read from the 
 (`source_dir`), where they would be committed; a file git ignores stays on one machine and passes.
 Findings name files relative to the root module (and a line where one can be found); a provider block is
 addressed `provider.aws` or `provider.aws.ALIAS`, a variable `var.NAME` (`module.M.var.NAME` in a module).
+A finding about a file names the file as its resource and leads its evidence with `FILE:LINE` when the
+line is known (`terraform.tfvars:3 (a var file, ...)`, `backend.tf:2: backend "s3" ...`): the SARIF report
+locates it there.
 Files are read with stackprobe.terraform.config, the reader the workspace copy and the SARIF locator use:
 a file with a syntax error is read as far as it goes (Terraform reports the error itself).
 """
@@ -295,8 +298,8 @@ def _flatten(value: Any, name: str = "") -> Iterator[tuple[str, Any]]:
         yield name, value
 
 
-def _secret_values(assignments: Iterator[tuple[str, Any]]) -> list[str]:
-    """Why each assignment is a secret value (never the value itself)."""
+def _secret_assignments(assignments: Iterator[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """(name, why it is a secret value) of each secret assignment (never the value itself)."""
     found = []
     for name, value in assignments:
         # Only a literal string is a value in the file; an expression (never valid in a var file) is not.
@@ -305,20 +308,41 @@ def _secret_values(assignments: Iterator[tuple[str, Any]]) -> list[str]:
         leaf = name.rsplit(".", 1)[-1]
         reason = literal_secret(leaf, value)
         if reason is not None:
-            found.append(reason.replace(leaf, name, 1))
+            found.append((name, reason.replace(leaf, name, 1)))
         elif ACCESS_KEY_ID.search(value):
-            found.append(f"{name} holds an AWS access key id")
+            found.append((name, f"{name} holds an AWS access key id"))
     return found
 
 
-def _var_file_secrets(path: Path) -> list[str] | None:
+def _secret_values(assignments: Iterator[tuple[str, Any]]) -> list[str]:
+    """Why each assignment is a secret value (never the value itself)."""
+    return [reason for _, reason in _secret_assignments(assignments)]
+
+
+def _var_file_secrets(path: Path) -> tuple[list[str], int | None] | None:
+    """The secret values of a var file (why each is one) and the line of the first, or None if unreadable."""
     if not path.name.endswith(".json"):
-        return _secret_values(_flatten(_attributes_of(path)))
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return _secret_values(_flatten(document))
+        found = _secret_assignments(_flatten(_attributes_of(path)))
+    else:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return None
+        found = _secret_assignments(_flatten(document))
+    line = _line_of_key(path, found[0][0].split(".", 1)[0]) if found else None
+    return [reason for _, reason in found], line
+
+
+def _line_of_key(path: Path, key: str) -> int | None:
+    """The first line of a var file that assigns `key` (`key =` in HCL, `"key":` in JSON)."""
+    if path.name.endswith(".json"):
+        pattern = re.compile(rf'"{re.escape(key)}"\s*:')
+    else:
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if pattern.search(line):
+            return number
+    return None
 
 
 def _resource_secrets(resources: list[Mapping[str, Any]], values_key: str) -> list[str]:
@@ -421,8 +445,10 @@ def committed_secrets(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         if path.stat().st_size > MAX_SCANNED_BYTES:
             continue
         name = path.name
+        line: int | None = None
         if name.endswith((".tfvars", ".tfvars.json")):
-            secrets, what = _var_file_secrets(path), "a var file"
+            read, what = _var_file_secrets(path), "a var file"
+            secrets, line = read if read is not None else (None, None)
         elif name.endswith((".json", ".tfstate", ".tfstate.backup")):
             found = _json_plan_or_state_secrets(path)
             if found is None:
@@ -450,8 +476,88 @@ def committed_secrets(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
         state = "not ignored by git" if ignored is False else "not in a git repository: nothing keeps it out of one"
         # A saved plan whose configuration names no secret-like variable may still hold state secrets.
         severity = Severity.HIGH if what == "a saved plan" and "including" not in secrets[0] else None
-        evidence = f"{relative} ({what}, {state}): " + "; ".join(secrets[:8]) + (" ..." if len(secrets) > 8 else "")
+        # The first secret's line leads the evidence (`terraform.tfvars:3 (...)`): where a reader, and SARIF, look.
+        at = f"{relative}:{line}" if line else relative
+        evidence = f"{at} ({what}, {state}): " + "; ".join(secrets[:8]) + (" ..." if len(secrets) > 8 else "")
         yield Finding(check_.id, False, relative, evidence, None, severity=severity)
+
+
+# -- committed private keys and OAuth client secrets --------------------------------------------------------
+
+PRIVATE_KEY = re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----")
+# OAuth client secrets by their published formats (Google's GOCSPX-, GitHub's tokens and app secrets).
+OAUTH_TOKEN = re.compile(r"\bGOCSPX-[A-Za-z0-9_-]{20,}|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{40,}")
+# `client_secret = "..."` (or `"client_secret": "..."`) with a literal value, in a .tf, .hcl or .json file.
+CLIENT_SECRET = re.compile(
+    r"[\"']?\b(?P<name>[A-Za-z0-9_]*client_secret|oauth_secret|app_secret)[\"']?\s*[=:]\s*"
+    r'"(?P<value>[^"$]{8,})"',
+    re.IGNORECASE,
+)
+KEY_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".ppk")
+KEY_NAMES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
+TEXT_SUFFIXES = (".tf", ".tfvars", ".hcl", ".json", ".yaml", ".yml", ".env", ".sh", ".tpl", ".txt", ".cfg", ".ini")
+MAX_KEY_FILE_BYTES = 1024 * 1024
+
+
+def _key_material(path: Path) -> list[tuple[int, str]]:
+    """(line, what) of each private key block and OAuth client secret in one file (never the value)."""
+    if path.stat().st_size > MAX_KEY_FILE_BYTES:
+        return []
+    name = path.name.lower()
+    keyish = name.endswith(KEY_SUFFIXES) or name in KEY_NAMES
+    if not keyish and not name.endswith(TEXT_SUFFIXES):
+        return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return [(1, "a binary key store")] if name.endswith((".p12", ".pfx")) else []
+    found: list[tuple[int, str]] = []
+    var_file = name.endswith((".tfvars", ".tfvars.json"))
+    for number, line in enumerate(text.splitlines(), start=1):
+        if PRIVATE_KEY.search(line):
+            found.append((number, "a private key"))
+        elif token := OAUTH_TOKEN.search(line):
+            found.append((number, f"an OAuth token or client secret ({token.group(0)[:7]}...)"))
+        elif var_file:
+            continue  # a literal assigned in a var file is source.committed-secrets' to report
+        elif (secret := CLIENT_SECRET.search(line)) and not PLACEHOLDER.match(secret.group("value")):
+            found.append((number, f"{secret.group('name')} is a literal ({len(secret.group('value'))} characters)"))
+    return found
+
+
+@check(
+    "source.committed-keys",
+    "No private key or OAuth client secret is committed with the configuration",
+    severity=Severity.CRITICAL,
+    category=Category.SECURITY,
+    fidelity=Fidelity.SOURCE,
+    services=(),
+    why="A private key (an SSH key pair's .pem, a TLS key) or an OAuth client secret in the repository is in "
+    "every clone, fork and CI log, and stays in the history after the file is deleted: whoever reads it can log "
+    "in to the instances, impersonate the site or the OAuth application.",
+    fix="Delete the file and rewrite it out of the history, rotate the key or secret, keep it in Secrets Manager "
+    "or SSM (read at run time, or passed as a sensitive TF_VAR_* from the CI secret store), and add *.pem, "
+    "*.key and the like to .gitignore; for EC2 access prefer SSM Session Manager to key pairs.",
+    reference=".gitignore (*.pem, *.key)",
+)
+def committed_keys(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
+    if ctx.source_dir is None or not ctx.source_dir.is_dir():
+        return
+    root = ctx.source_dir.resolve()
+    for path in _user_files(root):
+        found = _key_material(path)
+        if not found:
+            continue
+        relative = _relative(path, root)
+        ignored = _ignored_by_git(path)
+        line, _ = found[0]
+        what = "; ".join(f"line {number}: {kind}" for number, kind in found[:5]) + (" ..." if len(found) > 5 else "")
+        if ignored:
+            evidence = f"{relative}:{line} holds {what}, and is ignored by git: stays on this machine"
+            yield Finding(check_.id, True, relative, evidence, None)
+            continue
+        state = "not ignored by git" if ignored is False else "not in a git repository: nothing keeps it out of one"
+        yield Finding(check_.id, False, relative, f"{relative}:{line} ({state}) holds {what}", None)
 
 
 # -- state locking -------------------------------------------------------------------------------------

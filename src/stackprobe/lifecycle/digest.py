@@ -6,15 +6,16 @@ Two things are decided by it without running terraform:
 - a pre-apply plan is read from the plan store (`stackprobe.lifecycle.plan_store`) when one with the same digest
   was made before, by this run or an earlier one.
 
-The configuration part hashes what the workspace copies (the root and every local module it calls,
-minus state and runtime files and stackprobe's own generated overrides) except the test tooling and
-docs that often live beside it (`tests/`, `pyproject.toml`, `conftest.py`, `*.md`: see `_counts`), then
-the var files' contents and the -var values; teardown variables are not part of it (they are applied only before
-destroy). The tool part names the terraform binary (path, size, modification time), the provider
-mirror's packages, moto's version and stackprobe's own emulator-facing code (its moto patches and the
-overrides it writes), so that upgrading any of them is a change. What the digest cannot see is said in
-README: files read from outside the configuration's directories, and emulator contents a test seeded
-before the plan.
+The configuration part hashes what the workspace copies (the root and every local module it calls, what
+their expressions read from outside them and what `--include` brought, minus state and runtime files and
+stackprobe's own generated overrides) except the test tooling and docs that often live beside it
+(`tests/`, `pyproject.toml`, `conftest.py`, `*.md`: see `_counts`; a file the configuration reads counts
+whatever its name), then the var files' contents and the -var values; teardown variables are not part of
+it (they are applied only before destroy). The tool part names the terraform binary (path, size,
+modification time), the provider mirror's packages, moto's version and stackprobe's own emulator-facing
+code (its moto patches and the overrides it writes), so that upgrading any of them is a change. What the
+digest cannot see is said in README: files read through variables or locals that `--include` does not
+name, and emulator contents a test seeded before the plan.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def configuration_digest(workspace: Workspace, spec: StackSpec) -> str:
     digest = hashlib.sha256()
     for path in configuration_files(workspace):
         relative = path.relative_to(workspace.root)
-        if not _counts(relative):
+        if not _counts(relative) and not _is_read(path, workspace):
             continue
         digest.update(str(relative).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
@@ -89,6 +90,10 @@ def configuration_digest(workspace: Workspace, spec: StackSpec) -> str:
         digest.update(var_file.read_bytes() if var_file.is_file() else b"\0missing")
     digest.update(json.dumps(list(spec.variables)).encode())
     return digest.hexdigest()[:32]
+
+
+def _is_read(path: Path, workspace: Workspace) -> bool:
+    return any(read == path or read in path.parents for read in workspace.reads)
 
 
 def _counts(relative: Path) -> bool:

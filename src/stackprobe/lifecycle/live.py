@@ -310,7 +310,9 @@ def open_live(
 
 
 def _fresh_copy(spec: StackSpec, settings: RunSettings, endpoint: str, scratch: Path) -> tuple[Workspace, StackDigest]:
-    workspace = create_workspace(spec.tf_dir, scratch, endpoint=endpoint, access_key="test", secret_key="test")
+    workspace = create_workspace(
+        spec.tf_dir, scratch, endpoint=endpoint, access_key="test", secret_key="test", include=spec.include
+    )
     source = resolve_provider_source(settings.provider_mirror)
     digest = StackDigest(configuration_digest(workspace, spec), tools_digest(settings.terraform_binary, source.mirror))
     return workspace, digest
@@ -640,6 +642,7 @@ def rebase_workspace(fresh: Workspace, root: Path) -> Workspace:
         module_dir=moved(fresh.module_dir),
         modules={moved(directory): module for directory, module in fresh.modules.items()},
         generated=[moved(path) for path in fresh.generated],
+        reads=[moved(path) for path in fresh.reads],
     )
 
 

@@ -25,13 +25,17 @@ from typing import Any, TypeVar
 
 from stackprobe.backends.base import AwsBackend, Emulator
 from stackprobe.backends.guard import check_caller_identity, check_pinned
-from stackprobe.backends.request_log import RequestLog
+from stackprobe.backends.request_log import TERRAFORM, RequestLog
+from stackprobe.backends.stand_ins import StandIn
 from stackprobe.errors import StackprobeError, TerraformFailed
 from stackprobe.lifecycle.digest import StackDigest, configuration_digest, tools_digest
 from stackprobe.lifecycle.external import Watch
 from stackprobe.lifecycle.plan_store import PlanStore, plan_key
+from stackprobe.lifecycle.stand_ins import failure_hints, held, named_arns, stand_ins_for
 from stackprobe.settings import Pairs, RunSettings, StackSpec, normalise_pairs
 from stackprobe.terraform.binary import find_binary
+from stackprobe.terraform.crash import ProviderCrashed
+from stackprobe.terraform.fallback import ProviderFallback, fallbacks
 from stackprobe.terraform.mirror import ProviderSource, resolve_provider_source
 from stackprobe.terraform.plan import Plan
 from stackprobe.terraform.runner import TALKS_TO_AWS, TerraformRunner
@@ -73,6 +77,9 @@ class PreparedStack:
     _plan_json: Plan | None = field(default=None, init=False, repr=False)
     _own_plan: Plan | None = field(default=None, init=False, repr=False)
     _source: ProviderSource | None = field(default=None, init=False, repr=False)
+    _named_arns: dict[str, str] | None = field(default=None, init=False, repr=False)
+    # What the configuration names but does not create, and what became of each (stackprobe.lifecycle.stand_ins).
+    stand_ins: list[StandIn] = field(default_factory=list, init=False, repr=False)
 
     @property
     def variables(self) -> dict[str, str]:
@@ -96,6 +103,7 @@ class PreparedStack:
                 endpoint=self.backend.endpoint,
                 access_key=self.backend.access_key,
                 secret_key=self.backend.secret_key,
+                include=self.spec.include,
             )
             # Taken now, from the pristine copy: init adds a lock file and `.terraform` to it.
             self._configuration = configuration_digest(workspace, self.spec)
@@ -107,6 +115,8 @@ class PreparedStack:
         self._workspace = workspace
         self._configuration = digest.configuration
         self._digest = digest
+        # A live session's stand-ins were made when it started; its emulator lists them.
+        self.stand_ins = held(self.backend.endpoint) if self.how.settings.stand_ins else []
 
     @property
     def provider_source(self) -> ProviderSource:
@@ -142,6 +152,7 @@ class PreparedStack:
                 parallelism=self.how.settings.parallelism,
                 on_output=self.how.on_output,
                 niceness=self.how.niceness,
+                provider_fallback=self.how.settings.provider_fallback,
             )
             runner.init()
             self._runner = runner
@@ -150,6 +161,16 @@ class PreparedStack:
     @property
     def initialised(self) -> bool:
         return self._runner is not None
+
+    def provider_fallbacks(self) -> list[ProviderFallback]:
+        """The providers this stack is tested with at another version than it asks (--provider-fallback only).
+
+        What init pinned; without an init (a live session's kept copy, taken as it is, runs no terraform), what
+        init decides from the same configuration, lock file and mirror.
+        """
+        if self._runner is not None:
+            return list(self._runner.fallbacks)
+        return fallbacks(self.workspace(), self.provider_source) if self.how.settings.provider_fallback else []
 
     def check_guard(self) -> None:
         check_pinned(self.backend, self.runner().environ())
@@ -162,7 +183,9 @@ class PreparedStack:
         if not isinstance(log, RequestLog):
             return command()
         runner = self.runner()
-        with Watch(log, time.time(), self.backend.account_id, runner.interrupt) as watch:
+        if self._named_arns is None:
+            self._named_arns = named_arns(self.spec, self.variables, self.backend)
+        with Watch(log, time.time(), self.backend.account_id, runner.interrupt, self._named_arns) as watch:
             try:
                 return command()
             except TerraformFailed as exc:
@@ -174,6 +197,11 @@ class PreparedStack:
     def _plan_here(self) -> Plan:
         runner = self.runner()
         check_caller_identity(self.backend)
+        if self.how.settings.stand_ins and self.emulator is not None:
+            # Before every plan of its own, not once: emptying the emulator before a first apply (see
+            # Emulation.ready_for_apply) takes the stand-ins along, and the plan made after it needs them again.
+            # A copy for plans has no emulator of its own: it plans against its original's stand-ins.
+            self.stand_ins = stand_ins_for(self.spec, self.variables, self.backend, self.emulator)
         return self.watched(lambda: runner.plan(self.variables))
 
     def own_plan(self, *, fresh: bool = False) -> Plan:
@@ -231,6 +259,12 @@ class PreparedStack:
         `command` the user ran, and, when the emulator was talked to, its last requests (each piece once:
         terraform's diagnostics are in the error). `talked`: something of this stack was applied."""
         parts = [str(exc)] if isinstance(exc, StackprobeError) else []
+        log = getattr(self.emulator, "request_log", None)
+        if isinstance(exc, ProviderCrashed) and isinstance(log, RequestLog):
+            # A log in this process knows who made each request: the remedy names the one the provider crashed on.
+            crashed_on = log.last_request(TERRAFORM)
+            parts = [exc.naming(crashed_on.line())] if crashed_on is not None else parts
+        parts += failure_hints(self.spec, self.variables, self.backend, self.stand_ins, self.how.settings.stand_ins)
         parts.append(f"Reproduce: stackprobe {command} {self.spec.cli_arguments()}")
         runner = self._runner
         last = runner.transcript.commands[-1].args[0] if runner and runner.transcript.commands else ""

@@ -29,10 +29,12 @@ from stackprobe.aws.inventory import Snapshot
 from stackprobe.backends.base import AwsBackend, Emulator
 from stackprobe.backends.registry import kind_of
 from stackprobe.errors import BackendError, StackprobeError
+from stackprobe.lifecycle.datastores import end_datastores
 from stackprobe.lifecycle.deployment import Deployment, StackMode
 from stackprobe.lifecycle.digest import StackDigest
 from stackprobe.lifecycle.emulation import Emulation
 from stackprobe.lifecycle.ending import Ending, absorb
+from stackprobe.lifecycle.inputs import check_required_variables
 from stackprobe.lifecycle.plan_store import PlanStore
 from stackprobe.lifecycle.prepared import Preparation, PreparedStack
 from stackprobe.settings import RunSettings, StackSpec, normalise_pairs
@@ -130,6 +132,8 @@ class Run:
         """
         with self._lock:
             if spec not in self._prepared:
+                # Before any prerequisite or stand-in is applied for a stack that could never plan.
+                check_required_variables(spec)
                 given = self._prerequisite_outputs(spec)
                 directory = work_dir or self.work_root / f"stack{len(self._prepared)}-{_slug(spec.name)}"
                 how = replace(self.how, niceness=niceness)
@@ -275,6 +279,16 @@ class Run:
             ending = absorb(ending, self._deployments[spec.prerequisites].end())
         return ending
 
+    def planned_only(self, spec: StackSpec) -> Ending | None:
+        """`spec` was planned, never applied: end the prerequisites its plan read (unless a deployed stack
+        still uses them), so that they do not hold the emulator against the tests that need it empty."""
+        prerequisites = spec.prerequisites
+        if prerequisites is None or prerequisites not in self._deployments:
+            return None
+        if any(other.spec.prerequisites == prerequisites for other in self.deployed()):
+            return None
+        return self._deployments[prerequisites].end()
+
     def close(self) -> list[tuple[StackSpec, Ending]]:
         """End every deployment still deployed, stop the emulator this run started, restore the environment.
 
@@ -291,6 +305,7 @@ class Run:
                 if spec not in prerequisites and (deployment.armed or deployment.ending is not None):
                     endings.append((spec, self.end(spec)))
         finally:
+            end_datastores(self._deployments.values())  # the local servers beside them (logged: how each ended)
             self.emulation.close()
         return endings
 

@@ -16,23 +16,26 @@ still writes every report it was asked for.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from stackprobe.aws.environment import environment_decision
 from stackprobe.aws.inventory import TeardownReport
 from stackprobe.backends.registry import kind_of
 from stackprobe.checks import CHECKS, run_checks
-from stackprobe.checks.base import Check, CheckContext
+from stackprobe.checks.base import Check, CheckContext, Unapplied, without_index
 from stackprobe.checks.lifecycle import clean_teardown, idempotent
-from stackprobe.errors import StackprobeError, TerraformFailed
+from stackprobe.errors import InputError, StackprobeError, TerraformFailed
 from stackprobe.lifecycle.context import build_context
+from stackprobe.lifecycle.datastores import end_datastores
 from stackprobe.lifecycle.deployment import DeployedStack, Deployment, StackMode
 from stackprobe.lifecycle.stack_run import RunContext, StackRun
+from stackprobe.probes.containers import StandIns, check_planned_names
 from stackprobe.report.model import RunOutcome, RunReport, StepTiming
 from stackprobe.settings import CheckSettings, RunSettings, StackSpec
 from stackprobe.terraform.plan import Plan
@@ -143,12 +146,17 @@ def _verify_on(
         if stack_run.current() is None:
             # A fresh workspace: init now (a live session's kept one is initialised, and runs no terraform).
             report.notes += stack_run.run.prepared(stack_run.spec).runner().init_notes
+        # Before the plan: a plan that fails on what a fallback version lacks must still say which version it was.
+        prepared = stack_run.run.prepared_if_made(stack_run.spec)
+        report.provider_fallbacks = prepared.provider_fallbacks() if prepared is not None else []
         steps.done("init")
         steps.say("==> plan")
         deployment = stack_run.deployment()
         plan = deployment.plan()
         steps.done("plan")
+        _check_container_names(plan, check_settings)
         report.notes += stack_run.notes
+        report.stand_ins = deployment.prepared.stand_ins
         if deployment.backend.name != report.backend:
             report.backend = f"{report.backend} (plan only) + {deployment.backend.name} (apply)"
         if kind_of(deployment.backend.name).moto_compatibility:
@@ -168,7 +176,8 @@ def _verify_on(
             report.results += run_checks(replace(context, drift=stack_run.drift()), [idempotent])
             steps.done("second plan")
     except StackprobeError as exc:
-        if report.outcome == RunOutcome.COMPLETE and (deployment is None or not deployment.armed):
+        unarmed = deployment is None or not deployment.armed
+        if isinstance(exc, InputError) or (report.outcome == RunOutcome.COMPLETE and unarmed):
             report.outcome = RunOutcome.NOT_RUN
         report.errors.append(stack_run.failure_context(exc, report.title))
     except KeyboardInterrupt:
@@ -176,26 +185,162 @@ def _verify_on(
         report.errors.append("Interrupted: destroying what was applied before exiting.")
 
 
+def _check_container_names(plan: Plan, check_settings: CheckSettings) -> None:
+    """Configured container names against the planned task definitions, when the plan knows all of them."""
+    planned: dict[str, list[str]] = {}
+    for resource in plan.resources("aws_ecs_task_definition"):
+        definitions = resource.values.get("container_definitions")
+        if not isinstance(definitions, str):
+            return  # known only after apply: checked then (see _judge)
+        names = [str(c.get("name")) for c in json.loads(definitions) if isinstance(c, dict) and c.get("name")]
+        planned.setdefault(str(resource.values.get("family") or resource.address), []).extend(names)
+    if check_settings.container_commands:
+        check_planned_names(dict(check_settings.container_commands), planned)
+
+
 def _judge(
-    deployed: DeployedStack, steps: _Steps, selected: list[Check], check_settings: CheckSettings
+    deployed: DeployedStack,
+    steps: _Steps,
+    selected: list[Check],
+    check_settings: CheckSettings,
+    failed: Sequence[str] | None = None,
 ) -> CheckContext:
+    """Run the checks on `deployed`; `failed` (an apply that stopped part-way) names what failed and why."""
     steps.say(f"==> {len(selected)} checks on the deployed stack")
     context = build_context(deployed, check_settings)
-    steps.report.environment = environment_decision(context).describe()
+    if failed is not None:
+        created = [resource.address for resource in context.state_resources()]
+        context = replace(context, unapplied=unapplied_resources(deployed.plan, created, failed))
+    steps.report.environment = context.decision.describe()
+    if context.container_commands:
+        # A name the plan could not settle (definitions known only after apply): found here, before any probe.
+        StandIns.configured(context, context.account.ecs.workloads())
     steps.report.results += run_checks(context, selected)
+    steps.report.notes += end_datastores([deployed.owner])  # the local datastores end with the checks
     return context
 
 
 def _judge_partial(
     deployment: Deployment, exc: TerraformFailed, steps: _Steps, selected: list[Check], check_settings: CheckSettings
 ) -> None:
-    """The apply failed part-way: judge what was deployed before it stopped (destroy still follows)."""
+    """The apply failed part-way: judge what was deployed before it stopped (destroy still follows); a check
+    whose verdict depends on what the apply did not create is "not checked", naming it."""
     steps.report.outcome = RunOutcome.PARTIAL
     steps.report.failed_resources = failed_resources(exc)
     deployed = deployment.partial()
     if deployed is not None:
         steps.say(f"==> the apply stopped part-way: {len(selected)} checks on what was deployed")
-        _judge(deployed, steps, selected, check_settings)
+        _judge(deployed, steps, selected, check_settings, steps.report.failed_resources)
+
+
+# What a reference names when it is no managed resource of the module it is written in.
+_NOT_RESOURCES = frozenset({"var", "local", "module", "data", "each", "count", "path", "terraform", "self"})
+
+
+@dataclass(frozen=True)
+class _Module:
+    """One module of the configuration as `terraform show -json` describes it, and the call that made it."""
+
+    prefix: str  # "module.edge." ("" for the root)
+    body: Mapping[str, Any]
+    call: Mapping[str, Any] | None = None
+    parent: _Module | None = None
+
+    def child(self, name: str) -> _Module | None:
+        call = (self.body.get("module_calls") or {}).get(name)
+        return None if call is None else _Module(f"{self.prefix}module.{name}.", call.get("module") or {}, call, self)
+
+
+def _references_in(node: Any) -> Iterator[str]:
+    """Every reference in an expression tree of the configuration JSON (nested blocks included)."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "references" and isinstance(value, list):
+                yield from (str(reference) for reference in value)
+            elif key != "constant_value":  # a literal map may hold any key, `references` too
+                yield from _references_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _references_in(item)
+
+
+def _resolve(reference: str, module: _Module, depth: int = 0) -> set[str]:
+    """The managed resources (addresses without index) a reference leads to: through `var.` to the module
+    call's argument, through `module.NAME.OUTPUT` to that output's expression. A local's expression is not in
+    the configuration JSON, so what a local refers to is not followed."""
+    parts = [re.sub(r"\[.*$", "", part) for part in reference.split(".")]
+    if len(parts) < 2 or depth > 20:
+        return set()
+    if parts[0] == "var" and module.call is not None and module.parent is not None:
+        argument = (module.call.get("expressions") or {}).get(parts[1])
+        return {found for ref in _references_in(argument) for found in _resolve(ref, module.parent, depth + 1)}
+    if parts[0] == "module" and len(parts) >= 3 and (child := module.child(parts[1])) is not None:
+        output = (child.body.get("outputs") or {}).get(parts[2])
+        return {found for ref in _references_in(output) for found in _resolve(ref, child, depth + 1)}
+    if parts[0] in _NOT_RESOURCES:
+        return set()
+    return {f"{module.prefix}{parts[0]}.{parts[1]}"}
+
+
+def configuration_references(configuration: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """Each managed resource of the configuration (address without index) -> the managed resources its
+    arguments, count, for_each and depends_on refer to."""
+    found: dict[str, frozenset[str]] = {}
+    pending = [_Module("", configuration.get("root_module") or {})]
+    while pending:
+        module = pending.pop()
+        pending += [child for name in module.body.get("module_calls") or {} if (child := module.child(name))]
+        for resource in module.body.get("resources") or []:
+            if resource.get("mode") != "managed":
+                continue
+            written = [
+                *_references_in(resource.get("expressions")),
+                *_references_in(resource.get("count_expression")),
+                *_references_in(resource.get("for_each_expression")),
+                *(resource.get("depends_on") or []),
+            ]
+            found[module.prefix + resource["address"]] = frozenset(
+                target for reference in written for target in _resolve(reference, module)
+            )
+    return found
+
+
+def _failed_cause(base: str, references: Mapping[str, frozenset[str]], failed: set[str]) -> str | None:
+    """The failed resource (address without index) that `base` needs, directly or through what it needs."""
+    seen, pending = {base}, list(references.get(base, ()))
+    while pending:
+        current = pending.pop()
+        if current in failed:
+            return current
+        if current not in seen:
+            seen.add(current)
+            pending += references.get(current, ())
+    return None
+
+
+def unapplied_resources(plan: Plan, created: Iterable[str], failed: Sequence[str]) -> tuple[Unapplied, ...]:
+    """What `plan` holds and an apply that failed part-way did not create, each with why.
+
+    `created` are the state's addresses; `failed` the `ADDRESS: error` lines of `failed_resources` (a resource
+    that failed after its create, left tainted in the state, is among them). A resource not created names
+    the failed one it needs, through the configuration's references, when there is one."""
+    errors = {line.split(": ", 1)[0] for line in failed}
+    done = set(created) - errors
+    references = configuration_references(plan.configuration())
+    failed_bases = {without_index(address) for address in errors}
+    found: list[Unapplied] = []
+    for resource in plan.resources():
+        if resource.address in done:
+            continue
+        base = without_index(resource.address)
+        if resource.address in errors or base in failed_bases:
+            why = "failed to apply"
+        elif (cause := _failed_cause(base, references, failed_bases)) is not None:
+            why = f"was not created (it needs `{cause}`, which failed to apply)"
+        else:
+            why = "was not created (the apply stopped before it)"
+        found.append(Unapplied(resource.address, why, resource.values, tuple(sorted(references.get(base, ())))))
+    return tuple(found)
 
 
 def _end(stack_run: StackRun, steps: _Steps, teardown_check: bool) -> None:

@@ -6,15 +6,22 @@ describes any stack, not only this repository's. A "workload" is anything with n
 that traffic can be addressed to: a load balancer, the tasks of an
 ECS service (their awsvpc configuration), a database instance or cluster, a cache, an RDS Proxy, an EC2
 instance or a Lambda function in a VPC. Each carries its security groups, subnets, listening ports and
-whether it has a public address, which is all the reachability graph needs.
+whether it has a public address, which is all the reachability graph needs. The tasks of a bridge- or
+host-mode ECS service on EC2 share their container instances' network interfaces: that service is a
+workload with the instances' security groups and subnets, its host ports, and the instances named
+(`hosts`), found as AWS places the tasks (registered container instances, else the instances of the
+cluster's capacity-provider groups, else instances whose user data names the cluster).
 
 What the model does not read, and the graph therefore cannot see: other regions, peered or
-transit-attached VPCs beyond their route entries, ECS tasks outside services or without awsvpc
-networking, EKS, ElastiCache Serverless (not implemented by moto), classic-link and Global Accelerator.
+transit-attached VPCs beyond their route entries, ECS tasks outside services, bridge-mode services whose
+instances cannot be found (`Network.unplaced` says which, and why), EKS, ElastiCache Serverless (not
+implemented by moto), classic-link and Global Accelerator.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +30,7 @@ from typing import Any
 
 from stackprobe.aws.account import Account
 from stackprobe.aws.readers.ec2 import Ec2Reader
-from stackprobe.aws.readers.ecs import EcsReader
+from stackprobe.aws.readers.ecs import Workload as EcsWorkload
 from stackprobe.aws.readers.elasticache import ElastiCacheReader
 from stackprobe.aws.readers.rds import RdsReader
 from stackprobe.aws.tags import tags_to_dict
@@ -503,6 +510,12 @@ class Workload:
     egress_needs: EgressNeeds | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     other_ids: tuple[str, ...] = ()  # extra identifiers for the Terraform address lookup
+    # An ECS service on EC2 in bridge or host mode: the instances its tasks share and how they were found
+    # ("i-0a, i-0b (instances of capacity-provider group ecs)"), and the ephemeral range a bridge-mode
+    # container without a host port is published on (None: every port is fixed).
+    network_mode: str = ""
+    hosts: str = ""
+    dynamic_ports: PortRange | None = None
 
     @property
     def label(self) -> str:
@@ -536,6 +549,8 @@ class Network:
     target_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # target group ARN → LB ARNs
     # Security groups on some network interface (including ones the model has no workload for).
     eni_group_ids: set[str] = field(default_factory=set)
+    # Bridge- or host-mode ECS services whose container instances were not found: service ARN -> why.
+    unplaced: dict[str, str] = field(default_factory=dict)
 
     def route_table(self, subnet: Subnet) -> RouteTable | None:
         if subnet.route_table_id and subnet.route_table_id in self.route_tables:
@@ -593,7 +608,7 @@ def read_network(account: Account) -> Network:
     _read_ec2(account, network)
     _read_elbv2(account, network)
     _read_classic_elb(account, network)
-    _read_ecs(account.ecs, network)
+    _read_ecs(account, network)
     _read_rds(account.rds, network)
     _read_elasticache(account.elasticache, network)
     _read_lambda(account, network)
@@ -796,19 +811,34 @@ def _is_fargate(service: Mapping[str, Any], cluster: Mapping[str, Any]) -> bool:
     return not providers or any(p.startswith("FARGATE") for p in providers)
 
 
-def _read_ecs(ecs: EcsReader, network: Network) -> None:
+# Where ECS publishes a bridge-mode container port given no host port: the instance's ephemeral range
+# (32768-60999 on Amazon Linux; AWS's guides for dynamic port mapping open 32768-65535, covering both).
+DYNAMIC_HOST_PORTS = PortRange(32768, 65535)
+
+
+def _attachments(network: Network, service: Mapping[str, Any], ports: Mapping[int, int]) -> list[LbAttachment]:
+    """The service's target-group registrations, each on the port the load balancer sends to: the container
+    port (awsvpc), else its host port (`ports`: container port -> host port, 0 when dynamic)."""
+    attachments = []
+    for lb in service.get("loadBalancers", []):
+        tg_arn = lb.get("targetGroupArn")
+        if not tg_arn or lb.get("containerPort") is None:
+            continue  # classic ELB registration: judged through the ELB's own SGs
+        container_port = int(lb["containerPort"])
+        port = ports.get(container_port, container_port) or DYNAMIC_HOST_PORTS.low
+        attachments.append(LbAttachment(tg_arn, network.target_groups.get(tg_arn, ()), port))
+    return attachments
+
+
+def _read_ecs(account: Account, network: Network) -> None:
+    ecs = account.ecs
     for running in ecs.workloads():
         service, task_definition = running.service, running.task_definition
         vpc_config = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration")
         if not vpc_config:
-            continue  # bridge/host networking: the container instance's ENI is the workload
-        attachments = []
-        for lb in service.get("loadBalancers", []):
-            tg_arn = lb.get("targetGroupArn")
-            if not tg_arn or lb.get("containerPort") is None:
-                continue  # classic ELB registration: judged through the ELB's own SGs
-            lb_arns = network.target_groups.get(tg_arn, ())
-            attachments.append(LbAttachment(tg_arn, lb_arns, int(lb["containerPort"])))
+            _read_host_service(account, network, running)
+            continue
+        attachments = _attachments(network, service, {})
         ports = {a.container_port for a in attachments}
         ports |= {
             int(p["containerPort"])
@@ -836,6 +866,112 @@ def _read_ecs(ecs: EcsReader, network: Network) -> None:
                 other_ids=(service.get("serviceName", ""),),
             )
         )
+
+
+def _host_ports(task_definition: Mapping[str, Any]) -> dict[int, int]:
+    """Container port -> the instance port it is published on (host mode: the same; bridge: hostPort, 0 when
+    ECS picks one from the ephemeral range)."""
+    host_mode = task_definition.get("networkMode") == "host"
+    return {
+        int(p["containerPort"]): int(p["containerPort"]) if host_mode else int(p.get("hostPort") or 0)
+        for c in task_definition.get("containerDefinitions", [])
+        for p in c.get("portMappings", []) or []
+        if p.get("containerPort") is not None
+    }
+
+
+def _read_host_service(account: Account, network: Network, running: EcsWorkload) -> None:
+    """A bridge- or host-mode service: a workload on its container instances' interfaces, or `unplaced`."""
+    service, task_definition = running.service, running.task_definition
+    mode = str(task_definition.get("networkMode") or "bridge")
+    cluster_arn = str(service.get("clusterArn", ""))
+    hosts, how = _container_hosts(account, cluster_arn, running.cluster_name)
+    if not hosts:
+        network.unplaced[str(service["serviceArn"])] = (
+            f"{running.label} runs in {mode} mode on the instances of cluster {running.cluster_name}, and none "
+            "was found (no registered container instance, capacity-provider group, or instance whose user "
+            "data names the cluster)"
+        )
+        return
+    ports = _host_ports(task_definition)
+    subnets = tuple(dict.fromkeys(str(h["SubnetId"]) for h in hosts if h.get("SubnetId")))
+    public = next((str(h["PublicIpAddress"]) for h in hosts if h.get("PublicIpAddress")), None)
+    names = tuple(str(h["InstanceId"]) for h in hosts)
+    network.workloads.append(
+        Workload(
+            kind=WorkloadKind.ECS_SERVICE,
+            id=service["serviceArn"],
+            name=service.get("serviceName", ""),
+            vpc_id=str(hosts[0].get("VpcId") or _vpc_of_subnets(network, subnets)),
+            group_ids=tuple(sorted({str(g["GroupId"]) for h in hosts for g in h.get("SecurityGroups", [])})),
+            subnet_ids=subnets,
+            ports=tuple(sorted(p for p in ports.values() if p)),
+            public_ipv4=f"public IP {public} of its container instance" if public else None,
+            attachments=tuple(_attachments(network, service, ports)),
+            tags=tags_to_dict(service.get("tags")),
+            other_ids=(service.get("serviceName", ""),),
+            network_mode=mode,
+            hosts=f"{', '.join(names)} ({how})",
+            dynamic_ports=DYNAMIC_HOST_PORTS if any(p == 0 for p in ports.values()) else None,
+        )
+    )
+
+
+def _container_hosts(account: Account, cluster_arn: str, cluster_name: str) -> tuple[list[Mapping[str, Any]], str]:
+    """The running EC2 instances that carry a cluster's tasks, and how they were found."""
+    running = {
+        str(i["InstanceId"]): i
+        for i in account.ec2.instances()
+        if i.get("State", {}).get("Name") not in ("terminated", "shutting-down")
+    }
+    registered = _registered_instances(account, cluster_arn)
+    if registered:
+        return [running[i] for i in registered if i in running], "registered container instances"
+    groups = _capacity_provider_groups(account, account.ecs.cluster(cluster_arn) or {})
+    in_groups = [i for i in running.values() if tags_to_dict(i.get("Tags")).get("aws:autoscaling:groupName") in groups]
+    if in_groups:
+        return in_groups, f"instances of capacity-provider group {', '.join(sorted(groups))}"
+    named = [i for i in running.values() if _user_data_names(account, str(i["InstanceId"]), cluster_name)]
+    return named, f"instances whose user data sets ECS_CLUSTER={cluster_name}"
+
+
+def _registered_instances(account: Account, cluster_arn: str) -> tuple[str, ...]:
+    def read() -> tuple[str, ...]:
+        client = account.ecs.client()
+        arns = client.list_container_instances(cluster=cluster_arn).get("containerInstanceArns", [])
+        if not arns:
+            return ()
+        described = client.describe_container_instances(cluster=cluster_arn, containerInstances=arns[:100])
+        return tuple(str(c["ec2InstanceId"]) for c in described.get("containerInstances", []) if c.get("ec2InstanceId"))
+
+    return account.ecs.read(("container instances", cluster_arn), read)
+
+
+def _capacity_provider_groups(account: Account, cluster: Mapping[str, Any]) -> set[str]:
+    """Names of the Auto Scaling groups behind the cluster's capacity providers."""
+    names = [str(n) for n in cluster.get("capacityProviders") or [] if not str(n).startswith("FARGATE")]
+    if not names:
+        return set()
+
+    def read() -> tuple[Mapping[str, Any], ...]:
+        return tuple(account.ecs.client().describe_capacity_providers(capacityProviders=names)["capacityProviders"])
+
+    providers = account.ecs.read(("capacity providers", tuple(names)), read)
+    arns = [str((p.get("autoScalingGroupProvider") or {}).get("autoScalingGroupArn", "")) for p in providers]
+    return {arn.split("autoScalingGroupName/", 1)[1] for arn in arns if "autoScalingGroupName/" in arn}
+
+
+def _user_data_names(account: Account, instance_id: str, cluster_name: str) -> bool:
+    """Whether the instance's user data joins it to the cluster (`ECS_CLUSTER=name` in /etc/ecs/ecs.config)."""
+
+    def read() -> str:
+        answer = account.ec2.client().describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+        try:
+            return base64.b64decode((answer.get("UserData") or {}).get("Value") or "").decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return ""
+
+    return f"ECS_CLUSTER={cluster_name}" in account.ec2.read(("user data", instance_id), read)
 
 
 _ENGINE_FAMILY_PORTS = {"POSTGRESQL": 5432, "MYSQL": 3306, "SQLSERVER": 1433}

@@ -2,8 +2,9 @@
 
 `--container NAME=docker:IMAGE` runs IMAGE instead of a local command: with the environment the task
 definition gives the container (`stackprobe.probes.app.TaskLaunch`, without this machine's PATH or
-HOME), the task definition's `entryPoint`, `command`, `workingDirectory` and `user`, and PORT set to
-the loopback port that stands in for the container port.
+HOME, with the proxy variables of its network guard, `stackprobe.probes.egress`), the task definition's
+`entryPoint`, `command`, `workingDirectory` and `user`, and PORT set to the loopback port that stands in
+for the container port.
 
 Why the host's network: the emulator listens on 127.0.0.1 only (the guard refuses anything else), and a
 container on Docker's bridge network cannot reach the host's loopback. On the host's network the
@@ -20,19 +21,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from stackprobe.probes.egress import EgressProxy
 from stackprobe.probes.health import ContainerCheckResult, run_container_check
+from stackprobe.probes.output import last_lines
 from stackprobe.probes.process import (
     OUTPUT_LINES,
     AppStartError,
     ContainerCommandError,
     PortTaken,
     accepts,
+    crashed,
     describe_exit,
     wait_until_listening,
 )
+from stackprobe.probes.tls import CA_VARIABLES
 
 HOST_NETWORK = "host"
 
@@ -93,13 +99,23 @@ class DockerSpec:
             arguments["user"] = self.user
         return arguments
 
-    def container(self) -> Any:
-        """The testcontainers container (not started); creating it needs an engine."""
+    def container(self, extra_environment: Mapping[str, str] | None = None) -> Any:
+        """The testcontainers container (not started), with `extra_environment` added; creating it needs an engine."""
         from testcontainers.core.container import DockerContainer
 
         arguments = self.create_arguments()
         command = arguments.pop("command", None)
-        return DockerContainer(self.image, command=command, env=dict(self.environment), **arguments)
+        environment = {**self.environment, **(extra_environment or {})}
+        container = DockerContainer(self.image, command=command, env=environment, **arguments)
+        for directory in ca_directories(environment):
+            container.with_volume_mapping(directory, directory, "ro")
+        return container
+
+
+def ca_directories(environment: Mapping[str, str]) -> list[str]:
+    """The host directories holding the CA bundles `environment` names: the guard's CA lives in a file on
+    this machine, which the container sees only when mounted read-only at the same path."""
+    return sorted({str(Path(environment[name]).parent) for name in CA_VARIABLES if environment.get(name)})
 
 
 def within(timeout: float, call: Callable[[], tuple[int, bytes]]) -> tuple[int | None, str]:
@@ -116,7 +132,7 @@ def within(timeout: float, call: Callable[[], tuple[int, bytes]]) -> tuple[int |
 
 
 class DockerRun:
-    """A started container with the same surface as `stackprobe.probes.app.LocalProcess`."""
+    """A started container with the same surface as `stackprobe.probes.local.LocalProcess`."""
 
     def __init__(
         self,
@@ -126,8 +142,12 @@ class DockerRun:
         listen_port: int | None,
         start_timeout: float = 60.0,
         stop_grace: float = 10.0,
+        egress: EgressProxy | None = None,
+        crash_remedy: str = "",
     ) -> None:
         self.spec = spec
+        self.egress = egress
+        self.crash_remedy = crash_remedy
         self.name = name
         self.listen_port = listen_port
         self.start_timeout = start_timeout
@@ -153,12 +173,14 @@ class DockerRun:
         return self._logs
 
     def tail(self, lines: int = OUTPUT_LINES) -> str:
-        return " | ".join([line for line in self.output.splitlines() if line.strip()][-lines:])
+        return last_lines(self.output, lines)
 
     def spawn(self) -> None:
+        guard = self.egress.start() if self.egress is not None else {}
         try:
-            self._container = self.spec.container().start()
+            self._container = self.spec.container(guard).start()
         except Exception as exc:  # an image that cannot be pulled or created: docker raises its own errors
+            self._release()
             raise ContainerCommandError(
                 f"The image of container {self.name} cannot start: {self.spec.image}: {type(exc).__name__}: {exc}",
                 "name an image the Docker engine can pull or already has.",
@@ -182,10 +204,11 @@ class DockerRun:
         code = self.stop()
         if waited.exited:
             raise AppStartError(
-                f"{self.name} ({self.spec.image}) stopped with {describe_exit(code)} before it listened on "
-                f"127.0.0.1:{self.listen_port}",
+                f"{self.name} ({self.spec.image}) {crashed(code)} before it listened on "
+                f"127.0.0.1:{self.listen_port} ({describe_exit(code)})",
                 self._logs,
                 code,
+                self.crash_remedy,
             )
         raise AppStartError(
             f"{self.name} ({self.spec.image}) did not listen on 127.0.0.1:{self.listen_port} (PORT) within "
@@ -196,9 +219,17 @@ class DockerRun:
         )
 
     def _exited(self) -> bool:
+        return self.poll() is not None
+
+    def poll(self) -> int | None:
+        """The exit code once the container has ended, else None."""
+        if self._container is None:
+            return self.returncode  # stopped (and removed) by stackprobe
         wrapped = self._container.get_wrapped_container()
         wrapped.reload()
-        return wrapped.status in ("exited", "dead")
+        if wrapped.status not in ("exited", "dead"):
+            return None
+        return int(wrapped.attrs["State"]["ExitCode"])
 
     def wait(self, timeout: float) -> int:
         code, _ = within(timeout, lambda: (int(self._container.wait()), b""))
@@ -207,10 +238,12 @@ class DockerRun:
             raise TimeoutError(f"{self.name} still running after {timeout:.0f} s")
         self.returncode = code
         self._logs = self._read_logs()
+        self._release()
         return self.returncode
 
     def stop(self) -> int | None:
         if self._container is None:
+            self._release()
             return None
         wrapped = self._container.get_wrapped_container()
         try:
@@ -221,9 +254,12 @@ class DockerRun:
         finally:
             self._container.stop()
             self._container = None
+            self._release()
         return self.returncode
 
-    def container_check(self, health_check: Mapping[str, Any], to_local: Callable[[int], int]) -> ContainerCheckResult:
+    def container_check(
+        self, health_check: Mapping[str, Any], to_local: Callable[[int], int], start_period: float = 0.0
+    ) -> ContainerCheckResult:
         def execute(argv: list[str], timeout: float) -> tuple[int | None, str]:
             def run() -> tuple[int, bytes]:
                 result = self._container.exec(argv)
@@ -231,8 +267,13 @@ class DockerRun:
 
             return within(timeout, run)
 
-        return run_container_check(health_check, to_local, execute)
+        return run_container_check(health_check, to_local, execute, start_period=start_period)
 
     def _read_logs(self) -> str:
         stdout, stderr = self._container.get_logs()
         return str((stdout + stderr).decode(errors="replace"))
+
+    def _release(self) -> None:
+        """The guard stops with the container (its record stays readable)."""
+        if self.egress is not None:
+            self.egress.close()

@@ -27,8 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stackprobe.probes.output import last_lines
+
 ALB_USER_AGENT = "ELB-HealthChecker/2.0"
 PROBE_PAUSE_SECONDS = 0.2
+START_PERIOD_PAUSE_SECONDS = 1.0
 
 
 class MatcherError(ValueError):
@@ -204,11 +207,15 @@ class ContainerCheckResult:
     returncode: int | None
     output: str
     tries: int
+    # Failed tries within the container's startPeriod, which ECS does not count against it.
+    uncounted: int = 0
 
     def describe(self) -> str:
         code = "timed out" if self.returncode is None else f"exit {self.returncode}"
         output = f": {self.output}" if self.output else ""
         tries = f"{self.tries} try" if self.tries == 1 else f"{self.tries} tries"
+        if self.uncounted:
+            tries += f" ({self.uncounted} within the startPeriod, not counted)"
         return f"container healthCheck `{self.command}` → {code} after {tries}{output}"
 
 
@@ -276,9 +283,12 @@ def run_container_check(
     execute: Execute,
     *,
     pause: float = PROBE_PAUSE_SECONDS,
+    start_period: float = 0.0,
 ) -> ContainerCheckResult:
-    """Run the container's healthCheck command as ECS does: killed after `timeout` seconds, retried up to
-    `retries` times; healthy on the first exit 0."""
+    """Run the container's healthCheck command as ECS does: killed after `timeout` seconds, healthy on the
+    first exit 0, unhealthy after `retries` failures; failures within the first `start_period` seconds (what
+    is left of the container's startPeriod) do not count. What the command printed is kept without terminal
+    noise (curl's progress meter, colours: `stackprobe.probes.output`)."""
     command = [str(part) for part in health_check.get("command") or []]
     timeout = float(health_check.get("timeout") or 5)
     retries = max(1, int(health_check.get("retries") or 3))
@@ -287,15 +297,19 @@ def run_container_check(
         shown = " ".join(command[1:])
     else:
         shown = shlex.join(command[1:] if command[:1] == ["CMD"] else command)
-    returncode: int | None = None
-    output = ""
-    for attempt in range(1, retries + 1):
+    started = time.monotonic()
+    tries = counted = 0
+    while True:
+        tries += 1
         returncode, printed = execute(argv, timeout)
-        output = " | ".join(line for line in printed.strip().splitlines()[-3:])
+        output = last_lines(printed, 3)
         if returncode == 127:
             output += " (command not found here; slim images often lack curl/wget too)"
         if returncode == 0:
-            return ContainerCheckResult(True, shown, 0, output, attempt)
-        if attempt < retries:
-            time.sleep(pause)
-    return ContainerCheckResult(False, shown, returncode, output, retries)
+            return ContainerCheckResult(True, shown, 0, output, tries, tries - 1 - counted)
+        in_start_period = time.monotonic() - started < start_period
+        counted += 0 if in_start_period else 1
+        if counted >= retries:
+            return ContainerCheckResult(False, shown, returncode, output, tries, tries - counted)
+        # Within the start period the check is retried at a slower pace: it waits for the app, not for a verdict.
+        time.sleep(max(pause, START_PERIOD_PAUSE_SECONDS) if in_start_period else pause)

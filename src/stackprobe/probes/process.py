@@ -1,6 +1,6 @@
 """The processes that stand in for containers: starting one, waiting for it to listen, saying how it ended.
 
-Shared by the local stand-ins (`stackprobe.probes.app`) and the Docker ones (`stackprobe.probes.docker`),
+Shared by the local stand-ins (`stackprobe.probes.local`) and the Docker ones (`stackprobe.probes.docker`),
 which both import it and neither of which it imports.
 """
 
@@ -15,22 +15,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackprobe.errors import StackprobeError
+from stackprobe.probes.output import last_lines
 
 OUTPUT_LINES = 8
 
 
 class AppStartError(RuntimeError):
-    """The stand-in exited (or never listened) at start-up; `output` holds what it printed."""
+    """The stand-in exited (or never listened) at start-up; `output` holds what it printed, `remedy` what to do."""
 
-    def __init__(self, message: str, output: str = "", returncode: int | None = None) -> None:
+    def __init__(self, message: str, output: str = "", returncode: int | None = None, remedy: str = "") -> None:
         super().__init__(message)
         self.output = output
         self.returncode = returncode
+        self.remedy = remedy
 
     def evidence(self, lines: int = OUTPUT_LINES) -> str:
-        tail = " | ".join(line for line in self.output.strip().splitlines() if line.strip())
-        kept = " | ".join(tail.split(" | ")[-lines:]) if tail else ""
-        return f"{self}; last output: {kept}" if kept else f"{self}; it printed nothing"
+        kept = last_lines(self.output, lines)
+        text = f"{self}; last output: {kept}" if kept else f"{self}; it printed nothing"
+        return f"{text}; remedy: {self.remedy}" if self.remedy else text
 
 
 class ContainerCommandError(StackprobeError):
@@ -116,3 +118,8 @@ def describe_exit(code: int | None) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exit code {code}"
+
+
+def crashed(code: int | None) -> str:
+    """How a stand-in that ended on its own ended: an exit 0 before it did its job is not a crash."""
+    return "exited" if code == 0 else "crashed"

@@ -73,12 +73,12 @@ def render_improvements(report: RunReport, title: str, command: str) -> str:
             if check.reference:
                 lines += ["", f"**In the reference stack:** `{check.reference}`."]
             lines.append("")
-    not_applicable = sorted(r.check.id for r in report.results if r.status.value == "not applicable")
+    not_applicable = sorted(
+        (r.check.id, stable(r.not_applicable_reason or ""))
+        for r in report.results
+        if r.status.value == "not applicable"
+    )
     if not_applicable:
-        lines += [
-            "## Not applicable",
-            "",
-            "Nothing of these kinds is deployed: " + ", ".join(f"`{c}`" for c in not_applicable) + ".",
-            "",
-        ]
+        # Each with its own reason: nothing of a kind deployed, an environment that relaxes the rule, a stand-in.
+        lines += ["## Not applicable", "", *(f"- `{c}` — {why}" for c, why in not_applicable), ""]
     return "\n".join(lines).rstrip() + "\n"

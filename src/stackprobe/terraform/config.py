@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -493,6 +493,72 @@ def read_blocks(path: Path) -> Sequence[Block]:
     """The top-level blocks of one configuration file, in native (`.tf`) or JSON (`.tf.json`) syntax."""
     text = path.read_text(encoding="utf-8", errors="replace")
     return parse_json(text) if path.name.endswith(".json") else parse_native(text)
+
+
+# -- calls in expressions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """A function call in an expression: its name, its text as written and each argument's text as written."""
+
+    name: str
+    text: str
+    arguments: tuple[str, ...]
+
+
+# An interpolation or a directive that is not escaped (`$${` and `%%{` are literal text).
+_INTERPOLATION_START = re.compile(r"(?<![$%])[$%]\{")
+
+
+def find_calls(text: str, names: Collection[str], *, template: bool = False) -> Iterator[Call]:
+    """Every call of a function in `names` in an expression's text (`template`: in a template's content, such
+    as a JSON string), calls in arguments and in the interpolations of strings and heredocs included."""
+    if template:
+        for start in _INTERPOLATION_START.finditer(text):
+            inner = start.end()
+            yield from find_calls(text[inner : _interpolation_end(text, inner) - 1], names)
+        return
+    tokens = [token for token in _lex(text) if token.kind != "newline"]
+    for at, token in enumerate(tokens):
+        if token.kind == "template":
+            # Only the interpolations are expressions: a `//` or `#` in the literal text is not a comment.
+            yield from find_calls(text[token.start : token.end], names, template=True)
+        elif (
+            token.kind == "ident"
+            and token.text in names
+            and _is_punct(tokens[at + 1], "(")
+            and not (at and _is_punct(tokens[at - 1], "."))  # `x.file(` is an attribute, not the function
+        ):
+            call = _call(text, tokens, at)
+            if call is not None:
+                yield call
+
+
+def _is_punct(token: _Token, text: str) -> bool:
+    return token.kind == "punct" and token.text == text
+
+
+def _call(text: str, tokens: list[_Token], at: int) -> Call | None:
+    """The call whose name is `tokens[at]` (its `(` next); None when it never closes."""
+    depth, start, arguments = 0, at + 2, []
+    for index in range(at + 2, len(tokens)):
+        token = tokens[index]
+        if token.kind == "eof":
+            return None
+        if token.kind != "punct":
+            continue
+        if depth == 0 and token.text in (",", ")"):
+            if index > start:
+                arguments.append(text[tokens[start].start : tokens[index - 1].end])
+            start = index + 1
+            if token.text == ")":
+                return Call(str(tokens[at].text), text[tokens[at].start : token.end], tuple(arguments))
+        elif token.text in _OPENING:
+            depth += 1
+        elif token.text in _CLOSING:
+            depth -= 1
+    return None
 
 
 # -- facts for the workspace -------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """A small model over `terraform show -json` of a saved plan.
 
 Two things make raw plan JSON awkward in tests, and this model handles both:
-- values unknown until apply are absent from `after` and flagged in `after_unknown`; `Unknown` stands
-  in for them, so a test can tell "not set" from "known only after apply";
+- values unknown until apply are absent from `after` and flagged in `after_unknown`; `Unknown` (the one
+  `KnownAfterApply`) stands in for them, so a test can tell "not set" from "known only after apply", and
+  using one as data fails with UnknownValueError saying so;
 - resources in child modules are nested; `resources()` flattens every module into one list of
   `PlannedResource` with full addresses.
 Resource types are read through `canonical_type` (an `aws_alb` is an `aws_lb`); addresses keep the
@@ -22,12 +23,22 @@ from typing import Any
 from stackprobe.terraform.resource_types import canonical_type
 
 
-class _Unknown:
-    """Marker for a value that is known only after apply."""
+class UnknownValueError(TypeError):
+    """A value known only after apply was used as if it were known (read as a string, indexed, iterated...)."""
 
-    _instance: _Unknown | None = None
 
-    def __new__(cls) -> _Unknown:
+class KnownAfterApply:
+    """What a planned value is when terraform knows it only after apply (an ARN, a rendered
+    `container_definitions`): the one instance is `Unknown`.
+
+    It compares equal only to itself (`value is Unknown`, `value == Unknown`), prints as `(known after
+    apply)`, and any use as data (indexing, iterating, len, `in`, int/float) raises UnknownValueError naming
+    what to do, instead of a TypeError about a private class deep inside the caller.
+    """
+
+    _instance: KnownAfterApply | None = None
+
+    def __new__(cls) -> KnownAfterApply:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -35,8 +46,27 @@ class _Unknown:
     def __repr__(self) -> str:
         return "(known after apply)"
 
+    def __eq__(self, other: object) -> bool:
+        return other is self
 
-Unknown = _Unknown()
+    def __hash__(self) -> int:
+        return hash(KnownAfterApply)
+
+    def _refuse(self, *_: object) -> Any:
+        raise UnknownValueError(
+            "this planned value is known only after apply, so the plan cannot say what it is: test "
+            "`value is Unknown` here, or assert it on the deployed stack (the `deployed_stack` / `aws` fixtures)"
+        )
+
+    __getitem__ = _refuse
+    __iter__ = _refuse
+    __len__ = _refuse
+    __contains__ = _refuse
+    __int__ = _refuse
+    __float__ = _refuse
+
+
+Unknown = KnownAfterApply()
 
 
 def _merge_unknown(value: Any, unknown: Any) -> Any:

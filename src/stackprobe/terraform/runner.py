@@ -38,9 +38,10 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.guard import check_pinned
 from stackprobe.child_process import OWN_PROCESS_GROUP
 from stackprobe.errors import TerraformFailed, TerraformTimeout
-from stackprobe.terraform import init_failure
+from stackprobe.terraform import fallback, init_failure
 from stackprobe.terraform.binary import TerraformBinary
 from stackprobe.terraform.config import LOCAL_SOURCE_PREFIXES, configuration_files
+from stackprobe.terraform.crash import crash_failure
 from stackprobe.terraform.mirror import ProviderSource
 from stackprobe.terraform.plan import Plan
 from stackprobe.terraform.workspace import Workspace
@@ -185,6 +186,7 @@ class TerraformRunner:
         parallelism: int = 10,
         on_output: Callable[[str], None] | None = None,
         niceness: int = 0,
+        provider_fallback: bool = False,
     ) -> None:
         self.workspace = workspace
         self.binary = binary
@@ -203,6 +205,10 @@ class TerraformRunner:
         self.transcript = Transcript()
         # What init had to work around (a lock file recorded on another platform), for the report.
         self.init_notes: list[str] = []
+        # --provider-fallback: init pins the copy to mirrored versions where the configuration asks for others
+        # the mirror lacks (stackprobe.terraform.fallback); `fallbacks` is what it pinned, for every report.
+        self.provider_fallback = provider_fallback
+        self.fallbacks: list[fallback.ProviderFallback] = []
         self.cli_config = _write_cli_config(cache_dir, provider_source.cli_config())
         self._current: subprocess.Popen[str] | None = None
         self._tf = _GuardedTerraform(self, str(workspace.module_dir), binary.path, self.environ())
@@ -280,14 +286,20 @@ class TerraformRunner:
             reader.join(timeout=10)
         output_text = "".join(stdout)
         error_text = "".join(stderr)
-        _record(self.transcript, 
-            CommandRecord(argv[1:], time.monotonic() - started, returncode, output_text + error_text, cpu_seconds)
+        _record(
+            self.transcript,
+            CommandRecord(argv[1:], time.monotonic() - started, returncode, output_text + error_text, cpu_seconds),
         )
         # `plan -detailed-exitcode` uses 2 for "changes present"; everything else non-zero is failure.
         if returncode != 0 and not (returncode == 2 and "-detailed-exitcode" in args):
             detail = _error_paragraphs(output_text + error_text)[:4000]
+            failed = f"`terraform {cmd}` failed (exit {returncode})"
+            # A crashed provider's panic is outside terraform's Error paragraphs, and no error of the stack.
+            crashed = crash_failure(failed, detail, output_text + error_text)
+            if crashed is not None:
+                raise crashed
             raise TerraformFailed(
-                f"`terraform {cmd}` failed (exit {returncode})",
+                failed,
                 failure_remedy(detail, self.var_files),
                 detail=detail,
                 output=output_text + error_text,
@@ -337,6 +349,9 @@ class TerraformRunner:
         lock = self.workspace.module_dir / init_failure.LOCK_FILE
         if lock.exists():
             digest.update(lock.read_bytes())
+        # The pins are override files, which `configuration_files` leaves out.
+        for pinned in self.fallbacks:
+            digest.update(pinned.describe().encode())
         for directory in sorted(self.workspace.modules):
             for path in configuration_files(directory):
                 digest.update(str(path.relative_to(self.workspace.root)).encode() + b"\0" + path.read_bytes())
@@ -355,9 +370,15 @@ class TerraformRunner:
         A committed lock file whose checksums do not cover the mirror's package of the same version (it was
         recorded on another platform) gets one retry without them; `init_notes` then says so, for the report.
         Any other failure is a TerraformFailed that names the file and line terraform gave, or the provider
-        versions the mirror holds (see stackprobe.terraform.init_failure).
+        versions the mirror holds (see stackprobe.terraform.init_failure) and, without `provider_fallback`, the
+        option. With it, the copy is first pinned to the mirror's versions where the configuration asks for
+        others the mirror lacks (`fallbacks`, and a note each: see stackprobe.terraform.fallback).
         """
         self.init_notes = []
+        # Decided afresh each time: a live session's kept copy may hold the pins of a run with other settings.
+        fallback.unpin(self.workspace)
+        self.fallbacks = fallback.pin(self.workspace, self.provider_source) if self.provider_fallback else []
+        self.init_notes += [pinned.note(self.provider_source.mirror) for pinned in self.fallbacks]
         lock = self.workspace.module_dir / init_failure.LOCK_FILE
         if not self._downloads_modules():
             return _first_init(self, lock)
@@ -574,7 +595,13 @@ def _cached_notes(entry: Path) -> list[str]:
 
 
 def _explained(runner: TerraformRunner, failure: TerraformFailed) -> TerraformFailed:
-    return init_failure.explain(failure, runner.workspace, runner.provider_source, runner.binary.platform)
+    return init_failure.explain(
+        failure,
+        runner.workspace,
+        runner.provider_source,
+        runner.binary.platform,
+        offer_fallback=not runner.provider_fallback,
+    )
 
 
 def _first_init(runner: TerraformRunner, lock: Path) -> str:

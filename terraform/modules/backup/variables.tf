@@ -63,8 +63,37 @@ variable "retention_days" {
 # Selection
 ################################################################################
 
+variable "max_retention_days" {
+  description = "Vault Lock: the longest a recovery point may be kept (days)."
+  type        = number
+  default     = 365
+}
+
+variable "lock_changeable_for_days" {
+  description = "Vault Lock in compliance mode after this many days (>= 3; irreversible afterwards). null: governance mode, which a privileged principal can lift."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.lock_changeable_for_days == null || try(var.lock_changeable_for_days >= 3, false)
+    error_message = "lock_changeable_for_days must be null or at least 3."
+  }
+}
+
+variable "copy_region" {
+  description = "Region every recovery point is copied to (a vault and a key of its own there, through the aws.copy provider). null: no copy."
+  type        = string
+  default     = null
+}
+
 variable "resource_arns" {
   description = "ARNs of the resources to back up (DB instance, S3 buckets)."
   type        = list(string)
   default     = []
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary set on the module's IAM roles (terraform/bootstrap's workload boundary). null: none."
+  type        = string
+  default     = null
 }

@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.100"
+      source                = "hashicorp/aws"
+      version               = ">= 5.100"
+      configuration_aliases = [aws.copy]
     }
   }
 }

@@ -57,10 +57,52 @@ resource "aws_cloudwatch_log_group" "slow_log" {
   tags = var.tags
 }
 
+# Who may talk to Redis: RBAC with IAM authentication. The application's user logs in with a 15-minute
+# IAM token (elasticache:Connect on its task role, SigV4-signed like the database's): no password in the
+# task, in the state or in a secret. Every user group must hold a user named "default"; this one is
+# switched off, so an unauthenticated connection can run nothing.
+resource "aws_elasticache_user" "default" {
+  count = var.create ? 1 : 0
+
+  #checkov:skip=CKV_AWS_31:Not a replication group; the default user is switched off (access string "off").
+  user_id              = "${var.name}-default"
+  user_name            = "default"
+  engine               = "REDIS"
+  access_string        = "off -@all"
+  no_password_required = true
+
+  tags = var.tags
+}
+
+resource "aws_elasticache_user" "app" {
+  count = var.create ? 1 : 0
+
+  user_id   = "${var.name}-app"
+  user_name = "${var.name}-app"
+  engine    = "REDIS"
+  # Keys and commands the API needs, and none of the administrative or blocking ones.
+  access_string = "on ~* +@all -@dangerous"
+
+  authentication_mode {
+    type = "iam"
+  }
+
+  tags = var.tags
+}
+
+resource "aws_elasticache_user_group" "this" {
+  count = var.create ? 1 : 0
+
+  user_group_id = var.name
+  engine        = "REDIS"
+  user_ids      = [aws_elasticache_user.default[0].user_id, aws_elasticache_user.app[0].user_id]
+
+  tags = var.tags
+}
+
 resource "aws_elasticache_replication_group" "this" {
   count = var.create ? 1 : 0
 
-  #checkov:skip=CKV_AWS_31:No AUTH token or RBAC yet (a recorded decision in docs/ARCHITECTURE.md): an AUTH token would sit in Terraform state (provider 5.100 has no write-only form of it) and IAM-authenticated user groups cannot be created on the emulator the stack is verified on. Only the API tasks' security group reaches the cache, and all traffic is TLS.
   replication_group_id = var.name
   description          = "Live state cache for ${var.name}"
   engine               = "redis"
@@ -80,6 +122,8 @@ resource "aws_elasticache_replication_group" "this" {
   at_rest_encryption_enabled = true
   kms_key_id                 = var.kms_key_arn
   transit_encryption_enabled = true
+  # RBAC (IAM authentication needs TLS and Redis 7).
+  user_group_ids = [aws_elasticache_user_group.this[0].user_group_id]
 
   snapshot_retention_limit = var.snapshot_retention_limit
   snapshot_window          = "03:00-04:00"

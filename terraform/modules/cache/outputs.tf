@@ -30,3 +30,13 @@ output "port" {
   description = "Redis port."
   value       = 6379
 }
+
+output "app_user_id" {
+  description = "The Redis user the application logs in as with an IAM token (CACHE_USER)."
+  value       = try(aws_elasticache_user.app[0].user_id, null)
+}
+
+output "connect_arns" {
+  description = "elasticache:Connect resources of the application: the replication group and its user."
+  value       = var.create ? [aws_elasticache_replication_group.this[0].arn, aws_elasticache_user.app[0].arn] : []
+}

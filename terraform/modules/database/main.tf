@@ -23,7 +23,10 @@ locals {
   # (RDS User Guide, "Password management with Amazon RDS and AWS Secrets Manager", limitations;
   # every engine but SQL Server). With replicas the stack generates the password itself: it is
   # written to the instance and to a secret as a write-only value, never into state or plan.
-  managed_master_password = var.replica_count == 0
+  # A variable of its own, not replica_count: on a live primary the switch is applied by RDS
+  # asynchronously (PendingModifiedValues), so replicas created in the same apply race with it. The
+  # switch is one apply, the replicas the next (docs/RUNBOOK.md, "Adding read replicas").
+  managed_master_password = !var.stack_managed_master_password
 
   # rds.force_ssl / require_secure_transport reject plaintext connections;
   # slow-query logging feeds the exported log group.
@@ -228,8 +231,9 @@ data "aws_iam_policy_document" "monitoring_assume" {
 resource "aws_iam_role" "monitoring" {
   count = var.create && var.monitoring_interval > 0 ? 1 : 0
 
-  name_prefix        = "${substr(var.name, 0, 26)}-rds-mon-"
-  assume_role_policy = data.aws_iam_policy_document.monitoring_assume.json
+  name_prefix          = "${substr(var.name, 0, 26)}-rds-mon-"
+  assume_role_policy   = data.aws_iam_policy_document.monitoring_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }
@@ -451,6 +455,31 @@ resource "aws_db_instance" "replica" {
   enabled_cloudwatch_logs_exports       = local.cloudwatch_logs_exports
 
   tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.replica]
+
+  lifecycle {
+    precondition {
+      condition     = var.stack_managed_master_password
+      error_message = "Read replicas need stack_managed_master_password = true (RDS refuses replicas of a primary whose password it manages), applied on its own before replica_count is raised: RDS switches a live primary's password asynchronously, and a replica created meanwhile is refused."
+    }
+  }
+}
+
+# RDS would create each replica's log groups itself on first export, without retention or encryption.
+resource "aws_cloudwatch_log_group" "replica" {
+  for_each = var.create ? {
+    for pair in setproduct(range(var.replica_count), local.cloudwatch_logs_exports) : "${pair[0] + 1}-${pair[1]}" => {
+      replica = pair[0] + 1
+      log     = pair[1]
+    }
+  } : {}
+
+  name              = "/aws/rds/instance/${var.name}-replica-${each.value.replica}/${each.value.log}"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
 }
 
 ################################################################################
@@ -508,8 +537,9 @@ data "aws_iam_policy_document" "proxy_assume" {
 resource "aws_iam_role" "proxy" {
   count = var.create && var.create_proxy ? 1 : 0
 
-  name_prefix        = "${substr(var.name, 0, 26)}-rds-proxy-"
-  assume_role_policy = data.aws_iam_policy_document.proxy_assume.json
+  name_prefix          = "${substr(var.name, 0, 26)}-rds-proxy-"
+  assume_role_policy   = data.aws_iam_policy_document.proxy_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }

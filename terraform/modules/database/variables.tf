@@ -330,6 +330,12 @@ variable "apply_immediately" {
   default     = false
 }
 
+variable "stack_managed_master_password" {
+  description = "Generate the master password in the stack (write-only, in its own secret) instead of letting RDS manage it. Required before read replicas exist; switch it in an apply of its own, then add replicas."
+  type        = bool
+  default     = false
+}
+
 variable "replica_count" {
   description = "Number of read replicas."
   type        = number
@@ -399,4 +405,10 @@ variable "connections_alarm_percent" {
     condition     = var.connections_alarm_percent > 0 && var.connections_alarm_percent < 100
     error_message = "connections_alarm_percent must be between 1 and 99."
   }
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary set on the module's IAM roles (terraform/bootstrap's workload boundary). null: none."
+  type        = string
+  default     = null
 }

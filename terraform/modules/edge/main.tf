@@ -187,8 +187,8 @@ resource "aws_lb_target_group" "api" {
   # avoids piling new requests onto a task busy with a slow prediction.
   load_balancing_algorithm_type = "least_outstanding_requests"
 
-  # Long enough for an in-flight long poll (bounded by idle_timeout) to finish
-  # on a draining task; see the precondition.
+  # Long enough for the longest request (gunicorn kills a worker after 30 s) to finish on a draining
+  # task; idle keep-alive connections are closed by the ALB, not drained.
   deregistration_delay = var.deregistration_delay
 
   health_check {
@@ -209,10 +209,6 @@ resource "aws_lb_target_group" "api" {
     precondition {
       condition     = var.health_check_timeout < var.health_check_interval
       error_message = "health_check_timeout must be shorter than health_check_interval."
-    }
-    precondition {
-      condition     = var.deregistration_delay >= var.idle_timeout
-      error_message = "deregistration_delay must be >= idle_timeout so long-poll requests complete before a draining task is stopped."
     }
   }
 }
@@ -271,6 +267,20 @@ resource "aws_route53_record" "alb" {
 ################################################################################
 # WAF
 ################################################################################
+
+# The rate limit's exemptions: a load test's generators (waf_rate_limit_exempt_cidrs). Always created, empty
+# unless a copy of the stack is under load test, so the rule has one shape everywhere.
+resource "aws_wafv2_ip_set" "rate_limit_exempt" {
+  count = local.create_waf ? 1 : 0
+
+  name               = "${var.name}-rate-limit-exempt"
+  description        = "Not counted by the per-IP rate limit of ${var.name} (load-test generators)"
+  scope              = "REGIONAL"
+  ip_address_version = "IPV4"
+  addresses          = var.waf_rate_limit_exempt_cidrs
+
+  tags = var.tags
+}
 
 resource "aws_wafv2_web_acl" "this" {
   count = local.create_waf ? 1 : 0
@@ -381,6 +391,17 @@ resource "aws_wafv2_web_acl" "this" {
       rate_based_statement {
         limit              = var.waf_rate_limit
         aggregate_key_type = "IP"
+
+        # Everything but the exempt addresses is counted.
+        scope_down_statement {
+          not_statement {
+            statement {
+              ip_set_reference_statement {
+                arn = aws_wafv2_ip_set.rate_limit_exempt[0].arn
+              }
+            }
+          }
+        }
       }
     }
 

@@ -135,9 +135,9 @@ variable "idle_timeout" {
 }
 
 variable "deregistration_delay" {
-  description = "Seconds a draining target keeps serving in-flight requests. Must be >= idle_timeout."
+  description = "Seconds a draining target keeps serving in-flight requests: at least the longest request the app serves (gunicorn's timeout, 30 s in app/modelserve/gunicorn_conf.py), plus a margin. The API has no long-lived requests (no long polling, no streaming)."
   type        = number
-  default     = 70
+  default     = 35
 
   validation {
     condition     = var.deregistration_delay >= 0 && var.deregistration_delay <= 3600
@@ -197,6 +197,17 @@ variable "waf_rate_limit" {
   validation {
     condition     = var.waf_rate_limit >= 10 && var.waf_rate_limit <= 2000000000
     error_message = "waf_rate_limit must be between 10 and 2,000,000,000 (WAF limits)."
+  }
+}
+
+variable "waf_rate_limit_exempt_cidrs" {
+  description = "IPv4 CIDRs the per-IP rate limit does not count (the managed rules still apply): a load test's generators, which send a crowd's requests from a few addresses. Empty in production; a staging copy under load test lists its generators (loadtest/README.md)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for cidr in var.waf_rate_limit_exempt_cidrs : can(cidrhost(cidr, 0)) && !startswith(cidr, "0.0.0.0/")])
+    error_message = "waf_rate_limit_exempt_cidrs must be IPv4 CIDRs narrower than 0.0.0.0/0."
   }
 }
 

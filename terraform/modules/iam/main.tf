@@ -59,9 +59,10 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 resource "aws_iam_role" "execution" {
   count = var.create_task_roles ? 1 : 0
 
-  name               = "${var.name}-ecs-execution"
-  description        = "ECS agent: pull the image, write container logs, inject secrets"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-ecs-execution"
+  description          = "ECS agent: pull the image, write container logs, inject secrets"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }
@@ -115,9 +116,10 @@ resource "aws_iam_role_policy" "execution" {
 resource "aws_iam_role" "api" {
   count = var.create_task_roles ? 1 : 0
 
-  name               = "${var.name}-api-task"
-  description        = "Model-serving API: read models, issue upload URLs, enqueue jobs, read results"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-api-task"
+  description          = "Model-serving API: read models, issue upload URLs, enqueue jobs, read results"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }
@@ -169,6 +171,17 @@ data "aws_iam_policy_document" "api" {
     }
   }
 
+  # Redis as its own user, with a 15-minute IAM token (RBAC): no AUTH token or password anywhere.
+  dynamic "statement" {
+    for_each = length(var.api_cache_connect_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ConnectToCache"
+      actions   = ["elasticache:Connect"]
+      resources = var.api_cache_connect_arns
+    }
+  }
+
   # SSE-KMS on S3 and SQS: GenerateDataKey to write, Decrypt to read, and only through those services.
   statement {
     sid       = "UseStackKey"
@@ -194,9 +207,10 @@ resource "aws_iam_role_policy" "api" {
 resource "aws_iam_role" "worker" {
   count = var.create_task_roles ? 1 : 0
 
-  name               = "${var.name}-worker-task"
-  description        = "Job worker: consume jobs, read models and uploads, write results"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-worker-task"
+  description          = "Job worker: consume jobs, read models and uploads, write results"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }
@@ -264,6 +278,27 @@ resource "aws_iam_role_policy" "worker" {
   policy = data.aws_iam_policy_document.worker[0].json
 }
 
+# A job may run longer than ECS waits between SIGTERM and SIGKILL (stopTimeout, 120 s at most on Fargate).
+# The worker protects its own task from scale-in while it holds a message (the ECS agent's
+# task-protection endpoint, app/modelserve/protection.py), so a scale-in stops idle workers only. The
+# agent calls UpdateTaskProtection with these credentials; the tasks of one cluster are all it may touch.
+# Spot reclaims are not scale-in: a reclaimed job is redelivered after the visibility timeout.
+resource "aws_iam_role_policy" "worker_task_protection" {
+  count = var.create_task_roles && var.worker_cluster_name != null ? 1 : 0
+
+  name = "task-scale-in-protection"
+  role = aws_iam_role.worker[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "ProtectOwnTasksWhileBusy"
+      Effect   = "Allow"
+      Action   = ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"]
+      Resource = "arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${var.worker_cluster_name}/*"
+    }]
+  })
+}
+
 ################################################################################
 # GitHub Actions OIDC
 ################################################################################
@@ -298,25 +333,87 @@ data "aws_iam_policy_document" "github_assume" {
       values   = ["sts.amazonaws.com"]
     }
 
-    # Exact subjects only (no wildcards): the main branch, and jobs running in
-    # the protected GitHub environment, of this one repository.
+    # One exact subject (no wildcards): jobs running in the protected GitHub environment of this one
+    # repository. Not the branch as well: a workflow on main outside the environment would then roll
+    # the services without the environment's approval.
     condition {
       test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values = [
-        "repo:${var.github_repository}:ref:refs/heads/${var.github_branch}",
-        "repo:${var.github_repository}:environment:${var.github_environment}",
-      ]
+      values   = ["repo:${var.github_repository}:environment:${var.github_environment}"]
     }
   }
+}
+
+# The image build runs on the branch before the approval (so that the approved deploy only rolls out):
+# its role may push to the repository and nothing else. Tags are immutable, and a pushed image runs only
+# once an approved apply names its tag.
+data "aws_iam_policy_document" "github_push_assume" {
+  count = var.create_github_oidc && length(var.ecr_repository_arns) > 0 ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [local.github_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["repo:${var.github_repository}:ref:refs/heads/${var.github_branch}"]
+    }
+  }
+}
+
+resource "aws_iam_role" "github_push" {
+  count = var.create_github_oidc && length(var.ecr_repository_arns) > 0 ? 1 : 0
+
+  name                 = "${var.name}-github-push"
+  description          = "GitHub Actions (${var.github_repository}, ${var.github_branch}): push the application image"
+  assume_role_policy   = data.aws_iam_policy_document.github_push_assume[0].json
+  permissions_boundary = var.permissions_boundary_arn
+  max_session_duration = 3600
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "github_push" {
+  count = var.create_github_oidc && length(var.ecr_repository_arns) > 0 ? 1 : 0
+
+  name = "push-image"
+  role = aws_iam_role.github_push[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      # GetAuthorizationToken has no resource-level permissions: it only returns a registry login.
+      { Sid = "ECRAuth", Effect = "Allow", Action = "ecr:GetAuthorizationToken", Resource = "*" },
+      {
+        Sid    = "ECRPush"
+        Effect = "Allow"
+        Action = [
+          "ecr:BatchCheckLayerAvailability", "ecr:CompleteLayerUpload", "ecr:DescribeImages",
+          "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
+        ]
+        Resource = var.ecr_repository_arns
+      },
+    ]
+  })
 }
 
 resource "aws_iam_role" "github_deploy" {
   count = var.create_github_oidc ? 1 : 0
 
   name                 = "${var.name}-github-deploy"
-  description          = "GitHub Actions (${var.github_repository}): push the image and roll the ECS services"
+  description          = "GitHub Actions (${var.github_repository}, environment ${var.github_environment}): roll the ECS services"
   assume_role_policy   = data.aws_iam_policy_document.github_assume[0].json
+  permissions_boundary = var.permissions_boundary_arn
   max_session_duration = 3600
 
   tags = var.tags
@@ -331,32 +428,6 @@ resource "aws_iam_role" "github_deploy" {
 
 data "aws_iam_policy_document" "github_deploy" {
   count = var.create_github_oidc ? 1 : 0
-
-  statement {
-    sid       = "ECRAuth"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"]
-  }
-
-  dynamic "statement" {
-    for_each = length(var.ecr_repository_arns) > 0 ? [1] : []
-
-    content {
-      sid = "ECRPush"
-      actions = [
-        "ecr:BatchCheckLayerAvailability",
-        "ecr:BatchGetImage",
-        "ecr:CompleteLayerUpload",
-        "ecr:DescribeImageScanFindings",
-        "ecr:DescribeImages",
-        "ecr:GetDownloadUrlForLayer",
-        "ecr:InitiateLayerUpload",
-        "ecr:PutImage",
-        "ecr:UploadLayerPart",
-      ]
-      resources = var.ecr_repository_arns
-    }
-  }
 
   # Task definition registration has no resource-level permissions in IAM.
   statement {

@@ -34,3 +34,8 @@ output "github_deploy_role_arn" {
   description = "ARN of the GitHub Actions deploy role (use with aws-actions/configure-aws-credentials)."
   value       = try(aws_iam_role.github_deploy[0].arn, null)
 }
+
+output "github_push_role_arn" {
+  description = "ARN of the GitHub Actions image push role (the build job on the branch: ECR push only)."
+  value       = try(aws_iam_role.github_push[0].arn, null)
+}

@@ -23,6 +23,12 @@ variable "kms_key_arn" {
   type        = string
 }
 
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary set on every role of the module (terraform/bootstrap's workload boundary: the CI apply role may only create roles that carry it). null: none."
+  type        = string
+  default     = null
+}
+
 ################################################################################
 # Task execution role
 ################################################################################
@@ -31,6 +37,12 @@ variable "create_task_roles" {
   description = "Whether to create the ECS task execution role and the API/worker task roles."
   type        = bool
   default     = true
+}
+
+variable "worker_cluster_name" {
+  description = "ECS cluster the worker runs in: its task role may set scale-in protection on that cluster's tasks (null: no such permission)."
+  type        = string
+  default     = null
 }
 
 variable "ecr_repository_arns" {
@@ -47,6 +59,12 @@ variable "log_group_arns" {
 
 variable "api_database_connect_arns" {
   description = "rds-db:connect resources (dbuser ARNs) the API tasks authenticate to the database with: IAM tokens instead of a password."
+  type        = list(string)
+  default     = []
+}
+
+variable "api_cache_connect_arns" {
+  description = "elasticache:Connect resources of the API (the replication group and its Redis user, IAM authentication)."
   type        = list(string)
   default     = []
 }

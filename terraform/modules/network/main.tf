@@ -242,8 +242,9 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
   cidr_ipv4         = var.vpc_cidr
 }
 
-# Interface endpoints cost per AZ-hour, hence the toggle; they let Fargate
-# pull images, ship logs and fetch secrets without traversing the NAT gateway.
+# Interface endpoints cost per AZ-hour, hence the toggle; they let Fargate pull images and ship logs, and
+# the tasks reach SQS (their busiest API), without traversing the NAT gateway. Only services something in
+# the VPC calls: stackprobe's vpc.endpoints-match-task-calls compares them with what the task roles may call.
 resource "aws_vpc_endpoint" "interface" {
   for_each = local.create_vpc && var.create_interface_endpoints ? toset(var.interface_endpoint_services) : toset([])
 
@@ -296,8 +297,9 @@ data "aws_iam_policy_document" "flow_logs_assume" {
 resource "aws_iam_role" "flow_logs" {
   count = local.create_vpc ? 1 : 0
 
-  name_prefix        = "${substr(var.name, 0, 24)}-flowlogs-"
-  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume[0].json
+  name_prefix          = "${substr(var.name, 0, 24)}-flowlogs-"
+  assume_role_policy   = data.aws_iam_policy_document.flow_logs_assume[0].json
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }

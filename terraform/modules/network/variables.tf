@@ -100,9 +100,9 @@ variable "create_interface_endpoints" {
 }
 
 variable "interface_endpoint_services" {
-  description = "Service short names for interface endpoints (com.amazonaws.<region>.<name>)."
+  description = "Service short names for interface endpoints (com.amazonaws.<region>.<name>): the APIs the tasks and the ECS agent call that would otherwise cross the NAT gateways (ECR and Logs for the agent, SQS for the tasks). S3 has the gateway endpoint."
   type        = list(string)
-  default     = ["ecr.api", "ecr.dkr", "logs", "secretsmanager"]
+  default     = ["ecr.api", "ecr.dkr", "logs", "sqs"]
 
   validation {
     condition     = alltrue([for s in var.interface_endpoint_services : can(regex("^[a-z0-9.-]+$", s))]) && !contains(var.interface_endpoint_services, "s3")
@@ -129,4 +129,10 @@ variable "flow_log_retention_in_days" {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.flow_log_retention_in_days)
     error_message = "flow_log_retention_in_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
   }
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary set on the module's IAM roles (terraform/bootstrap's workload boundary). null: none."
+  type        = string
+  default     = null
 }

@@ -44,7 +44,7 @@ resource "aws_cloudwatch_metric_alarm" "alb_5xx_rate" {
   count = local.alb_alarms ? 1 : 0
 
   alarm_name          = "${var.name}-alb-5xx-rate"
-  alarm_description   = "More than ${var.alb_5xx_rate_threshold_percent}% of requests answered with 5xx (target or ALB); the objective is below ${var.error_rate_slo_percent}%."
+  alarm_description   = "More than ${var.alb_5xx_rate_threshold_percent}% of requests answered with 5xx (target or ALB) in minutes with at least ${var.alb_5xx_min_requests_per_minute} requests; the objective is below ${var.error_rate_slo_percent}%."
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.alb_5xx_rate_threshold_percent
   evaluation_periods  = 5
@@ -55,9 +55,10 @@ resource "aws_cloudwatch_metric_alarm" "alb_5xx_rate" {
   ok_actions         = local.alarm_actions
 
   metric_query {
-    id          = "rate"
-    expression  = "100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests"
-    label       = "5xx rate (%)"
+    id = "rate"
+    # A minute with fewer requests than the minimum counts as 0%: a rate over a handful of requests is noise.
+    expression  = "IF(requests >= ${var.alb_5xx_min_requests_per_minute}, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"
+    label       = "5xx rate (%), minutes with at least ${var.alb_5xx_min_requests_per_minute} requests"
     return_data = true
   }
 

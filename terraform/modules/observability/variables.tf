@@ -89,6 +89,17 @@ variable "alb_5xx_rate_threshold_percent" {
   }
 }
 
+variable "alb_5xx_min_requests_per_minute" {
+  description = "Requests a minute below which the 5xx-rate alarm reads the minute as 0%: at night, 1 failed request of 20 is 5% and would page for nothing."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.alb_5xx_min_requests_per_minute >= 1
+    error_message = "alb_5xx_min_requests_per_minute must be at least 1."
+  }
+}
+
 variable "p99_latency_threshold_seconds" {
   description = "Alarm when p99 TargetResponseTime exceeds this many seconds."
   type        = number

@@ -1,7 +1,7 @@
 # Brief 001's "the VPC already exists", made to exist on the emulator: a three-tier VPC as a network
 # team would run it (its own NAT gateway, S3 gateway endpoint, flow logs and locked default security
 # group), and the public zone. Applied first by `stackprobe verify --prerequisites`: existing_network
-# and route53_zone_id become the stack's variables (ml-serving.tfvars).
+# and route53_zone_id become the stack's variables (image-classifier.tfvars).
 
 terraform {
   required_version = ">= 1.11"

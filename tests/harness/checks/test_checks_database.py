@@ -17,6 +17,7 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import Check, CheckContext, CheckResult, Finding, Severity, Status
 from stackprobe.checks.database import (
+    PoolSize,
     backup_plan,
     backup_retention,
     backup_window,
@@ -163,7 +164,7 @@ def results(stacks: Run) -> Results:
     _db(backend, "proxied", Tags=DEV, BackupRetentionPeriod=7)
     unknown = _db(backend, "unknown-pool", Tags=DEV, BackupRetentionPeriod=7)
     # Tagged with no environment, in a context where nothing else names one: production rules apply.
-    _db(backend, "untagged", BackupRetentionPeriod=14, MultiAZ=False)
+    untagged = _db(backend, "untagged", BackupRetentionPeriod=14, MultiAZ=False)
 
     _alarm(backend, "good-prod", [topic])
     _alarm(backend, "unsafe-prod", [])
@@ -225,6 +226,9 @@ def results(stacks: Run) -> Results:
     client("greedy-api", bad["Endpoint"]["Address"], 10, DB_POOL_SIZE="50")
     client("proxy-api", proxy["Endpoint"], 4, DB_POOL_SIZE="2")
     client("mystery-api", unknown["Endpoint"]["Address"], None)
+    # No pool size declared, but a SQLAlchemy URL: SQLAlchemy's documented defaults size the pool.
+    alchemy_host = untagged["Endpoint"]["Address"]
+    client("alchemy-api", alchemy_host, None, DATABASE_URL=f"postgresql+psycopg://app@{alchemy_host}:5432/app")
 
     state = {
         "resources": [
@@ -438,11 +442,26 @@ def test_connection_budget_through_rds_proxy(results: Results) -> None:
     assert "through proxy 16 ≤ 43 (RDS Proxy sp-proxy MaxConnectionsPercent 50 of 87" in finding.evidence
 
 
-def test_connection_budget_does_not_pass_an_unknown_pool(results: Results) -> None:
-    finding = results.finding(connection_budget, "unknown-pool")
-    assert not finding.passed and finding.severity is Severity.MEDIUM
-    assert "sp-db/mystery-api (direct): pool size unknown (none of DB_POOL_SIZE" in finding.evidence
-    assert "unsafe-prod" not in results.identifiers(connection_budget)  # no client: nothing to add up
+def test_connection_budget_neither_passes_nor_fails_an_undeterminable_pool(results: Results) -> None:
+    """No pool size and no framework to read a default from: "not determinable", saying what to declare, beside
+    the instances it could judge (it once failed the service for a pool size it did not know)."""
+    assert "unknown-pool" not in results.identifiers(connection_budget)
+    result = results.by_check[connection_budget.id]
+    assert result.status is Status.FAIL  # bad-dev's pools exceed its limit
+    assert result.not_applicable_reason.startswith(
+        "not determinable: unknown-pool: sp-db/mystery-api (direct): pool size not determinable: none of "
+        "DB_POOL_SIZE, POOL_SIZE"
+    )
+    assert "declare DB_POOL_SIZE (and DB_MAX_OVERFLOW) in the task definition" in result.not_applicable_reason
+    # No client at all: nothing to add up, and the reason says so.
+    assert "unsafe-prod" not in results.identifiers(connection_budget)
+    assert "no ECS service connects to unsafe-prod" in result.not_applicable_reason
+
+
+def test_connection_budget_reads_a_frameworks_documented_default(results: Results) -> None:
+    finding = results.finding(connection_budget, "untagged")
+    assert finding.passed, finding.evidence
+    assert "x 15 (default: SQLAlchemy's QueuePool default pool_size 5 + max_overflow 10) = 60" in finding.evidence
 
 
 def test_pool_size_from_the_environment() -> None:
@@ -450,6 +469,31 @@ def test_pool_size_from_the_environment() -> None:
     assert sized.per_task == 45
     assert sized.explanation == "SQLALCHEMY_POOL_SIZE=5 SQLALCHEMY_MAX_OVERFLOW=10 x WEB_CONCURRENCY=3"
     assert pool_size({"DB_POOL_SIZE": "abc"}).per_task is None
+    assert pool_size({"DB_POOL_SIZE": "abc"}).explanation.startswith("pool size not determinable")
+
+
+@pytest.mark.parametrize(
+    ("env", "per_task", "explanation"),
+    [
+        ({"SQLALCHEMY_POOL_SIZE": "8"}, 18, "SQLALCHEMY_POOL_SIZE=8 + default max_overflow 10 (SQLAlchemy)"),
+        (
+            {"DATABASE_URL": "postgresql+asyncpg://db/app", "WEB_CONCURRENCY": "2"},
+            30,
+            "default: SQLAlchemy's QueuePool default pool_size 5 + max_overflow 10 x WEB_CONCURRENCY=2",
+        ),
+        ({"SQLALCHEMY_ECHO": "0", "DB_MAX_OVERFLOW": "0"}, 5, "default pool size 5 (SQLAlchemy) DB_MAX_OVERFLOW=0"),
+        ({"RAILS_ENV": "production"}, 5, "default: Rails' database.yml default pool = RAILS_MAX_THREADS (5)"),
+        ({"RAILS_MAX_THREADS": "3"}, 3, "default: Rails' database.yml default pool = RAILS_MAX_THREADS (3)"),
+        ({"SPRING_DATASOURCE_URL": "jdbc:postgresql://db/app"}, 10, "default: HikariCP's default maximumPoolSize 10"),
+        (
+            {"DJANGO_SETTINGS_MODULE": "site.settings"},
+            1,
+            "default: Django's one connection per worker thread, 1 thread by default",
+        ),
+    ],
+)
+def test_pool_size_from_a_frameworks_documented_default(env: dict[str, str], per_task: int, explanation: str) -> None:
+    assert pool_size(env) == PoolSize(per_task, explanation)
 
 
 def test_connections_alarm(results: Results) -> None:

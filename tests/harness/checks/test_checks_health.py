@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from compute_builders import (
+    IMAGE,
     alb,
     api_task_definition,
     app_resources,
@@ -246,7 +247,9 @@ def test_consistency_ignores_target_groups_without_a_listener(consistency_result
 def test_live_passes_both_checks_against_the_running_app(live_results: LiveResults) -> None:
     finding = _finding(live_results.configured, "good")
     assert finding.passed, finding.evidence
-    assert f"container api (command `{API_COMMAND}` from {APP_DIR}; PORT=" in finding.evidence
+    assert f"good:1 container api (image {IMAGE}) measured as `{API_COMMAND}` run from {APP_DIR} (PORT=" in (
+        finding.evidence
+    )
     assert "stands in for container port 8080" in finding.evidence
     assert "healthy: GET /health on 127.0.0.1:" in finding.evidence
     assert "[200, 200] vs matcher 200" in finding.evidence
@@ -276,8 +279,13 @@ def test_live_fails_when_the_alb_check_cannot_pass(live_results: LiveResults, se
 def test_live_fails_when_the_task_definition_misses_a_variable(live_results: LiveResults) -> None:
     finding = _finding(live_results.configured, "no-models-bucket")
     assert not finding.passed
-    assert "api stopped with exit code 2 before it listened on 127.0.0.1:" in finding.evidence
+    assert "api crashed before it listened on 127.0.0.1:" in finding.evidence
+    assert "(exit code 2); last output: " in finding.evidence
     assert "MODELS_BUCKET" in finding.evidence
+    # The remedy is about the command and its environment, not about health paths.
+    assert f"; remedy: find out why `{API_COMMAND}` (from {APP_DIR}) stops with the environment it was given" in (
+        finding.evidence
+    )
 
 
 def test_live_fails_when_the_container_check_asks_a_route_the_app_lacks(live_results: LiveResults) -> None:
@@ -293,11 +301,12 @@ def test_live_fails_when_the_container_check_asks_a_route_the_app_lacks(live_res
 @pytest.mark.parametrize(
     ("service_name", "expected"),
     [
-        ("exits", "exits stopped with exit code 3 before it listened on 127.0.0.1:"),
+        ("exits", "exits crashed before it listened on 127.0.0.1:"),
+        ("exits", "(exit code 3)"),
         ("exits", "last output: fatal: no config"),
         ("silent", "(PORT) within 10 s, so stackprobe stopped it (killed by SIGTERM); does COMMAND listen on $PORT"),
         ("silent", "last output: serving on 9999"),
-        ("crash", "crash stopped with exit code 1 before it listened"),
+        ("crash", "crash crashed before it listened"),
         ("crash", "ModuleNotFoundError: No module named 'no_such_module_here'"),
     ],
 )
@@ -356,18 +365,17 @@ def test_an_image_is_skipped_with_the_reason_where_no_docker_engine_answers(live
     assert "api=docker:example/api:1 runs an image, and no Docker engine answers here" in result.skipped_reason
 
 
-def test_not_applicable_without_load_balanced_services(clean_backend: AwsBackend) -> None:
+def test_not_applicable_without_services(clean_backend: AwsBackend) -> None:
     empty = CheckContext(backend=clean_backend, container_commands={"api": API_COMMAND})
     assert run_check(consistency, empty).status is Status.NOT_APPLICABLE
     assert run_check(live, empty).status is Status.NOT_APPLICABLE
     assert run_check(live, empty).not_applicable_reason == "no aws_ecs_service deployed"
-    # A service without a load balancer has no target group health check either (a context is one moment:
-    # the service deployed after it is judged by a new one).
+    # A service without a load balancer has no target group health check to compare (a context is one
+    # moment: the service deployed after it is judged by a new one); health.live probes it all the same
+    # (tests/harness/checks/test_checks_health_tasks.py).
     resources = app_resources(clean_backend)
     net = network(clean_backend)
     td = api_task_definition(clean_backend, resources)
     service(clean_backend, net, cluster(clean_backend), "internal", td)
     unbalanced = CheckContext(backend=clean_backend, container_commands={"api": API_COMMAND})
     assert run_check(consistency, unbalanced).status is Status.NOT_APPLICABLE
-    assert run_check(live, unbalanced).status is Status.NOT_APPLICABLE
-    assert run_check(live, unbalanced).not_applicable_reason == ""

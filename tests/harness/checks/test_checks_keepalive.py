@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from compute_builders import alb, api_task_definition, app_resources, cluster, network, service, target_group
+from compute_builders import IMAGE, alb, api_task_definition, app_resources, cluster, network, service, target_group
 
 from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
@@ -25,12 +25,14 @@ pytestmark = pytest.mark.harness
 
 APP_DIR = Path(__file__).parent / "keepalive_app"
 SERVER = "python keepalive_server.py"
+GO_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/gateway-go:1.4"
 
 
 @dataclass(frozen=True)
 class Results:
     probed: CheckResult
     silent_only: CheckResult
+    stand_ins_only: CheckResult
 
     def service(self, name: str) -> Finding:
         matches = [f for f in self.probed.findings if f"/{name} → " in f.evidence]
@@ -58,7 +60,7 @@ class Zoo:
             self.albs[idle_timeout] = arn
         return self.albs[idle_timeout]
 
-    def deploy(self, name: str, container: str, *, idle_timeout: int = 60, **env: str) -> None:
+    def deploy(self, name: str, container: str, *, idle_timeout: int = 60, image: str = IMAGE, **env: str) -> None:
         group = target_group(
             self.backend, self.net, self.balancer(idle_timeout), name=name, listener_port=next(self._ports), path="/"
         )
@@ -68,6 +70,7 @@ class Zoo:
             family=name,
             environment=self.resources.api_environment(**env),
             health_check=None,
+            image=image,
             container_extra={"name": container},
         )
         service(self.backend, self.net, self.cluster, name, task, target_group=group, container_name=container)
@@ -83,6 +86,10 @@ def results(stacks: Run) -> Results:
     zoo.deploy("declared-long", "declared", SERVER_KEEPALIVE="90")
     zoo.deploy("declared-short", "declared", SERVER_KEEPALIVE="30")
     zoo.deploy("quick-balancer", "quiet", idle_timeout=3)
+    # A Go gateway, and a Python stand-in for each (marked, and not): measuring them would blame the stand-in's
+    # short keep-alive on a Go server that has none.
+    zoo.deploy("go-gateway", "gateway", image=GO_IMAGE)
+    zoo.deploy("go-edge", "edge", image=GO_IMAGE)
     commands = {
         "short": f"{SERVER} --idle 2",  # gunicorn's default keep-alive
         "advertised": f"{SERVER} --idle 120 --advertise 120",
@@ -90,8 +97,14 @@ def results(stacks: Run) -> Results:
         "closes": f"{SERVER} --idle 120 --close",
         "declared": f"{SERVER} --idle 120",
         "quiet": f"{SERVER} --idle 30",
+        "gateway": f"stand-in:{SERVER} --idle 2",
+        "edge": f"{SERVER} --idle 2",
     }
     probed = run_check(keep_alive, CheckContext(backend=zoo.backend, app_dir=APP_DIR, container_commands=commands))
+    stand_ins = {name: commands[name] for name in ("gateway", "edge")}
+    stand_ins_only = run_check(
+        keep_alive, CheckContext(backend=zoo.backend, app_dir=APP_DIR, container_commands=stand_ins)
+    )
 
     silent = Zoo(stacks.reset_emulator())
     silent.deploy("silent", "silent")
@@ -99,7 +112,7 @@ def results(stacks: Run) -> Results:
         keep_alive,
         CheckContext(backend=silent.backend, app_dir=APP_DIR, container_commands={"silent": f"{SERVER} --idle 120"}),
     )
-    return Results(probed, silent_only)
+    return Results(probed, silent_only, stand_ins_only)
 
 
 def test_a_keep_alive_shorter_than_the_idle_timeout_is_measured_and_fails(results: Results) -> None:
@@ -165,3 +178,21 @@ def test_an_open_connection_is_decided_only_by_a_stated_keep_alive() -> None:
 )
 def test_the_advertised_timeout_is_read_from_the_keep_alive_header(header: str | None, seconds: int | None) -> None:
     assert advertised_timeout(header) == seconds
+
+
+def test_a_stand_in_is_not_judged_as_the_tasks_server(results: Results) -> None:
+    """Marked (`stand-in:`) or evidently another server than the task's image: not applicable, never a finding."""
+    judged = [f.evidence for f in results.probed.findings if f.resource != "edge.keep-alive"]
+    assert not [evidence for evidence in judged if "/go-gateway → " in evidence or "/go-edge → " in evidence]
+    note = next(f for f in results.probed.findings if f.resource == "edge.keep-alive").evidence
+    assert (
+        "sp-test/go-gateway → go-gateway-tg (behind sp-idle-60-alb, idle timeout 60 s): not applicable: measured a "
+        f"stand-in (gateway=stand-in:{SERVER} --idle 2 is marked as a stand-in), whose keep-alive is its own "
+        "server's, not the task's; go-gateway:1 container gateway (image "
+    ) in note
+    assert (
+        f"not applicable: measured a stand-in (the task's image {GO_IMAGE} is a Go server and `{SERVER} --idle 2` "
+        "is a Python one: evidently different servers)"
+    ) in note
+    assert results.stand_ins_only.status is Status.NOT_APPLICABLE
+    assert "measured a stand-in" in results.stand_ins_only.not_applicable_reason

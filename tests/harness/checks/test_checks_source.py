@@ -247,7 +247,7 @@ def test_secret_values_in_var_files_fail_without_showing_them(committed: tuple[P
     tfvars = at(result, "terraform.tfvars")
     assert not tfvars.passed and tfvars.severity is None and tfvars.address is None
     assert tfvars.evidence == (
-        "terraform.tfvars (a var file, not in a git repository: nothing keeps it out of one): "
+        "terraform.tfvars:2 (a var file, not in a git repository: nothing keeps it out of one): "
         "db_password is a literal value (15 characters); aws_key holds an AWS access key id"
     )
     nested = at(result, "prod.tfvars.json")

@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from compute_builders import AppResources, api_task_definition, app_resources, worker_task_definition
+from compute_builders import IMAGE, AppResources, api_task_definition, app_resources, worker_task_definition
 
 from stackprobe.backends.base import AwsBackend
 from stackprobe.lifecycle.run import Run
-from stackprobe.probes.app import LocalProcess, TaskLaunch, resolve_secret
+from stackprobe.probes.app import TaskLaunch
 from stackprobe.probes.containers import ContainerCommand, ContainerConfigError
 from stackprobe.probes.contract import CONTRACT_FILE, ContractError, HealthCheckContract, ProbeContract, fill
-from stackprobe.probes.docker import DockerSpec, docker_unavailable_reason
+from stackprobe.probes.docker import DockerSpec, ca_directories, docker_unavailable_reason
+from stackprobe.probes.egress import EgressProxy
+from stackprobe.probes.environment import resolve_secret
 from stackprobe.probes.health import (
     AlbHealthCheck,
     Matcher,
@@ -36,6 +38,7 @@ from stackprobe.probes.health import (
     localize_command,
     probe_target,
 )
+from stackprobe.probes.local import LocalProcess
 from stackprobe.probes.process import (
     AppStartError,
     ContainerCommandError,
@@ -138,7 +141,7 @@ def test_launch_builds_the_containers_environment_and_port_contract(account: Acc
     assert launch.env["AWS_ACCESS_KEY_ID"] == account.backend.access_key
     assert "PYTHONPATH" not in launch.env
     described = launch.describe()
-    assert f"sp-test-api:1 container api (command `{API.command}` from {APP_DIR}" in described
+    assert f"sp-test-api:1 container api (image {IMAGE}) measured as `{API.command}` run from {APP_DIR} (" in described
     assert f"PORT={local} stands in for container port 8080" in described
     assert "secrets DB_SECRET" in described
     assert "s3cr3t" not in described
@@ -223,8 +226,14 @@ def test_a_missing_variable_makes_the_app_exit_with_its_message(account: Account
     with pytest.raises(AppStartError) as caught:
         launch.process().start()
     assert caught.value.returncode == 2
-    assert "stopped with exit code 2 before it listened on 127.0.0.1:" in caught.value.evidence()
-    assert "JOBS_QUEUE_URL" in caught.value.evidence()
+    evidence = caught.value.evidence()
+    assert "api crashed before it listened on 127.0.0.1:" in evidence and "(exit code 2)" in evidence
+    assert "JOBS_QUEUE_URL" in evidence
+    # The remedy is about the command and the variables it was given (names, never values), not health paths.
+    remedy = evidence.split("; remedy: ", 1)[1]
+    assert f"`{API.command}` (from {APP_DIR})" in remedy
+    assert "MODELS_BUCKET, UPLOADS_BUCKET" in remedy and "PORT, PORT_8080" in remedy
+    assert account.resources.models_bucket not in remedy and "target group" not in remedy
 
 
 # -- a COMMAND that misbehaves (no emulator) ---------------------------------------------------------------
@@ -258,7 +267,8 @@ def test_a_command_that_exits_reports_its_code_and_output_and_leaves_nothing(tmp
     with pytest.raises(AppStartError) as caught:
         process.start()
     assert caught.value.returncode == 3
-    assert "web stopped with exit code 3 before it listened on 127.0.0.1:" in caught.value.evidence()
+    assert "web crashed before it listened on 127.0.0.1:" in caught.value.evidence()
+    assert "(exit code 3); last output: cannot bind; remedy: run `" in caught.value.evidence()
     assert "last output: cannot bind" in caught.value.evidence()
     assert not _alive(_child_pid(tmp_path / "child"))
     assert group_members(process.pid or 0) == []
@@ -336,7 +346,17 @@ def test_an_image_gets_the_task_definitions_command_environment_and_the_host_net
     assert spec.environment["MODELS_BUCKET"] == account.resources.models_bucket
     # The image's own PATH and HOME, not this machine's.
     assert "PATH" not in spec.environment and "HOME" not in spec.environment
-    assert "image registry.example/app:1.2 (docker, host network)" in launch.describe()
+    assert "measured as image registry.example/app:1.2 (docker, host network)" in launch.describe()
+
+
+def test_an_image_sees_the_guards_ca_bundle_at_the_path_its_variables_name() -> None:
+    with EgressProxy("http://127.0.0.1:1") as guard:
+        variables = guard.start()
+        bundle = Path(variables["SSL_CERT_FILE"])
+        # Every CA variable names one bundle, so one read-only mount serves them all.
+        assert ca_directories({**variables, "UNRELATED": "/etc/x/y"}) == [str(bundle.parent)]
+        assert bundle.is_file()
+    assert ca_directories({"PORT": "8080"}) == []
 
 
 def test_an_image_runs_where_a_docker_engine_answers(account: Account) -> None:

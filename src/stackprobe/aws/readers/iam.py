@@ -105,7 +105,8 @@ class IamReader(ServiceReader):
         records: list[PolicyRecord] = []
         attachments: dict[str, list[str]] = {}
         for kind, lister, key, name_arg, inline_lister, inline_getter, attached_lister in _PRINCIPALS:
-            for principal in self.paginate(lister, key):
+            # The same listing roles()/users()/groups() keep: every check of a context shares one read.
+            for principal in self._list(lister, key):
                 if str(principal.get("Path", "")).startswith("/aws-service-role/"):
                     continue
                 name = principal[name_arg]

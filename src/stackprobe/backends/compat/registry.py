@@ -15,12 +15,15 @@ from stackprobe.backends.compat import (
     ec2_default_network_acl,
     ec2_sg_rule_descriptions,
     ecs_deployment_configuration,
+    ecs_network_configuration,
     elasticache_member_clusters,
     elasticache_subnet_group_delete,
     elbv2_default_scheme,
     iam_managed_policies_load,
+    kms_default_keys_aws_managed,
     kms_rotation_period,
     rds_instance_identity,
+    rds_managed_secret_username,
     rds_parameter_source,
     rds_performance_insights,
     rds_replica_managed_password,
@@ -45,6 +48,7 @@ PATCHES: list[MotoPatch] = [
     s3_logging_policy.PATCH,
     s3_secure_transport_condition.PATCH,
     ecs_deployment_configuration.PATCH,
+    ecs_network_configuration.PATCH,
     rds_parameter_source.PATCH,
     rds_performance_insights.PATCH,
     rds_performance_insights.CREATE,
@@ -55,6 +59,8 @@ PATCHES: list[MotoPatch] = [
     ec2_default_network_acl.PATCH,
     elbv2_default_scheme.PATCH,
     rds_replica_managed_password.PATCH,
+    rds_managed_secret_username.PATCH,
+    kms_default_keys_aws_managed.PATCH,
 ]
 
 KNOWN_DRIFT: list[KnownDrift] = []
