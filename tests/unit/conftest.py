@@ -51,6 +51,9 @@ def scenario_plans(stacks: Run) -> dict[str, Plan]:
         plans = {name: futures[name].result() for name in SCENARIOS}
     # What the plans read (image-classifier's existing VPC) goes now: left deployed, it would refuse the
     # emulator to the tests this worker runs next that need it empty.
+    deployed = {deployment.spec for deployment in stacks.deployed()}
     for name in SCENARIOS:
-        stacks.planned_only(scenario_spec(name))
+        prerequisites = scenario_spec(name).prerequisites
+        if prerequisites in deployed:
+            stacks.end(prerequisites)
     return plans

@@ -279,16 +279,6 @@ class Run:
             ending = absorb(ending, self._deployments[spec.prerequisites].end())
         return ending
 
-    def planned_only(self, spec: StackSpec) -> Ending | None:
-        """`spec` was planned, never applied: end the prerequisites its plan read (unless a deployed stack
-        still uses them), so that they do not hold the emulator against the tests that need it empty."""
-        prerequisites = spec.prerequisites
-        if prerequisites is None or prerequisites not in self._deployments:
-            return None
-        if any(other.spec.prerequisites == prerequisites for other in self.deployed()):
-            return None
-        return self._deployments[prerequisites].end()
-
     def close(self) -> list[tuple[StackSpec, Ending]]:
         """End every deployment still deployed, stop the emulator this run started, restore the environment.
 
