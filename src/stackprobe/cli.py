@@ -171,7 +171,8 @@ def _run_stack(args: argparse.Namespace) -> int:
 
         improvements.parent.mkdir(parents=True, exist_ok=True)
         command = f"stackprobe audit {args.tf_dir} --improvements {args.improvements}"
-        improvements.write_text(render_improvements(report, spec.tf_dir.name, command), encoding="utf-8")
+        directory = (str(spec.tf_dir), str(args.tf_dir))
+        improvements.write_text(render_improvements(report, spec.tf_dir.name, command, directory), encoding="utf-8")
     if report.interrupted:
         raise KeyboardInterrupt("the run was interrupted; every report asked for was written")
     return exit_status(report, threshold)

@@ -117,3 +117,12 @@ def test_no_supervised_child_is_started_in_a_session_of_its_own() -> None:
     source = Path(__file__).resolve().parents[2] / "src" / "stackprobe"
     offenders = {str(p.relative_to(source)) for p in source.rglob("*.py") if "start_new_session=True" in p.read_text()}
     assert offenders == DETACHED, "use process_group=OWN_PROCESS_GROUP (stackprobe.child_process says why)"
+
+
+def test_a_command_reaped_by_the_thread_that_interrupted_it_ends_with_its_exit_code() -> None:
+    """The external-dependency watch stops terraform from another thread, whose `Popen.wait` reaps it: the
+    thread that was waiting for the command must then read that exit code, not fail with ChildProcessError."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], text=True)
+    process.kill()
+    process.wait()  # what `_stop` does in the interrupting thread
+    assert _wait_with_cpu(process, timeout=5) == (-9, 0.0)

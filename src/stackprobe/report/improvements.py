@@ -33,23 +33,28 @@ _VOLATILE = [
 ]
 
 
-def stable(text: str) -> str:
+def stable(text: str, directory: tuple[str, str] | None = None) -> str:
+    """`text` with what changes between runs masked; `directory` is (absolute path, path as the command gave it):
+    an evidence or reason naming the audited directory names it as given, so the document is the same in
+    every checkout."""
+    if directory is not None:
+        text = text.replace(*directory)
     for pattern, replacement in _VOLATILE:
         text = pattern.sub(replacement, text)
     return text
 
 
-def _where(result: CheckResult) -> list[str]:
+def _where(result: CheckResult, directory: tuple[str, str] | None) -> list[str]:
     seen: dict[str, str] = {}
     for finding in result.failures:
-        key = finding.address or stable(finding.resource)
-        evidence = stable(finding.evidence)
+        key = finding.address or stable(finding.resource, directory)
+        evidence = stable(finding.evidence, directory)
         # One line per address; the least evidence, not the first, since the API lists in creation order.
         seen[key] = min(seen.get(key, evidence), evidence)
     return [f"`{where}`: {evidence}" for where, evidence in sorted(seen.items())]
 
 
-def render_improvements(report: RunReport, title: str, command: str) -> str:
+def render_improvements(report: RunReport, title: str, command: str, directory: tuple[str, str] | None = None) -> str:
     failing = [r for r in report.results if r.failures]
     lines = [
         f"# Improvements: {title}",
@@ -68,13 +73,13 @@ def render_improvements(report: RunReport, title: str, command: str) -> str:
         for result in sorted(by_severity[severity], key=lambda r: (r.check.category.value, r.check.id)):
             check = result.check
             lines += [f"### {check.title} (`{check.id}`, {check.category.value})", ""]
-            lines += [f"- {item}" for item in _where(result)]
+            lines += [f"- {item}" for item in _where(result, directory)]
             lines += ["", f"**Why it matters.** {check.why}", "", f"**Fix.** {check.fix}"]
             if check.reference:
                 lines += ["", f"**In the reference stack:** `{check.reference}`."]
             lines.append("")
     not_applicable = sorted(
-        (r.check.id, stable(r.not_applicable_reason or ""))
+        (r.check.id, stable(r.not_applicable_reason or "", directory))
         for r in report.results
         if r.status.value == "not applicable"
     )

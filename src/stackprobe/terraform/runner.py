@@ -512,7 +512,12 @@ def _wait_with_cpu(process: subprocess.Popen[str], timeout: float) -> tuple[int,
     deadline = time.monotonic() + timeout
     delay = 0.0005
     while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        try:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        except ChildProcessError:
+            # Reaped by the thread that interrupted it (`_stop` waits for it, a watch or a signal handler):
+            # Popen recorded its exit code there; its CPU went with that wait and is not counted.
+            return process.wait(), 0.0
         if pid == process.pid:
             process.returncode = os.waitstatus_to_exitcode(status)
             return process.returncode, usage.ru_utime + usage.ru_stime
