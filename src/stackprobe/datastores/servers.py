@@ -162,7 +162,7 @@ class LocalServer:
                     raise DatastoreStartError(
                         f"{self.spec.label}: TLS asked without a certificate authority", "report this as a bug."
                     )
-                self.certificate = self.authority.issue(self.spec.label, self.spec.hostnames, self.work / "tls")
+                self.certificate = self.authority.issue(self.spec.hostnames, self.work / "tls")
             self.work.chmod(0o755)
             self._initialise()
             chown_tree(self.work, self.user)

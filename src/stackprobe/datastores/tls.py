@@ -12,15 +12,17 @@ one too.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from stackprobe.probes.tls import ca_certificate, leaf_certificate
+
+# Longer than the network guard's day: a live session (`stackprobe up`) keeps its datastores between runs.
+VALIDITY = datetime.timedelta(days=2)
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
@@ -43,62 +45,24 @@ class ServerCertificate:
 
 
 class LocalAuthority:
-    """A certificate authority of one run, kept in `directory` (removed with it)."""
+    """A certificate authority of one run, kept in `directory` (removed with it); built as the network guard's
+    (`stackprobe.probes.tls`), without its name constraints: the endpoints it vouches for include localhost."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o755)  # servers run as an unprivileged user read the authority's certificate
         self._key = _key()
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stackprobe local datastores CA")])
-        now = datetime.datetime.now(datetime.UTC)
-        self._name = name
-        self._certificate = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(self._key, hashes.SHA256())
-        )
+        self._certificate = ca_certificate(self._key, "stackprobe local datastores CA", valid_for=VALIDITY)
         self.certificate = directory / "ca.pem"
         self.certificate.write_bytes(self._certificate.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, label: str, hostnames: Iterable[str], directory: Path) -> ServerCertificate:
+    def issue(self, hostnames: Iterable[str], directory: Path) -> ServerCertificate:
         """A certificate for a local server: the endpoint `hostnames` it stands in for, localhost and 127.0.0.1."""
         key = _key()
-        names = sorted({name for name in hostnames if name} | {"localhost"})
-        now = datetime.datetime.now(datetime.UTC)
-        alternatives: list[x509.GeneralName] = [x509.DNSName(name) for name in names]
-        alternatives.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-        certificate = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0] if names else label)]))
-            .issuer_name(self._name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(self._key, hashes.SHA256())
+        first, *others = sorted({name for name in hostnames if name} | {"localhost"})
+        certificate = leaf_certificate(
+            first, key, self._key, self._certificate, also=tuple(others), addresses=("127.0.0.1",), valid_for=VALIDITY
         )
         directory.mkdir(parents=True, exist_ok=True)
         cert_path, key_path = directory / "server.crt", directory / "server.key"

@@ -19,6 +19,7 @@ keep their own trust store, so no one else's TLS is weakened.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
 import shutil
 import ssl
@@ -118,7 +119,7 @@ class TlsAuthority:
             directory = Path(tempfile.mkdtemp(prefix="stackprobe-ca-"))  # mode 0700: this user only
             try:
                 key = ec.generate_private_key(ec.SECP256R1())
-                certificate = _ca_certificate(key)
+                certificate = ca_certificate(key, "stackprobe network guard CA (this run only)", PERMITTED_DOMAINS)
                 _write(directory / "ca.pem", certificate.public_bytes(serialization.Encoding.PEM), 0o644)
             except BaseException:
                 shutil.rmtree(directory, ignore_errors=True)
@@ -127,24 +128,29 @@ class TlsAuthority:
         return self._directory, self._key, self._certificate
 
 
-def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+def ca_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    common_name: str,
+    permitted: tuple[str, ...] = (),
+    valid_for: datetime.timedelta = VALIDITY,
+) -> x509.Certificate:
+    """A self-signed CA certificate for one run; with `permitted`, name constraints limit it to those domains."""
     now = datetime.datetime.now(datetime.UTC)
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "stackprobe"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "stackprobe network guard CA (this run only)"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
     public = key.public_key()
-    permitted: list[x509.GeneralName] = [x509.DNSName(domain) for domain in PERMITTED_DOMAINS]
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW)
-        .not_valid_after(now + VALIDITY)
+        .not_valid_after(now + valid_for)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -160,20 +166,33 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
             ),
             critical=True,
         )
-        # Not critical: a client that does not know name constraints still accepts the CA; one that does (OpenSSL,
-        # Go, Node) refuses any certificate of it for a name outside AWS's domains.
-        .add_extension(x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=None), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
     )
+    if permitted:
+        # Not critical: a client that does not know name constraints still accepts the CA; one that does
+        # (OpenSSL, Go, Node) refuses any certificate of it for a name outside the permitted domains.
+        subtrees: list[x509.GeneralName] = [x509.DNSName(domain) for domain in permitted]
+        constraints = x509.NameConstraints(permitted_subtrees=subtrees, excluded_subtrees=None)
+        builder = builder.add_extension(constraints, critical=False)
+    return builder.sign(key, hashes.SHA256())
 
 
 def leaf_certificate(
-    host: str, key: ec.EllipticCurvePrivateKey, ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate
+    host: str,
+    key: ec.EllipticCurvePrivateKey,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    *,
+    also: tuple[str, ...] = (),
+    addresses: tuple[str, ...] = (),
+    valid_for: datetime.timedelta = VALIDITY,
 ) -> x509.Certificate:
-    """A server certificate for `host` signed by the CA (no check of the name: `TlsAuthority` makes that)."""
+    """A server certificate for `host` (and the names `also`, the IP `addresses`) signed by the CA; no check of
+    the names: `TlsAuthority` makes that."""
     now = datetime.datetime.now(datetime.UTC)
     public = key.public_key()
+    names: list[x509.GeneralName] = [x509.DNSName(name) for name in (host, *also)]
+    names += [x509.IPAddress(ipaddress.ip_address(address)) for address in addresses]
     return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
@@ -181,8 +200,8 @@ def leaf_certificate(
         .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW)
-        .not_valid_after(now + VALIDITY)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .not_valid_after(now + valid_for)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
