@@ -23,7 +23,6 @@ own waits (a load balancer 60 s, a database about 80 s to create and 70 s to del
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -32,15 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from example_sessions import REPO, TIMEOUT, user_environment
 
 from stackprobe.testing import in_background
 
 # Their own xdist group: both verifies run one after the other, each with its own emulator, beside the rest.
 pytestmark = [pytest.mark.examples, pytest.mark.xdist_group("lookalike-repositories")]
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-TIMEOUT = 900
 
 
 @dataclass(frozen=True)
@@ -91,16 +89,6 @@ LOOKALIKES = [
         judged=("aws_ecs_service.app", "aws_launch_template.ecs", "aws_db_instance.main"),
     ),
 ]
-
-
-def user_environment() -> dict[str, str]:
-    """This process's environment without what pins it to this session's emulator or xdist worker: the
-    user's run starts its own emulator."""
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AWS_", "PYTEST_XDIST", "PYTEST_CURRENT_TEST"))
-    }
 
 
 def tree(root: Path) -> dict[str, bytes | None]:
