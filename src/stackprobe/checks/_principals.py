@@ -97,7 +97,7 @@ class Principal:
             if deny.conditions or not deny.covers_action(action):
                 continue
             if deny.any_resource or (
-                deny.not_resources is not None and not any(_unscoped(p) for p in deny.not_resources)
+                deny.not_resources is not None and not any(unscoped(p) for p in deny.not_resources)
             ):
                 return []
         service = action.split(":", 1)[0]
@@ -105,7 +105,7 @@ class Principal:
             g
             for g in self.grants
             if g.statement.covers_action(action)
-            and (g.statement.not_resources is not None or any(_unscoped(p, service) for p in g.statement.resources))
+            and (g.statement.not_resources is not None or any(unscoped(p, service) for p in g.statement.resources))
         ]
 
     def trusted_services(self) -> set[str]:
@@ -118,9 +118,9 @@ class Principal:
         }
 
 
-def _unscoped(pattern: str, service: str = "") -> bool:
+def unscoped(pattern: str, service: str = "") -> bool:
     """Does a Resource pattern reach every resource (of `service`) of an account: `*`, `arn:aws:s3:::*`,
-    `arn:aws:kms:eu-west-1:123456789012:key/*`? (The same reading as iam.task-role-least-privilege's.)"""
+    `arn:aws:kms:eu-west-1:123456789012:key/*`? (iam.task-role-least-privilege reads its grants with it too.)"""
     if set(pattern) <= {"*", "?"}:
         return True
     parts = pattern.split(":", 5)

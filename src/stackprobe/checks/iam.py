@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from stackprobe.aws.policy import Statement, grants_everything
 from stackprobe.aws.readers.iam import PolicyRecord
+from stackprobe.checks._principals import unscoped
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
 from stackprobe.errors import NotApplicable
 
@@ -200,27 +201,6 @@ def task_role_arns(ctx: CheckContext) -> dict[str, list[str]]:
     return roles
 
 
-def _unscoped(pattern: str, service: str) -> bool:
-    """Does a Resource pattern reach every resource of `service` (`*`, `arn:aws:s3:::*`, `...:key/*`)?"""
-    if set(pattern) <= {"*", "?"}:
-        return True
-    parts = pattern.split(":", 5)
-    if len(parts) < 6 or parts[0] != "arn":
-        return False
-    if parts[2] not in (service, "*") and not set(parts[2]) <= {"*"}:
-        return False
-    resource = parts[5]
-    # Drop the resource type ("key/", "table/", "secret:", "parameter/"); S3 ARNs start with the bucket.
-    if parts[2] != "s3":
-        for separator in ("/", ":"):
-            head, sep, tail = resource.partition(separator)
-            if sep and not set(head) <= {"*", "?"}:
-                resource = tail
-                break
-    first = resource.split("/", 1)[0]
-    return first == "" or set(first) <= {"*", "?"}
-
-
 def _broad_grants(statement: Statement) -> list[str]:
     """Data actions this Allow statement grants on every resource of their service."""
     if not statement.is_allow:
@@ -228,7 +208,7 @@ def _broad_grants(statement: Statement) -> list[str]:
     actions = [a for a in DATA_ACTIONS if statement.covers_action(a)]
     if statement.not_resources is not None:
         return actions
-    return [a for a in actions if any(_unscoped(p, a.split(":", 1)[0]) for p in statement.resources)]
+    return [a for a in actions if any(unscoped(p, a.split(":", 1)[0]) for p in statement.resources)]
 
 
 @check(
