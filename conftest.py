@@ -11,47 +11,65 @@ from typing import Any
 
 import pytest
 
-# The suite's long xdist groups and test files, with the seconds each took on one worker of a fresh clone's
-# `CI=true bash .ci/run` (2026-12-07, four workers on two cores). Most of that time is waiting on the
-# provider's fixed waits (a database, a load balancer) in subprocesses, not CPU, so what matters is that
-# no worker takes two of them in a row while another sits idle. A test outside any group is its own unit,
-# named by its node id (here, the start of it). Unlisted groups and tests count as short.
+# The suite's long work units, with the seconds each took on one worker of a fresh clone's `CI=true bash .ci/run`
+# (2026-12-07, four workers on two cores): an xdist group by its name, a test module outside any group by its
+# path. Most of that time is waiting on the provider's fixed waits (a database, a load balancer) in
+# subprocesses, not CPU, so what matters is that no worker takes two of them in a row while another sits
+# idle. Unlisted units count as short.
 EXPECTED_SECONDS: dict[str, int] = {
-    "stackprobe-deployed-stack": 677,
-    "legacy-audits": 554,
-    "corpus": 384,
-    "localstack": 366,
-    "lookalike-repositories": 353,
-    "scenario-plans": 294,
-    "datastores-example": 279,
-    "live-sessions": 208,
-    "legacy-baseline": 178,
-    "prerequisites": 169,
-    "quickstart-example": 107,
-    "host-project": 58,
-    "tests/harness/test_external_dependencies.py::test_with_stand_ins_off_an_own_account_certificate": 99,
-    "tests/harness/checks/test_partial_audit.py::test_a_stack_whose_https_listener_fails": 76,
+    "stackprobe-deployed-stack": 693,
+    "localstack": 607,
+    "legacy-audits": 534,
+    "corpus": 425,
+    "lookalike-repositories": 394,
+    "datastores-example": 328,
+    "legacy-baseline": 289,
+    "prerequisites": 183,
+    "live-sessions": 177,
+    "tests/harness/test_failures.py": 157,
+    "quickstart-example": 156,
+    "tests/harness/test_external_dependencies.py": 105,
+    "scenario-plans": 104,
+    "tests/harness/checks/test_partial_audit.py": 84,
+    "tests/harness/test_stand_ins.py": 62,
+    "tests/harness/test_compat_ecs_on_ec2.py": 53,
+    "host-project": 49,
+    "tests/harness/test_provider_fallback.py": 46,
+    "tests/harness/checks/test_checks_health.py": 40,
+    "tests/harness/checks/test_checks_keepalive.py": 40,
 }
 
 
-def expected_seconds(scope: str) -> int:
-    """What one xdist work unit (a group, or a test outside any) is expected to take."""
-    return next((seconds for name, seconds in EXPECTED_SECONDS.items() if scope.startswith(name)), 0)
+def unit_of(nodeid: str) -> str:
+    """The work unit a test belongs to: its xdist group, else its module (whose fixtures then run once)."""
+    if nodeid.rfind("@") > nodeid.rfind("]"):
+        return nodeid.split("@")[-1]
+    return nodeid.split("::")[0]
+
+
+def expected_seconds(unit: str) -> int:
+    return EXPECTED_SECONDS.get(unit, 0)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`--dist loadgroup`, longest work first, and a worker busy with a long unit prefetches a short one.
+    """`--dist loadgroup` with three changes: a test outside any group goes with its module, the longest
+    units go first, and a worker busy with a long unit prefetches only a short one.
 
-    xdist's own order is by the number of tests in a group, and each worker is handed a second unit before
-    it starts its first; both put long groups behind each other on one worker (one worker ran 1,582 s while
-    the other three finished near 1,030 s). Longest-processing-time-first is the classic greedy bound.
+    xdist's own order is by the number of tests in a unit, and each worker is handed a second unit before it
+    starts its first; both put long groups behind each other on one worker (one worker ran 1,582 s while the
+    other three finished near 1,030 s). Longest-processing-time-first is the classic greedy bound. And with a
+    unit per test, a module's module-scoped fixture ran once on every worker that got one of its tests (the
+    keep-alive checks' servers, four times 35 s).
     """
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling  # type: ignore[import-untyped]
 
     class LongestFirst(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
         def _assign_work_unit(self, node: Any) -> None:
             if not getattr(self, "_ordered", False):
                 order = sorted(self.workqueue, key=expected_seconds, reverse=True)

@@ -6,19 +6,29 @@ the same collection, then the controller asks for the initial distribution and r
 
 from __future__ import annotations
 
-import ast
+import importlib.util
 import re
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 
-import conftest
-
 pytestmark = pytest.mark.harness
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _repository_conftest() -> ModuleType:
+    """The repository's conftest.py, by its path: under xdist, `import conftest` may name another directory's."""
+    spec = importlib.util.spec_from_file_location("repository_conftest", REPO / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+conftest = _repository_conftest()
 
 
 class _Worker:
@@ -59,11 +69,10 @@ def _scheduled(collection: list[str], workers: int) -> tuple[Any, list[_Worker]]
 
 
 def _groups(collection: list[str], node: _Worker) -> list[str]:
-    """The work units a worker was sent, in order (a group by name, a lone test by its node id)."""
+    """The work units a worker was sent, in order (a group by its name, a module by its path)."""
     units: list[str] = []
     for index in node.sent:
-        nodeid = collection[index]
-        unit = nodeid.split("@")[-1] if "@" in nodeid else nodeid
+        unit = conftest.unit_of(collection[index])
         if not units or units[-1] != unit:
             units.append(unit)
     return units
@@ -77,6 +86,7 @@ COLLECTION = [
     "tests/integration/test_lookalike_repositories.py::test_a@lookalike-repositories",
     "tests/integration/test_datastores_example.py::test_a@datastores-example",
     *[f"tests/harness/test_lone.py::test_{i}" for i in range(6)],
+    *[f"tests/harness/test_other.py::test_{i}[case]" for i in range(2)],
 ]
 
 
@@ -105,22 +115,19 @@ def test_without_the_table_the_order_is_xdists() -> None:
     assert _groups(COLLECTION, nodes[0])[0] == "many-short"
 
 
-def test_every_name_in_the_table_is_a_group_or_a_test_of_this_suite() -> None:
-    """A renamed group or test would silently lose its place at the front."""
+def test_a_module_outside_any_group_is_one_unit() -> None:
+    """Its module-scoped fixtures run once, on one worker, not once on every worker that got one of its tests."""
+    _, nodes = _scheduled(COLLECTION, 3)
+    holders = [node.name for node in nodes if "tests/harness/test_lone.py" in _groups(COLLECTION, node)]
+    assert len(holders) == 1, f"tests/harness/test_lone.py was split over {holders}"
+
+
+def test_every_name_in_the_table_is_a_group_or_a_module_of_this_suite() -> None:
+    """A renamed group or module would silently lose its place at the front."""
     groups = {"stackprobe-deployed-stack"}  # the plugin's own group for tests that use the deployed stack
-    tests: set[str] = set()
+    modules: set[str] = set()
     for path in (REPO / "tests").rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        groups |= set(re.findall(r'xdist_group\(\s*"([^"]+)"', text))
-        relative = path.relative_to(REPO).as_posix()
-        tests |= {
-            f"{relative}::{node.name}"
-            for node in ast.walk(ast.parse(text))
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
-        }
-    unknown = [
-        name
-        for name in conftest.EXPECTED_SECONDS
-        if name not in groups and not any(test.startswith(name) for test in tests)
-    ]
+        groups |= set(re.findall(r'xdist_group\(\s*"([^"]+)"', path.read_text(encoding="utf-8")))
+        modules.add(path.relative_to(REPO).as_posix())
+    unknown = [name for name in conftest.EXPECTED_SECONDS if name not in groups | modules]
     assert unknown == [], f"conftest.EXPECTED_SECONDS names what this suite does not have: {unknown}"
