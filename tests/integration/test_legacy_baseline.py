@@ -3,11 +3,13 @@
 A copy of tests/corpus/workers-dev (a development stack with a dozen failing checks) is audited three times,
 each `stackprobe audit DIR --format json` in a subprocess with its own embedded emulator:
 1. `--write-baseline FILE` on the configuration as inherited: every failing finding is recorded, exit 0;
-2. one defect planted in the copy (the thumbnails queue loses its dead-letter queue), `--baseline FILE`:
+2. one defect planted in a copy (the thumbnails queue loses its dead-letter queue), `--baseline FILE`:
    exit 1, and the only new finding is that defect; what the change removed is listed as no longer occurring;
-3. the defect removed again, `--baseline FILE`: exit 0, nothing new and nothing listed.
-No second plan and no destroy (`--skip-check lifecycle.idempotent,lifecycle.clean-teardown`): each audit's
-emulator goes with its process. About a minute per audit on two idle cores.
+3. the configuration without the defect (as inherited, in a copy of its own), `--baseline FILE`: exit 0,
+   nothing new and nothing listed.
+2 and 3 read the same baseline and run at the same time. No second plan and no destroy (`--skip-check
+lifecycle.idempotent,lifecycle.clean-teardown`): each audit's emulator goes with its process. About a minute
+per audit on two idle cores.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,18 +71,28 @@ def test_a_baseline_gates_only_the_defect_a_change_adds(tmp_path: Path) -> None:
     assert recorded["directory"] == "workers-dev" and "evidence" not in baseline.read_text()
     assert len(recorded["findings"]) == len(set(failing(written, "baselined")))
 
-    variables = stack / "variables.tf"
+    # Two checkouts of the same repository: the stack and its baseline file beside it (the file names its
+    # directory relative to itself), one with the change, one without.
+    planted_stack, restored_stack = tmp_path / "planted" / "workers-dev", tmp_path / "restored" / "workers-dev"
+    for checkout in (planted_stack, restored_stack):
+        shutil.copytree(stack, checkout)
+        shutil.copy2(baseline, checkout.parent / baseline.name)
+    variables = planted_stack / "variables.tf"
     inherited = variables.read_text()
     assert inherited.count("dead_letter = true") == 1
     variables.write_text(inherited.replace("dead_letter = true", "dead_letter = false"))
-    status, planted, reproduce = audit(stack, "--baseline", str(baseline))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        planted_audit = pool.submit(audit, planted_stack, "--baseline", str(planted_stack.parent / baseline.name))
+        restored_audit = pool.submit(audit, restored_stack, "--baseline", str(restored_stack.parent / baseline.name))
+        (status, planted, reproduce), (restored_status, restored, restored_reproduce) = (
+            planted_audit.result(),
+            restored_audit.result(),
+        )
     assert status == 1, reproduce
     assert failing(planted, "new") == [PLANTED], reproduce
     # The change also removed the thumbnails dead-letter queue: its baseline entries no longer occur.
     assert any('aws_sqs_queue.dlq["thumbnails"]' in entry for entry in planted["baseline"]["no_longer_occur"])
 
-    variables.write_text(inherited)
-    status, restored, reproduce = audit(stack, "--baseline", str(baseline))
-    assert status == 0, f"{reproduce}\n{failing(restored, 'new')}"
+    assert restored_status == 0, f"{restored_reproduce}\n{failing(restored, 'new')}"
     assert failing(restored, "new") == [] and restored["baseline"]["no_longer_occur"] == []
     assert failing(restored, "baselined") == failing(written, "baselined")
