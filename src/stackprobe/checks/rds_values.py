@@ -67,6 +67,13 @@ def _is_replica(resource: PlannedResource) -> bool:
     return resource.get("replicate_source_db") not in (None, "")
 
 
+def _text(resource: PlannedResource, path: str) -> str:
+    """A string attribute as planned; "" when unset or known only after apply (a replica's engine, inherited from
+    its primary, is unknown until RDS creates it)."""
+    value = resource.get(path)
+    return value if isinstance(value, str) else ""
+
+
 @check(
     "database.storage-minimum",
     "Allocated storage is at least the storage type's minimum",
@@ -85,7 +92,8 @@ def _is_replica(resource: PlannedResource) -> bool:
 def storage_minimum(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     assert ctx.plan is not None  # plan_level: run_check skips the check without a plan
     for db in ctx.plan.resources("aws_db_instance"):
-        size, engine = db.get("allocated_storage"), str(db.get("engine") or "")
+        # A replica's storage is its primary's, which this check judges.
+        size, engine = db.get("allocated_storage"), _text(db, "engine")
         if _is_replica(db) or not isinstance(size, int) or not engine or engine.startswith("aurora"):
             continue
         kind = db.get("storage_type")
@@ -141,18 +149,23 @@ def supported_engine_and_class(check_: Check, ctx: CheckContext) -> Iterator[Fin
     assert ctx.plan is not None  # plan_level: run_check skips the check without a plan
     today = datetime.date.today()
     for db in ctx.plan.resources("aws_db_instance"):
-        engine, version, klass = str(db.get("engine") or ""), db.get("engine_version"), db.get("instance_class")
+        engine, version, klass = _text(db, "engine"), _text(db, "engine_version"), _text(db, "instance_class")
         problems: list[tuple[Severity, str]] = []
-        if isinstance(version, str) and version and engine and not _is_replica(db):
+        # A replica runs its primary's engine version, which this check judges.
+        if version and engine and not _is_replica(db):
             found = version_problem(engine, version, today)
             if found is not None:
                 problems.append(found)
-        if isinstance(klass, str) and RETIRED_CLASSES.match(klass):
+        if klass and RETIRED_CLASSES.match(klass):
             problems.append(
                 (Severity.HIGH, f"{klass} is a retired instance class: no new instance of it can be created")
             )
         if not problems:
-            shown = f"{engine} {version or '(default version)'} on {klass}"
+            on = klass or "an instance class known after apply"
+            if _is_replica(db):
+                shown = f"a replica (its primary's engine and version) on {on}"
+            else:
+                shown = f"{engine} {version or '(default version)'} on {on}"
             yield Finding(check_.id, True, db.address, f"{db.address}: {shown}, supported", db.address)
             continue
         severity = max(s for s, _ in problems)

@@ -212,6 +212,29 @@ def test_retired_versions_and_classes_fail() -> None:
     assert by["aws_db_instance.current"].passed
 
 
+def test_a_replica_whose_engine_and_storage_come_from_its_primary_is_judged_through_its_primary() -> None:
+    """The sports-commentary scenario's replicas: engine, version and storage are known only after apply (RDS
+    copies them from the primary); both checks errored on them (UnknownValueError) instead of judging."""
+    inherited = {"engine": True, "engine_version": True, "allocated_storage": True}
+    replica = planned(
+        "aws_db_instance.replica",
+        {"replicate_source_db": "primary", "instance_class": "db.r6g.large"},
+        inherited,
+    )
+    databases = plan(db("primary", allocated_storage=20, engine_version="16"), replica)
+    storage = assert_check(context(plan=databases), storage_minimum, Status.PASS)
+    assert [str(f.address) for f in storage.findings] == ["aws_db_instance.primary"]
+    versions = assert_check(context(plan=databases), supported_engine_and_class, Status.PASS)
+    assert {str(f.address): f.evidence for f in versions.findings}["aws_db_instance.replica"] == (
+        "aws_db_instance.replica: a replica (its primary's engine and version) on db.r6g.large, supported"
+    )
+    retired = planned(
+        "aws_db_instance.old", {"replicate_source_db": "primary", "instance_class": "db.m3.large"}, inherited
+    )
+    failed = assert_check(context(plan=plan(retired)), supported_engine_and_class, Status.FAIL)
+    assert "db.m3.large is a retired instance class" in failed.findings[0].evidence
+
+
 # -- ec2.imdsv2, ec2.root-volume-encrypted, ec2.no-launch-configuration ------------------------------------------
 
 
