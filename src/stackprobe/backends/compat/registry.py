@@ -30,6 +30,7 @@ from stackprobe.backends.compat import (
     rds_replica_managed_password,
     s3_logging_policy,
     s3_secure_transport_condition,
+    secretsmanager_create_idempotent,
     sqs_redrive_allow_policy,
     sqs_redrive_policy_json,
 )
@@ -63,6 +64,7 @@ PATCHES: list[MotoPatch] = [
     rds_replica_managed_password.PATCH,
     rds_managed_secret_username.PATCH,
     kms_default_keys_aws_managed.PATCH,
+    secretsmanager_create_idempotent.PATCH,
 ]
 
 KNOWN_DRIFT: list[KnownDrift] = []
