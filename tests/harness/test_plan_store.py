@@ -38,10 +38,10 @@ def config(tmp_path: Path) -> StackSpec:
     return StackSpec(tf_dir=root, var_files=(root / "prod.tfvars",))
 
 
-def _key(spec: StackSpec, tmp_path: Path, backend: AwsBackend = BACKEND) -> str:
+def _key(spec: StackSpec, tmp_path: Path, backend: AwsBackend = BACKEND, settings: RunSettings | None = None) -> str:
     """The plan key of `spec` as a fresh stack computes it (a workspace copy; no terraform, no emulator)."""
     work = tmp_path / f"work-{len(list(tmp_path.glob('work-*')))}"
-    return PreparedStack(spec, backend, work, Preparation(RunSettings())).plan_key()
+    return PreparedStack(spec, backend, work, Preparation(settings or RunSettings())).plan_key()
 
 
 def test_the_key_follows_every_input_of_a_plan_but_not_the_teardown_variables(
@@ -53,6 +53,9 @@ def test_the_key_follows_every_input_of_a_plan_but_not_the_teardown_variables(
     assert _key(config, tmp_path, replace(BACKEND, name="localstack")) != key
     assert _key(config, tmp_path, replace(BACKEND, region="us-east-1")) != key
     assert _key(StackSpec(config.tf_dir, config.var_files, (("n", "1"),)), tmp_path) != key
+    # A run with --no-stand-ins, or without --provider-fallback, must make its own plan: it may not be possible.
+    assert _key(config, tmp_path, settings=RunSettings(stand_ins=False)) != key
+    assert _key(config, tmp_path, settings=RunSettings(provider_fallback=True)) != key
     (config.tf_dir / "modules" / "queue" / "main.tf").write_text('resource "aws_sqs_queue" "r" {}\n')
     assert _key(config, tmp_path) != key
     changed = _key(config, tmp_path)

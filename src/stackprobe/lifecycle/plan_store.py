@@ -5,9 +5,9 @@ provider). Several processes of one run plan the same configuration against an e
 same kind (the worker that deploys the reference stack, the worker that checks every scenario's plan,
 the parity run's moto side), and a second `pytest -m unit` plans what the first one did. Whoever plans
 first publishes the plan's JSON here under its key (`plan_key`: the configuration's and the tools'
-digest, the emulator kind and the region); a caller that needs only the JSON reads it instead of
-planning again. A stack that applies always plans itself, since a saved plan file names its own
-workspace and emulator (`PreparedStack.own_plan` publishes what it planned).
+digest, the emulator kind and the region, stand-ins and the provider fallback); a caller that needs only
+the JSON reads it instead of planning again. A stack that applies always plans itself, since a saved plan
+file names its own workspace and emulator (`PreparedStack.own_plan` publishes what it planned).
 
 The claim is an exclusive `flock` held while planning: a reader that finds a plan in progress waits
 for the lock (released when the planner finishes, fails, or dies), then reads what was published, or
@@ -33,9 +33,12 @@ from stackprobe.terraform.plan import Plan
 LOG = logging.getLogger("stackprobe.lifecycle.plan_store")
 
 
-def plan_key(digest: StackDigest, backend: str, region: str) -> str:
-    """What a pre-apply plan depends on: the configuration and tools (`digest`), the emulator kind and region."""
-    return hashlib.sha256(json.dumps([digest.value, backend, region]).encode()).hexdigest()[:32]
+def plan_key(digest: StackDigest, backend: str, region: str, *, stand_ins: bool, provider_fallback: bool) -> str:
+    """What a pre-apply plan depends on: the configuration and tools (`digest`), the emulator kind and region, and
+    the settings that decide whether it can be made at all: stand-ins (what its data sources find) and the provider
+    fallback (which provider versions init installs). A run without them must not read a plan made with them."""
+    settings = {"stand_ins": stand_ins, "provider_fallback": provider_fallback}
+    return hashlib.sha256(json.dumps([digest.value, backend, region, settings]).encode()).hexdigest()[:32]
 
 
 class PlanStore:

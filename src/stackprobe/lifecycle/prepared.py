@@ -134,7 +134,14 @@ class PreparedStack:
         return self._digest
 
     def plan_key(self) -> str:
-        return plan_key(self.digest(), self.backend.name, self.backend.region)
+        settings = self.how.settings
+        return plan_key(
+            self.digest(),
+            self.backend.name,
+            self.backend.region,
+            stand_ins=settings.stand_ins,
+            provider_fallback=settings.provider_fallback,
+        )
 
     # -- terraform ---------------------------------------------------------------------------------------
     def runner(self) -> TerraformRunner:
