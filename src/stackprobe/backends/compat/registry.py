@@ -9,6 +9,7 @@ from __future__ import annotations
 from stackprobe.backends.compat import (
     appautoscaling_policy_alarms,
     appautoscaling_tags,
+    autoscaling_zone_balance,
     backup_list_tags_path,
     backup_selections,
     cloudfront_absent_settings,
@@ -40,6 +41,7 @@ PATCHES: list[MotoPatch] = [
     iam_managed_policies_load.PATCH,
     appautoscaling_tags.PATCH,
     appautoscaling_policy_alarms.PATCH,
+    autoscaling_zone_balance.PATCH,
     rds_instance_identity.PATCH,
     sqs_redrive_allow_policy.PATCH,
     sqs_redrive_policy_json.PATCH,
