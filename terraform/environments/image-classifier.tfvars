@@ -29,6 +29,9 @@ owner       = "vision-team"
 cost_center = "image-classifier"
 image_tag   = "1.9.0"
 
+# Who the alarms page: a production alarm that notifies nobody is not an alarm (alarms.topic-subscribed).
+alarm_email_addresses = ["vision-oncall@example.com"]
+
 github_repository = "example-org/image-classifier"
 # terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
 create_github_oidc_provider = false

@@ -7,6 +7,9 @@ owner       = "ml-platform-team"
 cost_center = "ml-serving"
 image_tag   = "1.0.0"
 
+# Who the alarms page: a production alarm that notifies nobody is not an alarm (alarms.topic-subscribed).
+alarm_email_addresses = ["ml-platform-oncall@example.com"]
+
 github_repository = "example-org/ml-serving"
 # terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
 create_github_oidc_provider = false

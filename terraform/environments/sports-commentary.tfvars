@@ -10,6 +10,9 @@ owner       = "live-sports-team"
 cost_center = "sports-commentary"
 image_tag   = "3.0.2"
 
+# Who the alarms page: a production alarm that notifies nobody is not an alarm (alarms.topic-subscribed).
+alarm_email_addresses = ["live-sports-oncall@example.com"]
+
 github_repository = "example-org/sports-commentary"
 # terraform/bootstrap created the account's GitHub OIDC provider with the CI plan and apply roles.
 create_github_oidc_provider = false
