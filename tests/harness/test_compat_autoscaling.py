@@ -11,24 +11,15 @@ Reproduce: .venv/bin/pytest tests/harness/test_compat_autoscaling.py -q -n 0 -p 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from stackprobe.backends.base import AwsBackend
-from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
 # The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
 COVERS = ("autoscaling-zone-balance",)
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[AwsBackend]:
-    moto = EmbeddedMoto()
-    yield moto.start()
-    moto.stop()
 
 
 def _group(backend: AwsBackend, name: str, subnets_per_zone: list[int], desired: int) -> tuple[Any, list[str]]:

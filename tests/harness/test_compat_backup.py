@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -12,20 +11,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
 from stackprobe.backends.base import AwsBackend
-from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
 # The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
 COVERS = ("backup-selections", "backup-list-tags-path")
 
 ROLE = "arn:aws:iam::123456789012:role/backup"
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[AwsBackend]:
-    moto = EmbeddedMoto()
-    yield moto.start()
-    moto.stop()
 
 
 def _plan(backend: AwsBackend, name: str) -> str:

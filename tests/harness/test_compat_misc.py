@@ -3,13 +3,11 @@ descriptions, and CloudFront viewer certificates."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from stackprobe.backends.base import AwsBackend
-from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
 # The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
@@ -19,13 +17,6 @@ COVERS = (
     "cloudfront-absent-settings",
     "cloudfront-origin-access-control",
 )
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[AwsBackend]:
-    moto = EmbeddedMoto()
-    yield moto.start()
-    moto.stop()
 
 
 def test_kms_rotation_period_reads_back(backend: AwsBackend) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from stackprobe.backends.base import AwsBackend
-from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
 # The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
@@ -21,13 +19,6 @@ COVERS = (
 )
 
 _names = (f"compat-db-{n}" for n in itertools.count())
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[AwsBackend]:
-    moto = EmbeddedMoto()
-    yield moto.start()
-    moto.stop()
 
 
 def _instance(backend: AwsBackend, **extra: Any) -> dict[str, Any]:

@@ -8,27 +8,18 @@ password the stack manages itself are created as before.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from stackprobe.backends.base import AwsBackend
-from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
 # The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
 COVERS = ("rds-replica-managed-password",)
 
 _names = (f"compat-replica-{n}" for n in itertools.count())
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[AwsBackend]:
-    moto = EmbeddedMoto()
-    yield moto.start()
-    moto.stop()
 
 
 def _primary(backend: AwsBackend, engine: str, **password: Any) -> str:

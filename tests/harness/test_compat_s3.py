@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.compat.s3_logging_policy import policy_allows_log_delivery
-from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
 # The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
@@ -30,13 +28,6 @@ ALLOW_LOGGING: dict[str, Any] = {
     "Action": "s3:PutObject",
     "Resource": "arn:aws:s3:::compat-logs/*",
 }
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[AwsBackend]:
-    moto = EmbeddedMoto()
-    yield moto.start()
-    moto.stop()
 
 
 def _logging_to(backend: AwsBackend, source: str, target: str, statements: list[dict[str, Any]]) -> Any:

@@ -13,13 +13,11 @@ Reproduce: .venv/bin/pytest tests/harness/test_compat_secretsmanager_create.py -
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from stackprobe.backends.base import AwsBackend
-from stackprobe.backends.moto import EmbeddedMoto
 
 pytestmark = pytest.mark.harness
 # The compatibility patches this module tests (tests/harness/test_generated_docs.py checks the list).
@@ -28,13 +26,6 @@ COVERS = ("secretsmanager-create-idempotent",)
 # ClientRequestToken is 32 to 64 characters; the SDKs send a UUID.
 TOKEN = "5f0c1c1e-6d7a-4d8e-9c3b-2a1f0e9d8c7b"
 OTHER_TOKEN = "0b9e8d7c-6f5a-4b3c-8d2e-1f0a9b8c7d6e"
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[AwsBackend]:
-    moto = EmbeddedMoto()
-    yield moto.start()
-    moto.stop()
 
 
 @pytest.fixture(scope="module")
