@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import configparser
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 import yaml
 
 from stackprobe.backends.registry import NAMES as BACKENDS
-from stackprobe.errors import StackprobeError
+from stackprobe.errors import InputError, StackprobeError
 
 DEFAULT_REGION = "eu-west-1"
 # Declared requirements of a configuration, beside its .tf files (see stackprobe.checks.requirements).
@@ -45,8 +46,8 @@ def default_cache_dir() -> Path:
     return Path(base) / "stackprobe"
 
 
-class SettingsError(StackprobeError):
-    """A setting's value cannot be used (a malformed NAME=VALUE, an unknown choice)."""
+class SettingsError(InputError):
+    """A setting's value cannot be used (a malformed NAME=VALUE, an unknown choice, a file that is not there)."""
 
 
 Pairs = tuple[tuple[str, str], ...]
@@ -118,6 +119,9 @@ class CheckSettings:
     reduced_stack: str | None = None
     # `auto`, ADDRESS=ENGINE[:MAJOR]: the deployed datastores a real local server stands in for (stackprobe.datastores).
     datastores: tuple[str, ...] = ()
+    # (ADDRESS, FILE): the SQL the operator runs once as the master user on the datastore ADDRESS names (FILE
+    # resolved, known to be readable).
+    datastore_sql: tuple[tuple[str, Path], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "container_commands", normalise_pairs(self.container_commands))
@@ -241,6 +245,9 @@ class Setting:
     metavar: str | None = None
     choices: tuple[str, ...] = ()
     ini_default: Any = None  # a default that only the ini key has (tf_dir: "terraform")
+    # Kind.PAIRS whose VALUE is a path: relative to the working directory on a command line, to the ini's directory
+    # in an ini file (each pair as its own source says, also when both give some).
+    path_values: bool = False
 
 
 # fmt: off
@@ -297,9 +304,19 @@ SETTINGS: tuple[Setting, ...] = (
         "datastores", Kind.NAMES,
         "a real local server behind a deployed datastore, for the containers the live probes run: `auto` (each RDS "
         "instance, Aurora cluster and ElastiCache Redis; their proxies and replicas too), or ADDRESS=ENGINE with "
-        "ENGINE postgres, mysql or redis (ENGINE:MAJOR: another major); host binaries or testcontainers; repeatable",
+        "ENGINE postgres, mysql or redis (ENGINE:MAJOR: another major; ENGINE:installed: the newest major this "
+        "machine's binaries run, else the deployed one); host binaries or testcontainers; repeatable",
         default=(), cli="--datastore", pytest="--stackprobe-datastore", ini="stackprobe_datastores", verbs=CHECK_VERBS,
         metavar="ADDRESS=ENGINE",
+    ),
+    Setting(
+        "datastore_sql", Kind.PAIRS,
+        "SQL an operator runs once against the new database as its master user (the application's roles, grants, "
+        "extensions): run by the local server of the PostgreSQL or MySQL datastore ADDRESS names (which a --datastore "
+        "value must select) once it is made, as the master user over TCP with its password (TLS where required), "
+        "into db_name; a statement RDS's master may not run fails, naming its line; repeatable",
+        default=(), cli="--datastore-sql", pytest="--stackprobe-datastore-sql", ini="stackprobe_datastore_sql",
+        verbs=CHECK_VERBS, metavar="ADDRESS=FILE", path_values=True,
     ),
     Setting(
         "app_dir", Kind.PATH, "where container commands run (default: the Terraform directory)", cli="--app-dir",
@@ -596,6 +613,26 @@ def _names_value(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(name.strip() for item in value for name in str(item).split(",") if name.strip())
 
 
+def resolve_pair_paths(values: Mapping[str, Any], base: Path | None) -> dict[str, Any]:
+    """`values` with each relative path of a NAME=PATH setting (`path_values`) made absolute from `base` (the
+    directory its source's relative paths are relative to): merged with another source's, each keeps its own."""
+    if base is None:
+        return dict(values)
+    resolved = dict(values)
+    for name, value in values.items():
+        if not BY_NAME[name].path_values:
+            continue
+        items = []
+        for item in _as_items(value):
+            key, sep, path = item.partition("=")
+            if sep and path.strip():
+                candidate = Path(path.strip()).expanduser()
+                path = str(candidate if candidate.is_absolute() else base / candidate)
+            items.append(f"{key}{sep}{path}")
+        resolved[name] = items
+    return resolved
+
+
 def merge(from_ini: Mapping[str, Any], from_cli: Mapping[str, Any]) -> dict[str, Any]:
     """The ini's values under the command line's: paths lists are replaced, NAME=VALUE lists merged by name."""
     merged = dict(from_ini)
@@ -683,6 +720,7 @@ def normalise(
             app_dir=value.path("app_dir", value("app_dir")) if value("app_dir") else None,
             container_commands=value.pairs("containers"),
             datastores=_datastores(value),
+            datastore_sql=_datastore_sql(value),
             environment=None if value("environment") == "auto" else str(value("environment")),
             reduced_stack=reduced,
         ),
@@ -700,17 +738,73 @@ def normalise(
     )
 
 
+# ENGINE[:MAJOR] in a --datastore value (stackprobe.datastores.local reads the same): MAJOR a major version, or
+# `installed` (the newest major this machine's binaries run).
+_DATASTORE_ENGINE = re.compile(r"(postgres|mysql|redis)(:(\d+(\.\d+)?|installed)?)?")
+
+
 def _datastores(value: _Values) -> tuple[str, ...]:
     """The --datastore values, each `auto` or ADDRESS=ENGINE[:MAJOR] (stackprobe.datastores reads them)."""
     given = _names_value(value("datastores"))
     for item in given:
         target, sep, engine = item.rpartition("=")
-        if item != "auto" and (not sep or not target or engine.partition(":")[0] not in ("postgres", "mysql", "redis")):
+        if item == "auto":
+            continue
+        if not sep or not target or engine.partition(":")[0] not in ("postgres", "mysql", "redis"):
             raise SettingsError(
                 f"{value.label('datastores')} {item!r} is neither `auto` nor ADDRESS=ENGINE (postgres, mysql or redis)",
                 "write e.g. `auto` or module.db.aws_db_instance.main=postgres.",
             )
+        if not _DATASTORE_ENGINE.fullmatch(engine):
+            raise SettingsError(
+                f"{value.label('datastores')} {item!r}: {engine.partition(':')[2]!r} is neither a major version "
+                "(15, 8.0, 7) nor `installed`",
+                f"write ENGINE:MAJOR, e.g. {target}={engine.partition(':')[0]}:15, or "
+                f"{target}={engine.partition(':')[0]}:installed for the newest major this machine's binaries run.",
+            )
     return tuple(dict.fromkeys(given))
+
+
+def _datastore_sql(value: _Values) -> tuple[tuple[str, Path], ...]:
+    """The --datastore-sql pairs (ADDRESS, FILE resolved); raises SettingsError for a FILE that is not there or
+    cannot be read, and for SQL given without any --datastore (no local server would run it)."""
+    label = value.label("datastore_sql")
+    pairs = value.pairs("datastore_sql")
+    if pairs and not _names_value(value("datastores")):
+        raise SettingsError(
+            f"{label} is given without --datastore (ini stackprobe_datastores), so no local server would run "
+            f"{', '.join(file for _, file in pairs)}",
+            f"add --datastore ADDRESS=ENGINE for the datastore it names (e.g. --datastore {pairs[0][0]}=postgres), "
+            "or --datastore auto.",
+        )
+    found: list[tuple[str, Path]] = []
+    for address, file in pairs:
+        if not file.strip():
+            raise SettingsError(
+                f"{label} {address}= names no file", f"write {label} ADDRESS=FILE, FILE the SQL to run as the master."
+            )
+        path = value.path("datastore_sql", file.strip())
+        problem = ""
+        if not path.exists():
+            problem = "does not exist"
+        elif not path.is_file():
+            problem = "is not a file"
+        else:
+            try:
+                with path.open("rb") as handle:
+                    handle.read(1)
+            except OSError as exc:
+                problem = f"cannot be read ({exc.strerror or exc})"
+        if problem:
+            where = (
+                "the configuration file's directory" if "datastore_sql" in value.from_ini else "the working directory"
+            )
+            raise SettingsError(
+                f"{label} for {address}: {path} {problem}",
+                f"give the path of a readable SQL file (a relative path is {where}'s).",
+            )
+        found.append((address, path))
+    return tuple(found)
 
 
 def _var_files(value: _Values) -> tuple[list[Path], str | None]:
@@ -838,7 +932,7 @@ def from_namespace(args: argparse.Namespace, cache_dir: Path | None = None) -> S
     project = find_project_settings(Path.cwd())
     from_ini = _project_values(project, raw) if project is not None else {}
     origins = Origins(cli=Path.cwd(), ini=project.path.parent if project is not None else None)
-    merged = merge(from_ini, raw)
+    merged = merge(resolve_pair_paths(from_ini, origins.ini), resolve_pair_paths(raw, origins.cli))
     used = frozenset(name for name in from_ini if name not in raw or BY_NAME[name].kind == Kind.PAIRS)
     return normalise(merged, origins=origins, from_ini=used, cache_dir=cache_dir)
 
@@ -861,9 +955,10 @@ def _project_values(project: ProjectSettings, raw: Mapping[str, Any]) -> dict[st
 def from_pytest(config: PytestConfig, cache_dir: Path | None = None) -> Settings:
     """The plugin's settings: the ini file's, under the command line's."""
     from_ini, from_cli = raw_from_pytest(config)
+    origins = Origins(cli=Path.cwd(), ini=Path(str(config.rootpath)), pytest=True)
     return normalise(
-        merge(from_ini, from_cli),
-        origins=Origins(cli=Path.cwd(), ini=Path(str(config.rootpath)), pytest=True),
+        merge(resolve_pair_paths(from_ini, origins.ini), resolve_pair_paths(from_cli, origins.cli)),
+        origins=origins,
         from_ini=frozenset(name for name in from_ini if name not in from_cli),
         cache_dir=cache_dir,
     )

@@ -9,6 +9,7 @@ Reproduce: .venv/bin/pytest tests/harness/test_datastores_servers.py -q -n 0 -p 
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,6 +138,81 @@ def test_an_initialisation_the_engine_refuses_leaves_nothing_and_names_the_log(t
     assert not server.work.exists()
     assert server.process is not None and server.process.poll() is not None
     assert list(tmp_path.glob("stackprobe-postgres-*.log"))
+
+
+def _setup_spec(file: Path) -> ServerSpec:
+    return ServerSpec(
+        "aws_db_instance.main (postgres 15)",
+        ("shop-db.abc.eu-west-1.rds.amazonaws.com",),
+        db_name="shop",
+        master_user="shop_admin",
+        master_password="pa'ss\"w@rd",
+        tls=True,
+        setup_sql=file,
+    )
+
+
+@needs_postgres
+def test_the_operators_setup_sql_runs_as_the_master_and_what_it_creates_is_there(
+    tmp_path: Path, authority: LocalAuthority
+) -> None:
+    """--datastore-sql: the file runs as the master user (over TLS, with its password) into db_name, not as the
+    internal superuser: what it creates is the master's, and the role it grants exists afterwards."""
+    file = tmp_path / "roles.sql"
+    file.write_text(
+        "CREATE ROLE app_user LOGIN PASSWORD 'app-pw';\n"
+        "GRANT CONNECT ON DATABASE shop TO app_user;\n"
+        "CREATE SCHEMA app;\n"
+        "GRANT USAGE ON SCHEMA app TO app_user;\n"
+        "CREATE TABLE app.orders (id int);\n"
+        "GRANT SELECT ON app.orders TO app_user;\n"
+    )
+    server = PostgresServer(_setup_spec(file), POSTGRES, free_port(), authority)  # type: ignore[arg-type]
+    server.start()
+    try:
+        assert server.sql("SELECT rolname, rolcanlogin, rolsuper FROM pg_roles WHERE rolname = 'app_user'") == (
+            "app_user\tt\tf\n"
+        )
+        ran_as = "SELECT tableowner, current_database() FROM pg_tables WHERE tablename = 'orders'"
+        assert server.sql(ran_as) == "shop_admin\tshop\n"  # the master's, in db_name: not rdsadmin's
+        with _connect(server, "app_user", "app-pw") as connection:
+            assert connection.execute("SELECT count(*) FROM app.orders").fetchone() == (0,)
+        assert f"{file} (as master user shop_admin)" in server.log.read_text()
+    finally:
+        server.stop()
+    assert not server.work.exists()
+
+
+@needs_postgres
+def test_setup_sql_the_rds_master_may_not_run_fails_naming_the_file_and_line_and_leaves_nothing(
+    tmp_path: Path, authority: LocalAuthority
+) -> None:
+    file = tmp_path / "setup.sql"
+    file.write_text(
+        "CREATE ROLE app_user LOGIN;\n"
+        "-- RDS sets parameters in a parameter group; its master is no superuser:\n"
+        "ALTER SYSTEM SET work_mem = '64MB';\n"
+        "CREATE ROLE never_made;\n"
+    )
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    server = PostgresServer(_setup_spec(file), POSTGRES, free_port(), authority, keep_logs_in=logs)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(DatastoreStartError) as raised:
+            server.start()
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.stop()  # it started after all (the test fails): leave no server behind
+    message = str(raised.value)
+    assert f"--datastore-sql: running {file} as master user shop_admin" in message
+    assert f"psql:{file}:3: ERROR:" in message  # the client's own message, its line kept
+    assert "fails on RDS too" in raised.value.remedy
+    (kept,) = logs.glob("stackprobe-postgres-*.log")
+    assert f"Its log: {kept}" in message
+    assert not server.work.exists()
+    assert server.process is not None and server.process.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.killpg(server.process.pid, 0)  # nothing of its process group is left running
 
 
 @needs_redis

@@ -54,6 +54,28 @@ def test_settings_refuse_a_datastore_value_that_is_neither_auto_nor_address_engi
         normalise({"datastores": [value]}, origins=Origins(cli=Path.cwd()))
 
 
+def test_a_major_may_be_installed_and_nothing_else_but_a_version() -> None:
+    assert parse_request("aws_db_instance.main=postgres:installed") == DatastoreRequest(
+        "aws_db_instance.main", "postgres", "installed"
+    )
+    assert parse_request("a=mysql:8.0").major == "8.0"
+    with pytest.raises(DatastoreConfigError, match=r"'newest' is neither a major version .* nor `installed`"):
+        parse_request("a=postgres:newest")
+
+
+@pytest.mark.parametrize("value", ["a=postgres:installed", "a=postgres:16", "a=mysql:8.0", "a=redis:7", "a=redis"])
+def test_settings_take_a_major_version_or_installed(value: str) -> None:
+    assert normalise({"datastores": [value]}, origins=Origins(cli=Path.cwd())).checks.datastores == (value,)
+
+
+@pytest.mark.parametrize("value", ["a=postgres:newest", "a=postgres:installed-ish", "a=postgres:v16", "a=redis:7:x"])
+def test_settings_refuse_a_major_that_is_neither_a_version_nor_installed(value: str) -> None:
+    with pytest.raises(
+        SettingsError, match=r"--datastore .* is neither a major version \(15, 8\.0, 7\) nor `installed`"
+    ):
+        normalise({"datastores": [value]}, origins=Origins(cli=Path.cwd()))
+
+
 def test_settings_keep_each_datastore_value_once_in_order() -> None:
     settings = normalise({"datastores": ["auto", "a.b=redis", "auto"]}, origins=Origins(cli=Path.cwd()))
     assert settings.checks.datastores == ("auto", "a.b=redis")
@@ -97,6 +119,300 @@ def test_an_engine_the_host_cannot_run_names_what_to_install(monkeypatch: pytest
     assert "Debian ships only MariaDB" in runner_for("mysql", "8.0", docker=False).missing
     # Where a Docker engine answers, the image of the deployed major runs it.
     assert runner_for("postgres", "16", docker=True).image == "postgres:16"
+
+
+PG = {
+    major: HostServer("postgres", version, Path(f"/usr/lib/postgresql/{major}/bin"), "postgres")
+    for major, version in (("9.6", "9.6.24"), ("13", "13.1"), ("15", "15.18"), ("16", "16.4"))
+}
+
+
+def test_the_newest_installed_major_is_compared_as_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engines, "host_servers", lambda: (PG["9.6"], PG["16"], PG["13"]))
+    assert engines.newest_installed("postgres") == "16"  # not "9.6", which sorts last as text
+    assert engines.newest_installed("mysql") is None
+
+
+def _selected(
+    monkeypatch: pytest.MonkeyPatch, hosts: tuple[HostServer, ...], request: str, docker: bool = False
+) -> Any:
+    monkeypatch.setattr(engines, "host_servers", lambda: hosts)
+    from stackprobe.datastores import parse_requests
+
+    stores = LocalDatastores(parse_requests([request]), docker=docker, factories=FAKE_FACTORIES)
+    (selected,) = stores.select(FakeDeployment())  # type: ignore[arg-type]
+    return selected
+
+
+def test_installed_runs_the_newest_major_the_host_has_and_the_evidence_says_it_differs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    selected = _selected(monkeypatch, (PG["13"], PG["16"]), "aws_db_instance.main=postgres:installed")
+    assert (selected.runner.major, selected.runner.host) == ("16", PG["16"])  # 15.4 is deployed
+    stores = LocalDatastores(
+        [parse_request("aws_db_instance.main=postgres:installed")], docker=False, factories=FAKE_FACTORIES
+    )
+    access = stores.serve(FakeDeployment(), _workload({"DB_HOST": DB, "DB_PORT": "5432"}))  # type: ignore[arg-type]
+    assert access.addresses.entries[(DB, 5432)].by == (
+        "PostgreSQL 16.4 (/usr/lib/postgresql/16/bin/postgres) standing in for aws_db_instance.main, major 16 where 15 "
+        "is deployed (the newest this machine has, as :installed asks)"
+    )
+    stores.close()
+
+
+def test_installed_is_the_deployed_major_when_the_host_has_that_one_newest(monkeypatch: pytest.MonkeyPatch) -> None:
+    selected = _selected(monkeypatch, (PG["13"], PG["15"]), "shop-db=postgres:installed")
+    assert (selected.runner.major, selected.runner.host) == ("15", PG["15"])
+
+
+def test_installed_without_host_binaries_is_the_deployed_major_by_docker_else_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    missing = _selected(monkeypatch, (), "shop-db=postgres:installed").runner
+    assert (missing.major, missing.available) == ("15", False)
+    assert "install postgresql-15" in missing.missing
+    assert _selected(monkeypatch, (), "shop-db=postgres:installed", docker=True).runner.image == "postgres:15"
+
+
+# -- the operator's setup SQL (--datastore-sql) --------------------------------------------------------------
+def _deployed(identifier: str, engine: str, version: str, address: str) -> Any:
+    from stackprobe.datastores.deployed import DeployedDatastore, Endpoint
+
+    host = f"{identifier}.abc.eu-west-1.amazonaws.com"
+    kind = "elasticache replication group" if engine == "redis" else "rds instance"
+    return DeployedDatastore(
+        kind, identifier, f"arn:{identifier}", address, engine, version, (Endpoint(host, 5432, "endpoint", "x"),),
+        db_name=None if engine == "redis" else "shop", master_user=None if engine == "redis" else "shop_admin",
+    )  # fmt: skip
+
+
+MAIN = _deployed("shop-db", "postgres", "15.4", "aws_db_instance.main")
+OTHER = _deployed("audit-db", "postgres", "15.4", "aws_db_instance.audit")
+CACHE = _deployed("cache", "redis", "7.1", "aws_elasticache_replication_group.cache")
+
+
+def _with_sql(monkeypatch: pytest.MonkeyPatch, requests: list[str], sql: list[tuple[str, str]]) -> LocalDatastores:
+    monkeypatch.setattr(engines, "host_servers", lambda: (PG["15"],))
+    from stackprobe.datastores import parse_requests
+
+    return LocalDatastores(parse_requests(requests), docker=False, factories=FAKE_FACTORIES, setup_sql=sql)
+
+
+def test_the_setup_sql_goes_to_the_datastore_it_names_and_the_evidence_says_it_ran_as_the_master(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stores = _with_sql(monkeypatch, ["auto"], [("shop-db", "/srv/roles.sql")])
+    (selected,) = stores.select(FakeDeployment())  # type: ignore[arg-type]
+    assert selected.setup_sql == Path("/srv/roles.sql")
+    access = stores.serve(FakeDeployment(), _workload({"DB_HOST": DB, "DB_PORT": "5432"}))  # type: ignore[arg-type]
+    assert stores._servers[selected.key].spec.setup_sql == Path("/srv/roles.sql")
+    assert "ran /srv/roles.sql as master user shop_admin (the operator's one-off setup)" in access.notes[0]
+    assert "setup SQL shop-db=/srv/roles.sql" in stores.describe()
+    stores.close()
+
+
+def test_without_setup_sql_the_server_runs_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    stores = _with_sql(monkeypatch, ["auto"], [])
+    access = stores.serve(FakeDeployment(), _workload({"DB_HOST": DB, "DB_PORT": "5432"}))  # type: ignore[arg-type]
+    assert all(server.spec.setup_sql is None for server in stores._servers.values())
+    assert "operator's one-off setup" not in access.notes[0]
+    stores.close()
+
+
+@pytest.mark.parametrize(
+    ("requests", "sql", "message", "remedy"),
+    [
+        (
+            ["auto"],
+            [("aws_db_instance.nothing", "/srv/roles.sql")],
+            r"--datastore-sql aws_db_instance\.nothing=/srv/roles\.sql names no datastore the stack deployed\. "
+            r"Deployed datastores: aws_db_instance\.main \(postgres 15\.4\); aws_db_instance\.audit .*; "
+            r"aws_elasticache_replication_group\.cache \(redis 7\.1\)",
+            "as --datastore does",
+        ),
+        (
+            ["auto"],
+            [("aws_elasticache_replication_group.cache", "/srv/roles.sql")],
+            r"aws_elasticache_replication_group\.cache runs redis 7\.1, which takes no SQL",
+            "only for a PostgreSQL or MySQL datastore",
+        ),
+        (
+            ["aws_db_instance.main=postgres"],
+            [("aws_db_instance.audit", "/srv/audit.sql")],
+            r"no --datastore value selects aws_db_instance\.audit, so no local server runs the file",
+            "add --datastore aws_db_instance.audit=postgres (or --datastore auto)",
+        ),
+        (
+            ["auto"],
+            [("shop-db", "/srv/a.sql"), ("aws_db_instance.main", "/srv/b.sql")],
+            r"aws_db_instance\.main already has a setup file: --datastore-sql shop-db=/srv/a\.sql",
+            "give one file per datastore",
+        ),
+    ],
+    ids=["names-nothing", "redis", "not-selected", "two-files"],
+)
+def test_a_setup_sql_value_that_names_nothing_usable_is_an_input_error_naming_the_remedy(
+    monkeypatch: pytest.MonkeyPatch, requests: list[str], sql: list[tuple[str, str]], message: str, remedy: str
+) -> None:
+    from stackprobe.errors import InputError
+
+    stores = _with_sql(monkeypatch, requests, sql)
+    with pytest.raises(DatastoreConfigError, match=message) as raised:
+        stores.select(FakeDeployment(), [MAIN, OTHER, CACHE])  # type: ignore[arg-type]
+    assert isinstance(raised.value, InputError) and remedy in raised.value.remedy
+
+
+def test_the_same_file_named_twice_for_one_datastore_is_one_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    stores = _with_sql(monkeypatch, ["auto"], [("shop-db", "/srv/a.sql"), ("aws_db_instance.main", "/srv/a.sql")])
+    chosen = {s.datastore.identifier: s.setup_sql for s in stores.select(FakeDeployment(), [MAIN, OTHER])}  # type: ignore[arg-type]
+    assert chosen == {"shop-db": Path("/srv/a.sql"), "audit-db": None}
+
+
+@pytest.mark.parametrize("failed", [None, ["aws_db_instance.main"]], ids=["applied", "apply-failed-part-way"])
+def test_a_datastore_value_naming_nothing_usable_stops_the_run_before_any_check(
+    monkeypatch: pytest.MonkeyPatch, failed: list[str] | None
+) -> None:
+    """The verify flow asks the selection once before the checks: a bad --datastore or --datastore-sql value is the
+    run's input error (NOT RUN), not one check's error. After a failed apply, what it names may be what the apply
+    did not create: the checks judge then, as before."""
+    from stackprobe.lifecycle import verify
+    from stackprobe.report.model import RunReport
+    from stackprobe.settings import CheckSettings
+
+    refused = DatastoreConfigError("--datastore-sql x=/srv/r.sql names no datastore the stack deployed", "name one")
+
+    def select(deployment: Any) -> None:
+        raise refused
+
+    context = SimpleNamespace(
+        decision=SimpleNamespace(describe=lambda: "production"),
+        container_commands={},
+        datastores=SimpleNamespace(select=select),
+    )
+    monkeypatch.setattr(verify, "build_context", lambda deployed, settings: context)
+    monkeypatch.setattr(verify, "unapplied_resources", lambda *args: ())
+    ran: list[Any] = []
+
+    def run_checks(ctx: Any, selected: Any) -> list[Any]:
+        ran.append(ctx)
+        return []
+
+    monkeypatch.setattr(verify, "run_checks", run_checks)
+    monkeypatch.setattr(verify, "end_datastores", lambda deployments: [])
+    deployed = SimpleNamespace(owner=None, plan=None)
+    steps = verify._Steps(RunReport("verify", "stack", "moto"), say=lambda line: None)
+    if failed is None:
+        with pytest.raises(DatastoreConfigError):
+            verify._judge(deployed, steps, [], CheckSettings(), failed)  # type: ignore[arg-type]
+        assert ran == []
+    else:
+        monkeypatch.setattr(verify, "replace", lambda ctx, **changes: ctx)
+        context.state_resources = lambda: ()  # type: ignore[attr-defined]
+        verify._judge(deployed, steps, [], CheckSettings(), failed)  # type: ignore[arg-type]
+        assert ran == [context]
+
+
+def test_the_operator_runs_psql_as_the_master_over_tcp_with_tls_and_the_password_in_the_environment() -> None:
+    from stackprobe.datastores import mysql, postgres
+
+    spec = ServerSpec("db", db_name="shop", master_user="shop_admin", master_password="pw", tls=True)
+    command, env = postgres.setup_command("/pg/bin/psql", 6000, spec, Path("/srv/roles.sql"))
+    assert command == [
+        "/pg/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "6000",
+        "-U", "shop_admin", "-d", "shop", "-f", "/srv/roles.sql",
+    ]  # fmt: skip
+    assert env["PGPASSWORD"] == "pw" and env["PGSSLMODE"] == "require" and "pw" not in command
+    plain = postgres.setup_command("psql", 1, ServerSpec("db", master_user="m", master_password="p"), Path("f"))
+    assert plain[1]["PGSSLMODE"] == "prefer" and plain[0][-3:] == ["postgres", "-f", "f"]  # no db_name: postgres
+
+    command, env = mysql.setup_command("/usr/bin/mysql", 3307, spec, Path("/srv/roles.sql"))
+    assert command == [
+        "/usr/bin/mysql", "--no-defaults", "--protocol=TCP", "-h", "127.0.0.1", "-P", "3307", "-u", "shop_admin",
+        "--batch", "--ssl-mode=REQUIRED", "--database=shop",
+    ]  # fmt: skip
+    assert env == {"MYSQL_PWD": "pw"}
+    assert "--ssl" in mysql.setup_command("mariadb", 1, spec, Path("f"), mariadb=True)[0]
+
+
+@pytest.mark.parametrize(
+    ("said", "remedy"),
+    [
+        (
+            'ERROR:  permission denied to set parameter "work_mem"',
+            "as-is",
+        ),  # the file's to fix: as run_as_operator says
+        ('ERROR:  permission denied to create extension "pg_stat_statements"', "SHOW rds.extensions"),
+        ('ERROR:  extension "postgis" is not available', "install the extension postgis for PostgreSQL 15"),
+    ],
+    ids=["privilege", "untrusted-extension", "extension-not-installed-here"],
+)
+def test_a_failing_setup_sql_gets_the_remedy_of_its_cause(
+    monkeypatch: pytest.MonkeyPatch, said: str, remedy: str
+) -> None:
+    """A statement the master may not run is the file's to fix; an extension RDS lets rds_superuser create, or one
+    this machine lacks, is the local server's difference, and the remedy says so."""
+    from stackprobe.datastores.postgres import PostgresServer
+    from stackprobe.datastores.servers import DatastoreStartError
+
+    def refused(*args: Any, **kwargs: Any) -> str:
+        raise DatastoreStartError(f"--datastore-sql: running /srv/r.sql ... failed: psql:/srv/r.sql:2: {said}", "as-is")
+
+    spec = ServerSpec(
+        "db", db_name="shop", master_user="shop_admin", master_password="pw", setup_sql=Path("/srv/r.sql")
+    )
+    server = PostgresServer(spec, PG["15"], 6000)
+    monkeypatch.setattr(server, "run_as_operator", refused)
+    with pytest.raises(DatastoreStartError) as raised:
+        server._run_setup(Path("/srv/r.sql"))
+    assert f"psql:/srv/r.sql:2: {said}" in raised.value.problem
+    assert remedy in raised.value.remedy
+
+
+def test_the_container_plan_mounts_the_setup_sql_and_runs_it_as_the_master() -> None:
+    spec = ServerSpec(
+        "db", db_name="shop", master_user="shop_admin", master_password="pw", setup_sql=Path("/srv/r.sql")
+    )
+    plan = plan_for(spec, Runner("postgres", "16", image="postgres:16"), "root-pw")
+    assert plan.mounts == (("/srv/r.sql", "/stackprobe-setup/r.sql"),)
+    assert plan.operator == (
+        "env", "PGPASSWORD=pw", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+        "-U", "shop_admin", "-d", "shop", "-f", "/stackprobe-setup/r.sql",
+    )  # fmt: skip
+    assert not any("/srv/r.sql" in " ".join(argv) for argv in plan.setup)  # the bootstrap is the admin's, not it
+    mysql = plan_for(spec, Runner("mysql", "8.0", image="mysql:8.0"), "root-pw")
+    assert mysql.operator[:3] == ("env", "MYSQL_PWD=pw", "sh")
+    assert mysql.operator[-1] == (
+        "exec mysql --no-defaults --protocol=TCP -h 127.0.0.1 -u shop_admin --batch --database=shop "
+        "< /stackprobe-setup/r.sql"
+    )
+    assert plan_for(ServerSpec("db"), Runner("postgres", "16", image="postgres:16"), "x").operator == ()
+    from stackprobe.datastores.servers import DatastoreStartError
+
+    with pytest.raises(DatastoreStartError, match="runs redis, which runs no SQL"):
+        plan_for(ServerSpec("cache", setup_sql=Path("/srv/r.sql")), Runner("redis", "7", image="redis:7"), "x")
+
+
+def test_a_setup_sql_failing_in_a_container_names_the_file_here_and_its_line_and_removes_the_container() -> None:
+    from stackprobe.datastores.containers import ContainerServer
+    from stackprobe.datastores.servers import DatastoreStartError
+
+    spec = ServerSpec(
+        "db", db_name="shop", master_user="shop_admin", master_password="pw", setup_sql=Path("/srv/r.sql")
+    )
+    runner = Runner("postgres", "16", image="postgres:16")
+    server = ContainerServer(spec, runner, plan_for(spec, runner, "root-pw"))
+    said = b'psql:/stackprobe-setup/r.sql:3: ERROR:  permission denied to set parameter "work_mem"\n'
+    stopped: list[bool] = []
+    server.container = SimpleNamespace(
+        exec=lambda argv: SimpleNamespace(exit_code=3, output=said), stop=lambda: stopped.append(True)
+    )
+    with pytest.raises(DatastoreStartError) as raised:
+        server._run_operator()
+    message = str(raised.value)
+    assert "running /srv/r.sql as master user shop_admin in the container postgres:16" in message
+    assert 'psql:/srv/r.sql:3: ERROR:  permission denied to set parameter "work_mem"' in message
+    server.stop()
+    assert stopped == [True] and server.container is None
 
 
 # -- rewriting ------------------------------------------------------------------------------------------------
@@ -215,6 +531,9 @@ class FakeServer:
         return {"max_connections": str(self.spec.max_connections), "superuser_reserved_connections": "3"}
 
 
+FAKE_FACTORIES: dict[str, Any] = {"postgres": FakeServer}
+
+
 @dataclass
 class Reach:
     blockers: tuple[str, ...] = ()
@@ -277,12 +596,12 @@ def _datastores(monkeypatch: pytest.MonkeyPatch, requests: list[str]) -> LocalDa
     monkeypatch.setattr(engines, "host_servers", lambda: (host,))
     from stackprobe.datastores import parse_requests
 
-    return LocalDatastores(parse_requests(requests), docker=False, factories={"postgres": FakeServer})
+    return LocalDatastores(parse_requests(requests), docker=False, factories=FAKE_FACTORIES)
 
 
 def test_a_service_the_database_admits_is_given_the_local_server(monkeypatch: pytest.MonkeyPatch) -> None:
     stores = _datastores(monkeypatch, ["auto"])
-    access = stores.serve(FakeDeployment(), _workload({"DB_HOST": DB, "DB_PORT": "5432"}))
+    access = stores.serve(FakeDeployment(), _workload({"DB_HOST": DB, "DB_PORT": "5432"}))  # type: ignore[arg-type]
     served = access.addresses.entries[(DB, 5432)]
     assert served.by == "PostgreSQL 15.18 (/pg/bin/postgres) standing in for aws_db_instance.main"
     assert "database shop, master user shop_admin (password from the secret RDS manages" in access.notes[0]
@@ -292,7 +611,7 @@ def test_a_service_the_database_admits_is_given_the_local_server(monkeypatch: py
 def test_a_service_the_database_does_not_admit_is_refused_with_the_blockers(monkeypatch: pytest.MonkeyPatch) -> None:
     stores = _datastores(monkeypatch, ["auto"])
     blocked = FakeDeployment(blockers=("no ingress rule of sg-db admits sg-web on 5432",))
-    access = stores.serve(blocked, _workload({"DB_HOST": DB, "DB_PORT": "5432"}))
+    access = stores.serve(blocked, _workload({"DB_HOST": DB, "DB_PORT": "5432"}))  # type: ignore[arg-type]
     served = access.addresses.entries[(DB, 5432)]
     assert served.by.startswith("nothing listens: web may not reach aws_db_instance.main's endpoint")
     assert "no ingress rule of sg-db admits sg-web on 5432" in served.by
@@ -311,7 +630,7 @@ def test_an_engine_the_host_cannot_run_leaves_the_service_unserved_naming_what_t
 ) -> None:
     monkeypatch.setattr(engines, "host_servers", lambda: ())
     stores = LocalDatastores([DatastoreRequest("auto")], docker=False)
-    access = stores.serve(FakeDeployment(), _workload({"DB_HOST": DB}))
+    access = stores.serve(FakeDeployment(), _workload({"DB_HOST": DB}))  # type: ignore[arg-type]
     assert access.unavailable and "install postgresql-15" in access.unavailable[0]
     assert stores.unavailable(FakeDeployment(), "shop-db") is not None  # type: ignore[arg-type]
 

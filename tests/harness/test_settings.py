@@ -73,7 +73,7 @@ def test_the_last_value_given_for_a_variable_wins_as_with_terraform(tmp_path: Pa
 
 def test_a_stack_spec_is_normalised_whoever_builds_it(tmp_path: Path) -> None:
     one = StackSpec(tf_dir=tmp_path, variables=(("b", "2"), ("a", "1")))
-    other = StackSpec(tf_dir=tmp_path / "." / "", variables={"a": "1", "b": 2})
+    other = StackSpec(tf_dir=tmp_path / "." / "", variables={"a": "1", "b": 2})  # type: ignore[arg-type]
 
     assert one == other and hash(one) == hash(other)
 
@@ -207,3 +207,126 @@ def test_a_pyproject_without_pytest_settings_is_passed_over_like_pytest_does(
     spec = from_namespace(cli("verify", "infra")).stack
 
     assert spec is not None and spec.variables == (("a", "1"),)
+
+
+# -- --datastore-sql: the operator's setup SQL, a file checked when the settings are read ----------------------
+def test_datastore_sql_paths_are_the_working_directorys_on_the_command_line_and_the_ini_files_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (project / "sql").mkdir(parents=True)
+    (elsewhere / "sql").mkdir(parents=True)
+    (project / "sql" / "roles.sql").write_text("CREATE ROLE app;\n")
+    (elsewhere / "sql" / "audit.sql").write_text("CREATE ROLE auditor;\n")
+    monkeypatch.chdir(elsewhere)
+
+    from_ini = from_pytest(
+        FakeConfig(project, ini={"stackprobe_datastores": ["auto"], "stackprobe_datastore_sql": ["main=sql/roles.sql"]})
+    )
+    both = from_pytest(
+        FakeConfig(
+            project,
+            {"datastore_sql": ["audit=sql/audit.sql"]},
+            {"stackprobe_datastores": ["auto"], "stackprobe_datastore_sql": ["main=sql/roles.sql"]},
+        )
+    )
+    from_cli = from_namespace(
+        cli("verify", "stack", "--datastore", "auto", "--datastore-sql", "audit=sql/audit.sql")
+    ).checks.datastore_sql
+
+    assert from_ini.checks.datastore_sql == (("main", project / "sql" / "roles.sql"),)
+    # Given by both, each pair keeps its own source's directory.
+    assert both.checks.datastore_sql == (
+        ("audit", elsewhere / "sql" / "audit.sql"),
+        ("main", project / "sql" / "roles.sql"),
+    )
+    assert from_cli == (("audit", elsewhere / "sql" / "audit.sql"),)
+
+
+def test_the_cli_reads_the_projects_datastore_sql_from_the_config_files_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "roles.sql").write_text("CREATE ROLE app;\n")
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nstackprobe_tf_dir = infra\nstackprobe_datastores = auto\n"
+        "stackprobe_datastore_sql = main=sql/roles.sql\n"
+    )
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+
+    assert from_namespace(cli("audit", "../infra")).checks.datastore_sql == (("main", tmp_path / "sql" / "roles.sql"),)
+
+
+@pytest.mark.parametrize("where", ["cli", "ini"])
+def test_a_datastore_sql_file_that_is_not_there_names_the_path_as_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    if where == "cli":
+        config = FakeConfig(project, {"datastores": ["auto"], "datastore_sql": ["main=sql/roles.sql"]})
+        option, resolved = "--stackprobe-datastore-sql", elsewhere / "sql" / "roles.sql"
+    else:
+        config = FakeConfig(
+            project, ini={"stackprobe_datastores": ["auto"], "stackprobe_datastore_sql": ["main=sql/roles.sql"]}
+        )
+        option, resolved = "stackprobe_datastore_sql", project / "sql" / "roles.sql"
+    with pytest.raises(SettingsError) as raised:
+        from_pytest(config)
+    assert str(raised.value).startswith(f"{option} for main: {resolved} does not exist.")
+    assert "give the path of a readable SQL file" in raised.value.remedy
+
+
+def test_a_datastore_sql_file_that_is_a_directory_or_unreadable_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sql").mkdir()
+    with pytest.raises(SettingsError, match=rf"--datastore-sql for main: {tmp_path}/sql is not a file"):
+        from_namespace(cli("verify", "stack", "--datastore", "auto", "--datastore-sql", "main=sql"))
+
+    locked = tmp_path / "locked.sql"
+    locked.write_text("CREATE ROLE app;\n")
+    locked.chmod(0)
+    real_open = Path.open
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == locked:  # as root, mode 0 does not stop a read: refuse it as the kernel refuses anyone else
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(SettingsError, match=rf"{locked} cannot be read \(Permission denied\)"):
+        from_namespace(cli("verify", "stack", "--datastore", "auto", "--datastore-sql", "main=locked.sql"))
+
+
+def test_datastore_sql_without_any_datastore_says_to_add_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "roles.sql").write_text("CREATE ROLE app;\n")
+    with pytest.raises(SettingsError) as raised:
+        from_namespace(cli("verify", "stack", "--datastore-sql", "aws_db_instance.main=roles.sql"))
+    assert "--datastore-sql is given without --datastore" in str(raised.value)
+    assert "--datastore aws_db_instance.main=postgres" in raised.value.remedy
+
+
+@pytest.mark.parametrize("item", ["main=", "=roles.sql", "roles.sql"])
+def test_datastore_sql_must_be_address_equals_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, item: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError, match="--datastore-sql"):
+        from_namespace(cli("verify", "stack", "--datastore", "auto", "--datastore-sql", item))
+
+
+def test_a_bad_datastore_sql_is_input_the_cli_refuses_with_exit_status_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stackprobe.cli import main
+    from stackprobe.errors import InputError
+
+    assert issubclass(SettingsError, InputError)
+    monkeypatch.chdir(tmp_path)
+    status = main(["verify", "stack", "--datastore", "auto", "--datastore-sql", "main=missing.sql"])
+    assert status == 2
+    assert f"{tmp_path}/missing.sql does not exist" in capsys.readouterr().err

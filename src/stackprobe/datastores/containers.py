@@ -6,12 +6,16 @@ at the deployed major, its environment and command, the container port published
 the commands run inside once it answers to create what RDS or ElastiCache creates (the same SQL as the host
 path: `stackprobe.datastores.postgres.bootstrap_sql`, `stackprobe.datastores.mysql.bootstrap_sql`). What the
 container path does not do, the plan's `limits` say (TLS is served by the host path only), and the evidence
-repeats them.
+repeats them. The operator's setup SQL (`--datastore-sql`) is bind-mounted read-only into the container (so the
+Docker engine must be this machine's) and run there as the host path runs it: the engine's client as the master
+user over TCP with the master's password, into db_name, stopping at the first error (`ContainerPlan.operator`);
+its messages name the file by its path on this machine.
 """
 
 from __future__ import annotations
 
 import secrets
+import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,8 +24,9 @@ from typing import Any
 
 from stackprobe.datastores import mysql, postgres, redis
 from stackprobe.datastores.engines import HostServer, Runner
-from stackprobe.datastores.servers import DatastoreStartError, LocalServer, ServerSpec
+from stackprobe.datastores.servers import LOG_LINES, DatastoreStartError, LocalServer, ServerSpec
 from stackprobe.datastores.tls import LocalAuthority
+from stackprobe.probes.output import last_lines
 from stackprobe.probes.process import accepts, free_port
 
 PORTS = {"postgres": 5432, "mysql": 3306, "mariadb": 3306, "redis": 6379}
@@ -37,6 +42,38 @@ class ContainerPlan:
     setup: tuple[tuple[str, ...], ...] = ()
     ready: tuple[str, ...] = ()  # argv that exits 0 once the server answers
     limits: tuple[str, ...] = ()
+    # (path on this machine, path in the container), mounted read-only: the operator's setup SQL.
+    mounts: tuple[tuple[str, str], ...] = ()
+    # argv run inside after `setup`: the operator's setup SQL, as the master user (empty: none given).
+    operator: tuple[str, ...] = ()
+
+
+# Where the operator's setup SQL is mounted in the container.
+SETUP_DIR = "/stackprobe-setup"
+
+
+def _operator(spec: ServerSpec, flavour: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The mount and the argv that run the operator's setup SQL in the container (see the module docstring)."""
+    if spec.setup_sql is None:
+        return (), ()
+    if not spec.master_user:
+        raise DatastoreStartError(
+            f"--datastore-sql {spec.setup_sql}: {spec.label} has no master user to run it as", "report this as a bug."
+        )
+    inside = f"{SETUP_DIR}/{spec.setup_sql.name}"
+    mounts = ((str(spec.setup_sql), inside),)
+    user = spec.master_user
+    password = spec.master_password or ""
+    if flavour == "postgres":
+        argv = ("env", f"PGPASSWORD={password}", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1")
+        return mounts, (*argv, "-U", user, "-d", spec.db_name or "postgres", "-f", inside)
+    client = "mariadb" if flavour == "mariadb" else "mysql"
+    database = f" --database={shlex.quote(spec.db_name)}" if spec.db_name else ""
+    script = (
+        f"exec {client} --no-defaults --protocol=TCP -h 127.0.0.1 -u {shlex.quote(user)} --batch{database} "
+        f"< {shlex.quote(inside)}"
+    )
+    return mounts, ("env", f"MYSQL_PWD={password}", "sh", "-c", script)
 
 
 def plan_for(spec: ServerSpec, runner: Runner, admin_password: str) -> ContainerPlan:
@@ -44,6 +81,12 @@ def plan_for(spec: ServerSpec, runner: Runner, admin_password: str) -> Container
     assert runner.image is not None
     flavour = runner.flavour
     limits = ("TLS is not served by a container here: clients connect without it",) if spec.tls else ()
+    if spec.setup_sql is not None and flavour not in ("postgres", "mysql", "mariadb"):
+        raise DatastoreStartError(
+            f"--datastore-sql {spec.setup_sql}: {spec.label} runs {flavour}, which runs no SQL",
+            "give --datastore-sql only for a PostgreSQL or MySQL datastore.",
+        )
+    mounts, operator = _operator(spec, flavour)
     if flavour == "postgres":
         command: tuple[str, ...] = ("postgres", "-c", "listen_addresses=*")
         if spec.max_connections:
@@ -62,6 +105,8 @@ def plan_for(spec: ServerSpec, runner: Runner, admin_password: str) -> Container
             ),
             ("pg_isready", "-U", postgres.ADMIN, "-h", "127.0.0.1"),
             limits,
+            mounts,
+            operator,
         )
     if flavour in ("mysql", "mariadb"):
         options = (f"--max-connections={spec.max_connections}",) if spec.max_connections else ()
@@ -76,6 +121,8 @@ def plan_for(spec: ServerSpec, runner: Runner, admin_password: str) -> Container
             ((client, "-uroot", f"-p{admin_password}", "-e", sql),),
             (client, "-uroot", f"-p{admin_password}", "-e", "SELECT 1"),
             (*limits, "IAM users are not created (no AWSAuthenticationPlugin)") if spec.iam_users else limits,
+            mounts,
+            operator,
         )
     arguments: list[str] = ["redis-server", "--save", "", "--appendonly", "no"]
     if spec.max_connections:
@@ -124,6 +171,8 @@ class ContainerServer(LocalServer):
         if self.plan.command:
             container = container.with_command(list(self.plan.command))
         container = container.with_bind_ports(self.plan.port, self.port)
+        for here, inside in self.plan.mounts:
+            container = container.with_volume_mapping(here, inside, "ro")
         try:
             self.container = container.start()
             deadline = time.monotonic() + 120
@@ -142,10 +191,31 @@ class ContainerServer(LocalServer):
                         "a value the engine refuses is named in its output.",
                         output[-1500:],
                     )
+            if self.plan.operator:
+                self._run_operator()
         except BaseException:
             self.stop()
             raise
         self.started_seconds = time.monotonic() - began
+
+    def _run_operator(self) -> None:
+        """The operator's setup SQL, as the master user; its failure names the file as it is on this machine."""
+        code, output = self._exec(self.plan.operator)
+        if code == 0:
+            return
+        assert self.spec.setup_sql is not None
+        for here, inside in self.plan.mounts:
+            output = output.replace(inside, here)
+        said = last_lines(output, LOG_LINES) or "it printed nothing"
+        raise DatastoreStartError(
+            f"--datastore-sql: running {self.spec.setup_sql} as master user {self.spec.master_user} in the container "
+            f"{self.plan.image} for {self.spec.label} failed (exit {code}): {said}",
+            f"fix {self.spec.setup_sql} at the line named: it runs as {self._master_is()}, as on RDS, so a statement "
+            "that fails here for want of privilege fails on RDS too.",
+        )
+
+    def _master_is(self) -> str:
+        return (postgres.PostgresServer if self.host.flavour == "postgres" else mysql.MysqlServer).master_is
 
     def stop(self) -> str:
         if self.container is not None:

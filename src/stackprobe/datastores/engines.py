@@ -7,7 +7,8 @@ belongs to a family whose local server speaks its protocol; the major version is
 This machine runs one from its own binaries (`HostBinaries`: `initdb`/`pg_ctl`/`postgres` of each PostgreSQL
 major under /usr/lib/postgresql/*/bin or on PATH, `mysqld`/`mariadbd`, `redis-server`), or through
 testcontainers where a Docker engine answers (`docker_available`). Neither: `Runner.missing` says what to
-install (Debian's package for the engine where one exists, else Docker).
+install (Debian's package for the engine where one exists, else Docker). `--datastore ADDRESS=ENGINE:installed`
+asks for the newest major this machine's binaries run (`newest_installed`), else the deployed major.
 """
 
 from __future__ import annotations
@@ -213,6 +214,20 @@ def what_to_install(flavour: str, major: str, installed: tuple[HostServer, ...])
         package = f"MySQL {major}'s server (mysqld; Debian ships only MariaDB, which is another server)"
     image = IMAGES[flavour].format(major=major)
     return f"install {package}{have}, or run where a Docker engine answers (testcontainers {image})"
+
+
+# `ENGINE:installed`: the newest major of the engine this machine's binaries run (else the deployed one).
+INSTALLED = "installed"
+
+
+def _major_key(major: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", major))
+
+
+def newest_installed(flavour: str) -> str | None:
+    """The newest major of `flavour` this machine's host binaries run (None: it has none)."""
+    majors = [server.major() for server in host_servers() if server.flavour == flavour]
+    return max(majors, key=_major_key) if majors else None
 
 
 def runner_for(flavour: str, major: str, *, docker: bool | None = None) -> Runner:

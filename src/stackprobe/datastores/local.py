@@ -4,8 +4,14 @@
 - `auto`: every RDS instance and Aurora cluster (with the replicas and RDS Proxies in front of them) and every
   ElastiCache Redis replication group or cluster the stack deploys;
 - `ADDRESS=ENGINE` (ENGINE: postgres, mysql or redis; `ENGINE:MAJOR` to run another major version than the
-  deployed one, which the evidence then says): one datastore, named by its Terraform address (with or without
-  index), its identifier, its ARN or an endpoint host; a proxy or a replica names the datastore behind it.
+  deployed one, which the evidence then says; `ENGINE:installed` for the newest major this machine's binaries
+  run, else the deployed one): one datastore, named by its Terraform address (with or without index), its
+  identifier, its ARN or an endpoint host; a proxy or a replica names the datastore behind it.
+
+`--datastore-sql ADDRESS=FILE` (ini `stackprobe_datastore_sql`) names the SQL an operator runs once against the
+new database as its master user (the application's roles, grants, extensions: what the stack cannot create).
+ADDRESS names a PostgreSQL or MySQL datastore as `--datastore` does, and a `--datastore` value must select it;
+its local server runs FILE after it is made (see `stackprobe.datastores.servers`), and the evidence says so.
 
 `LocalDatastores` starts a server for each (host binaries, else testcontainers, see `stackprobe.datastores.
 engines`) the first time a container is given addresses (`serve`) or a check asks the engine (`facts`), and
@@ -23,9 +29,10 @@ unserved and says what to install (`Access.unavailable`).
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.aws.workloads import Workload
 from stackprobe.datastores.deployed import DeployedDatastore, Deployment, Endpoint, discover
-from stackprobe.datastores.engines import FAMILIES, Family, Runner, family_of, runner_for
+from stackprobe.datastores.engines import FAMILIES, INSTALLED, Family, Runner, family_of, newest_installed, runner_for
 from stackprobe.datastores.servers import DatastoreStartError, LocalServer, ServerSpec
 from stackprobe.datastores.tls import LocalAuthority
 from stackprobe.errors import InputError
@@ -45,7 +52,12 @@ AUTO = "auto"
 
 
 class DatastoreConfigError(InputError):
-    """A `--datastore` value that names nothing deployed, or an engine other than the deployed one's."""
+    """A `--datastore` value that names nothing deployed, or an engine other than the deployed one's; a
+    `--datastore-sql` value that names nothing deployed, a Redis datastore, or one no `--datastore` selects."""
+
+
+# What MAJOR in ENGINE:MAJOR may be: a major version (15, 9.6, 8.0, 10.11, 7), or `installed`.
+MAJOR_PATTERN = re.compile(r"\d+(\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -78,7 +90,14 @@ def parse_request(value: str) -> DatastoreRequest:
             f"--datastore {value!r} is neither `auto` nor ADDRESS=ENGINE with ENGINE one of {', '.join(FAMILIES)}",
             "write --datastore auto, or e.g. --datastore module.db.aws_db_instance.main=postgres.",
         )
-    return DatastoreRequest(target.strip(), family.strip(), major.strip() or None)
+    major = major.strip()
+    if major and major != INSTALLED and not MAJOR_PATTERN.fullmatch(major):
+        raise DatastoreConfigError(
+            f"--datastore {value!r}: {major!r} is neither a major version (15, 8.0, 7) nor `{INSTALLED}`",
+            f"write ENGINE:MAJOR, e.g. {family.strip()}:15, or {family.strip()}:{INSTALLED} for the newest major this "
+            "machine has.",
+        )
+    return DatastoreRequest(target.strip(), family.strip(), major or None)
 
 
 def parse_requests(values: Iterable[str]) -> tuple[DatastoreRequest, ...]:
@@ -92,6 +111,10 @@ class Selected:
     datastore: DeployedDatastore
     runner: Runner
     asked: str  # the --datastore value that selected it
+    # The operator's setup SQL its server runs once made (--datastore-sql), or None.
+    setup_sql: Path | None = None
+    # The major is the newest this machine has (ENGINE:installed).
+    newest_installed: bool = False
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -153,8 +176,11 @@ class LocalDatastores:
         connection_limit: Callable[[Deployment, DeployedDatastore], int | None] | None = None,
         docker: bool | None = None,
         factories: Mapping[str, Callable[..., LocalServer]] | None = None,
+        setup_sql: Iterable[tuple[str, Path | str]] = (),
     ) -> None:
         self.requests = tuple(requests)
+        # (ADDRESS, FILE): --datastore-sql, the operator's setup SQL of the datastore ADDRESS names.
+        self.setup_sql = tuple((address, Path(file)) for address, file in setup_sql)
         self.connection_limit = connection_limit
         self.docker = docker
         self._factories = factories
@@ -166,7 +192,9 @@ class LocalDatastores:
         self.closed = False
 
     def describe(self) -> str:
-        return ", ".join(request.describe() for request in self.requests) or "none"
+        described = ", ".join(request.describe() for request in self.requests) or "none"
+        sql = ", ".join(f"{address}={file}" for address, file in self.setup_sql)
+        return described + (f"; setup SQL {sql}" if sql else "")
 
     # -- which ----------------------------------------------------------------------------------------------
     def select(self, deployment: Deployment, deployed: list[DeployedDatastore] | None = None) -> list[Selected]:
@@ -181,11 +209,10 @@ class LocalDatastores:
                 continue
             match = [d for d in deployed if request.target in d.names()]
             if not match:
-                known = "; ".join(f"{d.label} ({d.engine} {d.version})" for d in deployed) or "none"
                 raise DatastoreConfigError(
                     f"--datastore {request.describe()} names no datastore the stack deployed",
                     "name one by its Terraform address, identifier or endpoint, or use --datastore auto.",
-                    f"Deployed datastores: {known}.",
+                    f"Deployed datastores: {_known(deployed)}.",
                 )
             for datastore in match:
                 if family_of(datastore.engine) is not Family(request.family or ""):
@@ -195,10 +222,52 @@ class LocalDatastores:
                         f"write --datastore {request.target}={datastore.family.value}.",
                     )
                 chosen[datastore.arn] = self._selected(datastore, request.major or datastore.major, request.describe())
+        self._attach_setup_sql(deployed, chosen)
         return list(chosen.values())
 
     def _selected(self, datastore: DeployedDatastore, major: str, asked: str) -> Selected:
-        return Selected(datastore, runner_for(datastore.flavour, major, docker=self.docker), asked)
+        newest = major == INSTALLED
+        if newest:
+            # The newest major this machine's binaries run; none: the deployed one (a container, else what to install).
+            major = newest_installed(datastore.flavour) or datastore.major
+        runner = runner_for(datastore.flavour, major, docker=self.docker)
+        return Selected(datastore, runner, asked, newest_installed=newest and runner.host is not None)
+
+    def _attach_setup_sql(self, deployed: list[DeployedDatastore], chosen: dict[str, Selected]) -> None:
+        """Give each --datastore-sql file to the selected datastore it names; raises DatastoreConfigError for one
+        that names nothing deployed, a Redis datastore, a datastore no --datastore selects, or one named twice."""
+        given: dict[str, tuple[str, Path]] = {}
+        for address, file in self.setup_sql:
+            asked = f"--datastore-sql {address}={file}"
+            match = [d for d in deployed if address in d.names()]
+            if not match:
+                raise DatastoreConfigError(
+                    f"{asked} names no datastore the stack deployed",
+                    "name a PostgreSQL or MySQL datastore by its Terraform address, identifier or endpoint, as "
+                    "--datastore does.",
+                    f"Deployed datastores: {_known(deployed)}.",
+                )
+            for datastore in match:
+                if datastore.family is Family.REDIS:
+                    raise DatastoreConfigError(
+                        f"{asked}: {datastore.label} runs {datastore.engine} {datastore.version}, which takes no SQL",
+                        "give --datastore-sql only for a PostgreSQL or MySQL datastore (RDS or Aurora).",
+                    )
+                selected = chosen.get(datastore.arn)
+                if selected is None:
+                    raise DatastoreConfigError(
+                        f"{asked}: no --datastore value selects {datastore.label}, so no local server runs the file",
+                        f"add --datastore {address}={datastore.family.value} (or --datastore auto).",
+                    )
+                earlier = given.get(datastore.arn)
+                if earlier is not None and earlier[1] != file:
+                    raise DatastoreConfigError(
+                        f"{asked}: {datastore.label} already has a setup file: --datastore-sql "
+                        f"{earlier[0]}={earlier[1]}",
+                        "give one file per datastore (put the statements of both in it, in the order they must run).",
+                    )
+                given[datastore.arn] = (address, file)
+                chosen[datastore.arn] = replace(selected, setup_sql=file)
 
     # -- the servers ----------------------------------------------------------------------------------------
     def _server(self, deployment: Deployment, selected: Selected) -> LocalServer:
@@ -233,6 +302,7 @@ class LocalDatastores:
             tls=datastore.tls,
             auth_token=datastore.auth_token,
             redis_users=datastore.redis_users,
+            setup_sql=selected.setup_sql,
         )
         authority = self.authority() if datastore.tls else None
         factories = self._factories or _default_factories()
@@ -279,6 +349,8 @@ class LocalDatastores:
             who = f"{server.host.describe()} standing in for {datastore.label}"
             if selected.runner.major != datastore.major:
                 who += f", major {selected.runner.major} where {datastore.major} is deployed"
+                if selected.newest_installed:
+                    who += " (the newest this machine has, as :installed asks)"
             for endpoint in datastore.endpoints:
                 blockers = self._blockers(deployment, source, endpoint)
                 if blockers:
@@ -310,6 +382,10 @@ class LocalDatastores:
             parts.append(
                 f"database {datastore.db_name or '(none)'}, master user {datastore.master_user} "
                 f"(password from {datastore.password_source})"
+            )
+        if server.spec.setup_sql is not None:
+            parts.append(
+                f"ran {server.spec.setup_sql} as master user {datastore.master_user} (the operator's one-off setup)"
             )
         if datastore.iam_users:
             parts.append(f"IAM users {', '.join(datastore.iam_users)} (tokens not checked here)")
@@ -375,6 +451,11 @@ class LocalDatastores:
                 self._authority = None
             self.endings += endings
             return endings
+
+
+def _known(deployed: list[DeployedDatastore]) -> str:
+    """The deployed datastores, for an error that names none of them."""
+    return "; ".join(f"{d.label} ({d.engine} {d.version})" for d in deployed) or "none"
 
 
 def unserved_hint(labels: list[str]) -> str:

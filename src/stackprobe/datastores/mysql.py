@@ -2,8 +2,10 @@
 
 RDS's master user is no `root`: it gets the privileges RDS grants it (below, `MASTER_PRIVILEGES`, with grant
 option), not SUPER; the database `db_name` is created empty. Superuser work is done as the server's own `root`
-over its private socket. `max_connections` is the deployed instance's. A deployed `mysql` needs a MySQL server
-of its major (`mysqld`); a deployed `mariadb` a MariaDB (`mariadbd`): one is not the other.
+over its private socket; the operator's setup SQL (`--datastore-sql`) is not: the client runs it as the master
+user over TCP with the master's password, into `db_name` (`setup_command`). `max_connections` is the deployed
+instance's. A deployed `mysql` needs a MySQL server of its major (`mysqld`); a deployed `mariadb` a MariaDB
+(`mariadbd`): one is not the other.
 
 IAM database authentication (AWSAuthenticationPlugin) has no counterpart here: an IAM user of a MySQL
 datastore is not created, and the evidence says so.
@@ -16,7 +18,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from stackprobe.datastores.servers import DatastoreStartError, LocalServer, chown_tree
+from stackprobe.datastores.servers import DatastoreStartError, LocalServer, ServerSpec, chown_tree
 
 # What RDS grants the master user of a MySQL or MariaDB instance (RDS User Guide, "Master user account privileges").
 MASTER_PRIVILEGES = (
@@ -48,9 +50,31 @@ def bootstrap_sql(db_name: str | None, master_user: str | None, master_password:
     return statements
 
 
+def setup_command(
+    client: str, port: int, spec: ServerSpec, file: Path, *, mariadb: bool = False
+) -> tuple[list[str], dict[str, str]]:
+    """How the operator runs the setup SQL `file` (given on the client's standard input): the client as the master
+    user over TCP into db_name, in batch mode (it stops at the first error, naming its line); the password in
+    the environment (MYSQL_PWD), never on the command line."""
+    if not spec.master_user:
+        raise DatastoreStartError(
+            f"--datastore-sql {file}: {spec.label} has no master user to run it as", "report this as a bug."
+        )
+    command = [client, "--no-defaults", "--protocol=TCP", "-h", "127.0.0.1", "-P", str(port), "-u", spec.master_user]
+    command.append("--batch")
+    if spec.tls:
+        command.append("--ssl" if mariadb else "--ssl-mode=REQUIRED")
+    if spec.db_name:
+        command.append(f"--database={spec.db_name}")
+    return command, {"MYSQL_PWD": spec.master_password or ""}
+
+
 class MysqlServer(LocalServer):
     flavour = "mysql"
     users = ("mysql",)
+    master_is = (
+        "the master user, with the privileges RDS grants it and not SUPER (SET GLOBAL, a SUPER grant are refused)"
+    )
 
     @property
     def data(self) -> Path:
@@ -134,6 +158,10 @@ class MysqlServer(LocalServer):
     def _bootstrap(self) -> None:
         statements = bootstrap_sql(self.spec.db_name, self.spec.master_user, self.spec.master_password)
         self._sql("".join(f"{statement};\n" for statement in statements))
+
+    def _run_setup(self, file: Path) -> None:
+        command, env = setup_command(self._client(), self.port, self.spec, file, mariadb=self.mariadb)
+        self.run_as_operator(command, file, env=env, stdin=file)
 
     def stop_signal(self) -> signal.Signals:
         return signal.SIGTERM

@@ -10,16 +10,20 @@ What RDS makes and this server makes the same way:
 - PostgreSQL 15 and later accept TLS connections only, as RDS's default `rds.force_ssl = 1` does;
 - `max_connections` as the instance class and parameter group set it.
 Nothing more: no extension, role, schema or table the stack does not create. Superuser work is done as an
-internal `rdsadmin` over the server's private Unix socket, as RDS keeps its own `rdsadmin`.
+internal `rdsadmin` over the server's private Unix socket, as RDS keeps its own `rdsadmin`. The operator's
+setup SQL (`--datastore-sql`) is not superuser work: `psql -f FILE` runs it as the master user, over TCP with the
+master's password, TLS where the instance requires it, into `db_name` (`setup_command`).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import subprocess
 from pathlib import Path
 
-from stackprobe.datastores.servers import DatastoreStartError, LocalServer, chown_tree
+from stackprobe.datastores.servers import DatastoreStartError, LocalServer, ServerSpec, chown_tree
 
 ADMIN = "rdsadmin"
 RDS_ROLES = ("rds_superuser", "rds_iam", "rds_replication", "rds_password")
@@ -68,9 +72,32 @@ def hba_lines(iam_users: tuple[str, ...], tls: bool, master_user: str | None = N
     return lines
 
 
+def setup_command(psql: str, port: int, spec: ServerSpec, file: Path) -> tuple[list[str], dict[str, str]]:
+    """How the operator runs the setup SQL `file`: psql as the master user over TCP into db_name (the `postgres`
+    database without one), stopping at the first error; the password (and TLS) in the environment."""
+    if not spec.master_user:
+        raise DatastoreStartError(
+            f"--datastore-sql {file}: {spec.label} has no master user to run it as", "report this as a bug."
+        )
+    command = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port)]
+    command += ["-U", spec.master_user, "-d", spec.db_name or "postgres", "-f", str(file)]
+    env = {
+        "PGPASSWORD": spec.master_password or "",
+        "PGSSLMODE": "require" if spec.tls else "prefer",
+        "PGPASSFILE": os.devnull,
+        "PGCONNECT_TIMEOUT": "10",
+        "PGAPPNAME": "stackprobe-datastore-sql",
+    }
+    return command, env
+
+
 class PostgresServer(LocalServer):
     flavour = "postgres"
     users = ("postgres",)
+    master_is = (
+        "the master user, a member of rds_superuser and no superuser (ALTER SYSTEM, a superuser role and a setting "
+        "only a superuser may change are refused)"
+    )
 
     @property
     def data(self) -> Path:
@@ -150,6 +177,35 @@ class PostgresServer(LocalServer):
     def _bootstrap(self) -> None:
         statements = bootstrap_sql(self.spec.db_name, self.spec.master_user, self.spec.master_password)
         self._psql("".join(f"{statement};\n" for statement in statements))
+
+    def _run_setup(self, file: Path) -> None:
+        command, env = setup_command(self._program("psql"), self.port, self.spec, file)
+        try:
+            self.run_as_operator(command, file, env=env)
+        except DatastoreStartError as exc:
+            untrusted = re.search(r'permission denied to create extension "([^"]+)"', exc.problem)
+            if untrusted is not None:
+                # RDS lets rds_superuser create the extensions it supports, trusted or not; PostgreSQL only a superuser.
+                raise DatastoreStartError(
+                    exc.problem,
+                    f"{untrusted.group(1)} is no trusted extension: here only a superuser may create it. On RDS the "
+                    "master (rds_superuser) may create the extensions RDS supports for this major (`SHOW "
+                    f"rds.extensions` there): if {untrusted.group(1)} is not one, fix {file}; if it is, the refusal "
+                    "is this local server's, not RDS's: move that statement out of the file for this run.",
+                    exc.detail,
+                ) from None
+            missing = re.search(r'extension "([^"]+)" is not available', exc.problem)
+            if missing is None:
+                raise
+            # Not RDS's refusal: this machine lacks the extension's files (RDS may well ship it).
+            major = self.host.major()
+            raise DatastoreStartError(
+                exc.problem,
+                f"install the extension {missing.group(1)} for PostgreSQL {major} on this machine (Debian: its "
+                f"postgresql-{major}-... package; contrib's are in postgresql-contrib), or run where it is; check "
+                "that RDS supports it for this major and that rds_superuser may create it.",
+                exc.detail,
+            ) from None
 
     def stop_signal(self) -> signal.Signals:
         return signal.SIGINT  # PostgreSQL's fast shutdown: clients are disconnected, nothing is waited for

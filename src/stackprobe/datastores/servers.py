@@ -4,7 +4,11 @@
 master user and password (PostgreSQL and MySQL), the AUTH token or the RBAC users (Redis), `max_connections`
 as the deployed instance class and parameter group set it, and whether only TLS connections are accepted.
 Nothing else: an extension, a role or a table that the stack does not create is not there, so a migration that
-only works on a database it created itself fails here as it would on RDS.
+only works on a database it created itself fails here as it would on RDS. What an operator runs once by hand
+against a new database (`--datastore-sql ADDRESS=FILE`: the application's roles, grants, extensions) is the
+spec's `setup_sql`: run after the bootstrap as the master user, over TCP with its password (and TLS where the
+datastore requires it), so a statement RDS's master may not run fails here too, with the client's own message
+(`psql:FILE:LINE: ERROR: ...`), and the server is stopped as after any failed start.
 
 A `LocalServer` runs in a directory of its own (its data and its log), as a process group of its own. When it
 fails to start (the port is taken, initialisation fails, it exits) everything it started is stopped and its
@@ -37,6 +41,8 @@ from stackprobe.probes.output import last_lines
 LOG_LINES = 12
 READY_SECONDS = 60.0
 STOP_SECONDS = 15.0
+# How long the operator's setup SQL may run.
+SETUP_SECONDS = 300.0
 
 
 class DatastoreStartError(StackprobeError):
@@ -71,6 +77,8 @@ class ServerSpec:
     # Redis: the AUTH token (requirepass), or the RBAC users of its user group.
     auth_token: str | None = None
     redis_users: tuple[RedisUser, ...] = ()
+    # The operator's one-off setup (`--datastore-sql`): SQL run as the master user once the server is made.
+    setup_sql: Path | None = None
 
 
 def system_user(*names: str) -> pwd.struct_passwd | None:
@@ -97,6 +105,8 @@ class LocalServer:
     flavour: ClassVar[str] = ""
     # The system users it runs as when started as root (the first that exists, else nobody).
     users: ClassVar[tuple[str, ...]] = ()
+    # What RDS's master user of this engine may do, for the remedy of setup SQL it may not run.
+    master_is: ClassVar[str] = "RDS's master user, no superuser"
 
     def __init__(
         self,
@@ -134,6 +144,13 @@ class LocalServer:
     def _bootstrap(self) -> None:
         """Create what the stack creates (the database, the master user), once the server answers."""
 
+    def _run_setup(self, file: Path) -> None:
+        """Run the operator's setup SQL as the master user (see the module docstring)."""
+        raise DatastoreStartError(
+            f"--datastore-sql {file}: the local server for {self.spec.label} runs no SQL",
+            "give --datastore-sql only for a PostgreSQL or MySQL datastore.",
+        )
+
     def facts(self) -> dict[str, str]:
         """What the running engine says of itself (version, max_connections, ...)."""
         return {}
@@ -169,6 +186,8 @@ class LocalServer:
             self._spawn(self._command())
             self._wait_until_ready()
             self._bootstrap()
+            if self.spec.setup_sql is not None:
+                self._run_setup(self.spec.setup_sql)
         except BaseException as exc:
             kept = self._fail()
             if isinstance(exc, DatastoreStartError):
@@ -243,6 +262,46 @@ class LocalServer:
                 "see its log; a value the engine refuses (a password or name it cannot take) is named there.",
             )
         return completed.stdout
+
+    def run_as_operator(
+        self, command: Sequence[str], file: Path, *, env: Mapping[str, str], stdin: Path | None = None
+    ) -> str:
+        """Run a client as the operator would, from this machine over TCP as the master user (not as the server's
+        system user, and with the master's credentials in `env`, never on the command line), for the setup SQL
+        `file`; raises DatastoreStartError with the client's own message (its line numbers kept)."""
+        master = self.spec.master_user
+        with contextlib.ExitStack() as stack:
+            given = stack.enter_context(stdin.open("rb")) if stdin is not None else subprocess.DEVNULL
+            try:
+                completed = subprocess.run(
+                    list(command),
+                    stdin=given,
+                    capture_output=True,
+                    timeout=SETUP_SECONDS,
+                    cwd=self.work,
+                    env={**_base_environment(), **env},
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise DatastoreStartError(
+                    f"--datastore-sql: running {file} as master user {master} on the local server for "
+                    f"{self.spec.label} did not end within {SETUP_SECONDS:.0f} s",
+                    f"see what {file} waits on (a lock, a long load): it is the operator's one-off setup, not data.",
+                ) from None
+        out = completed.stdout.decode(errors="replace")
+        err = completed.stderr.decode(errors="replace")
+        with self.log.open("a") as log:
+            log.write(f"$ {Path(command[0]).name} {file} (as master user {master})\n{out}{err}")
+        if completed.returncode != 0:
+            said = last_lines(err or out, LOG_LINES) or "it printed nothing"
+            raise DatastoreStartError(
+                f"--datastore-sql: running {file} as master user {master} on the local server for {self.spec.label} "
+                f"failed: {Path(command[0]).name} exited {completed.returncode}: {said}",
+                f"fix {file} at the line named: it runs as {self.master_is}, as on RDS, so a statement that fails "
+                "here for want of privilege fails on RDS too; what needs more must be done as RDS allows (a "
+                "parameter group, the grants RDS gives its master).",
+            )
+        return out
 
     def _terminate(self, first: signal.Signals) -> int | None:
         if self.process is None:

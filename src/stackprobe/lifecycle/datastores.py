@@ -64,7 +64,11 @@ def datastores_for(deployed: DeployedStack, settings: CheckSettings) -> LocalDat
     with _LOCK:
         found = _OPEN.get(deployed.owner)
         if found is None or found.closed:
-            found = LocalDatastores(parse_requests(settings.datastores), connection_limit=connection_limit)
+            found = LocalDatastores(
+                parse_requests(settings.datastores),
+                connection_limit=connection_limit,
+                setup_sql=settings.datastore_sql,
+            )
             _OPEN[deployed.owner] = found
         return found
 

@@ -215,6 +215,10 @@ def _judge(
     if context.container_commands:
         # A name the plan could not settle (definitions known only after apply): found here, before any probe.
         StandIns.configured(context, context.account.ecs.workloads())
+    if context.datastores is not None and failed is None:
+        # A --datastore or --datastore-sql value that names nothing it can use: the run is NOT RUN, before any probe
+        # (after a failed apply, what it names may be what the apply did not create: the checks say so).
+        context.datastores.select(context)
     steps.report.results += run_checks(context, selected)
     steps.report.notes += end_datastores([deployed.owner])  # the local datastores end with the checks
     return context
