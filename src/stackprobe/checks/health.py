@@ -412,9 +412,7 @@ def _probe_service(
 
 def _with_datastores(finding: Finding, access: Access) -> Finding:
     """The finding with the datastores its containers were given, and, failed, the remedy for unserved ones."""
-    extra = [f"datastores: {note}" for note in access.notes]
-    if not finding.passed and access.hint:
-        extra.append(access.hint)
+    extra = access.evidence(finding.passed)
     if not extra or finding.severity is Severity.INFO:
         return finding
     return replace(finding, evidence="; ".join([finding.evidence, *extra]))

@@ -10,11 +10,12 @@ is an API service behind a load balancer and a worker service whose containers d
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from stackprobe.aws.workloads import Workload
 from stackprobe.checks.base import Category, Check, CheckContext, Fidelity, Finding, Severity, check
+from stackprobe.datastores import Access, access_for
 from stackprobe.errors import NotApplicable
 from stackprobe.probes.containers import StandIns, enable_hint
 from stackprobe.probes.contract import JobsContract, contract_for
@@ -28,9 +29,14 @@ class JobFlow:
     api_port: int | None
     queue_url: str
 
-    @property
-    def services(self) -> JobServices:
-        return JobServices(self.api.task_definition_arn, self.worker.task_definition_arn, self.api_port)
+    def services(self, api: Access, worker: Access) -> JobServices:
+        return JobServices(
+            self.api.task_definition_arn,
+            self.worker.task_definition_arn,
+            self.api_port,
+            api_addresses=api.addresses,
+            worker_addresses=worker.addresses,
+        )
 
     @property
     def label(self) -> str:
@@ -80,10 +86,25 @@ def _probes(ctx: CheckContext) -> tuple[list[JobFlow], JobProbe] | None:
     return flows, JobProbe(contract.jobs, contract.upload, stand_ins)
 
 
-def _finding(ctx: CheckContext, check_: Check, flow: JobFlow, report: FlowReport) -> Finding:
-    return ctx.finding(
-        check_, report.passed, flow.queue_url, f"{flow.label}: {report.evidence}", flow.api.arn, flow.worker.arn
-    )
+def _run(
+    ctx: CheckContext, check_: Check, flows: list[JobFlow], flow_of: Callable[[JobServices], FlowReport]
+) -> Iterator[Finding]:
+    """Each flow run with the local datastores its services' environments name (`--datastore`); a flow that
+    needs one this machine cannot run is not judged (what it would measure is the missing server)."""
+    unrun: list[str] = []
+    for flow in flows:
+        api, worker = access_for(ctx.datastores, ctx, flow.api), access_for(ctx.datastores, ctx, flow.worker)
+        if api.unavailable or worker.unavailable:
+            unrun.append(
+                f"{flow.label}: not run, it needs {'; '.join(dict.fromkeys(api.unavailable + worker.unavailable))}"
+            )
+            continue
+        report = flow_of(flow.services(api, worker))
+        extra = list(dict.fromkeys(api.evidence(report.passed) + worker.evidence(report.passed)))
+        evidence = "; ".join([f"{flow.label}: {report.evidence}", *extra])
+        yield ctx.finding(check_, report.passed, flow.queue_url, evidence, flow.api.arn, flow.worker.arn)
+    if unrun and len(unrun) == len(flows):
+        raise NotApplicable("; ".join(unrun))
 
 
 @check(
@@ -106,8 +127,7 @@ def jobs_end_to_end(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     if found is None:
         return
     flows, probe = found
-    for flow in flows:
-        yield _finding(ctx, check_, flow, end_to_end(ctx.backend, flow.services, probe))
+    yield from _run(ctx, check_, flows, lambda services: end_to_end(ctx.backend, services, probe))
 
 
 @check(
@@ -129,5 +149,4 @@ def jobs_dead_letter(check_: Check, ctx: CheckContext) -> Iterator[Finding]:
     if found is None:
         return
     flows, probe = found
-    for flow in flows:
-        yield _finding(ctx, check_, flow, dead_letter(ctx.backend, flow.services, probe))
+    yield from _run(ctx, check_, flows, lambda services: dead_letter(ctx.backend, services, probe))

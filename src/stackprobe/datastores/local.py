@@ -132,6 +132,11 @@ class Access:
     # The remedy when the service is given endpoints of datastores no --datastore asked for ("" when none).
     hint: str = ""
 
+    def evidence(self, passed: bool) -> list[str]:
+        """What a finding measured with this access adds to its evidence: the datastores the containers were
+        given, and, failed, the remedy for the endpoints no local server served."""
+        return [f"datastores: {note}" for note in self.notes] + ([self.hint] if not passed and self.hint else [])
+
 
 @dataclass(frozen=True)
 class EngineFacts:

@@ -224,18 +224,28 @@ class TaskLaunch:
         traffic_port: int | None = None,
         overrides: Mapping[str, str] | None = None,
         choose_port: Callable[[], int] = free_port,
+        addresses: AddressMap | None = None,
     ) -> TaskLaunch:
         """Read the deployed task definition and build the local launch of container `how.name` alone.
 
         `traffic_port` is the container port the load balancer sends traffic to (PORT stands in for it;
         default: the first mapped port). `overrides` are probe settings added on top of the task's
-        environment (e.g. a worker's stop-after-N-polls switch); they are reported in `notes`.
+        environment (e.g. a worker's stop-after-N-polls switch); they are reported in `notes`. `addresses`
+        (the local datastores', `stackprobe.datastores.access_for`) are rewritten besides the loopback ones.
         """
         definition = backend.client("ecs").describe_task_definition(taskDefinition=task_def_arn)["taskDefinition"]
         container = _container(definition, how.name)
         ports = {port: (how.name, choose_port()) for port in own_ports(container, traffic_port)}
+        served = AddressMap.loopback(ports).merged(addresses) if addresses is not None else None
         return cls.build(
-            backend, definition, how, run_dir=run_dir, ports=ports, traffic_port=traffic_port, overrides=overrides
+            backend,
+            definition,
+            how,
+            run_dir=run_dir,
+            ports=ports,
+            traffic_port=traffic_port,
+            overrides=overrides,
+            addresses=served,
         )
 
     @classmethod

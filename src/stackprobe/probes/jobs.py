@@ -32,6 +32,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.backends.base import AwsBackend
+from stackprobe.probes.addresses import AddressMap
 from stackprobe.probes.app import TaskLaunch
 from stackprobe.probes.containers import StandIns
 from stackprobe.probes.contract import JobsContract, UploadContract, fill
@@ -49,11 +50,14 @@ class ProbeFailed(Exception):
 
 @dataclass(frozen=True)
 class JobServices:
-    """The API and worker task definitions of one job flow, and the API's traffic port."""
+    """The API and worker task definitions of one job flow, the API's traffic port, and the addresses each
+    service's containers are given (the local datastores behind the endpoints they name)."""
 
     api_task_definition: str
     worker_task_definition: str
     api_port: int | None = None
+    api_addresses: AddressMap = field(default_factory=AddressMap)
+    worker_addresses: AddressMap = field(default_factory=AddressMap)
 
 
 @dataclass
@@ -146,7 +150,13 @@ def _run_worker(
     backend: AwsBackend, probe: JobProbe, services: JobServices, polls: int, report: FlowReport, timeout: float
 ) -> None:
     settings = fill(dict(probe.contract.worker_environment), {"polls": str(polls)})
-    launch = probe.launch(backend, services.worker_task_definition, probe.contract.worker_container, overrides=settings)
+    launch = probe.launch(
+        backend,
+        services.worker_task_definition,
+        probe.contract.worker_container,
+        overrides=settings,
+        addresses=services.worker_addresses,
+    )
     try:
         process = launch.process(name="worker")
     except AppStartError as exc:
@@ -238,7 +248,11 @@ def end_to_end(
     contract = probe.contract
     try:
         api = probe.launch(
-            backend, services.api_task_definition, contract.api_container, traffic_port=services.api_port
+            backend,
+            services.api_task_definition,
+            contract.api_container,
+            traffic_port=services.api_port,
+            addresses=services.api_addresses,
         )
         queue_url = _required(api, contract.queue_variable)
         queue = queue_url.rsplit("/", 1)[-1]
@@ -298,7 +312,11 @@ def dead_letter(
     contract = probe.contract
     try:
         api = probe.launch(
-            backend, services.api_task_definition, contract.api_container, traffic_port=services.api_port
+            backend,
+            services.api_task_definition,
+            contract.api_container,
+            traffic_port=services.api_port,
+            addresses=services.api_addresses,
         )
         queue_url = _required(api, contract.queue_variable)
         dlq_url, max_receives = _dead_letter_queue(backend, queue_url)

@@ -44,6 +44,7 @@ class AppResources:
             "UPLOADS_BUCKET": self.uploads_bucket,
             "JOBS_QUEUE_URL": self.queue_url,
             "AWS_REGION": self.region,
+            "DB_ENGINE": "postgres",
             "DB_HOST": "db.internal.example",
             "DB_PORT": "5432",
             "DB_NAME": "modelserve",
@@ -62,6 +63,50 @@ class AppResources:
         }
         env.update(overrides)
         return [{"name": k, "value": v} for k, v in sorted(env.items()) if v is not None]
+
+
+# The application role without RDS Proxy: IAM-only (rds_iam), as docs/RUNBOOK.md 1b says; the grants the API's
+# job records need (app/sql/postgres-roles.sql is the proxy layout's file).
+IAM_APP_ROLE_SQL = """\
+CREATE ROLE modelserve_app LOGIN;
+GRANT rds_iam TO modelserve_app;
+GRANT USAGE, CREATE ON SCHEMA public TO modelserve_app;
+"""
+
+
+def database(backend: AwsBackend, net: Network, identifier: str = "sp-test-db") -> str:
+    """A PostgreSQL instance (database modelserve, the master's password kept by RDS in Secrets Manager) whose
+    security group admits the services' group on 5432; returns its endpoint address."""
+    ec2, rds = backend.client("ec2"), backend.client("rds")
+    group = ec2.create_security_group(GroupName=f"{identifier}-sg", Description="database", VpcId=net.vpc_id)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5432,
+                "ToPort": 5432,
+                "UserIdGroupPairs": [{"GroupId": net.security_group_id}],
+            }
+        ],
+    )
+    rds.create_db_subnet_group(
+        DBSubnetGroupName=f"{identifier}-subnets", DBSubnetGroupDescription="database", SubnetIds=list(net.subnet_ids)
+    )
+    instance = rds.create_db_instance(
+        DBInstanceIdentifier=identifier,
+        Engine="postgres",
+        EngineVersion="16.3",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        DBName="modelserve",
+        MasterUsername="modelserve_admin",
+        ManageMasterUserPassword=True,
+        DBSubnetGroupName=f"{identifier}-subnets",
+        VpcSecurityGroupIds=[group],
+        PubliclyAccessible=False,
+    )["DBInstance"]
+    return str(instance["Endpoint"]["Address"])
 
 
 def network(backend: AwsBackend) -> Network:

@@ -8,15 +8,18 @@ its containers' commands, and the job flow its `app/stackprobe-contract.yaml` de
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from compute_builders import (
+    IAM_APP_ROLE_SQL,
     alb,
     api_task_definition,
     app_resources,
     cluster,
+    database,
     network,
     service,
     target_group,
@@ -27,6 +30,8 @@ from stackprobe.backends.base import AwsBackend
 from stackprobe.checks import run_check
 from stackprobe.checks.base import CheckContext, CheckResult, Finding, Status
 from stackprobe.checks.jobs import jobs_dead_letter, jobs_end_to_end
+from stackprobe.datastores import LocalDatastores, parse_requests
+from stackprobe.datastores.engines import host_servers
 from stackprobe.lifecycle.run import Run
 from stackprobe.testing import assert_check
 
@@ -49,9 +54,16 @@ class Results:
 
 
 @pytest.fixture(scope="module")
-def results(stacks: Run) -> Results:
+def results(stacks: Run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Results]:
+    # The API records each job in its database before it enqueues it: a real PostgreSQL stands behind the
+    # instance's endpoint (--datastore), made with the role the API logs in as (--datastore-sql).
+    if not any(server.flavour == "postgres" for server in host_servers()):
+        pytest.skip("no PostgreSQL binaries here (install postgresql): the API records its jobs in PostgreSQL")
     backend = stacks.reset_emulator()
     net = network(backend)
+    db_host = database(backend, net)
+    roles = tmp_path_factory.mktemp("jobs-db") / "roles.sql"
+    roles.write_text(IAM_APP_ROLE_SQL)
     alb_arn = alb(backend, net)
     cluster_name = cluster(backend, "jobs")
     good = app_resources(backend, prefix="sp-test", max_receive_count=2)
@@ -62,15 +74,20 @@ def results(stacks: Run) -> Results:
     ):
         prefix = resources.models_bucket.removesuffix("-models")
         group = target_group(backend, net, alb_arn, name=prefix, listener_port=port)
-        api = api_task_definition(backend, resources, family=f"{prefix}-api", environment=resources.api_environment())
+        environment = resources.api_environment(DB_HOST=db_host)
+        api = api_task_definition(backend, resources, family=f"{prefix}-api", environment=environment)
         worker = worker_task_definition(backend, resources, family=f"{prefix}-worker", environment=worker_env)
         service(backend, net, cluster_name, f"{prefix}-api", api, target_group=group)
         service(backend, net, cluster_name, f"{prefix}-worker", worker, desired=1)
-    context = CheckContext(backend=backend, app_dir=APP_DIR, container_commands=COMMANDS)
-    # sp-bad's flow fails both checks; the tests assert each flow's finding.
-    return Results(
-        assert_check(context, jobs_end_to_end, Status.FAIL), assert_check(context, jobs_dead_letter, Status.FAIL)
-    )
+    datastores = LocalDatastores(parse_requests(["sp-test-db=postgres:installed"]), setup_sql=[("sp-test-db", roles)])
+    context = CheckContext(backend=backend, app_dir=APP_DIR, container_commands=COMMANDS, datastores=datastores)
+    try:
+        # sp-bad's flow fails both checks; the tests assert each flow's finding.
+        yield Results(
+            assert_check(context, jobs_end_to_end, Status.FAIL), assert_check(context, jobs_dead_letter, Status.FAIL)
+        )
+    finally:
+        datastores.close()
 
 
 def test_end_to_end_passes_through_upload_queue_and_worker(results: Results) -> None:
@@ -88,8 +105,12 @@ def test_end_to_end_passes_through_upload_queue_and_worker(results: Results) -> 
         "worker sp-test-worker:1 ran for 3 receives (probe settings WORKER_MAX_POLLS=3, WORKER_WAIT_SECONDS=1)" in s
         for s in steps
     )
-    assert steps[-1].startswith("GET /job/") and '/results 200: done {"attempts": 1' in steps[-1]
-    assert '"label": "' in steps[-1]
+    done, datastores = steps[-1].split("; datastores: ", 1)
+    assert done.startswith("GET /job/") and '/results 200: done {"attempts": 1' in done
+    assert '"label": "' in done
+    # What the API recorded its job in: a real server, named, made with the operator's roles.
+    assert datastores.startswith("rds instance sp-test-db (postgres 16.3) served by PostgreSQL ")
+    assert "ran " in datastores and "roles.sql as master user modelserve_admin" in datastores
 
 
 def test_the_flow_removes_the_objects_it_seeded(results: Results, stacks: Run) -> None:
@@ -119,7 +140,8 @@ def test_dead_letter_moves_the_poison_job_and_marks_it_failed(results: Results) 
 def test_dead_letter_fails_without_a_redrive_policy(results: Results) -> None:
     finding = Results.flow(results.dead_letter, "sp-bad")
     assert not finding.passed
-    assert finding.evidence.endswith("FAILED: queue sp-bad-jobs has no RedrivePolicy: a poison job is retried forever")
+    failure = "FAILED: queue sp-bad-jobs has no RedrivePolicy: a poison job is retried forever; datastores: "
+    assert failure in finding.evidence
 
 
 def test_not_applicable_without_a_declared_flow_or_configured_containers(clean_backend: AwsBackend) -> None:
