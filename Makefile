@@ -11,13 +11,12 @@ LOCK       := requirements/dev.lock
 FLOOR_LOCK := requirements/moto-floor.lock
 UV_COMPILE  = $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
 # The reference stack's database behind a real local PostgreSQL (--datastore): the newest major this machine has
-# (the stack deploys 16; Debian 12 ships 15, which the evidence then names as another major), else `auto`, which
-# says what to install.
-PG_MAJOR := $(notdir $(lastword $(sort $(wildcard /usr/lib/postgresql/*))))
-REFERENCE_DATASTORE ?= $(if $(PG_MAJOR),module.database.aws_db_instance.this=postgres:$(PG_MAJOR),auto)
+# (the stack deploys 16; Debian 12 ships 15, which the evidence then names as another major), with the operator's
+# one-off roles script run as its master (--datastore-sql), so the API's job records and pool run for real.
+REFERENCE_DB := module.database.aws_db_instance.this
 VERIFY_ARGS ?= terraform --var-file terraform/environments/prod.tfvars \
 	--prerequisites terraform/prerequisites/public-zone --app-dir app --container "api=python -m modelserve.api --host 127.0.0.1" --container "worker=python -m modelserve.worker" \
-	--datastore "$(REFERENCE_DATASTORE)"
+	--datastore "$(REFERENCE_DB)=postgres:installed" --datastore-sql "$(REFERENCE_DB)=app/sql/postgres-roles.sql"
 
 .PHONY: setup datastore-servers lock verify test test-latest unit integration lint clean
 

@@ -297,6 +297,7 @@ locals {
   # the connection-budget precondition uses and the app sizes its pools from, so the two cannot drift
   # apart. DB_READ_HOSTS are the replicas, for reads that may lag the primary, read as DB_READ_USER.
   db_environment = var.create_database ? {
+    DB_ENGINE     = var.db_engine
     DB_HOST       = module.database.client_host
     DB_PORT       = tostring(module.database.port)
     DB_NAME       = module.database.db_name
@@ -311,6 +312,7 @@ locals {
     CACHE_HOST = module.cache.primary_endpoint_address
     CACHE_PORT = tostring(module.cache.port)
     CACHE_USER = module.cache.app_user_id
+    CACHE_NAME = module.cache.replication_group_id
   } : {}
 }
 

@@ -23,9 +23,11 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
-from .aws import error_code, make_s3_client, make_sqs_client
+from .aws import error_code, make_rds_client, make_s3_client, make_sqs_client
+from .cache import ResultCache
 from .config import Config, ConfigError, load_config
-from .jobs import JobMessage, get_state, is_valid_image_key, is_valid_job_id, new_job_id, put_state
+from .db import HISTORY_LIMIT_MAX, DatabaseUnavailableError, JobStore, iam_token_source
+from .jobs import TERMINAL, JobMessage, get_state, is_valid_image_key, is_valid_job_id, new_job_id
 from .model import InvalidModelError, ModelNotFoundError, is_number, is_valid_model_name, load_model
 
 if TYPE_CHECKING:
@@ -56,17 +58,22 @@ def _aws_check(call: Callable[[], object], target: str) -> dict[str, Any]:
     return {"ok": True, "target": target}
 
 
-def create_app(config: Config | None = None) -> Flask:
-    """Build the app; raises ConfigError (naming the variable) when the environment is incomplete."""
+def create_app(config: Config | None = None, store: JobStore | None = None, cache: ResultCache | None = None) -> Flask:
+    """Build the app; raises ConfigError (naming the variable) when the environment is incomplete. Nothing is
+    connected to here (gunicorn builds the app before it forks): the pools open in each server process."""
     cfg = config if config is not None else load_config()
     s3 = make_s3_client(cfg.region)
     sqs = make_sqs_client(cfg.region)
+    if store is None:
+        store = JobStore(cfg.db, iam_token_source(make_rds_client(cfg.region), cfg.region))
+    if cache is None and cfg.cache is not None:
+        cache = ResultCache(cfg.cache, cfg.region)
 
     # No static folder: the API serves no files, and the implicit /static route would only widen
     # what a misconfigured HEALTH_PATH could collide with.
     app = Flask("modelserve", static_folder=None)
     app.config["MODELSERVE"] = cfg
-    _register_routes(app, cfg, s3, sqs)
+    _register_routes(app, cfg, s3, sqs, store, cache)
     _register_health(app, cfg.health_path)
     return app
 
@@ -92,7 +99,9 @@ def _register_health(app: Flask, path: str) -> None:
     app.add_url_rule(path, endpoint="health", view_func=health, methods=["GET"])
 
 
-def _register_routes(app: Flask, cfg: Config, s3: S3Client, sqs: SQSClient) -> None:
+def _register_routes(
+    app: Flask, cfg: Config, s3: S3Client, sqs: SQSClient, store: JobStore, cache: ResultCache | None
+) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         return _error(exc.code or 500, exc.description or exc.name)
@@ -102,6 +111,11 @@ def _register_routes(app: Flask, cfg: Config, s3: S3Client, sqs: SQSClient) -> N
     def aws_error(exc: Exception) -> ResponseReturnValue:
         log.error("AWS call failed: %s", exc)
         return _error(502, "upstream AWS request failed", code=error_code(exc))
+
+    @app.errorhandler(DatabaseUnavailableError)
+    def database_error(exc: DatabaseUnavailableError) -> ResponseReturnValue:
+        log.error("%s", exc)
+        return _error(503, "the database is unavailable", detail=str(exc))
 
     @app.get("/ready")
     def ready() -> ResponseReturnValue:
@@ -113,25 +127,12 @@ def _register_routes(app: Flask, cfg: Config, s3: S3Client, sqs: SQSClient) -> N
                 cfg.jobs_queue_url,
             ),
         }
-        ok = all(check["ok"] for check in checks.values())
-        # The data stores are reported as configured, with the settings this process follows, but never
-        # contacted: the fixture has no code path that queries them, and the emulator the probes run
-        # against has no database or Redis to reach.
-        checks["database"] = {
-            "configured": True,
-            "checked": False,
-            "target": f"{cfg.db.host}:{cfg.db.port}/{cfg.db.name}",
-            "user": cfg.db.user,
-            "auth": "iam",
-            "pool_size_per_process": cfg.db.pool_size_per_process,
-            "read_replicas": list(cfg.db.read_hosts),
-            "read_user": cfg.db.read_user,
-        }
-        checks["cache"] = (
-            {"configured": True, "checked": False, "target": f"{cfg.cache.host}:{cfg.cache.port}"}
-            if cfg.cache is not None
-            else {"configured": False}
-        )
+        # The database: the job records need it, so the API is not ready without it. The cache only saves
+        # S3 reads: reported, and its failure does not make the API unready.
+        database = store.check()
+        ok = all(check["ok"] for check in checks.values()) and all(entry["ok"] for entry in database.values())
+        checks["database"] = database
+        checks["cache"] = cache.check() if cache is not None else {"configured": False}
         return jsonify({"status": "ready" if ok else "not_ready", "checks": checks}), 200 if ok else 503
 
     @app.post("/predict")
@@ -187,15 +188,15 @@ def _register_routes(app: Flask, cfg: Config, s3: S3Client, sqs: SQSClient) -> N
         # The image is not checked here: a missing object is the worker's failure to report, which
         # keeps the poison-message path reachable end to end.
         message = JobMessage(job_id=new_job_id(), image_key=image_key, model=name)
-        # State first, message second: a fast worker could otherwise write "done" before this
-        # request writes "queued" and the later write would clobber the result.
-        put_state(s3, cfg.uploads_bucket, message.state("queued"))
+        # The record first, the message second: a job the queue holds always has its record (a failed insert
+        # answers 503 and enqueues nothing). The worker writes the job's outcome beside its result in S3.
+        store.record(message.job_id, message.image_key, message.model)
         try:
             sqs.send_message(QueueUrl=cfg.jobs_queue_url, MessageBody=message.to_json())
         except (ClientError, BotoCoreError) as exc:
             try:
-                put_state(s3, cfg.uploads_bucket, message.state("failed", error=f"enqueue: {error_code(exc)}"))
-            except (ClientError, BotoCoreError):
+                store.mark_failed(message.job_id, f"enqueue: {error_code(exc)}")
+            except DatabaseUnavailableError:
                 log.exception("could not record enqueue failure of job %s", message.job_id)
             raise
         response = jsonify({"job_id": message.job_id, "status": "queued"})
@@ -204,10 +205,30 @@ def _register_routes(app: Flask, cfg: Config, s3: S3Client, sqs: SQSClient) -> N
 
     @app.get("/job/<job_id>/results")
     def job_results(job_id: str) -> ResponseReturnValue:
-        state = get_state(s3, cfg.uploads_bucket, job_id) if is_valid_job_id(job_id) else None
+        if not is_valid_job_id(job_id):
+            return _error(404, f"job {job_id!r} not found")
+        # A finished job's result from the cache, else the worker's state in S3 (cached once finished), else
+        # the API's own record of the submission (queued, or failed to enqueue).
+        state, cached = cache.get(job_id) if cache is not None else (None, "none")
+        if state is None:
+            state = get_state(s3, cfg.uploads_bucket, job_id)
+            if state is not None and cache is not None and state.get("status") in TERMINAL:
+                cache.put(state)
+        if state is None:
+            state = store.submitted(job_id)
         if state is None:
             return _error(404, f"job {job_id!r} not found")
-        return jsonify(state)
+        response = jsonify(state)
+        response.headers["X-Cache"] = cached
+        return response
+
+    @app.get("/jobs")
+    def job_history() -> ResponseReturnValue:
+        raw = request.args.get("limit", "20")
+        if not raw.isdigit() or not 1 <= int(raw) <= HISTORY_LIMIT_MAX:
+            return _error(400, f"'limit' must be an integer from 1 to {HISTORY_LIMIT_MAX}")
+        entries, host = store.recent(int(raw))
+        return jsonify({"jobs": entries, "read_from": host})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -52,6 +53,12 @@ def make_s3_client(region: str, read_timeout: float = 10) -> S3Client:
 def make_sqs_client(region: str, read_timeout: float = 10) -> SQSClient:
     with _session_lock:
         return _session_for_clients().client("sqs", region_name=region, config=_boto_config(read_timeout))
+
+
+def make_rds_client(region: str) -> RDSClient:
+    # Only for generate_db_auth_token: a signature made locally, never a request.
+    with _session_lock:
+        return _session_for_clients().client("rds", region_name=region, config=_boto_config(10))
 
 
 def error_code(exc: Exception) -> str:

@@ -29,6 +29,7 @@ MAX_WAIT_SECONDS = 20
 # match a request path, so either would silently give a health route the ALB cannot reach.
 _HEALTH_PATH_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+DB_ENGINES = ("postgres", "mysql")
 
 
 class ConfigError(Exception):
@@ -52,6 +53,8 @@ class DbConfig:
     # Read replicas, for reads that may lag the primary (history, statistics), and the role they are read as.
     read_hosts: tuple[str, ...] = ()
     read_user: str = ""
+    # postgres or mysql (DB_ENGINE): which driver the pool uses (db.DRIVERS).
+    engine: str = "postgres"
 
     @property
     def pool_size_per_process(self) -> int:
@@ -64,6 +67,8 @@ class CacheConfig:
     port: int
     # The RBAC user the API logs in as with an IAM token (elasticache:Connect on its task role); "" for none.
     user: str = ""
+    # The replication group's id: the IAM token is a signature over it (CACHE_NAME, required with CACHE_USER).
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,10 @@ def _read_db(reader: _Reader) -> DbConfig:
     read_hosts = tuple(h.strip() for h in (reader.get("DB_READ_HOSTS") or "").split(",") if h.strip())
     # The replicas are read as a role of their own (IAM only, read-only): required with them, unused without.
     read_user = (reader.get("DB_READ_USER") or "") if not read_hosts else reader.required("DB_READ_USER")
-    return DbConfig(host, port, name, user, pool_size, processes or 1, read_hosts, read_user)
+    engine = reader.required("DB_ENGINE")
+    if engine and engine not in DB_ENGINES:
+        reader.invalid.append(f"DB_ENGINE={engine!r} is not one of {', '.join(DB_ENGINES)}")
+    return DbConfig(host, port, name, user, pool_size, processes or 1, read_hosts, read_user, engine)
 
 
 def _read_cache(reader: _Reader) -> CacheConfig | None:
@@ -205,7 +213,9 @@ def _read_cache(reader: _Reader) -> CacheConfig | None:
         return None  # the cache is optional: no CACHE_* at all means none
     if host is None:
         reader.missing.append("CACHE_HOST (CACHE_PORT is set)")
-    return CacheConfig(host=host or "", port=reader.port("CACHE_PORT", 6379), user=reader.get("CACHE_USER") or "")
+    user = reader.get("CACHE_USER") or ""
+    name = reader.required("CACHE_NAME") if user else (reader.get("CACHE_NAME") or "")
+    return CacheConfig(host=host or "", port=reader.port("CACHE_PORT", 6379), user=user, name=name)
 
 
 def keepalive_seconds(environ: Mapping[str, str] | None = None) -> int:

@@ -22,6 +22,8 @@ UPLOADS_PREFIX = "uploads/"
 MAX_KEY_LENGTH = 1024  # S3's own limit on key length, in bytes
 
 JobStatus = Literal["queued", "done", "failed"]
+# A job in one of these states has its final result: it never changes again (the cache may keep it).
+TERMINAL = frozenset({"done", "failed"})
 
 
 def new_job_id() -> str:

@@ -1,6 +1,7 @@
 # Scenario: live sports commentary. 5,000 concurrent users poll for updates
-# every 2-3 s; reads are served from Redis, commentary is written to MySQL by
-# the worker, static assets come from CloudFront.
+# every 2-3 s; polls are answered from Redis (finished results, app/modelserve/cache.py), else S3,
+# where the ingest workers write them (they hold no database connections); the API records each
+# submission in MySQL and reads the history from its replicas; static assets come from CloudFront.
 
 project     = "sports-commentary"
 environment = "prod"

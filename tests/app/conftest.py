@@ -7,7 +7,16 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from modelserve_testlib import FAKE_CREDENTIALS, REGION, TOY_MODEL, Stack, base_env, build_stack
+from modelserve_testlib import (
+    FAKE_CREDENTIALS,
+    REGION,
+    TOY_MODEL,
+    Database,
+    Stack,
+    base_env,
+    build_stack,
+    start_database,
+)
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
@@ -67,3 +76,14 @@ def stack(clean_aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stac
     finally:
         mock.stop(remove_data=False)
         _empty_app_services()
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """A real PostgreSQL made as RDS makes the stack's (database modelserve, its master), with the operator's
+    one-off roles (app/sql/postgres-roles.sql) run as that master; skipped where no PostgreSQL is installed."""
+    database = start_database(tmp_path_factory.mktemp("modelserve-db"))
+    try:
+        yield database
+    finally:
+        database.stop()

@@ -43,6 +43,7 @@ def base_env(queue_url: str) -> dict[str, str]:
         "UPLOADS_BUCKET": UPLOADS_BUCKET,
         "JOBS_QUEUE_URL": queue_url,
         "AWS_REGION": REGION,
+        "DB_ENGINE": "postgres",
         "DB_HOST": "db.internal.example",
         "DB_PORT": "5432",
         "DB_NAME": "modelserve",
@@ -109,3 +110,93 @@ def subprocess_env(extra: dict[str, str]) -> dict[str, str]:
     env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
     env.update(extra)
     return env
+
+
+class MemoryJobStore:
+    """The API's job records in memory, for the HTTP tests that are not about the database (same methods as
+    modelserve.db.JobStore; test_modelserve_db.py runs the real one against a real PostgreSQL)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+        self.unavailable: str | None = None  # set: every call fails as a database that cannot be reached
+
+    def _available(self) -> None:
+        from modelserve.db import DatabaseUnavailableError
+
+        if self.unavailable is not None:
+            raise DatabaseUnavailableError(self.unavailable)
+
+    def record(self, job_id: str, image_key: str, model: str) -> None:
+        self._available()
+        self.records[job_id] = {"job_id": job_id, "status": "queued", "image_key": image_key, "model": model}
+
+    def mark_failed(self, job_id: str, error: str) -> None:
+        self._available()
+        self.records[job_id] |= {"status": "failed", "error": error}
+
+    def submitted(self, job_id: str) -> dict[str, Any] | None:
+        self._available()
+        return self.records.get(job_id)
+
+    def recent(self, limit: int) -> tuple[list[dict[str, Any]], str]:
+        self._available()
+        return list(self.records.values())[-limit:][::-1], "memory"
+
+    def check(self) -> dict[str, Any]:
+        if self.unavailable is not None:
+            return {"primary memory": {"ok": False, "error": self.unavailable}}
+        return {"primary memory": {"ok": True, "user": "modelserve_app"}}
+
+
+ROLES_SQL = APP_DIR / "sql" / "postgres-roles.sql"
+MASTER_USER, MASTER_PASSWORD = "modelserve_admin", "master-pw"
+
+
+@dataclass
+class Database:
+    """A local PostgreSQL behind a pretend RDS Proxy endpoint, as `--datastore` serves the reference stack's."""
+
+    server: Any  # stackprobe.datastores.postgres.PostgresServer
+    authority: Path  # the CA certificate its TLS certificate is signed by
+
+    @property
+    def port(self) -> int:
+        return int(self.server.port)
+
+    def env(self) -> dict[str, str]:
+        """The API's database variables pointed at this server, and the trust store that verifies it."""
+        return {"DB_HOST": "127.0.0.1", "DB_PORT": str(self.port), "SSL_CERT_FILE": str(self.authority)}
+
+    def sql(self, statement: str) -> str:
+        return str(self.server.sql(statement))
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_database(work: Path) -> Database:
+    import pytest
+
+    from stackprobe.datastores.engines import host_servers
+    from stackprobe.datastores.postgres import PostgresServer
+    from stackprobe.datastores.servers import ServerSpec
+    from stackprobe.datastores.tls import LocalAuthority
+    from stackprobe.probes.process import free_port
+
+    host = next((server for server in host_servers() if server.flavour == "postgres"), None)
+    if host is None:
+        pytest.skip("no PostgreSQL binaries here (install postgresql)")
+    authority = LocalAuthority(work)
+    spec = ServerSpec(
+        "modelserve database",
+        ("modelserve.proxy-abc.us-east-1.rds.amazonaws.com",),
+        db_name="modelserve",
+        master_user=MASTER_USER,
+        master_password=MASTER_PASSWORD,
+        iam_users=("modelserve_app",),  # the RDS Proxy's user: its token is not checked here
+        tls=True,
+        setup_sql=ROLES_SQL,  # as --datastore-sql runs it: as the master, over TLS
+    )
+    server = PostgresServer(spec, host, free_port(), authority)
+    server.start()
+    return Database(server, Path(authority.certificate))

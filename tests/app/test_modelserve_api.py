@@ -12,14 +12,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 from modelserve.api import create_app
 from modelserve.config import ConfigError, load_config
-from modelserve_testlib import MODELS_BUCKET, UPLOADS_BUCKET, Stack
+from modelserve_testlib import MODELS_BUCKET, UPLOADS_BUCKET, MemoryJobStore, Stack
 
 pytestmark = pytest.mark.app
 
 
 @pytest.fixture
-def app(stack: Stack) -> Flask:
-    return create_app()
+def store() -> MemoryJobStore:
+    return MemoryJobStore()
+
+
+@pytest.fixture
+def app(stack: Stack, store: MemoryJobStore) -> Flask:
+    return create_app(store=store)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -52,7 +57,7 @@ def test_health_path_may_not_shadow_an_api_route(stack: Stack, monkeypatch: pyte
         create_app()
 
 
-def test_ready_reports_each_dependency_and_never_the_database(stack: Stack, client: FlaskClient) -> None:
+def test_ready_reports_each_dependency_with_the_database_it_queried(stack: Stack, client: FlaskClient) -> None:
     response = client.get("/ready")
     assert response.status_code == 200
     body = response.get_json()
@@ -60,18 +65,15 @@ def test_ready_reports_each_dependency_and_never_the_database(stack: Stack, clie
     assert body["checks"]["models_bucket"] == {"ok": True, "target": MODELS_BUCKET}
     assert body["checks"]["uploads_bucket"] == {"ok": True, "target": UPLOADS_BUCKET}
     assert body["checks"]["jobs_queue"] == {"ok": True, "target": stack.queue_url}
-    # What this process follows, reported; the data stores themselves are not contacted.
-    assert body["checks"]["database"] == {
-        "configured": True,
-        "checked": False,
-        "target": "db.internal.example:5432/modelserve",
-        "user": "modelserve_app",
-        "auth": "iam",
-        "pool_size_per_process": 5,
-        "read_replicas": [],
-        "read_user": "",
-    }
+    assert body["checks"]["database"] == {"primary memory": {"ok": True, "user": "modelserve_app"}}
     assert body["checks"]["cache"] == {"configured": False}
+
+
+def test_ready_is_503_when_the_database_cannot_be_reached(client: FlaskClient, store: MemoryJobStore) -> None:
+    store.unavailable = "could not connect on db as modelserve_app: OperationalError: refused"
+    response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"]["primary memory"]["ok"] is False
 
 
 def test_ready_is_503_naming_the_broken_dependency(stack: Stack, client: FlaskClient) -> None:
@@ -159,7 +161,7 @@ def test_upload_url_rejects_bad_filenames(client: FlaskClient, query: str) -> No
     assert client.get(f"/upload-url{query}").status_code == 400
 
 
-def test_start_job_stores_state_then_enqueues(stack: Stack, client: FlaskClient) -> None:
+def test_start_job_records_the_job_then_enqueues(stack: Stack, client: FlaskClient, store: MemoryJobStore) -> None:
     response = client.post("/start-job", json={"image_key": "uploads/abc/cat.jpg", "model": "toy"})
     assert response.status_code == 202
     job_id = response.get_json()["job_id"]
@@ -171,11 +173,41 @@ def test_start_job_stores_state_then_enqueues(stack: Stack, client: FlaskClient)
         {"job_id": job_id, "image_key": "uploads/abc/cat.jpg", "model": "toy"}
     ]
     expected = {"job_id": job_id, "status": "queued", "image_key": "uploads/abc/cat.jpg", "model": "toy"}
-    assert stack.state(job_id) == expected
+    assert store.records[job_id] == expected
+    # The API writes nothing to S3: the worker writes the outcome there.
+    assert "Contents" not in stack.s3.list_objects_v2(Bucket=UPLOADS_BUCKET, Prefix="results/")
 
     result = client.get(f"/job/{job_id}/results")
     assert result.status_code == 200
     assert result.get_json() == expected
+
+
+def test_results_prefer_the_workers_outcome_to_the_record(stack: Stack, client: FlaskClient) -> None:
+    job_id = client.post("/start-job", json={"image_key": "uploads/abc/cat.jpg", "model": "toy"}).get_json()["job_id"]
+    done = {"job_id": job_id, "status": "done", "image_key": "uploads/abc/cat.jpg", "model": "toy", "result": {}}
+    stack.s3.put_object(Bucket=UPLOADS_BUCKET, Key=f"results/{job_id}.json", Body=json.dumps(done).encode())
+    assert client.get(f"/job/{job_id}/results").get_json() == done
+
+
+def test_start_job_without_the_database_is_503_and_enqueues_nothing(
+    stack: Stack, client: FlaskClient, store: MemoryJobStore
+) -> None:
+    store.unavailable = "could not record the job on db as modelserve_app: OperationalError: refused"
+    response = client.post("/start-job", json={"image_key": "uploads/abc/cat.jpg", "model": "toy"})
+    assert response.status_code == 503
+    assert response.get_json() == {"error": "the database is unavailable", "detail": store.unavailable}
+    assert stack.queue_depth(stack.queue_url) == (0, 0)
+
+
+def test_history_lists_the_newest_submissions_first(client: FlaskClient) -> None:
+    ids = [
+        client.post("/start-job", json={"image_key": f"uploads/a/{n}.jpg", "model": "toy"}).get_json()["job_id"]
+        for n in range(3)
+    ]
+    body = client.get("/jobs?limit=2").get_json()
+    assert [entry["job_id"] for entry in body["jobs"]] == ids[::-1][:2]
+    assert client.get("/jobs?limit=0").status_code == 400
+    assert client.get("/jobs?limit=101").status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -194,15 +226,14 @@ def test_start_job_bad_input_is_400_and_enqueues_nothing(
     assert stack.queue_depth(stack.queue_url) == (0, 0)
 
 
-def test_start_job_enqueue_failure_is_502_and_recorded(stack: Stack) -> None:
+def test_start_job_enqueue_failure_is_502_and_recorded(stack: Stack, store: MemoryJobStore) -> None:
     missing_queue = stack.queue_url.rsplit("/", 1)[0] + "/does-not-exist"
     config = dataclasses.replace(load_config(), jobs_queue_url=missing_queue)
-    client = create_app(config).test_client()
+    client = create_app(config, store=store).test_client()  # type: ignore[arg-type]
     response = client.post("/start-job", json={"image_key": "uploads/a/cat.jpg", "model": "toy"})
     assert response.status_code == 502
     assert "NonExistentQueue" in response.get_json()["code"]
-    [obj] = stack.s3.list_objects_v2(Bucket=UPLOADS_BUCKET, Prefix="results/")["Contents"]
-    state = json.loads(stack.s3.get_object(Bucket=UPLOADS_BUCKET, Key=obj["Key"])["Body"].read())
+    [state] = store.records.values()
     assert state["status"] == "failed"
     assert state["error"].startswith("enqueue: ")
 

@@ -32,6 +32,7 @@ OPTIONAL = {
     "CACHE_HOST": "cache.internal",
     "CACHE_PORT": "6379",
     "CACHE_USER": "modelserve-prod-app",
+    "CACHE_NAME": "modelserve-prod",
     "WEB_CONCURRENCY": "2",
     "WORKER_WAIT_SECONDS": "1",
     "WORKER_MAX_POLLS": "1",

@@ -19,7 +19,16 @@ from typing import IO, TYPE_CHECKING, Any
 import boto3
 import pytest
 from modelserve.api import create_app
-from modelserve_testlib import FAKE_CREDENTIALS, REGION, UPLOADS_BUCKET, base_env, build_stack, subprocess_env
+from modelserve_testlib import (
+    FAKE_CREDENTIALS,
+    REGION,
+    UPLOADS_BUCKET,
+    Database,
+    MemoryJobStore,
+    base_env,
+    build_stack,
+    subprocess_env,
+)
 from moto.server import ThreadedMotoServer
 
 if TYPE_CHECKING:
@@ -138,7 +147,7 @@ def test_presigned_upload_url_accepts_a_plain_put_and_bucket_sse_kms_applies(
 ) -> None:
     for name, value in emulator.env().items():
         monkeypatch.setenv(name, value)
-    client = create_app().test_client()
+    client = create_app(store=MemoryJobStore()).test_client()  # type: ignore[arg-type]
     body = client.get("/upload-url?filename=cat.jpg").get_json()
     assert body["url"].startswith(f"{emulator.endpoint}/{UPLOADS_BUCKET}/uploads/")
 
@@ -151,10 +160,10 @@ def test_presigned_upload_url_accepts_a_plain_put_and_bucket_sse_kms_applies(
     assert head["SSEKMSKeyId"] == emulator.kms_key_arn
 
 
-def test_processes_end_to_end_as_the_probes_run_them(emulator: Emulator) -> None:
+def test_processes_end_to_end_as_the_probes_run_them(emulator: Emulator, database: Database) -> None:
     api = subprocess.Popen(
         [sys.executable, "-m", "modelserve.api", "--host", "127.0.0.1", "--port", "0"],
-        env=emulator.env(),
+        env=emulator.env(**database.env()),
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from modelserve import worker
 from modelserve.api import create_app
 from modelserve.config import load_worker_config
-from modelserve_testlib import MAX_RECEIVE_COUNT, UPLOADS_BUCKET, Stack
+from modelserve_testlib import MAX_RECEIVE_COUNT, UPLOADS_BUCKET, MemoryJobStore, Stack
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.app
 @pytest.fixture
 def client(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> FlaskClient:
     monkeypatch.setenv("WORKER_WAIT_SECONDS", "0")
-    return create_app().test_client()
+    return create_app(store=MemoryJobStore()).test_client()  # type: ignore[arg-type]
 
 
 def start(client: FlaskClient, image_key: str, model: str = "toy") -> str:
@@ -128,7 +128,7 @@ def test_main_runs_the_requested_number_of_polls(
     first, second = start(client, "uploads/u4/a.jpg"), start(client, "uploads/u4/a.jpg")
     monkeypatch.setenv("WORKER_MAX_POLLS", "1")
     assert worker.main() == 0
-    assert sorted(stack.state(j)["status"] for j in (first, second)) == ["done", "queued"]
+    assert sorted(client.get(f"/job/{j}/results").get_json()["status"] for j in (first, second)) == ["done", "queued"]
 
 
 def test_main_fails_fast_on_an_unreachable_queue(
@@ -151,7 +151,7 @@ def test_stop_request_hands_back_the_rest_of_a_batch(stack: Stack, client: Flask
 
     w._handle = handle_then_stop  # type: ignore[method-assign]
     assert w.process_once(max_messages=10) == 3
-    statuses = [stack.state(j)["status"] for j in jobs]
+    statuses = [client.get(f"/job/{j}/results").get_json()["status"] for j in jobs]
     assert statuses.count("done") == 1
     # The other two were released, not left invisible for the 30 s visibility timeout.
     assert stack.queue_depth(stack.queue_url) == (2, 0)
