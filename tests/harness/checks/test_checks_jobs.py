@@ -118,6 +118,22 @@ def test_the_flow_removes_the_objects_it_seeded(results: Results, stacks: Run) -
     assert [v["Key"] for v in keys if "stackprobe-probe" in v["Key"]] == []
 
 
+def test_a_flow_whose_database_this_machine_cannot_run_is_not_run_and_names_what_to_install(
+    results: Results, stacks: Run
+) -> None:
+    # The same deployment; a major no host binary runs and, without Docker, nothing can (engines.runner_for).
+    datastores = LocalDatastores(parse_requests(["sp-test-db=postgres:99"]), docker=False)
+    context = CheckContext(backend=stacks.backend, app_dir=APP_DIR, container_commands=COMMANDS, datastores=datastores)
+    try:
+        result = run_check(jobs_end_to_end, context)
+    finally:
+        datastores.close()
+    assert result.status is Status.NOT_APPLICABLE, result
+    reason = result.not_applicable_reason or ""
+    assert "jobs/sp-test-api + jobs/sp-test-worker on sp-test-jobs: not run, it needs " in reason
+    assert "postgres" in reason and "99" in reason
+
+
 def test_end_to_end_fails_when_the_worker_reads_another_bucket(results: Results) -> None:
     finding = Results.flow(results.end_to_end, "sp-bad")
     assert not finding.passed
