@@ -262,6 +262,37 @@ def test_a_setup_sql_value_that_names_nothing_usable_is_an_input_error_naming_th
     assert isinstance(raised.value, InputError) and remedy in raised.value.remedy
 
 
+def test_a_value_naming_a_resource_declared_but_not_deployed_in_this_run_serves_nothing_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A project's configured datastore (its ini) meets a run whose variables deploy none of it (count 0: the
+    LocalStack subset, a scenario without a database): nothing to serve, not bad input. A value naming nothing the
+    configuration declares stays an error."""
+    from stackprobe.datastores import parse_requests
+    from stackprobe.terraform.plan import Plan
+
+    monkeypatch.setattr(engines, "host_servers", lambda: (PG["15"],))
+    configuration = {
+        "root_module": {
+            "module_calls": {"db": {"module": {"resources": [{"address": "aws_db_instance.main"}]}}},
+        }
+    }
+    deployment = FakeDeployment(plan=Plan({"configuration": configuration}))
+    sql = [("module.db.aws_db_instance.main[0]", "/srv/roles.sql")]
+    stores = LocalDatastores(parse_requests(["module.db.aws_db_instance.main=postgres"]), docker=False, setup_sql=sql)
+    assert stores.select(deployment, [CACHE]) == []  # type: ignore[arg-type]
+    assert "declared but not deployed in this run, so not served: --datastore module.db.aws_db_instance.main" in (
+        stores.describe()
+    )
+    assert stores.close() == [
+        "none started for --datastore module.db.aws_db_instance.main=postgres, --datastore-sql "
+        "module.db.aws_db_instance.main[0]=/srv/roles.sql: declared, but not deployed in this run"
+    ]
+    typo = LocalDatastores(parse_requests(["module.db.aws_db_instance.mian=postgres"]), docker=False)
+    with pytest.raises(DatastoreConfigError, match="names no datastore the stack deployed"):
+        typo.select(deployment, [CACHE])  # type: ignore[arg-type]
+
+
 def test_the_same_file_named_twice_for_one_datastore_is_one_setup(monkeypatch: pytest.MonkeyPatch) -> None:
     stores = _with_sql(monkeypatch, ["auto"], [("shop-db", "/srv/a.sql"), ("aws_db_instance.main", "/srv/a.sql")])
     chosen = {s.datastore.identifier: s.setup_sql for s in stores.select(FakeDeployment(), [MAIN, OTHER])}  # type: ignore[arg-type]
@@ -549,6 +580,7 @@ class FakeDeployment:
 
     blockers: tuple[str, ...] = ()
     state: Mapping[str, Any] = field(default_factory=dict)
+    plan: Any = None
 
     def __post_init__(self) -> None:
         instance = DbInstance(

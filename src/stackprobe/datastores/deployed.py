@@ -20,7 +20,7 @@ import json
 import secrets as token_source
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -28,6 +28,9 @@ from stackprobe.aws.account import Account
 from stackprobe.datastores.engines import Family, family_of, flavour_of, major_of
 from stackprobe.datastores.servers import RedisUser
 from stackprobe.network.reachability import Graph
+
+if TYPE_CHECKING:
+    from stackprobe.terraform.plan import Plan
 
 # PostgreSQL from 15 on RDS: rds.force_ssl defaults to 1 (TLS only).
 FORCE_SSL_FROM = 15
@@ -45,7 +48,27 @@ class Deployment(Protocol):
     @property
     def network_graph(self) -> Graph: ...
 
+    @property
+    def plan(self) -> Plan | None: ...
+
     def address_for(self, *identifiers: str | None) -> str | None: ...
+
+
+def declared_addresses(plan: Plan | None) -> frozenset[str]:
+    """Every resource address the configuration declares (`module.db.aws_db_instance.main`, without instance
+    keys), deployed or not: a resource whose count is 0 in this run is declared all the same."""
+    if plan is None:
+        return frozenset()
+    found: set[str] = set()
+    pending = [("", plan.raw.get("configuration", {}).get("root_module", {}))]
+    while pending:
+        prefix, module = pending.pop()
+        found.update(
+            f"{prefix}{resource['address']}" for resource in module.get("resources", []) if "address" in resource
+        )
+        for name, call in (module.get("module_calls") or {}).items():
+            pending.append((f"{prefix}module.{name}.", call.get("module", {})))
+    return frozenset(found)
 
 
 @dataclass(frozen=True)

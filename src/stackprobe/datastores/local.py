@@ -39,7 +39,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.aws.workloads import Workload
-from stackprobe.datastores.deployed import DeployedDatastore, Deployment, Endpoint, discover
+from stackprobe.datastores.deployed import DeployedDatastore, Deployment, Endpoint, declared_addresses, discover
 from stackprobe.datastores.engines import FAMILIES, INSTALLED, Family, Runner, family_of, newest_installed, runner_for
 from stackprobe.datastores.servers import DatastoreStartError, LocalServer, ServerSpec
 from stackprobe.datastores.tls import LocalAuthority
@@ -184,6 +184,9 @@ class LocalDatastores:
         setup_sql: Iterable[tuple[str, Path | str]] = (),
     ) -> None:
         self.requests = tuple(requests)
+        # Values naming a resource the configuration declares but this run did not deploy (count 0 with these
+        # variables, a backend's subset): nothing to serve, not bad input; said by describe() and close().
+        self.undeployed: list[str] = []
         # (ADDRESS, FILE): --datastore-sql, the operator's setup SQL of the datastore ADDRESS names.
         self.setup_sql = tuple((address, Path(file)) for address, file in setup_sql)
         self.connection_limit = connection_limit
@@ -199,7 +202,14 @@ class LocalDatastores:
     def describe(self) -> str:
         described = ", ".join(request.describe() for request in self.requests) or "none"
         sql = ", ".join(f"{address}={file}" for address, file in self.setup_sql)
-        return described + (f"; setup SQL {sql}" if sql else "")
+        described += f"; setup SQL {sql}" if sql else ""
+        if self.undeployed:
+            described += f"; declared but not deployed in this run, so not served: {', '.join(self.undeployed)}"
+        return described
+
+    def _undeployed(self, value: str) -> None:
+        if value not in self.undeployed:
+            self.undeployed.append(value)
 
     # -- which ----------------------------------------------------------------------------------------------
     def select(self, deployment: Deployment, deployed: list[DeployedDatastore] | None = None) -> list[Selected]:
@@ -213,6 +223,9 @@ class LocalDatastores:
                     chosen.setdefault(datastore.arn, self._selected(datastore, datastore.major, AUTO))
                 continue
             match = [d for d in deployed if request.target in d.names()]
+            if not match and _declared(deployment, request.target):
+                self._undeployed(f"--datastore {request.describe()}")
+                continue
             if not match:
                 raise DatastoreConfigError(
                     f"--datastore {request.describe()} names no datastore the stack deployed",
@@ -227,7 +240,7 @@ class LocalDatastores:
                         f"write --datastore {request.target}={datastore.family.value}.",
                     )
                 chosen[datastore.arn] = self._selected(datastore, request.major or datastore.major, request.describe())
-        self._attach_setup_sql(deployed, chosen)
+        self._attach_setup_sql(deployment, deployed, chosen)
         return list(chosen.values())
 
     def _selected(self, datastore: DeployedDatastore, major: str, asked: str) -> Selected:
@@ -238,13 +251,18 @@ class LocalDatastores:
         runner = runner_for(datastore.flavour, major, docker=self.docker)
         return Selected(datastore, runner, asked, newest_installed=newest and runner.host is not None)
 
-    def _attach_setup_sql(self, deployed: list[DeployedDatastore], chosen: dict[str, Selected]) -> None:
+    def _attach_setup_sql(
+        self, deployment: Deployment, deployed: list[DeployedDatastore], chosen: dict[str, Selected]
+    ) -> None:
         """Give each --datastore-sql file to the selected datastore it names; raises DatastoreConfigError for one
         that names nothing deployed, a Redis datastore, a datastore no --datastore selects, or one named twice."""
         given: dict[str, tuple[str, Path]] = {}
         for address, file in self.setup_sql:
             asked = f"--datastore-sql {address}={file}"
             match = [d for d in deployed if address in d.names()]
+            if not match and _declared(deployment, address):
+                self._undeployed(asked)
+                continue
             if not match:
                 raise DatastoreConfigError(
                     f"{asked} names no datastore the stack deployed",
@@ -449,6 +467,9 @@ class LocalDatastores:
                 except Exception as exc:  # one server that will not stop must not keep the others running
                     endings.append(f"{server.describe()}: stopping failed: {exc}")
             self._servers.clear()
+            if self.undeployed:
+                endings.append(f"none started for {', '.join(self.undeployed)}: declared, but not deployed in this run")
+                self.undeployed = []
             if self._authority is not None:
                 import shutil
 
@@ -461,6 +482,11 @@ class LocalDatastores:
 def _known(deployed: list[DeployedDatastore]) -> str:
     """The deployed datastores, for an error that names none of them."""
     return "; ".join(f"{d.label} ({d.engine} {d.version})" for d in deployed) or "none"
+
+
+def _declared(deployment: Deployment, target: str) -> bool:
+    """Whether `target` is a resource address the configuration declares (an instance key such as [0] aside)."""
+    return re.sub(r"\[[^\]]*\]$", "", target) in declared_addresses(deployment.plan)
 
 
 def unserved_hint(labels: list[str]) -> str:
