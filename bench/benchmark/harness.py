@@ -1,8 +1,8 @@
 """The harness parts: one timed command each (pytest or the stackprobe CLI) on a STACKPROBE_CACHE_DIR of its own.
 
 (b) and (b4) `pytest -m integration` in one process and with xdist; (d) `pytest -m unit` cold then warm;
-(e) `stackprobe mutate`; (h) the full suite. (c) is counted in each from $STACKPROBE_COMMAND_LOG and the
-sampler. The live parts (live.py) run their commands through `harness_part` too.
+(e) `stackprobe mutate`; (v) `make verify`'s command; (h) the full suite. (c) is counted in each from
+$STACKPROBE_COMMAND_LOG and the sampler. The live parts (live.py) run their commands through `harness_part` too.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 from .commands import CommandLog, Timed, last_match, log_tail, run_timed
@@ -112,6 +113,23 @@ def mutants(ctx: BenchContext) -> PartResult:
     return result
 
 
+def verify_command() -> list[str]:
+    """The command `make verify` runs once set up, as the Makefile prints it (`make -n`), so the bench cannot
+    measure other arguments than the README's command; the setup step is left out, as (h) leaves out make
+    test's (it re-runs pip whenever pyproject.toml is newer than the venv stamp)."""
+    printed = subprocess.run(["make", "-n", "verify"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for line in printed.splitlines():
+        if line.startswith(".venv/bin/stackprobe verify "):
+            return shlex.split(line)
+    raise RuntimeError(f"`make -n verify` printed no .venv/bin/stackprobe verify line:\n{printed}")
+
+
+def reference_verify(ctx: BenchContext) -> PartResult:
+    """(v): `make verify`'s command on a fresh cache: init, plan, apply, the checks (the live probes with the
+    reference database behind a real PostgreSQL), the second plan, the teardown variables and destroy."""
+    return harness_part(ctx, "v", "make verify (its stackprobe verify command)", verify_command(), ctx.fresh_cache("v"))
+
+
 def full_suite(ctx: BenchContext) -> PartResult:
     if FULL_SUITE_FILE.exists() and not ctx.measure_full_suite:
         result = PartResult("h", "full suite (make test)")
@@ -134,7 +152,7 @@ def full_suite(ctx: BenchContext) -> PartResult:
 
 
 def describe(ctx: BenchContext) -> dict[str, list[str]]:
-    """What the dry run prints for (b), (b4), (d), (e) and (h)."""
+    """What the dry run prints for (b), (b4), (d), (e), (v) and (h)."""
     pytest = str(VENV_BIN / "pytest")
     full = (
         f"read {FULL_SUITE_FILE}"
@@ -149,5 +167,6 @@ def describe(ctx: BenchContext) -> dict[str, list[str]]:
             ctx.cache_command("d", [pytest, *UNIT_ARGS]) + "   (warm: the same cache again; 0 plans)",
         ],
         "e": [ctx.cache_command("e", [str(VENV_BIN / "stackprobe"), *MUTATE_ARGS])],
+        "v": [ctx.cache_command("v", verify_command())],
         "h": [full],
     }

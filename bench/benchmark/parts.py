@@ -10,7 +10,7 @@ from .context import BenchContext
 from .live import LiveSession
 from .results import PartResult
 
-PARTS = ("a", "a20", "g", "b", "u", "f", "f2", "b4", "d", "e", "h")
+PARTS = ("a", "a20", "g", "b", "u", "f", "f2", "b4", "d", "e", "v", "h")
 LIVE_PARTS = ("u", "f", "f2")
 ALL_NAMES = (*PARTS, "c")
 
@@ -55,6 +55,7 @@ def run_parts(ctx: BenchContext, parts: list[str]) -> None:
         ),
         "d": lambda: harness.unit_suite(ctx),
         "e": lambda: harness.mutants(ctx),
+        "v": lambda: harness.reference_verify(ctx),
         "h": lambda: harness.full_suite(ctx),
     }
     for part in parts:

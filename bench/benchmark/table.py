@@ -13,6 +13,7 @@ REUSE_UNCHANGED_VS_UP = 0.2
 REUSE_CHANGED_VS_UP = 0.35
 UNIT_COLD_VS_BARE = 0.3
 UNIT_WARM_VS_BARE = 0.1
+VERIFY_VS_BARE = 1.3  # issue 28: make verify <= 1.3 x bare terraform
 FULL_SUITE_SECONDS = 540.0  # under 10 minutes with a minute of margin
 MIN_MUTANTS = 25
 MUTANTS_PER_PLAN = 5
@@ -94,6 +95,7 @@ def build_rows(results: dict[str, PartResult]) -> tuple[list[Row], list[str]]:
     table.down()
     table.unit()
     table.mutants()
+    table.verify()
     table.full_suite()
     return table.rows, table.notes
 
@@ -425,6 +427,16 @@ class _Table:
             target,
             result=text,
             verdict=verdict,
+        )
+
+    def verify(self) -> None:
+        v = self.results.get("v")
+        if v is None:
+            return
+        self.wall("v", "make verify (after setup): wall", v, self.bare_total, "a", VERIFY_VS_BARE)
+        self.invocations("v", v)
+        self.notes.append(
+            f"(v) {v.status or v.note or 'done'}; {v.invocations} terraform invocations ({breakdown(v)})."
         )
 
     def full_suite(self) -> None:
