@@ -196,6 +196,10 @@ def test_a_port_another_server_took_is_refused(unusable_spec: StackSpec, tmp_pat
         other.stop()
 
 
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_up_destroys_stops_the_emulator_and_records_nothing(tmp_path: Path) -> None:
     tf_dir = tmp_path / "stack"
     shutil.copytree(LIVE_STACK, tf_dir)
@@ -208,6 +212,9 @@ def test_ctrl_c_during_up_destroys_stops_the_emulator_and_records_nothing(tmp_pa
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As a terminal's foreground process has it: a suite started in the background by a non-interactive shell
+        # (`make test &`, `nohup`) passes SIGINT on ignored, and Python then installs no handler for it.
+        preexec_fn=_sigint_as_in_a_terminal,
     )
     seen = []
     assert up.stdout is not None
