@@ -54,23 +54,6 @@ class Deployment(Protocol):
     def address_for(self, *identifiers: str | None) -> str | None: ...
 
 
-def declared_addresses(plan: Plan | None) -> frozenset[str]:
-    """Every resource address the configuration declares (`module.db.aws_db_instance.main`, without instance
-    keys), deployed or not: a resource whose count is 0 in this run is declared all the same."""
-    if plan is None:
-        return frozenset()
-    found: set[str] = set()
-    pending = [("", plan.raw.get("configuration", {}).get("root_module", {}))]
-    while pending:
-        prefix, module = pending.pop()
-        found.update(
-            f"{prefix}{resource['address']}" for resource in module.get("resources", []) if "address" in resource
-        )
-        for name, call in (module.get("module_calls") or {}).items():
-            pending.append((f"{prefix}module.{name}.", call.get("module", {})))
-    return frozenset(found)
-
-
 @dataclass(frozen=True)
 class Endpoint:
     """One address clients are given; `network_id` is the network-model workload the traffic arrives at, and

@@ -39,7 +39,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stackprobe.aws.workloads import Workload
-from stackprobe.datastores.deployed import DeployedDatastore, Deployment, Endpoint, declared_addresses, discover
+from stackprobe.datastores.deployed import DeployedDatastore, Deployment, Endpoint, discover
 from stackprobe.datastores.engines import FAMILIES, INSTALLED, Family, Runner, family_of, newest_installed, runner_for
 from stackprobe.datastores.servers import DatastoreStartError, LocalServer, ServerSpec
 from stackprobe.datastores.tls import LocalAuthority
@@ -486,7 +486,8 @@ def _known(deployed: list[DeployedDatastore]) -> str:
 
 def _declared(deployment: Deployment, target: str) -> bool:
     """Whether `target` is a resource address the configuration declares (an instance key such as [0] aside)."""
-    return re.sub(r"\[[^\]]*\]$", "", target) in declared_addresses(deployment.plan)
+    plan = deployment.plan
+    return plan is not None and re.sub(r"\[[^\]]*\]$", "", target) in plan.declared_addresses()
 
 
 def unserved_hint(labels: list[str]) -> str:

@@ -184,6 +184,19 @@ class Plan:
         # The saved plan file this JSON was shown from, when there is one (apply can reuse it).
         self.path = path
 
+    # configuration ---------------------------------------------------------------------------
+    def declared_addresses(self) -> frozenset[str]:
+        """Every resource address the configuration declares (`module.db.aws_db_instance.main`, without instance
+        keys), planned or not: a resource whose count is 0 in this run is declared all the same."""
+        found: set[str] = set()
+        pending = [("", self.raw.get("configuration", {}).get("root_module", {}))]
+        while pending:
+            prefix, module = pending.pop()
+            found.update(f"{prefix}{r['address']}" for r in module.get("resources", []) if "address" in r)
+            pending += [(f"{prefix}module.{name}.", call.get("module", {})) for name, call in
+                        (module.get("module_calls") or {}).items()]
+        return frozenset(found)
+
     # planned values --------------------------------------------------------------------------
     def _modules(self) -> Iterator[dict[str, Any]]:
         pending = [self.raw.get("planned_values", {}).get("root_module", {})]
