@@ -9,16 +9,42 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import Loader
 
 from stackprobe.backends.guard import pinned_environ
 
 _CLIENTS: dict[tuple[str, str, str], Any] = {}
 _CLIENT_LOCK = threading.Lock()
 _SESSIONS: dict[tuple[str, str, str], boto3.session.Session] = {}
+_LOADER_LOCK = threading.Lock()
+_LOADERS: list[Loader] = []
 
 DUMMY_ACCESS_KEY = "test"
 DUMMY_SECRET_KEY = "test"
+
+
+def boto3_session(access_key: str, secret_key: str, region: str) -> boto3.session.Session:
+    """An explicit session, never the default one (which would read ~/.aws and AWS_PROFILE), whose botocore
+    data loader is the one every session of this process shares.
+
+    A loader caches each JSON file it decodes (service models, endpoints), but each botocore session makes a
+    loader of its own: every identity and region a run reads with decoded the same models again (the endpoint
+    data alone is about 0.9 CPU-s per session). botocore's component registry is how a session is given one.
+    """
+    core = botocore.session.get_session()
+    with _LOADER_LOCK:
+        if not _LOADERS:
+            _LOADERS.append(core.get_component("data_loader"))
+        loader = _LOADERS[0]
+        core.register_component("data_loader", loader)
+        session = boto3.session.Session(
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region, botocore_session=core
+        )
+        # boto3 appends its own data directory to the loader of every session it wraps: once is enough.
+        loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    return session
 
 
 class RequestTail(Protocol):
@@ -101,13 +127,7 @@ class AwsBackend:
         )
 
     def session(self) -> boto3.session.Session:
-        # An explicit session, never the default one: the default would read ~/.aws and AWS_PROFILE.
-        return boto3.session.Session(
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name=self.region,
-            botocore_session=None,
-        )
+        return boto3_session(self.access_key, self.secret_key, self.region)
 
     def client(self, service: str, region_name: str | None = None) -> Any:
         """A cached boto3 client for `service` bound to this endpoint (clients are thread-safe).
