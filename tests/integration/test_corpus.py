@@ -16,8 +16,9 @@ Each configuration's `expected.yaml` lists, as data:
 - `expected_error` (instead of all of these): the configuration cannot be deployed, and the audit must end in
   an error report with exit status 2 that names the file and line.
 
-All audits run at once, each in its own subprocess with its own embedded emulator, niced so that they take
-the cores only while the rest of the suite waits (with STACKPROBE_CORPUS_REPORTS=DIR, each JSON report is kept
+All audits run at once, each in its own process with its own embedded emulator, forked from one process that
+paid their start-up once (tests/integration/audit_pool.py), niced so that they take the cores only while the
+rest of the suite waits (with STACKPROBE_CORPUS_REPORTS=DIR, each JSON report is kept
 in DIR/NAME.json, to read the evidence behind a score). The score is printed: recall over every expectation and
 over those not marked as gaps (95% or more), false positives (none allowed), and known gaps that are now
 reported (none allowed: remove the mark).
@@ -27,20 +28,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from audit_pool import run_pool
 
 from stackprobe.checks import CHECKS
 from stackprobe.checks.base import Fidelity
-from stackprobe.testing import in_background
 
 # Their own xdist group: the audits run in subprocesses with their own emulators, beside everything else.
 pytestmark = [pytest.mark.corpus, pytest.mark.xdist_group("corpus")]
@@ -82,11 +81,11 @@ class Audit:
 
 
 def _command(name: str) -> list[str]:
+    """What follows `python` on the command line that audits `name`."""
     extra = EXPECTATIONS[name].get("audit_args", [])
     if name in PLAN_ONLY:
-        return [sys.executable, str(PLAN_AUDIT.relative_to(REPO)), f"tests/corpus/{name}", "--quiet", *extra]
+        return [str(PLAN_AUDIT.relative_to(REPO)), f"tests/corpus/{name}", "--quiet", *extra]
     return [
-        sys.executable,
         "-m",
         "stackprobe",
         "audit",
@@ -104,24 +103,8 @@ def _command(name: str) -> list[str]:
     ]
 
 
-def _audit(name: str) -> Audit:
-    command = in_background(_command(name))
-    started = time.monotonic()
-    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=AUDIT_TIMEOUT, check=False)
-    audit = Audit(name, command, completed.returncode, completed.stdout, completed.stderr, time.monotonic() - started)
-    try:
-        audit.report = json.loads(completed.stdout)
-    except json.JSONDecodeError:
-        audit.report = None
-    kept = os.environ.get("STACKPROBE_CORPUS_REPORTS")
-    if kept:
-        Path(kept).mkdir(parents=True, exist_ok=True)
-        (Path(kept) / f"{name}.json").write_text(completed.stdout or completed.stderr, encoding="utf-8")
-    return audit
-
-
 @pytest.fixture(scope="session")
-def corpus_audits(request: pytest.FixtureRequest) -> dict[str, Audit]:
+def corpus_audits(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Audit]:
     backend = request.config.getoption("--stackprobe-backend") or "moto"
     if backend != "moto":
         pytest.skip(
@@ -129,9 +112,20 @@ def corpus_audits(request: pytest.FixtureRequest) -> dict[str, Audit]:
             f"audited on the embedded moto (this session's backend is {backend}; run: pytest -m corpus)"
         )
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=len(CONFIGURATIONS)) as pool:
-        futures = {name: pool.submit(_audit, name) for name in CONFIGURATIONS}
-        audits = {name: future.result() for name, future in futures.items()}
+    out = tmp_path_factory.mktemp("corpus")
+    ended = run_pool({name: _command(name) for name in CONFIGURATIONS}, out, AUDIT_TIMEOUT)
+    kept = os.environ.get("STACKPROBE_CORPUS_REPORTS")
+    audits = {}
+    for name, end in ended.items():
+        audit = Audit(name, [sys.executable, *_command(name)], end.returncode, end.stdout, end.stderr, end.seconds)
+        try:
+            audit.report = json.loads(end.stdout)
+        except json.JSONDecodeError:
+            audit.report = None
+        if kept:
+            Path(kept).mkdir(parents=True, exist_ok=True)
+            (Path(kept) / f"{name}.json").write_text(end.stdout or end.stderr, encoding="utf-8")
+        audits[name] = audit
     print(f"\ncorpus: {len(audits)} audits in {time.monotonic() - started:.0f} s of wall time")
     return audits
 

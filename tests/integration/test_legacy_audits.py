@@ -2,7 +2,8 @@
 reference stack passes the check that caught it.
 
 The four audits run as the user runs them, `stackprobe audit DIR --format json`, in four concurrent
-subprocesses (each with its own embedded emulator), while this process works on the reference stack.
+processes (each with its own embedded emulator, forked from one that paid their start-up once:
+tests/integration/audit_pool.py), while this process works on the reference stack.
 Every defect in a stack's defects.json is one test, named after the defect. Each audit also writes its
 SARIF (`--output X.sarif`), which must be valid and locate every finding at its Terraform block.
 """
@@ -11,9 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +19,9 @@ from urllib.parse import unquote
 
 import jsonschema
 import pytest
+from audit_pool import Ended, run_pool
 
 from stackprobe.checks import CHECKS
-from stackprobe.testing import in_background
 
 # Their own xdist group: the audits run in subprocesses with their own emulators, so they need no
 # deployed reference stack and proceed in parallel with it.
@@ -66,11 +64,10 @@ class Audit:
         return found
 
 
-def _audit(name: str, out: Path) -> Audit:
-    improvements = out / f"{name}.md"
-    sarif = out / f"{name}.sarif"
-    command = [
-        sys.executable,
+def _command(name: str, out: Path) -> list[str]:
+    """What follows `python` on the command line that audits `name`; the improvements report goes to a scratch
+    copy for comparison (the report names the command that made it: the committed file's name is put back)."""
+    return [
         "-m",
         "stackprobe",
         "audit",
@@ -81,28 +78,27 @@ def _audit(name: str, out: Path) -> Audit:
         "high",
         "--quiet",
         "--improvements",
-        f"docs/improvements/{name}.md",
+        str(out / f"{name}.md"),
+        "--output",
+        str(out / f"{name}.sarif"),
     ]
-    # The report names the command that made it; the file itself goes to a scratch copy for comparison.
-    completed = subprocess.run(
-        in_background([*command[:-1], str(improvements), "--output", str(sarif)]),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=AUDIT_TIMEOUT,
-        check=False,
-    )
+
+
+def _audit(name: str, out: Path, end: Ended) -> Audit:
+    improvements = out / f"{name}.md"
+    sarif = out / f"{name}.sarif"
     try:
-        report = json.loads(completed.stdout)
+        report = json.loads(end.stdout)
     except json.JSONDecodeError:
-        pytest.fail(f"`{' '.join(command)}` printed no JSON report:\n{completed.stderr[-3000:]}", pytrace=False)
+        reproduce = f"stackprobe audit terraform/legacy/{name} --format json"
+        pytest.fail(f"`{reproduce}` printed no JSON report:\n{end.stderr[-3000:]}", pytrace=False)
     text = improvements.read_text() if improvements.exists() else ""
     return Audit(
         name,
-        completed.returncode,
+        end.returncode,
         report,
         text.replace(str(improvements), f"docs/improvements/{name}.md"),
-        completed.stderr,
+        end.stderr,
         json.loads(sarif.read_text()) if sarif.exists() else {},
     )
 
@@ -118,9 +114,8 @@ def legacy_audits(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
             f"this session's backend is {backend} (run: pytest tests/integration/test_legacy_audits.py)"
         )
     out = tmp_path_factory.mktemp("legacy-audits")
-    with ThreadPoolExecutor(max_workers=len(STACKS)) as pool:
-        futures = {name: pool.submit(_audit, name, out) for name in STACKS}
-        return {name: future.result() for name, future in futures.items()}
+    ended = run_pool({name: _command(name, out) for name in STACKS}, out / "pool", AUDIT_TIMEOUT)
+    return {name: _audit(name, out, ended[name]) for name in STACKS}
 
 
 @pytest.mark.parametrize("name", STACKS)
