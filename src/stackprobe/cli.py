@@ -19,6 +19,7 @@ interrupted, after destroying what was applied.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -329,7 +330,16 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+# The cyclic collector's first threshold, in allocations (CPython's default is 700). A run decodes botocore's and
+# moto's service models, millions of long-lived objects, and with the default the collector ran about 1,450
+# times and traversed all of them ten times in one audit of a small stack: 2.2-2.4 of its 8.8-9.9 CPU-s of
+# Python. At 50,000: about 20 collections, 1.2 CPU-s, the audit 7.7-8.0 CPU-s. Memory is freed by reference
+# counting as before; only cycles wait longer.
+GC_FIRST_THRESHOLD = 50_000
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    gc.set_threshold(GC_FIRST_THRESHOLD, 20, 10)
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -18,6 +18,7 @@ share is read-only start-up state: no emulator, thread or socket exists in the p
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import runpy
@@ -100,6 +101,10 @@ def run_command(argv: list[str], stdout: str, stderr: str) -> int:
 def main(spec_path: str) -> int:
     spec: dict[str, dict[str, Any]] = json.loads(Path(spec_path).read_text())
     warm_up()
+    # What the warm-up decoded is never freed: out of the collector's sight, so that no child traverses it
+    # again (nor copies its pages by touching their headers), as the gc module's documentation advises
+    # before a fork without exec.
+    gc.freeze()
     sys.stdout.flush()
     sys.stderr.flush()
     started = time.monotonic()
