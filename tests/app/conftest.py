@@ -15,12 +15,10 @@ from modelserve_testlib import (
     Stack,
     base_env,
     build_stack,
+    empty_app_services,
     start_database,
 )
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.s3.models import s3_backends
-from moto.sqs.models import sqs_backends
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,22 +44,10 @@ def clean_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 _SESSION = boto3.session.Session()
 
 
-def _empty_app_services() -> None:
-    """Empty S3 and SQS, the only services the app uses, in moto's default account.
-
-    Not mock_aws's own reset, which re-creates every moto backend this process has loaded: once a
-    harness test in the same xdist worker has loaded IAM with AWS's managed policies (about 1,500,
-    rebuilt for every partition), that reset costs seconds. It made each test here spend 5-6 s in
-    setup and as much again in teardown in a full run, against 0.1 s when this directory runs alone.
-    """
-    for backends in (s3_backends, sqs_backends):
-        backends[DEFAULT_ACCOUNT_ID].reset()
-
-
 @pytest.fixture
 def stack(clean_aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     mock = mock_aws()
-    _empty_app_services()
+    empty_app_services()
     mock.start(reset=False)
     try:
         s3 = _SESSION.client("s3", region_name=REGION)
@@ -75,7 +61,7 @@ def stack(clean_aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stac
         yield stack
     finally:
         mock.stop(remove_data=False)
-        _empty_app_services()
+        empty_app_services()
 
 
 @pytest.fixture(scope="session")

@@ -86,6 +86,24 @@ class Stack:
         return result
 
 
+def empty_app_services() -> None:
+    """Empty S3 and SQS, the only services the app uses, in moto's default account.
+
+    moto's state belongs to the process: an emulator a test starts here (mock_aws, or a ThreadedMotoServer) sees
+    what earlier tests in the same xdist worker left in that account (the harness checks' job flows create the
+    same `sp-test-*` buckets). Not mock_aws's own reset, which re-creates every moto backend this process has
+    loaded: once a harness test in the same worker has loaded IAM with AWS's managed policies (about 1,500,
+    rebuilt for every partition), that reset costs seconds. It made each test here spend 5-6 s in setup and as
+    much again in teardown in a full run, against 0.1 s when this directory runs alone.
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+    from moto.sqs.models import sqs_backends
+
+    for backends in (s3_backends, sqs_backends):
+        backends[DEFAULT_ACCOUNT_ID].reset()
+
+
 def build_stack(s3: S3Client, sqs: SQSClient) -> tuple[str, str]:
     """Buckets, a jobs queue and its DLQ wired with a redrive policy, as the Terraform declares them."""
     for bucket in (MODELS_BUCKET, UPLOADS_BUCKET):

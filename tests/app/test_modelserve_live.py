@@ -27,6 +27,7 @@ from modelserve_testlib import (
     MemoryJobStore,
     base_env,
     build_stack,
+    empty_app_services,
     subprocess_env,
 )
 from moto.server import ThreadedMotoServer
@@ -70,6 +71,7 @@ def emulator() -> Iterator[Emulator]:
     s3 = session.client("s3", endpoint_url=endpoint)
     sqs = session.client("sqs", endpoint_url=endpoint)
     kms = session.client("kms", endpoint_url=endpoint)
+    empty_app_services()
     try:
         queue_url, dlq_url = build_stack(s3, sqs)
         key_arn = kms.create_key(Description="uploads")["KeyMetadata"]["Arn"]
@@ -95,6 +97,7 @@ def emulator() -> Iterator[Emulator]:
         yield Emulator(endpoint=endpoint, s3=s3, queue_url=queue_url, dlq_url=dlq_url, kms_key_arn=key_arn)
     finally:
         server.stop()
+        empty_app_services()
 
 
 def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
