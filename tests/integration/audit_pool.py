@@ -8,7 +8,8 @@ SPEC.json maps a name to `{"argv": [...], "stdout": FILE, "stderr": FILE}`, wher
 on a command line: `["-m", "stackprobe", "audit", DIR, ...]`, or a script and its arguments. The pool imports
 what an audit imports and has moto decode the service models an audit reads, then forks one child per command,
 all at once; each child runs its command exactly as `python ARGV...` would (`runpy`, as the interpreter does),
-with its own embedded emulator, and writes to its own files. The pool prints `{name: exit status}` as JSON.
+with its own embedded emulator, and writes to its own files. The pool prints `{name: [exit status, seconds]}`
+as JSON.
 
 Why: every `stackprobe audit` process paid about 7 CPU-s before its first terraform command (imports, moto's
 service modules and their models), measured against a forked child of a warmed process (10.5 against 17.5
@@ -142,6 +143,7 @@ def run_pool(commands: dict[str, list[str]], out: Path, timeout: float) -> dict[
     Called from a test: the pool is a subprocess of its own, since a test process has threads and an emulator.
     On a timeout the pool's whole process group is stopped (each child ends its run on SIGTERM).
     """
+    from stackprobe.child_process import OWN_PROCESS_GROUP
     from stackprobe.testing import in_background
 
     out.mkdir(parents=True, exist_ok=True)
@@ -156,7 +158,7 @@ def run_pool(commands: dict[str, list[str]], out: Path, timeout: float) -> dict[
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        process_group=0,
+        process_group=OWN_PROCESS_GROUP,
     )
     try:
         stdout, stderr = pool.communicate(timeout=timeout)

@@ -113,11 +113,12 @@ def corpus_audits(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         )
     started = time.monotonic()
     out = tmp_path_factory.mktemp("corpus")
-    ended = run_pool({name: _command(name) for name in CONFIGURATIONS}, out, AUDIT_TIMEOUT)
+    commands = {name: _command(name) for name in CONFIGURATIONS}
+    ended = run_pool(commands, out, AUDIT_TIMEOUT)
     kept = os.environ.get("STACKPROBE_CORPUS_REPORTS")
     audits = {}
     for name, end in ended.items():
-        audit = Audit(name, [sys.executable, *_command(name)], end.returncode, end.stdout, end.stderr, end.seconds)
+        audit = Audit(name, [sys.executable, *commands[name]], end.returncode, end.stdout, end.stderr, end.seconds)
         try:
             audit.report = json.loads(end.stdout)
         except json.JSONDecodeError:
