@@ -3,6 +3,7 @@ recomputed when the planner failed, and never applied by a stack that did not ma
 
 from __future__ import annotations
 
+import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -12,12 +13,15 @@ import pytest
 from stackprobe.backends.base import AwsBackend
 from stackprobe.lifecycle.deployment import Deployment
 from stackprobe.lifecycle.plan_store import PlanStore
-from stackprobe.lifecycle.prepared import Preparation, PreparedStack
+from stackprobe.lifecycle.prepared import Preparation, PreparedStack, Prerequisites
+from stackprobe.lifecycle.run import Run
 from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.terraform.plan import Plan
+from stackprobe.terraform.runner import COMMAND_LOG_ENV
 
 pytestmark = pytest.mark.harness
 
+PREREQUISITE_STACKS = Path(__file__).parent / "stacks" / "prerequisites"
 PLANNED = {"format_version": "1.2", "resource_changes": [{"address": "aws_sqs_queue.q", "type": "aws_sqs_queue"}]}
 
 
@@ -179,3 +183,56 @@ def test_a_stack_applies_only_a_plan_it_made(recorded_stack: Deployment) -> None
     # ... and publishes it in turn, for the processes that only read.
     published = prepared.how.plans.published(prepared.plan_key())
     assert published is not None and published.raw == plan.raw
+
+
+@pytest.fixture
+def with_prerequisites(tmp_path: Path) -> StackSpec:
+    """A copy of the harness's service stack and the network it is given (its vpc_id output)."""
+    shutil.copytree(PREREQUISITE_STACKS, tmp_path / "stacks")
+    return StackSpec(
+        tf_dir=tmp_path / "stacks" / "service", prerequisites=StackSpec(tf_dir=tmp_path / "stacks" / "network")
+    )
+
+
+def test_a_stack_with_prerequisites_is_keyed_by_their_configuration_and_the_names_they_give(
+    with_prerequisites: StackSpec, tmp_path: Path
+) -> None:
+    network = with_prerequisites.prerequisites
+    assert network is not None
+
+    def key(names: tuple[str, ...] = ("vpc_id",)) -> str:
+        digest = PreparedStack(
+            network, BACKEND, tmp_path / f"pre-{len(list(tmp_path.glob('pre-*')))}", Preparation(RunSettings())
+        ).digest
+        given = Prerequisites(names, digest, outputs=lambda: {"vpc_id": "vpc-never-asked"})
+        work = tmp_path / f"work-{len(list(tmp_path.glob('work-*')))}"
+        return PreparedStack(
+            with_prerequisites, BACKEND, work, Preparation(RunSettings()), prerequisites=given
+        ).plan_key()
+
+    first = key()
+    assert key() == first  # no value is part of it: a run's ids are its own
+    assert _key(with_prerequisites, tmp_path) != first  # the same stack planned without them
+    assert key(("vpc_id", "subnet_ids")) != first
+    (network.tf_dir / "main.tf").write_text(
+        (network.tf_dir / "main.tf").read_text() + '\noutput "extra" { value = 1 }\n'
+    )
+    assert key() != first
+
+
+def test_a_stored_plan_of_a_stack_with_prerequisites_is_read_without_deploying_them(
+    with_prerequisites: StackSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "commands.jsonl"
+    monkeypatch.setenv(COMMAND_LOG_ENV, str(log))
+    store = PlanStore(tmp_path / "store")
+    run = Run(RunSettings(), tmp_path / "run", plans=store)
+    try:
+        prepared = run.prepared(with_prerequisites)
+        assert prepared.prerequisites is not None and prepared.prerequisites.names == ("vpc_id",)
+        store.planned(prepared.plan_key(), lambda: Plan(PLANNED))  # what an earlier run published
+
+        assert prepared.plan_json().raw == PLANNED
+        assert run.deployed() == [] and not log.exists(), "the prerequisites were deployed for a plan already stored"
+    finally:
+        assert run.close() == []

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,14 +26,23 @@ pytestmark = pytest.mark.unit
 ROOTS = [TERRAFORM / "bootstrap", *sorted(p for p in (TERRAFORM / "prerequisites").iterdir() if p.is_dir())]
 
 
-@pytest.mark.parametrize("root", ROOTS, ids=lambda p: str(p.relative_to(TERRAFORM)))
-def test_the_configuration_is_valid(root: Path, tmp_path: Path) -> None:
-    binary = find_binary()
-    copy = tmp_path / "root"
-    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
-    config = tmp_path / "cli.tfrc"
+@pytest.fixture(scope="module")
+def validations(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, subprocess.CompletedProcess[str]]:
+    """Each root's `terraform validate -json`, all at once: each is a few seconds of one core (the provider's
+    schema), and `pytest -m unit` would otherwise wait for them one after another."""
+    work = tmp_path_factory.mktemp("side-roots")
+    config = work / "cli.tfrc"
     config.write_text(resolve_provider_source().cli_config())
     env = {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "CHECKPOINT_DISABLE": "1"}
+    with ThreadPoolExecutor(max_workers=len(ROOTS)) as pool:
+        futures = {root: pool.submit(_validate, root, work / root.name, env) for root in ROOTS}
+        return {root: future.result() for root, future in futures.items()}
+
+
+def _validate(root: Path, copy: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`terraform init` then `validate -json` in a copy of `root`; a failed init is returned as it is."""
+    binary = find_binary()
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
     init = subprocess.run(
         [binary.path, "init", "-backend=false", "-input=false", "-no-color"],
         cwd=copy,
@@ -42,9 +52,18 @@ def test_the_configuration_is_valid(root: Path, tmp_path: Path) -> None:
         timeout=300,
         check=False,
     )
-    assert init.returncode == 0, init.stdout[-2000:] + init.stderr[-2000:]
-    result = subprocess.run(
+    if init.returncode != 0:
+        return init
+    return subprocess.run(
         [binary.path, "validate", "-json", "-no-color"], cwd=copy, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda p: str(p.relative_to(TERRAFORM)))
+def test_the_configuration_is_valid(root: Path, validations: dict[Path, subprocess.CompletedProcess[str]]) -> None:
+    result = validations[root]
+    assert result.args[1] == "validate", (
+        f"terraform init failed in {root}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
     )
     report = json.loads(result.stdout)
     assert report["valid"], json.dumps(report["diagnostics"], indent=2)[:3000]

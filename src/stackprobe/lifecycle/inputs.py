@@ -47,7 +47,8 @@ def _assigned_in(path: Path) -> set[str]:
     return set(parse_body(path.read_text(encoding="utf-8", errors="replace")).attributes) if path.is_file() else set()
 
 
-def _outputs_of(tf_dir: Path) -> set[str]:
+def declared_outputs(tf_dir: Path) -> set[str]:
+    """The names of the outputs a root module declares (read from its files; no terraform)."""
     return {
         block.labels[0]
         for path in configuration_files(tf_dir)
@@ -64,7 +65,7 @@ def given_variables(spec: StackSpec, environ: Mapping[str, str]) -> set[str]:
     given |= {name for name, _ in spec.variables}
     given |= {key.removeprefix("TF_VAR_") for key in environ if key.startswith("TF_VAR_")}
     if spec.prerequisites is not None:
-        given |= _outputs_of(spec.prerequisites.tf_dir)
+        given |= declared_outputs(spec.prerequisites.tf_dir)
     return given
 
 

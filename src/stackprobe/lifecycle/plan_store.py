@@ -7,7 +7,8 @@ the parity run's moto side), and a second `pytest -m unit` plans what the first 
 first publishes the plan's JSON here under its key (`plan_key`: the configuration's and the tools'
 digest, the emulator kind and the region, stand-ins and the provider fallback); a caller that needs only
 the JSON reads it instead of planning again. A stack that applies always plans itself, since a saved plan
-file names its own workspace and emulator (`PreparedStack.own_plan` publishes what it planned).
+file names its own workspace and emulator (`PreparedStack.own_plan` publishes what it planned). A stack
+with prerequisites is keyed by theirs too (see `plan_key`); reading its plan deploys nothing.
 
 The claim is an exclusive `flock` held while planning: a reader that finds a plan in progress waits
 for the lock (released when the planner finishes, fails, or dies), then reads what was published, or
@@ -33,12 +34,28 @@ from stackprobe.terraform.plan import Plan
 LOG = logging.getLogger("stackprobe.lifecycle.plan_store")
 
 
-def plan_key(digest: StackDigest, backend: str, region: str, *, stand_ins: bool, provider_fallback: bool) -> str:
+def plan_key(
+    digest: StackDigest,
+    backend: str,
+    region: str,
+    *,
+    stand_ins: bool,
+    provider_fallback: bool,
+    prerequisites: tuple[StackDigest, tuple[str, ...]] | None = None,
+) -> str:
     """What a pre-apply plan depends on: the configuration and tools (`digest`), the emulator kind and region, and
     the settings that decide whether it can be made at all: stand-ins (what its data sources find) and the provider
-    fallback (which provider versions init installs). A run without them must not read a plan made with them."""
+    fallback (which provider versions init installs). A run without them must not read a plan made with them.
+
+    `prerequisites`: the digest of the configuration applied first and the names of the variables its outputs
+    set. Not their values: those are ids the emulator makes afresh for every deployment, so a plan stored by
+    one run differs from the next run's only in them, and a reader of the plan reads it without deploying them.
+    """
     settings = {"stand_ins": stand_ins, "provider_fallback": provider_fallback}
-    return hashlib.sha256(json.dumps([digest.value, backend, region, settings]).encode()).hexdigest()[:32]
+    parts: list[object] = [digest.value, backend, region, settings]
+    if prerequisites is not None:
+        parts.append([prerequisites[0].value, list(prerequisites[1])])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 
 class PlanStore:

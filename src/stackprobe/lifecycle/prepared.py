@@ -4,8 +4,10 @@ A `PreparedStack` never applies or destroys anything (a `Deployment` does, see d
 offers is everything that needs no state: the workspace copy with the emulator's overrides, the digest
 that keys plans and live sessions, `terraform init` (done once, lazily), and the pre-apply plan for
 readers (from the plan store when one with the same digest is published, else computed here). Its
-variables are fixed when it is made: the spec's own, plus what the run gave it (the outputs of the
-prerequisites it ordered first); each terraform command is handed them, nothing mutates them.
+variables are the spec's own, plus what its prerequisites give it (their outputs, named like its declared
+variables): the names are known from the configurations, the values only once the run has deployed the
+prerequisites, which it does on the first command that needs them, so a plan the store holds needs no
+prerequisites at all. Each terraform command is handed the variables; nothing mutates them.
 
 The order a user relies on: the workspace, init and the guard come before anything talks to the
 emulator; the plan is watched for calls that keep failing for something the stack does not create
@@ -36,7 +38,7 @@ from stackprobe.settings import Pairs, RunSettings, StackSpec, normalise_pairs
 from stackprobe.terraform.binary import find_binary
 from stackprobe.terraform.crash import ProviderCrashed
 from stackprobe.terraform.fallback import ProviderFallback, fallbacks
-from stackprobe.terraform.mirror import ProviderSource, resolve_provider_source
+from stackprobe.terraform.mirror import ProviderSource, ProviderSources
 from stackprobe.terraform.plan import Plan
 from stackprobe.terraform.runner import TALKS_TO_AWS, TerraformRunner
 from stackprobe.terraform.workspace import Workspace, create_workspace
@@ -57,6 +59,23 @@ class Preparation:
     # False when the workspace goes with the run (the CLI's temporary directory): a failure report must
     # then not send the user to it.
     workspace_outlives_run: bool = True
+    # Shared by every stack prepared this way (a copy made by `replace` shares it too).
+    sources: ProviderSources = field(default_factory=ProviderSources, compare=False)
+
+
+@dataclass(frozen=True)
+class Prerequisites:
+    """What a stack's prerequisites give it, as the run that orders them first offers it.
+
+    `names`: the variables they set, known from the two configurations (their outputs that the stack
+    declares and the spec does not set itself); `digest`: their configuration's and tools' digest; both
+    without terraform. `outputs` deploys them (once, on the run's emulator) and returns their outputs as
+    variable values: fresh ids each run, which is why a stored plan is keyed by the names and not the values.
+    """
+
+    names: tuple[str, ...]
+    digest: Callable[[], StackDigest]
+    outputs: Callable[[], Mapping[str, str]]
 
 
 @dataclass
@@ -68,8 +87,9 @@ class PreparedStack:
     work_dir: Path
     how: Preparation
     emulator: Emulator | None = None
-    # Variables the run gives this stack beyond its spec (the prerequisites' outputs); the spec's win.
-    given: Pairs = ()
+    # What the run gives this stack beyond its spec (see Prerequisites); the spec's own variables win.
+    prerequisites: Prerequisites | None = None
+    _given: Pairs | None = field(default=None, init=False, repr=False)
     _workspace: Workspace | None = field(default=None, init=False, repr=False)
     _runner: TerraformRunner | None = field(default=None, init=False, repr=False)
     _digest: StackDigest | None = field(default=None, init=False, repr=False)
@@ -82,9 +102,27 @@ class PreparedStack:
     stand_ins: list[StandIn] = field(default_factory=list, init=False, repr=False)
 
     @property
+    def given(self) -> Pairs:
+        """The prerequisites' outputs this stack is given (deploying them on first call, see Prerequisites)."""
+        if self._given is None:
+            if self.prerequisites is None:
+                self._given = ()
+            else:
+                outputs = self.prerequisites.outputs()
+                names = self.prerequisites.names
+                self._given = normalise_pairs({name: outputs[name] for name in names if name in outputs})
+                passed = ", ".join(name for name, _ in self._given) or "no variable"
+                LOG.info("prerequisites %s give %s", self.spec.prerequisites, passed)
+        return self._given
+
+    @property
     def variables(self) -> dict[str, str]:
         """Every -var this stack's commands get: what the run gave, under the spec's own."""
         return dict(normalise_pairs([*self.given, *self.spec.variables]))
+
+    def known_variables(self) -> dict[str, str]:
+        """The variables as far as they are known without deploying anything (for a report after a failure)."""
+        return dict(normalise_pairs([*(self._given or ()), *self.spec.variables]))
 
     # -- the copy and its digest (no terraform) -------------------------------------------------------
     def workspace(self) -> Workspace:
@@ -121,7 +159,7 @@ class PreparedStack:
     @property
     def provider_source(self) -> ProviderSource:
         if self._source is None:
-            self._source = resolve_provider_source(self.how.settings.provider_mirror)
+            self._source = self.how.sources.resolve(self.how.settings.provider_mirror)
         return self._source
 
     def digest(self) -> StackDigest:
@@ -135,12 +173,14 @@ class PreparedStack:
 
     def plan_key(self) -> str:
         settings = self.how.settings
+        given = self.prerequisites
         return plan_key(
             self.digest(),
             self.backend.name,
             self.backend.region,
             stand_ins=settings.stand_ins,
             provider_fallback=settings.provider_fallback,
+            prerequisites=(given.digest(), given.names) if given is not None else None,
         )
 
     # -- terraform ---------------------------------------------------------------------------------------
@@ -215,30 +255,26 @@ class PreparedStack:
         """A plan computed in this workspace (saved beside it, so a deployment of it may apply it), published to
         the plan store for other readers; `fresh`: plan again (the emulator was emptied since)."""
         if self._own_plan is None or fresh:
-            # A stack given its prerequisites' outputs (fresh ids each run) is planned, never stored.
-            stored = self.how.plans is not None and not self.given
-            self._own_plan = (
-                self.how.plans.planned(self.plan_key(), self._plan_here)
-                if stored and self.how.plans
-                else self._plan_here()
-            )
+            plans = self.how.plans
+            self._own_plan = plans.planned(self.plan_key(), self._plan_here) if plans else self._plan_here()
             self._plan_json = self._own_plan
         return self._own_plan
 
     def plan_json(self) -> Plan:
         """The pre-apply plan's JSON: this workspace's, or one the plan store holds for the same digest.
 
-        For callers that read the plan and never apply it: a warm store answers without terraform.
+        For callers that read the plan and never apply it: a warm store answers without terraform, and
+        without deploying the prerequisites (the stored plan was made with the same ones, at other ids).
         """
         if self._plan_json is None:
-            if self.how.plans is None or self.given:
+            if self.how.plans is None:
                 return self.own_plan()
             self._plan_json = self.how.plans.plan_json(self.plan_key(), self.own_plan)
         return self._plan_json
 
     def plan_in_progress_elsewhere(self) -> bool:
         """Whether another process is planning this configuration right now (waiting for it is cheap)."""
-        return self.how.plans is not None and not self.given and self.how.plans.in_progress(self.plan_key())
+        return self.how.plans is not None and self.how.plans.in_progress(self.plan_key())
 
     def planned_regions(self) -> list[str]:
         """The regions the provider blocks name in a plan already at hand (none is made for this)."""
@@ -258,7 +294,7 @@ class PreparedStack:
     def copy_for_plans(self, name: str) -> PreparedStack:
         """The same stack, with the same variables, in a workspace of its own: for plans only (never applied),
         so its plans may run while a deployment of this one applies."""
-        return PreparedStack(self.spec, self.backend, self.work_dir / name, self.how, given=self.given)
+        return PreparedStack(self.spec, self.backend, self.work_dir / name, self.how, prerequisites=self.prerequisites)
 
     # -- reporting ---------------------------------------------------------------------------------------
     def failure_context(self, exc: BaseException | None, command: str, *, talked: bool = False) -> str:
@@ -271,13 +307,14 @@ class PreparedStack:
             # A log in this process knows who made each request: the remedy names the one the provider crashed on.
             crashed_on = log.last_request(TERRAFORM)
             parts = [exc.naming(crashed_on.line())] if crashed_on is not None else parts
-        parts += failure_hints(self.spec, self.variables, self.backend, self.stand_ins, self.how.settings.stand_ins)
+        known = self.known_variables()
+        parts += failure_hints(self.spec, known, self.backend, self.stand_ins, self.how.settings.stand_ins)
         parts.append(f"Reproduce: stackprobe {command} {self.spec.cli_arguments()}")
         runner = self._runner
         last = runner.transcript.commands[-1].args[0] if runner and runner.transcript.commands else ""
         if runner is not None:
             if self.how.workspace_outlives_run:
-                parts.append(f"Terraform by hand: {runner.command_line(last or 'plan', self.variables)}")
+                parts.append(f"Terraform by hand: {runner.command_line(last or 'plan', known)}")
             errors = runner.transcript.errors()
             if errors and not isinstance(exc, TerraformFailed):
                 parts.append("Terraform error:\n" + errors)

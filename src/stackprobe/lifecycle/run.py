@@ -34,10 +34,10 @@ from stackprobe.lifecycle.deployment import Deployment, StackMode
 from stackprobe.lifecycle.digest import StackDigest
 from stackprobe.lifecycle.emulation import Emulation
 from stackprobe.lifecycle.ending import Ending, absorb
-from stackprobe.lifecycle.inputs import check_required_variables
+from stackprobe.lifecycle.inputs import check_required_variables, declared_outputs
 from stackprobe.lifecycle.plan_store import PlanStore
-from stackprobe.lifecycle.prepared import Preparation, PreparedStack
-from stackprobe.settings import RunSettings, StackSpec, normalise_pairs
+from stackprobe.lifecycle.prepared import Preparation, PreparedStack, Prerequisites
+from stackprobe.settings import RunSettings, StackSpec
 from stackprobe.terraform.plan import Plan
 from stackprobe.terraform.workspace import Workspace
 
@@ -126,40 +126,39 @@ class Run:
     ) -> PreparedStack:
         """The prepared stack of `spec` on this run's emulator (made once; later calls return the same one).
 
-        A spec with prerequisites has them deployed first: their outputs named like its declared variables
-        (and not given by the user) become its variables. `kept`: a live session's workspace to take over
-        instead of a fresh copy.
+        A spec with prerequisites is given their outputs named like its declared variables (and not given by
+        the user); the run deploys the prerequisites when the stack first needs those values (see
+        stackprobe.lifecycle.prepared.Prerequisites), so a plan read from the store deploys nothing.
+        `kept`: a live session's workspace to take over instead of a fresh copy.
         """
         with self._lock:
             if spec not in self._prepared:
                 # Before any prerequisite or stand-in is applied for a stack that could never plan.
                 check_required_variables(spec)
-                given = self._prerequisite_outputs(spec)
                 directory = work_dir or self.work_root / f"stack{len(self._prepared)}-{_slug(spec.name)}"
                 how = replace(self.how, niceness=niceness)
                 prepared = PreparedStack(spec, self.backend, directory, how, emulator=self.emulator)
                 if kept is not None:
                     prepared.adopt(*kept)
-                if given:
-                    workspace = prepared.workspace()
-                    declared = workspace.modules[workspace.module_dir].variables
-                    mine = {name for name, _ in spec.variables}
-                    prepared.given = normalise_pairs(
-                        {k: v for k, v in given.items() if k in declared and k not in mine}
-                    )
-                    passed = ", ".join(name for name, _ in prepared.given) or "no variable"
-                    LOG.info("prerequisites %s give %s", spec.prerequisites, passed)
+                if spec.prerequisites is not None:
+                    prepared.prerequisites = self._prerequisites_of(spec, spec.prerequisites, prepared.workspace())
                 self._prepared[spec] = prepared
             return self._prepared[spec]
 
     def prepared_if_made(self, spec: StackSpec) -> PreparedStack | None:
         return self._prepared.get(spec)
 
-    def _prerequisite_outputs(self, spec: StackSpec) -> dict[str, str]:
-        if spec.prerequisites is None:
-            return {}
-        deployment = self.deployment(spec.prerequisites)
-        return {name: _as_variable(value) for name, value in deployment.apply().outputs.items()}
+    def _prerequisites_of(self, spec: StackSpec, prerequisites: StackSpec, workspace: Workspace) -> Prerequisites:
+        declared = workspace.modules[workspace.module_dir].variables
+        mine = {name for name, _ in spec.variables}
+        names = sorted(name for name in declared_outputs(prerequisites.tf_dir) if name in declared and name not in mine)
+
+        def outputs() -> dict[str, str]:
+            with self._lock:  # once, whichever thread needs them first (the others wait for that apply)
+                deployed = self.deployment(prerequisites).apply()
+            return {name: _as_variable(value) for name, value in deployed.outputs.items()}
+
+        return Prerequisites(tuple(names), lambda: self.prepared(prerequisites).digest(), outputs)
 
     def deployment(
         self, spec: StackSpec, *, mode: StackMode = StackMode.EPHEMERAL, work_dir: Path | None = None

@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 import socket
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,3 +200,19 @@ def resolve_provider_source(explicit: str | None = None, required: tuple[str, ..
         f"${MIRROR_ENV}=DIR (or pass --stackprobe-provider-mirror DIR).",
         detail=f"Searched: {', '.join(searched) or 'nothing'}.",
     )
+
+
+class ProviderSources:
+    """The provider sources resolved for one run, each kept: resolving may walk directories in search of a
+    mirror, and a run that prepares a stack per scenario would otherwise walk them once per stack."""
+
+    def __init__(self) -> None:
+        self._resolved: dict[str | None, ProviderSource] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, explicit: str | None = None) -> ProviderSource:
+        """`resolve_provider_source(explicit)`, the first time it is asked in this run (a failure is not kept)."""
+        with self._lock:
+            if explicit not in self._resolved:
+                self._resolved[explicit] = resolve_provider_source(explicit)
+            return self._resolved[explicit]
