@@ -12,31 +12,31 @@ from typing import Any
 import pytest
 
 # The suite's long work units, with the seconds each took on one worker of a fresh clone's `CI=true bash .ci/run`
-# (2026-12-07, four workers on two cores): an xdist group by its name, a test module outside any group by its
-# path. Most of that time is waiting on the provider's fixed waits (a database, a load balancer) in
-# subprocesses, not CPU, so what matters is that no worker takes two of them in a row while another sits
-# idle. Unlisted units count as short.
+# (2026-12-07, evening, 332e404, four workers on two cores; scenario-plans from the run before, whose plan store
+# was cold): an xdist group by its name, a test module outside any group by its path. Most of that time is
+# waiting on the provider's fixed waits (a database, a load balancer) in subprocesses, not CPU, so what matters
+# is that no worker takes two of them in a row while another sits idle. Unlisted units count as short.
 EXPECTED_SECONDS: dict[str, int] = {
-    "stackprobe-deployed-stack": 693,
-    "localstack": 607,
-    "legacy-audits": 534,
-    "corpus": 425,
-    "lookalike-repositories": 394,
-    "datastores-example": 328,
-    "legacy-baseline": 289,
-    "prerequisites": 183,
-    "live-sessions": 177,
-    "tests/harness/test_failures.py": 157,
-    "quickstart-example": 156,
-    "tests/harness/test_external_dependencies.py": 105,
-    "scenario-plans": 104,
-    "tests/harness/checks/test_partial_audit.py": 84,
-    "tests/harness/test_stand_ins.py": 62,
-    "tests/harness/test_compat_ecs_on_ec2.py": 53,
-    "host-project": 49,
-    "tests/harness/test_provider_fallback.py": 46,
-    "tests/harness/checks/test_checks_health.py": 40,
-    "tests/harness/checks/test_checks_keepalive.py": 40,
+    "stackprobe-deployed-stack": 648,
+    "localstack": 509,
+    "legacy-audits": 506,
+    "datastores-example": 446,
+    "lookalike-repositories": 406,
+    "corpus": 332,
+    "prerequisites": 274,
+    "live-sessions": 233,
+    "tests/harness/test_failures.py": 180,
+    "quickstart-example": 172,
+    "legacy-baseline": 158,
+    "tests/harness/test_external_dependencies.py": 110,
+    "scenario-plans": 83,
+    "tests/harness/checks/test_partial_audit.py": 83,
+    "host-project": 57,
+    "tests/harness/test_stand_ins.py": 55,
+    "tests/harness/test_compat_ecs_on_ec2.py": 55,
+    "tests/harness/test_provider_fallback.py": 49,
+    "tests/harness/checks/test_checks_health.py": 45,
+    "tests/harness/checks/test_checks_keepalive.py": 37,
 }
 
 
