@@ -206,32 +206,38 @@ def test_ctrl_c_during_up_destroys_stops_the_emulator_and_records_nothing(tmp_pa
     main = tf_dir / "main.tf"
     # A queue makes the apply last long enough to interrupt (the provider waits on its attributes).
     main.write_text(main.read_text() + '\nresource "aws_sqs_queue" "slow" {\n  name = "live-session-slow"\n}\n')
+    # A cache of its own: if the signal ever lands after the apply, what `up` records stays out of the user's.
+    cache = tmp_path / "cache"
+    environ = {**os.environ, "STACKPROBE_CACHE_DIR": str(cache)}
     up = subprocess.Popen(
         [sys.executable, "-m", "stackprobe", "up", str(tf_dir)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=environ,
         # As a terminal's foreground process has it: a suite started in the background by a non-interactive shell
         # (`make test &`, `nohup`) passes SIGINT on ignored, and Python then installs no handler for it.
         preexec_fn=_sigint_as_in_a_terminal,
     )
-    seen = []
-    assert up.stdout is not None
-    for line in up.stdout:
-        seen.append(line)
-        if "aws_sqs_queue.slow: Creating..." in line:
-            up.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends to the foreground process
-            break
-    rest = up.communicate(timeout=TIMEOUT)[0]
-    output = "".join(seen) + rest
-    assert up.returncode == 130, output
-    assert "interrupted; what was applied has been destroyed" in output
-    spec = StackSpec(tf_dir=tf_dir)
-    directory = LiveSessions(default_cache_dir()).directory(spec)
-    assert not directory.exists(), "a half-made session was left behind"
-    serving = subprocess.run(["pgrep", "-f", f"stackprobe serve .*{directory}"], capture_output=True, check=False)
-    assert serving.stdout == b"", "the detached emulator still runs"
+    try:
+        seen = []
+        assert up.stdout is not None
+        for line in up.stdout:
+            seen.append(line)
+            if "aws_sqs_queue.slow: Creating..." in line:
+                up.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends to the foreground process
+                break
+        rest = up.communicate(timeout=TIMEOUT)[0]
+        output = "".join(seen) + rest
+        assert up.returncode == 130, output
+        assert "interrupted; what was applied has been destroyed" in output
+        directory = LiveSessions(cache).directory(StackSpec(tf_dir=tf_dir))
+        assert not directory.exists(), "a half-made session was left behind"
+        serving = subprocess.run(["pgrep", "-f", f"stackprobe serve .*{directory}"], capture_output=True, check=False)
+        assert serving.stdout == b"", "the detached emulator still runs"
+    finally:
+        stackprobe("down", str(tf_dir), "--force", "--quiet", env=environ)  # whatever a failed run left
 
 
 def test_live_sessions_refuse_a_backend_they_cannot_keep(tmp_path: Path) -> None:
