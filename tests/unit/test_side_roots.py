@@ -23,11 +23,13 @@ from stackprobe.terraform.mirror import resolve_provider_source
 
 pytestmark = pytest.mark.unit
 
+# `terraform init`'s result, and `validate -json`'s when init succeeded.
+Validation = tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str] | None]
 ROOTS = [TERRAFORM / "bootstrap", *sorted(p for p in (TERRAFORM / "prerequisites").iterdir() if p.is_dir())]
 
 
 @pytest.fixture(scope="module")
-def validations(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, subprocess.CompletedProcess[str]]:
+def validations(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, Validation]:
     """Each root's `terraform validate -json`, all at once: each is a few seconds of one core (the provider's
     schema), and `pytest -m unit` would otherwise wait for them one after another."""
     work = tmp_path_factory.mktemp("side-roots")
@@ -39,8 +41,8 @@ def validations(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, subproce
         return {root: future.result() for root, future in futures.items()}
 
 
-def _validate(root: Path, copy: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`terraform init` then `validate -json` in a copy of `root`; a failed init is returned as it is."""
+def _validate(root: Path, copy: Path, env: dict[str, str]) -> Validation:
+    """`terraform init` then, if it succeeded, `validate -json`, in a copy of `root`."""
     binary = find_binary()
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
     init = subprocess.run(
@@ -53,17 +55,16 @@ def _validate(root: Path, copy: Path, env: dict[str, str]) -> subprocess.Complet
         check=False,
     )
     if init.returncode != 0:
-        return init
-    return subprocess.run(
+        return init, None
+    validate = subprocess.run(
         [binary.path, "validate", "-json", "-no-color"], cwd=copy, env=env, capture_output=True, text=True, timeout=300
     )
+    return init, validate
 
 
 @pytest.mark.parametrize("root", ROOTS, ids=lambda p: str(p.relative_to(TERRAFORM)))
-def test_the_configuration_is_valid(root: Path, validations: dict[Path, subprocess.CompletedProcess[str]]) -> None:
-    result = validations[root]
-    assert result.args[1] == "validate", (
-        f"terraform init failed in {root}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
-    )
-    report = json.loads(result.stdout)
+def test_the_configuration_is_valid(root: Path, validations: dict[Path, Validation]) -> None:
+    init, validate = validations[root]
+    assert validate is not None, f"terraform init failed in {root}:\n{init.stdout[-2000:]}{init.stderr[-2000:]}"
+    report = json.loads(validate.stdout)
     assert report["valid"], json.dumps(report["diagnostics"], indent=2)[:3000]

@@ -96,7 +96,6 @@ class PreparedStack:
     _configuration: str | None = field(default=None, init=False, repr=False)
     _plan_json: Plan | None = field(default=None, init=False, repr=False)
     _own_plan: Plan | None = field(default=None, init=False, repr=False)
-    _source: ProviderSource | None = field(default=None, init=False, repr=False)
     _named_arns: dict[str, str] | None = field(default=None, init=False, repr=False)
     # What the configuration names but does not create, and what became of each (stackprobe.lifecycle.stand_ins).
     stand_ins: list[StandIn] = field(default_factory=list, init=False, repr=False)
@@ -118,7 +117,8 @@ class PreparedStack:
     @property
     def variables(self) -> dict[str, str]:
         """Every -var this stack's commands get: what the run gave, under the spec's own."""
-        return dict(normalise_pairs([*self.given, *self.spec.variables]))
+        self.given  # noqa: B018 - deploys the prerequisites if their values are not known yet
+        return self.known_variables()
 
     def known_variables(self) -> dict[str, str]:
         """The variables as far as they are known without deploying anything (for a report after a failure)."""
@@ -158,9 +158,7 @@ class PreparedStack:
 
     @property
     def provider_source(self) -> ProviderSource:
-        if self._source is None:
-            self._source = self.how.sources.resolve(self.how.settings.provider_mirror)
-        return self._source
+        return self.how.sources.resolve(self.how.settings.provider_mirror)  # resolved once per run
 
     def digest(self) -> StackDigest:
         """The configuration's and the tools' digest, as this stack's workspace was copied."""
