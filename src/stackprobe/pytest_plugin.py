@@ -257,11 +257,12 @@ def _stack_run(config: pytest.Config) -> StackRun:
 
 @pytest.fixture(scope="session")
 def aws_backend(stacks: Run) -> AwsBackend:
-    """Endpoint, region, dummy credentials and capabilities of the emulator (guard already passed)."""
+    """Endpoint, region, dummy credentials and capabilities of the emulator (guard already passed), once its
+    starting inventory is recorded: what a test creates with it never counts as the account it started with."""
     from stackprobe.errors import StackprobeError
 
     try:
-        return stacks.backend
+        return stacks.backend_after_warmup()
     except StackprobeError as exc:
         pytest.fail(str(exc), pytrace=False)
 

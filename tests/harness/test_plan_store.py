@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from stackprobe.backends.base import AwsBackend
+from stackprobe.backends.request_log import RequestRecord
 from stackprobe.lifecycle.deployment import Deployment
 from stackprobe.lifecycle.plan_store import PlanStore
 from stackprobe.lifecycle.prepared import Preparation, PreparedStack, Prerequisites
@@ -236,3 +237,30 @@ def test_a_stored_plan_of_a_stack_with_prerequisites_is_read_without_deploying_t
         assert run.deployed() == [] and not log.exists(), "the prerequisites were deployed for a plan already stored"
     finally:
         assert run.close() == []
+
+
+def test_a_run_that_only_reads_stored_plans_sends_the_emulator_nothing_until_terraform_runs(
+    config: StackSpec, tmp_path: Path
+) -> None:
+    """The emulator's warm-up (every service listed once) waits for the first terraform command: a warm
+    `pytest -m unit` reads every plan from the store, and the listing only competed with it for the interpreter."""
+    store = PlanStore(tmp_path / "store")
+    run = Run(RunSettings(), tmp_path / "run", plans=store)
+    try:
+        prepared = run.prepared(config)
+        store.planned(prepared.plan_key(), lambda: Plan(PLANNED))
+        assert prepared.plan_json().raw == PLANNED
+        assert run.emulator is not None
+        run.emulation.wait_for_warmup()  # a warm-up under way would be finished, and in the log, after this
+        assert _listings(run.emulator.request_log.tail(500)) == []
+
+        prepared.runner()  # terraform init: the warm-up starts here, to overlap terraform's commands
+        run.emulation.wait_for_warmup()
+        assert "DescribeVpcs" in _listings(run.emulator.request_log.tail(500))
+    finally:
+        assert run.close() == []
+
+
+def _listings(records: list[RequestRecord]) -> list[str]:
+    """What was asked of the emulator besides the guard's identity check."""
+    return [record.operation for record in records if record.operation != "GetCallerIdentity"]

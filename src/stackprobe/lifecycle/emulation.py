@@ -3,8 +3,9 @@
 An `Emulation` starts the emulator the settings name (a kind from stackprobe.backends.registry), or uses
 one handed in (a live session's detached moto, which it never stops: the session owns it). It pins the
 process environment to the emulator for the life of the run and restores it when it closes, guards the
-endpoint, warms the emulator up in the background, and keeps the account "as the emulator started it"
-so that a first apply starts from that account and nothing earlier tests left in it.
+endpoint, warms the emulator up in the background once something is about to send it requests, and keeps
+the account "as the emulator started it" so that a first apply starts from that account and nothing earlier
+tests left in it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Emulation:
         self._backend: AwsBackend | None = None
         self._saved_environ: dict[str, str] | None = None
         self._warmup: threading.Thread | None = None
+        self._warmup_lock = threading.Lock()
         # What the emulator listed right after it started (the warm-up's inventory), in those regions.
         self._pristine: Snapshot | None = None
         self._pristine_regions: tuple[str, ...] = ()
@@ -50,6 +52,14 @@ class Emulation:
 
     @property
     def backend(self) -> AwsBackend:
+        """The emulator, started on first use, with its warm-up under way (see `warm_up`)."""
+        backend = self.started()
+        self.warm_up()
+        return backend
+
+    def started(self) -> AwsBackend:
+        """The emulator, started on first use, without starting its warm-up: for what sends it no request yet
+        (a stack's copy and its plan key), so that a run which only reads stored plans never pays for it."""
         if self._backend is None:
             self._backend = self._start()
         return self._backend
@@ -88,17 +98,28 @@ class Emulation:
         check_pinned(backend, os.environ)
         check_caller_identity(backend)
         LOG.info("%s listening on %s", backend.name, backend.endpoint)
-        # moto imports each service's models on first use and boto3 loads a service model per client:
-        # together tens of seconds on a loaded machine. Listing every service once, in the background
-        # while terraform inits and plans, moves that cost off the critical path of the first apply.
-        if self.owned:
+        return backend
+
+    def warm_up(self) -> None:
+        """List every service once, in the background, unless this run did already or does not own the emulator.
+
+        moto imports each service's models on first use and boto3 loads a service model per client: together
+        tens of seconds on a loaded machine. Started before a stack's first terraform command (and by anything
+        that asks for `backend`), so that it runs while terraform inits and plans, off the critical path of the
+        first apply; not when the emulator starts, because a run that only reads stored plans sends the
+        emulator nothing, and there the listing only competed with the tests for the interpreter (about a third
+        of a warm `pytest -m unit`). Its inventory is the account as the emulator started it: whatever sends
+        requests of its own first asks for `backend`, or waits for it (`ready_for_apply`).
+        """
+        with self._warmup_lock:
             # A live session's emulator served its stack already: nothing to warm, nothing pristine.
-            self._pristine_regions = (backend.region, "us-east-1")
+            if self._warmup is not None or not self.owned or self._backend is None:
+                return
+            self._pristine_regions = (self._backend.region, "us-east-1")
             self._warmup = threading.Thread(
-                target=self._warm_up, args=(backend,), name="stackprobe-warmup", daemon=True
+                target=self._warm_up, args=(self._backend,), name="stackprobe-warmup", daemon=True
             )
             self._warmup.start()
-        return backend
 
     def _warm_up(self, backend: AwsBackend) -> None:
         """List every service once (see `_start`); a failure here costs only the head start.
@@ -125,6 +146,7 @@ class Emulation:
         reset, because a reset gives moto's default VPC and friends new ids, and a plan made before it may
         have read them. After a reset the deployment plans again (see Deployment.apply).
         """
+        self.warm_up()  # nothing asked for it yet when every plan came from the store
         self.wait_for_warmup()
         if self.emulator is None or not self.owned or self.seeded:
             return False

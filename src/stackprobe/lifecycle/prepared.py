@@ -61,6 +61,9 @@ class Preparation:
     workspace_outlives_run: bool = True
     # Shared by every stack prepared this way (a copy made by `replace` shares it too).
     sources: ProviderSources = field(default_factory=ProviderSources, compare=False)
+    # Called before the stack's first terraform command: the run starts its emulator's warm-up then
+    # (stackprobe.lifecycle.emulation), and not for a stack whose plan is only read from the store.
+    before_terraform: Callable[[], None] = field(default=lambda: None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ class PreparedStack:
         """The initialised terraform of this workspace (init runs on first call). Nothing here talks to the
         emulator except the identity check of the guard."""
         if self._runner is None:
+            self.how.before_terraform()
             runner = TerraformRunner(
                 self.workspace(),
                 find_binary(self.how.settings.terraform_binary),

@@ -102,6 +102,13 @@ class Run:
     def backend(self) -> AwsBackend:
         return self.emulation.backend
 
+    def backend_after_warmup(self) -> AwsBackend:
+        """The emulator once its warm-up has recorded the account as it started: for a caller about to create
+        objects of its own (a test's clients), which must never count as part of that account."""
+        backend = self.emulation.backend
+        self.emulation.wait_for_warmup()
+        return backend
+
     @property
     def emulator(self) -> Emulator | None:
         return self.emulation.emulator
@@ -136,8 +143,9 @@ class Run:
                 # Before any prerequisite or stand-in is applied for a stack that could never plan.
                 check_required_variables(spec)
                 directory = work_dir or self.work_root / f"stack{len(self._prepared)}-{_slug(spec.name)}"
-                how = replace(self.how, niceness=niceness)
-                prepared = PreparedStack(spec, self.backend, directory, how, emulator=self.emulator)
+                how = replace(self.how, niceness=niceness, before_terraform=self.emulation.warm_up)
+                # The copy and its plan key send the emulator nothing: its warm-up waits for terraform.
+                prepared = PreparedStack(spec, self.emulation.started(), directory, how, emulator=self.emulator)
                 if kept is not None:
                     prepared.adopt(*kept)
                 if spec.prerequisites is not None:
