@@ -122,7 +122,7 @@ class Emulation:
             self._warmup.start()
 
     def _warm_up(self, backend: AwsBackend) -> None:
-        """List every service once (see `_start`); a failure here costs only the head start.
+        """List every service once (see `warm_up`); a failure here costs only the head start.
 
         Its inventory is the account as the emulator started it (see `ready_for_apply`). A test may reset or
         stop the emulator while this runs (the answer is then not XML, or no answer): that is not an error
