@@ -334,10 +334,12 @@ def test_a_container_is_stopped_as_ecs_stops_it_sigterm_then_its_stop_timeout(tm
     definition = _definition(_container("worker", stopTimeout=20))
     command = ContainerCommand("worker", command=f'{sys.executable} -c "{worker}" {handling} {finished}')
     launch = TaskLaunch.build(BACKEND, definition, command, run_dir=APPS, ports={})
+    # Entering the block starts the process (a second start() spawned a second worker, which a loaded machine
+    # signalled before it installed its handler: the test then failed in about a second, and the first worker,
+    # never stopped, outlived it).
     with launch.process() as process:
-        process.start()
         deadline = time.monotonic() + 10
         while not handling.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert handling.exists(), "the worker never installed its SIGTERM handler"
-    assert finished.exists(), "SIGKILL came before the container's stopTimeout"
+    assert process.returncode == 0 and finished.exists(), "SIGKILL came before the container's stopTimeout"
