@@ -133,6 +133,13 @@ class Emulation:
         except Exception as exc:  # best effort by design: the first real call reports for real
             LOG.debug("warm-up stopped early: %s", exc)
 
+    def warmed_up(self) -> AwsBackend:
+        """The emulator once its warm-up has recorded the account as it started (starting the warm-up if nothing
+        did yet: every plan may have come from the store)."""
+        backend = self.backend
+        self.wait_for_warmup()
+        return backend
+
     def wait_for_warmup(self) -> None:
         if self._warmup is not None:
             self._warmup.join()
@@ -146,8 +153,7 @@ class Emulation:
         reset, because a reset gives moto's default VPC and friends new ids, and a plan made before it may
         have read them. After a reset the deployment plans again (see Deployment.apply).
         """
-        self.warm_up()  # nothing asked for it yet when every plan came from the store
-        self.wait_for_warmup()
+        self.warmed_up()
         if self.emulator is None or not self.owned or self.seeded:
             return False
         if self._pristine is not None and not self.emptied_by_tests:

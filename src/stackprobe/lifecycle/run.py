@@ -105,9 +105,7 @@ class Run:
     def backend_after_warmup(self) -> AwsBackend:
         """The emulator once its warm-up has recorded the account as it started: for a caller about to create
         objects of its own (a test's clients), which must never count as part of that account."""
-        backend = self.emulation.backend
-        self.emulation.wait_for_warmup()
-        return backend
+        return self.emulation.warmed_up()
 
     @property
     def emulator(self) -> Emulator | None:
