@@ -2,7 +2,8 @@
 
 A stack written for an existing VPC (or certificate, or hosted zone) cannot be planned on an empty
 account. A prerequisites configuration is applied first on the same emulator, its outputs become the
-stack's variables, and it is destroyed after the stack; a conftest hook can create the same with boto3.
+stack's variables, and it is destroyed after the stack (or, in an emulator that ends with the run, left to go
+with it); a conftest hook can create the same with boto3.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ STACKS = Path(__file__).parent / "stacks" / "prerequisites"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_a_prerequisites_configuration_is_applied_first_and_destroyed_last() -> None:
+def test_a_prerequisites_configuration_is_applied_first_and_goes_with_the_emulator_the_run_discards(
+    tmp_path: Path,
+) -> None:
+    """The service is destroyed and proven gone; its prerequisites (the VPC it was given) are not destroyed in an
+    emulator that ends with the run, and the report says so. A live session's are (the test below)."""
+    log = tmp_path / "commands.jsonl"
     done = subprocess.run(
         [
             sys.executable,
@@ -37,6 +43,7 @@ def test_a_prerequisites_configuration_is_applied_first_and_destroyed_last() -> 
             "--quiet",
         ],
         cwd=REPO,
+        env={**os.environ, "STACKPROBE_COMMAND_LOG": str(log)},
         capture_output=True,
         text=True,
         timeout=900,
@@ -45,9 +52,13 @@ def test_a_prerequisites_configuration_is_applied_first_and_destroyed_last() -> 
     report = json.loads(done.stdout or "{}")
     assert report.get("outcome") == "complete", done.stderr[-3000:]
     teardown = next(c for c in report["checks"] if c["id"] == "lifecycle.clean-teardown")
-    assert teardown["status"] == "pass", teardown  # the service's SG and the prerequisites' VPC are gone
+    assert teardown["status"] == "pass", teardown  # the service's security group is gone
     groups = next(c for c in report["checks"] if c["id"] == "network.no-world-ingress")
     assert any("service" in f["resource"] or "service" in f["evidence"] for f in groups["findings"]), groups
+    commands = [json.loads(line)["args"][0] for line in log.read_text().splitlines()]
+    assert (commands.count("apply"), commands.count("destroy")) == (2, 1), commands
+    note = "Not destroyed: network goes with the emulator this run started and stops (prerequisites:"
+    assert any(n.startswith(note) for n in report.get("notes", [])), report.get("notes")
 
 
 CONFTEST = """

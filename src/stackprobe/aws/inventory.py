@@ -35,6 +35,8 @@ class TeardownReport:
     seconds: float = 0.0
     # The protections teardown lifted so destroy could go through (stackprobe.lifecycle.protections).
     lifted: list[str] = field(default_factory=list)
+    # What else ended with the stack and how, when it was not destroyed (its prerequisites, discarded).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -43,10 +45,11 @@ class TeardownReport:
     def render(self) -> str:
         lifted = f" Lifted first: {'; '.join(self.lifted)}." if self.lifted else ""
         if self.clean:
-            return f"Destroyed in {self.seconds:.0f} s; the emulator holds nothing the stack created.{lifted}"
-        lines = [f"Teardown incomplete ({self.error or 'resources remain'}):"]
-        lines += [f"  {kind}: {', '.join(sorted(items))}" for kind, items in sorted(self.leftovers.items())]
-        return "\n".join(lines)
+            lines = [f"Destroyed in {self.seconds:.0f} s; the emulator holds nothing the stack created.{lifted}"]
+        else:
+            lines = [f"Teardown incomplete ({self.error or 'resources remain'}):"]
+            lines += [f"  {kind}: {', '.join(sorted(items))}" for kind, items in sorted(self.leftovers.items())]
+        return "\n".join(lines + self.notes)
 
 
 @dataclass(frozen=True)

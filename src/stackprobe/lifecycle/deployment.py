@@ -24,7 +24,7 @@ from stackprobe.aws.inventory import Snapshot, TeardownReport, leftovers, snapsh
 from stackprobe.backends.base import AwsBackend
 from stackprobe.backends.registry import kind_of
 from stackprobe.errors import BackendError, StackprobeError, TerraformFailed
-from stackprobe.lifecycle.ending import DiscardedStack, Ending, KeptStack
+from stackprobe.lifecycle.ending import TEARDOWN_NOT_ASKED, DiscardedStack, Ending, KeptStack
 from stackprobe.lifecycle.prepared import PreparedStack, planted, stack_region
 from stackprobe.lifecycle.protections import lift_protections
 from stackprobe.settings import StackSpec
@@ -122,6 +122,13 @@ class Deployment:
         self.own_plan: Plan | None = None
         # What its teardown lifted so destroy could go through (see stackprobe.lifecycle.protections).
         self.lifted: list[str] = []
+        # Why it is not destroyed, once `discard` made it DISCARDED.
+        self.discard_reason = TEARDOWN_NOT_ASKED
+
+    def discard(self, reason: str) -> None:
+        """Leave it, when it ends, to the emulator the run discards (its own, embedded), for `reason`."""
+        self.mode = StackMode.DISCARDED
+        self.discard_reason = reason
 
     @property
     def spec(self) -> StackSpec:
@@ -247,7 +254,7 @@ class Deployment:
                     self.changed_by_variant = False
                 self.ending = KeptStack(self.spec, self.backend.endpoint, self.prepared.work_dir)
             elif self.mode == StackMode.DISCARDED:
-                self.ending = DiscardedStack(self.spec)
+                self.ending = DiscardedStack(self.spec, self.discard_reason)
             else:
                 self.ending = tear_down(self)
             LOG.info("%s", self.ending.render())

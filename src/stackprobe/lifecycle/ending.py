@@ -27,17 +27,23 @@ class KeptStack:
         )
 
 
+# Why a deployment in an emulator the run discards was not destroyed (DiscardedStack.reason).
+TEARDOWN_NOT_ASKED = "the teardown proof, lifecycle.clean-teardown, was not asked for"
+PREREQUISITES_GIVEN = (
+    "prerequisites: what the stack was given, not what it created; lifecycle.clean-teardown proves the stack's "
+    "own teardown, from an inventory taken after they were applied"
+)
+
+
 @dataclass(frozen=True)
 class DiscardedStack:
     """How a discarded stack ended: not destroyed, because its emulator ends with the run."""
 
     spec: StackSpec
+    reason: str = TEARDOWN_NOT_ASKED
 
     def render(self) -> str:
-        return (
-            f"Not destroyed: {self.spec.name} goes with the emulator this run started and stops "
-            "(the teardown proof, lifecycle.clean-teardown, was not asked for)."
-        )
+        return f"Not destroyed: {self.spec.name} goes with the emulator this run started and stops ({self.reason})."
 
 
 Ending = TeardownReport | KeptStack | DiscardedStack
@@ -45,7 +51,10 @@ Ending = TeardownReport | KeptStack | DiscardedStack
 
 def absorb(report: Ending, prerequisite: Ending) -> Ending:
     """Fold a prerequisites configuration's teardown into the stack's own report (one report per stack under
-    test); a kept or discarded ending stays what it is."""
+    test); a kept or discarded ending stays what it is, and a stack's report says its prerequisites were discarded."""
+    if isinstance(report, TeardownReport) and isinstance(prerequisite, DiscardedStack):
+        report.notes.append(prerequisite.render())
+        return report
     if not isinstance(report, TeardownReport) or not isinstance(prerequisite, TeardownReport):
         return report
     report.destroyed = report.destroyed and prerequisite.destroyed

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from stackprobe.lifecycle.deployment import DeployedStack, Deployment, StackMode
-from stackprobe.lifecycle.ending import Ending
+from stackprobe.lifecycle.deployment import DeployedStack, Deployment
+from stackprobe.lifecycle.ending import TEARDOWN_NOT_ASKED, Ending
 from stackprobe.lifecycle.live import LiveSessionError, LiveSessions, OpenedLive, open_live
 from stackprobe.lifecycle.plan_store import PlanStore
 from stackprobe.lifecycle.run import Run
@@ -89,7 +89,7 @@ class Ephemeral:
                 self.notes.append(placement.deferral.describe())
             if self.context.discard_unproven and (placement.deferral is not None or self.run.discards_emulator):
                 # Nobody asked for the teardown proof, and the emulator goes with the run: no destroy needed.
-                deployment.mode = StackMode.DISCARDED
+                deployment.discard(TEARDOWN_NOT_ASKED)
             self._deployment = deployment
         return self._deployment
 

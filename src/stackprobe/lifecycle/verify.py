@@ -356,8 +356,8 @@ def _end(stack_run: StackRun, steps: _Steps, teardown_check: bool) -> None:
             ephemeral = deployment.mode == StackMode.EPHEMERAL
             steps.say("==> destroy, then inventory the emulator" if ephemeral else "==> end")
             ending = stack_run.end()
-            if not isinstance(ending, TeardownReport):
-                report.notes.append(ending.render())
+            # A teardown report's verdict is lifecycle.clean-teardown's; what else ended with the stack is a note.
+            report.notes += ending.notes if isinstance(ending, TeardownReport) else [ending.render()]
             steps.done("destroy" if isinstance(ending, TeardownReport) else "end")
             if teardown_check and isinstance(ending, TeardownReport):
                 report.results += run_checks(
