@@ -160,6 +160,7 @@ def test_the_prerequisites_of_a_stack_only_planned_can_end_so_the_emulator_can_b
     """The scenario plans (tests/unit) apply image-classifier's existing VPC to plan against it; left deployed
     for the rest of the session, it refused the emulator to the tests of that xdist worker that need it empty."""
     from stackprobe.errors import StackprobeError
+    from stackprobe.lifecycle.ending import DiscardedStack
     from stackprobe.lifecycle.run import Run
     from stackprobe.settings import RunSettings, StackSpec
 
@@ -170,7 +171,9 @@ def test_the_prerequisites_of_a_stack_only_planned_can_end_so_the_emulator_can_b
         with pytest.raises(StackprobeError, match="is deployed in it"):
             run.reset_emulator()
         assert spec.prerequisites is not None
-        run.end(spec.prerequisites)
+        # Ended without a destroy: the emulator goes with the run, and the reset below empties it.
+        ending = run.end(spec.prerequisites)
+        assert isinstance(ending, DiscardedStack) and "(prerequisites: what the stack was given" in ending.render()
         assert run.deployed() == []
         ec2 = run.reset_emulator().client("ec2")
         assert [vpc["VpcId"] for vpc in ec2.describe_vpcs()["Vpcs"] if not vpc.get("IsDefault")] == []

@@ -49,8 +49,9 @@ def scenario_plans(stacks: Run) -> dict[str, Plan]:
     with ThreadPoolExecutor(max_workers=PARALLEL_PLANS) as pool:
         futures = {name: pool.submit(scenarios[name].plan_json) for name in order}
         plans = {name: futures[name].result() for name in SCENARIOS}
-    # What the plans read (image-classifier's existing VPC) goes now: left deployed, it would refuse the
-    # emulator to the tests this worker runs next that need it empty.
+    # What the plans read (image-classifier's existing VPC) ends now: left deployed, it would refuse the
+    # emulator to the tests this worker runs next that need it empty (in the embedded emulator it is not
+    # destroyed: their reset empties it).
     deployed = {deployment.spec for deployment in stacks.deployed()}
     for name in SCENARIOS:
         prerequisites = scenario_spec(name).prerequisites

@@ -279,17 +279,24 @@ class Run:
         report for both. A spec whose apply this run deferred to its fallback is ended there."""
         if spec in self._deferred and self._fallback is not None:
             return self._fallback.end(spec)
-        ending = self._deployments[spec].end()
+        ending = self._end_deployment(spec)
         if spec.prerequisites is not None and spec.prerequisites in self._deployments:
-            given = self._deployments[spec.prerequisites]
-            if given.mode == StackMode.EPHEMERAL and self.discards_emulator:
-                # In an emulator that goes with the run they need no destroy (its Route 53 waits were about 20 s of
-                # `make verify`): the stack's teardown proof compares with an inventory taken after they were
-                # applied, so it is the same either way. Elsewhere (a live session's, LocalStack) they are
-                # destroyed, so that nothing is left.
-                given.discard(PREREQUISITES_GIVEN)
-            ending = absorb(ending, given.end())
+            ending = absorb(ending, self._end_deployment(spec.prerequisites))
         return ending
+
+    def _end_deployment(self, spec: StackSpec) -> Ending:
+        """End one deployment; a stack's prerequisites in an emulator that goes with the run are not destroyed.
+
+        They need no destroy there (the public zone's Route 53 waits were about 20 s of `make verify`): a stack's
+        teardown proof compares with an inventory taken after they were applied, so it is the same either way,
+        and a test that needs the emulator empty resets it. Elsewhere (a live session's, LocalStack) they are
+        destroyed, so that nothing is left.
+        """
+        deployment = self._deployments[spec]
+        given = any(other.prerequisites == spec for other in self._prepared)
+        if given and deployment.mode == StackMode.EPHEMERAL and self.discards_emulator:
+            deployment.discard(PREREQUISITES_GIVEN)
+        return deployment.end()
 
     def close(self) -> list[tuple[StackSpec, Ending]]:
         """End every deployment still deployed, stop the emulator this run started, restore the environment.
