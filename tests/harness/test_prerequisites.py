@@ -179,3 +179,27 @@ def test_the_prerequisites_of_a_stack_only_planned_can_end_so_the_emulator_can_b
         assert [vpc["VpcId"] for vpc in ec2.describe_vpcs()["Vpcs"] if not vpc.get("IsDefault")] == []
     finally:
         run.close()
+
+
+def test_a_stack_ended_twice_reports_its_prerequisites_once(tmp_path: Path) -> None:
+    """The plugin ends the stack after its last test, and the run's close asks again for how it ended: the same
+    report, its prerequisites' note once (a user's session summary printed it twice)."""
+    from stackprobe.aws.inventory import TeardownReport
+    from stackprobe.lifecycle.run import Run
+    from stackprobe.settings import RunSettings, StackSpec
+
+    run = Run(RunSettings(), tmp_path)
+    closed = False
+    try:
+        spec = StackSpec(tf_dir=STACKS / "service", prerequisites=StackSpec(tf_dir=STACKS / "network"))
+        run.deployment(spec).apply()
+        first = run.end(spec)
+        rendered = first.render()
+        endings = dict(run.close())
+        closed = True
+    finally:
+        if not closed:
+            run.close()
+    assert isinstance(first, TeardownReport) and first.clean, rendered
+    assert rendered.count("Not destroyed: network goes with the emulator") == 1, rendered
+    assert endings[spec].render() == rendered
