@@ -3,7 +3,7 @@ with the emulator it lived in. Every reader of an ending renders it; none has to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from stackprobe.aws.inventory import TeardownReport
@@ -50,16 +50,21 @@ Ending = TeardownReport | KeptStack | DiscardedStack
 
 
 def absorb(report: Ending, prerequisite: Ending) -> Ending:
-    """Fold a prerequisites configuration's teardown into the stack's own report (one report per stack under
-    test); a kept or discarded ending stays what it is, and a stack's report says its prerequisites were discarded."""
+    """The stack's report with a prerequisites configuration's ending folded in (one report per stack under test):
+    a new report, so that asking again (a run's close asks for endings given earlier) folds nothing in twice. A kept
+    or discarded stack's ending stays what it is; a stack's report says its prerequisites were discarded."""
     if isinstance(report, TeardownReport) and isinstance(prerequisite, DiscardedStack):
-        report.notes.append(prerequisite.render())
-        return report
+        return replace(report, notes=[*report.notes, prerequisite.render()])
     if not isinstance(report, TeardownReport) or not isinstance(prerequisite, TeardownReport):
         return report
-    report.destroyed = report.destroyed and prerequisite.destroyed
-    report.error = report.error or (f"prerequisites: {prerequisite.error}" if prerequisite.error else "")
-    report.leftovers.update({f"{kind} (prerequisites)": items for kind, items in prerequisite.leftovers.items()})
-    report.seconds += prerequisite.seconds
-    report.lifted += [f"{lifted} (prerequisites)" for lifted in prerequisite.lifted]
-    return report
+    return replace(
+        report,
+        destroyed=report.destroyed and prerequisite.destroyed,
+        error=report.error or (f"prerequisites: {prerequisite.error}" if prerequisite.error else ""),
+        leftovers={
+            **report.leftovers,
+            **{f"{kind} (prerequisites)": items for kind, items in prerequisite.leftovers.items()},
+        },
+        seconds=report.seconds + prerequisite.seconds,
+        lifted=[*report.lifted, *(f"{lifted} (prerequisites)" for lifted in prerequisite.lifted)],
+    )

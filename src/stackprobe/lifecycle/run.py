@@ -95,8 +95,6 @@ class Run:
         self._deployments: dict[StackSpec, Deployment] = {}
         self._lock = threading.RLock()
         self._deferred: dict[StackSpec, DeferredApply] = {}
-        # How each stack ended, with its prerequisites folded in: `close` asks again for those ended earlier.
-        self._endings: dict[StackSpec, Ending] = {}
         self._fallback: Run | None = None
 
     # -- emulator ----------------------------------------------------------------------------------------
@@ -281,13 +279,10 @@ class Run:
         report for both. A spec whose apply this run deferred to its fallback is ended there."""
         if spec in self._deferred and self._fallback is not None:
             return self._fallback.end(spec)
-        if spec not in self._endings:
-            # Once: folding the prerequisites' ending in again would repeat their note, lifted protections and seconds.
-            ending = self._end_deployment(spec)
-            if spec.prerequisites is not None and spec.prerequisites in self._deployments:
-                ending = absorb(ending, self._end_deployment(spec.prerequisites))
-            self._endings[spec] = ending
-        return self._endings[spec]
+        ending = self._end_deployment(spec)
+        if spec.prerequisites is not None and spec.prerequisites in self._deployments:
+            ending = absorb(ending, self._end_deployment(spec.prerequisites))
+        return ending
 
     def _end_deployment(self, spec: StackSpec) -> Ending:
         """End one deployment; a stack's prerequisites in an emulator that goes with the run are not destroyed.
