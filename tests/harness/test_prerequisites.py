@@ -181,25 +181,19 @@ def test_the_prerequisites_of_a_stack_only_planned_can_end_so_the_emulator_can_b
         run.close()
 
 
-def test_a_stack_ended_twice_reports_its_prerequisites_once(tmp_path: Path) -> None:
-    """The plugin ends the stack after its last test, and the run's close asks again for how it ended: the same
-    report, its prerequisites' note once (a user's session summary printed it twice)."""
+def test_a_stack_ended_twice_reports_its_prerequisites_once() -> None:
+    """The plugin ends the stack after its last test, and the run's close asks again for how it ended: folding the
+    prerequisites' ending in must not change the stack's own report, or the note repeats (a user's session summary
+    printed it twice). No deployment: one that applied in this xdist worker's process-wide moto met a security
+    group an earlier test had left in a VPC whose id moto gave again (a full run failed so)."""
     from stackprobe.aws.inventory import TeardownReport
-    from stackprobe.lifecycle.run import Run
-    from stackprobe.settings import RunSettings, StackSpec
+    from stackprobe.lifecycle.ending import PREREQUISITES_GIVEN, DiscardedStack, absorb
+    from stackprobe.settings import StackSpec
 
-    run = Run(RunSettings(), tmp_path)
-    closed = False
-    try:
-        spec = StackSpec(tf_dir=STACKS / "service", prerequisites=StackSpec(tf_dir=STACKS / "network"))
-        run.deployment(spec).apply()
-        first = run.end(spec)
-        rendered = first.render()
-        endings = dict(run.close())
-        closed = True
-    finally:
-        if not closed:
-            run.close()
+    own = TeardownReport(destroyed=True, seconds=7.0)
+    given = DiscardedStack(StackSpec(tf_dir=STACKS / "network"), PREREQUISITES_GIVEN)
+    first, again = absorb(own, given), absorb(own, given)
+    rendered = first.render()
     assert isinstance(first, TeardownReport) and first.clean, rendered
     assert rendered.count("Not destroyed: network goes with the emulator") == 1, rendered
-    assert endings[spec].render() == rendered
+    assert again.render() == rendered and own.notes == []
