@@ -23,6 +23,7 @@ import logging
 import pkgutil
 import traceback
 from collections.abc import Iterable, Sequence
+from time import monotonic
 
 from stackprobe.aws.account import RESOURCE_TYPES
 from stackprobe.checks.base import Check, CheckContext, CheckResult, Finding, Holder, SkipKind
@@ -136,6 +137,13 @@ def _judge(item: Check, context: CheckContext) -> tuple[list[Finding], str]:
 
 
 def run_check(item: Check, context: CheckContext) -> CheckResult:
+    started = monotonic()
+    result = _result(item, context)
+    result.seconds = monotonic() - started
+    return result
+
+
+def _result(item: Check, context: CheckContext) -> CheckResult:
     result = CheckResult(check=item)
     for service in item.services:
         reason = context.backend.unavailable_reason(service)

@@ -370,6 +370,9 @@ class CheckResult:
     not_applicable_reason: str = ""
     # Why the check was not run on a partial apply: what it depends on that the apply did not create.
     not_checked_reason: str = ""
+    # How long it took here (run_check's wall time): the probes that start the app and wait as ECS would make a
+    # run's checks phase, and a report names the slowest so that a user sees which to look at.
+    seconds: float = 0.0
 
     @property
     def status(self) -> Status:

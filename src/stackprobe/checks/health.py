@@ -398,16 +398,26 @@ def _probe_service(
         family = workload.task_definition_arn.rsplit("/", 1)[-1]
         evidence = f"{workload.label} → task {family}: ECS would never start it: {exc}"
         return [ctx.finding(check_, False, workload.arn, evidence, workload.task_definition_arn)]
-    findings: list[Finding] = []
+    judged: list[tuple[str, Finding]] = []  # each finding with the container it judges
     with task:
         for target, health_check in checks:
             passed, evidence = _judge_target(task, target, health_check)
             group = target.target_group["TargetGroupArn"]
             evidence = f"{workload.label} → {target.name}: {evidence}"
-            findings.append(ctx.finding(check_, passed, workload.arn, evidence, group, workload.task_definition_arn))
+            finding = ctx.finding(check_, passed, workload.arn, evidence, group, workload.task_definition_arn)
+            judged.append((target.container_name, finding))
         for name in unbalanced:
-            findings += _judge_unbalanced(check_, ctx, task, workload, name)
-    return [_with_datastores(finding, access) for finding in findings]
+            judged += [(name, finding) for finding in _judge_unbalanced(check_, ctx, task, workload, name)]
+    # Leaving the block stopped the task as ECS stops one; how each container took it is part of what ran here.
+    return [_with_datastores(_with_stop(finding, task.states[name]), access) for name, finding in judged]
+
+
+def _with_stop(finding: Finding, state: ContainerState) -> Finding:
+    """The finding with how its container ended when the task was stopped, when it was still running then."""
+    record = state.process.stop_record if state.process is not None else None
+    if record is None or finding.severity is Severity.INFO:
+        return finding
+    return replace(finding, evidence=f"{finding.evidence}; {record.describe()}")
 
 
 def _with_datastores(finding: Finding, access: Access) -> Finding:

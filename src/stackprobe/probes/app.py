@@ -39,7 +39,7 @@ from stackprobe.probes.egress import EgressProxy
 from stackprobe.probes.environment import inherited_environment, pinned_environment, task_environment
 from stackprobe.probes.health import ContainerCheckResult
 from stackprobe.probes.local import LocalProcess
-from stackprobe.probes.process import OUTPUT_LINES, AppStartError, free_port
+from stackprobe.probes.process import OUTPUT_LINES, AppStartError, StopRecord, free_port
 from stackprobe.probes.servers import evident_mismatch
 from stackprobe.probes.tls import CA_VARIABLES
 
@@ -158,6 +158,7 @@ class RunningContainer(Protocol):
     startup_seconds: float | None
     returncode: int | None
     egress: EgressProxy | None
+    stop_record: StopRecord | None
 
     @property
     def output(self) -> str: ...

@@ -19,6 +19,7 @@ checks report themselves skipped with it (NotExercisable), never passed.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from stackprobe.probes.process import (
     AppStartError,
     ContainerCommandError,
     PortTaken,
+    StopRecord,
     accepts,
     crashed,
     describe_exit,
@@ -41,6 +43,8 @@ from stackprobe.probes.process import (
 from stackprobe.probes.tls import CA_VARIABLES
 
 HOST_NETWORK = "host"
+# What Docker reports for a container SIGKILL ended (128 + 9).
+KILLED_EXIT_CODE = 137
 
 
 def docker_unavailable_reason() -> str | None:
@@ -154,6 +158,8 @@ class DockerRun:
         self.stop_grace = stop_grace
         self.startup_seconds: float | None = None
         self.returncode: int | None = None
+        # Set by stop() when the container was still running: how it ended (see StopRecord).
+        self.stop_record: StopRecord | None = None
         self._container: Any = None
         self._logs = ""
 
@@ -247,9 +253,17 @@ class DockerRun:
             return None
         wrapped = self._container.get_wrapped_container()
         try:
+            wrapped.reload()
+            running = wrapped.status == "running"
+            signalled = time.monotonic()
+            # Docker's stop is ECS's: SIGTERM, then SIGKILL once the timeout has passed.
             wrapped.stop(timeout=int(self.stop_grace))
+            seconds = time.monotonic() - signalled
             wrapped.reload()
             self.returncode = int(wrapped.attrs["State"]["ExitCode"])
+            if running:
+                killed = self.returncode == KILLED_EXIT_CODE and seconds >= int(self.stop_grace)
+                self.stop_record = StopRecord(seconds, self.stop_grace, self.returncode, killed)
             self._logs = self._read_logs()
         finally:
             self._container.stop()

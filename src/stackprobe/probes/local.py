@@ -28,6 +28,7 @@ from stackprobe.probes.process import (
     AppStartError,
     ContainerCommandError,
     PortTaken,
+    StopRecord,
     accepts,
     crashed,
     describe_exit,
@@ -92,6 +93,8 @@ class LocalProcess:
         )
         self.startup_seconds: float | None = None
         self.returncode: int | None = None
+        # Set by stop() when the process was still running: how it ended (None: it had ended, or never ran).
+        self.stop_record: StopRecord | None = None
         self._process: subprocess.Popen[str] | None = None
         self._lines: list[str] = []
         self._lock = threading.Lock()
@@ -213,12 +216,16 @@ class LocalProcess:
         if process is None:
             return None
         if process.poll() is None:
+            signalled, killed = time.monotonic(), False
             self._signal_group(signal.SIGTERM)
             try:
                 process.wait(timeout=self.stop_grace)
             except subprocess.TimeoutExpired:
+                killed = True
                 self._signal_group(signal.SIGKILL)
                 process.wait(timeout=self.stop_grace)
+            seconds = time.monotonic() - signalled
+            self.stop_record = StopRecord(seconds, self.stop_grace, process.returncode, killed)
         self.returncode = process.returncode
         self._stop_group()
         self._drain()

@@ -120,6 +120,29 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+@dataclass(frozen=True)
+class StopRecord:
+    """How a stand-in still running when it was stopped ended: stopped as ECS stops a container, SIGTERM, then
+    SIGKILL once its stop timeout has passed (the container's stopTimeout, else ECS's 30 s)."""
+
+    seconds: float  # from SIGTERM until it exited, or was killed
+    stop_timeout: float
+    returncode: int | None
+    killed: bool  # still running when the stop timeout ran out
+
+    def describe(self) -> str:
+        if self.killed:
+            return (
+                f"stopped as ECS stops it: SIGTERM, still running at the end of its stop timeout "
+                f"({self.stop_timeout:g} s), then SIGKILL, which ECS sends too: what it is doing when a deploy or a "
+                "scale-in stops it is lost"
+            )
+        return (
+            f"stopped as ECS stops it: SIGTERM, then {describe_exit(self.returncode)} after {self.seconds:.1f} s "
+            f"(stop timeout {self.stop_timeout:g} s)"
+        )
+
+
 def crashed(code: int | None) -> str:
     """How a stand-in that ended on its own ended: an exit 0 before it did its job is not a crash."""
     return "exited" if code == 0 else "crashed"

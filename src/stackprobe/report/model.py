@@ -12,6 +12,10 @@ from stackprobe.terraform.fallback import ProviderFallback
 
 # How reports show a failed check whose every failing finding was accepted (baselined or skipped inline).
 ACCEPTED = "accepted"
+# A text report names the checks that took at least this long, at most this many: the checks that start the app and
+# wait as ECS would (a graceful stop, a health check's retries) are where a run's checks phase goes.
+SLOW_CHECK_SECONDS = 1.0
+SLOWEST_SHOWN = 5
 
 
 class AcceptedBy(StrEnum):
@@ -87,6 +91,11 @@ class RunReport:
     # (made in the emulator with the identifier the stack uses), present already, the stack's own, or not
     # possible (with the remedy). See stackprobe.lifecycle.stand_ins.
     stand_ins: list[StandIn] = field(default_factory=list)
+
+    def slowest_checks(self) -> list[CheckResult]:
+        """The checks that took SLOW_CHECK_SECONDS or more, slowest first, at most SLOWEST_SHOWN of them."""
+        slow = [r for r in self.results if r.seconds >= SLOW_CHECK_SECONDS]
+        return sorted(slow, key=lambda r: r.seconds, reverse=True)[:SLOWEST_SHOWN]
 
     def by_status(self, status: Status) -> list[CheckResult]:
         return [r for r in self.results if r.status == status]

@@ -166,6 +166,8 @@ def to_terminal(report: RunReport, verbose: bool = False) -> str:
         lines += ["", "Errors:"] + [f"  {error}" for error in report.errors]
     if report.timings:
         lines += ["", "Timings: " + ", ".join(f"{t.name} {t.seconds:.0f}s" for t in report.timings)]
+    if slowest := report.slowest_checks():
+        lines.append("Slowest checks: " + ", ".join(f"{r.check.id} {r.seconds:.1f}s" for r in slowest))
     counts = report.counts()
     lines += [
         "",
@@ -290,6 +292,7 @@ def to_json(report: RunReport) -> str:
                 "not_checked_reason": r.not_checked_reason or None,
                 "not_applicable_reason": r.not_applicable_reason or None,
                 "error": r.error or None,
+                "seconds": round(r.seconds, 2),
                 "findings": [_json_finding(report, r, f) for f in r.findings],
             }
             for r in report.results
@@ -322,7 +325,11 @@ def to_junit(report: RunReport) -> str:
             ET.SubElement(properties, "property", name="stackprobe.provider_fallback", value=pinned.describe())
     for result in report.results:
         case = ET.SubElement(
-            suite, "testcase", classname=f"stackprobe.{result.check.category.value}", name=result.check.id
+            suite,
+            "testcase",
+            classname=f"stackprobe.{result.check.category.value}",
+            name=result.check.id,
+            time=f"{result.seconds:.3f}",
         )
         text = "\n".join(_detail(result, report))
         if report.new_failures(result):

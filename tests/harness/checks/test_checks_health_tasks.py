@@ -5,7 +5,7 @@ it; health.live runs once over it (module fixture) and each test reads its servi
 are the small apps of tests/harness/checks/task_apps, configured as any user's are (`NAME=COMMAND`, run from
 that directory):
 - workers without a load balancer: one whose healthCheck passes, one that hangs (its healthCheck fails), one
-  that crashes after a second, one with no healthCheck at all;
+  that crashes after a second, one with no healthCheck at all, one that ignores SIGTERM (its stop is in evidence);
 - a web container behind a load balancer whose health depends on its sidecar at `localhost:6379`, with the
   sidecar configured (healthy) and without it (unhealthy, and the evidence says the sidecar was not run);
 - a task whose dependsOn form a cycle; a container that calls out (the network guard's record in evidence).
@@ -13,6 +13,7 @@ that directory):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ def results(stacks: Run, tmp_path_factory: pytest.TempPathFactory) -> Results:
     worker("worker-hung", "hung", healthCheck=HEALTH_CHECK)
     worker("worker-crash", "crashy")
     worker("worker-plain", "plain")
+    worker("worker-deaf", "deaf", stopTimeout=2)
 
     def web_and_sidecar(service_name: str, web: str, sidecar: str, listener_port: int) -> None:
         task = register(
@@ -113,7 +115,8 @@ def results(stacks: Run, tmp_path_factory: pytest.TempPathFactory) -> Results:
     # A one-off task (a migration, run with RunTask): its container can be configured, and is not started.
     register(backend, "sp-migrate", {"name": "migrate", "command": ["python", "migrate.py"]})
     commands = {
-        "beat": "python worker.py",
+        "beat": "python worker.py --drain 1",
+        "deaf": "python worker.py --ignore-term",
         "hung": "python worker.py --stall",
         "crashy": "python worker.py --crash-after 1",
         "plain": "python worker.py",
@@ -142,8 +145,25 @@ def test_a_worker_whose_health_check_passes_and_that_keeps_running_passes(result
         finding.evidence
     )
     assert (
-        f"worker-ok:1 container beat (image example/worker-ok:1) measured as `python worker.py` run from {APP_DIR}"
-        in (finding.evidence)
+        "worker-ok:1 container beat (image example/worker-ok:1) measured as `python worker.py --drain 1` run from "
+        f"{APP_DIR}" in finding.evidence
+    )
+
+
+def test_how_each_container_took_the_stop_is_in_its_evidence(results: Results) -> None:
+    """ECS stops a task with SIGTERM, then SIGKILL after the stop timeout; the probe does the same, and says how long
+    the container took: where a run's time goes (a long poll waited out), and what a deploy or scale-in will meet."""
+    drained = re.search(
+        r"stopped as ECS stops it: SIGTERM, then exit code 0 after (\d+\.\d) s \(stop timeout 30 s\)",
+        (results.one("worker-ok").evidence),
+    )
+    assert drained is not None, results.one("worker-ok").evidence
+    assert 1.0 <= float(drained.group(1)) < 30  # the worker drains for 1 s after SIGTERM
+    deaf = results.one("worker-deaf")
+    assert deaf.passed, deaf.evidence  # evidence only: health.live judges the health checks, not the stop
+    assert deaf.evidence.endswith(
+        "stopped as ECS stops it: SIGTERM, still running at the end of its stop timeout (2 s), then SIGKILL, which "
+        "ECS sends too: what it is doing when a deploy or a scale-in stops it is lost"
     )
 
 

@@ -378,6 +378,11 @@ def test_an_image_runs_where_a_docker_engine_answers(account: Account) -> None:
         assert probe_target(check, launch.port, pause=0.05).healthy
         result = running.container_check(launch.container["healthCheck"], lambda port: launch.ports[port])
         assert result.passed, result.describe()
+    # Stopped as ECS stops it (docker stop: SIGTERM, SIGKILL after the 30 s default); python as PID 1 has no
+    # SIGTERM handler, which the kernel then does not deliver: the record says whether it came to SIGKILL.
+    record = running.stop_record
+    assert record is not None and record.stop_timeout == 30.0
+    assert record.killed == (record.returncode == 137), record.describe()
 
 
 # -- health probe pieces (no emulator) -----------------------------------------------------------------
