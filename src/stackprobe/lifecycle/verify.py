@@ -1,10 +1,13 @@
 """The whole verification of one configuration, as the CLI runs it: a RunReport comes out, whatever happens.
 
-plan → apply (its end armed) → checks on the deployed state → second plan → the stack's end (destroy and
-the teardown proof, or kept for a live session), all through one `StackRun` whose lifetime says what the
-end is. A failure at any step is recorded with its context (reproduce line, terraform's error, the
-emulator's last requests) and the remaining steps that still make sense run; the stack's end always
-does. How far the run got is the report's outcome:
+plan → apply (its end armed) → checks on the deployed state, with the second plan beside them → the stack's
+end (destroy and the teardown proof, or kept for a live session), all through one `StackRun` whose lifetime
+says what the end is. The second plan only reads what the apply made, and the checks mostly wait (a worker's
+graceful stop, a connection held idle): it runs in a thread while they do, niced so that the probes that
+measure time get the cores first, and is judged (lifecycle.idempotent) once both are done. A failure at any
+step is recorded with its context (reproduce line, terraform's error, the emulator's last requests) and the
+remaining steps that still make sense run; the stack's end always does. How far the run got is the report's
+outcome:
 - the configuration could not be planned (a syntax error, a missing provider), or the live session could
   not be opened: NOT_RUN, with the error and nothing else;
 - the apply failed part-way: PARTIAL, the checks judge what was deployed before it stopped, and the
@@ -21,6 +24,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,9 +42,12 @@ from stackprobe.lifecycle.stack_run import RunContext, StackRun
 from stackprobe.probes.containers import StandIns, check_planned_names
 from stackprobe.report.model import RunOutcome, RunReport, StepTiming
 from stackprobe.settings import CheckSettings, RunSettings, StackSpec
+from stackprobe.terraform.drift import DriftReport
 from stackprobe.terraform.plan import Plan
 
 LOG = logging.getLogger("stackprobe.lifecycle")
+# The second plan's CPU priority beside the checks (see the module docstring).
+SECOND_PLAN_NICENESS = 10
 # terraform names the resource of each error paragraph in a "with ADDRESS," line.
 _FAILED_RESOURCE = re.compile(r"^with (\S+),$", re.MULTILINE)
 
@@ -91,6 +98,11 @@ class _Steps:
         now = time.monotonic()
         self.report.timings.append(StepTiming(name, now - self.started))
         self.started = now
+
+    def done_beside(self, name: str, seconds: float) -> None:
+        """A step that ran beside the previous one, and took `seconds` of its own."""
+        self.report.timings.append(StepTiming(name, seconds))
+        self.started = time.monotonic()
 
 
 def verify(
@@ -169,12 +181,21 @@ def _verify_on(
             _judge_partial(deployment, exc, steps, selected, check_settings)
             raise
         steps.done("apply")
-        context = _judge(deployed, steps, selected, check_settings)
-        steps.done("checks")
-        if second_plan:
-            steps.say("==> second plan (idempotency)")
-            report.results += run_checks(replace(context, drift=stack_run.drift()), [idempotent])
-            steps.done("second plan")
+        runner = deployment.prepared.runner()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stackprobe-second-plan") as beside:
+            if second_plan:
+                steps.say("==> second plan (idempotency), beside the checks")
+            drift = beside.submit(_second_plan, stack_run) if second_plan else None
+            try:
+                context = _judge(deployed, steps, selected, check_settings)
+            except BaseException:
+                runner.interrupt()  # the plan proves nothing now; the stack's end must not wait for it
+                raise
+            steps.done("checks")
+            if drift is not None:
+                found, seconds = drift.result()
+                report.results += run_checks(replace(context, drift=found), [idempotent])
+                steps.done_beside("second plan (beside the checks)", seconds)
     except StackprobeError as exc:
         unarmed = deployment is None or not deployment.armed
         if isinstance(exc, InputError) or (report.outcome == RunOutcome.COMPLETE and unarmed):
@@ -183,6 +204,13 @@ def _verify_on(
     except KeyboardInterrupt:
         report.interrupted = True
         report.errors.append("Interrupted: destroying what was applied before exiting.")
+
+
+def _second_plan(stack_run: StackRun) -> tuple[DriftReport, float]:
+    """The plan right after apply, classified, and the seconds it took (run beside the checks)."""
+    started = time.monotonic()
+    with stack_run.deployment().prepared.runner().yielding(SECOND_PLAN_NICENESS):
+        return stack_run.drift(), time.monotonic() - started
 
 
 def _check_container_names(plan: Plan, check_settings: CheckSettings) -> None:

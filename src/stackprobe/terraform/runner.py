@@ -320,6 +320,18 @@ class TerraformRunner:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
+    @contextlib.contextmanager
+    def yielding(self, niceness: int) -> Iterator[None]:
+        """Commands started in the block run at `niceness` at least: a command beside work that measures time (the
+        second plan beside verify's probes) takes the cores only when that work waits. For the one caller that runs
+        this runner's commands meanwhile."""
+        before = self.niceness
+        self.niceness = max(before, niceness)
+        try:
+            yield
+        finally:
+            self.niceness = before
+
     def interrupt(self) -> None:
         """Stop the command in flight, if any (used by signal handlers)."""
         if self._current is not None:
