@@ -4,7 +4,9 @@ The checks mostly wait (a worker's graceful stop, a connection held idle) and th
 the apply made, so it runs in a thread while they do (stackprobe.lifecycle.verify). One small deployment shows
 both sides: a check that waits until the plan's terraform is running (it would wait in vain if the plan came
 after the checks), then raises KeyboardInterrupt as Ctrl-C does; the plan is interrupted rather than waited
-for, and the destroy that follows finds the state unlocked and leaves the emulator clean.
+for, and the destroy that follows finds the state unlocked and leaves the emulator clean. (A fresh clone's run
+under load saw terraform take the signal late and end that small plan 0 after "Interrupt received": the test
+accepts either sign that the signal arrived.)
 """
 
 from __future__ import annotations
@@ -70,7 +72,10 @@ def test_the_second_plan_runs_during_the_checks_and_an_interrupt_stops_it(
     assert seen == [True], "the second plan's terraform was not running while the checks ran"
     assert report.interrupted
     [plan] = [c for c in planning[0].transcript.commands if "-detailed-exitcode" in c.args]
-    assert plan.returncode not in (0, 2), f"the second plan ran to its end (exit {plan.returncode}) after Ctrl-C"
+    # Killed by the signal before terraform took it over (exit -2), or taken: terraform then stops gracefully, and
+    # a plan as small as this one may still end 0 if the signal came late, having said so.
+    interrupted = plan.returncode not in (0, 2) or "Interrupt received" in plan.output
+    assert interrupted, f"the second plan was not interrupted (exit {plan.returncode}):\n{plan.output}"
     teardown = next(r for r in report.results if r.check is clean_teardown)
     assert teardown.status is Status.PASS, [f.evidence for f in teardown.findings] or teardown.error
     assert not any(r.check is idempotent for r in report.results)  # interrupted: the drift is not judged

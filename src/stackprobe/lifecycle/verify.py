@@ -19,6 +19,7 @@ still writes every report it was asked for.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -44,6 +45,7 @@ from stackprobe.report.model import RunOutcome, RunReport, StepTiming
 from stackprobe.settings import CheckSettings, RunSettings, StackSpec
 from stackprobe.terraform.drift import DriftReport
 from stackprobe.terraform.plan import Plan
+from stackprobe.terraform.runner import TerraformRunner
 
 LOG = logging.getLogger("stackprobe.lifecycle")
 # The second plan's CPU priority beside the checks (see the module docstring).
@@ -181,15 +183,17 @@ def _verify_on(
             _judge_partial(deployment, exc, steps, selected, check_settings)
             raise
         steps.done("apply")
-        runner = deployment.prepared.runner()
+        # Only a runner terraform already ran in: a live session's kept copy runs none (its second plan is recorded).
+        runner = deployment.prepared.runner() if deployment.prepared.initialised else None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stackprobe-second-plan") as beside:
             if second_plan:
                 steps.say("==> second plan (idempotency), beside the checks")
-            drift = beside.submit(_second_plan, stack_run) if second_plan else None
+            drift = beside.submit(_second_plan, stack_run, runner) if second_plan else None
             try:
                 context = _judge(deployed, steps, selected, check_settings)
             except BaseException:
-                runner.interrupt()  # the plan proves nothing now; the stack's end must not wait for it
+                if runner is not None:
+                    runner.interrupt()  # the plan proves nothing now; the stack's end must not wait for it
                 raise
             steps.done("checks")
             if drift is not None:
@@ -206,10 +210,10 @@ def _verify_on(
         report.errors.append("Interrupted: destroying what was applied before exiting.")
 
 
-def _second_plan(stack_run: StackRun) -> tuple[DriftReport, float]:
-    """The plan right after apply, classified, and the seconds it took (run beside the checks)."""
+def _second_plan(stack_run: StackRun, runner: TerraformRunner | None) -> tuple[DriftReport, float]:
+    """The plan right after apply, classified, and the seconds it took (run beside the checks, niced on `runner`)."""
     started = time.monotonic()
-    with stack_run.deployment().prepared.runner().yielding(SECOND_PLAN_NICENESS):
+    with runner.yielding(SECOND_PLAN_NICENESS) if runner is not None else contextlib.nullcontext():
         return stack_run.drift(), time.monotonic() - started
 
 
