@@ -3,10 +3,11 @@
 The checks mostly wait (a worker's graceful stop, a connection held idle) and the second plan only reads what
 the apply made, so it runs in a thread while they do (stackprobe.lifecycle.verify). One small deployment shows
 both sides: a check that waits until the plan's terraform is running (it would wait in vain if the plan came
-after the checks), then raises KeyboardInterrupt as Ctrl-C does; the plan is interrupted rather than waited
-for, and the destroy that follows finds the state unlocked and leaves the emulator clean. (A fresh clone's run
-under load saw terraform take the signal late and end that small plan 0 after "Interrupt received": the test
-accepts either sign that the signal arrived.)
+after the checks), then raises KeyboardInterrupt as Ctrl-C does; verify interrupts the plan in flight rather
+than waiting for it, and the destroy that follows finds the state unlocked and leaves the emulator clean.
+What terraform does with the interrupt is terraform's: one that comes before its operation listens for it is
+taken after the operation, and a plan this small then ends 0 (a fresh clone's run under load saw it), so the
+test asserts that the interrupt was sent to the running plan, not how the plan ended.
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ def test_the_second_plan_runs_during_the_checks_and_an_interrupt_stops_it(
         return second_plan(self, targets)
 
     monkeypatch.setattr(Deployment, "second_plan", observed)
+    interrupts: list[bool] = []  # each interrupt of a runner, and whether a command was in flight then
+    interrupt = TerraformRunner.interrupt
+
+    def recorded(self: TerraformRunner) -> None:
+        interrupts.append(self._current is not None)
+        interrupt(self)
+
+    monkeypatch.setattr(TerraformRunner, "interrupt", recorded)
     seen: list[bool] = []
 
     @check(
@@ -71,11 +80,7 @@ def test_the_second_plan_runs_during_the_checks_and_an_interrupt_stops_it(
 
     assert seen == [True], "the second plan's terraform was not running while the checks ran"
     assert report.interrupted
-    [plan] = [c for c in planning[0].transcript.commands if "-detailed-exitcode" in c.args]
-    # Killed by the signal before terraform took it over (exit -2), or taken: terraform then stops gracefully, and
-    # a plan as small as this one may still end 0 if the signal came late, having said so.
-    interrupted = plan.returncode not in (0, 2) or "Interrupt received" in plan.output
-    assert interrupted, f"the second plan was not interrupted (exit {plan.returncode}):\n{plan.output}"
+    assert interrupts == [True], "verify did not interrupt the second plan in flight"
     teardown = next(r for r in report.results if r.check is clean_teardown)
     assert teardown.status is Status.PASS, [f.evidence for f in teardown.findings] or teardown.error
     assert not any(r.check is idempotent for r in report.results)  # interrupted: the drift is not judged
