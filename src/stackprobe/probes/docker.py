@@ -253,8 +253,7 @@ class DockerRun:
             return None
         wrapped = self._container.get_wrapped_container()
         try:
-            wrapped.reload()
-            running = wrapped.status == "running"
+            running = self.poll() is None
             signalled = time.monotonic()
             # Docker's stop is ECS's: SIGTERM, then SIGKILL once the timeout has passed.
             wrapped.stop(timeout=int(self.stop_grace))
